@@ -1,0 +1,91 @@
+# rekey: plain GNU make with pkg-config.
+#   make                 build/rekey
+#   make SANITIZER=1     build-asan/rekey (ASan + UBSan, no recovery)
+#   make test            both builds, every test in each, bounded fuzzing
+#   make demo            the daemon against local fakes
+
+PKGS := libevent libevent_openssl libcurl libcjson openssl sqlite3 zlib libpq
+# Debian packages that provide PKGS and the tools the tests and demo use.
+DEB_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
+	libcjson-dev libssl-dev libsqlite3-dev zlib1g-dev libpq-dev
+DEB_TEST := clang libclang-rt-14-dev nginx wrk curl openssl python3 \
+	sqlite3 procps
+
+ifeq ($(SANITIZER),1)
+BUILD ?= build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Werror
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -lpthread
+
+SRCS := $(wildcard src/*.c)
+OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+# Seconds each fuzz target runs in `make test`.
+FUZZ_SECONDS ?= 20
+
+.PHONY: all check-deps deps test test-one fuzz bench demo clean certs
+all: $(BUILD)/rekey
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/main.o: handler/main.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(OBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(OBJS) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests build-fuzz/obj:
+	mkdir -p $@
+
+# Fuzz targets: clang + libFuzzer + ASan, the modules compiled alike.
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build-fuzz/obj
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+# Installs the Debian packages that are missing (as root), or says how.
+deps:
+	@tests/lib/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) SANITIZER=1 all unit
+	$(MAKE) $(FUZZ_BINS)
+	tests/run.sh --fuzz-seconds $(FUZZ_SECONDS) build build-asan
+
+# Runs the tests of one build only (BUILD=build or build-asan), no fuzzing.
+test-one: all unit
+	tests/run.sh --fuzz-seconds 0 $(BUILD)
+
+fuzz: $(FUZZ_BINS)
+
+bench: deps all
+	tests/bench/intake.sh
+
+demo: deps all
+	handler/demo.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
