@@ -1,0 +1,132 @@
+/*
+ * config: the INI file of DESIGN.md, with REKEY_<SECTION>_<KEY> environment
+ * overrides, durations ("90s", "30m", "1h", "30d"), and secrets only through
+ * *_file paths.  Loading collects every problem as "FILE:LINE: message".
+ */
+#ifndef REKEY_CONFIG_H
+#define REKEY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "secret.h"
+
+enum rotation_mode {
+	ROTATION_MODE_AUTO,
+	ROTATION_MODE_APPROVE,
+	ROTATION_MODE_DRY_RUN,
+};
+
+/* One trusted proxy network, IPv4 or IPv6, in network byte order. */
+struct cidr {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;
+};
+
+struct config_app {
+	char *name;			/* from "[app NAME]" */
+	char *nylas_api_base;
+	char *nylas_application_id;
+	char *nylas_api_key_file;
+	char *nylas_webhook_secret_file;
+	char *nylas_connector_credential_id;
+	char *azure_tenant_id;
+	char *azure_client_id;
+	char *azure_app_object_id;
+	char *azure_login_base;
+	char *graph_base;
+	char *rotator_client_id;
+	char *rotator_cert_file;
+	char *rotator_key_file;
+	char *current_secret_file;
+	char *graph_client_state_file;
+	int graph_subscribe_users;	/* bool */
+	enum rotation_mode rotation_mode;
+	int64_t rotate_before;		/* seconds */
+	int64_t secret_lifetime;	/* seconds */
+	int64_t old_secret_grace;	/* seconds */
+	int64_t expiry_poll;		/* seconds */
+	int64_t *warn_before;		/* seconds, descending */
+	size_t n_warn_before;
+	char **owners;
+	size_t n_owners;
+	int owners_from_graph;		/* bool */
+
+	/* Loaded from the files above at load time. */
+	struct secret **webhook_secrets;	/* every line of nylas_webhook_secret_file */
+	size_t n_webhook_secrets;
+	struct secret *nylas_api_key;		/* NULL when no file is configured */
+	struct secret *graph_client_state;	/* NULL when no file is configured */
+	struct secret *current_secret;		/* NULL when no file is configured */
+};
+
+struct config {
+	char *path;			/* the file this was loaded from */
+
+	/* [server] */
+	char *listen;			/* "host:port"; host may be [v6] */
+	char *tls_cert;
+	char *tls_key;
+	struct cidr *trusted_proxies;
+	size_t n_trusted_proxies;
+	char *public_url;
+	char *admin_token_file;
+	int64_t max_body;		/* bytes */
+	int64_t max_header_size;	/* bytes */
+	int64_t max_connections;
+	int64_t request_timeout;	/* seconds a connection may take to send a request */
+	char *log_level;
+
+	/* [store] */
+	char *store_url;
+	char *master_key_file;
+
+	/* [outbound] */
+	char *ca_file;
+	int64_t timeout_ms;
+
+	/* [notify] */
+	char *smtp_url;
+	char *smtp_from;
+	char *smtp_user;
+	char *smtp_password_file;
+	char *slack_webhook_url;
+	char *teams_webhook_url;
+	char *webhook_url;
+	char *webhook_secret_file;
+
+	struct config_app **apps;
+	size_t n_apps;
+
+	/* Loaded from the files above at load time. */
+	struct secret *admin_token;	/* NULL when admin_token_file is not set */
+	struct secret *master_key;	/* 32 bytes, decoded from hex */
+};
+
+/*
+ * Loads and validates path, applying environment overrides from envp (NULL
+ * means the process environment).  On success returns the config.  On
+ * failure returns NULL and sets *errors to a newline-separated list of every
+ * problem, each "FILE:LINE: message" (caller frees).
+ */
+struct config *config_load(const char *path, char **errors);
+
+/* Same as config_load but parses text already in memory (for tests and fuzzing); secrets files are still read. */
+struct config *config_parse(const char *path, const char *text, size_t len,
+    char *const *envp, char **errors);
+
+void config_free(struct config *cfg);
+
+const struct config_app *config_find_app(const struct config *cfg, const char *name);
+
+/* Parses "90s", "15m", "1h", "30d", "2w" or a bare number of seconds; 0 or -1. */
+int config_parse_duration(const char *s, int64_t *out);
+
+/* Parses "10.0.0.0/8", "::1/128", or a bare address (full prefix); 0 or -1. */
+int config_parse_cidr(const char *s, struct cidr *out);
+/* 1 when the socket address (AF_INET/AF_INET6, v4-mapped v6 included) is inside one of the networks. */
+int config_addr_trusted(const struct config *cfg, const struct sockaddr *sa);
+
+#endif

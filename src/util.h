@@ -1,0 +1,35 @@
+/*
+ * util: allocation that dies on out-of-memory (so callers never juggle
+ * NULL), bounded string helpers and time helpers.
+ */
+#ifndef REKEY_UTIL_H
+#define REKEY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Caller frees the result. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* strlcpy semantics: always terminates, returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* Parses a whole decimal string into [min, max]; 0 or -1. */
+int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Wall-clock time in milliseconds and seconds since the epoch. */
+int64_t util_now_ms(void);
+/* Monotonic time in microseconds. */
+int64_t util_mono_us(void);
+
+/* Formats a Unix time as RFC 3339 UTC ("2026-01-01T00:00:00Z") into buf (>= 21 bytes). */
+void util_format_time(int64_t unix_secs, char *buf, size_t size);
+
+#endif
