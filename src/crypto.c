@@ -1,0 +1,407 @@
+#include "crypto.h"
+#include "util.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+/* AEAD layout: version || nonce || ciphertext || tag. */
+#define AEAD_VERSION 0x01
+#define AEAD_NONCE_LEN 12
+#define AEAD_TAG_LEN 16
+#define AEAD_HEADER_LEN (1 + AEAD_NONCE_LEN)
+#define AEAD_OVERHEAD (AEAD_HEADER_LEN + AEAD_TAG_LEN)
+
+/* Marks a byte that is not in either base64 alphabet, and which alphabet a byte belongs to. */
+#define B64_INVALID 0xff
+#define B64_ALPHA_STD 1
+#define B64_ALPHA_URL 2
+
+static const char b64_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/*
+ * OpenSSL's one-shot functions may treat a NULL pointer as "no data" or as an
+ * error depending on the version; an empty key or message is legitimate, so
+ * hand them a valid pointer instead.
+ */
+static const void *
+nonnull(const void *p)
+{
+	return p != NULL ? p : "";
+}
+
+int
+crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (keylen > INT_MAX)
+		return -1;
+	if (HMAC(EVP_sha256(), nonnull(key), (int)keylen, nonnull(msg), msglen,
+	    out, &len) == NULL || len != CRYPTO_SHA256_LEN)
+		return -1;
+	return 0;
+}
+
+int
+crypto_sha256(const void *msg, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	unsigned int outlen = 0;
+
+	if (EVP_Digest(nonnull(msg), len, out, &outlen, EVP_sha256(), NULL) != 1 ||
+	    outlen != CRYPTO_SHA256_LEN)
+		return -1;
+	return 0;
+}
+
+void
+crypto_hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+/* The value of one hex digit, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+ssize_t
+crypto_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t outsize)
+{
+	size_t i, n = hexlen / 2;
+	int hi, lo;
+
+	if (hexlen % 2 != 0 || n > outsize || n > SSIZE_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		hi = hex_value(hex[2 * i]);
+		lo = hex_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return (ssize_t)n;
+}
+
+char *
+crypto_b64_encode(const unsigned char *in, size_t len, int url)
+{
+	const char *alpha = url ? b64_url : b64_std;
+	size_t i, o = 0, rest = len % 3;
+	uint32_t v;
+	char *out;
+
+	/* The input is in memory, so 4/3 of its length (plus a few) cannot overflow. */
+	out = xmalloc((len + 2) / 3 * 4 + 1);
+	for (i = 0; i + 3 <= len; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		out[o++] = alpha[v >> 18 & 0x3f];
+		out[o++] = alpha[v >> 12 & 0x3f];
+		out[o++] = alpha[v >> 6 & 0x3f];
+		out[o++] = alpha[v & 0x3f];
+	}
+	if (rest > 0) {
+		v = (uint32_t)in[i] << 16;
+		if (rest == 2)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[o++] = alpha[v >> 18 & 0x3f];
+		out[o++] = alpha[v >> 12 & 0x3f];
+		if (rest == 2)
+			out[o++] = alpha[v >> 6 & 0x3f];
+		else if (!url)
+			out[o++] = '=';
+		if (!url)
+			out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * The 6-bit value of c, or B64_INVALID.  *alpha accumulates which alphabet
+ * the characters seen so far belong to, so that a mixed string is refused.
+ */
+static unsigned char
+b64_value(unsigned char c, int *alpha)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned char)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (unsigned char)(c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (unsigned char)(c - '0' + 52);
+	if (c == '+' || c == '/') {
+		*alpha |= B64_ALPHA_STD;
+		return c == '+' ? 62 : 63;
+	}
+	if (c == '-' || c == '_') {
+		*alpha |= B64_ALPHA_URL;
+		return c == '-' ? 62 : 63;
+	}
+	return B64_INVALID;
+}
+
+/*
+ * The number of data characters in a base64 string of len characters, after
+ * taking off its padding; -1 when the padding or the length is wrong.  Padded
+ * input must be a whole number of quads; unpadded input may end in a partial
+ * quad of 2 or 3 characters, never 1.
+ */
+static ssize_t
+b64_data_len(const char *in, size_t len)
+{
+	size_t n = len;
+
+	if (len > SSIZE_MAX)
+		return -1;
+	if (n > 0 && in[n - 1] == '=') {
+		if (len % 4 != 0)
+			return -1;
+		/*
+		 * Take off one or two '='; a third is left in place and then
+		 * refused as a data character.
+		 */
+		n--;
+		if (in[n - 1] == '=')
+			n--;
+	}
+	if (n % 4 == 1)
+		return -1;
+	return (ssize_t)n;
+}
+
+/*
+ * Decodes n data characters (no padding) into out.  Bits left over after the
+ * last whole byte must be zero, so that every byte string has exactly one
+ * accepted encoding (RFC 4648 section 3.5).  0 or -1.
+ */
+static int
+b64_decode_data(const unsigned char *in, size_t n, unsigned char *out)
+{
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int bits = 0, alpha = 0;
+	unsigned char v;
+
+	for (i = 0; i < n; i++) {
+		v = b64_value(in[i], &alpha);
+		if (v == B64_INVALID)
+			return -1;
+		acc = (acc << 6 | v) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	if (alpha == (B64_ALPHA_STD | B64_ALPHA_URL))
+		return -1;
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return 0;
+}
+
+int
+crypto_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf;
+	ssize_t n;
+	size_t size;
+
+	*out = NULL;
+	*outlen = 0;
+	n = b64_data_len(in, len);
+	if (n < 0)
+		return -1;
+	size = (size_t)n / 4 * 3 + ((size_t)n % 4 == 0 ? 0 : (size_t)n % 4 - 1);
+	buf = xmalloc(size);
+	if (b64_decode_data((const unsigned char *)in, (size_t)n, buf) == -1) {
+		/* The decoded text may be key material. */
+		OPENSSL_cleanse(buf, size);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = size;
+	return 0;
+}
+
+int
+crypto_memeq(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int
+crypto_random(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	size_t chunk;
+
+	/* RAND_bytes takes an int length. */
+	while (n > 0) {
+		chunk = n < INT_MAX ? n : INT_MAX;
+		if (RAND_bytes(p, (int)chunk) != 1)
+			return -1;
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+/*
+ * Sets up ctx for AES-256-GCM with key and nonce, in the given direction
+ * (1 encrypt, 0 decrypt), and feeds it the aad.  0 or -1.
+ */
+static int
+aead_init(EVP_CIPHER_CTX *ctx, int enc, const unsigned char *key,
+    const unsigned char *nonce, const void *aad, size_t aadlen)
+{
+	int len;
+
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1)
+		return -1;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, AEAD_NONCE_LEN, NULL) != 1)
+		return -1;
+	if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1)
+		return -1;
+	if (aadlen > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aadlen) != 1)
+		return -1;
+	return 0;
+}
+
+/* Encrypts ptlen bytes into ct and writes the tag.  0 or -1. */
+static int
+aead_encrypt(const unsigned char *key, const unsigned char *nonce,
+    const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+    unsigned char *ct, unsigned char *tag)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int len, rc = -1;
+
+	if (ctx == NULL)
+		goto out;
+	if (aead_init(ctx, 1, key, nonce, aad, aadlen) == -1)
+		goto out;
+	if (EVP_EncryptUpdate(ctx, ct, &len, nonnull(pt), (int)ptlen) != 1 ||
+	    (size_t)len != ptlen)
+		goto out;
+	if (EVP_EncryptFinal_ex(ctx, ct + len, &len) != 1 || len != 0)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, AEAD_TAG_LEN, tag) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+int
+crypto_aead_seal(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
+    const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+    unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf;
+	size_t size;
+
+	*out = NULL;
+	*outlen = 0;
+	/* OpenSSL takes int lengths; secrets at rest are far smaller. */
+	if (ptlen > INT_MAX - AEAD_OVERHEAD || aadlen > INT_MAX)
+		return -1;
+	size = AEAD_OVERHEAD + ptlen;
+	buf = xmalloc(size);
+	buf[0] = AEAD_VERSION;
+	if (crypto_random(buf + 1, AEAD_NONCE_LEN) == -1 ||
+	    aead_encrypt(key, buf + 1, aad, aadlen, pt, ptlen,
+	    buf + AEAD_HEADER_LEN, buf + AEAD_HEADER_LEN + ptlen) == -1) {
+		/* A failed encryption may leave plaintext-derived bytes behind. */
+		OPENSSL_cleanse(buf, size);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = size;
+	return 0;
+}
+
+/* Decrypts ctlen bytes into pt and checks the tag.  0 or -1. */
+static int
+aead_decrypt(const unsigned char *key, const unsigned char *nonce,
+    const void *aad, size_t aadlen, const unsigned char *ct, size_t ctlen,
+    const unsigned char *tag, unsigned char *pt)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	unsigned char tagcopy[AEAD_TAG_LEN];
+	int len, rc = -1;
+
+	if (ctx == NULL)
+		goto out;
+	if (aead_init(ctx, 0, key, nonce, aad, aadlen) == -1)
+		goto out;
+	if (EVP_DecryptUpdate(ctx, pt, &len, ct, (int)ctlen) != 1 ||
+	    (size_t)len != ctlen)
+		goto out;
+	/* The control takes a non-const pointer. */
+	memcpy(tagcopy, tag, sizeof(tagcopy));
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AEAD_TAG_LEN, tagcopy) != 1)
+		goto out;
+	if (EVP_DecryptFinal_ex(ctx, pt + len, &len) != 1 || len != 0)
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+int
+crypto_aead_open(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
+    const void *aad, size_t aadlen, const unsigned char *in, size_t inlen,
+    unsigned char **out, size_t *outlen)
+{
+	unsigned char *pt;
+	size_t ctlen;
+
+	*out = NULL;
+	*outlen = 0;
+	if (inlen < AEAD_OVERHEAD || inlen > INT_MAX || aadlen > INT_MAX ||
+	    in[0] != AEAD_VERSION)
+		return -1;
+	ctlen = inlen - AEAD_OVERHEAD;
+	pt = xmalloc(ctlen);
+	if (aead_decrypt(key, in + 1, aad, aadlen, in + AEAD_HEADER_LEN, ctlen,
+	    in + AEAD_HEADER_LEN + ctlen, pt) == -1) {
+		/* The plaintext of a forged or mis-keyed input must not linger. */
+		OPENSSL_cleanse(pt, ctlen);
+		free(pt);
+		return -1;
+	}
+	*out = pt;
+	*outlen = ctlen;
+	return 0;
+}

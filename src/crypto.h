@@ -1,0 +1,53 @@
+/*
+ * crypto: the primitives rekey needs, on OpenSSL 3: HMAC-SHA256, SHA-256,
+ * hex and base64 (standard and URL-safe), constant-time comparison, random
+ * bytes, and AES-256-GCM for secrets at rest.
+ */
+#ifndef REKEY_CRYPTO_H
+#define REKEY_CRYPTO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_AEAD_KEY_LEN 32
+
+/* out receives 32 bytes.  0 or -1. */
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[CRYPTO_SHA256_LEN]);
+int crypto_sha256(const void *msg, size_t len, unsigned char out[CRYPTO_SHA256_LEN]);
+
+/* Lowercase hex of in into out, which holds 2*len+1 bytes. */
+void crypto_hex_encode(const unsigned char *in, size_t len, char *out);
+/* Decodes hex (either case, even length) into out; returns the length or -1. */
+ssize_t crypto_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t outsize);
+
+/* Base64 encoding; url = 1 for the URL-safe alphabet without padding.  Caller frees. */
+char *crypto_b64_encode(const unsigned char *in, size_t len, int url);
+/*
+ * Decodes standard or URL-safe base64, padded or not (whitespace not allowed).
+ * On success sets *out (caller frees) and *outlen and returns 0; else -1.
+ */
+int crypto_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+
+/* 1 when the n bytes at a and b are equal, in time independent of their contents. */
+int crypto_memeq(const void *a, const void *b, size_t n);
+
+/* Cryptographically strong random bytes.  0 or -1. */
+int crypto_random(void *buf, size_t n);
+
+/*
+ * AES-256-GCM with a fresh random 96-bit nonce per call.  The output is
+ * version byte || nonce || ciphertext || 16-byte tag, and aad (for example
+ * the table and row id) is authenticated so that a ciphertext cannot be
+ * moved to another row.  Caller frees *out.  0 or -1.
+ */
+int crypto_aead_seal(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
+    const void *aad, size_t aadlen, const void *pt, size_t ptlen,
+    unsigned char **out, size_t *outlen);
+/* Reverses crypto_aead_seal; -1 on any tampering or a wrong key or aad.  Caller frees *out (wipe it). */
+int crypto_aead_open(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
+    const void *aad, size_t aadlen, const unsigned char *in, size_t inlen,
+    unsigned char **out, size_t *outlen);
+
+#endif
