@@ -1,0 +1,228 @@
+#include "metrics.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+/* Label values come from bounded sets; this cap guards against a mistake. */
+#define METRICS_SERIES_MAX 2048
+#define HASH_SIZE 512
+
+enum series_kind { KIND_COUNTER, KIND_GAUGE };
+
+struct series {
+	char *name;
+	const char *help;	/* static string */
+	char *labels;
+	enum series_kind kind;
+	double value;
+	struct series *next;	/* insertion order */
+	struct series *hnext;	/* hash chain */
+};
+
+struct histogram {
+	const char *name;
+	const char *help;
+	const double *bounds;
+	size_t n_bounds;
+	unsigned long long counts[16];
+	double sum;
+	unsigned long long count;
+};
+
+static struct series *head, *tail, *table[HASH_SIZE];
+static size_t n_series;
+
+static const double latency_bounds[] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+static const double batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512 };
+
+static struct histogram ack_hist = {
+	"rekey_webhook_ack_seconds",
+	"Time from a webhook request's arrival to its answer (durably stored first).",
+	latency_bounds, sizeof(latency_bounds) / sizeof(latency_bounds[0]), {0}, 0, 0,
+};
+static struct histogram commit_hist = {
+	"rekey_store_commit_seconds", "Time one grouped store commit took.",
+	latency_bounds, sizeof(latency_bounds) / sizeof(latency_bounds[0]), {0}, 0, 0,
+};
+static struct histogram batch_hist = {
+	"rekey_store_commit_batch_size", "Events per grouped store commit.",
+	batch_bounds, sizeof(batch_bounds) / sizeof(batch_bounds[0]), {0}, 0, 0,
+};
+
+static unsigned
+hash(const char *name, const char *labels)
+{
+	unsigned h = 2166136261u;
+	const char *p;
+
+	for (p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (p = labels; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % HASH_SIZE;
+}
+
+static struct series *
+lookup(const char *name, const char *help, const char *labels, enum series_kind kind)
+{
+	unsigned h = hash(name, labels);
+	struct series *s;
+
+	for (s = table[h]; s != NULL; s = s->hnext)
+		if (strcmp(s->name, name) == 0 && strcmp(s->labels, labels) == 0)
+			return s;
+	if (n_series >= METRICS_SERIES_MAX) {
+		log_warn("metrics: series limit reached; dropping %s", name);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->name = xstrdup(name);
+	s->help = help;
+	s->labels = xstrdup(labels);
+	s->kind = kind;
+	s->hnext = table[h];
+	table[h] = s;
+	if (tail != NULL)
+		tail->next = s;
+	else
+		head = s;
+	tail = s;
+	n_series++;
+	return s;
+}
+
+void
+metrics_counter_add(const char *name, const char *help, const char *labels, double v)
+{
+	struct series *s = lookup(name, help, labels, KIND_COUNTER);
+
+	if (s != NULL)
+		s->value += v;
+}
+
+void
+metrics_gauge_set(const char *name, const char *help, const char *labels, double v)
+{
+	struct series *s = lookup(name, help, labels, KIND_GAUGE);
+
+	if (s != NULL)
+		s->value = v;
+}
+
+void
+metrics_inc_request(const char *route, int status)
+{
+	char labels[128];
+
+	snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", route, status);
+	metrics_counter_add("rekey_http_requests_total", "HTTP requests answered, by route and status.",
+	    labels, 1);
+}
+
+void
+metrics_inc_webhook(const char *source, const char *type, const char *result)
+{
+	char labels[256];
+
+	snprintf(labels, sizeof(labels), "source=\"%s\",type=\"%s\",result=\"%s\"",
+	    source, type, result);
+	metrics_counter_add("rekey_webhooks_total",
+	    "Webhook deliveries by source, event type and result.", labels, 1);
+}
+
+static void
+observe(struct histogram *h, double v)
+{
+	size_t i;
+
+	for (i = 0; i < h->n_bounds; i++)
+		if (v <= h->bounds[i])
+			h->counts[i]++;
+	h->sum += v;
+	h->count++;
+}
+
+void
+metrics_observe_ack(double seconds)
+{
+	observe(&ack_hist, seconds);
+}
+
+void
+metrics_observe_commit(double seconds, size_t batch, int ok)
+{
+	observe(&commit_hist, seconds);
+	observe(&batch_hist, (double)batch);
+	if (!ok)
+		metrics_counter_add("rekey_store_commit_failures_total",
+		    "Grouped store commits that failed.", "", 1);
+}
+
+static void
+render_histogram(struct evbuffer *out, const struct histogram *h)
+{
+	size_t i;
+
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", h->name, h->help, h->name);
+	for (i = 0; i < h->n_bounds; i++)
+		evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %llu\n", h->name, h->bounds[i],
+		    h->counts[i]);
+	evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n",
+	    h->name, h->count, h->name, h->sum, h->name, h->count);
+}
+
+/* Whether a series of this name was already rendered (it appears before s). */
+static int
+name_seen_before(const struct series *s)
+{
+	const struct series *p;
+
+	for (p = head; p != s; p = p->next)
+		if (strcmp(p->name, s->name) == 0)
+			return 1;
+	return 0;
+}
+
+void
+metrics_render(struct evbuffer *out)
+{
+	const struct series *s, *t;
+
+	for (s = head; s != NULL; s = s->next) {
+		if (name_seen_before(s))
+			continue;
+		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help,
+		    s->name, s->kind == KIND_COUNTER ? "counter" : "gauge");
+		for (t = s; t != NULL; t = t->next)
+			if (strcmp(t->name, s->name) == 0)
+				evbuffer_add_printf(out, "%s%s%s%s %.17g\n", t->name,
+				    *t->labels ? "{" : "", t->labels, *t->labels ? "}" : "",
+				    t->value);
+	}
+	render_histogram(out, &ack_hist);
+	render_histogram(out, &commit_hist);
+	render_histogram(out, &batch_hist);
+}
+
+void
+metrics_reset(void)
+{
+	struct series *s, *next;
+
+	for (s = head; s != NULL; s = next) {
+		next = s->next;
+		free(s->name);
+		free(s->labels);
+		free(s);
+	}
+	head = tail = NULL;
+	memset(table, 0, sizeof(table));
+	n_series = 0;
+}

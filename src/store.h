@@ -1,0 +1,67 @@
+/*
+ * store: the durable journal and state.  A small interface with one
+ * implementation per backend (store_sqlite.c; PostgreSQL later), chosen by
+ * the url scheme.  All calls are synchronous and short; the event loop calls
+ * them directly, grouping many events into one transaction (see journal.c).
+ */
+#ifndef REKEY_STORE_H
+#define REKEY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One inbound webhook event as journaled.  Strings may be NULL when absent. */
+struct store_event {
+	const char *source;		/* "nylas" or "graph" */
+	const char *app;
+	const char *event_id;		/* the provider's notification id: the dedup key */
+	const char *type;		/* "grant.expired", ... */
+	int64_t received_ms;
+	const char *remote_addr;	/* client address (after trusted X-Forwarded-For) */
+	/* Parsed grant fields (Nylas grant.* events); -1 when absent. */
+	const char *grant_id;
+	const char *email;
+	const char *provider;
+	const char *integration_id;
+	int64_t code;
+	int reauth_flag;		/* 1, 0, or -1 when absent */
+	int64_t event_time;		/* envelope "time", Unix seconds */
+	int64_t grant_updated_at;
+	const char *body;		/* the raw (inflated) JSON */
+	size_t body_len;
+};
+
+enum store_result {
+	STORE_STORED,
+	STORE_DUPLICATE,
+	STORE_ERROR,
+};
+
+struct store;
+
+struct store_backend {
+	const char *scheme;		/* url prefix, "sqlite:" */
+	void *(*open)(const char *rest, char **err);
+	void (*close)(void *db);
+	int (*begin)(void *db);
+	int (*commit)(void *db);
+	int (*rollback)(void *db);
+	enum store_result (*add_event)(void *db, const struct store_event *ev);
+	int (*ping)(void *db);
+	int64_t (*count_events)(void *db, const char *source);
+};
+
+/* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
+struct store *store_open(const char *url, char **err);
+void store_close(struct store *st);
+
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+/* Inside a transaction: adds the event unless its (source, app, event_id) is known. */
+enum store_result store_add_event(struct store *st, const struct store_event *ev);
+/* 0 when the store accepts a write now. */
+int store_ping(struct store *st);
+int64_t store_count_events(struct store *st, const char *source);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * store_sqlite: the embedded default store.  WAL mode with synchronous=FULL,
+ * so a committed transaction survives a crash of the process or the machine;
+ * journal.c groups events so that a burst pays one fsync per batch.
+ */
+#include "store.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+struct sqlite_db {
+	sqlite3 *db;
+	sqlite3_stmt *insert_event;
+	sqlite3_stmt *count_events;
+};
+
+/* Each entry moves the schema from version i to i+1; never edit a released one. */
+static const char *const migrations[] = {
+	/* 1: the event journal. */
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY,"
+	" source TEXT NOT NULL, app TEXT NOT NULL, event_id TEXT NOT NULL,"
+	" type TEXT NOT NULL, received_ms INTEGER NOT NULL, remote_addr TEXT,"
+	" grant_id TEXT, email TEXT, provider TEXT, integration_id TEXT,"
+	" code INTEGER, reauth_flag INTEGER, event_time INTEGER, grant_updated_at INTEGER,"
+	" body BLOB NOT NULL,"
+	" processed_at INTEGER,"
+	" UNIQUE (source, app, event_id));"
+	"CREATE INDEX events_unprocessed ON events (id) WHERE processed_at IS NULL;"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
+};
+
+static int
+exec_sql(struct sqlite_db *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("store: %s", msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+schema_version(struct sqlite_db *s)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+migrate(struct sqlite_db *s, char **err)
+{
+	int have = schema_version(s), want = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	char pragma[64];
+
+	if (have < 0 || have > want) {
+		*err = xasprintf("store schema version %d is unknown to this rekey (knows up to %d)",
+		    have, want);
+		return -1;
+	}
+	for (; have < want; have++) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d;", have + 1);
+		if (exec_sql(s, "BEGIN IMMEDIATE") == -1 ||
+		    exec_sql(s, migrations[have]) == -1 || exec_sql(s, pragma) == -1 ||
+		    exec_sql(s, "COMMIT") == -1) {
+			exec_sql(s, "ROLLBACK");
+			*err = xasprintf("store migration to version %d failed", have + 1);
+			return -1;
+		}
+		log_info("store: migrated schema to version %d", have + 1);
+	}
+	return 0;
+}
+
+/* Creates the directory holding path, when missing, so a fresh install just works. */
+static int
+make_parent_dir(const char *path, char **err)
+{
+	char *copy = xstrdup(path), *dir = dirname(copy);
+	int rc = 0;
+
+	if (strcmp(dir, ".") != 0 && mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		*err = xasprintf("cannot create store directory %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+static int
+prepare_all(struct sqlite_db *s)
+{
+	static const char insert_sql[] =
+	    "INSERT INTO events (source, app, event_id, type, received_ms, remote_addr,"
+	    " grant_id, email, provider, integration_id, code, reauth_flag, event_time,"
+	    " grant_updated_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	    " ON CONFLICT (source, app, event_id) DO NOTHING";
+
+	if (sqlite3_prepare_v3(s->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &s->insert_event, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v3(s->db,
+	    "SELECT count(*) FROM events WHERE ?1 IS NULL OR source = ?1", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->count_events, NULL) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+static void sqlite_close(void *db);
+
+static void *
+sqlite_open(const char *path, char **err)
+{
+	struct sqlite_db *s = xcalloc(1, sizeof(*s));
+
+	if (*path == '\0') {
+		*err = xstrdup("store url sqlite: needs a path (sqlite:var/rekey.db)");
+		goto fail;
+	}
+	if (make_parent_dir(path, err) == -1)
+		goto fail;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*err = xasprintf("cannot open store %s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    " PRAGMA foreign_keys=ON;") == -1) {
+		*err = xasprintf("cannot set up store %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (migrate(s, err) == -1)
+		goto fail;
+	if (prepare_all(s) == -1) {
+		*err = xasprintf("cannot prepare store statements: %s", sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	return s;
+fail:
+	sqlite_close(s);
+	return NULL;
+}
+
+static void
+sqlite_close(void *db)
+{
+	struct sqlite_db *s = db;
+
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->insert_event);
+	sqlite3_finalize(s->count_events);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int
+sqlite_begin(void *db)
+{
+	return exec_sql(db, "BEGIN IMMEDIATE");
+}
+
+static int
+sqlite_commit(void *db)
+{
+	return exec_sql(db, "COMMIT");
+}
+
+static int
+sqlite_rollback(void *db)
+{
+	struct sqlite_db *s = db;
+
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return exec_sql(db, "ROLLBACK");
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static void
+bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static enum store_result
+sqlite_add_event(void *db, const struct store_event *ev)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = s->insert_event;
+	int rc;
+
+	bind_text(st, 1, ev->source);
+	bind_text(st, 2, ev->app);
+	bind_text(st, 3, ev->event_id);
+	bind_text(st, 4, ev->type);
+	sqlite3_bind_int64(st, 5, ev->received_ms);
+	bind_text(st, 6, ev->remote_addr);
+	bind_text(st, 7, ev->grant_id);
+	bind_text(st, 8, ev->email);
+	bind_text(st, 9, ev->provider);
+	bind_text(st, 10, ev->integration_id);
+	bind_opt_int(st, 11, ev->code);
+	bind_opt_int(st, 12, ev->reauth_flag);
+	bind_opt_int(st, 13, ev->event_time);
+	bind_opt_int(st, 14, ev->grant_updated_at);
+	sqlite3_bind_blob(st, 15, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_error("store: insert event: %s", sqlite3_errmsg(s->db));
+		return STORE_ERROR;
+	}
+	return sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;
+}
+
+static int
+sqlite_ping(void *db)
+{
+	struct sqlite_db *s = db;
+
+	/* Inside a batch the store is taking writes right now. */
+	if (!sqlite3_get_autocommit(s->db))
+		return 0;
+	if (exec_sql(s, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (exec_sql(s, "INSERT INTO meta (key, value) VALUES ('ping', '')"
+	    " ON CONFLICT (key) DO UPDATE SET value = ''") == -1) {
+		exec_sql(s, "ROLLBACK");
+		return -1;
+	}
+	return exec_sql(s, "ROLLBACK");
+}
+
+static int64_t
+sqlite_count_events(void *db, const char *source)
+{
+	struct sqlite_db *s = db;
+	int64_t n = -1;
+
+	bind_text(s->count_events, 1, source);
+	if (sqlite3_step(s->count_events) == SQLITE_ROW)
+		n = sqlite3_column_int64(s->count_events, 0);
+	sqlite3_reset(s->count_events);
+	return n;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.scheme = "sqlite:",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.add_event = sqlite_add_event,
+	.ping = sqlite_ping,
+	.count_events = sqlite_count_events,
+};
