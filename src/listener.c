@@ -1,0 +1,516 @@
+#include "listener.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "ops.h"
+#include "nylas_webhook.h"
+#include "runtime.h"
+#include "util.h"
+#include "crypto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+/* How often closed connections are reaped and the accept limit re-checked. */
+#define SWEEP_MS 250
+#define LISTEN_BACKLOG 1024
+
+/* TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3 suites are all modern). */
+static const char tls12_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+/*
+ * A connection's bufferevent, held by one extra reference so that we can see
+ * when evhttp has let it go (its callbacks are cleared on free): libevent 2.1
+ * has no connection-close hook for connections that never send a request.
+ */
+struct conn {
+	struct bufferevent *bev;
+	struct conn *next;
+};
+
+struct listener {
+	struct runtime *rt;
+	struct evhttp *http;
+	struct evconnlistener *lev;
+	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
+	struct event *sweep_ev;
+	struct conn *conns;
+	size_t n_conns;
+	size_t active;
+	int accepting;			/* listener enabled */
+	int stopped;			/* no more accepting, ever */
+	int port;
+};
+
+struct route {
+	const char *prefix;
+	int exact;
+	const char *label;
+	void (*handle)(struct http_req *hr, const char *rest);
+};
+
+static const struct route routes[] = {
+	{ "/healthz", 1, "healthz", ops_healthz },
+	{ "/readyz", 1, "readyz", ops_readyz },
+	{ "/metrics", 1, "metrics", ops_metrics },
+	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
+};
+
+static SSL_CTX *
+make_ssl_ctx(const struct config *cfg, char **err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	unsigned long e;
+	char buf[256];
+
+	if (ctx == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	return ctx;
+fail:
+	e = ERR_get_error();
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	*err = xasprintf("TLS setup with %s and %s failed: %s", cfg->tls_cert, cfg->tls_key, buf);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static void
+update_accepting(struct listener *l)
+{
+	int want = !l->stopped && l->n_conns < (size_t)l->rt->cfg->max_connections;
+
+	if (want == l->accepting)
+		return;
+	if (want)
+		evconnlistener_enable(l->lev);
+	else
+		evconnlistener_disable(l->lev);
+	l->accepting = want;
+	if (!want && !l->stopped)
+		log_warn("connection limit (%lld) reached: not accepting until some close",
+		    (long long)l->rt->cfg->max_connections);
+}
+
+/* Counts a 413 that evhttp wrote on its own (body over max_body). */
+static void
+output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	char line[13];
+
+	(void)arg;
+	if (info->n_added == 0 || info->orig_size != 0)
+		return;
+	if (evbuffer_copyout(buf, line, 12) == 12 && memcmp(line + 8, " 413", 4) == 0) {
+		metrics_inc_request("unknown", 413);
+		metrics_inc_webhook("any", "unknown", "too_large");
+	}
+}
+
+static struct bufferevent *
+bevcb(struct event_base *base, void *arg)
+{
+	struct listener *l = arg;
+	struct bufferevent *bev;
+	struct conn *c;
+	SSL *ssl;
+
+	if (l->ssl_ctx != NULL) {
+		ssl = SSL_new(l->ssl_ctx);
+		if (ssl == NULL)
+			fatal("out of memory creating a TLS session");
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (bev == NULL)
+		fatal("out of memory creating a connection");
+	evbuffer_add_cb(bufferevent_get_output(bev), output_cb, NULL);
+	bufferevent_incref(bev);
+	c = xcalloc(1, sizeof(*c));
+	c->bev = bev;
+	c->next = l->conns;
+	l->conns = c;
+	l->n_conns++;
+	update_accepting(l);
+	return bev;
+}
+
+/* Releases connections evhttp has freed (their event callback is gone). */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct conn **pp = &l->conns, *c;
+	bufferevent_event_cb ecb;
+
+	(void)fd;
+	(void)what;
+	while ((c = *pp) != NULL) {
+		bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+		if (ecb == NULL) {
+			*pp = c->next;
+			bufferevent_decref(c->bev);
+			free(c);
+			l->n_conns--;
+		} else {
+			pp = &c->next;
+		}
+	}
+	update_accepting(l);
+}
+
+/* Parses one X-Forwarded-For entry (trimmed, maybe [v6]) into a sockaddr. */
+static int
+parse_addr(const char *s, size_t len, struct sockaddr_storage *ss, char *out, size_t outsize)
+{
+	char tmp[64];
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	while (len > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len > 1 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, tmp, &sin->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, tmp, &sin6->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+	else
+		return -1;
+	util_strlcpy(out, tmp, outsize);
+	return 0;
+}
+
+/*
+ * The client is the peer, unless the peer is a trusted proxy: then it is
+ * the rightmost X-Forwarded-For entry that is not itself a trusted proxy.
+ */
+static void
+find_client(struct http_req *hr, const struct sockaddr *peer)
+{
+	const struct config *cfg = hr->rt->cfg;
+	const char *xff, *proto, *end;
+	struct sockaddr_storage ss;
+	char addr[64];
+
+	if (peer->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, hr->client,
+		    sizeof(hr->client));
+	else if (peer->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, hr->client,
+		    sizeof(hr->client));
+	if (!config_addr_trusted(cfg, peer))
+		return;
+	proto = http_header(hr, "X-Forwarded-Proto");
+	hr->forwarded_https = proto != NULL && strcasecmp(proto, "https") == 0;
+	xff = http_header(hr, "X-Forwarded-For");
+	if (xff == NULL)
+		return;
+	end = xff + strlen(xff);
+	while (end > xff) {
+		const char *start = end;
+
+		while (start > xff && start[-1] != ',')
+			start--;
+		if (parse_addr(start, (size_t)(end - start), &ss, addr, sizeof(addr)) == -1)
+			return;	/* garbage: keep the last address we could believe */
+		util_strlcpy(hr->client, addr, sizeof(hr->client));
+		if (!config_addr_trusted(cfg, (struct sockaddr *)&ss))
+			return;
+		end = start > xff ? start - 1 : xff;
+	}
+}
+
+static void
+new_request_id(char out[17])
+{
+	unsigned char raw[8];
+
+	if (crypto_random(raw, sizeof(raw)) == -1)
+		memset(raw, 0, sizeof(raw));
+	crypto_hex_encode(raw, sizeof(raw), out);
+}
+
+static void
+gen_cb(struct evhttp_request *req, void *arg)
+{
+	struct listener *l = arg;
+	struct http_req *hr = xcalloc(1, sizeof(*hr));
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct sockaddr *peer = evcon ? evhttp_connection_get_addr(evcon) : NULL;
+	size_t i, n;
+
+	hr->req = req;
+	hr->rt = l->rt;
+	hr->start_us = util_mono_us();
+	hr->route = "unknown";
+	new_request_id(hr->id);
+	util_strlcpy(hr->client, "unknown", sizeof(hr->client));
+	if (peer != NULL)
+		find_client(hr, peer);
+	l->active++;
+	if (path == NULL)
+		path = "/";
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		n = strlen(routes[i].prefix);
+		if (routes[i].exact ? strcmp(path, routes[i].prefix) == 0 :
+		    strncmp(path, routes[i].prefix, n) == 0) {
+			hr->route = routes[i].label;
+			routes[i].handle(hr, path + n);
+			return;
+		}
+	}
+	http_reply_text(hr, 404, "not found");
+}
+
+static int
+bind_listener(struct listener *l, char **err)
+{
+	const char *listen_addr = l->rt->cfg->listen;
+	struct evutil_addrinfo hints, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[256];
+	const char *colon = strrchr(listen_addr, ':');
+	size_t hlen;
+	int rc;
+
+	if (colon == NULL || colon == listen_addr) {
+		*err = xasprintf("listen = %s: expected host:port", listen_addr);
+		return -1;
+	}
+	hlen = (size_t)(colon - listen_addr);
+	if (listen_addr[0] == '[' && hlen >= 2 && listen_addr[hlen - 1] == ']')
+		util_strlcpy(host, listen_addr + 1, hlen - 1 < sizeof(host) ? hlen - 1 : sizeof(host));
+	else
+		util_strlcpy(host, listen_addr, hlen + 1 < sizeof(host) ? hlen + 1 : sizeof(host));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	rc = evutil_getaddrinfo(host, colon + 1, &hints, &ai);
+	if (rc != 0) {
+		*err = xasprintf("listen = %s: %s", listen_addr, evutil_gai_strerror(rc));
+		return -1;
+	}
+	l->lev = evconnlistener_new_bind(l->rt->base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (l->lev == NULL) {
+		*err = xasprintf("cannot listen on %s: %s", listen_addr, strerror(errno));
+		return -1;
+	}
+	if (getsockname(evconnlistener_get_fd(l->lev), (struct sockaddr *)&ss, &sslen) == 0)
+		l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (evhttp_bind_listener(l->http, l->lev) == NULL) {
+		*err = xasprintf("cannot serve HTTP on %s", listen_addr);
+		return -1;
+	}
+	l->accepting = 1;
+	return 0;
+}
+
+static void
+apply_limits(struct listener *l)
+{
+	const struct config *cfg = l->rt->cfg;
+
+	evhttp_set_max_body_size(l->http, cfg->max_body);
+	evhttp_set_max_headers_size(l->http, cfg->max_header_size);
+	evhttp_set_timeout(l->http, (int)cfg->request_timeout);
+}
+
+struct listener *
+listener_new(struct runtime *rt, char **err)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+	struct timeval tv = { 0, SWEEP_MS * 1000 };
+
+	l->rt = rt;
+	if (rt->cfg->tls_cert != NULL) {
+		l->ssl_ctx = make_ssl_ctx(rt->cfg, err);
+		if (l->ssl_ctx == NULL)
+			goto fail;
+	}
+	l->http = evhttp_new(rt->base);
+	if (l->http == NULL)
+		fatal("out of memory creating the HTTP server");
+	/* Drain an oversized body before closing, so the client reads our 413. */
+	evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_bevcb(l->http, bevcb, l);
+	evhttp_set_gencb(l->http, gen_cb, l);
+	apply_limits(l);
+	if (bind_listener(l, err) == -1)
+		goto fail;
+	l->sweep_ev = event_new(rt->base, -1, EV_PERSIST, sweep_cb, l);
+	event_add(l->sweep_ev, &tv);
+	log_info("listening on %s (%s), port %d", rt->cfg->listen,
+	    l->ssl_ctx ? "HTTPS" : "plain HTTP behind a proxy", l->port);
+	return l;
+fail:
+	listener_free(l);
+	return NULL;
+}
+
+void
+listener_free(struct listener *l)
+{
+	struct conn *c, *next;
+
+	if (l == NULL)
+		return;
+	if (l->sweep_ev != NULL)
+		event_free(l->sweep_ev);
+	if (l->http != NULL)
+		evhttp_free(l->http);	/* frees the bound listener and connections */
+	for (c = l->conns; c != NULL; c = next) {
+		next = c->next;
+		bufferevent_decref(c->bev);
+		free(c);
+	}
+	SSL_CTX_free(l->ssl_ctx);
+	free(l);
+}
+
+int
+listener_reload(struct listener *l, char **err)
+{
+	SSL_CTX *ctx = NULL;
+
+	if (l->rt->cfg->tls_cert != NULL) {
+		ctx = make_ssl_ctx(l->rt->cfg, err);
+		if (ctx == NULL)
+			return -1;
+	}
+	/* Sessions already open keep a reference to the old context. */
+	SSL_CTX_free(l->ssl_ctx);
+	l->ssl_ctx = ctx;
+	apply_limits(l);
+	update_accepting(l);
+	return 0;
+}
+
+void
+listener_stop_accepting(struct listener *l)
+{
+	l->stopped = 1;
+	update_accepting(l);
+}
+
+size_t
+listener_active_requests(const struct listener *l)
+{
+	return l->active;
+}
+
+size_t
+listener_connections(const struct listener *l)
+{
+	return l->n_conns;
+}
+
+int
+listener_port(const struct listener *l)
+{
+	return l->port;
+}
+
+const char *
+http_header(const struct http_req *hr, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(hr->req), name);
+}
+
+static void
+access_log(const struct http_req *hr, int status, double secs)
+{
+	const char *method;
+
+	switch (evhttp_request_get_command(hr->req)) {
+	case EVHTTP_REQ_GET: method = "GET"; break;
+	case EVHTTP_REQ_POST: method = "POST"; break;
+	case EVHTTP_REQ_HEAD: method = "HEAD"; break;
+	default: method = "OTHER"; break;
+	}
+	log_ctx(status >= 400 ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG, hr->id,
+	    hr->app[0] ? hr->app : NULL, "%s %s -> %d in %.1f ms from %s", method, hr->route,
+	    status, secs * 1000, hr->client);
+}
+
+void
+http_reply(struct http_req *hr, int status, const char *content_type,
+    const void *body, size_t len)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(hr->req);
+	struct evbuffer *buf = evbuffer_new();
+	struct listener *l = hr->rt->listener;
+	double secs = (double)(util_mono_us() - hr->start_us) / 1e6;
+
+	if (buf == NULL)
+		fatal("out of memory answering a request");
+	if (content_type != NULL)
+		evhttp_add_header(out, "Content-Type", content_type);
+	evhttp_add_header(out, "X-Request-Id", hr->id);
+	if (body != NULL && len > 0)
+		evbuffer_add(buf, body, len);
+	evhttp_send_reply(hr->req, status, NULL, buf);
+	evbuffer_free(buf);
+	metrics_inc_request(hr->route, status);
+	access_log(hr, status, secs);
+	if (l != NULL)
+		l->active--;
+	free(hr);
+}
+
+void
+http_reply_text(struct http_req *hr, int status, const char *msg)
+{
+	char *body = xasprintf("%s\n", msg);
+
+	http_reply(hr, status, "text/plain; charset=utf-8", body, strlen(body));
+	free(body);
+}

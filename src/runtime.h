@@ -1,0 +1,24 @@
+/*
+ * runtime: what the daemon's modules share while it runs.  Owned by
+ * handler/main.c; cfg is replaced on reload, so handlers look it up per
+ * request and never keep pointers into it across an asynchronous step.
+ */
+#ifndef REKEY_RUNTIME_H
+#define REKEY_RUNTIME_H
+
+struct event_base;
+struct config;
+struct store;
+struct journal;
+struct listener;
+
+struct runtime {
+	struct event_base *base;
+	struct config *cfg;
+	struct store *store;
+	struct journal *journal;
+	struct listener *listener;
+	int draining;		/* SIGTERM received: finish in-flight work and exit */
+};
+
+#endif
