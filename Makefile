@@ -8,8 +8,8 @@ PKGS := libevent libevent_openssl libcurl libcjson openssl sqlite3 zlib libpq
 # Debian packages that provide PKGS and the tools the tests and demo use.
 DEB_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libcjson-dev libssl-dev libsqlite3-dev zlib1g-dev libpq-dev
-DEB_TEST := clang libclang-rt-14-dev nginx wrk curl openssl python3 \
-	sqlite3 procps
+DEB_DEMO := curl openssl python3 nodejs sqlite3 procps
+DEB_TEST := $(DEB_DEMO) clang libclang-rt-14-dev nginx wrk
 
 ifeq ($(SANITIZER),1)
 BUILD ?= build-asan
@@ -37,7 +37,9 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # Seconds each fuzz target runs in `make test`.
 FUZZ_SECONDS ?= 20
 
-.PHONY: all check-deps deps test test-one fuzz bench demo clean certs
+.PHONY: all deps deps-demo unit test test-one fuzz bench demo clean
+# Keep the fuzz build's objects between runs.
+.SECONDARY:
 all: $(BUILD)/rekey
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
@@ -81,10 +83,15 @@ test-one: all unit
 
 fuzz: $(FUZZ_BINS)
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	tests/bench/intake.sh
 
-demo: deps all
+deps-demo:
+	@tests/lib/install-deps.sh $(DEB_BUILD) $(DEB_DEMO)
+
+demo: deps-demo
+	$(MAKE) all
 	handler/demo.sh
 
 clean:

@@ -44,8 +44,9 @@ class Tap:
                 print("#   " + line, flush=True)
         return cond
 
-    def eq(self, got, want, name):
-        return self.ok(got == want, name, "got %r, want %r" % (got, want))
+    def eq(self, got, want, name, detail=None):
+        msg = "got %r, want %r" % (got, want)
+        return self.ok(got == want, name, msg if detail is None else msg + "\n" + str(detail))
 
     def done(self):
         print("1..%d" % self.n, flush=True)

@@ -1,0 +1,111 @@
+"""The CLI an operator types: `rekey check` reports every problem as
+FILE:LINE: message and exits 1 (0 and a summary when fine), `rekey serve`
+refuses the same config with the same messages, `rekey status` reads the
+store, and a wrong command line is a usage error."""
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from rekeytest import REKEY_BIN, Daemon, Tap, envelope, write_secret  # noqa: E402
+
+
+def run(*args, env=None, timeout=20):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([REKEY_BIN] + list(args), capture_output=True, text=True,
+                       env=e, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+t = Tap()
+d = Daemon(apps=("prod", "staging"))
+try:
+    rc, out, err = run("check", "-c", d.conf_path)
+    t.eq(rc, 0, "check: a good config exits 0")
+    t.eq(len(out.splitlines()), 1, "check: one summary line")
+    t.ok(out.startswith(d.conf_path + ": ok: 2 apps (prod, staging)"), "check: the summary names the apps", out)
+    t.eq(err, "", "check: nothing on stderr when fine")
+
+    # A config with one problem of every kind, each on a known line.
+    open_secret = os.path.join(d.dir, "secrets", "open")
+    write_secret(open_secret, "s\n")
+    os.chmod(open_secret, 0o644)
+    missing = os.path.join(d.dir, "secrets", "missing")
+    bad = os.path.join(d.dir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("\n".join([
+            "[server]",                                   # 1
+            "listen = 127.0.0.1:0",                       # 2
+            "colour = blue",                              # 3 unknown key
+            "max_body = lots",                            # 4 bad value
+            "",                                           # 5
+            "[store]",                                    # 6 missing master_key_file
+            "url = sqlite:%s/var/bad.db" % d.dir,         # 7
+            "",                                           # 8
+            "[app prod]",                                 # 9
+            "nylas_webhook_secret_file = %s" % open_secret,  # 10 mode 644
+            "rotate_before = 1x",                         # 11 bad duration
+            "",                                           # 12
+            "[app other]",                                # 13
+            "nylas_webhook_secret_file = %s" % missing,   # 14 unreadable
+            ""]))
+    rc, out, err = run("check", "-c", bad)
+    t.eq(rc, 1, "check: a bad config exits 1")
+    lines = err.splitlines()
+    want = [
+        (3, "unknown key 'colour'"),
+        (4, "max_body"),
+        (6, "missing required key 'master_key_file'"),
+        (10, "readable or writable by group or others"),
+        (11, "rotate_before"),
+        (14, "cannot read secret file"),
+    ]
+    for line_no, text in want:
+        prefix = "%s:%d: " % (bad, line_no)
+        t.ok(any(l.startswith(prefix) and text in l for l in lines),
+             "check: reports %s at line %d" % (text, line_no), err)
+    t.ok(all(l.startswith(bad + ":") for l in lines), "check: every line is FILE:LINE: message", err)
+    t.ok(open_secret not in out and "rekey-it" not in out, "check: nothing on stdout for a bad config")
+
+    rc2, out2, err2 = run("serve", "-c", bad)
+    t.eq(rc2, 1, "serve: refuses the bad config with exit 1")
+    t.eq(err2.splitlines(), lines, "serve: with the same messages as check")
+    t.ok(not os.path.exists(os.path.join(d.dir, "var", "bad.db")), "serve: opened no store")
+
+    rc, out, err = run("check", "-c", d.conf_path, env={"REKEY_SERVER_MAX_BODY": "zz"})
+    t.eq(rc, 1, "check: a bad environment override exits 1")
+    t.ok("REKEY_SERVER_MAX_BODY (environment)" in err and err.startswith(d.conf_path + ":"),
+         "check: and names the variable", err)
+    rc, out, err = run("check", "-c", d.conf_path, env={"REKEY_APP_STAGING_ROTATE_BEFORE": "2d"})
+    t.eq(rc, 0, "check: an app override (REKEY_APP_<NAME>_<KEY>) is accepted")
+
+    rc, out, err = run("check", "-c", os.path.join(d.dir, "nope.conf"))
+    t.eq(rc, 1, "check: a missing file exits 1")
+    t.ok("nope.conf" in err, "check: and names the file", err)
+
+    rc, _, err = run("frobnicate", "-c", d.conf_path)
+    t.eq(rc, 2, "an unknown command is a usage error (exit 2)")
+    t.ok("usage: rekey serve -c FILE" in err, "usage lists the commands")
+    rc, _, _ = run("check")
+    t.eq(rc, 2, "a missing -c is a usage error")
+
+    # status reads what the daemon journaled.
+    d.start()
+    for i in range(3):
+        t.eq(d.post_nylas(envelope(id_="cli-%d" % i))[0], 200, "webhook %d stored" % i)
+    rc, out, err = run("status", "-c", d.conf_path, "--json")
+    t.eq(rc, 0, "status --json exits 0 while the daemon runs")
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = {}
+    t.eq(doc.get("events", {}).get("nylas"), 3, "status --json counts the journaled webhooks")
+    rc, out, err = run("status", "-c", d.conf_path)
+    t.ok(rc == 0 and "nylas 3" in out, "status prints the counts for people", out)
+    t.eq(d.stop(), 0, "daemon stops cleanly")
+finally:
+    d.cleanup()
+t.done()
