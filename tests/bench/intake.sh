@@ -1,0 +1,375 @@
+#!/bin/bash
+# The intake benchmark: rekey against nginx answering a fixed 200, both over TLS
+# on 127.0.0.1, in the same run, with the same load generator
+# (tests/bench/loadgen.c: signed ~1 KB grant.expired bodies with distinct ids,
+# HTTPS keep-alive, one request at a time per connection).
+#
+#   tests/bench/intake.sh            (or: make bench)
+#
+# Environment:
+#   REKEY_BIN          the daemon (default build/rekey)
+#   NGINX_BIN          default /usr/sbin/nginx
+#   BENCH_CONNECTIONS  keep-alive connections of the throughput runs (32)
+#   BENCH_WARMUP       warm-up requests sent to each server first (2000)
+#   BENCH_REQUESTS     requests of each measured run (100000)
+#   BENCH_EVENTS       events rekey has received before its RSS is read (1000000)
+#   BENCH_IDLE         idle TLS connections of the memory comparison (10000)
+#   BENCH_KEEP=1       keep the work directory (certificates, configs, logs, store)
+#
+# It prints figures and PASS/MISS next to each target but never fails on a
+# target: machines are noisy.  It does fail (exit 1) when something is broken:
+# a server does not start, a run gets no 200 at all, or the store does not hold
+# exactly one event per 200 that rekey answered.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+REKEY_BIN=${REKEY_BIN:-$ROOT/build/rekey}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+WARMUP=${BENCH_WARMUP:-2000}
+REQUESTS=${BENCH_REQUESTS:-100000}
+EVENTS=${BENCH_EVENTS:-1000000}
+IDLE=${BENCH_IDLE:-10000}
+# Both servers keep a silent connection this long (rekey request_timeout,
+# nginx client_header_timeout), far longer than the idle measurement takes.
+IDLE_TIMEOUT=300
+# How long a server gets to start, and the idle connections to open.
+START_WAIT=20
+IDLE_WAIT=300
+# The targets of the issue.
+TARGET_RATIO=0.5
+TARGET_P99_MS=5
+TARGET_RSS_MIB=30
+TARGET_IDLE_RATIO=1.5
+
+LOADGEN=$ROOT/build/bench/loadgen
+WEBHOOK_PATH=/webhooks/nylas/prod
+work=""
+rekey_pid=""
+nginx_pid=""
+idle_pid=""
+failed=1
+
+say() { printf '%s\n' "$*"; }
+die() {
+	printf 'intake.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+for v in CONNECTIONS WARMUP REQUESTS EVENTS IDLE; do
+	case ${!v} in
+	'' | *[!0-9]*) die "BENCH_$v=${!v}: want a whole number" ;;
+	esac
+done
+if [ "$CONNECTIONS" -lt 1 ] || [ "$REQUESTS" -lt 1 ] || [ "$IDLE" -lt 1 ]; then
+	die "BENCH_CONNECTIONS, BENCH_REQUESTS and BENCH_IDLE must be at least 1"
+fi
+
+# stop PID: SIGTERM, then SIGKILL after 30 s; waits for it either way.
+stop() {
+	local pid=$1 _
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$?
+	stop "$idle_pid"
+	stop "$rekey_pid"
+	stop "$nginx_pid"
+	[ -n "$work" ] && [ -d "$work" ] || return 0
+	if [ "${BENCH_KEEP:-}" = 1 ]; then
+		say "work directory kept: $work"
+	elif [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+		# Keep the logs of a failed run, not the (large) store or the keys.
+		rm -rf "${work:?}/var" "${work:?}/certs" "${work:?}/master_key" \
+			"${work:?}/webhook_secret"
+		say "logs kept in $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+for tool in cc pkg-config curl sqlite3 python3 openssl; do
+	command -v "$tool" >/dev/null || die "$tool not found (make deps installs it)"
+done
+[ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (make deps installs nginx)"
+[ -x "$REKEY_BIN" ] || die "$REKEY_BIN not found: run make first"
+
+# --- build the load generator (kept out of the Makefile: it is not part of rekey)
+mkdir -p "$ROOT/build/bench"
+# shellcheck disable=SC2046
+cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror "$ROOT/tests/bench/loadgen.c" \
+	-o "$LOADGEN" $(pkg-config --cflags --libs openssl libevent libevent_openssl)
+
+# --- descriptors: 10,000 idle connections need more than the usual 1024
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile=$(ulimit -n)
+if [ "$nofile" != unlimited ] && [ "$IDLE" -gt $((nofile - 256)) ]; then
+	say "note: open-file limit is $nofile; BENCH_IDLE lowered from $IDLE to $((nofile - 256))"
+	IDLE=$((nofile - 256))
+fi
+[ "$nofile" = unlimited ] && nofile=1048576
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rekey-bench.XXXXXX")
+chmod 755 "$work"
+mkdir -p "$work/var" "$work/nginx"
+sh "$ROOT/certs/make-certs.sh" "$work/certs"
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_https PORT PID NAME LOG: waits until GET /healthz answers over TLS.
+wait_https() {
+	local port=$1 pid=$2 name=$3 log=$4 _
+	for _ in $(seq 1 $((START_WAIT * 10))); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$log" >&2 || true
+			die "$name exited during start-up"
+		fi
+		if curl -sf -o /dev/null --max-time 2 --cacert "$work/certs/ca.crt" \
+			--resolve "localhost:$port:127.0.0.1" "https://localhost:$port/healthz"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	cat "$log" >&2 || true
+	die "$name did not answer on port $port within $START_WAIT s"
+}
+
+# --- rekey: secrets, config, start
+(
+	umask 077
+	openssl rand -hex 32 >"$work/master_key"
+	echo "bench-$(openssl rand -hex 16)" >"$work/webhook_secret"
+)
+chmod 600 "$work/master_key" "$work/webhook_secret"
+rekey_port=$(free_port)
+cat >"$work/rekey.conf" <<EOF
+[server]
+listen = 127.0.0.1:$rekey_port
+tls_cert = $work/certs/server.crt
+tls_key = $work/certs/server.key
+log_level = warn
+max_connections = 20000
+request_timeout = ${IDLE_TIMEOUT}s
+
+[store]
+url = sqlite:$work/var/rekey.db
+master_key_file = $work/master_key
+
+[app prod]
+nylas_webhook_secret_file = $work/webhook_secret
+EOF
+(cd "$work" && exec "$REKEY_BIN" serve -c "$work/rekey.conf") >"$work/rekey.log" 2>&1 &
+rekey_pid=$!
+wait_https "$rekey_port" "$rekey_pid" rekey "$work/rekey.log"
+
+# --- nginx: the same certificate, a fixed 200
+nginx_port=$(free_port)
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user root;"
+# nginx closes idle connections once fewer than 1/16 of worker_connections are
+# free, so leave it more than that to spare.
+worker_connections=$((IDLE + IDLE / 8 + 256))
+[ "$worker_connections" -gt "$nofile" ] && worker_connections=$nofile
+sed -e "s|@PORT@|$nginx_port|g" -e "s|@CERT@|$work/certs/server.crt|g" \
+	-e "s|@KEY@|$work/certs/server.key|g" -e "s|@PREFIX@|$work/nginx|g" \
+	-e "s|@USER_LINE@|$user_line|g" -e "s|@NOFILE@|$nofile|g" \
+	-e "s|@WORKER_CONNECTIONS@|$worker_connections|g" \
+	-e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" \
+	"$ROOT/tests/bench/nginx.conf.in" >"$work/nginx/nginx.conf"
+grep -v '^[[:space:]]*#' "$work/nginx/nginx.conf" | grep -q '@[A-Z_]*@' &&
+	die "nginx.conf.in has a placeholder intake.sh does not fill"
+"$NGINX_BIN" -c "$work/nginx/nginx.conf" -p "$work/nginx/" -e "$work/nginx/error.log" \
+	>"$work/nginx/stderr.log" 2>&1 &
+nginx_pid=$!
+wait_https "$nginx_port" "$nginx_pid" nginx "$work/nginx/error.log"
+nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
+[ -n "$nginx_worker" ] || die "nginx has no worker process"
+
+# --- helpers for figures
+
+# field LINE KEY: the value of KEY=value in a loadgen result line.
+field() {
+	local kv
+	for kv in $1; do
+		[ "${kv%%=*}" = "$2" ] && {
+			printf '%s\n' "${kv#*=}"
+			return 0
+		}
+	done
+	printf '?\n'
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+clk_tck=$(getconf CLK_TCK)
+
+# calc EXPR: floating-point arithmetic through awk.
+calc() { awk "BEGIN { print ($*) }"; }
+# verdict OK: PASS or MISS.
+verdict() { if [ "$1" = 1 ]; then printf PASS; else printf MISS; fi; }
+
+rekey_sent=0
+rekey_ok=0
+
+# load NAME PORT PID REQUESTS: one loadgen run; sets run_line and run_cpu (the
+# server's CPU seconds during the run) and, for rekey, counts the events sent.
+load() {
+	local name=$1 port=$2 pid=$3 n=$4 t0 t1 err=$work/loadgen-$1.err
+	t0=$(cpu_ticks "$pid")
+	run_line=$("$LOADGEN" --host 127.0.0.1 --port "$port" --ca "$work/certs/ca.crt" \
+		--path "$WEBHOOK_PATH" --secret-file "$work/webhook_secret" \
+		--connections "$CONNECTIONS" --requests "$n" 2>"$err") || {
+		cat "$err" >&2
+		die "loadgen against $name failed: ${run_line:-no result}"
+	}
+	t1=$(cpu_ticks "$pid")
+	run_cpu=$(calc "($t1 - $t0) / $clk_tck")
+	run_lg_cpu=$(awk '/cpu user/ { print $4 + $7 }' "$err")
+	if [ "$name" = rekey ]; then
+		rekey_sent=$((rekey_sent + $(field "$run_line" requests)))
+		rekey_ok=$((rekey_ok + $(field "$run_line" ok)))
+	fi
+	if [ "$(field "$run_line" ok)" != "$n" ]; then
+		say "  $name: not every request was answered 200: $run_line"
+		grep -v 'cpu user' "$err" | sed 's/^/    /' || true
+	fi
+}
+
+say "rekey intake benchmark: $(nproc) CPUs, $(uname -r)"
+say "  rekey is single-threaded and nginx runs 1 worker process; the load generator"
+say "  (single-threaded) runs on the same machine and competes with the server for CPU."
+say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies, 1 request"
+say "  in flight per connection; rekey commits each event (SQLite WAL) before its 200."
+
+# --- warm-up
+load nginx "$nginx_port" "$nginx_worker" "$WARMUP"
+load rekey "$rekey_port" "$rekey_pid" "$WARMUP"
+
+# --- throughput and latency
+load nginx "$nginx_port" "$nginx_worker" "$REQUESTS"
+n_line=$run_line n_cpu=$run_cpu n_lg=$run_lg_cpu
+load rekey "$rekey_port" "$rekey_pid" "$REQUESTS"
+r_line=$run_line r_cpu=$run_cpu r_lg=$run_lg_cpu
+[ "$(field "$r_line" ok)" -gt 0 ] || die "rekey answered no request with 200: $r_line"
+
+r_rps=$(field "$r_line" rps) n_rps=$(field "$n_line" rps)
+r_p99=$(field "$r_line" p99_ms) n_p99=$(field "$n_line" p99_ms)
+r_secs=$(field "$r_line" seconds) n_secs=$(field "$n_line" seconds)
+ratio=$(calc "$n_rps > 0 ? $r_rps / $n_rps : 0")
+say ""
+say "throughput: $REQUESTS requests per server after $WARMUP warm-up requests each"
+printf '  %-26s %12s %12s\n' "" rekey nginx
+printf '  %-26s %12s %12s\n' "requests/s (200s only)" "$r_rps" "$n_rps"
+printf '  %-26s %12s %12s\n' "p50 ms" "$(field "$r_line" p50_ms)" "$(field "$n_line" p50_ms)"
+printf '  %-26s %12s %12s\n' "p99 ms" "$r_p99" "$n_p99"
+printf '  %-26s %12s %12s\n' "max ms" "$(field "$r_line" max_ms)" "$(field "$n_line" max_ms)"
+printf '  %-26s %12s %12s\n' "200s / errors" "$(field "$r_line" ok) / $(field "$r_line" errors)" \
+	"$(field "$n_line" ok) / $(field "$n_line" errors)"
+printf '  %-26s %11.0f%% %11.0f%%\n' "server CPU (of one core)" \
+	"$(calc "100 * $r_cpu / $r_secs")" "$(calc "100 * $n_cpu / $n_secs")"
+printf '  %-26s %11.0f%% %11.0f%%\n' "loadgen CPU (of one core)" \
+	"$(calc "100 * $r_lg / $r_secs")" "$(calc "100 * $n_lg / $n_secs")"
+printf '  %-26s %12.2f   target >= %s   %s\n' "ratio rekey/nginx req/s" "$ratio" "$TARGET_RATIO" \
+	"$(verdict "$(calc "$ratio >= $TARGET_RATIO")")"
+printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
+	"$(verdict "$(calc "$r_p99 <= $TARGET_P99_MS")")"
+
+# --- memory after EVENTS events
+left=$((EVENTS - rekey_sent))
+say ""
+if [ "$left" -gt 0 ]; then
+	say "memory: sending rekey $left more events (to $EVENTS in all)..."
+	load rekey "$rekey_port" "$rekey_pid" "$left"
+	say "  $(field "$run_line" requests) requests in $(field "$run_line" seconds) s:" \
+		"$(field "$run_line" rps) req/s, p99 $(field "$run_line" p99_ms) ms"
+else
+	say "memory: rekey has already received $rekey_sent events"
+fi
+rss=$(rss_kb "$rekey_pid")
+rss_mib=$(calc "$rss / 1024")
+printf '  rekey RSS after %d events: %.1f MiB (peak %.1f MiB)   target <= %s MiB   %s\n' \
+	"$rekey_sent" "$rss_mib" "$(calc "$(hwm_kb "$rekey_pid") / 1024")" "$TARGET_RSS_MIB" \
+	"$(verdict "$(calc "$rss_mib <= $TARGET_RSS_MIB")")"
+
+# idle NAME PORT PID: opens IDLE silent TLS connections to a server and sets
+# idle_before/idle_after (its RSS in kB without and with them) and idle_open
+# (how many were still open once the RSS had been read).
+idle() {
+	local name=$1 port=$2 pid=$3 out=$work/idle-$1.out _
+	idle_before=$(rss_kb "$pid")
+	"$LOADGEN" --host 127.0.0.1 --port "$port" --ca "$work/certs/ca.crt" --idle "$IDLE" \
+		>"$out" 2>"$work/idle-$name.err" &
+	idle_pid=$!
+	for _ in $(seq 1 $((IDLE_WAIT * 10))); do
+		grep -q '^idle_connected=' "$out" && break
+		kill -0 "$idle_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^idle_connected=' "$out" || {
+		cat "$work/idle-$name.err" >&2
+		die "the idle connections to $name did not open within $IDLE_WAIT s"
+	}
+	# Let the server finish what the last handshakes started.
+	sleep 1
+	idle_after=$(rss_kb "$pid")
+	stop "$idle_pid"
+	idle_pid=""
+	idle_connected=$(sed -n 's/^idle_connected=//p' "$out")
+	idle_open=$(sed -n 's/^idle_open=//p' "$out")
+}
+
+say ""
+say "memory with $IDLE idle TLS connections (handshake done, no request sent):"
+idle rekey "$rekey_port" "$rekey_pid"
+r_before=$idle_before r_after=$idle_after r_conn=$idle_connected r_open=$idle_open
+idle nginx "$nginx_port" "$nginx_worker"
+n_before=$idle_before n_after=$idle_after n_conn=$idle_connected n_open=$idle_open
+n_master=$(rss_kb "$nginx_pid")
+printf '  %-34s %14s %14s\n' "" rekey "nginx worker"
+printf '  %-34s %10.1f MiB %10.1f MiB\n' "RSS before" "$(calc "$r_before / 1024")" \
+	"$(calc "$n_before / 1024")"
+printf '  %-34s %10.1f MiB %10.1f MiB\n' "RSS with the idle connections" \
+	"$(calc "$r_after / 1024")" "$(calc "$n_after / 1024")"
+printf '  %-34s %10.1f KiB %10.1f KiB\n' "per connection" \
+	"$(calc "($r_after - $r_before) / $IDLE")" "$(calc "($n_after - $n_before) / $IDLE")"
+printf '  %-34s %14s %14s\n' "connected / still open at the end" "$r_conn / $r_open" \
+	"$n_conn / $n_open"
+idle_ratio=$(calc "$r_after / $n_after")
+printf '  ratio rekey/nginx worker RSS: %.2f   target <= %s   %s\n' "$idle_ratio" \
+	"$TARGET_IDLE_RATIO" "$(verdict "$(calc "$idle_ratio <= $TARGET_IDLE_RATIO")")"
+printf '  (the nginx master process holds another %.1f MiB, not counted)\n' "$(calc "$n_master / 1024")"
+if [ "$r_open" != "$IDLE" ] || [ "$n_open" != "$IDLE" ]; then
+	say "  note: not every idle connection stayed open; the RSS figures understate the cost"
+fi
+
+# --- durability: one stored event per 200
+say ""
+stop "$rekey_pid"
+rekey_pid=""
+stored=$(sqlite3 "$work/var/rekey.db" "select count(*) from events where type = 'grant.expired'")
+if [ "$stored" = "$rekey_ok" ]; then
+	say "store: $stored grant.expired events stored, $rekey_ok answered 200 ($rekey_sent sent): OK"
+else
+	say "store: $stored grant.expired events stored, but $rekey_ok answered 200 ($rekey_sent sent): FAIL"
+	exit 1
+fi
+if [ -s "$work/rekey.log" ]; then
+	say "rekey logged $(wc -l <"$work/rekey.log") lines at warn or above; the last ones:"
+	tail -n 5 "$work/rekey.log" | sed 's/^/  /'
+fi
+failed=0
