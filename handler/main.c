@@ -167,7 +167,9 @@ serve(const char *path)
 	d.rt.store = store_open(d.rt.cfg->store_url, &err);
 	if (d.rt.store == NULL)
 		fatal("store: %s", err);
-	d.rt.journal = journal_new(d.rt.base, d.rt.store);
+	d.rt.journal = journal_new(d.rt.base, d.rt.cfg->store_url, &err);
+	if (d.rt.journal == NULL)
+		fatal("store: %s", err);
 	d.rt.listener = listener_new(&d.rt, &err);
 	if (d.rt.listener == NULL)
 		fatal("%s", err);

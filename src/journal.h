@@ -1,9 +1,10 @@
 /*
- * journal: group commit of inbound events.  Events submitted while the loop
- * is busy reading requests go into one open transaction; a low-priority
- * event commits it once no request is waiting to be read (or the batch is
- * full), and only then are the submitters told, so no 200 is sent before
- * its event is durable and a burst costs one fsync per batch.
+ * journal: group commit of inbound events.  A writer thread with its own
+ * store connection commits one batch at a time; the events submitted while
+ * it is busy (the fsync is the slow part) make up the next batch, which it
+ * takes as soon as it is done.  The submitters are told only after their
+ * batch committed, so no 200 is sent before its event is durable, a burst
+ * costs one fsync per batch, and the event loop never waits for the disk.
  */
 #ifndef REKEY_JOURNAL_H
 #define REKEY_JOURNAL_H
@@ -16,8 +17,12 @@ struct journal;
 /* Called once per submitted event after its batch committed (or failed: STORE_ERROR). */
 typedef void (*journal_done_cb)(enum store_result result, void *arg);
 
-/* The base must have been given 3 priorities (the commit runs at the lowest). */
-struct journal *journal_new(struct event_base *base, struct store *st);
+/*
+ * Opens a second connection to the store at store_url for the writer.  The
+ * base must have been given 3 priorities (the hand-off runs at the lowest).
+ * NULL and *err (caller frees) when the store cannot be opened.
+ */
+struct journal *journal_new(struct event_base *base, const char *store_url, char **err);
 /* Commits what is pending (calling the callbacks), then frees. */
 void journal_free(struct journal *j);
 
@@ -25,7 +30,7 @@ void journal_free(struct journal *j);
 void journal_submit(struct journal *j, const struct store_event *ev,
     journal_done_cb cb, void *arg);
 
-/* Commits now (for shutdown and tests). */
+/* Commits everything submitted, waiting for the writer (for shutdown and tests). */
 void journal_flush(struct journal *j);
 /* Number of events submitted but not yet answered. */
 size_t journal_pending(const struct journal *j);

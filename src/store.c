@@ -85,3 +85,9 @@ store_count_events(struct store *st, const char *source)
 {
 	return st->be->count_events(st->db, source);
 }
+
+int
+store_checkpoint(struct store *st)
+{
+	return st->be->checkpoint == NULL ? 0 : st->be->checkpoint(st->db);
+}

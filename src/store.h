@@ -1,8 +1,9 @@
 /*
  * store: the durable journal and state.  A small interface with one
  * implementation per backend (store_sqlite.c; PostgreSQL later), chosen by
- * the url scheme.  All calls are synchronous and short; the event loop calls
- * them directly, grouping many events into one transaction (see journal.c).
+ * the url scheme.  All calls are synchronous; a connection is used by one
+ * thread only.  Inbound events are written by the journal's writer thread,
+ * many to a transaction (see journal.c).
  */
 #ifndef REKEY_STORE_H
 #define REKEY_STORE_H
@@ -48,6 +49,7 @@ struct store_backend {
 	int (*rollback)(void *db);
 	enum store_result (*add_event)(void *db, const struct store_event *ev);
 	int (*ping)(void *db);
+	int (*checkpoint)(void *db);	/* NULL when the backend needs none */
 	int64_t (*count_events)(void *db, const char *source);
 };
 
@@ -63,5 +65,7 @@ enum store_result store_add_event(struct store *st, const struct store_event *ev
 /* 0 when the store accepts a write now. */
 int store_ping(struct store *st);
 int64_t store_count_events(struct store *st, const char *source);
+/* Moves committed data from the write-ahead log into the database without blocking writers.  0 or -1. */
+int store_checkpoint(struct store *st);
 
 #endif

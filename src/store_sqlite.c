@@ -16,6 +16,11 @@
 
 #include <sqlite3.h>
 
+/* How long a writer waits for another connection's write lock before giving up (503). */
+#define BUSY_TIMEOUT_MS 5000
+/* How long readyz waits for it: the event loop is blocked meanwhile. */
+#define PING_BUSY_MS 200
+
 struct sqlite_db {
 	sqlite3 *db;
 	sqlite3_stmt *insert_event;
@@ -142,9 +147,14 @@ sqlite_open(const char *path, char **err)
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/*
+	 * No automatic checkpoints: one would run inside some commit and stall its
+	 * acks for tens of milliseconds.  The journal's checkpointer thread runs
+	 * them beside the writer instead (store_checkpoint).
+	 */
 	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    " PRAGMA foreign_keys=ON;") == -1) {
+	    " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;") == -1) {
 		*err = xasprintf("cannot set up store %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -249,18 +259,49 @@ static int
 sqlite_ping(void *db)
 {
 	struct sqlite_db *s = db;
+	int rc;
 
 	/* Inside a batch the store is taking writes right now. */
 	if (!sqlite3_get_autocommit(s->db))
 		return 0;
-	if (exec_sql(s, "BEGIN IMMEDIATE") == -1)
-		return -1;
-	if (exec_sql(s, "INSERT INTO meta (key, value) VALUES ('ping', '')"
-	    " ON CONFLICT (key) DO UPDATE SET value = ''") == -1) {
-		exec_sql(s, "ROLLBACK");
+	/*
+	 * The event loop calls this (readyz): wait for the journal's writer at
+	 * most PING_BUSY_MS, not the usual busy timeout.  A write lock held that
+	 * long means the store is not taking writes now.
+	 */
+	sqlite3_busy_timeout(s->db, PING_BUSY_MS);
+	rc = exec_sql(s, "BEGIN IMMEDIATE");
+	if (rc == 0 && exec_sql(s, "INSERT INTO meta (key, value) VALUES ('ping', '')"
+	    " ON CONFLICT (key) DO UPDATE SET value = ''") == -1)
+		rc = -1;
+	if (!sqlite3_get_autocommit(s->db) && exec_sql(s, "ROLLBACK") == -1)
+		rc = -1;
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	return rc;
+}
+
+/* Frames (4 KiB pages) the log may hold before a checkpoint makes writers wait to reset it. */
+#define WAL_RESTART_FRAMES 16384
+
+static int
+sqlite_checkpoint(void *db)
+{
+	struct sqlite_db *s = db;
+	int log_frames = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
+
+	/*
+	 * Under a steady stream a passive checkpoint never catches up, and the
+	 * log is only rewound once one has: past the limit, make the writer wait
+	 * the moment it takes to finish and rewind (the rest is already copied).
+	 */
+	if (rc == SQLITE_OK && log_frames > WAL_RESTART_FRAMES)
+		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_error("store: checkpoint: %s", sqlite3_errmsg(s->db));
 		return -1;
 	}
-	return exec_sql(s, "ROLLBACK");
+	return 0;
 }
 
 static int64_t
@@ -285,5 +326,6 @@ const struct store_backend store_sqlite_backend = {
 	.rollback = sqlite_rollback,
 	.add_event = sqlite_add_event,
 	.ping = sqlite_ping,
+	.checkpoint = sqlite_checkpoint,
 	.count_events = sqlite_count_events,
 };
