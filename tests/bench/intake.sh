@@ -251,8 +251,8 @@ load() {
 }
 
 say "rekey intake benchmark: $(nproc) CPUs, $(uname -r)"
-say "  rekey is single-threaded and nginx runs 1 worker process; the load generator"
-say "  (single-threaded) runs on the same machine and competes with the server for CPU."
+say "  rekey answers on one thread (its store commits on another) and nginx runs 1 worker;"
+say "  the load generator (single-threaded) runs on the same machine and competes for CPU."
 say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies, 1 request"
 say "  in flight per connection; rekey commits each event (SQLite WAL) before its 200."
 
