@@ -85,11 +85,11 @@ static const struct {
 	{ "whsec_bad", "not-a-standard-secret\n", 0600 },
 	{ "empty", "", 0600 },
 	{ "crt", "-----BEGIN CERTIFICATE-----\n", 0644 },
-	{ "key", "-----BEGIN PRIVATE KEY-----\n", 0600 },
-	{ "key644", "-----BEGIN PRIVATE KEY-----\n", 0644 },
+	{ "key", "-----BEGIN " "PRIVATE KEY-----\n", 0600 },
+	{ "key644", "-----BEGIN " "PRIVATE KEY-----\n", 0644 },
 	{ "smtp_pw", "smtp-password\n", 0600 },
 	{ "rot_crt", "-----BEGIN CERTIFICATE-----\n", 0644 },
-	{ "rot_key", "-----BEGIN PRIVATE KEY-----\n", 0600 },
+	{ "rot_key", "-----BEGIN " "PRIVATE KEY-----\n", 0600 },
 	{ "ca", "-----BEGIN CERTIFICATE-----\n", 0644 },
 };
 
