@@ -60,6 +60,8 @@ struct listener {
 	int accepting;			/* listener enabled */
 	int stopped;			/* no more accepting, ever */
 	int port;
+	uint64_t id_base;		/* random: request ids differ across restarts */
+	uint64_t id_next;		/* requests numbered so far */
 };
 
 struct route {
@@ -265,13 +267,24 @@ find_client(struct http_req *hr, const struct sockaddr *peer)
 	}
 }
 
+/*
+ * Request ids must be unique, not secret, so they are not drawn from the
+ * CSPRNG for every request: a random start plus a counter, put through the
+ * splitmix64 finaliser (a bijection, so distinct counters give distinct ids)
+ * so that consecutive ids do not look alike in the logs.
+ */
 static void
-new_request_id(char out[17])
+new_request_id(struct listener *l, char out[17])
 {
+	uint64_t v = l->id_base + l->id_next++;
 	unsigned char raw[8];
+	size_t i;
 
-	if (crypto_random(raw, sizeof(raw)) == -1)
-		memset(raw, 0, sizeof(raw));
+	v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	v = (v ^ (v >> 27)) * 0x94d049bb133111ebULL;
+	v ^= v >> 31;
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(v >> (8 * i));
 	crypto_hex_encode(raw, sizeof(raw), out);
 }
 
@@ -289,7 +302,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 	hr->rt = l->rt;
 	hr->start_us = util_mono_us();
 	hr->route = "unknown";
-	new_request_id(hr->id);
+	new_request_id(l, hr->id);
 	util_strlcpy(hr->client, "unknown", sizeof(hr->client));
 	if (peer != NULL)
 		find_client(hr, peer);
@@ -381,6 +394,8 @@ listener_new(struct runtime *rt, char **err)
 	struct timeval tv = { 0, SWEEP_MS * 1000 };
 
 	l->rt = rt;
+	if (crypto_random(&l->id_base, sizeof(l->id_base)) == -1)
+		l->id_base = (uint64_t)util_now_ms();
 	if (rt->cfg->tls_cert != NULL) {
 		l->ssl_ctx = make_ssl_ctx(rt->cfg, err);
 		if (l->ssl_ctx == NULL)
@@ -492,24 +507,26 @@ access_log(const struct http_req *hr, int status, double secs)
 	    status, secs * 1000, hr->client);
 }
 
-void
-http_reply(struct http_req *hr, int status, const char *content_type,
-    const void *body, size_t len)
+/*
+ * Answers with body a followed by body b (either may be empty), written
+ * straight into the request's output buffer: no copy, no allocation.
+ */
+static void
+send_reply(struct http_req *hr, int status, const char *content_type,
+    const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(hr->req);
-	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer *buf = evhttp_request_get_output_buffer(hr->req);
 	struct listener *l = hr->rt->listener;
 	double secs = (double)(util_mono_us() - hr->start_us) / 1e6;
 
-	if (buf == NULL)
-		fatal("out of memory answering a request");
 	if (content_type != NULL)
 		evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "X-Request-Id", hr->id);
-	if (body != NULL && len > 0)
-		evbuffer_add(buf, body, len);
-	evhttp_send_reply(hr->req, status, NULL, buf);
-	evbuffer_free(buf);
+	if ((alen > 0 && evbuffer_add(buf, a, alen) == -1) ||
+	    (blen > 0 && evbuffer_add(buf, b, blen) == -1))
+		fatal("out of memory answering a request");
+	evhttp_send_reply(hr->req, status, NULL, NULL);
 	metrics_inc_request(hr->route, status);
 	access_log(hr, status, secs);
 	if (l != NULL)
@@ -518,10 +535,14 @@ http_reply(struct http_req *hr, int status, const char *content_type,
 }
 
 void
+http_reply(struct http_req *hr, int status, const char *content_type,
+    const void *body, size_t len)
+{
+	send_reply(hr, status, content_type, body, body != NULL ? len : 0, NULL, 0);
+}
+
+void
 http_reply_text(struct http_req *hr, int status, const char *msg)
 {
-	char *body = xasprintf("%s\n", msg);
-
-	http_reply(hr, status, "text/plain; charset=utf-8", body, strlen(body));
-	free(body);
+	send_reply(hr, status, "text/plain; charset=utf-8", msg, strlen(msg), "\n", 1);
 }

@@ -37,6 +37,20 @@ struct histogram {
 static struct series *head, *tail, *table[HASH_SIZE];
 static size_t n_series;
 
+/*
+ * The per-request counters remember the series of their last label values,
+ * so that the common case (the same route and status as before) costs a few
+ * compares rather than formatting the labels and a hash lookup.  The label
+ * values are copied: a caller's string need not outlive the call.
+ */
+#define MEMO_VALUE_MAX 32
+struct memo {
+	char a[MEMO_VALUE_MAX], b[MEMO_VALUE_MAX], c[MEMO_VALUE_MAX];
+	int n;
+	struct series *s;	/* NULL: empty */
+};
+static struct memo request_memo, webhook_memo;
+
 static const double latency_bounds[] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 };
@@ -116,25 +130,64 @@ metrics_gauge_set(const char *name, const char *help, const char *labels, double
 		s->value = v;
 }
 
+static int
+memo_hit(const struct memo *m, const char *a, const char *b, const char *c, int n)
+{
+	return m->s != NULL && m->n == n && strcmp(m->a, a) == 0 && strcmp(m->b, b) == 0 &&
+	    strcmp(m->c, c) == 0;
+}
+
+/* Remembers s for these values, unless one is too long to keep. */
+static void
+memo_set(struct memo *m, const char *a, const char *b, const char *c, int n,
+    struct series *s)
+{
+	m->s = NULL;
+	if (s == NULL || strlen(a) >= MEMO_VALUE_MAX || strlen(b) >= MEMO_VALUE_MAX ||
+	    strlen(c) >= MEMO_VALUE_MAX)
+		return;
+	util_strlcpy(m->a, a, sizeof(m->a));
+	util_strlcpy(m->b, b, sizeof(m->b));
+	util_strlcpy(m->c, c, sizeof(m->c));
+	m->n = n;
+	m->s = s;
+}
+
 void
 metrics_inc_request(const char *route, int status)
 {
 	char labels[128];
+	struct series *s;
 
+	if (memo_hit(&request_memo, route, "", "", status)) {
+		request_memo.s->value++;
+		return;
+	}
 	snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", route, status);
-	metrics_counter_add("rekey_http_requests_total", "HTTP requests answered, by route and status.",
-	    labels, 1);
+	s = lookup("rekey_http_requests_total", "HTTP requests answered, by route and status.",
+	    labels, KIND_COUNTER);
+	if (s != NULL)
+		s->value++;
+	memo_set(&request_memo, route, "", "", status, s);
 }
 
 void
 metrics_inc_webhook(const char *source, const char *type, const char *result)
 {
 	char labels[256];
+	struct series *s;
 
+	if (memo_hit(&webhook_memo, source, type, result, 0)) {
+		webhook_memo.s->value++;
+		return;
+	}
 	snprintf(labels, sizeof(labels), "source=\"%s\",type=\"%s\",result=\"%s\"",
 	    source, type, result);
-	metrics_counter_add("rekey_webhooks_total",
-	    "Webhook deliveries by source, event type and result.", labels, 1);
+	s = lookup("rekey_webhooks_total", "Webhook deliveries by source, event type and result.",
+	    labels, KIND_COUNTER);
+	if (s != NULL)
+		s->value++;
+	memo_set(&webhook_memo, source, type, result, 0, s);
 }
 
 static void
@@ -225,4 +278,6 @@ metrics_reset(void)
 	head = tail = NULL;
 	memset(table, 0, sizeof(table));
 	n_series = 0;
+	request_memo.s = NULL;
+	webhook_memo.s = NULL;
 }

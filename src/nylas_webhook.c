@@ -36,22 +36,39 @@ type_label(const char *type)
 	return "other";
 }
 
+/*
+ * The index just past the string whose opening quote is before i (len when
+ * it does not end).  Whole runs without a quote or backslash are skipped with
+ * memchr: most of a body's bytes are inside strings.
+ */
+static size_t
+skip_string(const char *json, size_t len, size_t i)
+{
+	const char *quote, *esc;
+
+	while (i < len) {
+		quote = memchr(json + i, '"', len - i);
+		if (quote == NULL)
+			return len;
+		esc = memchr(json + i, '\\', (size_t)(quote - json) - i);
+		if (esc == NULL)
+			return (size_t)(quote - json) + 1;
+		i = (size_t)(esc - json) + 2;
+	}
+	return len;
+}
+
 int
 nylas_json_depth_ok(const char *json, size_t len, int max)
 {
-	int depth = 0, in_str = 0;
-	size_t i;
+	int depth = 0;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++) {
-		char c = json[i];
+	while (i < len) {
+		char c = json[i++];
 
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
+		if (c == '"') {
+			i = skip_string(json, len, i);
 		} else if (c == '{' || c == '[') {
 			if (++depth > max)
 				return 0;

@@ -87,7 +87,14 @@ store_count_events(struct store *st, const char *source)
 }
 
 int
-store_checkpoint(struct store *st)
+store_checkpoint(struct store *st, int may_block, int64_t *log, int64_t *left)
 {
-	return st->be->checkpoint == NULL ? 0 : st->be->checkpoint(st->db);
+	int64_t log_pages, left_pages;
+
+	if (log == NULL)
+		log = &log_pages;
+	if (left == NULL)
+		left = &left_pages;
+	*log = *left = 0;
+	return st->be->checkpoint == NULL ? 0 : st->be->checkpoint(st->db, may_block, log, left);
 }

@@ -49,7 +49,8 @@ struct store_backend {
 	int (*rollback)(void *db);
 	enum store_result (*add_event)(void *db, const struct store_event *ev);
 	int (*ping)(void *db);
-	int (*checkpoint)(void *db);	/* NULL when the backend needs none */
+	/* NULL when the backend needs none. */
+	int (*checkpoint)(void *db, int may_block, int64_t *log, int64_t *left);
 	int64_t (*count_events)(void *db, const char *source);
 };
 
@@ -65,7 +66,15 @@ enum store_result store_add_event(struct store *st, const struct store_event *ev
 /* 0 when the store accepts a write now. */
 int store_ping(struct store *st);
 int64_t store_count_events(struct store *st, const char *source);
-/* Moves committed data from the write-ahead log into the database without blocking writers.  0 or -1. */
-int store_checkpoint(struct store *st);
+/*
+ * Moves committed data from the write-ahead log into the database without
+ * blocking writers or waiting for them; with may_block, a log grown past the
+ * backend's limit is then rewound even if writers must wait for that (never
+ * ask for it from the thread that commits).  *log (may be NULL) is set to the
+ * log's length and *left (may be NULL) to what was committed meanwhile and is
+ * still to copy, both in pages; when *left is 0 the next commit rewinds the
+ * log.  Either is -1 when not known (another checkpoint was running).  0 or -1.
+ */
+int store_checkpoint(struct store *st, int may_block, int64_t *log, int64_t *left);
 
 #endif

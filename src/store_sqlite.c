@@ -280,14 +280,18 @@ sqlite_ping(void *db)
 	return rc;
 }
 
-/* Frames (4 KiB pages) the log may hold before a checkpoint makes writers wait to reset it. */
+/*
+ * Frames (4 KiB pages) the log may hold before a checkpoint makes writers wait
+ * to rewind it.  The journal normally rewinds it long before (see journal.c);
+ * this is the backstop for when that keeps failing.
+ */
 #define WAL_RESTART_FRAMES 16384
 
 static int
-sqlite_checkpoint(void *db)
+sqlite_checkpoint(void *db, int may_block, int64_t *log, int64_t *left)
 {
 	struct sqlite_db *s = db;
-	int log_frames = 0, done = 0;
+	int log_frames = -1, done = -1;
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
 
 	/*
@@ -295,12 +299,14 @@ sqlite_checkpoint(void *db)
 	 * log is only rewound once one has: past the limit, make the writer wait
 	 * the moment it takes to finish and rewind (the rest is already copied).
 	 */
-	if (rc == SQLITE_OK && log_frames > WAL_RESTART_FRAMES)
+	if (may_block && rc == SQLITE_OK && log_frames > WAL_RESTART_FRAMES)
 		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		log_error("store: checkpoint: %s", sqlite3_errmsg(s->db));
 		return -1;
 	}
+	*log = log_frames;
+	*left = log_frames < 0 || done < 0 ? -1 : log_frames - done;
 	return 0;
 }
 

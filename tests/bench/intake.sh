@@ -226,6 +226,18 @@ verdict() { if [ "$1" = 1 ]; then printf PASS; else printf MISS; fi; }
 rekey_sent=0
 rekey_ok=0
 
+# commit_stats: "commits events commit_seconds" so far, from rekey's /metrics
+# ("0 0 0" when it cannot be read: the figure is informative only).
+commit_stats() {
+	{ curl -sf --max-time 5 --cacert "$work/certs/ca.crt" \
+		--resolve "localhost:$rekey_port:127.0.0.1" "https://localhost:$rekey_port/metrics" ||
+		true; } |
+		awk '/^rekey_store_commit_seconds_count/ { c = $2 }
+			/^rekey_store_commit_seconds_sum/ { s = $2 }
+			/^rekey_store_commit_batch_size_sum/ { e = $2 }
+			END { print c + 0, e + 0, s + 0 }'
+}
+
 # load NAME PORT PID REQUESTS: one loadgen run; sets run_line and run_cpu (the
 # server's CPU seconds during the run) and, for rekey, counts the events sent.
 load() {
@@ -263,8 +275,10 @@ load rekey "$rekey_port" "$rekey_pid" "$WARMUP"
 # --- throughput and latency
 load nginx "$nginx_port" "$nginx_worker" "$REQUESTS"
 n_line=$run_line n_cpu=$run_cpu n_lg=$run_lg_cpu
+m0=$(commit_stats)
 load rekey "$rekey_port" "$rekey_pid" "$REQUESTS"
 r_line=$run_line r_cpu=$run_cpu r_lg=$run_lg_cpu
+m1=$(commit_stats)
 [ "$(field "$r_line" ok)" -gt 0 ] || die "rekey answered no request with 200: $r_line"
 
 r_rps=$(field "$r_line" rps) n_rps=$(field "$n_line" rps)
@@ -284,6 +298,13 @@ printf '  %-26s %11.0f%% %11.0f%%\n' "server CPU (of one core)" \
 	"$(calc "100 * $r_cpu / $r_secs")" "$(calc "100 * $n_cpu / $n_secs")"
 printf '  %-26s %11.0f%% %11.0f%%\n' "loadgen CPU (of one core)" \
 	"$(calc "100 * $r_lg / $r_secs")" "$(calc "100 * $n_lg / $n_secs")"
+read -r c0 e0 s0 <<<"$m0"
+read -r c1 e1 s1 <<<"$m1"
+if [ "$c1" -gt "$c0" ]; then
+	printf '  %-26s %12s   (%.1f events each, %.2f ms each on average)\n' "rekey commits" \
+		"$((c1 - c0))" "$(calc "($e1 - $e0) / ($c1 - $c0)")" \
+		"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")"
+fi
 printf '  %-26s %12.2f   target >= %s   %s\n' "ratio rekey/nginx req/s" "$ratio" "$TARGET_RATIO" \
 	"$(verdict "$(calc "$ratio >= $TARGET_RATIO")")"
 printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
