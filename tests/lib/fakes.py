@@ -1,0 +1,271 @@
+"""Drives the fake Microsoft identity platform, Microsoft Graph and Nylas
+API (tests/fakes/fake.js) from Python integration tests.
+
+    with Fakes().start(certs_dir, state={...}) as f:
+        f.login_base, f.graph_base, f.nylas_base   # for a daemon's config
+        f.script("graph", [{"method": "POST", "path": "addPassword",
+                            "action": {"status": 429, "headers": {"Retry-After": "1"}}}])
+        f.requests("graph", path_re="addPassword")
+
+Only the standard library is used; every call trusts certs_dir/ca.crt and
+nothing else.  The state schema and the control API are documented at the top
+of tests/fakes/fake.js."""
+
+import json
+import os
+import select
+import shutil
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FAKE_JS = os.path.join(ROOT, "tests", "fakes", "fake.js")
+SERVICES = ("identity", "graph", "nylas", "untrusted")
+
+
+class FakeError(RuntimeError):
+    pass
+
+
+class Response:
+    """One HTTP answer: status, headers (lower-case names), body bytes."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<Response %d %s>" % (self.status, self.body[:300])
+
+
+class Fakes:
+    """One fake.js process with its four servers."""
+
+    def __init__(self, node=None):
+        self.node = node or shutil.which("node") or "node"
+        self.proc = None
+        self.ports = None
+        self.certs = None
+        self.dir = None
+        self.log_path = None
+        self._log = None
+
+    # --- life cycle ---
+    def start(self, certs_dir, state=None, timeout=15):
+        """Starts the fakes; fails loudly (with their stderr) if they do not come up."""
+        self.certs = os.path.abspath(certs_dir)
+        self.dir = tempfile.mkdtemp(prefix="rekey-fakes-")
+        self.log_path = os.path.join(self.dir, "fake.log")
+        self._log = open(self.log_path, "wb")
+        args = [self.node, FAKE_JS, "--certs", self.certs, "--watch-stdin"]
+        if state is not None:
+            path = os.path.join(self.dir, "state.json")
+            with open(path, "w") as f:
+                json.dump(state, f)
+            args += ["--state", path]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log)
+        try:
+            self.ports = self._read_ports(timeout)
+        except Exception:
+            self.stop()
+            raise
+        self.ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        # Only the control API of the untrusted server is reached without
+        # verification; call() keeps verifying, which is the point of it.
+        self.untrusted_ctx = ssl.create_default_context()
+        self.untrusted_ctx.check_hostname = False
+        self.untrusted_ctx.verify_mode = ssl.CERT_NONE
+        return self
+
+    def _read_ports(self, timeout):
+        deadline = time.time() + timeout
+        line = b""
+        while not line.endswith(b"\n"):
+            if self.proc.poll() is not None:
+                raise FakeError("fake.js exited %d:\n%s" % (self.proc.returncode, self.log_text()))
+            left = deadline - time.time()
+            if left <= 0:
+                raise FakeError("fake.js did not start within %ds:\n%s" % (timeout, self.log_text()))
+            ready, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.2))
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    continue
+                line += chunk
+        ports = json.loads(line.decode())
+        if set(ports) != set(SERVICES):
+            raise FakeError("unexpected ports line: %r" % line)
+        return ports
+
+    def stop(self):
+        """Stops the process and waits for it; safe to call twice."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.dir and os.environ.get("KEEP_TEST_DIRS") is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
+
+    # --- addresses ---
+    def url(self, service, path=""):
+        return "https://127.0.0.1:%d%s" % (self.ports[service], path)
+
+    @property
+    def login_base(self):
+        """azure_login_base: token URLs are login_base/{tenant}/oauth2/v2.0/token."""
+        return self.url("identity")
+
+    identity_url = login_base
+
+    def token_url(self, tenant):
+        return self.url("identity", "/%s/oauth2/v2.0/token" % tenant)
+
+    @property
+    def graph_base(self):
+        return self.url("graph", "/v1.0")
+
+    @property
+    def nylas_base(self):
+        return self.url("nylas")
+
+    @property
+    def untrusted_url(self):
+        return self.url("untrusted")
+
+    # --- raw HTTP ---
+    def call(self, service, method, path, body=None, headers=None, timeout=30, context=None):
+        """Sends one request to a fake; body may be bytes, str or JSON-able.
+        Returns a Response for every HTTP status; network errors raise."""
+        data = body
+        h = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            data = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        req = urllib.request.Request(self.url(service, path), data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=context or self.ctx) as r:
+                return Response(r.status, _lower(r.headers), r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, _lower(e.headers), e.read())
+
+    def _control(self, service, method, path, body=None):
+        ctx = self.untrusted_ctx if service == "untrusted" else None
+        r = self.call(service, method, "/_fake/" + path, body, context=ctx)
+        if r.status != 200:
+            raise FakeError("%s %s /_fake/%s: %d %s" % (service, method, path, r.status, r.text))
+        return r.json()
+
+    # --- state and scripts ---
+    def seed(self, state):
+        """Merge-patches the shared state (RFC 7386); returns the new state."""
+        return self._control("graph", "POST", "state", state)
+
+    def state(self):
+        return self._control("graph", "GET", "state")
+
+    def script(self, service, rules):
+        return self._control(service, "POST", "script", {"rules": rules})["rules"]
+
+    def clear_script(self, service=None):
+        for s in [service] if service else SERVICES[:3]:
+            self._control(s, "DELETE", "script")
+
+    def release(self, service):
+        return self._control(service, "POST", "release")["released"]
+
+    def hung(self, service):
+        return self._control(service, "GET", "hung")["count"]
+
+    def requests(self, service, path_re=None):
+        q = "requests"
+        if path_re:
+            q += "?path=" + urllib.parse.quote(path_re, safe="")
+        return self._control(service, "GET", q)["requests"]
+
+    def clear_requests(self, service=None):
+        for s in [service] if service else SERVICES:
+            self._control(s, "DELETE", "requests")
+
+    # --- service-specific control ---
+    def deliver_nylas(self, webhook_id=None, type_="grant.expired", object_=None, **kw):
+        """Delivers a signed Nylas notification; kw: url, secret, compressed,
+        grant_id, id, attempt, time, raw, signature, header_name, headers."""
+        body = dict(kw, type=type_)
+        if webhook_id:
+            body["webhook_id"] = webhook_id
+        if object_ is not None:
+            body["object"] = object_
+        return self._control("nylas", "POST", "deliver", body)
+
+    def add_grants(self, grants=None, generate=None, delete=None):
+        body = {}
+        if grants:
+            body["grants"] = grants
+        if generate:
+            body["generate"] = generate
+        if delete:
+            body["delete"] = delete
+        return self._control("nylas", "POST", "grants", body)["count"]
+
+    def notify_graph(self, subscription_id, items=None, **kw):
+        """Delivers a Graph change notification batch; kw: client_state_override, url."""
+        return self._control("graph", "POST", "notify",
+                             dict(kw, subscription_id=subscription_id, items=items or [{}]))
+
+    def lifecycle_graph(self, subscription_id, event="reauthorizationRequired", **kw):
+        return self._control("graph", "POST", "lifecycle",
+                             dict(kw, subscription_id=subscription_id, lifecycleEvent=event))
+
+    def validations(self):
+        return self._control("graph", "GET", "validations")["validations"]
+
+    def expire_tokens(self):
+        return self._control("identity", "POST", "expire_tokens")
+
+
+def _lower(headers):
+    return dict((k.lower(), v) for k, v in headers.items())
