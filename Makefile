@@ -65,7 +65,13 @@ build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build-fuzz/obj
 build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-unit: $(UNIT_BINS)
+# Test programs that integration tests run (not tests themselves).
+DRIVER_BINS := $(BUILD)/tests/outbound_driver
+
+unit: $(UNIT_BINS) $(DRIVER_BINS)
+
+$(BUILD)/tests/outbound_driver: tests/integration/outbound_driver.c $(OBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # Installs the Debian packages that are missing (as root), or says how.
 deps:

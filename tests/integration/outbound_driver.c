@@ -1,0 +1,268 @@
+/*
+ * outbound_driver: runs one outbound call of an app from a rekey config on
+ * a real event loop and prints its outcome as one JSON line, so that the
+ * integration tests can drive the identity, Graph and Nylas clients against
+ * the fakes.  A test tool: it prints a hash of a new secret, never the secret.
+ *
+ *   outbound_driver -c FILE APP token
+ *   outbound_driver -c FILE APP probe SECRET_FILE
+ *   outbound_driver -c FILE APP find-app
+ *   outbound_driver -c FILE APP add-password OBJECT_ID NAME DAYS
+ *   outbound_driver -c FILE APP remove-password OBJECT_ID KEY_ID
+ *   outbound_driver -c FILE APP owners OBJECT_ID
+ *   outbound_driver -c FILE APP user USER_ID
+ *   outbound_driver -c FILE APP connector-get
+ *   outbound_driver -c FILE APP connector-patch SECRET_FILE
+ *   outbound_driver -c FILE APP grants STATUS
+ */
+#include "config.h"
+#include "crypto.h"
+#include "graph_api.h"
+#include "http_client.h"
+#include "identity.h"
+#include "log.h"
+#include "metrics.h"
+#include "nylas_api.h"
+#include "secret.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+struct run {
+	struct event_base *base;
+	const struct config_app *app;
+	int done;
+};
+
+static void
+json_str(const char *key, const char *v)
+{
+	char esc[2048];
+
+	if (v == NULL) {
+		printf(",\"%s\":null", key);
+		return;
+	}
+	esc[0] = '\0';
+	log_json_escape(esc, sizeof(esc), v);
+	printf(",\"%s\":\"%s\"", key, esc);
+}
+
+static void
+finish(struct run *r)
+{
+	printf("}\n");
+	fflush(stdout);
+	r->done = 1;
+	event_base_loopbreak(r->base);
+}
+
+static void
+identity_done_cb(const struct identity_result *res, void *arg)
+{
+	static const char *names[] = { "ok", "rejected", "retryable", "failed", "cancelled" };
+
+	printf("{\"status\":\"%s\",\"http\":%ld", names[res->status], res->http_status);
+	printf(",\"expires_in\":%lld", (long long)res->expires_in);
+	if (res->aad != NULL) {
+		printf(",\"aadsts\":%lld", (long long)res->aad->code);
+		json_str("kind", identity_err_name(res->aad->kind));
+		json_str("trace_id", res->aad->trace_id);
+	}
+	json_str("detail", res->detail);
+	finish(arg);
+}
+
+static void
+graph_payload(const struct graph_result *res)
+{
+	size_t i;
+	unsigned char h[CRYPTO_SHA256_LEN];
+	char hex[2 * CRYPTO_SHA256_LEN + 1];
+
+	if (res->application != NULL) {
+		json_str("object_id", res->application->id);
+		printf(",\"passwords\":[");
+		for (i = 0; i < res->application->n_passwords; i++) {
+			const struct graph_password *p = &res->application->passwords[i];
+
+			printf("%s{\"key_id\":\"%s\",\"hint\":\"%s\",\"end\":%lld}", i ? "," : "",
+			    p->key_id ? p->key_id : "", p->hint ? p->hint : "", (long long)p->end);
+		}
+		printf("]");
+	}
+	if (res->password != NULL) {
+		json_str("key_id", res->password->cred.key_id);
+		json_str("hint", res->password->cred.hint);
+		printf(",\"end\":%lld", (long long)res->password->cred.end);
+		if (res->password->secret_text != NULL) {
+			crypto_sha256(res->password->secret_text->data, res->password->secret_text->len, h);
+			crypto_hex_encode(h, sizeof(h), hex);
+			json_str("secret_sha256", hex);
+		}
+	}
+	if (res->owners != NULL || res->n_owners > 0) {
+		printf(",\"owners\":[");
+		for (i = 0; i < res->n_owners; i++)
+			printf("%s\"%s\"", i ? "," : "", res->owners[i].address ? res->owners[i].address : "");
+		printf("]");
+	}
+	if (res->user != NULL) {
+		json_str("mail", res->user->mail);
+		printf(",\"account_enabled\":%d", res->user->account_enabled);
+	}
+}
+
+static void
+graph_done_cb(const struct graph_result *res, void *arg)
+{
+	printf("{\"outcome\":\"%s\",\"http\":%ld", graph_outcome_name(res->outcome), res->status);
+	if (res->error != NULL) {
+		json_str("code", res->error->code);
+		json_str("detail_code", res->error->detail_code);
+	}
+	json_str("request_id", res->request_id);
+	json_str("detail", res->detail);
+	if (res->token != NULL && res->token->aad != NULL)
+		printf(",\"token_aadsts\":%lld", (long long)res->token->aad->code);
+	graph_payload(res);
+	finish(arg);
+}
+
+static void
+nylas_done_cb(const struct nylas_result *res, void *arg)
+{
+	size_t i;
+
+	printf("{\"outcome\":\"%s\",\"http\":%ld", nylas_outcome_name(res->outcome), res->status);
+	if (res->error != NULL)
+		json_str("type", res->error->type);
+	json_str("request_id", res->request_id);
+	json_str("detail", res->detail);
+	if (res->connector != NULL)
+		printf(",\"connector\":true");
+	if (res->grants != NULL || res->n_grants > 0) {
+		printf(",\"grants\":[");
+		for (i = 0; i < res->n_grants; i++)
+			printf("%s\"%s\"", i ? "," : "", res->grants[i].id ? res->grants[i].id : "");
+		printf("]");
+	}
+	finish(arg);
+}
+
+static struct secret *
+read_secret(const char *path)
+{
+	char *err = NULL;
+	struct secret *s = secret_read_file(path, &err);
+
+	if (s == NULL) {
+		fprintf(stderr, "%s\n", err);
+		exit(2);
+	}
+	return s;
+}
+
+/* Starts the call; returns 0 or -1 (nothing will call back). */
+static int
+start(struct run *r, struct http_client *hc, struct graph_client **gc, struct nylas_client **nc,
+    struct identity **id, struct secret **sec, char **argv, int argc)
+{
+	const char *call = argv[0];
+	char *err = NULL;
+
+	if (strcmp(call, "token") == 0) {
+		*id = identity_rotator_new(hc, r->app, &err);
+		return *id == NULL ? -1 : identity_get_token(*id, identity_done_cb, r);
+	}
+	if (strcmp(call, "probe") == 0 && argc == 2) {
+		*sec = read_secret(argv[1]);
+		return identity_probe_secret(hc, r->app->azure_login_base, r->app->azure_tenant_id,
+		    r->app->azure_client_id, *sec, identity_done_cb, r);
+	}
+	if (strncmp(call, "connector", 9) == 0 || strcmp(call, "grants") == 0) {
+		*nc = nylas_client_from_app(hc, r->app, &err);
+		if (*nc == NULL)
+			goto fail;
+		if (strcmp(call, "connector-get") == 0)
+			return nylas_get_connector(*nc, nylas_done_cb, r);
+		if (strcmp(call, "connector-patch") == 0 && argc == 2) {
+			*sec = read_secret(argv[1]);
+			return nylas_patch_connector(*nc, r->app->azure_client_id, *sec,
+			    r->app->azure_tenant_id, NULL, 0, nylas_done_cb, r);
+		}
+		if (strcmp(call, "grants") == 0 && argc == 2) {
+			struct nylas_grant_query q = { "microsoft", argv[1], 2, 0 };
+
+			return nylas_list_grants(*nc, &q, nylas_done_cb, r);
+		}
+		return -1;
+	}
+	*gc = graph_client_from_app(hc, r->app, &err);
+	if (*gc == NULL)
+		goto fail;
+	if (strcmp(call, "find-app") == 0)
+		return graph_find_application(*gc, r->app->azure_client_id, graph_done_cb, r);
+	if (strcmp(call, "add-password") == 0 && argc == 4)
+		return graph_add_password(*gc, argv[1], argv[2],
+		    (int64_t)time(NULL) + strtoll(argv[3], NULL, 10) * 86400, graph_done_cb, r);
+	if (strcmp(call, "remove-password") == 0 && argc == 3)
+		return graph_remove_password(*gc, argv[1], argv[2], graph_done_cb, r);
+	if (strcmp(call, "owners") == 0 && argc == 2)
+		return graph_list_owners(*gc, argv[1], graph_done_cb, r);
+	if (strcmp(call, "user") == 0 && argc == 2)
+		return graph_get_user(*gc, argv[1], graph_done_cb, r);
+	return -1;
+fail:
+	fprintf(stderr, "%s\n", err ? err : "cannot make the client");
+	free(err);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct run r = { 0 };
+	struct config *cfg;
+	struct http_client *hc;
+	struct graph_client *gc = NULL;
+	struct nylas_client *nc = NULL;
+	struct identity *id = NULL;
+	struct secret *sec = NULL;
+	char *errors = NULL;
+	int rc;
+
+	if (argc < 5 || strcmp(argv[1], "-c") != 0) {
+		fprintf(stderr, "usage: outbound_driver -c FILE APP CALL [ARGS]\n");
+		return 2;
+	}
+	cfg = config_load(argv[2], &errors);
+	if (cfg == NULL) {
+		fprintf(stderr, "%s\n", errors);
+		return 2;
+	}
+	r.app = config_find_app(cfg, argv[3]);
+	if (r.app == NULL) {
+		fprintf(stderr, "no app %s\n", argv[3]);
+		return 2;
+	}
+	log_set_level(LOG_LEVEL_DEBUG);
+	r.base = event_base_new();
+	hc = http_client_new(r.base, cfg->ca_file, cfg->timeout_ms);
+	rc = start(&r, hc, &gc, &nc, &id, &sec, argv + 4, argc - 4);
+	if (rc == 0)
+		event_base_dispatch(r.base);
+	graph_client_free(gc);
+	nylas_client_free(nc);
+	identity_free(id);
+	http_client_free(hc);
+	secret_free(sec);
+	event_base_free(r.base);
+	config_free(cfg);
+	metrics_reset();
+	return rc == 0 && r.done ? 0 : 2;
+}

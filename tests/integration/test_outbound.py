@@ -1,0 +1,184 @@
+"""The outbound clients (identity, Graph, Nylas) against the fakes, through
+tests/integration/outbound_driver.c on a real event loop: each call, and the
+failure modes the fakes can be scripted into (429 with Retry-After, 5xx until
+the budget is spent, AADSTS codes, the lifetime policy, Graph's concurrency
+400, an untrusted certificate)."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from fakes import Fakes  # noqa: E402
+from rekeytest import REKEY_BIN, Daemon, Tap, write_secret  # noqa: E402
+
+DRIVER = os.path.join(os.path.dirname(REKEY_BIN), "tests", "outbound_driver")
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TARGET = "11111111-2222-3333-4444-555555555555"
+TARGET_OID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+ROTATOR = "99999999-8888-7777-6666-555555555555"
+CURRENT = "cur8Q~" + "c" * 34
+EXPIRED = "old8Q~" + "o" * 34
+API_KEY = "nyk_v0_test_key"
+
+
+def iso(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def state():
+    now = time.time()
+    return {
+        "tenants": {TENANT: {
+            "apps": {
+                TARGET: {"object_id": TARGET_OID, "display_name": "Nylas connector",
+                         "passwords": [
+                             {"keyId": str(uuid.uuid4()), "displayName": "current", "secretText": CURRENT,
+                              "startDateTime": iso(now - 86400), "endDateTime": iso(now + 86400 * 200)},
+                             {"keyId": str(uuid.uuid4()), "displayName": "old", "secretText": EXPIRED,
+                              "startDateTime": "2020-01-01T00:00:00Z", "endDateTime": "2021-01-01T00:00:00Z"}],
+                         "owners": [{"type": "user", "id": "u1"}, {"type": "user", "id": "u2"},
+                                    {"type": "servicePrincipal", "appId": ROTATOR}]},
+                ROTATOR: {"display_name": "rekey", "certificates": ["rotator.crt"]},
+            },
+            "users": {
+                "u1": {"mail": "one@contoso.com", "userPrincipalName": "one@contoso.onmicrosoft.com",
+                       "accountEnabled": True},
+                "u2": {"mail": None, "userPrincipalName": "two@contoso.onmicrosoft.com",
+                       "accountEnabled": False},
+            }}},
+        "nylas": {"api_key": API_KEY,
+                  "connector": {"settings": {"client_id": TARGET, "client_secret": CURRENT,
+                                             "tenant": TENANT}, "scope": ["Mail.Read"]},
+                  "grants_paging": "offset"},
+    }
+
+
+t = Tap()
+d = Daemon()
+fakes = Fakes()
+try:
+    fakes.start(d.certs, state())
+    s = os.path.join(d.dir, "secrets")
+    write_secret(os.path.join(s, "nylas_api_key"), API_KEY + "\n")
+    for name, value in (("current", CURRENT), ("expired", EXPIRED), ("wrong", "nope8Q~" + "n" * 33),
+                        ("new", "new8Q~" + "z" * 34)):
+        write_secret(os.path.join(s, name), value + "\n")
+
+    def configure(graph_base=None):
+        d.write_config(more="\n".join([
+            "azure_tenant_id = %s" % TENANT,
+            "azure_login_base = %s" % fakes.login_base,
+            "graph_base = %s" % (graph_base or fakes.graph_base),
+            "rotator_client_id = %s" % ROTATOR,
+            "rotator_cert_file = %s/rotator.crt" % d.certs,
+            "rotator_key_file = %s/rotator.key" % d.certs,
+            "nylas_api_base = %s" % fakes.nylas_base,
+            "nylas_api_key_file = %s/nylas_api_key" % s,
+            "", "[outbound]", "ca_file = %s/ca.crt" % d.certs, "timeout_ms = 2000", ""]))
+        d.azure_override = None
+
+    def drive(*args):
+        p = subprocess.run([DRIVER, "-c", d.conf_path, "prod"] + list(args), capture_output=True,
+                           text=True, timeout=60)
+        try:
+            return json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"driver_rc": p.returncode, "stderr": p.stderr[-1500:]}
+
+    configure()
+    # --- identity
+    r = drive("token")
+    t.eq(r.get("status"), "ok", "rotator token with a PS256 certificate assertion", r)
+    t.ok(r.get("expires_in", 0) > 3000, "token lifetime read", r)
+    reqs = fakes.requests("identity")
+    t.ok(reqs and "client_assertion" in reqs[-1].get("body", "") and "client_secret" not in reqs[-1].get("body", ""),
+         "the rotator signs in with its certificate, never a secret")
+    r = drive("probe", os.path.join(s, "current"))
+    t.eq(r.get("status"), "ok", "probe: the in-use secret works", r)
+    r = drive("probe", os.path.join(s, "expired"))
+    t.eq((r.get("status"), r.get("aadsts"), r.get("kind")), ("rejected", 7000222, "secret_expired"),
+         "probe: an expired secret is AADSTS7000222", r)
+    r = drive("probe", os.path.join(s, "wrong"))
+    t.eq((r.get("aadsts"), r.get("kind")), (7000215, "secret_invalid"), "probe: a wrong secret is AADSTS7000215", r)
+    fakes.script("identity", [{"method": "POST", "path": "token", "times": 1,
+                               "action": {"status": 429, "headers": {"Retry-After": "1"}, "body": {}}}])
+    start = time.time()
+    r = drive("token")
+    took = time.time() - start
+    t.ok(r.get("status") == "ok" and took >= 0.95, "a 429 with Retry-After: 1 is waited for, then retried (%.2fs)" % took, r)
+
+    # --- Graph
+    r = drive("find-app")
+    t.eq(r.get("outcome"), "ok", "find the application by appId", r)
+    t.eq(r.get("object_id"), TARGET_OID, "its object id")
+    t.eq(sorted(p["hint"] for p in r.get("passwords", [])), ["cur", "old"], "its passwordCredentials with hints")
+    r = drive("add-password", TARGET_OID, "rekey-test-1", "180")
+    t.eq(r.get("outcome"), "ok", "addPassword", r)
+    st = fakes.state()
+    made = [p for p in st["tenants"][TENANT]["apps"][TARGET]["passwords"] if p.get("displayName") == "rekey-test-1"]
+    t.ok(len(made) == 1 and hashlib.sha256(made[0]["secretText"].encode()).hexdigest() == r.get("secret_sha256"),
+         "the secretText returned is the one Graph holds")
+    t.ok(made and r.get("hint") == made[0]["secretText"][:3], "hint = first 3 characters")
+    key_id = r.get("key_id")
+    r = drive("remove-password", TARGET_OID, key_id)
+    t.eq(r.get("outcome"), "ok", "removePassword", r)
+    fakes.seed({"max_lifetime_days": 90})
+    r = drive("add-password", TARGET_OID, "rekey-test-2", "180")
+    t.eq((r.get("outcome"), r.get("code")), ("lifetime_policy", "CredentialInvalidLifetimeAsPerAppPolicy"),
+         "a lifetime-policy refusal is its own outcome", r)
+    fakes.seed({"max_lifetime_days": None})
+    fakes.script("graph", [{"method": "POST", "path": "removePassword", "times": 1,
+                            "action": {"graph_error": "Directory_ConcurrencyViolation", "status": 400}}])
+    r = drive("add-password", TARGET_OID, "rekey-test-3", "30")
+    key3 = r.get("key_id")
+    r = drive("remove-password", TARGET_OID, key3)
+    t.eq(r.get("outcome"), "ok", "the concurrent-update 400 is retried", r)
+    t.eq(len(fakes.requests("graph", "removePassword")), 3, "the refused removePassword was sent again (3 in all with the earlier one)")
+    fakes.script("graph", [{"method": "GET", "path": "applications", "times": 0,
+                            "action": {"status": 503, "body": {"error": {"code": "serviceUnavailable",
+                                                                         "message": "busy"}}}}])
+    r = drive("find-app")
+    t.eq(r.get("outcome"), "retryable", "503 until the budget is spent is reported retryable", r)
+    fakes.clear_script("graph")
+    r = drive("owners", TARGET_OID)
+    t.eq(r.get("owners"), ["one@contoso.com", "two@contoso.onmicrosoft.com"],
+         "owners: mail, else userPrincipalName; service principals skipped", r)
+    r = drive("user", "u2")
+    t.eq((r.get("outcome"), r.get("account_enabled")), ("ok", 0), "get a user (disabled)", r)
+    r = drive("user", "nobody")
+    t.eq(r.get("outcome"), "not_found", "an unknown user is not_found", r)
+
+    # --- Nylas
+    r = drive("connector-get")
+    t.ok(r.get("outcome") == "ok" and r.get("connector"), "get the Microsoft connector", r)
+    r = drive("connector-patch", os.path.join(s, "new"))
+    t.eq(r.get("outcome"), "ok", "patch the connector", r)
+    settings = fakes.state()["nylas"]["connector"]["settings"]
+    t.eq(settings, {"client_id": TARGET, "client_secret": "new8Q~" + "z" * 34, "tenant": TENANT},
+         "the connector holds the complete new settings")
+    fakes.add_grants(generate={"count": 5, "grant_status": "invalid", "provider": "microsoft"})
+    r = drive("grants", "invalid")
+    t.eq(len(r.get("grants", [])), 5, "grants: every page of invalid Microsoft grants (limit 2)", r)
+    t.ok(len(fakes.requests("nylas", "/v3/grants")) >= 3, "over several pages")
+    fakes.script("nylas", [{"method": "GET", "path": "connectors", "times": 1,
+                            "action": {"status": 401, "body": {"request_id": "r1", "error": {
+                                "type": "api.authentication_error", "message": "bad key"}}}}])
+    r = drive("connector-get")
+    t.eq((r.get("outcome"), r.get("type")), ("permanent", "api.authentication_error"),
+         "a Nylas error envelope is parsed and not retried", r)
+
+    # --- TLS verification is never off
+    configure(graph_base=fakes.untrusted_url + "/v1.0")
+    fakes.clear_requests()
+    r = drive("find-app")
+    t.eq(r.get("outcome"), "permanent", "a Graph with an untrusted certificate is refused", r)
+    t.ok("certificate" in (r.get("detail") or ""), "and the error says why", r)
+finally:
+    fakes.stop()
+    d.cleanup()
+t.done()
