@@ -1,4 +1,5 @@
 #include "graph_api.h"
+#include "json.h"
 #include "config.h"
 #include "identity.h"
 #include "jwt.h"
@@ -188,27 +189,6 @@ graph_parse_time(const char *s, int64_t *out)
 
 /* --- JSON helpers ------------------------------------------------------- */
 
-/*
- * Parses the n bytes at p as one JSON value followed by nothing but
- * whitespace: cJSON on its own stops after the value and ignores the rest.
- */
-static cJSON *
-parse_whole(const char *p, size_t n)
-{
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-
-	if (root == NULL)
-		return NULL;
-	while (end < p + n && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (end != p + n) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
 static cJSON *
 parse_object(const char *body, size_t len, char **err)
 {
@@ -222,7 +202,7 @@ parse_object(const char *body, size_t len, char **err)
 		*err = xstrdup("answer nested too deep");
 		return NULL;
 	}
-	root = parse_whole(body, len);
+	root = json_parse_whole(body, len);
 	if (root == NULL || !cJSON_IsObject(root)) {
 		*err = xstrdup(root == NULL ? "answer is not JSON" : "answer is not a JSON object");
 		cJSON_Delete(root);

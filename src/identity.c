@@ -1,4 +1,5 @@
 #include "identity.h"
+#include "json.h"
 #include "config.h"
 #include "http_client.h"
 #include "jwt.h"
@@ -152,27 +153,6 @@ identity_token_body(const char *client_id, const struct secret *assertion,
 	return wbuf_to_secret(&b);
 }
 
-/*
- * Parses the n bytes at p as one JSON value followed by nothing but
- * whitespace: cJSON on its own stops after the value and ignores the rest.
- */
-static cJSON *
-parse_whole(const char *p, size_t n)
-{
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-
-	if (root == NULL)
-		return NULL;
-	while (end < p + n && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (end != p + n) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
 /* Parses a JSON object of at most max bytes; NULL when it is not one. */
 static cJSON *
 parse_object(const char *body, size_t len)
@@ -182,7 +162,7 @@ parse_object(const char *body, size_t len)
 	if (body == NULL || len == 0 || len > IDENTITY_MAX_RESPONSE ||
 	    !nylas_json_depth_ok(body, len, IDENTITY_JSON_DEPTH_MAX))
 		return NULL;
-	root = parse_whole(body, len);
+	root = json_parse_whole(body, len);
 	if (root != NULL && !cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		root = NULL;

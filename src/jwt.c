@@ -1,4 +1,5 @@
 #include "jwt.h"
+#include "json.h"
 #include "crypto.h"
 #include "nylas_webhook.h"
 #include "secret.h"
@@ -363,27 +364,6 @@ decode_segment(const char *s, size_t n, unsigned char **out, size_t *outlen)
 	return crypto_b64_decode(s, n, out, outlen);
 }
 
-/*
- * Parses the n bytes at p as one JSON value followed by nothing but
- * whitespace: cJSON on its own stops after the value and ignores the rest.
- */
-static cJSON *
-parse_whole(const char *p, size_t n)
-{
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-
-	if (root == NULL)
-		return NULL;
-	while (end < p + n && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (end != p + n) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
 /* Decodes one JSON-object segment; NULL on any failure. */
 static cJSON *
 decode_json_segment(const char *s, size_t n)
@@ -395,7 +375,7 @@ decode_json_segment(const char *s, size_t n)
 	if (decode_segment(s, n, &raw, &rawlen) == -1)
 		return NULL;
 	if (nylas_json_depth_ok((const char *)raw, rawlen, JWT_JSON_DEPTH_MAX))
-		obj = parse_whole((const char *)raw, rawlen);
+		obj = json_parse_whole((const char *)raw, rawlen);
 	free(raw);
 	if (obj != NULL && !cJSON_IsObject(obj)) {
 		cJSON_Delete(obj);
