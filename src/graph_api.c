@@ -192,51 +192,13 @@ graph_parse_time(const char *s, int64_t *out)
 static cJSON *
 parse_object(const char *body, size_t len, char **err)
 {
-	cJSON *root;
-
-	if (body == NULL || len == 0 || len > GRAPH_MAX_RESPONSE) {
-		*err = xstrdup("empty or oversized answer");
-		return NULL;
-	}
-	if (!nylas_json_depth_ok(body, len, GRAPH_JSON_DEPTH_MAX)) {
-		*err = xstrdup("answer nested too deep");
-		return NULL;
-	}
-	root = json_parse_whole(body, len);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		*err = xstrdup(root == NULL ? "answer is not JSON" : "answer is not a JSON object");
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-/* A string member of at most max bytes into *out (NULL when absent or null). */
-static int
-get_str_max(const cJSON *obj, const char *name, size_t max, int required, char **out,
-    char **err)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	*out = NULL;
-	if (v == NULL || cJSON_IsNull(v)) {
-		if (required)
-			*err = xasprintf("\"%s\" is missing", name);
-		return required ? -1 : 0;
-	}
-	if (!cJSON_IsString(v) || v->valuestring == NULL ||
-	    strlen(v->valuestring) > max || (required && v->valuestring[0] == '\0')) {
-		*err = xasprintf("\"%s\" is not a string of at most %zu bytes", name, max);
-		return -1;
-	}
-	*out = xstrdup(v->valuestring);
-	return 0;
+	return json_parse_object(body, len, GRAPH_MAX_RESPONSE, GRAPH_JSON_DEPTH_MAX, err);
 }
 
 static int
 get_str(const cJSON *obj, const char *name, int required, char **out, char **err)
 {
-	return get_str_max(obj, name, GRAPH_FIELD_MAX, required, out, err);
+	return json_get_str(obj, name, GRAPH_FIELD_MAX, required, out, err);
 }
 
 /* An ISO 8601 member into *out; 0 when absent or null. */
@@ -623,7 +585,7 @@ graph_parse_owners_page(const char *body, size_t len, struct graph_owner **owner
 		goto out;
 	}
 	if (append_owners(value, owners, n, err) == -1 ||
-	    get_str_max(root, "@odata.nextLink", GRAPH_LINK_MAX, 0, next_link, err) == -1)
+	    json_get_str(root, "@odata.nextLink", GRAPH_LINK_MAX, 0, next_link, err) == -1)
 		goto out;
 	rc = 0;
 out:

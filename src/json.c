@@ -1,4 +1,8 @@
 #include "json.h"
+#include "nylas_webhook.h"
+#include "util.h"
+
+#include <string.h>
 
 cJSON *
 json_parse_whole(const char *p, size_t n)
@@ -15,4 +19,47 @@ json_parse_whole(const char *p, size_t n)
 		return NULL;
 	}
 	return root;
+}
+
+cJSON *
+json_parse_object(const char *body, size_t len, size_t max_len, int max_depth, char **err)
+{
+	cJSON *root;
+
+	if (body == NULL || len == 0 || len > max_len) {
+		*err = xstrdup("empty or oversized answer");
+		return NULL;
+	}
+	if (!nylas_json_depth_ok(body, len, max_depth)) {
+		*err = xstrdup("answer nested too deep");
+		return NULL;
+	}
+	root = json_parse_whole(body, len);
+	if (root == NULL || !cJSON_IsObject(root)) {
+		*err = xstrdup(root == NULL ? "answer is not JSON" : "answer is not a JSON object");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+int
+json_get_str(const cJSON *obj, const char *name, size_t max, int required, char **out,
+    char **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	*out = NULL;
+	if (v == NULL || cJSON_IsNull(v)) {
+		if (required)
+			*err = xasprintf("\"%s\" is missing", name);
+		return required ? -1 : 0;
+	}
+	if (!cJSON_IsString(v) || v->valuestring == NULL ||
+	    strlen(v->valuestring) > max || (required && v->valuestring[0] == '\0')) {
+		*err = xasprintf("\"%s\" is not a string of at most %zu bytes", name, max);
+		return -1;
+	}
+	*out = xstrdup(v->valuestring);
+	return 0;
 }

@@ -15,4 +15,18 @@
  */
 cJSON *json_parse_whole(const char *p, size_t n);
 
+/*
+ * A JSON object of at most max_len bytes and max_depth levels, the whole
+ * of body.  NULL and *err (caller frees) otherwise.
+ */
+cJSON *json_parse_object(const char *body, size_t len, size_t max_len, int max_depth, char **err);
+
+/*
+ * The string member name of at most max bytes, copied into *out (caller
+ * frees); *out = NULL when absent or null, which is an error (-1, *err) only
+ * when required, as is an empty string then.  0 or -1.
+ */
+int json_get_str(const cJSON *obj, const char *name, size_t max, int required, char **out,
+    char **err);
+
 #endif

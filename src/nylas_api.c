@@ -88,52 +88,13 @@ nylas_outcome_name(enum nylas_outcome outcome)
 static cJSON *
 parse_object(const char *body, size_t len, char **err)
 {
-	cJSON *root;
-
-	if (body == NULL || len == 0 || len > NYLAS_API_MAX_RESPONSE) {
-		*err = xstrdup("empty or oversized answer");
-		return NULL;
-	}
-	if (!nylas_json_depth_ok(body, len, NYLAS_API_JSON_DEPTH_MAX)) {
-		*err = xstrdup("answer nested too deep");
-		return NULL;
-	}
-	root = json_parse_whole(body, len);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		*err = xstrdup(root == NULL ? "answer is not JSON" : "answer is not a JSON object");
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-/* A string member of at most max bytes into *out (NULL when absent or null). */
-static int
-get_str_max(const cJSON *obj, const char *name, size_t max, int required, char **out,
-    char **err)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	*out = NULL;
-	if (v == NULL || cJSON_IsNull(v)) {
-		if (required)
-			*err = xasprintf("\"%s\" is missing", name);
-		return required ? -1 : 0;
-	}
-	if (!cJSON_IsString(v) || v->valuestring == NULL ||
-	    strlen(v->valuestring) > max ||
-	    (required && v->valuestring[0] == '\0')) {
-		*err = xasprintf("\"%s\" is not a string of at most %zu bytes", name, max);
-		return -1;
-	}
-	*out = xstrdup(v->valuestring);
-	return 0;
+	return json_parse_object(body, len, NYLAS_API_MAX_RESPONSE, NYLAS_API_JSON_DEPTH_MAX, err);
 }
 
 static int
 get_str(const cJSON *obj, const char *name, int required, char **out, char **err)
 {
-	return get_str_max(obj, name, NYLAS_API_FIELD_MAX, required, out, err);
+	return json_get_str(obj, name, NYLAS_API_FIELD_MAX, required, out, err);
 }
 
 /* A non-negative integer member (Unix seconds); 0 when absent or null. */
@@ -533,7 +494,7 @@ nylas_parse_grants_page(const char *body, size_t len, struct nylas_grants_page *
 		return -1;
 	data = data_member(root, 1, err);
 	if (data != NULL && grants_from(data, out, err) == 0 &&
-	    get_str_max(root, "next_cursor", NYLAS_CURSOR_MAX, 0, &out->next_cursor, err) == 0)
+	    json_get_str(root, "next_cursor", NYLAS_CURSOR_MAX, 0, &out->next_cursor, err) == 0)
 		rc = 0;
 	cJSON_Delete(root);
 	if (rc == 0 && out->next_cursor != NULL && out->next_cursor[0] == '\0') {
