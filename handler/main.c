@@ -8,7 +8,9 @@
  *   rekey approve -c FILE ROTATION_ID
  */
 #include "config.h"
+#include "http_client.h"
 #include "journal.h"
+#include "scheduler.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,6 +31,8 @@
 
 struct daemon {
 	struct runtime rt;
+	struct http_client *http;
+	struct scheduler *scheduler;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_ev;
 	int64_t drain_deadline_us;
 	int quiet_polls;
@@ -92,6 +96,10 @@ reload(struct daemon *d)
 		return;
 	}
 	apply_log_level(cfg);
+	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
+	/* The old scheduler's clients point into the old config: start afresh. */
+	scheduler_free(d->scheduler);
+	d->scheduler = scheduler_new(d->rt.base, d->http, cfg);
 	config_free(old);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
@@ -133,6 +141,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("stop: signal %d: no longer accepting; finishing in-flight requests", (int)sig);
 	d->rt.draining = 1;
 	listener_stop_accepting(d->rt.listener);
+	/* Outbound work is abandoned: its intent is durable, the next start resumes it. */
+	scheduler_free(d->scheduler);
+	d->scheduler = NULL;
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;
 	d->drain_ev = event_new(d->rt.base, -1, EV_PERSIST, drain_cb, d);
 	event_add(d->drain_ev, &tv);
@@ -173,12 +184,16 @@ serve(const char *path)
 	d.rt.listener = listener_new(&d.rt, &err);
 	if (d.rt.listener == NULL)
 		fatal("%s", err);
+	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
+	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg);
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
 	log_info("rekey serving %zu apps; store %s", d.rt.cfg->n_apps, d.rt.cfg->store_url);
 	event_base_dispatch(d.rt.base);
 
+	scheduler_free(d.scheduler);
+	http_client_free(d.http);
 	journal_free(d.rt.journal);
 	listener_free(d.rt.listener);
 	store_close(d.rt.store);
