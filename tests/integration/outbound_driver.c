@@ -14,6 +14,13 @@
  *   outbound_driver -c FILE APP connector-get
  *   outbound_driver -c FILE APP connector-patch SECRET_FILE
  *   outbound_driver -c FILE APP grants STATUS
+ *   outbound_driver -c FILE APP get-app OBJECT_ID
+ *   outbound_driver -c FILE APP sub-create URL LIFECYCLE_URL CLIENT_STATE_FILE
+ *   outbound_driver -c FILE APP sub-renew|sub-reauthorize|sub-delete ID
+ *   outbound_driver -c FILE APP cred-patch CRED_ID SECRET_FILE
+ *   outbound_driver -c FILE APP webhook-create URL
+ *   outbound_driver -c FILE APP webhook-rotate ID
+ *   outbound_driver -c FILE APP send GRANT_ID TO IDEMPOTENCY_KEY
  */
 #include "config.h"
 #include "crypto.h"
@@ -111,6 +118,10 @@ graph_payload(const struct graph_result *res)
 			printf("%s\"%s\"", i ? "," : "", res->owners[i].address ? res->owners[i].address : "");
 		printf("]");
 	}
+	if (res->subscription != NULL) {
+		json_str("subscription_id", res->subscription->id);
+		printf(",\"expiration\":%lld", (long long)res->subscription->expiration);
+	}
 	if (res->user != NULL) {
 		json_str("mail", res->user->mail);
 		printf(",\"account_enabled\":%d", res->user->account_enabled);
@@ -145,6 +156,11 @@ nylas_done_cb(const struct nylas_result *res, void *arg)
 	json_str("detail", res->detail);
 	if (res->connector != NULL)
 		printf(",\"connector\":true");
+	if (res->webhook != NULL) {
+		json_str("webhook_id", res->webhook->id);
+		printf(",\"has_secret\":%s", res->webhook->webhook_secret ? "true" : "false");
+	}
+	json_str("message_id", res->message_id);
 	if (res->grants != NULL || res->n_grants > 0) {
 		printf(",\"grants\":[");
 		for (i = 0; i < res->n_grants; i++)
@@ -167,6 +183,61 @@ read_secret(const char *path)
 	return s;
 }
 
+static int
+start_nylas_more(struct run *r, struct nylas_client *nc, struct secret **sec, char **argv,
+    int argc)
+{
+	static const char *triggers[] = { "grant.expired", "grant.updated", "grant.created",
+	    "grant.deleted" };
+	const char *call = argv[0];
+
+	if (strcmp(call, "cred-patch") == 0 && argc == 3) {
+		*sec = read_secret(argv[2]);
+		return nylas_patch_credential(nc, argv[1], r->app->azure_client_id, *sec,
+		    r->app->azure_tenant_id, nylas_done_cb, r);
+	}
+	if (strcmp(call, "webhook-create") == 0 && argc == 2) {
+		struct nylas_webhook_spec spec = { argv[1], "rekey", triggers, 4, NULL, 0 };
+
+		return nylas_create_webhook(nc, &spec, nylas_done_cb, r);
+	}
+	if (strcmp(call, "webhook-rotate") == 0 && argc == 2)
+		return nylas_rotate_webhook_secret(nc, argv[1], nylas_done_cb, r);
+	if (strcmp(call, "send") == 0 && argc == 4) {
+		const char *to[] = { argv[2] };
+		struct nylas_message msg = { to, 1, "rekey test", "hello" };
+
+		return nylas_send_message(nc, argv[1], &msg, argv[3], nylas_done_cb, r);
+	}
+	return -1;
+}
+
+static int
+start_graph_more(struct run *r, struct graph_client *gc, struct secret **sec, char **argv,
+    int argc)
+{
+	const char *call = argv[0];
+
+	if (strcmp(call, "get-app") == 0 && argc == 2)
+		return graph_get_application(gc, argv[1], graph_done_cb, r);
+	if (strcmp(call, "sub-create") == 0 && argc == 4) {
+		struct graph_subscription_spec spec = { "updated,deleted", argv[1], argv[2], "/users",
+		    (int64_t)time(NULL) + 2 * 86400, NULL };
+
+		*sec = read_secret(argv[3]);
+		spec.client_state = *sec;
+		return graph_create_subscription(gc, &spec, graph_done_cb, r);
+	}
+	if (strcmp(call, "sub-renew") == 0 && argc == 2)
+		return graph_renew_subscription(gc, argv[1], (int64_t)time(NULL) + 3 * 86400,
+		    graph_done_cb, r);
+	if (strcmp(call, "sub-reauthorize") == 0 && argc == 2)
+		return graph_reauthorize_subscription(gc, argv[1], graph_done_cb, r);
+	if (strcmp(call, "sub-delete") == 0 && argc == 2)
+		return graph_delete_subscription(gc, argv[1], graph_done_cb, r);
+	return -1;
+}
+
 /* Starts the call; returns 0 or -1 (nothing will call back). */
 static int
 start(struct run *r, struct http_client *hc, struct graph_client **gc, struct nylas_client **nc,
@@ -184,7 +255,9 @@ start(struct run *r, struct http_client *hc, struct graph_client **gc, struct ny
 		return identity_probe_secret(hc, r->app->azure_login_base, r->app->azure_tenant_id,
 		    r->app->azure_client_id, *sec, identity_done_cb, r);
 	}
-	if (strncmp(call, "connector", 9) == 0 || strcmp(call, "grants") == 0) {
+	if (strncmp(call, "connector", 9) == 0 || strcmp(call, "grants") == 0 ||
+	    strcmp(call, "cred-patch") == 0 || strncmp(call, "webhook-", 8) == 0 ||
+	    strcmp(call, "send") == 0) {
 		*nc = nylas_client_from_app(hc, r->app, &err);
 		if (*nc == NULL)
 			goto fail;
@@ -200,7 +273,7 @@ start(struct run *r, struct http_client *hc, struct graph_client **gc, struct ny
 
 			return nylas_list_grants(*nc, &q, nylas_done_cb, r);
 		}
-		return -1;
+		return start_nylas_more(r, *nc, sec, argv, argc);
 	}
 	*gc = graph_client_from_app(hc, r->app, &err);
 	if (*gc == NULL)
@@ -216,7 +289,7 @@ start(struct run *r, struct http_client *hc, struct graph_client **gc, struct ny
 		return graph_list_owners(*gc, argv[1], graph_done_cb, r);
 	if (strcmp(call, "user") == 0 && argc == 2)
 		return graph_get_user(*gc, argv[1], graph_done_cb, r);
-	return -1;
+	return start_graph_more(r, *gc, sec, argv, argc);
 fail:
 	fprintf(stderr, "%s\n", err ? err : "cannot make the client");
 	free(err);

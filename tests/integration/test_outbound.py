@@ -5,11 +5,15 @@ the budget is spent, AADSTS codes, the lifetime policy, Graph's concurrency
 400, an untrusted certificate)."""
 
 import hashlib
+import http.server
 import json
 import os
+import ssl
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -56,6 +60,31 @@ def state():
                                              "tenant": TENANT}, "scope": ["Mail.Read"]},
                   "grants_paging": "offset"},
     }
+
+
+class Validator(http.server.BaseHTTPRequestHandler):
+    """Answers Graph's validation handshake as the notification endpoint must."""
+
+    def do_POST(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        token = q.get("validationToken", [""])[0].encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(token)))
+        self.end_headers()
+        self.wfile.write(token)
+
+    def log_message(self, *a):
+        pass
+
+
+def validator(certs):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Validator)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(certs, "server.crt"), os.path.join(certs, "server.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
 
 
 t = Tap()
@@ -171,6 +200,54 @@ try:
     r = drive("connector-get")
     t.eq((r.get("outcome"), r.get("type")), ("permanent", "api.authentication_error"),
          "a Nylas error envelope is parsed and not retried", r)
+
+    # --- the rest of the calls
+    r = drive("get-app", TARGET_OID)
+    t.eq((r.get("outcome"), r.get("object_id")), ("ok", TARGET_OID), "get the application by object id", r)
+    srv = validator(d.certs)
+    url = "https://127.0.0.1:%d/webhooks/graph/prod" % srv.server_address[1]
+    write_secret(os.path.join(s, "client_state"), "cs-" + uuid.uuid4().hex + "\n")
+    r = drive("sub-create", url, url + "/lifecycle", os.path.join(s, "client_state"))
+    t.eq(r.get("outcome"), "ok", "create a /users subscription (after the validation handshake)", r)
+    sub = r.get("subscription_id")
+    t.ok(sub and len(fakes.validations()) >= 2, "Graph validated both URLs first")
+    r = drive("sub-renew", sub)
+    t.ok(r.get("outcome") == "ok" and r.get("expiration", 0) > time.time() + 2.5 * 86400, "renew it", r)
+    t.eq(drive("sub-reauthorize", sub).get("outcome"), "ok", "reauthorize it")
+    t.eq(drive("sub-delete", sub).get("outcome"), "ok", "delete it")
+    t.eq(drive("sub-renew", sub).get("outcome"), "not_found", "renewing a deleted one is not_found")
+    srv.shutdown()
+
+    fakes.seed({"nylas": {"credentials": {"cred-1": {"name": "second app", "credential_data": {
+        "client_id": TARGET, "client_secret": CURRENT, "tenant": TENANT}}}}})
+    r = drive("cred-patch", "cred-1", os.path.join(s, "new"))
+    t.eq(r.get("outcome"), "ok", "patch a connector credential", r)
+    data = fakes.state()["nylas"]["credentials"]["cred-1"]["credential_data"]
+    t.eq(data.get("client_secret"), "new8Q~" + "z" * 34, "the credential holds the new secret")
+    d.start()
+    r = drive("webhook-create", "https://127.0.0.1:%d/webhooks/nylas/prod" % d.port)
+    t.ok(r.get("outcome") == "ok" and r.get("has_secret"), "create a webhook destination (the daemon answered the challenge)", r)
+    wid = r.get("webhook_id")
+    r = drive("webhook-rotate", wid)
+    t.ok(r.get("outcome") == "ok" and r.get("has_secret"), "rotate its secret", r)
+    d.stop()
+    fakes.add_grants(grants=[{"id": "g-mail", "provider": "google", "grant_status": "valid",
+                              "email": "ops@example.com"}])
+    key = uuid.uuid4().hex
+    r1, r2 = drive("send", "g-mail", "owner@example.com", key), drive("send", "g-mail", "owner@example.com", key)
+    t.ok(r1.get("outcome") == "ok" and r1.get("message_id") == r2.get("message_id"),
+         "send a message; the same Idempotency-Key gives the same answer", (r1, r2))
+    t.eq(len(fakes.state()["nylas"].get("sent_messages", [])), 1, "and it is sent once")
+
+    # --- transport failures are retried
+    fakes.clear_requests("nylas")
+    fakes.script("nylas", [{"method": "GET", "path": "connectors", "times": 1, "action": {"reset": True}}])
+    r = drive("connector-get")
+    t.eq(r.get("outcome"), "ok", "a connection reset is retried", r)
+    fakes.script("nylas", [{"method": "GET", "path": "connectors", "times": 1, "action": {"delay_ms": 3000}}])
+    r = drive("connector-get")
+    t.eq(r.get("outcome"), "ok", "an answer slower than timeout_ms is abandoned and retried", r)
+    t.eq(len(fakes.requests("nylas", "connectors")), 4, "each failure cost exactly one more attempt")
 
     # --- TLS verification is never off
     configure(graph_base=fakes.untrusted_url + "/v1.0")
