@@ -141,7 +141,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("stop: signal %d: no longer accepting; finishing in-flight requests", (int)sig);
 	d->rt.draining = 1;
 	listener_stop_accepting(d->rt.listener);
-	/* Outbound work is abandoned: its intent is durable, the next start resumes it. */
+	/* Outbound work is abandoned: the expiry poll only reads, and runs again at the next start. */
 	scheduler_free(d->scheduler);
 	d->scheduler = NULL;
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;

@@ -63,3 +63,20 @@ json_get_str(const cJSON *obj, const char *name, size_t max, int required, char 
 	*out = xstrdup(v->valuestring);
 	return 0;
 }
+
+int
+json_get_uint(const cJSON *obj, const char *name, int64_t absent, int64_t *out, char **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	*out = absent;
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15 ||
+	    v->valuedouble != (double)(int64_t)v->valuedouble) {
+		*err = xasprintf("\"%s\" must be a non-negative integer", name);
+		return -1;
+	}
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}

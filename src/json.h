@@ -5,6 +5,7 @@
 #define REKEY_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,5 +29,11 @@ cJSON *json_parse_object(const char *body, size_t len, size_t max_len, int max_d
  */
 int json_get_str(const cJSON *obj, const char *name, size_t max, int required, char **out,
     char **err);
+
+/*
+ * The integer member name, at least 0 and exact in a double, into *out;
+ * absent when the member is missing or null.  0, or -1 and *err.
+ */
+int json_get_uint(const cJSON *obj, const char *name, int64_t absent, int64_t *out, char **err);
 
 #endif

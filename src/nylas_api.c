@@ -97,24 +97,6 @@ get_str(const cJSON *obj, const char *name, int required, char **out, char **err
 	return json_get_str(obj, name, NYLAS_API_FIELD_MAX, required, out, err);
 }
 
-/* A non-negative integer member (Unix seconds); 0 when absent or null. */
-static int
-get_int(const cJSON *obj, const char *name, int64_t *out, char **err)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	*out = 0;
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15 ||
-	    v->valuedouble != (double)(int64_t)v->valuedouble) {
-		*err = xasprintf("\"%s\" is not a non-negative integer", name);
-		return -1;
-	}
-	*out = (int64_t)v->valuedouble;
-	return 0;
-}
-
 static void
 scrub_string(cJSON *obj, const char *name)
 {
@@ -454,8 +436,8 @@ grant_from(const cJSON *obj, struct nylas_grant *g, char **err)
 	    get_str(obj, "grant_status", 0, &g->grant_status, err) == -1 ||
 	    get_str(obj, "email", 0, &g->email, err) == -1 ||
 	    get_str(obj, "credential_id", 0, &g->credential_id, err) == -1 ||
-	    get_int(obj, "created_at", &g->created_at, err) == -1 ||
-	    get_int(obj, "updated_at", &g->updated_at, err) == -1) {
+	    json_get_uint(obj, "created_at", 0, &g->created_at, err) == -1 ||
+	    json_get_uint(obj, "updated_at", 0, &g->updated_at, err) == -1) {
 		grant_clear(g);
 		return -1;
 	}

@@ -1,4 +1,5 @@
 #include "nylas_webhook.h"
+#include "json.h"
 #include "config.h"
 #include "crypto.h"
 #include "inflate.h"
@@ -104,24 +105,6 @@ get_string(const cJSON *obj, const char *name, size_t max, int required, char **
 	return 0;
 }
 
-/* A non-negative integer member; -1 in *out when absent. */
-static int
-get_int(const cJSON *obj, const char *name, int64_t *out, char **err)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	*out = -1;
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15 ||
-	    v->valuedouble != (double)(int64_t)v->valuedouble) {
-		*err = xasprintf("\"%s\" must be a non-negative integer", name);
-		return -1;
-	}
-	*out = (int64_t)v->valuedouble;
-	return 0;
-}
-
 static int
 parse_grant_object(const cJSON *object, struct nylas_event *ev, char **err)
 {
@@ -136,8 +119,8 @@ parse_grant_object(const cJSON *object, struct nylas_event *ev, char **err)
 	    get_string(object, "provider", NYLAS_FIELD_MAX, 0, &ev->provider, err) == -1 ||
 	    get_string(object, "integration_id", NYLAS_FIELD_MAX, 0, &ev->integration_id,
 		err) == -1 ||
-	    get_int(object, "code", &ev->code, err) == -1 ||
-	    get_int(object, "grant_updated_at", &ev->grant_updated_at, err) == -1)
+	    json_get_uint(object, "code", -1, &ev->code, err) == -1 ||
+	    json_get_uint(object, "grant_updated_at", -1, &ev->grant_updated_at, err) == -1)
 		return -1;
 	flag = cJSON_GetObjectItemCaseSensitive(object, "reauthentication_flag");
 	if (flag != NULL && !cJSON_IsNull(flag) && !cJSON_IsBool(flag)) {
@@ -169,7 +152,7 @@ nylas_parse_envelope(const char *json, size_t len, struct nylas_event *ev, char 
 	}
 	if (get_string(root, "id", NYLAS_ID_MAX, 1, &ev->id, err) == -1 ||
 	    get_string(root, "type", NYLAS_TYPE_MAX, 1, &ev->type, err) == -1 ||
-	    get_int(root, "time", &ev->time, err) == -1)
+	    json_get_uint(root, "time", -1, &ev->time, err) == -1)
 		goto out;
 	data = cJSON_GetObjectItemCaseSensitive(root, "data");
 	if (!cJSON_IsObject(data)) {
