@@ -188,6 +188,17 @@ static const struct config_key config_keys[] = {
 	  .load = LOAD_FIRST_LINE, .secret_offset = AO(graph_client_state),
 	  .secret_max = GRAPH_CLIENT_STATE_MAX },
 	{ SEC_APP, "graph_subscribe_users", KT_BOOL, "yes", A(graph_subscribe_users) },
+	{ SEC_APP, "graph_subscription_lifetime", KT_DURATION, "41760m",
+	  A(graph_subscription_lifetime), .min = 10, .max = 41760 * 60 },
+	{ SEC_APP, "graph_jwks_url", KT_URL, NULL, A(graph_jwks_url), .words = http_schemes },
+	{ SEC_APP, "graph_encryption_cert_file", KT_PATH, NULL, A(graph_encryption_cert_file) },
+	{ SEC_APP, "graph_encryption_key_file", KT_SECRET_FILE, NULL,
+	  A(graph_encryption_key_file) },
+	{ SEC_APP, "graph_encryption_cert_id", KT_STRING, NULL, A(graph_encryption_cert_id) },
+	{ SEC_APP, "graph_encryption_old_key_file", KT_SECRET_FILE, NULL,
+	  A(graph_encryption_old_key_file) },
+	{ SEC_APP, "graph_encryption_old_cert_id", KT_STRING, NULL,
+	  A(graph_encryption_old_cert_id) },
 	{ SEC_APP, "rotation_mode", KT_ENUM, "auto", A(rotation_mode), .words = rotation_modes },
 	{ SEC_APP, "rotate_before", KT_DURATION, "30d", A(rotate_before), .min = 1, .max = 10 * YEAR },
 	{ SEC_APP, "secret_lifetime", KT_DURATION, "180d", A(secret_lifetime), .min = 1,
@@ -1211,6 +1222,37 @@ check_app_times(struct parser *p, size_t a)
 	    format_duration(app->secret_lifetime, y, sizeof(y)));
 }
 
+/* Keys that only make sense together: each one given needs the others of its group. */
+static void
+check_app_group(struct parser *p, size_t a, const char *const *names, const char *what)
+{
+	const struct slot *slots = p->apps[a]->slots, *s;
+	size_t i, j;
+
+	for (i = 0; names[i] != NULL; i++) {
+		if ((s = given(slots, SEC_APP, names[i])) == NULL)
+			continue;
+		for (j = 0; names[j] != NULL; j++)
+			if (given(slots, SEC_APP, names[j]) == NULL)
+				report_slot(p, s, "%s is set but %s is not; %s",
+				    names[i], names[j], what);
+	}
+}
+
+static void
+check_app_encryption(struct parser *p, size_t a)
+{
+	static const char *const current[] = { "graph_encryption_cert_file",
+	    "graph_encryption_key_file", "graph_encryption_cert_id", NULL };
+	static const char *const old[] = { "graph_encryption_old_key_file",
+	    "graph_encryption_old_cert_id", NULL };
+
+	check_app_group(p, a, current, "rich notifications need graph_encryption_cert_file, "
+	    "graph_encryption_key_file and graph_encryption_cert_id");
+	check_app_group(p, a, old, "the previous encryption key needs "
+	    "graph_encryption_old_key_file and graph_encryption_old_cert_id");
+}
+
 static void
 check_cross(struct parser *p)
 {
@@ -1226,8 +1268,10 @@ check_cross(struct parser *p)
 		    "tls_key is set but tls_cert is not; set both or neither");
 	if (cfg->n_apps == 0)
 		report(p, 0, NULL, "no [app NAME] section");
-	for (a = 0; a < cfg->n_apps; a++)
+	for (a = 0; a < cfg->n_apps; a++) {
 		check_app_times(p, a);
+		check_app_encryption(p, a);
+	}
 }
 
 /* ---- Phase 5: files and secrets ---- */

@@ -43,6 +43,14 @@ struct config_app {
 	char *current_secret_file;
 	char *graph_client_state_file;
 	int graph_subscribe_users;	/* bool */
+	int64_t graph_subscription_lifetime;	/* seconds asked for a subscription */
+	char *graph_jwks_url;		/* NULL: azure_login_base + /common/discovery/v2.0/keys */
+	/* Rich notifications: the key Graph encrypts to, and the previous one while it rotates. */
+	char *graph_encryption_cert_file;
+	char *graph_encryption_key_file;
+	char *graph_encryption_cert_id;
+	char *graph_encryption_old_key_file;
+	char *graph_encryption_old_cert_id;
 	enum rotation_mode rotation_mode;
 	int64_t rotate_before;		/* seconds */
 	int64_t secret_lifetime;	/* seconds */

@@ -4,6 +4,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "nylas_webhook.h"
+#include "graph_webhook.h"
 #include "runtime.h"
 #include "util.h"
 #include "crypto.h"
@@ -76,6 +77,7 @@ static const struct route routes[] = {
 	{ "/readyz", 1, "readyz", ops_readyz },
 	{ "/metrics", 1, "metrics", ops_metrics },
 	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
+	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
 };
 
 static SSL_CTX *

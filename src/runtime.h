@@ -11,6 +11,8 @@ struct config;
 struct store;
 struct journal;
 struct listener;
+struct subscriptions;
+struct graph_worker;
 
 struct runtime {
 	struct event_base *base;
@@ -18,6 +20,8 @@ struct runtime {
 	struct store *store;
 	struct journal *journal;
 	struct listener *listener;
+	struct subscriptions *subscriptions;	/* NULL while none runs */
+	struct graph_worker *graph_worker;	/* NULL while none runs */
 	int draining;		/* SIGTERM received: finish in-flight work and exit */
 };
 

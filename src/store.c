@@ -98,3 +98,109 @@ store_checkpoint(struct store *st, int may_block, int64_t *log, int64_t *left)
 	*log = *left = 0;
 	return st->be->checkpoint == NULL ? 0 : st->be->checkpoint(st->db, may_block, log, left);
 }
+
+int
+store_unprocessed(struct store *st, const char *source, int64_t after, size_t max,
+    struct store_pending **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return st->be->unprocessed(st->db, source, after, max, out, n);
+}
+
+void
+store_pending_free(struct store_pending *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(p[i].source);
+		free(p[i].app);
+		free(p[i].event_id);
+		free(p[i].type);
+		free(p[i].body);
+	}
+	free(p);
+}
+
+int
+store_mark_processed(struct store *st, int64_t id, const char *result)
+{
+	return st->be->mark_processed(st->db, id, result);
+}
+
+int64_t
+store_count_results(struct store *st, const char *source, const char *result)
+{
+	return st->be->count_results(st->db, source, result);
+}
+
+int
+store_get_subscription(struct store *st, const char *app, struct store_subscription *out)
+{
+	memset(out, 0, sizeof(*out));
+	return st->be->get_subscription(st->db, app, out);
+}
+
+int
+store_put_subscription(struct store *st, const struct store_subscription *sub)
+{
+	return st->be->put_subscription(st->db, sub);
+}
+
+int
+store_delete_subscription(struct store *st, const char *app)
+{
+	return st->be->delete_subscription(st->db, app);
+}
+
+void
+store_subscription_clear(struct store_subscription *s)
+{
+	free(s->app);
+	free(s->id);
+	free(s->resource);
+	free(s->notification_url);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+store_get_user(struct store *st, const char *app, const char *user_id, struct store_user *out)
+{
+	memset(out, 0, sizeof(*out));
+	return st->be->get_user(st->db, app, user_id, out);
+}
+
+int
+store_put_user(struct store *st, const struct store_user *u)
+{
+	return st->be->put_user(st->db, u);
+}
+
+void
+store_user_clear(struct store_user *u)
+{
+	free(u->app);
+	free(u->user_id);
+	free(u->mail);
+	free(u->upn);
+	memset(u, 0, sizeof(*u));
+}
+
+int
+store_add_user_event(struct store *st, const struct store_user_event *ev)
+{
+	return st->be->add_user_event(st->db, ev);
+}
+
+int64_t
+store_count_user_events(struct store *st, const char *app, const char *kind)
+{
+	return st->be->count_user_events(st->db, app, kind);
+}
+
+int
+store_relax_durability(struct store *st)
+{
+	return st->be->relax_durability(st->db);
+}

@@ -32,6 +32,55 @@ struct store_event {
 	size_t body_len;
 };
 
+/* A journaled event not yet processed by the worker (store_pending_free frees). */
+struct store_pending {
+	int64_t id;			/* the store's row id: processing order */
+	char *source;
+	char *app;
+	char *event_id;
+	char *type;
+	int64_t received_ms;
+	char *body;			/* NUL-terminated copy of the raw body */
+	size_t body_len;
+};
+
+/* The Graph subscription rekey keeps for an app; strings owned (store_subscription_clear). */
+struct store_subscription {
+	char *app;
+	char *id;			/* Graph's subscription id */
+	char *resource;
+	char *notification_url;
+	int64_t expiration;		/* Unix seconds */
+	int64_t created_at;		/* Unix seconds */
+	int64_t renewed_at;		/* Unix seconds; 0: never */
+	int64_t resync_at;		/* a "missed" lifecycle event asked for a resync; 0: none */
+};
+
+/* What rekey last saw of a directory user (the baseline for "moved forward"). */
+struct store_user {
+	char *app;
+	char *user_id;
+	char *mail;
+	char *upn;
+	int account_enabled;		/* 1, 0, or -1 when unknown */
+	int deleted;			/* 1 once a notification said so */
+	int64_t sessions_valid_from;	/* Unix seconds; 0: unknown */
+	int64_t last_password_change;	/* Unix seconds; 0: unknown */
+	int64_t updated_ms;
+};
+
+/* One piece of user-side evidence for the correlation (strings borrowed). */
+struct store_user_event {
+	const char *app;
+	const char *user_id;
+	const char *email;		/* mail, else userPrincipalName; may be NULL */
+	const char *kind;		/* disabled, deleted, sessions_revoked, password_changed */
+	int64_t observed_ms;
+	int64_t changed_at;		/* when Graph says it happened (Unix seconds); 0: unknown */
+	int64_t source_event;		/* events.id of the notification */
+	const char *evidence;		/* one line for status and the owners */
+};
+
 enum store_result {
 	STORE_STORED,
 	STORE_DUPLICATE,
@@ -52,6 +101,18 @@ struct store_backend {
 	/* NULL when the backend needs none. */
 	int (*checkpoint)(void *db, int may_block, int64_t *log, int64_t *left);
 	int64_t (*count_events)(void *db, const char *source);
+	int (*unprocessed)(void *db, const char *source, int64_t after, size_t max,
+	    struct store_pending **out, size_t *n);
+	int (*mark_processed)(void *db, int64_t id, const char *result);
+	int (*get_subscription)(void *db, const char *app, struct store_subscription *out);
+	int (*put_subscription)(void *db, const struct store_subscription *sub);
+	int (*delete_subscription)(void *db, const char *app);
+	int (*get_user)(void *db, const char *app, const char *user_id, struct store_user *out);
+	int (*put_user)(void *db, const struct store_user *u);
+	int (*add_user_event)(void *db, const struct store_user_event *ev);
+	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
+	int64_t (*count_results)(void *db, const char *source, const char *result);
+	int (*relax_durability)(void *db);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -63,9 +124,43 @@ int store_commit(struct store *st);
 int store_rollback(struct store *st);
 /* Inside a transaction: adds the event unless its (source, app, event_id) is known. */
 enum store_result store_add_event(struct store *st, const struct store_event *ev);
+/*
+ * From now on this connection's commits survive a crash of the process but
+ * not necessarily of the machine (no fsync per commit).  Only for state that
+ * can be worked out again; never for the journal or a rotation.  0 or -1.
+ */
+int store_relax_durability(struct store *st);
 /* 0 when the store accepts a write now. */
 int store_ping(struct store *st);
 int64_t store_count_events(struct store *st, const char *source);
+/*
+ * The worker's queue: up to max events of source (NULL: any) not yet
+ * processed, with a row id above after, oldest first.  *out (caller frees with
+ * store_pending_free) and *n.  0 or -1.
+ */
+int store_unprocessed(struct store *st, const char *source, int64_t after, size_t max,
+    struct store_pending **out, size_t *n);
+void store_pending_free(struct store_pending *p, size_t n);
+/* Records that the worker is done with the event: result is a short word ("user_state", "suspect", ...). */
+int store_mark_processed(struct store *st, int64_t id, const char *result);
+/* Events of source (NULL: any) processed with that result (NULL: any); -1 on error. */
+int64_t store_count_results(struct store *st, const char *source, const char *result);
+
+/* 1 and *out filled, 0 when the app has none, -1 on error. */
+int store_get_subscription(struct store *st, const char *app, struct store_subscription *out);
+/* Inserts or replaces the app's subscription.  0 or -1. */
+int store_put_subscription(struct store *st, const struct store_subscription *sub);
+int store_delete_subscription(struct store *st, const char *app);
+void store_subscription_clear(struct store_subscription *s);
+
+/* 1 and *out filled, 0 when unknown, -1 on error. */
+int store_get_user(struct store *st, const char *app, const char *user_id, struct store_user *out);
+int store_put_user(struct store *st, const struct store_user *u);
+void store_user_clear(struct store_user *u);
+int store_add_user_event(struct store *st, const struct store_user_event *ev);
+/* User events of app (NULL: any) and kind (NULL: any); -1 on error. */
+int64_t store_count_user_events(struct store *st, const char *app, const char *kind);
+
 /*
  * Moves committed data from the write-ahead log into the database without
  * blocking writers or waiting for them; with may_block, a log grown past the

@@ -41,6 +41,23 @@ static const char *const migrations[] = {
 	" UNIQUE (source, app, event_id));"
 	"CREATE INDEX events_unprocessed ON events (id) WHERE processed_at IS NULL;"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
+	/* 2: the worker's results, Graph subscriptions, and user-side evidence. */
+	"ALTER TABLE events ADD COLUMN result TEXT;"
+	"CREATE TABLE subscriptions ("
+	" app TEXT PRIMARY KEY, id TEXT NOT NULL, resource TEXT NOT NULL,"
+	" notification_url TEXT, expiration INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+	" renewed_at INTEGER NOT NULL DEFAULT 0, resync_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE graph_users ("
+	" app TEXT NOT NULL, user_id TEXT NOT NULL, mail TEXT, upn TEXT,"
+	" account_enabled INTEGER, deleted INTEGER NOT NULL DEFAULT 0,"
+	" sessions_valid_from INTEGER NOT NULL DEFAULT 0,"
+	" last_password_change INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (app, user_id));"
+	"CREATE TABLE user_events ("
+	" id INTEGER PRIMARY KEY, app TEXT NOT NULL, user_id TEXT NOT NULL, email TEXT,"
+	" kind TEXT NOT NULL, observed_ms INTEGER NOT NULL, changed_at INTEGER NOT NULL,"
+	" source_event INTEGER, evidence TEXT);"
+	"CREATE INDEX user_events_email ON user_events (app, email COLLATE NOCASE, observed_ms);",
 };
 
 static int
@@ -323,6 +340,279 @@ sqlite_count_events(void *db, const char *source)
 	return n;
 }
 
+/* ---- The worker's and the subscription manager's state: few rows, so plain statements. ---- */
+
+/* Prepares sql; logs and returns NULL on failure. */
+static sqlite3_stmt *
+prepare(struct sqlite_db *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_error("store: %s", sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Steps a statement that returns no rows, then finalizes it.  0 or -1. */
+static int
+run_done(struct sqlite_db *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+column_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	return v == NULL ? NULL : xstrdup((const char *)v);
+}
+
+static int
+sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max,
+    struct store_pending **out, size_t *n)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT id, source, app, event_id, type, received_ms, body"
+	    " FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
+	    " ORDER BY id LIMIT ?3");
+	struct store_pending *p;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	bind_text(st, 2, source);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p = &(*out)[(*n)++];
+		p->id = sqlite3_column_int64(st, 0);
+		p->source = column_dup(st, 1);
+		p->app = column_dup(st, 2);
+		p->event_id = column_dup(st, 3);
+		p->type = column_dup(st, 4);
+		p->received_ms = sqlite3_column_int64(st, 5);
+		p->body_len = (size_t)sqlite3_column_bytes(st, 6);
+		p->body = xmalloc(p->body_len + 1);
+		if (p->body_len > 0)
+			memcpy(p->body, sqlite3_column_blob(st, 6), p->body_len);
+		p->body[p->body_len] = '\0';
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+sqlite_mark_processed(void *db, int64_t id, const char *result)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "UPDATE events SET processed_at = ?1, result = ?2 WHERE id = ?3");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, util_now_ms());
+	bind_text(st, 2, result);
+	sqlite3_bind_int64(st, 3, id);
+	return run_done(s, st, "mark processed");
+}
+
+/* The single integer a counting query returns; -1 on error. */
+static int64_t
+run_count(struct sqlite_db *s, sqlite3_stmt *st)
+{
+	int64_t n = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	else
+		log_error("store: count: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int64_t
+sqlite_count_results(void *db, const char *source, const char *result)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM events WHERE processed_at IS NOT NULL"
+	    " AND (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR result = ?2)");
+
+	if (st != NULL) {
+		bind_text(st, 1, source);
+		bind_text(st, 2, result);
+	}
+	return run_count(s, st);
+}
+
+static int
+sqlite_get_subscription(void *db, const char *app, struct store_subscription *out)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT app, id, resource, notification_url, expiration,"
+	    " created_at, renewed_at, resync_at FROM subscriptions WHERE app = ?1");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->app = column_dup(st, 0);
+		out->id = column_dup(st, 1);
+		out->resource = column_dup(st, 2);
+		out->notification_url = column_dup(st, 3);
+		out->expiration = sqlite3_column_int64(st, 4);
+		out->created_at = sqlite3_column_int64(st, 5);
+		out->renewed_at = sqlite3_column_int64(st, 6);
+		out->resync_at = sqlite3_column_int64(st, 7);
+	} else if (rc != SQLITE_DONE) {
+		log_error("store: get subscription: %s", sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_put_subscription(void *db, const struct store_subscription *sub)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO subscriptions (app, id, resource,"
+	    " notification_url, expiration, created_at, renewed_at, resync_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, sub->app);
+	bind_text(st, 2, sub->id);
+	bind_text(st, 3, sub->resource);
+	bind_text(st, 4, sub->notification_url);
+	sqlite3_bind_int64(st, 5, sub->expiration);
+	sqlite3_bind_int64(st, 6, sub->created_at);
+	sqlite3_bind_int64(st, 7, sub->renewed_at);
+	sqlite3_bind_int64(st, 8, sub->resync_at);
+	return run_done(s, st, "put subscription");
+}
+
+static int
+sqlite_delete_subscription(void *db, const char *app)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "DELETE FROM subscriptions WHERE app = ?1");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	return run_done(s, st, "delete subscription");
+}
+
+static int
+sqlite_get_user(void *db, const char *app, const char *user_id, struct store_user *out)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT app, user_id, mail, upn, account_enabled, deleted,"
+	    " sessions_valid_from, last_password_change, updated_ms FROM graph_users"
+	    " WHERE app = ?1 AND user_id = ?2");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	bind_text(st, 2, user_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->app = column_dup(st, 0);
+		out->user_id = column_dup(st, 1);
+		out->mail = column_dup(st, 2);
+		out->upn = column_dup(st, 3);
+		out->account_enabled = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(st, 4);
+		out->deleted = sqlite3_column_int(st, 5);
+		out->sessions_valid_from = sqlite3_column_int64(st, 6);
+		out->last_password_change = sqlite3_column_int64(st, 7);
+		out->updated_ms = sqlite3_column_int64(st, 8);
+	} else if (rc != SQLITE_DONE) {
+		log_error("store: get user: %s", sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_put_user(void *db, const struct store_user *u)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO graph_users (app, user_id, mail, upn,"
+	    " account_enabled, deleted, sessions_valid_from, last_password_change, updated_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, u->app);
+	bind_text(st, 2, u->user_id);
+	bind_text(st, 3, u->mail);
+	bind_text(st, 4, u->upn);
+	bind_opt_int(st, 5, u->account_enabled);
+	sqlite3_bind_int(st, 6, u->deleted);
+	sqlite3_bind_int64(st, 7, u->sessions_valid_from);
+	sqlite3_bind_int64(st, 8, u->last_password_change);
+	sqlite3_bind_int64(st, 9, u->updated_ms);
+	return run_done(s, st, "put user");
+}
+
+static int
+sqlite_add_user_event(void *db, const struct store_user_event *ev)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT INTO user_events (app, user_id, email, kind,"
+	    " observed_ms, changed_at, source_event, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, ev->app);
+	bind_text(st, 2, ev->user_id);
+	bind_text(st, 3, ev->email);
+	bind_text(st, 4, ev->kind);
+	sqlite3_bind_int64(st, 5, ev->observed_ms);
+	sqlite3_bind_int64(st, 6, ev->changed_at);
+	bind_opt_int(st, 7, ev->source_event);
+	bind_text(st, 8, ev->evidence);
+	return run_done(s, st, "add user event");
+}
+
+static int64_t
+sqlite_count_user_events(void *db, const char *app, const char *kind)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM user_events"
+	    " WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR kind = ?2)");
+
+	if (st != NULL) {
+		bind_text(st, 1, app);
+		bind_text(st, 2, kind);
+	}
+	return run_count(s, st);
+}
+
+static int
+sqlite_relax_durability(void *db)
+{
+	/* In WAL mode, NORMAL syncs only at checkpoints; the log still orders every commit. */
+	return exec_sql(db, "PRAGMA synchronous=NORMAL");
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite:",
 	.open = sqlite_open,
@@ -334,4 +624,15 @@ const struct store_backend store_sqlite_backend = {
 	.ping = sqlite_ping,
 	.checkpoint = sqlite_checkpoint,
 	.count_events = sqlite_count_events,
+	.unprocessed = sqlite_unprocessed,
+	.mark_processed = sqlite_mark_processed,
+	.count_results = sqlite_count_results,
+	.get_subscription = sqlite_get_subscription,
+	.put_subscription = sqlite_put_subscription,
+	.delete_subscription = sqlite_delete_subscription,
+	.get_user = sqlite_get_user,
+	.put_user = sqlite_put_user,
+	.add_user_event = sqlite_add_user_event,
+	.count_user_events = sqlite_count_user_events,
+	.relax_durability = sqlite_relax_durability,
 };

@@ -402,6 +402,19 @@ static const struct error_case error_cases[] = {
 	  "t.conf:5: owners: expected comma-separated email addresses, got 'ops'" },
 	{ "bad warn_before", TAIL "warn_before = 30d, x\n",
 	  "t.conf:5: warn_before: expected a duration like 90s, 15m, 1h, 30d or 2w, got 'x'" },
+	{ "encryption cert id alone", TAIL "graph_encryption_cert_id = k1\n",
+	  "t.conf:5: graph_encryption_cert_id is set but graph_encryption_cert_file is not; rich "
+	  "notifications need graph_encryption_cert_file, graph_encryption_key_file and "
+	  "graph_encryption_cert_id\n"
+	  "t.conf:5: graph_encryption_cert_id is set but graph_encryption_key_file is not; rich "
+	  "notifications need graph_encryption_cert_file, graph_encryption_key_file and "
+	  "graph_encryption_cert_id" },
+	{ "old encryption cert id alone", TAIL "graph_encryption_old_cert_id = k0\n",
+	  "t.conf:5: graph_encryption_old_cert_id is set but graph_encryption_old_key_file is not; "
+	  "the previous encryption key needs graph_encryption_old_key_file and "
+	  "graph_encryption_old_cert_id" },
+	{ "subscription lifetime over Graph's maximum", TAIL "graph_subscription_lifetime = 30d\n",
+	  "t.conf:5: graph_subscription_lifetime: must be from 10s to 29d, got '30d'" },
 	{ "rotate_before not shorter than lifetime", TAIL "secret_lifetime = 30d\n",
 	  "t.conf:5: rotate_before (30d) must be shorter than secret_lifetime (30d), or every "
 	  "poll would rotate" },
