@@ -8,6 +8,7 @@
  *   rekey approve -c FILE ROTATION_ID
  */
 #include "config.h"
+#include "graph_worker.h"
 #include "http_client.h"
 #include "journal.h"
 #include "scheduler.h"
@@ -100,6 +101,8 @@ reload(struct daemon *d)
 	/* The old scheduler's clients point into the old config: start afresh. */
 	scheduler_free(d->scheduler);
 	d->scheduler = scheduler_new(d->rt.base, d->http, cfg);
+	graph_worker_free(d->rt.graph_worker);
+	d->rt.graph_worker = graph_worker_new(&d->rt, d->http, NULL, NULL);
 	config_free(old);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
@@ -144,6 +147,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	/* Outbound work is abandoned: the expiry poll only reads, and runs again at the next start. */
 	scheduler_free(d->scheduler);
 	d->scheduler = NULL;
+	/* Events it had not finished stay unprocessed in the store for the next start. */
+	graph_worker_free(d->rt.graph_worker);
+	d->rt.graph_worker = NULL;
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;
 	d->drain_ev = event_new(d->rt.base, -1, EV_PERSIST, drain_cb, d);
 	event_add(d->drain_ev, &tv);
@@ -186,6 +192,7 @@ serve(const char *path)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
 	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg);
+	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, NULL, NULL);
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
@@ -193,6 +200,7 @@ serve(const char *path)
 	event_base_dispatch(d.rt.base);
 
 	scheduler_free(d.scheduler);
+	graph_worker_free(d.rt.graph_worker);
 	http_client_free(d.http);
 	journal_free(d.rt.journal);
 	listener_free(d.rt.listener);
