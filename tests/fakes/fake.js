@@ -104,9 +104,15 @@
 //   {"graph_error":"CredentialInvalidLifetimeAsPerAppPolicy"}  graph: the Graph
 //                         envelope for that code ("status", "message" override)
 //   {"nylas_error":"api.rate_limit_error"}  nylas: the Nylas envelope
-// Service control routes: identity /_fake/tokens, /_fake/expire_tokens;
-// graph /_fake/notify, /_fake/lifecycle, /_fake/validations; nylas
-// /_fake/deliver, /_fake/grants, /_fake/challenges.
+// Service control routes: identity /_fake/tokens, /_fake/expire_tokens,
+// /_fake/jwks/rotate, /_fake/jwks/requests; graph /_fake/notify (rich
+// notifications with "encrypted": true), /_fake/lifecycle, /_fake/validations;
+// nylas /_fake/deliver, /_fake/grants, /_fake/challenges.
+//
+// The identity server also serves the token signing keys (JWKS) at
+// /common/discovery/v2.0/keys and /{tenant}/discovery/v2.0/keys; they sign the
+// validationTokens of Graph's rich notifications (world.signingKeys, made at
+// start, in memory only: a restart means new keys).
 //
 // ---------------------------------------------------------------------------
 // SHAPES: FROM SOURCES vs ASSUMED
@@ -138,13 +144,18 @@
 //    resource, https), of Nylas errors, the 504 provider error of a send
 //    while the Microsoft secret is broken, grants limit clamp at 200;
 //  - Graph InvalidAuthenticationToken texts for empty/garbage/expired tokens
-//    follow commonly seen answers.
+//    follow commonly seen answers;
+//  - the 400 for an encryptionCertificate that does not parse (code
+//    InvalidRequest, text made up); the JWKS of an unknown tenant (AADSTS90002);
+//    JWKS entries have no x5c (x5t = SHA-1 of the key's SPKI, not of a cert);
+//    the optional claims of validationTokens beyond aud, iss, azp/appid, tid,
+//    iat, nbf, exp (azpacr/appidacr "2", ver).
 
 const fs = require('fs');
 const path = require('path');
 const { FakeServer, log } = require('./common');
 const { State } = require('./state');
-const { createIdentity } = require('./identity');
+const { createIdentity, SigningKeys } = require('./identity');
 const { createGraph } = require('./graph');
 const { createNylas } = require('./nylas');
 
@@ -197,6 +208,7 @@ async function main() {
 		state: new State(args.certs),
 		tokens: new Map(),
 		jtis: new Map(),
+		signingKeys: new SigningKeys(),
 	};
 	if (args.state)
 		world.state.loadFile(args.state);

@@ -24,24 +24,51 @@
 // concurrency_status, default 400 as spec/graph.md says; public reports show
 // 409 and 503 for the same code and message, so tests can set those).
 //
+// Subscriptions with includeResourceData need encryptionCertificate (base64
+// of the certificate's DER; an RSA key) and encryptionCertificateId; a
+// certificate that does not parse is refused with 400 InvalidRequest (the
+// message is assumed).
+//
 // Control routes of this service:
 //   POST /_fake/notify     {"subscription_id", "items":[{changeType, resource|user_id,
-//                          resourceData?, clientState?, subscription_id?}],
-//                          "client_state_override"?} -> POSTs the change notification
-//                          batch to the subscription's notificationUrl; answers
-//                          {status, body, headers, latency_ms, payload}
+//                          resourceData?, clientState?, subscription_id?, id?, tenantId?,
+//                          resource_data?, tamper?}], "client_state_override"?, "url"?,
+//                          "encrypted"?, "tamper"?, "token"?, "token_version"?}
+//                          -> POSTs the change notification batch to the subscription's
+//                          notificationUrl; answers {status, body, headers, latency_ms,
+//                          url, payload} (or {error, latency_ms, url, payload})
 //   POST /_fake/lifecycle  {"subscription_id", "lifecycleEvent"?, "client_state_override"?}
 //                          -> the same to lifecycleNotificationUrl
 //   GET  /_fake/validations every validation handshake made, with its outcome
-// Rich notifications (encryptedContent, validationTokens) come in a later
-// issue: /_fake/notify answers 501 for {"encrypted":true} until then; see
-// richNotification() below.
+//
+// Rich notifications ("encrypted": true; the subscriptions need an
+// encryptionCertificate): each item's resource (its "resource_data" object,
+// else the tenant's user: id, displayName, mail, userPrincipalName,
+// accountEnabled, signInSessionsValidFromDateTime, lastPasswordChangeDateTime)
+// is encrypted as Graph does (spec/graph.md): a random 32-byte key,
+// AES-256-CBC/PKCS7 with IV = the key's first 16 bytes -> data; HMAC-SHA256
+// (key, ciphertext) -> dataSignature; RSA-OAEP SHA-1/MGF1-SHA-1 of the key with
+// the certificate -> dataKey; plus encryptionCertificateId and
+// encryptionCertificateThumbprint (SHA-1 of the DER, upper-case hex). The
+// item's resourceData is only @odata.type, @odata.id, id. The batch carries
+// validationTokens: one JWT per distinct (app, tenant) of its subscriptions,
+// signed by the identity fake's keys (identity.js).
+//   "tamper" (batch or item): "data_signature" (a flipped HMAC byte), "data" (a
+//     flipped ciphertext byte after signing), "oaep_sha256" (the key wrapped
+//     with OAEP SHA-256), "cert_id" (an encryptionCertificateId never registered)
+//   "token": "valid" (default) | "expired" | "not_yet_valid" | "forged" (same kid,
+//     another key) | "unknown_kid" | "wrong_aud" | "wrong_iss" | "wrong_appid" |
+//     "none" (no validationTokens); applies to every token of the batch. A plain
+//     batch carries validationTokens only when "token" is given.
+//   "token_version": 2 (default: login.microsoftonline.com/{tid}/v2.0, azp) or 1
+//     (sts.windows.net/{tid}/, appid).
 
 const crypto = require('crypto');
 const {
 	FakeServer, HttpError, uuid, sleep, graphTime, graphNow, graphInnerDate, parseTime,
 	outbound, outboundReport,
 } = require('./common');
+const { TOKEN_KINDS } = require('./identity');
 
 const DEFAULT_PERMISSIONS = ['Application.ReadWrite.OwnedBy', 'User.Read.All'];
 const USER_DEFAULT_FIELDS = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail',
@@ -52,6 +79,10 @@ const CONTENT_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=tr
 const SUPPORTED_RESOURCES = [/^users$/i, /^users\/[^/]+$/i, /^groups$/i, /^groups\/[^/]+\/(members|owners)$/i, /^groups\/[^/]+$/i];
 // Accepted, then never delivered: spec/graph.md warns of exactly this.
 const SILENT_RESOURCES = [/^applications(\/.*)?$/i, /^servicePrincipals(\/.*)?$/i];
+// What a rich notification about a user carries (spec/graph.md "Users").
+const RICH_USER_FIELDS = ['id', 'displayName', 'mail', 'userPrincipalName', 'accountEnabled',
+	'signInSessionsValidFromDateTime', 'lastPasswordChangeDateTime'];
+const TAMPERS = ['data_signature', 'data', 'oaep_sha256', 'cert_id'];
 
 // Canned errors for scripts: code -> [status, message]. Messages of
 // Directory_ConcurrencyViolation, CredentialInvalidLifetimeAsPerAppPolicy,
@@ -505,6 +536,10 @@ function checkSubscription(ctx, auth, b) {
 		throw gerr(400, 'InvalidRequest', 'clientState must be a string of at most 128 characters.');
 	if (b.includeResourceData && !(b.encryptionCertificate && b.encryptionCertificateId))
 		throw gerr(400, 'InvalidRequest', 'A subscription with includeResourceData needs encryptionCertificate and encryptionCertificateId.');
+	if (b.includeResourceData && typeof b.encryptionCertificateId !== 'string')
+		throw gerr(400, 'InvalidRequest', "Invalid value for property 'encryptionCertificateId'.");
+	if (b.includeResourceData && !encryptionCertificate(b.encryptionCertificate))
+		throw gerr(400, 'InvalidRequest', 'The encryptionCertificate is not a valid base64-encoded X.509 certificate with an RSA public key.');
 	checkExpiration(ctx, b.expirationDateTime);
 	const res = b.resource.replace(/^\//, '');
 	if (SILENT_RESOURCES.some((r) => r.test(res)))
@@ -514,6 +549,32 @@ function checkSubscription(ctx, auth, b) {
 	if (!canReadUsers(auth))
 		throw denied();
 	return false;
+}
+
+// The certificate of a rich subscription: base64 of its DER (whitespace
+// tolerated), parsed -> {x509, publicKey, thumbprint}; null when it is not an
+// RSA certificate.
+function encryptionCertificate(b64) {
+	if (typeof b64 !== 'string')
+		return null;
+	const clean = b64.replace(/\s+/g, '');
+	if (!/^[A-Za-z0-9+/]+={0,2}$/.test(clean))
+		return null;
+	const der = Buffer.from(clean, 'base64');
+	if (der[0] !== 0x30)	// a DER SEQUENCE, not base64 of a PEM
+		return null;
+	let x509;
+	try {
+		x509 = new crypto.X509Certificate(der);
+	} catch (e) {
+		return null;
+	}
+	if (x509.publicKey.asymmetricKeyType !== 'rsa')
+		return null;
+	return {
+		x509, publicKey: x509.publicKey,
+		thumbprint: crypto.createHash('sha1').update(x509.raw).digest('hex').toUpperCase(),
+	};
 }
 
 // The validation token is opaque (spec): this one has spaces, colons and
@@ -686,10 +747,88 @@ function changeItem(ctx, item, defaults) {
 	};
 }
 
-// The place for encrypted rich notifications (encryptedContent,
-// validationTokens): a later issue builds them here.
-function richNotification() {
-	throw controlError(501, 'rich notifications (encryptedContent, validationTokens) are not implemented yet');
+// --- rich notifications ---
+
+// The resource a rich item carries: the item's resource_data, else the user.
+function richResource(ctx, item, s, id) {
+	if (item.resource_data !== undefined) {
+		if (typeof item.resource_data !== 'object' || item.resource_data === null)
+			throw controlError(400, 'resource_data must be an object');
+		return item.resource_data;
+	}
+	const tenant = ctx.world.state.tenant(s._tenant);
+	const u = tenant && tenant.users[id];
+	if (!u || u.deleted)
+		throw controlError(404, `no user '${id}' in tenant ${s._tenant}: give the item a resource_data`);
+	return userJson(u, RICH_USER_FIELDS);
+}
+
+// encryptedContent of one resource, as Graph builds it; tamper spoils one part.
+function encryptedContent(s, resource, tamper) {
+	const cert = encryptionCertificate(s.encryptionCertificate);
+	if (!cert)
+		throw controlError(409, `subscription '${s.id}' has no usable encryptionCertificate`);
+	const key = crypto.randomBytes(32);
+	const cipher = crypto.createCipheriv('aes-256-cbc', key, key.subarray(0, 16));	// PKCS7 padding
+	const data = Buffer.concat([cipher.update(JSON.stringify(resource), 'utf8'), cipher.final()]);
+	const sig = crypto.createHmac('sha256', key).update(data).digest();
+	if (tamper === 'data_signature')
+		sig[0] ^= 0x01;
+	if (tamper === 'data')
+		data[0] ^= 0x01;	// after signing; with 2+ blocks the padding stays valid
+	const dataKey = crypto.publicEncrypt({
+		key: cert.publicKey,
+		padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+		oaepHash: tamper === 'oaep_sha256' ? 'sha256' : 'sha1',
+	}, key);
+	return {
+		data: data.toString('base64'),
+		dataSignature: sig.toString('base64'),
+		dataKey: dataKey.toString('base64'),
+		encryptionCertificateId: tamper === 'cert_id' ? 'unknown-' + uuid() : s.encryptionCertificateId,
+		encryptionCertificateThumbprint: cert.thumbprint,
+	};
+}
+
+function richItem(ctx, item, defaults) {
+	const out = changeItem(ctx, item, defaults);
+	const s = subscriptionFor(ctx, item.subscription_id || defaults.subscription_id);
+	const tamper = item.tamper !== undefined ? item.tamper : defaults.tamper;
+	if (tamper !== undefined && tamper !== null && !TAMPERS.includes(tamper))
+		throw controlError(400, `tamper must be one of ${TAMPERS.join(', ')}`);
+	out.resourceData = Object.assign({
+		'@odata.type': out.resourceData['@odata.type'],
+		'@odata.id': out.resourceData['@odata.id'],
+		id: out.resourceData.id,
+	}, item.resourceData || {});
+	out.encryptedContent = encryptedContent(s, richResource(ctx, item, s, out.resourceData.id), tamper);
+	return out;
+}
+
+// validationTokens: one per distinct (creating app, tenant) of the batch's
+// subscriptions, in order of appearance; null for token "none".
+function validationTokens(ctx, items, b) {
+	const kind = b.token === undefined || b.token === null ? 'valid' : b.token;
+	if (!TOKEN_KINDS.includes(kind))
+		throw controlError(400, `token must be one of ${TOKEN_KINDS.join(', ')}`);
+	const version = b.token_version === undefined || b.token_version === null ? 2 : Number(b.token_version);
+	if (version !== 1 && version !== 2)
+		throw controlError(400, 'token_version must be 1 or 2');
+	if (kind === 'none')
+		return null;
+	const seen = new Set();
+	const tokens = [];
+	for (const it of items) {
+		const s = subscriptionFor(ctx, it.subscription_id || b.subscription_id);
+		const key = s.applicationId + ' ' + s._tenant;
+		if (seen.has(key))
+			continue;
+		seen.add(key);
+		tokens.push(ctx.world.signingKeys.validationToken({
+			appId: s.applicationId, tenant: s._tenant, version, kind,
+		}));
+	}
+	return tokens;
 }
 
 async function post(ctx, url, payload) {
@@ -703,12 +842,16 @@ async function post(ctx, url, payload) {
 
 async function notify(ctx) {
 	const b = ctx.json() || {};
-	if (b.encrypted)
-		richNotification();
 	const items = Array.isArray(b.items) && b.items.length ? b.items : [{}];
-	const value = items.map((it) => changeItem(ctx, it, b));
+	const value = items.map((it) => (b.encrypted ? richItem(ctx, it, b) : changeItem(ctx, it, b)));
 	const s = subscriptionFor(ctx, items[0].subscription_id || b.subscription_id);
-	await post(ctx, b.url || s.notificationUrl, { value });
+	const payload = { value };
+	if (b.encrypted || (b.token !== undefined && b.token !== null)) {
+		const tokens = validationTokens(ctx, items, b);
+		if (tokens)
+			payload.validationTokens = tokens;
+	}
+	await post(ctx, b.url || s.notificationUrl, payload);
 }
 
 async function lifecycle(ctx) {

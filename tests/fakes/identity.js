@@ -16,18 +16,38 @@
 // Issued tokens are opaque and remembered in world.tokens so that the Graph
 // fake can check bearers: token -> {client_id, tenant, exp_ms}.
 //
+// The platform's signing keys (spec/graph.md "Rich notifications"): an
+// RSA-2048 key set made at start, published as a JWKS at
+//   GET /common/discovery/v2.0/keys  and  GET /{tenant}/discovery/v2.0/keys
+//   -> {"keys":[{"kty":"RSA","use":"sig","kid","x5t","n","e","issuer"}]}
+// (n, e base64url; kid = x5t as in Microsoft's v2 keys; no x5c: node cannot
+// make certificates, so x5t is the SHA-1 of the key's SPKI here). The keys
+// sign the validationTokens of Graph's rich notifications: world.signingKeys
+// (class SigningKeys below) is what graph.js calls. An unknown tenant gets
+// AADSTS90002 (assumed; 'common', 'organizations', 'consumers' always work).
+//
 // Control routes of this service:
 //   GET    /_fake/tokens         the issued tokens (prefix, client, tenant, expiry)
 //   POST   /_fake/expire_tokens  every issued token expires now (Graph: "token is expired")
 //   DELETE /_fake/tokens         forgets every issued token (Graph: token invalid)
+//   POST   /_fake/jwks/rotate    {"keep_old": true (default) | false}: a new key (new
+//                                 kid) signs from now on; keep_old false unpublishes the
+//                                 others -> {"kid": "<new>", "kids": ["<published>", ...]}
+//   GET    /_fake/jwks/requests  {"count": N}: GETs of the JWKS so far (scripted ones too)
 
 const crypto = require('crypto');
-const { FakeServer, HttpError, log, uuid, aadTimestamp, randomToken } = require('./common');
+const { FakeServer, HttpError, log, uuid, aadTimestamp, randomToken, b64url } = require('./common');
 
 const GRAPH_SCOPES = ['https://graph.microsoft.com/.default', '00000003-0000-0000-c000-000000000000/.default'];
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const CERT_DOC = 'Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .';
 const MAX_ASSERTION_LIFETIME_S = 600;
+// Microsoft Graph Change Tracking: azp (v2) / appid (v1) of validationTokens.
+const CHANGE_TRACKING_APP_ID = '0bf30f3b-4a52-48df-9a82-234910c4a086';
+const KEYS_PATH = /^\/([^/]+)\/discovery\/v2\.0\/keys$/;
+const ANY_TENANT = ['common', 'organizations', 'consumers'];
+const TOKEN_KINDS = ['valid', 'expired', 'not_yet_valid', 'forged', 'unknown_kid', 'wrong_aud',
+	'wrong_iss', 'wrong_appid', 'none'];
 
 // code -> [HTTP status, error, description(c)]. Status, error and text of
 // 7000215, 7000222, 7000218, 700016, 700023, 700024, 700027 are copied
@@ -239,6 +259,113 @@ function checkTimes(ctx, claims) {
 		throw fail(700024, c);
 }
 
+// --- signing keys and validation tokens ------------------------------------------
+
+function newSigningKey() {
+	const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+	const spki = publicKey.export({ type: 'spki', format: 'der' });
+	const x5t = b64url(crypto.createHash('sha1').update(spki).digest());
+	const jwk = publicKey.export({ format: 'jwk' });
+	return { kid: x5t, x5t, n: jwk.n, e: jwk.e, publicKey, privateKey };
+}
+
+// The identity platform's token signing keys: "published" is what the JWKS
+// lists, "current" signs. A rogue key (made on first use, never published)
+// forges tokens for the negative tests.
+class SigningKeys {
+	constructor() {
+		this.published = [];
+		this.current = null;
+		this.rogue = null;
+		this.fetches = 0;
+		this.rotate(true);
+	}
+
+	rotate(keepOld) {
+		const k = newSigningKey();
+		if (!keepOld)
+			this.published = [];
+		this.published.push(k);
+		this.current = k;
+		return k;
+	}
+
+	jwks(issuer) {
+		return {
+			keys: this.published.map((k) => ({
+				kty: 'RSA', use: 'sig', kid: k.kid, x5t: k.x5t, n: k.n, e: k.e, issuer,
+			})),
+		};
+	}
+
+	rogueKey() {
+		if (!this.rogue)
+			this.rogue = newSigningKey();
+		return this.rogue;
+	}
+
+	static sign(header, claims, key) {
+		const input = b64url(JSON.stringify(header)) + '.' + b64url(JSON.stringify(claims));
+		const sig = crypto.sign('sha256', Buffer.from(input), key.privateKey);
+		return input + '.' + b64url(sig);
+	}
+
+	// One validationToken of a rich notification batch: RS256, aud = the
+	// app that created the subscription, iss/azp (v2) or iss/appid (v1).
+	// kind (TOKEN_KINDS) spoils one thing for the negative tests; null for
+	// 'none'.
+	validationToken({ appId, tenant, version = 2, kind = 'valid' }) {
+		if (!TOKEN_KINDS.includes(kind))
+			throw new HttpError(400, 'BadControl', `token must be one of ${TOKEN_KINDS.join(', ')}`);
+		if (version !== 1 && version !== 2)
+			throw new HttpError(400, 'BadControl', 'token_version must be 1 or 2');
+		if (kind === 'none')
+			return null;
+		const now = Math.floor(Date.now() / 1000);
+		let iat = now;
+		let nbf = now - 300;
+		let exp = now + 3600;
+		if (kind === 'expired') {
+			iat = now - 7200;
+			nbf = iat - 300;
+			exp = now - 3600;
+		} else if (kind === 'not_yet_valid') {
+			iat = now + 3600;
+			nbf = now + 3600;
+			exp = now + 7200;
+		}
+		const tid = kind === 'wrong_iss' ? uuid() : tenant;
+		const client = kind === 'wrong_appid' ? uuid() : CHANGE_TRACKING_APP_ID;
+		const claims = { aud: kind === 'wrong_aud' ? uuid() : appId };
+		if (version === 1) {
+			Object.assign(claims, { iss: `https://sts.windows.net/${tid}/`, iat, nbf, exp,
+				appid: client, appidacr: '2', tid: tenant, ver: '1.0' });
+		} else {
+			Object.assign(claims, { iss: `https://login.microsoftonline.com/${tid}/v2.0`, iat, nbf, exp,
+				azp: client, azpacr: '2', tid: tenant, ver: '2.0' });
+		}
+		let signer = this.current;
+		let named = this.current;
+		if (kind === 'forged')
+			signer = this.rogueKey();
+		else if (kind === 'unknown_kid')
+			signer = named = this.rogueKey();
+		return SigningKeys.sign({ typ: 'JWT', alg: 'RS256', kid: named.kid, x5t: named.x5t }, claims, signer);
+	}
+}
+
+function serveKeys(ctx) {
+	const name = ctx.params[0];
+	const known = ANY_TENANT.includes(name.toLowerCase()) ? null : ctx.world.state.tenant(name);
+	if (!ANY_TENANT.includes(name.toLowerCase()) && !known)
+		throw fail(90002, { tenant: name });
+	const issuer = `https://login.microsoftonline.com/${known ? known.id : '{tenantid}'}/v2.0`;
+	ctx.send(200, ctx.world.signingKeys.jwks(issuer), {
+		'Cache-Control': 'max-age=86400, private',
+		'Access-Control-Allow-Origin': '*',
+	});
+}
+
 // --- the server -----------------------------------------------------------------
 
 function onError(ctx, e) {
@@ -266,16 +393,28 @@ function controlRoutes(world) {
 			world.tokens.clear();
 			ctx.send(200, { tokens: [] });
 		}],
+		['POST', /^\/_fake\/jwks\/rotate$/, (ctx) => {
+			const b = ctx.text.trim() === '' ? {} : ctx.json();
+			if (typeof b !== 'object' || b === null)
+				throw new HttpError(400, 'BadControl', 'want {"keep_old": true|false}');
+			const k = world.signingKeys.rotate(b.keep_old !== false);
+			ctx.send(200, { kid: k.kid, kids: world.signingKeys.published.map((x) => x.kid) });
+		}],
+		['GET', /^\/_fake\/jwks\/requests$/, (ctx) => ctx.send(200, { count: world.signingKeys.fetches })],
 	];
 }
 
 function createIdentity(world) {
+	world.signingKeys = world.signingKeys || new SigningKeys();
 	return new FakeServer(world, {
 		name: 'identity',
-		routes: [['POST', /^\/([^/]+)\/oauth2\/v2\.0\/token$/, (ctx) => {
-			ctx.form = new URLSearchParams(ctx.text);
-			return token(ctx);
-		}]],
+		routes: [
+			['POST', /^\/([^/]+)\/oauth2\/v2\.0\/token$/, (ctx) => {
+				ctx.form = new URLSearchParams(ctx.text);
+				return token(ctx);
+			}],
+			['GET', KEYS_PATH, serveKeys],
+		],
 		control: controlRoutes(world),
 		error: onError,
 		decorate: (ctx) => ({
@@ -286,6 +425,8 @@ function createIdentity(world) {
 		}),
 		record: (ctx, entry) => {
 			entry.form = Object.fromEntries(new URLSearchParams(ctx.text));
+			if (ctx.method === 'GET' && KEYS_PATH.test(ctx.path))
+				world.signingKeys.fetches++;
 		},
 		scriptAction: (ctx, a) => {
 			if (a.aadsts === undefined)
@@ -300,4 +441,4 @@ function createIdentity(world) {
 	});
 }
 
-module.exports = { createIdentity, AAD };
+module.exports = { createIdentity, AAD, SigningKeys, CHANGE_TRACKING_APP_ID, TOKEN_KINDS };

@@ -1,7 +1,8 @@
 """Self-test of the service fakes (tests/fakes/fake.js through
 tests/lib/fakes.py): the identity platform's secret and certificate
 authentication and its AADSTS errors, Graph's credential, owner, user and
-subscription calls with their errors, the Nylas connector, grants, webhooks
+subscription calls with their errors, rich (encrypted) change notifications
+with their validationTokens and the JWKS that signs them, the Nylas connector, grants, webhooks
 and deliveries, and the scripted faults and request log every fake has.
 The daemon is not involved: small local receivers stand in for it."""
 
@@ -462,6 +463,284 @@ def test_subscriptions(f, bearer, certs):
         rec.close()
 
 
+# --- rich notifications and validation tokens ------------------------------------
+# Decryption and signature checks use the openssl CLI (Python has no RSA and
+# the tests use nothing beyond the standard library).
+
+CHANGE_TRACKING = "0bf30f3b-4a52-48df-9a82-234910c4a086"
+RICH_FIELDS = ["id", "displayName", "mail", "userPrincipalName", "accountEnabled",
+               "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime"]
+
+
+def openssl(args, data):
+    """Runs openssl with data on stdin; its stdout, or None when it fails."""
+    r = subprocess.run(["openssl"] + args, input=data, capture_output=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+def make_encryption_cert(directory, name="notify"):
+    """A self-signed RSA certificate as a daemon would register it: (DER, key path)."""
+    key, crt = os.path.join(directory, name + ".key"), os.path.join(directory, name + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=rekey notifications"], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    with open(crt) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read()), key
+
+
+def oaep_decrypt(key, blob, md="sha1"):
+    return openssl(["pkeyutl", "-decrypt", "-inkey", key, "-pkeyopt", "rsa_padding_mode:oaep",
+                    "-pkeyopt", "rsa_oaep_md:" + md, "-pkeyopt", "rsa_mgf1_md:" + md], blob)
+
+
+def open_content(ec, key, md="sha1"):
+    """Graph's decryption recipe (spec/graph.md): -> (sym key, HMAC ok, plaintext)."""
+    sym = oaep_decrypt(key, base64.b64decode(ec["dataKey"]), md)
+    if sym is None or len(sym) != 32:
+        return sym, False, None
+    data = base64.b64decode(ec["data"])
+    mac = base64.b64encode(hmac.new(sym, data, hashlib.sha256).digest()).decode()
+    plain = openssl(["enc", "-d", "-aes-256-cbc", "-K", sym.hex(), "-iv", sym[:16].hex()], data)
+    return sym, hmac.compare_digest(mac, ec["dataSignature"]), plain
+
+
+def jwt_parts(jwt):
+    h, c, s = jwt.split(".")
+    dec = lambda p: base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))  # noqa: E731
+    return json.loads(dec(h)), json.loads(dec(c)), (h + "." + c).encode(), dec(s)
+
+
+def _der(tag, body):
+    n = len(body)
+    if n < 128:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def jwk_pem(jwk):
+    """The PEM (SubjectPublicKeyInfo) of an RSA JWK, from n and e."""
+    dec = lambda p: int.from_bytes(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)), "big")  # noqa: E731
+    integer = lambda i: _der(0x02, i.to_bytes(i.bit_length() // 8 + 1, "big"))  # noqa: E731
+    rsa = _der(0x30, integer(dec(jwk["n"])) + integer(dec(jwk["e"])))
+    alg = _der(0x30, _der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+    spki = base64.b64encode(_der(0x30, alg + _der(0x03, b"\x00" + rsa))).decode()
+    return "-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n" % "\n".join(
+        spki[i:i + 64] for i in range(0, len(spki), 64))
+
+
+def rs256_ok(pem, signing_input, sig, work):
+    pub, sigf = os.path.join(work, "jwk.pem"), os.path.join(work, "jwt.sig")
+    with open(pub, "w") as f:
+        f.write(pem)
+    with open(sigf, "wb") as f:
+        f.write(sig)
+    return openssl(["dgst", "-sha256", "-verify", pub, "-signature", sigf], signing_input) is not None
+
+
+def token_faults(jwt, jwks, aud, work, version=2):
+    """What is wrong with a validationToken, as a set of words: 'kid', 'sig',
+    'aud', 'iss', 'app', 'time', 'header'; empty when it is good."""
+    header, claims, signing_input, sig = jwt_parts(jwt)
+    bad = set()
+    if header.get("typ") != "JWT" or header.get("alg") != "RS256" or header.get("x5t") != header.get("kid"):
+        bad.add("header")
+    key = [k for k in jwks["keys"] if k["kid"] == header.get("kid")]
+    if not key:
+        bad.add("kid")
+    elif not rs256_ok(jwk_pem(key[0]), signing_input, sig, work):
+        bad.add("sig")
+    if claims.get("aud") != aud:
+        bad.add("aud")
+    iss = "https://sts.windows.net/%s/" % TENANT if version == 1 else "https://login.microsoftonline.com/%s/v2.0" % TENANT
+    if claims.get("iss") != iss or claims.get("tid") != TENANT:
+        bad.add("iss")
+    if claims.get("appid" if version == 1 else "azp") != CHANGE_TRACKING:
+        bad.add("app")
+    now = time.time()
+    if not (claims.get("nbf", 1e12) <= now < claims.get("exp", 0)):
+        bad.add("time")
+    return bad
+
+
+def test_rich_notifications(f, bearer, certs):
+    work = tempfile.mkdtemp(prefix="rekey-rich-")
+    rec = Receiver(certs=certs, status=202)
+    try:
+        der, key = make_encryption_cert(work)
+        sub = {"changeType": "updated,deleted", "resource": "/users", "notificationUrl": rec.url("/webhooks/graph/prod"),
+               "lifecycleNotificationUrl": rec.url("/webhooks/graph/prod/lifecycle"),
+               "expirationDateTime": iso(time.time() + 86400), "clientState": "cs-" + uuid.uuid4().hex,
+               "includeResourceData": True, "encryptionCertificate": base64.b64encode(der).decode(),
+               "encryptionCertificateId": "notify-2026"}
+        with open(os.path.join(certs, "server-ec.crt")) as fh:
+            ec_der = ssl.PEM_cert_to_DER_cert(fh.read())
+        bad = [graph(f, bearer, "POST", "/subscriptions", dict(sub, encryptionCertificate=c))
+               for c in ("bm90IGEgY2VydGlmaWNhdGU=", base64.b64encode(ssl.DER_cert_to_PEM_cert(der).encode()).decode(),
+                         base64.b64encode(ec_der).decode())]
+        t.ok(all(r.status == 400 and gcode(r) == "InvalidRequest" for r in bad),
+             "includeResourceData with a certificate that is not base64 DER of an RSA certificate: 400", bad)
+        r = graph(f, bearer, "POST", "/subscriptions", sub)
+        s = r.json() or {}
+        t.ok(r.status == 201 and s.get("includeResourceData") is True and s.get("encryptionCertificateId") == "notify-2026"
+             and s.get("encryptionCertificate") == sub["encryptionCertificate"],
+             "a /users subscription with includeResourceData stores the certificate and its id", r)
+        sid = s.get("id")
+        plain = graph(f, bearer, "POST", "/subscriptions", dict(sub, includeResourceData=False,
+                                                                encryptionCertificate=None, encryptionCertificateId=None))
+        target = token(f, client_id=TARGET, client_secret=CURRENT).json()["access_token"]
+        r = graph(f, target, "POST", "/subscriptions", sub)
+        other_sid = r.json()["id"]
+
+        jwks = f.jwks()
+        k = jwks["keys"][0] if jwks.get("keys") else {}
+        t.ok(len(jwks["keys"]) == 1 and {"kty", "use", "kid", "x5t", "n", "e"} <= set(k) and k["kty"] == "RSA"
+             and k["use"] == "sig" and k["e"] == "AQAB" and "=" not in k["n"]
+             and len(base64.urlsafe_b64decode(k["n"] + "=" * (-len(k["n"]) % 4))) == 256,
+             "the identity fake publishes an RSA-2048 JWKS at /common/discovery/v2.0/keys", jwks)
+        t.ok(f.jwks_url() == f.login_base + "/common/discovery/v2.0/keys" and f.jwks(TENANT)["keys"][0]["kid"] == k["kid"]
+             and f.jwks("contoso.onmicrosoft.com")["keys"][0]["n"] == k["n"],
+             "the same keys at /{tenant}/discovery/v2.0/keys (id or domain)")
+        r = f.call("identity", "GET", "/no-such-tenant/discovery/v2.0/keys")
+        t.eq(aad_code(r), (400, [90002]), "the JWKS of an unknown tenant: 400 AADSTS90002", r)
+
+        users = f.state()["tenants"][TENANT]["users"]
+        u1 = dict((k2, users["u1"].get(k2)) for k2 in RICH_FIELDS)
+        custom = {"id": "u9", "accountEnabled": False, "note": "from resource_data"}
+        before = f.jwks_requests()
+        n = f.notify_graph(sid, [{"changeType": "updated", "user_id": "u1"},
+                                 {"changeType": "updated", "resource": "Users/u9", "resource_data": custom}],
+                           encrypted=True)
+        got = json.loads(rec.posts()[-1][3])
+        items = got.get("value", [])
+        it = items[0] if items else {}
+        ec = it.get("encryptedContent", {})
+        t.ok(n["status"] == 202 and len(items) == 2
+             and set(it) == {"id", "subscriptionId", "subscriptionExpirationDateTime", "clientState", "changeType",
+                             "resource", "tenantId", "resourceData", "encryptedContent"}
+             and it["resourceData"] == {"@odata.type": "#Microsoft.Graph.User", "@odata.id": "Users/u1", "id": "u1"}
+             and it["clientState"] == sub["clientState"] and it["subscriptionId"] == sid and it["tenantId"] == TENANT
+             and set(ec) == {"data", "dataSignature", "dataKey", "encryptionCertificateId",
+                             "encryptionCertificateThumbprint"},
+             "a rich item: the plain fields, resourceData with @odata.type/@odata.id/id, and encryptedContent", got)
+        t.ok(ec.get("encryptionCertificateId") == "notify-2026"
+             and ec.get("encryptionCertificateThumbprint") == hashlib.sha1(der).hexdigest().upper(),
+             "encryptedContent names the certificate by id and upper-case SHA-1 thumbprint", ec)
+        sym, mac_ok, pt = open_content(ec, key)
+        t.ok(sym is not None and len(sym) == 32 and mac_ok and pt is not None and json.loads(pt) == u1,
+             "dataKey unwraps with RSA-OAEP SHA-1; HMAC-SHA256 matches; AES-256-CBC (IV = key[:16]) gives the user",
+             (sym, mac_ok, pt, u1))
+        sym2, mac_ok2, pt2 = open_content(items[1]["encryptedContent"], key)
+        t.ok(mac_ok2 and json.loads(pt2) == custom and sym2 != sym,
+             "resource_data is encrypted as given, under a fresh key per item", pt2)
+        tokens = got.get("validationTokens", [])
+        t.ok(len(tokens) == 1 and token_faults(tokens[0], f.jwks(), ROTATOR, work) == set(),
+             "one validationToken for one app and tenant; it verifies against the JWKS", tokens)
+        header, claims, _, _ = jwt_parts(tokens[0])
+        now = time.time()
+        t.ok(set(header) == {"typ", "alg", "kid", "x5t"} and header["kid"] == k["kid"]
+             and claims["aud"] == ROTATOR and claims["iss"] == "https://login.microsoftonline.com/%s/v2.0" % TENANT
+             and claims["azp"] == CHANGE_TRACKING and claims["tid"] == TENANT and abs(claims["iat"] - now) < 30
+             and claims["nbf"] == claims["iat"] - 300 and claims["exp"] == claims["iat"] + 3600,
+             "the token: RS256 with kid/x5t, aud = the subscribing app, v2 iss, azp = Graph Change Tracking",
+             (header, claims))
+        t.eq(f.jwks_requests(), before + 1, "GET /_fake/jwks/requests counts the JWKS fetches")
+
+        n = f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True, token_version=1)
+        tok = json.loads(rec.posts()[-1][3])["validationTokens"][0]
+        _, claims, _, _ = jwt_parts(tok)
+        t.ok(token_faults(tok, jwks, ROTATOR, work, version=1) == set() and "azp" not in claims
+             and claims["iss"] == "https://sts.windows.net/%s/" % TENANT,
+             "token_version 1: iss sts.windows.net/{tenant}/ and appid", claims)
+
+        f.notify_graph(sid, [{"user_id": "u1", "subscription_id": sid}, {"user_id": "u1", "subscription_id": other_sid},
+                             {"user_id": "u2", "subscription_id": sid}], encrypted=True)
+        tokens = json.loads(rec.posts()[-1][3])["validationTokens"]
+        t.ok(len(tokens) == 2 and [jwt_parts(x)[1]["aud"] for x in tokens] == [ROTATOR, TARGET]
+             and all(token_faults(x, jwks, a, work) == set() for x, a in zip(tokens, [ROTATOR, TARGET])),
+             "a batch over two apps' subscriptions carries one token per app", tokens)
+
+        expect = {"data_signature": "HMAC fails, the data still decrypts to the user",
+                  "data": "HMAC fails, the data no longer decrypts to the user",
+                  "oaep_sha256": "SHA-1 OAEP fails, SHA-256 OAEP unwraps a good key",
+                  "cert_id": "an unknown encryptionCertificateId, the rest intact"}
+        for tamper, what in expect.items():
+            f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True, tamper=tamper)
+            ec = json.loads(rec.posts()[-1][3])["value"][0]["encryptedContent"]
+            sym, mac_ok, pt = open_content(ec, key)
+            same = pt is not None and pt.startswith(b"{") and json.loads(pt) == u1
+            if tamper == "data_signature":
+                good = sym is not None and not mac_ok and same
+            elif tamper == "data":
+                good = sym is not None and not mac_ok and not same
+            elif tamper == "oaep_sha256":
+                sym256, mac256, pt256 = open_content(ec, key, "sha256")
+                good = sym is None and mac256 and json.loads(pt256) == u1
+            else:
+                good = ec["encryptionCertificateId"] not in ("notify-2026", "") and mac_ok and same
+            t.ok(good, "tamper %s: %s" % (tamper, what), ec)
+
+        want = {"valid": set(), "expired": {"time"}, "not_yet_valid": {"time"}, "forged": {"sig"},
+                "unknown_kid": {"kid"}, "wrong_aud": {"aud"}, "wrong_iss": {"iss"}, "wrong_appid": {"app"}}
+        for kind, faults in want.items():
+            for version in (2, 1):
+                f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True, token=kind, token_version=version)
+                got = json.loads(rec.posts()[-1][3])
+                toks = got.get("validationTokens", [])
+                found = token_faults(toks[0], jwks, ROTATOR, work, version) if len(toks) == 1 else None
+                t.eq(found, faults, "token %s (v%d) is wrong in exactly that way" % (kind, version), toks)
+        f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True, token="none")
+        got = json.loads(rec.posts()[-1][3])
+        t.ok("validationTokens" not in got and "encryptedContent" in got["value"][0],
+             "token none: a rich batch without validationTokens", got)
+
+        f.notify_graph(plain.json()["id"], [{"user_id": "u1"}])
+        got = json.loads(rec.posts()[-1][3])
+        f.notify_graph(plain.json()["id"], [{"user_id": "u1"}], token="valid")
+        got2 = json.loads(rec.posts()[-1][3])
+        t.ok("validationTokens" not in got and "encryptedContent" not in got["value"][0]
+             and len(got2.get("validationTokens", [])) == 1,
+             "a plain batch has no validationTokens unless token is given", (got, got2))
+        try:
+            f.notify_graph(plain.json()["id"], [{"user_id": "u1"}], encrypted=True)
+            refused = ""
+        except Exception as e:
+            refused = str(e)
+        t.ok(" 409 " in refused, "encrypted notify on a subscription without a certificate: 409", refused)
+        for kw in ({"tamper": "nonsense"}, {"token": "nonsense"}, {"token_version": 3}):
+            try:
+                f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True, **kw)
+                refused = ""
+            except Exception as e:
+                refused = str(e)
+            t.ok(" 400 " in refused, "notify refuses an unknown %s" % list(kw)[0], refused)
+
+        old_kid = k["kid"]
+        r = f.rotate_jwks()
+        keys = f.jwks()
+        f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True)
+        tok = json.loads(rec.posts()[-1][3])["validationTokens"][0]
+        t.ok(r["kid"] != old_kid and r["kids"] == [old_kid, r["kid"]] and [x["kid"] for x in keys["keys"]] == r["kids"]
+             and jwt_parts(tok)[0]["kid"] == r["kid"] and token_faults(tok, keys, ROTATOR, work) == set()
+             and "kid" in token_faults(tok, jwks, ROTATOR, work),
+             "rotate keep_old: both keys published, the new one signs (a cached old JWKS lacks its kid)", (r, keys))
+        r2 = f.rotate_jwks(keep_old=False)
+        keys = f.jwks()
+        f.notify_graph(sid, [{"user_id": "u1"}], encrypted=True)
+        tok = json.loads(rec.posts()[-1][3])["validationTokens"][0]
+        t.ok(r2["kids"] == [r2["kid"]] and [x["kid"] for x in keys["keys"]] == [r2["kid"]]
+             and token_faults(tok, keys, ROTATOR, work) == set(),
+             "rotate without keep_old: only the new key is published, and it signs", (r2, keys))
+        f.script("identity", [{"path": "discovery", "action": {"status": 503}}])
+        n0 = f.jwks_requests()
+        r = f.call("identity", "GET", "/common/discovery/v2.0/keys")
+        t.ok(r.status == 503 and f.jwks_requests() == n0 + 1,
+             "JWKS fetches can be scripted to fail, and still count", r)
+    finally:
+        rec.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # --- nylas --------------------------------------------------------------------
 
 def test_nylas_connector(f):
@@ -674,6 +953,7 @@ def main():
         test_policy_and_permissions(f, bearer)
         test_owners_users(f, bearer)
         test_subscriptions(f, bearer, certs)
+        test_rich_notifications(f, bearer, certs)
         test_nylas_connector(f)
         test_nylas_grants(f)
         test_nylas_send(f)

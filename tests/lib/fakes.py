@@ -251,10 +251,25 @@ class Fakes:
             body["delete"] = delete
         return self._control("nylas", "POST", "grants", body)["count"]
 
-    def notify_graph(self, subscription_id, items=None, **kw):
-        """Delivers a Graph change notification batch; kw: client_state_override, url."""
-        return self._control("graph", "POST", "notify",
-                             dict(kw, subscription_id=subscription_id, items=items or [{}]))
+    def notify_graph(self, subscription_id, items=None, encrypted=False, tamper=None, token=None,
+                     token_version=None, **kw):
+        """Delivers a Graph change notification batch; returns what the
+        daemon answered: {status, headers, body, latency_ms, url, payload}.
+        items: [{changeType, user_id | resource, id?, clientState?,
+        subscription_id?, resource_data? (rich: the resource to encrypt),
+        tamper?}]. encrypted: a rich notification (encryptedContent and
+        validationTokens). tamper: "data_signature" | "data" | "oaep_sha256" |
+        "cert_id". token: "valid" | "expired" | "not_yet_valid" | "forged" |
+        "unknown_kid" | "wrong_aud" | "wrong_iss" | "wrong_appid" | "none"
+        (also adds validationTokens to a plain batch). token_version: 1 or 2
+        (default). kw: client_state_override, url."""
+        body = dict(kw, subscription_id=subscription_id, items=items or [{}])
+        if encrypted:
+            body["encrypted"] = True
+        for k, v in (("tamper", tamper), ("token", token), ("token_version", token_version)):
+            if v is not None:
+                body[k] = v
+        return self._control("graph", "POST", "notify", body)
 
     def lifecycle_graph(self, subscription_id, event="reauthorizationRequired", **kw):
         return self._control("graph", "POST", "lifecycle",
@@ -265,6 +280,27 @@ class Fakes:
 
     def expire_tokens(self):
         return self._control("identity", "POST", "expire_tokens")
+
+    # --- the identity platform's signing keys (validationTokens) ---
+    def jwks_url(self, tenant="common"):
+        """Where the token signing keys are published (a daemon's JWKS URL)."""
+        return self.url("identity", "/%s/discovery/v2.0/keys" % tenant)
+
+    def jwks(self, tenant="common"):
+        """Fetches the JWKS as a client would (counts in jwks_requests())."""
+        r = self.call("identity", "GET", "/%s/discovery/v2.0/keys" % tenant)
+        if r.status != 200:
+            raise FakeError("GET JWKS: %d %s" % (r.status, r.text))
+        return r.json()
+
+    def rotate_jwks(self, keep_old=True):
+        """A new signing key signs from now on; keep_old=False unpublishes the
+        others.  Returns {"kid": new kid, "kids": [published kids]}."""
+        return self._control("identity", "POST", "jwks/rotate", {"keep_old": bool(keep_old)})
+
+    def jwks_requests(self):
+        """How many times the JWKS has been fetched (GET, either path)."""
+        return self._control("identity", "GET", "jwks/requests")["count"]
 
 
 def _lower(headers):
