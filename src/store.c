@@ -204,3 +204,131 @@ store_relax_durability(struct store *st)
 {
 	return st->be->relax_durability(st->db);
 }
+
+int
+store_put_rotation(struct store *st, const struct store_rotation *r)
+{
+	return st->be->put_rotation(st->db, r);
+}
+
+int
+store_get_rotation(struct store *st, const char *id, struct store_rotation *out)
+{
+	memset(out, 0, sizeof(*out));
+	return st->be->get_rotation(st->db, id, out);
+}
+
+int
+store_list_rotations(struct store *st, const char *app, int unfinished, size_t max,
+    struct store_rotation **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return st->be->list_rotations(st->db, app, unfinished, max, out, n);
+}
+
+void
+store_rotation_clear(struct store_rotation *r)
+{
+	free(r->id);
+	free(r->app);
+	free(r->state);
+	free(r->reason);
+	free(r->incident_id);
+	free(r->old_key_id);
+	free(r->new_key_id);
+	free(r->new_hint);
+	free(r->secret_ct);
+	free(r->last_error);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+store_rotations_free(struct store_rotation *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		store_rotation_clear(&r[i]);
+	free(r);
+}
+
+int
+store_put_incident(struct store *st, const struct store_incident *inc)
+{
+	return st->be->put_incident(st->db, inc);
+}
+
+int
+store_get_incident(struct store *st, const char *id, struct store_incident *out)
+{
+	memset(out, 0, sizeof(*out));
+	return st->be->get_incident(st->db, id, out);
+}
+
+int
+store_list_incidents(struct store *st, const char *app, int open_only, size_t max,
+    struct store_incident **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return st->be->list_incidents(st->db, app, open_only, max, out, n);
+}
+
+void
+store_incident_clear(struct store_incident *inc)
+{
+	free(inc->id);
+	free(inc->app);
+	free(inc->cause);
+	free(inc->state);
+	free(inc->evidence);
+	free(inc->rotation_id);
+	memset(inc, 0, sizeof(*inc));
+}
+
+void
+store_incidents_free(struct store_incident *inc, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		store_incident_clear(&inc[i]);
+	free(inc);
+}
+
+enum store_result
+store_add_incident_grant(struct store *st, const char *incident_id, const char *grant_id,
+    const char *email, int64_t seen_ms)
+{
+	return st->be->add_incident_grant(st->db, incident_id, grant_id, email, seen_ms);
+}
+
+int64_t
+store_recover_grants(struct store *st, const char *app, const char *grant_id, const char *email,
+    int64_t at_ms)
+{
+	return st->be->recover_grants(st->db, app, grant_id, email, at_ms);
+}
+
+int
+store_get_value(struct store *st, const char *app, const char *key, char **out)
+{
+	*out = NULL;
+	return st->be->get_value(st->db, app, key, out);
+}
+
+int
+store_put_value(struct store *st, const char *app, const char *key, const char *value)
+{
+	return st->be->put_value(st->db, app, key, value);
+}
+
+int64_t
+store_recent_user_event(struct store *st, const char *app, const char *email, int64_t since_ms,
+    char **kind, char **evidence)
+{
+	*kind = NULL;
+	*evidence = NULL;
+	return st->be->recent_user_event(st->db, app, email, since_ms, kind, evidence);
+}

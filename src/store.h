@@ -81,6 +81,49 @@ struct store_user_event {
 	const char *evidence;		/* one line for status and the owners */
 };
 
+/*
+ * One rotation (DESIGN.md "Rotation"); strings owned (store_rotation_clear).
+ * state and reason hold the state machine's names (rotation.h).
+ */
+struct store_rotation {
+	char *id;			/* a GUID; displayName "rekey-<id>" */
+	char *app;
+	char *state;			/* planned ... done, failed */
+	char *reason;			/* incident, proactive, manual */
+	char *incident_id;		/* NULL unless reason is incident */
+	int dry_run;
+	int approved;			/* approve mode: an operator said go */
+	char *old_key_id;		/* the secret being replaced, when known */
+	char *new_key_id;
+	char *new_hint;
+	int64_t new_end;		/* Unix seconds */
+	unsigned char *secret_ct;	/* secretText sealed with the master key (crypto_aead_seal) */
+	size_t secret_ct_len;
+	int64_t lifetime;		/* seconds asked of addPassword */
+	int attempts;			/* of the current step */
+	int64_t next_at;		/* Unix ms of the next try; 0: now */
+	char *last_error;
+	int64_t created_at;		/* Unix ms */
+	int64_t updated_at;
+	int64_t published_at;		/* Unix ms; 0: not yet */
+	int64_t retire_at;		/* Unix ms; 0: not scheduled */
+};
+
+/* One incident: why a set of grants expired; strings owned (store_incident_clear). */
+struct store_incident {
+	char *id;
+	char *app;
+	char *cause;			/* secret_expired, ..., unknown */
+	char *state;			/* open, resolved */
+	char *evidence;			/* a JSON array of strings */
+	char *rotation_id;		/* NULL when none was started */
+	int64_t opened_at;		/* Unix ms */
+	int64_t updated_at;
+	int64_t resolved_at;		/* 0 while open */
+	int64_t affected;		/* filled by store_get/list_incident(s) */
+	int64_t recovered;
+};
+
 enum store_result {
 	STORE_STORED,
 	STORE_DUPLICATE,
@@ -113,6 +156,22 @@ struct store_backend {
 	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
 	int64_t (*count_results)(void *db, const char *source, const char *result);
 	int (*relax_durability)(void *db);
+	int (*put_rotation)(void *db, const struct store_rotation *r);
+	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
+	int (*list_rotations)(void *db, const char *app, int unfinished, size_t max,
+	    struct store_rotation **out, size_t *n);
+	int (*put_incident)(void *db, const struct store_incident *inc);
+	int (*get_incident)(void *db, const char *id, struct store_incident *out);
+	int (*list_incidents)(void *db, const char *app, int open_only, size_t max,
+	    struct store_incident **out, size_t *n);
+	enum store_result (*add_incident_grant)(void *db, const char *incident_id,
+	    const char *grant_id, const char *email, int64_t seen_ms);
+	int64_t (*recover_grants)(void *db, const char *app, const char *grant_id,
+	    const char *email, int64_t at_ms);
+	int (*get_value)(void *db, const char *app, const char *key, char **out);
+	int (*put_value)(void *db, const char *app, const char *key, const char *value);
+	int64_t (*recent_user_event)(void *db, const char *app, const char *email,
+	    int64_t since_ms, char **kind, char **evidence);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -160,6 +219,49 @@ void store_user_clear(struct store_user *u);
 int store_add_user_event(struct store *st, const struct store_user_event *ev);
 /* User events of app (NULL: any) and kind (NULL: any); -1 on error. */
 int64_t store_count_user_events(struct store *st, const char *app, const char *kind);
+
+/* Inserts or replaces the whole row (callers read, change, put).  0 or -1. */
+int store_put_rotation(struct store *st, const struct store_rotation *r);
+/* 1 and *out, 0 when unknown, -1 on error. */
+int store_get_rotation(struct store *st, const char *id, struct store_rotation *out);
+/*
+ * Rotations of app (NULL: all), newest first, at most max; with unfinished,
+ * only those not done or failed.  *out (store_rotations_free) and *n.  0 or -1.
+ */
+int store_list_rotations(struct store *st, const char *app, int unfinished, size_t max,
+    struct store_rotation **out, size_t *n);
+void store_rotation_clear(struct store_rotation *r);
+void store_rotations_free(struct store_rotation *r, size_t n);
+
+int store_put_incident(struct store *st, const struct store_incident *inc);
+int store_get_incident(struct store *st, const char *id, struct store_incident *out);
+/* Incidents of app (NULL: all), newest first, at most max, with affected/recovered counts. */
+int store_list_incidents(struct store *st, const char *app, int open_only, size_t max,
+    struct store_incident **out, size_t *n);
+void store_incident_clear(struct store_incident *inc);
+void store_incidents_free(struct store_incident *inc, size_t n);
+/* Adds a grant to an incident: STORE_STORED, STORE_DUPLICATE (already listed) or STORE_ERROR. */
+enum store_result store_add_incident_grant(struct store *st, const char *incident_id,
+    const char *grant_id, const char *email, int64_t seen_ms);
+/*
+ * Marks the not yet recovered grants of app's open incidents that match
+ * grant_id or email (either may be NULL; email case-insensitively) as
+ * recovered at at_ms.  The number marked, or -1.
+ */
+int64_t store_recover_grants(struct store *st, const char *app, const char *grant_id,
+    const char *email, int64_t at_ms);
+
+/* Small per-app facts ("in_use_key_id", "warned:<key>:<threshold>", ...): 1 and *out (caller frees), 0, -1. */
+int store_get_value(struct store *st, const char *app, const char *key, char **out);
+int store_put_value(struct store *st, const char *app, const char *key, const char *value);
+
+/*
+ * The newest user event of app for email (case-insensitive) observed at or
+ * after since_ms: its observed_ms, with *kind and *evidence (caller frees);
+ * 0 when none; -1 on error.
+ */
+int64_t store_recent_user_event(struct store *st, const char *app, const char *email,
+    int64_t since_ms, char **kind, char **evidence);
 
 /*
  * Moves committed data from the write-ahead log into the database without

@@ -58,6 +58,29 @@ static const char *const migrations[] = {
 	" kind TEXT NOT NULL, observed_ms INTEGER NOT NULL, changed_at INTEGER NOT NULL,"
 	" source_event INTEGER, evidence TEXT);"
 	"CREATE INDEX user_events_email ON user_events (app, email COLLATE NOCASE, observed_ms);",
+	/* 3: diagnosis and rotation. */
+	"CREATE TABLE rotations ("
+	" id TEXT PRIMARY KEY, app TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,"
+	" incident_id TEXT, dry_run INTEGER NOT NULL DEFAULT 0, approved INTEGER NOT NULL DEFAULT 0,"
+	" old_key_id TEXT, new_key_id TEXT, new_hint TEXT, new_end INTEGER NOT NULL DEFAULT 0,"
+	" secret_ct BLOB, lifetime INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL, published_at INTEGER NOT NULL DEFAULT 0,"
+	" retire_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX rotations_app ON rotations (app, created_at);"
+	"CREATE TABLE incidents ("
+	" id TEXT PRIMARY KEY, app TEXT NOT NULL, cause TEXT NOT NULL, state TEXT NOT NULL,"
+	" evidence TEXT NOT NULL DEFAULT '[]', rotation_id TEXT, opened_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL, resolved_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX incidents_app ON incidents (app, state, opened_at);"
+	"CREATE TABLE incident_grants ("
+	" incident_id TEXT NOT NULL, grant_id TEXT NOT NULL, email TEXT,"
+	" seen_ms INTEGER NOT NULL, recovered_ms INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (incident_id, grant_id));"
+	"CREATE INDEX incident_grants_email ON incident_grants (email COLLATE NOCASE);"
+	"CREATE TABLE app_values ("
+	" app TEXT NOT NULL, key TEXT NOT NULL, value TEXT, updated_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (app, key));",
 };
 
 static int
@@ -613,6 +636,316 @@ sqlite_relax_durability(void *db)
 	return exec_sql(db, "PRAGMA synchronous=NORMAL");
 }
 
+/* ---- Diagnosis and rotation ---- */
+
+static const char rotation_columns[] = "id, app, state, reason, incident_id, dry_run, approved,"
+    " old_key_id, new_key_id, new_hint, new_end, secret_ct, lifetime, attempts, next_at,"
+    " last_error, created_at, updated_at, published_at, retire_at";
+
+static int
+sqlite_put_rotation(void *db, const struct store_rotation *r)
+{
+	struct sqlite_db *s = db;
+	char sql[512];
+	sqlite3_stmt *st;
+
+	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO rotations (%s) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	    rotation_columns);
+	if ((st = prepare(s, sql)) == NULL)
+		return -1;
+	bind_text(st, 1, r->id);
+	bind_text(st, 2, r->app);
+	bind_text(st, 3, r->state);
+	bind_text(st, 4, r->reason);
+	bind_text(st, 5, r->incident_id);
+	sqlite3_bind_int(st, 6, r->dry_run);
+	sqlite3_bind_int(st, 7, r->approved);
+	bind_text(st, 8, r->old_key_id);
+	bind_text(st, 9, r->new_key_id);
+	bind_text(st, 10, r->new_hint);
+	sqlite3_bind_int64(st, 11, r->new_end);
+	if (r->secret_ct != NULL)
+		sqlite3_bind_blob(st, 12, r->secret_ct, (int)r->secret_ct_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 12);
+	sqlite3_bind_int64(st, 13, r->lifetime);
+	sqlite3_bind_int(st, 14, r->attempts);
+	sqlite3_bind_int64(st, 15, r->next_at);
+	bind_text(st, 16, r->last_error);
+	sqlite3_bind_int64(st, 17, r->created_at);
+	sqlite3_bind_int64(st, 18, r->updated_at);
+	sqlite3_bind_int64(st, 19, r->published_at);
+	sqlite3_bind_int64(st, 20, r->retire_at);
+	return run_done(s, st, "put rotation");
+}
+
+static void
+read_rotation(sqlite3_stmt *st, struct store_rotation *r)
+{
+	const void *ct = sqlite3_column_blob(st, 11);
+
+	r->id = column_dup(st, 0);
+	r->app = column_dup(st, 1);
+	r->state = column_dup(st, 2);
+	r->reason = column_dup(st, 3);
+	r->incident_id = column_dup(st, 4);
+	r->dry_run = sqlite3_column_int(st, 5);
+	r->approved = sqlite3_column_int(st, 6);
+	r->old_key_id = column_dup(st, 7);
+	r->new_key_id = column_dup(st, 8);
+	r->new_hint = column_dup(st, 9);
+	r->new_end = sqlite3_column_int64(st, 10);
+	r->secret_ct_len = (size_t)sqlite3_column_bytes(st, 11);
+	if (ct != NULL && r->secret_ct_len > 0) {
+		r->secret_ct = xmalloc(r->secret_ct_len);
+		memcpy(r->secret_ct, ct, r->secret_ct_len);
+	} else {
+		r->secret_ct_len = 0;
+	}
+	r->lifetime = sqlite3_column_int64(st, 12);
+	r->attempts = sqlite3_column_int(st, 13);
+	r->next_at = sqlite3_column_int64(st, 14);
+	r->last_error = column_dup(st, 15);
+	r->created_at = sqlite3_column_int64(st, 16);
+	r->updated_at = sqlite3_column_int64(st, 17);
+	r->published_at = sqlite3_column_int64(st, 18);
+	r->retire_at = sqlite3_column_int64(st, 19);
+}
+
+static int
+sqlite_get_rotation(void *db, const char *id, struct store_rotation *out)
+{
+	struct sqlite_db *s = db;
+	char sql[512];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM rotations WHERE id = ?1", rotation_columns);
+	if ((st = prepare(s, sql)) == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_rotation(st, out);
+	else if (rc != SQLITE_DONE)
+		log_error("store: get rotation: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_list_rotations(void *db, const char *app, int unfinished, size_t max,
+    struct store_rotation **out, size_t *n)
+{
+	struct sqlite_db *s = db;
+	char sql[640];
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM rotations WHERE (?1 IS NULL OR app = ?1)"
+	    " AND (?2 = 0 OR state NOT IN ('done', 'failed')) ORDER BY created_at DESC, id"
+	    " LIMIT ?3", rotation_columns);
+	if ((st = prepare(s, sql)) == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	sqlite3_bind_int(st, 2, unfinished);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		read_rotation(st, &(*out)[(*n)++]);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_put_incident(void *db, const struct store_incident *inc)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO incidents (id, app, cause, state,"
+	    " evidence, rotation_id, opened_at, updated_at, resolved_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, inc->id);
+	bind_text(st, 2, inc->app);
+	bind_text(st, 3, inc->cause);
+	bind_text(st, 4, inc->state);
+	bind_text(st, 5, inc->evidence ? inc->evidence : "[]");
+	bind_text(st, 6, inc->rotation_id);
+	sqlite3_bind_int64(st, 7, inc->opened_at);
+	sqlite3_bind_int64(st, 8, inc->updated_at);
+	sqlite3_bind_int64(st, 9, inc->resolved_at);
+	return run_done(s, st, "put incident");
+}
+
+#define INCIDENT_SELECT "SELECT i.id, i.app, i.cause, i.state, i.evidence, i.rotation_id," \
+	" i.opened_at, i.updated_at, i.resolved_at," \
+	" (SELECT count(*) FROM incident_grants g WHERE g.incident_id = i.id)," \
+	" (SELECT count(*) FROM incident_grants g WHERE g.incident_id = i.id AND g.recovered_ms > 0)" \
+	" FROM incidents i "
+
+static void
+read_incident(sqlite3_stmt *st, struct store_incident *inc)
+{
+	inc->id = column_dup(st, 0);
+	inc->app = column_dup(st, 1);
+	inc->cause = column_dup(st, 2);
+	inc->state = column_dup(st, 3);
+	inc->evidence = column_dup(st, 4);
+	inc->rotation_id = column_dup(st, 5);
+	inc->opened_at = sqlite3_column_int64(st, 6);
+	inc->updated_at = sqlite3_column_int64(st, 7);
+	inc->resolved_at = sqlite3_column_int64(st, 8);
+	inc->affected = sqlite3_column_int64(st, 9);
+	inc->recovered = sqlite3_column_int64(st, 10);
+}
+
+static int
+sqlite_get_incident(void *db, const char *id, struct store_incident *out)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, INCIDENT_SELECT "WHERE i.id = ?1");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_incident(st, out);
+	else if (rc != SQLITE_DONE)
+		log_error("store: get incident: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_list_incidents(void *db, const char *app, int open_only, size_t max,
+    struct store_incident **out, size_t *n)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, INCIDENT_SELECT "WHERE (?1 IS NULL OR i.app = ?1)"
+	    " AND (?2 = 0 OR i.state = 'open') ORDER BY i.opened_at DESC, i.id LIMIT ?3");
+	int rc = SQLITE_DONE;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	sqlite3_bind_int(st, 2, open_only);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		read_incident(st, &(*out)[(*n)++]);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static enum store_result
+sqlite_add_incident_grant(void *db, const char *incident_id, const char *grant_id,
+    const char *email, int64_t seen_ms)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT INTO incident_grants (incident_id, grant_id, email,"
+	    " seen_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (incident_id, grant_id) DO NOTHING");
+
+	if (st == NULL)
+		return STORE_ERROR;
+	bind_text(st, 1, incident_id);
+	bind_text(st, 2, grant_id);
+	bind_text(st, 3, email);
+	sqlite3_bind_int64(st, 4, seen_ms);
+	if (run_done(s, st, "add incident grant") == -1)
+		return STORE_ERROR;
+	return sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;
+}
+
+static int64_t
+sqlite_recover_grants(void *db, const char *app, const char *grant_id, const char *email,
+    int64_t at_ms)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "UPDATE incident_grants SET recovered_ms = ?1"
+	    " WHERE recovered_ms = 0 AND (grant_id = ?2 OR (?3 IS NOT NULL AND email = ?3 COLLATE NOCASE))"
+	    " AND incident_id IN (SELECT id FROM incidents WHERE app = ?4 AND state = 'open')");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, at_ms);
+	bind_text(st, 2, grant_id);
+	bind_text(st, 3, email);
+	bind_text(st, 4, app);
+	if (run_done(s, st, "recover grants") == -1)
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+static int
+sqlite_get_value(void *db, const char *app, const char *key, char **out)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT value FROM app_values WHERE app = ?1 AND key = ?2");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	bind_text(st, 2, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = column_dup(st, 0);
+	else if (rc != SQLITE_DONE)
+		log_error("store: get value: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_put_value(void *db, const char *app, const char *key, const char *value)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO app_values (app, key, value,"
+	    " updated_ms) VALUES (?1, ?2, ?3, ?4)");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	bind_text(st, 2, key);
+	bind_text(st, 3, value);
+	sqlite3_bind_int64(st, 4, util_now_ms());
+	return run_done(s, st, "put value");
+}
+
+static int64_t
+sqlite_recent_user_event(void *db, const char *app, const char *email, int64_t since_ms,
+    char **kind, char **evidence)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT observed_ms, kind, evidence FROM user_events"
+	    " WHERE app = ?1 AND email = ?2 COLLATE NOCASE AND observed_ms >= ?3"
+	    " ORDER BY observed_ms DESC LIMIT 1");
+	int64_t at = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	bind_text(st, 2, email);
+	sqlite3_bind_int64(st, 3, since_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		at = sqlite3_column_int64(st, 0);
+		*kind = column_dup(st, 1);
+		*evidence = column_dup(st, 2);
+	} else if (rc != SQLITE_DONE) {
+		log_error("store: recent user event: %s", sqlite3_errmsg(s->db));
+		at = -1;
+	}
+	sqlite3_finalize(st);
+	return at;
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite:",
 	.open = sqlite_open,
@@ -635,4 +968,15 @@ const struct store_backend store_sqlite_backend = {
 	.add_user_event = sqlite_add_user_event,
 	.count_user_events = sqlite_count_user_events,
 	.relax_durability = sqlite_relax_durability,
+	.put_rotation = sqlite_put_rotation,
+	.get_rotation = sqlite_get_rotation,
+	.list_rotations = sqlite_list_rotations,
+	.put_incident = sqlite_put_incident,
+	.get_incident = sqlite_get_incident,
+	.list_incidents = sqlite_list_incidents,
+	.add_incident_grant = sqlite_add_incident_grant,
+	.recover_grants = sqlite_recover_grants,
+	.get_value = sqlite_get_value,
+	.put_value = sqlite_put_value,
+	.recent_user_event = sqlite_recent_user_event,
 };
