@@ -1,0 +1,221 @@
+/*
+ * Unit tests: the store's state beside the journal (SQLite): the worker's
+ * queue and results, Graph subscriptions, users and user events, rotations,
+ * incidents and their grants, per-app values; and that it all survives
+ * closing and reopening.
+ */
+#include "store.h"
+#include "tap.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The store's structs own their strings; the tests lend them literals. */
+#define W(s) ((char *)(s))
+
+static char dir[64], url[128];
+
+static void
+add_event(struct store *st, const char *source, const char *id, const char *type)
+{
+	struct store_event ev = {
+		.source = source, .app = "prod", .event_id = id, .type = type, .received_ms = 1000,
+		.code = -1, .reauth_flag = -1, .event_time = -1, .grant_updated_at = -1,
+		.body = "{\"x\":1}", .body_len = 7,
+	};
+
+	store_begin(st);
+	store_add_event(st, &ev);
+	store_commit(st);
+}
+
+static void
+test_queue(struct store *st)
+{
+	struct store_pending *p = NULL;
+	size_t n = 0;
+
+	add_event(st, "graph", "g1", "change.updated");
+	add_event(st, "nylas", "n1", "grant.expired");
+	add_event(st, "graph", "g2", "lifecycle.missed");
+	TAP_OK(store_unprocessed(st, "graph", 0, 10, &p, &n) == 0 && n == 2,
+	    "queue: two graph events unprocessed");
+	TAP_OK(n == 2 && strcmp(p[0].event_id, "g1") == 0 && strcmp(p[1].type, "lifecycle.missed") == 0 &&
+	    p[0].body_len == 7 && strcmp(p[0].body, "{\"x\":1}") == 0 && p[0].received_ms == 1000,
+	    "queue: in order, with type, body and time");
+	TAP_OK(n == 2 && store_mark_processed(st, p[0].id, "no_change") == 0, "queue: mark processed");
+	store_pending_free(p, n);
+	TAP_OK(store_unprocessed(st, "graph", 0, 10, &p, &n) == 0 && n == 1 &&
+	    strcmp(p[0].event_id, "g2") == 0, "queue: the processed one is gone");
+	store_pending_free(p, n);
+	TAP_OK(store_unprocessed(st, NULL, 0, 1, &p, &n) == 0 && n == 1, "queue: max holds");
+	store_pending_free(p, n);
+	TAP_OK(store_count_results(st, "graph", "no_change") == 1 &&
+	    store_count_results(st, NULL, NULL) == 1, "queue: results counted");
+}
+
+static void
+test_subscriptions(struct store *st)
+{
+	struct store_subscription s = { .app = W("prod"), .id = W("sub-1"), .resource = W("/users"),
+	    .notification_url = W("https://h/webhooks/graph/prod"), .expiration = 2000000000,
+	    .created_at = 1800000000 }, got;
+
+	TAP_OK(store_get_subscription(st, "prod", &got) == 0, "subscription: none at first");
+	TAP_OK(store_put_subscription(st, &s) == 0, "subscription: put");
+	s.id = W("sub-2");
+	s.renewed_at = 1800000100;
+	TAP_OK(store_put_subscription(st, &s) == 0, "subscription: replaced");
+	TAP_OK(store_get_subscription(st, "prod", &got) == 1 && strcmp(got.id, "sub-2") == 0 &&
+	    got.renewed_at == 1800000100 && got.expiration == 2000000000 &&
+	    strcmp(got.notification_url, s.notification_url) == 0, "subscription: read back");
+	store_subscription_clear(&got);
+	TAP_OK(store_delete_subscription(st, "prod") == 0 &&
+	    store_get_subscription(st, "prod", &got) == 0, "subscription: deleted");
+}
+
+static void
+test_users(struct store *st)
+{
+	struct store_user u = { .app = W("prod"), .user_id = W("u1"), .mail = W("Ann@Example.com"),
+	    .account_enabled = -1, .sessions_valid_from = 5, .updated_ms = 1 }, got;
+	struct store_user_event ev = { .app = W("prod"), .user_id = "u1", .email = "Ann@Example.com",
+	    .kind = "disabled", .observed_ms = 5000, .source_event = 1, .evidence = W("accountEnabled false") };
+	char *kind, *evidence;
+	int64_t at;
+
+	TAP_OK(store_get_user(st, "prod", "u1", &got) == 0, "user: unknown at first");
+	TAP_OK(store_put_user(st, &u) == 0 && store_get_user(st, "prod", "u1", &got) == 1 &&
+	    got.account_enabled == -1 && got.sessions_valid_from == 5 && got.upn == NULL &&
+	    strcmp(got.mail, "Ann@Example.com") == 0, "user: put and read back, unknowns kept");
+	store_user_clear(&got);
+	TAP_OK(store_add_user_event(st, &ev) == 0 && store_count_user_events(st, "prod", "disabled") == 1 &&
+	    store_count_user_events(st, NULL, NULL) == 1 && store_count_user_events(st, "x", NULL) == 0,
+	    "user event: added and counted");
+	at = store_recent_user_event(st, "prod", "ann@example.COM", 4000, &kind, &evidence);
+	TAP_OK(at == 5000 && kind && strcmp(kind, "disabled") == 0 && evidence &&
+	    strcmp(evidence, "accountEnabled false") == 0, "user event: found by address, any case");
+	free(kind);
+	free(evidence);
+	TAP_OK(store_recent_user_event(st, "prod", "ann@example.com", 6000, &kind, &evidence) == 0 &&
+	    kind == NULL, "user event: none after since");
+}
+
+static void
+test_rotations(struct store *st)
+{
+	unsigned char ct[3] = { 1, 0, 2 };
+	struct store_rotation r = { .id = W("r1"), .app = W("prod"), .state = W("planned"),
+	    .reason = W("manual"), .lifetime = 86400, .created_at = 10, .updated_at = 10 }, got;
+	struct store_rotation *list = NULL;
+	size_t n = 0;
+
+	TAP_OK(store_put_rotation(st, &r) == 0, "rotation: put");
+	r.id = W("r0");
+	r.state = W("done");
+	r.created_at = 5;
+	TAP_OK(store_put_rotation(st, &r) == 0, "rotation: an older, finished one");
+	TAP_OK(store_list_rotations(st, "prod", 1, 10, &list, &n) == 0 && n == 1 &&
+	    strcmp(list[0].id, "r1") == 0, "rotation: unfinished only");
+	store_rotations_free(list, n);
+	TAP_OK(store_list_rotations(st, NULL, 0, 10, &list, &n) == 0 && n == 2 &&
+	    strcmp(list[0].id, "r1") == 0, "rotation: all, newest first");
+	store_rotations_free(list, n);
+	r.id = W("r1");
+	r.state = W("created");
+	r.created_at = 10;
+	r.secret_ct = ct;
+	r.secret_ct_len = sizeof(ct);
+	r.new_key_id = W("k2");
+	r.last_error = W("HTTP 429");
+	r.next_at = 99;
+	TAP_OK(store_put_rotation(st, &r) == 0 && store_get_rotation(st, "r1", &got) == 1 &&
+	    strcmp(got.state, "created") == 0 && got.secret_ct_len == 3 &&
+	    memcmp(got.secret_ct, ct, 3) == 0 && strcmp(got.new_key_id, "k2") == 0 &&
+	    got.next_at == 99 && strcmp(got.last_error, "HTTP 429") == 0 && got.lifetime == 86400,
+	    "rotation: the whole row replaced and read back (binary secret too)");
+	store_rotation_clear(&got);
+	TAP_OK(store_get_rotation(st, "nope", &got) == 0, "rotation: unknown id");
+}
+
+static void
+test_incidents(struct store *st)
+{
+	struct store_incident inc = { .id = W("i1"), .app = W("prod"), .cause = W("unknown"),
+	    .state = W("open"),
+	    .evidence = W("[\"burst\"]"), .opened_at = 100, .updated_at = 100 }, got;
+	struct store_incident *list = NULL;
+	size_t n = 0;
+
+	TAP_OK(store_put_incident(st, &inc) == 0, "incident: put");
+	TAP_OK(store_add_incident_grant(st, "i1", "g1", "a@x.com", 1) == STORE_STORED &&
+	    store_add_incident_grant(st, "i1", "g2", "B@x.com", 2) == STORE_STORED &&
+	    store_add_incident_grant(st, "i1", "g1", "a@x.com", 3) == STORE_DUPLICATE,
+	    "incident: grants added once");
+	TAP_OK(store_recover_grants(st, "prod", "g1", NULL, 50) == 1, "incident: recovered by grant id");
+	TAP_OK(store_recover_grants(st, "prod", "zz", "b@X.com", 60) == 1, "incident: recovered by address");
+	TAP_OK(store_recover_grants(st, "other", "g2", NULL, 60) == 0, "incident: other app untouched");
+	TAP_OK(store_get_incident(st, "i1", &got) == 1 && got.affected == 2 && got.recovered == 2 &&
+	    strcmp(got.evidence, "[\"burst\"]") == 0, "incident: counts read back");
+	store_incident_clear(&got);
+	inc.state = W("resolved");
+	inc.resolved_at = 70;
+	store_put_incident(st, &inc);
+	TAP_OK(store_list_incidents(st, "prod", 1, 10, &list, &n) == 0 && n == 0,
+	    "incident: no open ones once resolved");
+	store_incidents_free(list, n);
+	TAP_OK(store_list_incidents(st, NULL, 0, 10, &list, &n) == 0 && n == 1 &&
+	    list[0].resolved_at == 70, "incident: listed with all");
+	store_incidents_free(list, n);
+	TAP_OK(store_recover_grants(st, "prod", "g1", NULL, 80) == 0,
+	    "incident: a resolved incident's grants are left alone");
+}
+
+static void
+test_values(struct store *st)
+{
+	char *v = NULL;
+
+	TAP_OK(store_get_value(st, "prod", "k", &v) == 0 && v == NULL, "value: absent");
+	TAP_OK(store_put_value(st, "prod", "k", "1") == 0 && store_put_value(st, "prod", "k", "2") == 0 &&
+	    store_get_value(st, "prod", "k", &v) == 1 && strcmp(v, "2") == 0, "value: replaced");
+	free(v);
+}
+
+int
+main(void)
+{
+	struct store *st;
+	char *err = NULL, *v = NULL;
+	struct store_rotation r;
+
+	snprintf(dir, sizeof(dir), "/tmp/rekey-store-test.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(url, sizeof(url), "sqlite:%s/rekey.db", dir);
+	st = store_open(url, &err);
+	TAP_OK(st != NULL, "store opens and migrates (%s)", err ? err : "ok");
+	if (st == NULL)
+		return tap_done();
+	test_queue(st);
+	test_subscriptions(st);
+	test_users(st);
+	test_rotations(st);
+	test_incidents(st);
+	test_values(st);
+	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
+	store_close(st);
+	st = store_open(url, &err);
+	TAP_OK(st != NULL && store_get_value(st, "prod", "k", &v) == 1 &&
+	    store_get_rotation(st, "r1", &r) == 1, "everything is there after reopening");
+	free(v);
+	if (st != NULL)
+		store_rotation_clear(&r);
+	store_close(st);
+	snprintf(url, sizeof(url), "rm -rf %s", dir);
+	if (system(url) != 0)
+		return 1;
+	return tap_done();
+}
