@@ -144,10 +144,12 @@ class Daemon:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("rekey exited %d:\n%s" % (self.proc.returncode, self.log_text()))
-            for line in self.log_text()[start_size:].splitlines():
-                m = re.search(r'listening on .* port (\d+)', line)
-                if m:
-                    return int(m.group(1))
+            # The port is logged before the signal handlers are in place; "rekey
+            # serving" comes after them, so a test may signal the daemon at once.
+            text = self.log_text()[start_size:]
+            m = re.search(r'listening on .* port (\d+)', text)
+            if m and "rekey serving" in text:
+                return int(m.group(1))
             time.sleep(0.05)
         raise RuntimeError("rekey did not start:\n" + self.log_text())
 
