@@ -4,6 +4,7 @@
 #include "graph_crypto.h"
 #include "graph_token.h"
 #include "graph_webhook.h"
+#include "journal.h"
 #include "jwks.h"
 #include "log.h"
 #include "metrics.h"
@@ -17,11 +18,11 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
-/* Events read from the store at a time. */
-#define QUEUE_MAX 64
+/* Events in flight at once (reading users from Graph, or waiting for their commit). */
+#define JOBS_MAX 64
 /* A look at the store now and then, in case a wake-up was missed (another replica, a restart). */
 #define POLL_S 5
-/* Waits after a failure that may pass (Graph throttling, a store busy). */
+/* Waits after a failure that may pass (Graph throttling, Graph unreachable). */
 #define RETRY_FIRST_S 2
 #define RETRY_MAX_S 300
 /* The path of a user notification's resource. */
@@ -37,24 +38,37 @@ struct app_ctx {
 	struct jwks_cache *jwks;
 };
 
-/* The event being processed. */
+/* One event being processed. */
 struct job {
-	struct graph_worker *w;
-	struct store_pending *ev;	/* borrowed from the queue */
+	struct graph_worker *w;		/* NULL once the worker is gone (see graph_worker_free) */
+	struct job *next;		/* in the worker's list */
+	struct store_pending ev;	/* owned */
 	struct app_ctx *app;
 	struct graph_batch batch;
+	struct event *retry_ev;
+	int retry_s;
+	int committing;			/* an op is with the journal: only its callback frees the job */
+	/* What the user step found: read on the loop, used by the op in the writer thread. */
+	const char *user_id;		/* points into batch or user */
+	struct graph_user user;
+	int have_user;			/* 0: the user is gone */
+	const char *how;
+	/* What the op wrote, for the log and metrics (set in the writer thread). */
+	const char *result;
+	int found;
+	char *email;
 };
 
 struct graph_worker {
 	struct runtime *rt;
-	struct store *store;		/* its own connection (see graph_worker_new) */
+	struct store *store;		/* its own connection, for reading the queue */
 	struct app_ctx **apps;
 	size_t n_apps;
 	struct event *timer;
-	struct store_pending *queue;
-	size_t queue_n, queue_pos;
-	struct job *job;		/* NULL when idle */
-	int retry_s;			/* current backoff; 0 after a success */
+	struct job *jobs;		/* in flight */
+	size_t n_jobs;
+	int64_t cursor;			/* highest event id taken */
+	int rescan;			/* a commit failed: read the queue from the start again */
 	int closing;
 	uint64_t processed;
 	graph_lifecycle_cb lifecycle_cb;
@@ -62,6 +76,7 @@ struct graph_worker {
 };
 
 static void run(struct graph_worker *w);
+static void act(struct job *j);
 
 /* ---- Evidence ---- */
 
@@ -140,6 +155,7 @@ app_new(struct graph_worker *w, struct http_client *hc, const struct config_app 
 	a->keys = graph_keyring_new();
 	load_keys(a, app);
 	a->jwks = jwks_cache_new(w->rt->base, hc, url);
+	jwks_cache_set_min_refresh(a->jwks, app->graph_jwks_refresh_min * 1000);
 	free(url);
 	if (app->rotator_client_id != NULL) {
 		a->gc = graph_client_from_app(hc, app, &err);
@@ -190,7 +206,32 @@ static void
 job_free(struct job *j)
 {
 	graph_batch_clear(&j->batch);
+	graph_user_clear(&j->user);
+	free(j->ev.source);
+	free(j->ev.app);
+	free(j->ev.event_id);
+	free(j->ev.type);
+	free(j->ev.body);
+	if (j->retry_ev != NULL)
+		event_free(j->retry_ev);
+	free(j->email);
 	free(j);
+}
+
+/* Takes j off the worker's list. */
+static void
+job_unlink(struct job *j)
+{
+	struct graph_worker *w = j->w;
+	struct job **p;
+
+	for (p = &w->jobs; *p != NULL; p = &(*p)->next) {
+		if (*p == j) {
+			*p = j->next;
+			w->n_jobs--;
+			return;
+		}
+	}
 }
 
 static void
@@ -203,56 +244,100 @@ count_result(const char *kind, const char *result)
 	    "Graph notifications the worker has finished, by kind and result.", labels, 1);
 }
 
-/* Counts the finished event and moves on to the next. */
-static void
-job_finish(struct job *j, const char *result)
-{
-	struct graph_worker *w = j->w;
-	int lifecycle = strncmp(j->ev->type, "lifecycle.", 10) == 0;
+static const char *const evidence_kinds[] = {
+	"disabled", "deleted", "sessions_revoked", "password_changed",
+};
 
-	count_result(lifecycle ? "lifecycle" : "change", result);
-	w->processed++;
-	w->retry_s = 0;
-	w->queue_pos++;
-	w->job = NULL;
+static void
+log_evidence(const struct job *j)
+{
+	char labels[256];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (!(j->found & (1 << i)))
+			continue;
+		log_ctx(LOG_LEVEL_INFO, NULL, j->ev.app, "user %s (%s): %s (%s)", j->user_id,
+		    j->email ? j->email : "no address", evidence_kinds[i], j->how);
+		snprintf(labels, sizeof(labels), "app=\"%s\",kind=\"%s\"", j->ev.app,
+		    evidence_kinds[i]);
+		metrics_counter_add("rekey_user_events_total",
+		    "User-side evidence recorded from Graph, by app and kind.", labels, 1);
+	}
+}
+
+/* On the loop, once the job's op has committed (or failed). */
+static void
+committed_cb(enum store_result result, void *arg)
+{
+	struct job *j = arg;
+	struct graph_worker *w = j->w;
+	int lifecycle = strncmp(j->ev.type, "lifecycle.", 10) == 0;
+
+	if (w == NULL) {		/* the worker was freed meanwhile */
+		job_free(j);
+		return;
+	}
+	job_unlink(j);
+	if (result == STORE_ERROR) {
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "graph worker: event %lld: could not store "
+		    "its result; it will be looked at again", (long long)j->ev.id);
+		w->rescan = 1;
+	} else {
+		log_evidence(j);
+		count_result(lifecycle ? "lifecycle" : "change", j->result);
+		w->processed++;
+	}
 	job_free(j);
 	/* Through the loop, not recursion: a long run of quick events must not grow the stack. */
 	schedule(w, 0);
 }
 
-static void job_retry(struct job *j, const char *why);
+/* The op of an event with no user state to record. */
+static int
+mark_op(struct store *st, void *arg)
+{
+	struct job *j = arg;
 
-/* Marks the event processed with result, then moves on. */
+	return store_mark_processed(st, j->ev.id, j->result);
+}
+
+/* Records the event's result in the writer's next commit. */
 static void
 job_done(struct job *j, const char *result)
 {
-	if (store_mark_processed(j->w->store, j->ev->id, result) == -1) {
-		job_retry(j, "cannot mark the event processed");
-		return;
-	}
-	job_finish(j, result);
+	j->result = result;
+	j->committing = 1;
+	journal_submit_op(j->w->rt->journal, mark_op, committed_cb, j);
 }
 
-/* Leaves the event unprocessed and tries it again after a backoff. */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	act(arg);
+}
+
+/* Tries the job's step again after a backoff; the event stays unprocessed meanwhile. */
 static void
 job_retry(struct job *j, const char *why)
 {
-	struct graph_worker *w = j->w;
+	struct timeval tv;
 
-	w->retry_s = w->retry_s == 0 ? RETRY_FIRST_S :
-	    (w->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : w->retry_s * 2);
-	log_ctx(LOG_LEVEL_WARN, NULL, j->ev->app, "graph worker: event %lld: %s; again in %d s",
-	    (long long)j->ev->id, why, w->retry_s);
-	w->job = NULL;
-	job_free(j);
-	schedule(w, w->retry_s);
+	j->retry_s = j->retry_s == 0 ? RETRY_FIRST_S :
+	    (j->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : j->retry_s * 2);
+	log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "graph worker: event %lld: %s; again in %d s",
+	    (long long)j->ev.id, why, j->retry_s);
+	if (j->retry_ev == NULL)
+		j->retry_ev = evtimer_new(j->w->rt->base, retry_cb, j);
+	tv.tv_sec = j->retry_s;
+	tv.tv_usec = 0;
+	if (j->retry_ev == NULL || evtimer_add(j->retry_ev, &tv) == -1)
+		fatal("graph worker: cannot arm a timer");
 }
 
-/* ---- User evidence ---- */
-
-static const char *const evidence_kinds[] = {
-	"disabled", "deleted", "sessions_revoked", "password_changed",
-};
+/* ---- User evidence (the op runs in the journal's writer thread) ---- */
 
 static char *
 evidence_text(int bit, const struct graph_user *u, const char *how)
@@ -274,14 +359,12 @@ evidence_text(int bit, const struct graph_user *u, const char *how)
 }
 
 static int
-add_events(struct job *j, const char *user_id, const struct graph_user *u, const char *email,
-    int found, const char *how)
+add_events(struct store *st, struct job *j, const struct graph_user *u)
 {
 	struct store_user_event ue = {
-		.app = j->ev->app, .user_id = user_id, .email = email,
-		.observed_ms = util_now_ms(), .source_event = j->ev->id,
+		.app = j->ev.app, .user_id = j->user_id, .email = j->email,
+		.observed_ms = util_now_ms(), .source_event = j->ev.id,
 	};
-	char labels[256];
 	size_t i;
 	int rc = 0;
 
@@ -289,43 +372,37 @@ add_events(struct job *j, const char *user_id, const struct graph_user *u, const
 		int bit = 1 << i;
 		char *text;
 
-		if (!(found & bit))
+		if (!(j->found & bit))
 			continue;
 		ue.kind = evidence_kinds[i];
 		ue.changed_at = bit == GRAPH_EVIDENCE_SESSIONS_REVOKED ? u->sessions_valid_from :
 		    bit == GRAPH_EVIDENCE_PASSWORD_CHANGED ? u->last_password_change : 0;
-		ue.evidence = text = evidence_text(bit, u, how);
-		rc = store_add_user_event(j->w->store, &ue);
-		log_ctx(LOG_LEVEL_INFO, NULL, j->ev->app, "user %s (%s): %s: %s", user_id,
-		    email ? email : "no address", ue.kind, text);
-		snprintf(labels, sizeof(labels), "app=\"%s\",kind=\"%s\"", j->app->name, ue.kind);
-		metrics_counter_add("rekey_user_events_total",
-		    "User-side evidence recorded from Graph, by app and kind.", labels, 1);
+		ue.evidence = text = evidence_text(bit, u, j->how);
+		rc = store_add_user_event(st, &ue);
 		free(text);
 	}
 	return rc;
 }
 
-/* Records the user's state (u NULL: gone) against the last one seen, and finishes the event. */
-static void
-record_user(struct job *j, const char *user_id, const struct graph_user *u, const char *how)
+/* Compares the user's state with the last one seen, records what moved, and marks the event. */
+static int
+user_op(struct store *st, void *arg)
 {
-	struct store *st = j->w->store;
+	struct job *j = arg;
+	const struct graph_user *u = j->have_user ? &j->user : NULL;
 	struct store_user prev, next;
-	int known, found;
+	int known = store_get_user(st, j->ev.app, j->user_id, &prev), rc = -1;
 	const char *email;
 
-	if (store_begin(st) == -1) {
-		job_retry(j, "the store is busy");
-		return;
-	}
-	known = store_get_user(st, j->ev->app, user_id, &prev);
-	found = graph_user_evidence(u, known == 1, prev.account_enabled, prev.deleted,
-	    prev.sessions_valid_from, prev.last_password_change, j->ev->received_ms / 1000);
+	if (known == -1)
+		goto out;
+	j->found = graph_user_evidence(u, known == 1, prev.account_enabled, prev.deleted,
+	    prev.sessions_valid_from, prev.last_password_change, j->ev.received_ms / 1000);
 	email = u && u->mail ? u->mail : u && u->user_principal_name ? u->user_principal_name :
 	    prev.mail ? prev.mail : prev.upn;
+	j->email = email ? xstrdup(email) : NULL;
 	next = (struct store_user){
-		.app = j->ev->app, .user_id = (char *)user_id,
+		.app = j->ev.app, .user_id = (char *)j->user_id,
 		.mail = u ? u->mail : prev.mail, .upn = u ? u->user_principal_name : prev.upn,
 		.account_enabled = u ? u->account_enabled : prev.account_enabled,
 		.deleted = u == NULL,
@@ -333,17 +410,34 @@ record_user(struct job *j, const char *user_id, const struct graph_user *u, cons
 		.last_password_change = u ? u->last_password_change : prev.last_password_change,
 		.updated_ms = util_now_ms(),
 	};
-	if (known == -1 || add_events(j, user_id, u, email, found, how) == -1 ||
-	    store_put_user(st, &next) == -1 ||
-	    store_mark_processed(st, j->ev->id, found ? "user_evidence" : "no_change") == -1 ||
-	    store_commit(st) == -1) {
-		store_rollback(st);
-		store_user_clear(&prev);
-		job_retry(j, "the store refused the user's state");
-		return;
-	}
+	j->result = j->found ? "user_evidence" : "no_change";
+	if (add_events(st, j, u ? u : &j->user) == 0 && store_put_user(st, &next) == 0 &&
+	    store_mark_processed(st, j->ev.id, j->result) == 0)
+		rc = 0;
+out:
 	store_user_clear(&prev);
-	job_finish(j, found ? "user_evidence" : "no_change");
+	return rc;
+}
+
+/* The user's state is known (u NULL: gone): have it recorded in the next commit. */
+static void
+record_user(struct job *j, const char *user_id, const struct graph_user *u, const char *how)
+{
+	if (u != NULL && u != &j->user) {
+		j->user.id = u->id ? xstrdup(u->id) : NULL;
+		j->user.mail = u->mail ? xstrdup(u->mail) : NULL;
+		j->user.user_principal_name = u->user_principal_name ?
+		    xstrdup(u->user_principal_name) : NULL;
+		j->user.account_enabled = u->account_enabled;
+		j->user.sessions_valid_from = u->sessions_valid_from;
+		j->user.last_password_change = u->last_password_change;
+	}
+	j->have_user = u != NULL;
+	/* The caller's user goes away after this call: keep pointing into the copy. */
+	j->user_id = u != NULL && user_id == u->id ? j->user.id : user_id;
+	j->how = how;
+	j->committing = 1;
+	journal_submit_op(j->w->rt->journal, user_op, committed_cb, j);
 }
 
 /* ---- The steps ---- */
@@ -380,7 +474,7 @@ user_cb(const struct graph_result *res, void *arg)
 		job_retry(j, res->detail ? res->detail : "Graph is unavailable");
 		break;
 	default:
-		log_ctx(LOG_LEVEL_ERROR, NULL, j->ev->app, "cannot read user %s: %s (HTTP %ld %s)",
+		log_ctx(LOG_LEVEL_ERROR, NULL, j->ev.app, "cannot read user %s: %s (HTTP %ld %s)",
 		    uid, graph_outcome_name(res->outcome), res->status,
 		    res->error && res->error->code ? res->error->code : "");
 		job_done(j, "graph_error");
@@ -406,16 +500,16 @@ decrypted_user(struct job *j, const char *uid)
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(enc, "dataSignature")),
 	    &plain, &plain_len, &err);
 	if (r != GRAPH_DECRYPT_OK) {
-		log_ctx(LOG_LEVEL_WARN, NULL, j->ev->app, "rich notification %s not decrypted: %s%s%s",
-		    j->ev->event_id, graph_decrypt_result_name(r), err ? ": " : "", err ? err : "");
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "rich notification %s not decrypted: %s%s%s",
+		    j->ev.event_id, graph_decrypt_result_name(r), err ? ": " : "", err ? err : "");
 		free(err);
 		job_done(j, graph_decrypt_result_name(r));
 		return;
 	}
 	memset(&u, 0, sizeof(u));
 	if (graph_parse_user((const char *)plain, plain_len, &u, &err) == -1) {
-		log_ctx(LOG_LEVEL_WARN, NULL, j->ev->app, "rich notification %s: %s",
-		    j->ev->event_id, err);
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "rich notification %s: %s",
+		    j->ev.event_id, err);
 		free(err);
 		OPENSSL_cleanse(plain, plain_len);
 		free(plain);
@@ -461,7 +555,7 @@ act(struct job *j)
 
 	if (item->lifecycle_event != NULL) {
 		if (j->w->lifecycle_cb != NULL)
-			j->w->lifecycle_cb(j->ev->app, item->subscription_id, item->lifecycle_event,
+			j->w->lifecycle_cb(j->ev.app, item->subscription_id, item->lifecycle_event,
 			    j->w->lifecycle_arg);
 		job_done(j, "lifecycle");
 		return;
@@ -475,11 +569,11 @@ tokens_cb(int ok, const char *err, void *arg)
 	struct job *j = arg;
 
 	/* The worker is being freed (its caches cancel what waits): it frees the job. */
-	if (j->w->closing)
+	if (j->w == NULL || j->w->closing)
 		return;
 	if (!ok) {
-		log_ctx(LOG_LEVEL_WARN, NULL, j->ev->app, "Graph notification %s is suspect, not "
-		    "acted on: validation token: %s", j->ev->event_id, err ? err : "invalid");
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "Graph notification %s is suspect, not "
+		    "acted on: validation token: %s", j->ev.event_id, err ? err : "invalid");
 		metrics_inc_webhook("graph", j->batch.items[0].lifecycle_event ? "lifecycle" :
 		    "change", "suspect");
 		job_done(j, "suspect");
@@ -488,6 +582,7 @@ tokens_cb(int ok, const char *err, void *arg)
 	act(j);
 }
 
+/* Takes ev over (its strings move into the job). */
 static void
 start_job(struct graph_worker *w, struct store_pending *ev)
 {
@@ -495,17 +590,20 @@ start_job(struct graph_worker *w, struct store_pending *ev)
 	char *err = NULL;
 
 	j->w = w;
-	j->ev = ev;
-	w->job = j;
-	if (graph_parse_batch(ev->body, ev->body_len, ev->body_len + 1, &j->batch, &err) == -1 ||
-	    j->batch.n_items != 1 || j->batch.items[0].invalid != NULL) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, ev->app, "journaled Graph event %lld unreadable: %s",
-		    (long long)ev->id, err ? err : "not one valid item");
+	j->ev = *ev;
+	memset(ev, 0, sizeof(*ev));
+	j->next = w->jobs;
+	w->jobs = j;
+	w->n_jobs++;
+	if (graph_parse_batch(j->ev.body, j->ev.body_len, j->ev.body_len + 1, &j->batch,
+	    &err) == -1 || j->batch.n_items != 1 || j->batch.items[0].invalid != NULL) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, j->ev.app, "journaled Graph event %lld unreadable: %s",
+		    (long long)j->ev.id, err ? err : "not one valid item");
 		free(err);
 		job_done(j, "unreadable");
 		return;
 	}
-	j->app = find_app(w, ev->app);
+	j->app = find_app(w, j->ev.app);
 	if (j->app == NULL) {
 		job_done(j, "unknown_app");
 		return;
@@ -527,48 +625,41 @@ start_job(struct graph_worker *w, struct store_pending *ev)
 
 /* ---- The driver ---- */
 
-static int
-refill(struct graph_worker *w)
-{
-	store_pending_free(w->queue, w->queue_n);
-	w->queue = NULL;
-	w->queue_n = w->queue_pos = 0;
-	if (store_unprocessed(w->store, "graph", 0, QUEUE_MAX, &w->queue,
-	    &w->queue_n) == -1) {
-		log_error("graph worker: cannot read the journal");
-		return -1;
-	}
-	return 0;
-}
-
-/* Starts the next event unless one is in flight. */
+/* Starts jobs for the events after the cursor while there is room. */
 static void
 run(struct graph_worker *w)
 {
-	if (w->closing || w->job != NULL)
+	struct store_pending *queue = NULL;
+	size_t n = 0, i;
+
+	if (w->closing || w->n_jobs >= JOBS_MAX)
 		return;
-	if (w->queue_pos >= w->queue_n && refill(w) == -1) {
+	/* After a failed commit, go back to the start once nothing is in flight. */
+	if (w->rescan && w->n_jobs == 0) {
+		w->rescan = 0;
+		w->cursor = 0;
+	}
+	if (store_unprocessed(w->store, "graph", w->cursor, JOBS_MAX - w->n_jobs, &queue,
+	    &n) == -1) {
+		log_error("graph worker: cannot read the journal; again in %d s", RETRY_FIRST_S);
 		schedule(w, RETRY_FIRST_S);
 		return;
 	}
-	if (w->queue_pos >= w->queue_n) {
-		schedule(w, POLL_S);
-		return;
+	for (i = 0; i < n; i++) {
+		w->cursor = queue[i].id;
+		start_job(w, &queue[i]);
 	}
-	start_job(w, &w->queue[w->queue_pos]);
+	store_pending_free(queue, n);
+	if (n == 0 && w->n_jobs == 0)
+		schedule(w, POLL_S);
 }
 
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct graph_worker *w = arg;
-
 	(void)fd;
 	(void)what;
-	/* A retry re-reads the queue: the event that failed is still unprocessed in it. */
-	if (w->job == NULL)
-		w->queue_pos = w->queue_n;
-	run(w);
+	run(arg);
 }
 
 struct graph_worker *
@@ -583,14 +674,13 @@ graph_worker_new(struct runtime *rt, struct http_client *hc, graph_lifecycle_cb 
 	w->lifecycle_cb = lifecycle_cb;
 	w->lifecycle_arg = lifecycle_arg;
 	/*
-	 * Its own connection, whose commits survive a crash of the process but
-	 * skip the fsync: a result lost with the machine only means the event is
-	 * looked at again, and the event loop never waits for the disk here.
+	 * Its own connection, only for reading the queue: every write goes
+	 * through the journal's writer (journal_submit_op), so the event loop
+	 * never waits for the store's write lock.
 	 */
 	w->store = store_open(rt->cfg->store_url, &err);
 	if (w->store == NULL)
 		fatal("graph worker: %s", err);
-	store_relax_durability(w->store);
 	w->timer = evtimer_new(rt->base, timer_cb, w);
 	if (w->timer == NULL)
 		fatal("out of memory");
@@ -604,18 +694,23 @@ graph_worker_new(struct runtime *rt, struct http_client *hc, graph_lifecycle_cb 
 void
 graph_worker_free(struct graph_worker *w)
 {
+	struct job *j, *next;
 	size_t i;
 
 	if (w == NULL)
 		return;
 	w->closing = 1;
-	/* Clients first: their callbacks hear CANCELLED and leave the job alone. */
+	/* Clients first: their callbacks hear CANCELLED and leave the jobs alone. */
 	for (i = 0; i < w->n_apps; i++)
 		app_free(w->apps[i]);
 	free(w->apps);
-	if (w->job != NULL)
-		job_free(w->job);
-	store_pending_free(w->queue, w->queue_n);
+	/* A job whose op is with the journal is freed by its callback; the rest now. */
+	for (j = w->jobs; j != NULL; j = next) {
+		next = j->next;
+		j->w = NULL;
+		if (!j->committing)
+			job_free(j);
+	}
 	event_free(w->timer);
 	store_close(w->store);
 	free(w);
@@ -624,7 +719,7 @@ graph_worker_free(struct graph_worker *w)
 void
 graph_worker_wake(struct graph_worker *w)
 {
-	if (w->job == NULL && w->retry_s == 0)
+	if (w->n_jobs < JOBS_MAX)
 		schedule(w, 0);
 }
 

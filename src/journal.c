@@ -44,6 +44,7 @@
 struct entry {
 	struct store_event ev;
 	char *strings;			/* every string of ev, in one allocation */
+	journal_op_fn op;		/* non-NULL: run this instead of storing ev */
 	journal_done_cb cb;
 	void *arg;
 	enum store_result result;	/* set by the writer */
@@ -169,8 +170,15 @@ write_batch(struct store *st, struct batch *b)
 	int ok = store_begin(st) == 0;
 
 	for (i = 0; i < b->n; i++) {
-		b->entries[i].result = ok ? store_add_event(st, &b->entries[i].ev) : STORE_ERROR;
-		if (b->entries[i].result == STORE_ERROR)
+		struct entry *e = &b->entries[i];
+
+		if (!ok)
+			e->result = STORE_ERROR;
+		else if (e->op != NULL)
+			e->result = e->op(st, e->arg) == 0 ? STORE_STORED : STORE_ERROR;
+		else
+			e->result = store_add_event(st, &e->ev);
+		if (e->result == STORE_ERROR)
 			ok = 0;
 	}
 	if (ok && store_commit(st) == 0) {
@@ -368,26 +376,47 @@ let_writer_go(struct journal *j)
 	pthread_cond_broadcast(&j->cond);
 }
 
+static void enqueue(struct journal *j, const struct entry *e);
+
 void
 journal_submit(struct journal *j, const struct store_event *ev,
     journal_done_cb cb, void *arg)
 {
 	struct entry e;
-	struct batch *b;
-	int idle;
 
 	/* Copy outside the lock: the writer may be waiting for it to take the batch. */
 	memset(&e, 0, sizeof(e));
 	entry_copy(&e, ev);
 	e.cb = cb;
 	e.arg = arg;
+	enqueue(j, &e);
+}
+
+void
+journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg)
+{
+	struct entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.op = op;
+	e.cb = cb;
+	e.arg = arg;
+	enqueue(j, &e);
+}
+
+static void
+enqueue(struct journal *j, const struct entry *e)
+{
+	struct batch *b;
+	int idle;
+
 	pthread_mutex_lock(&j->mu);
 	b = j->open;
 	if (b->n == b->cap) {
 		b->cap *= 2;
 		b->entries = xrealloc(b->entries, b->cap * sizeof(*b->entries));
 	}
-	b->entries[b->n++] = e;
+	b->entries[b->n++] = *e;
 	idle = !j->go;
 	pthread_mutex_unlock(&j->mu);
 	j->pending++;

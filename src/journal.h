@@ -30,6 +30,18 @@ void journal_free(struct journal *j);
 void journal_submit(struct journal *j, const struct store_event *ev,
     journal_done_cb cb, void *arg);
 
+/*
+ * Work for the writer's next transaction, so that the event loop never
+ * waits for the store's write lock: op runs in the writer thread, on the
+ * writer's connection, inside the batch's transaction, in submission order
+ * with the events.  It may use only the store and arg (which must stay alive
+ * until cb) and must not log or touch metrics.  cb runs on the loop with
+ * STORE_STORED once committed, or STORE_ERROR when op returned -1 or the
+ * commit failed (a failing op fails its whole batch: keep ops simple).
+ */
+typedef int (*journal_op_fn)(struct store *st, void *arg);
+void journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg);
+
 /* Commits everything submitted, waiting for the writer (for shutdown and tests). */
 void journal_flush(struct journal *j);
 /* Number of events submitted but not yet answered. */

@@ -1,0 +1,230 @@
+"""Graph notifications end to end: the daemon subscribes to /users at the
+fake Graph (which validates both URLs), the fake delivers change
+notifications, plain and encrypted, and the worker turns them into user
+evidence: disabled, deleted, sessions revoked, password changed.  Rich
+notifications are decrypted with the daemon's key; tampered ones, keys
+wrapped the wrong way, and batches with bad validation tokens are flagged
+and never acted on.  A notification journaled but not processed when the
+daemon is killed is processed after the restart."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from fakes import Fakes  # noqa: E402
+from rekeytest import Daemon, Tap, free_port, write_secret  # noqa: E402
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TARGET = "11111111-2222-3333-4444-555555555555"
+ROTATOR = "99999999-8888-7777-6666-555555555555"
+CLIENT_STATE = "cs-" + uuid.uuid4().hex
+OLD = "2026-01-01T00:00:00Z"
+
+
+def iso(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def user(name, **kw):
+    u = {"id": str(uuid.uuid4()), "displayName": name.title(), "mail": name + "@contoso.example",
+         "userPrincipalName": name + "@contoso.example", "accountEnabled": True,
+         "signInSessionsValidFromDateTime": OLD, "lastPasswordChangeDateTime": OLD}
+    u.update(kw)
+    return u
+
+
+def wait_for(cond, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def make_encryption_cert(directory):
+    key, crt = os.path.join(directory, "notify.key"), os.path.join(directory, "notify.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", crt, "-days", "30", "-subj", "/CN=rekey notifications"],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return crt, key
+
+
+t = Tap()
+users = {n: user(n) for n in ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank")}
+d = Daemon()
+fakes = Fakes()
+try:
+    fakes.start(d.certs, {"tenants": {TENANT: {
+        "apps": {TARGET: {"object_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "display_name": "Nylas connector",
+                          "passwords": [], "owners": [{"type": "servicePrincipal", "appId": ROTATOR}]},
+                 ROTATOR: {"display_name": "rekey", "certificates": ["rotator.crt"]}},
+        "users": {u["id"]: u for u in users.values()}}}})
+    port = free_port()
+    s = os.path.join(d.dir, "secrets")
+    write_secret(os.path.join(s, "client_state"), CLIENT_STATE + "\n")
+    enc_crt, enc_key = make_encryption_cert(s)
+
+    def write_config():
+        lines = ["[server]", "listen = 127.0.0.1:%d" % port, "tls_cert = %s/server.crt" % d.certs,
+                 "tls_key = %s/server.key" % d.certs, "public_url = https://127.0.0.1:%d" % port,
+                 "log_level = debug", "",
+                 "[store]", "url = sqlite:%s" % d.db_path, "master_key_file = %s/master_key" % s, "",
+                 "[outbound]", "ca_file = %s/ca.crt" % d.certs, "timeout_ms = 5000", "",
+                 "[app prod]", "nylas_webhook_secret_file = %s/webhook" % s,
+                 "azure_tenant_id = %s" % TENANT, "azure_client_id = %s" % TARGET,
+                 "azure_login_base = %s" % fakes.login_base, "graph_base = %s" % fakes.graph_base,
+                 "rotator_client_id = %s" % ROTATOR, "rotator_cert_file = %s/rotator.crt" % d.certs,
+                 "rotator_key_file = %s/rotator.key" % d.certs,
+                 "graph_client_state_file = %s/client_state" % s, "graph_subscribe_users = yes",
+                 "graph_encryption_cert_file = %s" % enc_crt, "graph_encryption_key_file = %s" % enc_key,
+                 "graph_encryption_cert_id = notify-2026", "graph_jwks_refresh_min = 3s", ""]
+        with open(d.conf_path, "w") as f:
+            f.write("\n".join(lines))
+
+    write_config()
+    d.start()
+
+    def live_subs():
+        return list(fakes.state().get("subscriptions", {}).values())
+
+    subs = wait_for(lambda: live_subs(), 30)
+    t.eq(len(subs), 1, "the daemon subscribed to /users at start")
+    sub = subs[0] if subs else {}
+    sid = sub.get("id")
+    t.eq(sub.get("encryptionCertificateId"), "notify-2026", "the subscription asks for rich notifications")
+
+    def events(where="1=1", args=()):
+        return d.events("source = 'graph' AND " + where, args)
+
+    def result_of(event_id):
+        rows = events("event_id = ?", (event_id,))
+        return rows[0]["result"] if rows and rows[0]["processed_at"] else None
+
+    def user_events(uid):
+        with d.db() as c:
+            return [dict(r) for r in c.execute("SELECT * FROM user_events WHERE user_id = ? ORDER BY id", (uid,))]
+
+    def patch_user(name, **fields):
+        fakes.seed({"tenants": {TENANT: {"users": {users[name]["id"]: fields}}}})
+
+    def deliver(name, **kw):
+        item = {"user_id": users[name]["id"], "id": str(uuid.uuid4())}
+        r = fakes.notify_graph(sid, [item], **kw)
+        t.eq(r.get("status"), 202, "the daemon acks the notification for %s (%s)" % (name, kw or "plain"))
+        wait_for(lambda: result_of(item["id"]) is not None, 20)
+        return item["id"], result_of(item["id"])
+
+    # Plain notifications: the worker reads the user from Graph.
+    now = time.time()
+    patch_user("alice", accountEnabled=False)
+    eid, res = deliver("alice")
+    t.eq(res, "user_evidence", "alice disabled: evidence")
+    ue = user_events(users["alice"]["id"])
+    t.eq([(u["kind"], u["email"]) for u in ue], [("disabled", "alice@contoso.example")],
+         "alice: one 'disabled' event with her address")
+    t.ok(ue and "accountEnabled is false (GET /users)" in ue[0]["evidence"], "the evidence says how it was seen")
+
+    patch_user("bob", signInSessionsValidFromDateTime=iso(now - 30))
+    _, res = deliver("bob")
+    t.eq([u["kind"] for u in user_events(users["bob"]["id"])], ["sessions_revoked"], "bob: sessions revoked")
+
+    patch_user("carol", lastPasswordChangeDateTime=iso(now - 30))
+    _, res = deliver("carol")
+    t.eq([u["kind"] for u in user_events(users["carol"]["id"])], ["password_changed"], "carol: password changed")
+
+    fakes.seed({"tenants": {TENANT: {"users": {users["dave"]["id"]: None}}}})
+    _, res = deliver("dave")
+    t.eq([u["kind"] for u in user_events(users["dave"]["id"])], ["deleted"], "dave gone (404): deleted")
+
+    _, res = deliver("erin")
+    t.eq((res, user_events(users["erin"]["id"])), ("no_change", []), "erin unchanged: no evidence")
+    # A second look at bob with nothing new: the stored baseline says it is old news.
+    _, res = deliver("bob")
+    t.eq((res, len(user_events(users["bob"]["id"]))), ("no_change", 1), "bob again, nothing new: no second event")
+    patch_user("bob", signInSessionsValidFromDateTime=iso(now + 1))
+    _, res = deliver("bob")
+    t.eq(len(user_events(users["bob"]["id"])), 2, "bob's sessions revoked again: a second event")
+
+    # Rich notifications: decrypted with the daemon's key, no GET /users.
+    fakes.clear_requests("graph")
+    patch_user("frank", accountEnabled=False)
+    jwks_before = fakes.jwks_requests()
+    _, res = deliver("frank", encrypted=True)
+    t.eq(res, "user_evidence", "frank (encrypted): evidence from the decrypted resource")
+    t.eq([u["kind"] for u in user_events(users["frank"]["id"])], ["disabled"], "frank: disabled")
+    t.ok(user_events(users["frank"]["id"]) and "rich notification" in user_events(users["frank"]["id"])[0]["evidence"],
+         "frank: the evidence names the rich notification")
+    t.eq(fakes.requests("graph", r"/users/"), [], "no GET /users for a rich notification")
+    t.eq(fakes.jwks_requests(), jwks_before + 1, "the JWKS was fetched once for the token")
+    _, res = deliver("erin", encrypted=True)
+    t.eq(fakes.jwks_requests(), jwks_before + 1, "the second token is checked against the cached JWKS")
+
+    # Tampering: flagged, never acted on.
+    patch_user("gina", accountEnabled=False)
+    for tamper, want in (("data_signature", "bad_signature"), ("data", "bad_signature"),
+                         ("oaep_sha256", "bad_key"), ("cert_id", "unknown_key")):
+        _, res = deliver("gina", encrypted=True, tamper=tamper)
+        t.eq(res, want, "tampered %s: %s" % (tamper, want))
+    t.eq(user_events(users["gina"]["id"]), [], "gina: no evidence from tampered notifications")
+
+    # Validation tokens: any bad one makes the batch suspect.
+    suspect_before = d.metric("rekey_webhooks_total", {"source": "graph", "result": "suspect"}) or 0
+    for token in ("expired", "not_yet_valid", "forged", "wrong_aud", "wrong_iss", "wrong_appid", "none"):
+        _, res = deliver("gina", encrypted=True, token=token)
+        t.eq(res, "suspect", "token %s: suspect" % token)
+    t.eq(user_events(users["gina"]["id"]), [], "gina: no evidence from suspect batches")
+    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "suspect"}), suspect_before + 7,
+         "suspect batches are counted")
+    time.sleep(3.2)  # graph_jwks_refresh_min since the last fetch
+    before = fakes.jwks_requests()
+    _, res = deliver("gina", encrypted=True, token="unknown_kid")
+    t.eq(res, "suspect", "an unknown kid: suspect")
+    t.eq(fakes.jwks_requests(), before + 1, "an unknown kid makes the daemon refresh the JWKS once")
+    _, res = deliver("gina", encrypted=True, token="unknown_kid")
+    t.eq(fakes.jwks_requests(), before + 1, "a second unknown kid soon after does not refetch")
+
+    # The identity platform rotates its signing key: the new kid is fetched and trusted.
+    time.sleep(3.2)
+    fakes.rotate_jwks(keep_old=False)
+    before = fakes.jwks_requests()
+    patch_user("gina", accountEnabled=False, displayName="Gina B.")
+    _, res = deliver("gina", encrypted=True)
+    t.eq((res, fakes.jwks_requests()), ("user_evidence", before + 1),
+         "a token signed with a newly published key: one refresh, then accepted")
+
+    # v1 tokens are good too.
+    patch_user("hank", accountEnabled=False)
+    _, res = deliver("hank", encrypted=True, token_version=1)
+    t.eq(res, "user_evidence", "a v1 token (sts.windows.net issuer, appid) is accepted")
+
+    # A journaled notification survives kill -9 before the worker got to it.
+    fakes.script("graph", [{"method": "GET", "path": "users/", "times": 0, "action": {"hang": True}}])
+    patch_user("erin", accountEnabled=False)
+    item = {"user_id": users["erin"]["id"], "id": str(uuid.uuid4())}
+    r = fakes.notify_graph(sid, [item])
+    t.eq(r.get("status"), 202, "acked while Graph hangs")
+    wait_for(lambda: fakes.hung("graph") >= 1, 10)
+    t.eq(result_of(item["id"]), None, "not processed while Graph hangs")
+    d.kill9()
+    fakes.clear_script("graph")
+    fakes.release("graph")
+    d.start()
+    wait_for(lambda: result_of(item["id"]) is not None, 30)
+    t.eq(result_of(item["id"]), "user_evidence", "processed after the restart")
+    t.eq([u["kind"] for u in user_events(users["erin"]["id"])], ["disabled"], "erin: disabled, once")
+    t.eq(len(live_subs()), 1, "the restart created no second subscription")
+
+    t.eq(d.metric("rekey_user_events_total", {"app": "prod", "kind": "disabled"}) is not None, True,
+         "user events are counted in the metrics")
+    t.ok(CLIENT_STATE not in d.log_text(), "the clientState never appears in the log")
+    t.eq(d.stop(), 0, "SIGTERM stops cleanly")
+finally:
+    d.cleanup()
+    fakes.stop()
+t.done()
