@@ -35,6 +35,7 @@ enum graph_op {
 	OP_OWNERS,
 	OP_GET_USER,
 	OP_SUB_CREATE,
+	OP_SUB_LIST,
 	OP_SUB_RENEW,
 	OP_SUB_REAUTHORIZE,
 	OP_SUB_DELETE,
@@ -61,6 +62,8 @@ struct graph_call {
 	void *arg;
 	struct graph_owner *owners;	/* accumulated over pages */
 	size_t n_owners;
+	struct graph_subscription *subs;	/* accumulated over pages */
+	size_t n_subs;
 	int pages;
 };
 TAILQ_HEAD(graph_call_list, graph_call);
@@ -568,29 +571,50 @@ append_owners(const cJSON *value, struct graph_owner **owners, size_t *n, char *
 	return 0;
 }
 
+/*
+ * Opens one page of a Graph collection: the document into *root (caller
+ * deletes it, also on failure; NULL when it did not parse), its "value" array
+ * into *value and @odata.nextLink into *next_link (caller frees).  0 or -1.
+ */
+static int
+page_open(const char *body, size_t len, cJSON **root, cJSON **value, char **next_link,
+    char **err)
+{
+	*next_link = NULL;
+	*value = NULL;
+	*root = parse_object(body, len, err);
+	if (*root == NULL)
+		return -1;
+	*value = cJSON_GetObjectItemCaseSensitive(*root, "value");
+	if (!cJSON_IsArray(*value)) {
+		*err = xstrdup("\"value\" is not an array");
+		return -1;
+	}
+	return json_get_str(*root, "@odata.nextLink", GRAPH_LINK_MAX, 0, next_link, err);
+}
+
+/* What a page came to: on failure the next link is dropped. */
+static int
+page_close(cJSON *root, int rc, char **next_link)
+{
+	if (rc == -1) {
+		free(*next_link);
+		*next_link = NULL;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
 int
 graph_parse_owners_page(const char *body, size_t len, struct graph_owner **owners,
     size_t *n, char **next_link, char **err)
 {
-	cJSON *root = parse_object(body, len, err);
-	const cJSON *value;
-	int rc = -1;
+	cJSON *root, *value;
+	int rc = page_open(body, len, &root, &value, next_link, err);
 
-	*next_link = NULL;
-	if (root == NULL)
-		return -1;
-	value = cJSON_GetObjectItemCaseSensitive(root, "value");
-	if (!cJSON_IsArray(value)) {
-		*err = xstrdup("\"value\" is not an array");
-		goto out;
-	}
-	if (append_owners(value, owners, n, err) == -1 ||
-	    json_get_str(root, "@odata.nextLink", GRAPH_LINK_MAX, 0, next_link, err) == -1)
-		goto out;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
+	if (rc == 0)
+		rc = append_owners(value, owners, n, err);
+	return page_close(root, rc, next_link);
 }
 
 void
@@ -656,26 +680,38 @@ graph_user_clear(struct graph_user *u)
 	u->account_enabled = -1;
 }
 
+static int
+subscription_from(const cJSON *obj, struct graph_subscription *out, char **err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(obj)) {
+		*err = xstrdup("a subscription is not an object");
+		return -1;
+	}
+	if (get_str(obj, "id", 1, &out->id, err) == 0 &&
+	    get_str(obj, "resource", 0, &out->resource, err) == 0 &&
+	    get_str(obj, "changeType", 0, &out->change_type, err) == 0 &&
+	    get_str(obj, "notificationUrl", 0, &out->notification_url, err) == 0 &&
+	    get_time(obj, "expirationDateTime", &out->expiration, err) == 0)
+		return 0;
+	graph_subscription_clear(out);
+	return -1;
+}
+
 int
 graph_parse_subscription(const char *body, size_t len, struct graph_subscription *out,
     char **err)
 {
 	cJSON *root = parse_object(body, len, err);
-	int rc = -1;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (root == NULL)
 		return -1;
-	if (get_str(root, "id", 1, &out->id, err) == 0 &&
-	    get_str(root, "resource", 0, &out->resource, err) == 0 &&
-	    get_str(root, "changeType", 0, &out->change_type, err) == 0 &&
-	    get_time(root, "expirationDateTime", &out->expiration, err) == 0)
-		rc = 0;
+	rc = subscription_from(root, out, err);
 	/* Graph echoes clientState, which is a shared secret. */
 	scrub_string(root, "clientState");
 	cJSON_Delete(root);
-	if (rc == -1)
-		graph_subscription_clear(out);
 	return rc;
 }
 
@@ -685,7 +721,54 @@ graph_subscription_clear(struct graph_subscription *s)
 	free(s->id);
 	free(s->resource);
 	free(s->change_type);
+	free(s->notification_url);
 	memset(s, 0, sizeof(*s));
+}
+
+static int
+append_subscriptions(const cJSON *value, struct graph_subscription **subs, size_t *n,
+    char **err)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, value) {
+		if (*n >= GRAPH_MAX_SUBSCRIPTIONS) {
+			*err = xasprintf("more than %d subscriptions", GRAPH_MAX_SUBSCRIPTIONS);
+			return -1;
+		}
+		*subs = xrealloc(*subs, (*n + 1) * sizeof(**subs));
+		if (subscription_from(item, &(*subs)[*n], err) == -1)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+graph_parse_subscriptions_page(const char *body, size_t len, struct graph_subscription **subs,
+    size_t *n, char **next_link, char **err)
+{
+	cJSON *root, *value, *item;
+	int rc = page_open(body, len, &root, &value, next_link, err);
+
+	if (rc == 0)
+		rc = append_subscriptions(value, subs, n, err);
+	/* Each entry echoes clientState, which is a shared secret. */
+	if (cJSON_IsArray(value)) {
+		cJSON_ArrayForEach(item, value)
+			scrub_string(item, "clientState");
+	}
+	return page_close(root, rc, next_link);
+}
+
+void
+graph_subscriptions_free(struct graph_subscription *subs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		graph_subscription_clear(&subs[i]);
+	free(subs);
 }
 
 /* --- URLs and bodies ---------------------------------------------------- */
@@ -806,6 +889,11 @@ graph_subscription_body(const struct graph_subscription_spec *spec)
 	json_time_field(&b, "expirationDateTime", spec->expiration);
 	json_field(&b, "clientState", spec->client_state->data, spec->client_state->len);
 	json_str_field(&b, "latestSupportedTlsVersion", "v1_2");
+	if (spec->include_resource_data) {
+		wbuf_add_str(&b, ",\"includeResourceData\":true");
+		json_str_field(&b, "encryptionCertificate", spec->encryption_certificate);
+		json_str_field(&b, "encryptionCertificateId", spec->encryption_certificate_id);
+	}
 	wbuf_add_str(&b, "}");
 	return wbuf_to_secret(&b);
 }
@@ -874,6 +962,7 @@ call_free(struct graph_call *c)
 	secret_free(c->body);
 	free(c->guid_header);
 	graph_owners_free(c->owners, c->n_owners);
+	graph_subscriptions_free(c->subs, c->n_subs);
 	free(c);
 }
 
@@ -1118,24 +1207,14 @@ finish_answer(struct graph_call *c, const struct http_response *resp)
 }
 
 /*
- * Takes in one page of owners.  1 when the next page was requested (c
- * continues), 0 when the list is complete, -1 and *err on a bad page.
+ * Requests next (taken; NULL: there is none) as c's next page.  1 when it
+ * was requested (c continues), 0 when there is none, -1 and *err.
  */
 static int
-owners_page(struct graph_call *c, const struct http_response *resp, char **err)
+next_page(struct graph_call *c, char *next, char **err)
 {
-	char *next = NULL;
-
-	if (graph_parse_owners_page(resp->body, resp->body_len, &c->owners, &c->n_owners, &next,
-	    err) == -1)
-		return -1;
-	c->pages++;
-	if (next == NULL || c->pages >= GRAPH_OWNER_PAGES_MAX) {
-		if (next != NULL)
-			c->pages = GRAPH_OWNER_PAGES_MAX + 1;	/* truncated */
-		free(next);
+	if (next == NULL)
 		return 0;
-	}
 	if (!graph_link_allowed(c->gc->base, next)) {
 		*err = xstrdup("@odata.nextLink points away from graph_base");
 		free(next);
@@ -1151,12 +1230,50 @@ owners_page(struct graph_call *c, const struct http_response *resp, char **err)
 	return 1;
 }
 
+/* Takes in one page of owners; what next_page returns, or -1 and *err on a bad page. */
+static int
+owners_page(struct graph_call *c, const struct http_response *resp, char **err)
+{
+	char *next = NULL;
+
+	if (graph_parse_owners_page(resp->body, resp->body_len, &c->owners, &c->n_owners, &next,
+	    err) == -1)
+		return -1;
+	c->pages++;
+	if (next != NULL && c->pages >= GRAPH_OWNER_PAGES_MAX) {
+		c->pages = GRAPH_OWNER_PAGES_MAX + 1;	/* truncated */
+		free(next);
+		return 0;
+	}
+	return next_page(c, next, err);
+}
+
+/* The same for subscriptions, where a truncated list would hide the one to adopt. */
+static int
+subscriptions_page(struct graph_call *c, const struct http_response *resp, char **err)
+{
+	char *next = NULL;
+
+	if (graph_parse_subscriptions_page(resp->body, resp->body_len, &c->subs, &c->n_subs, &next,
+	    err) == -1)
+		return -1;
+	c->pages++;
+	if (next != NULL && c->pages >= GRAPH_SUBSCRIPTION_PAGES_MAX) {
+		*err = xasprintf("more than %d pages of subscriptions",
+		    GRAPH_SUBSCRIPTION_PAGES_MAX);
+		free(next);
+		return -1;
+	}
+	return next_page(c, next, err);
+}
+
 static void
-finish_owners(struct graph_call *c, const struct http_response *resp)
+finish_pages(struct graph_call *c, const struct http_response *resp)
 {
 	struct graph_result res;
 	char *err = NULL;
-	int rc = owners_page(c, resp, &err);
+	int rc = c->op == OP_OWNERS ? owners_page(c, resp, &err) :
+	    subscriptions_page(c, resp, &err);
 
 	if (rc == 1)
 		return;
@@ -1173,7 +1290,9 @@ finish_owners(struct graph_call *c, const struct http_response *resp)
 	res.retry_after_ms = -1;
 	res.owners = c->owners;
 	res.n_owners = c->n_owners;
-	res.owners_truncated = c->pages > GRAPH_OWNER_PAGES_MAX;
+	res.owners_truncated = c->op == OP_OWNERS && c->pages > GRAPH_OWNER_PAGES_MAX;
+	res.subscriptions = c->subs;
+	res.n_subscriptions = c->n_subs;
 	call_finish(c, &res);
 }
 
@@ -1194,8 +1313,8 @@ answer_cb(const struct http_response *resp, void *arg)
 			call_fail(c, GRAPH_PERMANENT, "retry after 401 not sent", NULL);
 		return;
 	}
-	if (c->op == OP_OWNERS && resp->outcome == HTTP_OUTCOME_OK)
-		finish_owners(c, resp);
+	if ((c->op == OP_OWNERS || c->op == OP_SUB_LIST) && resp->outcome == HTTP_OUTCOME_OK)
+		finish_pages(c, resp);
 	else
 		finish_answer(c, resp);
 }
@@ -1314,9 +1433,19 @@ graph_create_subscription(struct graph_client *gc, const struct graph_subscripti
 	if (empty(spec->change_type) || empty(spec->notification_url) || empty(spec->resource) ||
 	    spec->client_state == NULL || spec->client_state->len == 0)
 		return bad_arg(gc, "a subscription field");
+	if (spec->include_resource_data && (empty(spec->encryption_certificate) ||
+	    empty(spec->encryption_certificate_id)))
+		return bad_arg(gc, "encryptionCertificate or encryptionCertificateId");
 	return call_submit(gc, call_new(OP_SUB_CREATE, "POST",
 	    path_url(gc->base, "subscriptions", NULL, NULL), graph_subscription_body(spec), cb,
 	    arg));
+}
+
+int
+graph_list_subscriptions(struct graph_client *gc, graph_cb cb, void *arg)
+{
+	return call_submit(gc, call_new(OP_SUB_LIST, "GET",
+	    path_url(gc->base, "subscriptions", NULL, NULL), NULL, cb, arg));
 }
 
 int

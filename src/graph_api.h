@@ -27,6 +27,8 @@ struct secret;
 #define GRAPH_MAX_PASSWORDS 256
 #define GRAPH_MAX_OWNERS 1000
 #define GRAPH_OWNER_PAGES_MAX 10
+#define GRAPH_MAX_SUBSCRIPTIONS 1000
+#define GRAPH_SUBSCRIPTION_PAGES_MAX 20
 #define GRAPH_FIELD_MAX 1024
 /* Longest ISO 8601 text graph_parse_time reads, and what util_format_time writes. */
 #define GRAPH_TIME_MAX 64
@@ -94,6 +96,7 @@ struct graph_subscription {
 	char *id;
 	char *resource;
 	char *change_type;
+	char *notification_url;		/* NULL when absent */
 	int64_t expiration;
 };
 
@@ -105,6 +108,10 @@ struct graph_subscription_spec {
 	const char *resource;			/* "/users" */
 	int64_t expiration;			/* Unix seconds */
 	const struct secret *client_state;	/* at most 128 characters */
+	/* Rich notifications: all three, or include_resource_data 0 and the others NULL. */
+	int include_resource_data;
+	const char *encryption_certificate;	/* base64 of the certificate's DER */
+	const char *encryption_certificate_id;
 };
 
 /* What a call came to; everything is valid only during the callback. */
@@ -127,6 +134,8 @@ struct graph_result {
 	int owners_truncated;			/* more pages than GRAPH_OWNER_PAGES_MAX */
 	const struct graph_user *user;
 	const struct graph_subscription *subscription;	/* create, renew */
+	const struct graph_subscription *subscriptions;	/* list */
+	size_t n_subscriptions;
 };
 
 typedef void (*graph_cb)(const struct graph_result *res, void *arg);
@@ -164,6 +173,12 @@ int graph_list_owners(struct graph_client *gc, const char *object_id, graph_cb c
 int graph_get_user(struct graph_client *gc, const char *user_id, graph_cb cb, void *arg);
 int graph_create_subscription(struct graph_client *gc, const struct graph_subscription_spec *spec,
     graph_cb cb, void *arg);
+/*
+ * GET /subscriptions: the subscriptions this app created, following
+ * @odata.nextLink on the same host; more than GRAPH_MAX_SUBSCRIPTIONS (or
+ * GRAPH_SUBSCRIPTION_PAGES_MAX pages) is GRAPH_PERMANENT.
+ */
+int graph_list_subscriptions(struct graph_client *gc, graph_cb cb, void *arg);
 /* PATCH /subscriptions/{id} {"expirationDateTime"}. */
 int graph_renew_subscription(struct graph_client *gc, const char *id, int64_t expiration,
     graph_cb cb, void *arg);
@@ -218,6 +233,14 @@ void graph_user_clear(struct graph_user *u);
 int graph_parse_subscription(const char *body, size_t len, struct graph_subscription *out,
     char **err);
 void graph_subscription_clear(struct graph_subscription *s);
+/*
+ * One page of GET /subscriptions: appends to *subs and *n (at most
+ * GRAPH_MAX_SUBSCRIPTIONS in all) and sets *next_link (caller frees) when
+ * there is a next page.  0 or -1.
+ */
+int graph_parse_subscriptions_page(const char *body, size_t len, struct graph_subscription **subs,
+    size_t *n, char **next_link, char **err);
+void graph_subscriptions_free(struct graph_subscription *subs, size_t n);
 
 /* URL of the appId lookup (OData quoting and percent-encoding).  Caller frees. */
 char *graph_find_application_url(const char *graph_base, const char *app_id);

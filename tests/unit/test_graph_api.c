@@ -7,6 +7,7 @@
 #include "graph_api.h"
 #include "secret.h"
 #include "tap.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,10 +458,101 @@ test_subscription(void)
 	TAP_STR_EQ(s.resource, "/users", "subscription: resource");
 	TAP_STR_EQ(s.change_type, "updated,deleted", "subscription: changeType");
 	TAP_OK(s.expiration == 1767225600 + 28 * 86400, "subscription: expirationDateTime");
+	TAP_STR_EQ(s.notification_url, "https://hooks.example.com/webhooks/graph/prod",
+	    "subscription: notificationUrl");
 	graph_subscription_clear(&s);
 	TAP_OK(graph_parse_subscription(S("{\"resource\":\"/users\"}"), &s, &err) == -1,
 	    "subscription: no id is refused");
 	free(err);
+}
+
+/* The list of GET /subscriptions as the Graph documentation shows it, over two pages. */
+#define SUBS_PAGE1 \
+	"{\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata#subscriptions\"," \
+	"\"value\":[{\"id\":\"s1\",\"resource\":\"/users\",\"changeType\":\"updated,deleted\"," \
+	"\"clientState\":\"secretClientValue\",\"notificationUrl\":\"https://h.example/webhooks/" \
+	"graph/prod\",\"lifecycleNotificationUrl\":null,\"expirationDateTime\":" \
+	"\"2026-01-29T00:00:00Z\",\"includeResourceData\":false}," \
+	"{\"id\":\"s2\",\"resource\":\"groups\",\"notificationUrl\":null}]," \
+	"\"@odata.nextLink\":\"https://graph.microsoft.com/v1.0/subscriptions?$skiptoken=X\"}"
+#define SUBS_PAGE2 \
+	"{\"value\":[{\"id\":\"s3\",\"resource\":\"/users\",\"clientState\":null}]}"
+
+struct subs_bad_case {
+	const char *body;
+	const char *what;
+};
+
+static const struct subs_bad_case subs_bad_cases[] = {
+	{ "{\"value\":{}}", "value not an array" },
+	{ "{\"value\":[{\"resource\":\"/users\"}]}", "an entry without id" },
+	{ "{\"value\":[5]}", "an entry that is not an object" },
+	{ "{\"value\":[{\"id\":\"x\",\"expirationDateTime\":\"soon\"}]}", "a bad time" },
+	{ "{\"value\":[],\"@odata.nextLink\":7}", "a nextLink that is not a string" },
+	{ "[]", "not an object" },
+};
+
+static void
+test_subscription_list(void)
+{
+	struct graph_subscription *subs = NULL;
+	size_t n = 0, i;
+	char *next = NULL, *err = NULL;
+
+	TAP_OK(graph_parse_subscriptions_page(S(SUBS_PAGE1), &subs, &n, &next, &err) == 0,
+	    "subscription list: page 1 parses");
+	TAP_OK(n == 2, "subscription list: two entries");
+	TAP_STR_EQ(subs[0].id, "s1", "subscription list: id");
+	TAP_STR_EQ(subs[0].notification_url, "https://h.example/webhooks/graph/prod",
+	    "subscription list: notificationUrl");
+	TAP_OK(subs[0].expiration == 1767225600 + 28 * 86400, "subscription list: expiration");
+	TAP_OK(subs[1].notification_url == NULL && subs[1].expiration == 0,
+	    "subscription list: null and absent fields are NULL/0");
+	TAP_STR_EQ(next, "https://graph.microsoft.com/v1.0/subscriptions?$skiptoken=X",
+	    "subscription list: nextLink read");
+	free(next);
+	next = NULL;
+	TAP_OK(graph_parse_subscriptions_page(S(SUBS_PAGE2), &subs, &n, &next, &err) == 0 &&
+	    n == 3 && next == NULL, "subscription list: page 2 appended, no further page");
+	TAP_STR_EQ(subs[2].id, "s3", "subscription list: the appended entry");
+	graph_subscriptions_free(subs, n);
+	for (i = 0; i < LEN(subs_bad_cases); i++) {
+		subs = NULL;
+		n = 0;
+		TAP_OK(graph_parse_subscriptions_page(subs_bad_cases[i].body,
+		    strlen(subs_bad_cases[i].body), &subs, &n, &next, &err) == -1 && err != NULL,
+		    "subscription list: %s is refused", subs_bad_cases[i].what);
+		graph_subscriptions_free(subs, n);
+		free(next);
+		next = NULL;
+		free(err);
+		err = NULL;
+	}
+}
+
+static void
+test_subscription_list_bound(void)
+{
+	struct graph_subscription *subs = NULL;
+	size_t n = 0, i;
+	char *next = NULL, *err = NULL;
+	char *body = xasprintf("{\"value\":[");
+	char *more;
+
+	for (i = 0; i <= GRAPH_MAX_SUBSCRIPTIONS; i++) {
+		more = xasprintf("%s%s{\"id\":\"s%zu\"}", body, i ? "," : "", i);
+		free(body);
+		body = more;
+	}
+	more = xasprintf("%s]}", body);
+	free(body);
+	body = more;
+	TAP_OK(graph_parse_subscriptions_page(body, strlen(body), &subs, &n, &next, &err) == -1 &&
+	    n == GRAPH_MAX_SUBSCRIPTIONS, "subscription list: more than %d is refused",
+	    GRAPH_MAX_SUBSCRIPTIONS);
+	graph_subscriptions_free(subs, n);
+	free(err);
+	free(body);
 }
 
 static void
@@ -470,7 +562,7 @@ test_subscription_body(void)
 	struct graph_subscription_spec spec = {
 		"updated,deleted", "https://hooks.example.com/webhooks/graph/prod",
 		"https://hooks.example.com/webhooks/graph/prod/lifecycle", "/users",
-		1767225600, state,
+		1767225600, state, 0, NULL, NULL,
 	};
 	struct secret *body = graph_subscription_body(&spec);
 	cJSON *root = cJSON_Parse((const char *)body->data);
@@ -490,8 +582,22 @@ test_subscription_body(void)
 	secret_free(body);
 	spec.lifecycle_url = NULL;
 	body = graph_subscription_body(&spec);
-	TAP_OK(strstr((const char *)body->data, "lifecycle") == NULL,
-	    "subscription body: no lifecycle URL when none is given");
+	TAP_OK(strstr((const char *)body->data, "lifecycle") == NULL &&
+	    strstr((const char *)body->data, "includeResourceData") == NULL,
+	    "subscription body: no lifecycle URL when none is given, no rich fields");
+	secret_free(body);
+	spec.include_resource_data = 1;
+	spec.encryption_certificate = "MIIBCgKCAQEA+/=";
+	spec.encryption_certificate_id = "notify-2026";
+	body = graph_subscription_body(&spec);
+	TAP_OK(strstr((const char *)body->data, "\"latestSupportedTlsVersion\":\"v1_2\","
+	    "\"includeResourceData\":true,\"encryptionCertificate\":\"MIIBCgKCAQEA+/=\","
+	    "\"encryptionCertificateId\":\"notify-2026\"}") != NULL,
+	    "subscription body: rich notification fields");
+	root = cJSON_Parse((const char *)body->data);
+	TAP_OK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "includeResourceData")),
+	    "subscription body: includeResourceData is a JSON true");
+	cJSON_Delete(root);
 	secret_free(body);
 	secret_free(state);
 }
@@ -575,6 +681,8 @@ main(void)
 	test_owners();
 	test_user();
 	test_subscription();
+	test_subscription_list();
+	test_subscription_list_bound();
 	test_subscription_body();
 	test_add_password_body();
 	test_urls();
