@@ -45,6 +45,7 @@ struct config_app {
 	int graph_subscribe_users;	/* bool */
 	int64_t graph_subscription_lifetime;	/* seconds asked for a subscription */
 	char *graph_jwks_url;		/* NULL: azure_login_base + /common/discovery/v2.0/keys */
+	int64_t graph_jwks_refresh_min;	/* seconds between two fetches for unknown kids */
 	/* Rich notifications: the key Graph encrypts to, and the previous one while it rotates. */
 	char *graph_encryption_cert_file;
 	char *graph_encryption_key_file;
@@ -55,6 +56,7 @@ struct config_app {
 	int64_t rotate_before;		/* seconds */
 	int64_t secret_lifetime;	/* seconds */
 	int64_t old_secret_grace;	/* seconds */
+	int retire_unmanaged_secrets;	/* bool: also remove old secrets rekey did not make */
 	int64_t expiry_poll;		/* seconds */
 	int64_t *warn_before;		/* seconds, descending */
 	size_t n_warn_before;

@@ -2,15 +2,21 @@
 #include "config.h"
 #include "crypto.h"
 #include "graph_api.h"
+#include "identity.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
+#include "nylas_api.h"
 #include "secret.h"
 #include "store.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
 
 /* In the order of enum rotation_state. */
@@ -217,4 +223,1107 @@ rotation_in_use_key(struct store *st, const struct config_app *app,
 	}
 	pw = by_hint(a, app->current_secret, why);
 	return pw != NULL && pw->key_id != NULL ? xstrdup(pw->key_id) : NULL;
+}
+
+/* ---- The rotator: drives the unfinished rotations of the store ---- */
+
+/* How often the store is read for rotations (the CLI writes it directly). */
+#define SCAN_S 2
+/* Unfinished rotations read at a time (one per app is the rule). */
+#define SCAN_MAX 64
+/* Tries of one step before the rotation fails; backoff doubles from the first wait to the cap. */
+#define RETRY_MAX 8
+#define RETRY_FIRST_MS 2000
+#define RETRY_CAP_MS (5 * 60 * 1000)
+/*
+ * testing: the identity platform refuses a new secret for a few seconds
+ * (propagation).  A probe every TEST_EVERY_MS, TEST_MAX times: a deadline of
+ * 5 minutes that survives a restart because the tries are stored.
+ */
+#define TEST_EVERY_MS 2000
+#define TEST_MAX 150
+/* A lifetime policy rejection halves the lifetime, never below a day. */
+#define LIFETIME_MIN_S 86400
+#define DISPLAY_PREFIX "rekey-"
+/* Longest text kept in last_error. */
+#define NOTE_MAX 512
+
+/* One app's rotation work: its clients and the rotation being driven. */
+struct app_rot {
+	struct rotator *r;
+	const struct config_app *app;	/* borrowed from the rotator's config */
+	struct graph_client *gc;
+	struct nylas_client *nc;
+	char *object_id;		/* azure_app_object_id, else found from appId */
+	struct store_rotation row;	/* the rotation being driven; valid while busy */
+	int busy;			/* a rotation is being driven (a call may be in flight) */
+	struct probe *probe;		/* the identity probe in flight, or NULL */
+	const char *step;		/* the call in flight, for the duration metric */
+	int64_t call_started_us;
+	struct event *timer;		/* the next try of a deferred step */
+	char *told_waiting;		/* the rotation already logged as waiting for approval */
+};
+
+/*
+ * An identity probe cannot be cancelled (it runs on the shared http client),
+ * so it holds this small record; rotator_free detaches it and the callback
+ * frees it.
+ */
+struct probe {
+	struct app_rot *a;
+};
+
+struct rotator {
+	struct event_base *base;
+	struct http_client *hc;
+	const struct config *cfg;
+	struct store *st;
+	struct app_rot **apps;
+	size_t n_apps;
+	struct event *scan;		/* every SCAN_S, and made active by rotator_wake */
+};
+
+static void drive(struct app_rot *a);
+
+static int64_t
+now_s(void)
+{
+	return util_now_ms() / 1000;
+}
+
+static struct app_rot *
+find_rot(struct rotator *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_apps; i++)
+		if (strcmp(r->apps[i]->app->name, name) == 0)
+			return r->apps[i];
+	return NULL;
+}
+
+static void
+labels_of(const struct app_rot *a, const char *k, const char *v, char *out, size_t size)
+{
+	snprintf(out, size, "app=\"%s\",%s=\"%s\"", a->app->name, k, v);
+}
+
+static void
+count_result(struct app_rot *a, const char *result)
+{
+	char labels[256];
+
+	snprintf(labels, sizeof(labels), "app=\"%s\",reason=\"%s\",result=\"%s\"", a->app->name,
+	    a->row.reason ? a->row.reason : "manual", result);
+	metrics_counter_add("rekey_rotations_total", "Rotations finished, by reason and result.",
+	    labels, 1);
+}
+
+static void
+call_started(struct app_rot *a, const char *step)
+{
+	a->step = step;
+	a->call_started_us = util_mono_us();
+}
+
+/* Publishes how long the call that just answered took. */
+static void
+call_done(struct app_rot *a)
+{
+	char labels[256];
+
+	if (a->step == NULL)
+		return;
+	labels_of(a, "step", a->step, labels, sizeof(labels));
+	metrics_gauge_set("rekey_rotation_step_duration_seconds",
+	    "How long the last call of each rotation step took.", labels,
+	    (double)(util_mono_us() - a->call_started_us) / 1e6);
+	a->step = NULL;
+}
+
+/* The rotation is no longer driven until the next scan. */
+static void
+idle(struct app_rot *a)
+{
+	a->busy = 0;
+	store_rotation_clear(&a->row);
+}
+
+static void
+set_text(char **field, const char *text)
+{
+	free(*field);
+	*field = text != NULL ? xstrndup(text, strnlen(text, NOTE_MAX)) : NULL;
+}
+
+/* Writes the row as it stands.  0, or -1 (logged) and the rotation is left idle. */
+static int
+save(struct app_rot *a)
+{
+	a->row.updated_at = util_now_ms();
+	if (store_put_rotation(a->r->st, &a->row) == 0)
+		return 0;
+	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name,
+	    "rotation %s: cannot write %s to the store; trying again later", a->row.id, a->row.state);
+	idle(a);
+	return -1;
+}
+
+/* Moves to state (a new step: its tries start afresh).  0 or -1 (idle). */
+static int
+advance(struct app_rot *a, enum rotation_state s)
+{
+	set_text(&a->row.state, rotation_state_name(s));
+	a->row.attempts = 0;
+	a->row.next_at = 0;
+	set_text(&a->row.last_error, NULL);
+	if (save(a) == -1)
+		return -1;
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s", a->row.id, a->row.state);
+	return 0;
+}
+
+/* Ends the rotation done (result "done" or "dry_run") with an optional note. */
+static void
+finish(struct app_rot *a, const char *result, const char *note)
+{
+	set_text(&a->row.state, rotation_state_name(ROTATION_DONE));
+	a->row.next_at = 0;
+	set_text(&a->row.last_error, note);
+	if (save(a) == -1)
+		return;
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: done%s%s", a->row.id,
+	    note ? ": " : "", note ? note : "");
+	count_result(a, result);
+	idle(a);
+}
+
+static void
+fail(struct app_rot *a, const char *why)
+{
+	set_text(&a->row.state, rotation_state_name(ROTATION_FAILED));
+	a->row.next_at = 0;
+	set_text(&a->row.last_error, why);
+	if (save(a) == -1)
+		return;
+	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s failed: %s", a->row.id, why);
+	count_result(a, "failed");
+	idle(a);
+}
+
+static void
+arm(struct app_rot *a, int64_t at_ms)
+{
+	int64_t wait = at_ms - util_now_ms();
+	struct timeval tv;
+
+	if (wait < 0)
+		wait = 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(a->timer, &tv);
+}
+
+/* Backoff of the attempt-th retry: RETRY_FIRST_MS doubling up to RETRY_CAP_MS. */
+static int64_t
+backoff_ms(int attempt)
+{
+	int64_t ms = RETRY_FIRST_MS;
+
+	while (--attempt > 0 && ms < RETRY_CAP_MS)
+		ms *= 2;
+	return ms < RETRY_CAP_MS ? ms : RETRY_CAP_MS;
+}
+
+/*
+ * The step failed in a way that may pass: try it again after retry_after_ms
+ * (the service's Retry-After; -1 when none, then backoff), or fail after max
+ * tries.  The state stays, so the step's intent is still the stored one.
+ */
+static void
+retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
+{
+	int64_t wait;
+
+	a->row.attempts++;
+	if (a->row.attempts >= max) {
+		char *msg = xasprintf("%s: gave up after %d tries: %s", a->row.state,
+		    a->row.attempts, why);
+
+		fail(a, msg);
+		free(msg);
+		return;
+	}
+	wait = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(a->row.attempts);
+	a->row.next_at = util_now_ms() + wait;
+	set_text(&a->row.last_error, why);
+	if (save(a) == -1)
+		return;
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	    "rotation %s: %s try %d/%d failed: %s; next try in %lld ms", a->row.id, a->row.state,
+	    a->row.attempts, max, why, (long long)wait);
+	arm(a, a->row.next_at);
+	idle(a);
+}
+
+/* One line about a Graph failure (caller frees). */
+static char *
+graph_why(const char *call, const struct graph_result *res)
+{
+	return xasprintf("%s: %s (HTTP %ld%s%s%s%s)%s%s", call, graph_outcome_name(res->outcome),
+	    res->status, res->error && res->error->code ? ", " : "",
+	    res->error && res->error->code ? res->error->code : "",
+	    res->request_id ? ", request-id " : "", res->request_id ? res->request_id : "",
+	    res->detail ? ": " : "", res->detail ? res->detail : "");
+}
+
+static char *
+nylas_why(const char *call, const struct nylas_result *res)
+{
+	return xasprintf("%s: %s (HTTP %ld%s%s%s%s)%s%s", call, nylas_outcome_name(res->outcome),
+	    res->status, res->error && res->error->type ? ", " : "",
+	    res->error && res->error->type ? res->error->type : "",
+	    res->request_id ? ", request id " : "", res->request_id ? res->request_id : "",
+	    res->detail ? ": " : "", res->detail ? res->detail : "");
+}
+
+/* A Graph call failed: retry what may pass, fail the rest. */
+static void
+graph_failed(struct app_rot *a, const char *call, const struct graph_result *res)
+{
+	char *why = graph_why(call, res);
+
+	if (res->outcome == GRAPH_RETRYABLE)
+		retry(a, why, res->retry_after_ms, RETRY_MAX);
+	else
+		fail(a, why);
+	free(why);
+}
+
+static void
+nylas_failed(struct app_rot *a, const char *call, const struct nylas_result *res)
+{
+	char *why = nylas_why(call, res);
+
+	if (res->outcome == NYLAS_RETRYABLE)
+		retry(a, why, res->retry_after_ms, RETRY_MAX);
+	else
+		fail(a, why);
+	free(why);
+}
+
+/* The new secret, unsealed from the row (caller frees), or NULL. */
+static struct secret *
+new_secret(struct app_rot *a)
+{
+	unsigned char *pt = NULL;
+	size_t ptlen = 0;
+	struct secret *s;
+
+	if (a->row.secret_ct == NULL ||
+	    crypto_aead_open(a->r->cfg->master_key->data, a->row.id, strlen(a->row.id),
+	    a->row.secret_ct, a->row.secret_ct_len, &pt, &ptlen) == -1)
+		return NULL;
+	s = secret_new(pt, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	return s;
+}
+
+static char *
+display_name(const struct app_rot *a)
+{
+	return xasprintf(DISPLAY_PREFIX "%s", a->row.id);
+}
+
+static const struct graph_password *
+find_key(const struct graph_application *app, const char *key_id)
+{
+	size_t i;
+
+	for (i = 0; key_id != NULL && i < app->n_passwords; i++)
+		if (app->passwords[i].key_id && strcmp(app->passwords[i].key_id, key_id) == 0)
+			return &app->passwords[i];
+	return NULL;
+}
+
+/* ---- The calls of each step and their answers ---- */
+
+/* Reads the application (and learns its object id); cb gets the answer. */
+static void
+read_app(struct app_rot *a, graph_cb cb, const char *step)
+{
+	int rc;
+
+	call_started(a, step);
+	if (a->object_id != NULL)
+		rc = graph_get_application(a->gc, a->object_id, cb, a);
+	else
+		rc = graph_find_application(a->gc, a->app->azure_client_id, cb, a);
+	if (rc == -1)
+		retry(a, "cannot send the application read", -1, RETRY_MAX);
+}
+
+/* Whether res is a usable application read; else the step is retried or failed. */
+static int
+app_read_ok(struct app_rot *a, const struct graph_result *res)
+{
+	call_done(a);
+	if (res->outcome != GRAPH_OK) {
+		graph_failed(a, "read application", res);
+		return 0;
+	}
+	if (a->object_id == NULL && res->application->id != NULL)
+		a->object_id = xstrdup(res->application->id);
+	return 1;
+}
+
+static void
+dry_run(struct app_rot *a, const char *old_key, const char *why)
+{
+	char grace[32], *note;
+
+	snprintf(grace, sizeof(grace), "%lldd", (long long)(a->app->old_secret_grace / 86400));
+	if (a->app->old_secret_grace % 86400 != 0)
+		snprintf(grace, sizeof(grace), "%llds", (long long)a->app->old_secret_grace);
+	note = xasprintf("dry-run: would addPassword with displayName " DISPLAY_PREFIX "%s, "
+	    "lifetime %lldd; would publish to Nylas (%s); %s%s%s%s", a->row.id,
+	    (long long)(a->row.lifetime / 86400),
+	    a->app->nylas_connector_credential_id ? "connector credential" : "connector settings",
+	    old_key ? "would retire " : "would not retire the old secret: ",
+	    old_key ? old_key : why, old_key ? " after " : "", old_key ? grace : "");
+	finish(a, "dry_run", note);
+	free(note);
+}
+
+static void add_password(struct app_rot *a);
+static void remove_orphan_cb(const struct graph_result *res, void *arg);
+
+/* creating, with the application just read: remove orphans of this rotation, then add. */
+static void
+create_with(struct app_rot *a, const struct graph_application *app)
+{
+	char *name = display_name(a);
+	size_t i;
+
+	for (i = 0; i < app->n_passwords; i++) {
+		const struct graph_password *pw = &app->passwords[i];
+
+		if (pw->display_name == NULL || strcmp(pw->display_name, name) != 0 ||
+		    pw->key_id == NULL)
+			continue;
+		/* Our displayName but no stored text: an addPassword whose answer was lost. */
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+		    "rotation %s: removing orphan credential %s (added, but its text was never stored)",
+		    a->row.id, pw->key_id);
+		free(name);
+		call_started(a, "creating");
+		if (graph_remove_password(a->gc, a->object_id, pw->key_id, remove_orphan_cb, a) == -1)
+			retry(a, "cannot send removePassword for an orphan", -1, RETRY_MAX);
+		return;
+	}
+	free(name);
+	add_password(a);
+}
+
+static void
+remove_orphan_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
+		graph_failed(a, "removePassword (orphan)", res);
+		return;
+	}
+	drive(a);	/* still creating: read again, then add */
+}
+
+static void
+planned_read_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	const char *why = NULL;
+	char *old;
+
+	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
+		return;
+	old = rotation_in_use_key(a->r->st, a->app, res->application, &why);
+	if (old == NULL)
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+		    "rotation %s: cannot tell which secret Nylas uses (%s): it will not be retired",
+		    a->row.id, why);
+	if (a->row.dry_run) {
+		dry_run(a, old, why);
+		free(old);
+		return;
+	}
+	free(a->row.old_key_id);
+	a->row.old_key_id = old;
+	/* The intent: from here on a lost addPassword answer is recognised by the displayName. */
+	if (advance(a, ROTATION_CREATING) == -1)
+		return;
+	create_with(a, res->application);
+}
+
+static void
+creating_read_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
+		return;
+	create_with(a, res->application);
+}
+
+/* Records the new credential and its sealed text with state created, in one transaction. */
+static int
+store_created(struct app_rot *a, const struct graph_password *cred, const struct secret *text)
+{
+	struct store_rotation *row = &a->row;
+	unsigned char *ct = NULL;
+	size_t ctlen = 0;
+
+	if (crypto_aead_seal(a->r->cfg->master_key->data, row->id, strlen(row->id), text->data,
+	    text->len, &ct, &ctlen) == -1)
+		return -1;
+	set_text(&row->new_key_id, cred->key_id);
+	set_text(&row->new_hint, cred->hint);
+	row->new_end = cred->end;
+	free(row->secret_ct);
+	row->secret_ct = ct;
+	row->secret_ct_len = ctlen;
+	set_text(&row->state, rotation_state_name(ROTATION_CREATED));
+	row->attempts = 0;
+	row->next_at = 0;
+	set_text(&row->last_error, NULL);
+	row->updated_at = util_now_ms();
+	if (store_begin(a->r->st) == -1)
+		return -1;
+	if (store_put_rotation(a->r->st, row) == -1) {
+		store_rollback(a->r->st);
+		return -1;
+	}
+	return store_commit(a->r->st);
+}
+
+/* CredentialInvalidLifetimeAsPerAppPolicy: halve the lifetime (not below a day) and add again. */
+static void
+shorten_lifetime(struct app_rot *a, const struct graph_result *res)
+{
+	int64_t was = a->row.lifetime;
+	char value[128];
+
+	if (was <= LIFETIME_MIN_S) {
+		graph_failed(a, "addPassword (lifetime policy, already at one day)", res);
+		return;
+	}
+	a->row.lifetime = was / 2 > LIFETIME_MIN_S ? was / 2 : LIFETIME_MIN_S;
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	    "rotation %s: the tenant's lifetime policy refused %lld days; trying %lld days",
+	    a->row.id, (long long)(was / 86400), (long long)(a->row.lifetime / 86400));
+	snprintf(value, sizeof(value), "{\"rotation\":\"%s\",\"from_s\":%lld,\"to_s\":%lld}",
+	    a->row.id, (long long)was, (long long)a->row.lifetime);
+	if (store_put_value(a->r->st, a->app->name, "lifetime_shortened", value) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record lifetime_shortened");
+	set_text(&a->row.last_error, "addPassword: the lifetime policy refused; shortened");
+	if (save(a) == -1)
+		return;
+	drive(a);
+}
+
+static void
+added_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	struct secret *text;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome == GRAPH_LIFETIME_POLICY) {
+		shorten_lifetime(a, res);
+		return;
+	}
+	if (res->outcome != GRAPH_OK) {
+		if (res->status == 0)
+			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: addPassword's "
+			    "outcome is unknown; the orphan check runs before the next try", a->row.id);
+		graph_failed(a, "addPassword", res);
+		return;
+	}
+	text = res->password->secret_text;
+	res->password->secret_text = NULL;
+	if (text == NULL || res->password->cred.key_id == NULL) {
+		/* The credential may exist without its text: the next try removes it as an orphan. */
+		retry(a, "addPassword answered without keyId or secretText", -1, RETRY_MAX);
+	} else if (store_created(a, &res->password->cred, text) == -1) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot store the new "
+		    "credential %s; it will be removed as an orphan and added again", a->row.id,
+		    res->password->cred.key_id);
+		idle(a);
+	} else {
+		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
+		    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
+		drive(a);
+	}
+	secret_free(text);
+}
+
+static void
+add_password(struct app_rot *a)
+{
+	char *name = display_name(a);
+	int64_t lifetime = a->row.lifetime > 0 ? a->row.lifetime : a->app->secret_lifetime;
+
+	call_started(a, "creating");
+	if (graph_add_password(a->gc, a->object_id, name, now_s() + lifetime, added_cb, a) == -1)
+		retry(a, "cannot send addPassword", -1, RETRY_MAX);
+	free(name);
+}
+
+static void
+probe_cb(const struct identity_result *res, void *arg)
+{
+	struct probe *p = arg;
+	struct app_rot *a = p->a;
+	char *why;
+
+	free(p);
+	if (a == NULL)
+		return;
+	a->probe = NULL;
+	if (res->status == IDENTITY_CANCELLED)
+		return;
+	call_done(a);
+	if (res->status == IDENTITY_OK) {
+		if (advance(a, ROTATION_TESTED) == 0)
+			drive(a);
+		return;
+	}
+	if (res->status == IDENTITY_REJECTED) {
+		/* Most likely propagation: a new secret is refused for a few seconds. */
+		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)",
+		    (long long)(res->aad ? res->aad->code : 0),
+		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER));
+		retry(a, why, TEST_EVERY_MS, TEST_MAX);
+	} else {
+		why = xasprintf("token request: %s", res->detail ? res->detail : "failed");
+		retry(a, why, -1, RETRY_MAX);
+	}
+	free(why);
+}
+
+static void
+test_secret(struct app_rot *a)
+{
+	struct secret *s = new_secret(a);
+	struct probe *p;
+
+	if (s == NULL) {
+		fail(a, "the stored secret cannot be unsealed with the master key");
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->a = a;
+	call_started(a, "testing");
+	if (identity_probe_secret(a->r->hc, a->app->azure_login_base, a->app->azure_tenant_id,
+	    a->app->azure_client_id, s, probe_cb, p) == -1) {
+		free(p);
+		retry(a, "cannot send the token request", -1, RETRY_MAX);
+	} else {
+		a->probe = p;
+	}
+	secret_free(s);
+}
+
+/* Nylas holds the new secret: record it and schedule the old one's retirement. */
+static void
+published(struct app_rot *a)
+{
+	a->row.published_at = util_now_ms();
+	a->row.retire_at = a->row.published_at + a->app->old_secret_grace * 1000;
+	if (advance(a, ROTATION_PUBLISHED) == 0)
+		drive(a);
+}
+
+static void
+patched_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK) {
+		nylas_failed(a, a->app->nylas_connector_credential_id ? "update connector credential" :
+		    "update connector", res);
+		return;
+	}
+	/* What can be read back: the connector's client_id (credentials echo nothing). */
+	if (res->connector != NULL && (res->connector->client_id == NULL ||
+	    strcmp(res->connector->client_id, a->app->azure_client_id) != 0))
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: the connector answers "
+		    "client_id %s, not %s", a->row.id,
+		    res->connector->client_id ? res->connector->client_id : "(none)",
+		    a->app->azure_client_id);
+	published(a);
+}
+
+static void
+connector_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	const struct nylas_connector *c = res->connector;
+	const char *tenant;
+	struct secret *s;
+	int rc;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK || c == NULL) {
+		nylas_failed(a, "read connector", res);
+		return;
+	}
+	s = new_secret(a);
+	if (s == NULL) {
+		fail(a, "the stored secret cannot be unsealed with the master key");
+		return;
+	}
+	tenant = c->tenant != NULL && c->tenant[0] != '\0' ? c->tenant : a->app->azure_tenant_id;
+	call_started(a, "publishing");
+	/* A PATCH replaces the whole settings object: send it complete, keep the scopes. */
+	rc = nylas_patch_connector(a->nc, a->app->azure_client_id, s, tenant,
+	    (const char *const *)c->scope, c->n_scope, patched_cb, a);
+	secret_free(s);
+	if (rc == -1)
+		retry(a, "cannot send the connector update", -1, RETRY_MAX);
+}
+
+static void
+publish(struct app_rot *a)
+{
+	struct secret *s;
+	int rc;
+
+	call_started(a, "publishing");
+	if (a->app->nylas_connector_credential_id == NULL) {
+		if (nylas_get_connector(a->nc, connector_cb, a) == -1)
+			retry(a, "cannot send the connector read", -1, RETRY_MAX);
+		return;
+	}
+	s = new_secret(a);
+	if (s == NULL) {
+		fail(a, "the stored secret cannot be unsealed with the master key");
+		return;
+	}
+	rc = nylas_patch_credential(a->nc, a->app->nylas_connector_credential_id,
+	    a->app->azure_client_id, s, a->app->azure_tenant_id, patched_cb, a);
+	secret_free(s);
+	if (rc == -1)
+		retry(a, "cannot send the connector credential update", -1, RETRY_MAX);
+}
+
+static void
+removed_old_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
+		graph_failed(a, "removePassword (old secret)", res);
+		return;
+	}
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: removed the old secret %s",
+	    a->row.id, a->row.old_key_id);
+	if (advance(a, ROTATION_RETIRED) == 0)
+		drive(a);
+}
+
+static void
+retiring_read_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	const struct graph_password *old;
+	char *note;
+
+	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
+		return;
+	old = find_key(res->application, a->row.old_key_id);
+	if (old == NULL) {
+		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: the old secret %s is "
+		    "already gone", a->row.id, a->row.old_key_id);
+		if (advance(a, ROTATION_RETIRED) == 0)
+			drive(a);
+		return;
+	}
+	if (!a->app->retire_unmanaged_secrets && (old->display_name == NULL ||
+	    strncmp(old->display_name, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) != 0)) {
+		note = xasprintf("not retired: the old secret %s was not made by rekey "
+		    "(retire_unmanaged_secrets = no)", a->row.old_key_id);
+		finish(a, "done", note);
+		free(note);
+		return;
+	}
+	call_started(a, "retiring");
+	if (graph_remove_password(a->gc, a->object_id, a->row.old_key_id, removed_old_cb, a) == -1)
+		retry(a, "cannot send removePassword", -1, RETRY_MAX);
+}
+
+/* published: schedule the old secret's removal, unless there is nothing rekey may remove. */
+static void
+plan_retirement(struct app_rot *a)
+{
+	const char *why = NULL;
+
+	if (a->row.old_key_id == NULL)
+		why = "not retired: it could not be told which secret Nylas used before";
+	else if (a->row.new_key_id != NULL && strcmp(a->row.old_key_id, a->row.new_key_id) == 0)
+		why = "not retired: the old secret is the one just published";
+	if (why != NULL) {
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: %s", a->row.id, why);
+		finish(a, "done", why);
+		return;
+	}
+	set_text(&a->row.state, rotation_state_name(ROTATION_RETIRING));
+	a->row.attempts = 0;
+	a->row.next_at = a->row.retire_at;
+	set_text(&a->row.last_error, NULL);
+	if (save(a) == -1)
+		return;
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
+	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
+	drive(a);
+}
+
+/*
+ * The driver: one switch over the states.  Steps that finish at once move on
+ * in the loop; steps that call out return, and their callback stores the
+ * result and calls drive again.
+ */
+static void
+drive(struct app_rot *a)
+{
+	enum rotation_state s;
+
+	if (rotation_state_parse(a->row.state, &s) == -1) {
+		fail(a, "unknown state in the store");
+		return;
+	}
+	switch (s) {
+	case ROTATION_PLANNED:
+		if (!a->row.approved) {
+			if (a->told_waiting == NULL || strcmp(a->told_waiting, a->row.id) != 0) {
+				log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: waiting "
+				    "for approval (rekey approve)", a->row.id);
+				set_text(&a->told_waiting, a->row.id);
+			}
+			idle(a);
+			return;
+		}
+		read_app(a, planned_read_cb, "planned");
+		return;
+	case ROTATION_CREATING:
+		/* Also after a restart: the orphan check comes before any add. */
+		read_app(a, creating_read_cb, "creating");
+		return;
+	case ROTATION_CREATED:
+		if (advance(a, ROTATION_TESTING) == 0)
+			drive(a);
+		return;
+	case ROTATION_TESTING:
+		test_secret(a);
+		return;
+	case ROTATION_TESTED:
+		/* The intent: a restart publishes the same stored secret again. */
+		if (advance(a, ROTATION_PUBLISHING) == 0)
+			drive(a);
+		return;
+	case ROTATION_PUBLISHING:
+		publish(a);
+		return;
+	case ROTATION_PUBLISHED:
+		plan_retirement(a);
+		return;
+	case ROTATION_RETIRING:
+		if (a->row.retire_at > util_now_ms()) {
+			arm(a, a->row.retire_at);
+			idle(a);
+			return;
+		}
+		read_app(a, retiring_read_cb, "retiring");
+		return;
+	case ROTATION_RETIRED:
+		finish(a, "done", NULL);
+		return;
+	case ROTATION_DONE:
+	case ROTATION_FAILED:
+		idle(a);
+		return;
+	}
+}
+
+/* Reads the unfinished rotations and drives each idle app's oldest one that is due. */
+static void
+scan(struct rotator *r)
+{
+	struct store_rotation *list = NULL;
+	size_t n = 0, i;
+	int64_t now = util_now_ms();
+
+	if (store_list_rotations(r->st, NULL, 1, SCAN_MAX, &list, &n) == -1)
+		return;
+	/* Newest first: walk backwards so that an app's oldest rotation goes first. */
+	for (i = n; i-- > 0;) {
+		struct app_rot *a = find_rot(r, list[i].app);
+
+		if (a == NULL || a->busy)
+			continue;
+		if (list[i].next_at > now) {
+			arm(a, list[i].next_at);
+			continue;
+		}
+		a->row = list[i];
+		memset(&list[i], 0, sizeof(list[i]));
+		a->busy = 1;
+		drive(a);
+		/* One rotation per app per scan: the next waits for this one. */
+		a->busy = a->busy ? a->busy : -1;
+	}
+	for (i = 0; i < r->n_apps; i++)
+		if (r->apps[i]->busy == -1)
+			r->apps[i]->busy = 0;
+	store_rotations_free(list, n);
+}
+
+static void
+scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	scan(arg);
+}
+
+static void
+app_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct app_rot *a = arg;
+
+	(void)fd;
+	(void)what;
+	scan(a->r);
+}
+
+static struct app_rot *
+app_rot_new(struct rotator *r, const struct config_app *app)
+{
+	struct app_rot *a;
+	struct graph_client *gc;
+	struct nylas_client *nc;
+	char *err = NULL;
+
+	if (app->rotator_client_id == NULL || app->azure_client_id == NULL ||
+	    app->azure_tenant_id == NULL || app->nylas_api_key == NULL)
+		return NULL;
+	gc = graph_client_from_app(r->hc, app, &err);
+	if (gc == NULL) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "no rotation: %s", err);
+		free(err);
+		return NULL;
+	}
+	nc = nylas_client_from_app(r->hc, app, &err);
+	if (nc == NULL) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "no rotation: %s", err);
+		free(err);
+		graph_client_free(gc);
+		return NULL;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->r = r;
+	a->app = app;
+	a->gc = gc;
+	a->nc = nc;
+	if (app->azure_app_object_id != NULL && app->azure_app_object_id[0] != '\0')
+		a->object_id = xstrdup(app->azure_app_object_id);
+	a->timer = evtimer_new(r->base, app_timer_cb, a);
+	if (a->timer == NULL)
+		fatal("rotator: cannot create a timer");
+	return a;
+}
+
+static void
+app_rot_free(struct app_rot *a)
+{
+	if (a->probe != NULL)
+		a->probe->a = NULL;	/* its callback frees it */
+	/* Pending Graph and Nylas calls hear CANCELLED now and touch nothing. */
+	graph_client_free(a->gc);
+	nylas_client_free(a->nc);
+	event_free(a->timer);
+	store_rotation_clear(&a->row);
+	free(a->object_id);
+	free(a->told_waiting);
+	free(a);
+}
+
+struct rotator *
+rotator_new(struct event_base *base, struct http_client *hc, const struct config *cfg,
+    struct store *st)
+{
+	struct rotator *r = xcalloc(1, sizeof(*r));
+	struct timeval tv = { SCAN_S, 0 };
+	struct app_rot *a;
+	size_t i;
+
+	r->base = base;
+	r->hc = hc;
+	r->cfg = cfg;
+	r->st = st;
+	r->apps = xcalloc(cfg->n_apps + 1, sizeof(*r->apps));
+	for (i = 0; i < cfg->n_apps; i++) {
+		a = app_rot_new(r, cfg->apps[i]);
+		if (a != NULL)
+			r->apps[r->n_apps++] = a;
+	}
+	r->scan = event_new(base, -1, EV_PERSIST, scan_cb, r);
+	if (r->scan == NULL || event_add(r->scan, &tv) == -1)
+		fatal("rotator: cannot create a timer");
+	event_active(r->scan, EV_TIMEOUT, 0);	/* a first look at once */
+	return r;
+}
+
+void
+rotator_free(struct rotator *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	event_free(r->scan);
+	for (i = 0; i < r->n_apps; i++)
+		app_rot_free(r->apps[i]);
+	free(r->apps);
+	free(r);
+}
+
+void
+rotator_wake(struct rotator *r)
+{
+	if (r != NULL)
+		event_active(r->scan, EV_TIMEOUT, 0);
+}
+
+/* ---- What the expiry poll saw ---- */
+
+/* The app's secrets as `rekey status` shows them: a JSON array (cJSON_free). */
+static char *
+credentials_json(const struct graph_application *a)
+{
+	cJSON *arr = cJSON_CreateArray(), *o;
+	char start[GRAPH_TIME_MAX], end[GRAPH_TIME_MAX], *out;
+	size_t i;
+
+	for (i = 0; i < a->n_passwords; i++) {
+		const struct graph_password *pw = &a->passwords[i];
+
+		util_format_time(pw->start, start, sizeof(start));
+		util_format_time(pw->end, end, sizeof(end));
+		o = cJSON_CreateObject();
+		cJSON_AddItemToObject(o, "key_id", pw->key_id ? cJSON_CreateString(pw->key_id) :
+		    cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "hint", pw->hint ? cJSON_CreateString(pw->hint) :
+		    cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "display_name", pw->display_name ?
+		    cJSON_CreateString(pw->display_name) : cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "start", pw->start ? cJSON_CreateString(start) :
+		    cJSON_CreateNull());
+		cJSON_AddItemToObject(o, "end", pw->end ? cJSON_CreateString(end) :
+		    cJSON_CreateNull());
+		cJSON_AddItemToArray(arr, o);
+	}
+	out = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (out == NULL)
+		fatal("out of memory");
+	return out;
+}
+
+/* Records (and logs) each warn_before threshold the in-use secret has crossed, once. */
+static void
+warn_thresholds(struct rotator *r, const struct config_app *app, const struct graph_password *pw)
+{
+	int64_t left = pw->end - now_s();
+	char key[256], when[GRAPH_TIME_MAX], *seen;
+	size_t i;
+	int found;
+
+	util_format_time(pw->end, when, sizeof(when));
+	for (i = 0; i < app->n_warn_before; i++) {
+		if (left > app->warn_before[i])
+			continue;
+		snprintf(key, sizeof(key), "warned:%s:%lld", pw->key_id,
+		    (long long)app->warn_before[i]);
+		seen = NULL;
+		found = store_get_value(r->st, app->name, key, &seen);
+		free(seen);
+		if (found != 0)
+			continue;
+		log_ctx(LOG_LEVEL_WARN, NULL, app->name, "the secret Nylas uses (%s) ends %s: within "
+		    "the %lld-day warning", pw->key_id, when, (long long)(app->warn_before[i] / 86400));
+		if (store_put_value(r->st, app->name, key, when) == -1)
+			log_ctx(LOG_LEVEL_WARN, NULL, app->name, "cannot record the warning %s", key);
+	}
+}
+
+static void
+plan_proactive(struct rotator *r, const struct config_app *app, const char *why)
+{
+	char id[ROTATION_ID_SIZE], *err = NULL;
+	int rc = rotation_plan(r->st, app, "proactive", NULL, 0, id, &err);
+
+	if (rc == -1) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "cannot plan a rotation: %s", err);
+		free(err);
+	} else if (rc == 0) {
+		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "planned proactive rotation %s: %s", id, why);
+		rotator_wake(r);
+	}
+}
+
+void
+rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_application *a)
+{
+	const struct config_app *app;
+	const struct graph_password *pw;
+	const char *why = NULL;
+	char *json, *key;
+
+	if (r == NULL || (app = config_find_app(r->cfg, name)) == NULL)
+		return;
+	json = credentials_json(a);
+	if (store_put_value(r->st, name, "password_credentials", json) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot record the secrets for status");
+	cJSON_free(json);
+	key = rotation_in_use_key(r->st, app, a, &why);
+	store_put_value(r->st, name, "in_use_key_id", key ? key : "");
+	store_put_value(r->st, name, "in_use_why", key ? "" : why);
+	if (key == NULL) {
+		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot tell which secret Nylas uses: %s", why);
+		/* Auto mode replaces it with a secret rekey knows (and so can watch). */
+		if (app->rotation_mode == ROTATION_MODE_AUTO && find_rot(r, name) != NULL)
+			plan_proactive(r, app, "to a secret rekey knows");
+		return;
+	}
+	pw = find_key(a, key);
+	if (pw != NULL && pw->end > 0) {
+		warn_thresholds(r, app, pw);
+		if (pw->end - now_s() <= app->rotate_before && find_rot(r, name) != NULL)
+			plan_proactive(r, app, "the secret Nylas uses ends within rotate_before");
+	}
+	free(key);
 }

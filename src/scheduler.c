@@ -3,6 +3,7 @@
 #include "graph_api.h"
 #include "log.h"
 #include "metrics.h"
+#include "rotation.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct app_poll {
 };
 
 struct scheduler {
+	struct rotator *rot;		/* borrowed; may be NULL */
 	struct app_poll **polls;
 	size_t n;
 };
@@ -73,6 +75,7 @@ found_cb(const struct graph_result *res, void *arg)
 		log_ctx(LOG_LEVEL_INFO, NULL, p->name, "expiry poll: %zu secrets",
 		    res->application->n_passwords);
 		publish(p, res->application);
+		rotator_expiry_seen(p->s->rot, p->name, res->application);
 	} else {
 		log_ctx(LOG_LEVEL_WARN, NULL, p->name, "expiry poll failed: %s (HTTP %ld%s%s)%s%s",
 		    graph_outcome_name(res->outcome), res->status,
@@ -126,12 +129,14 @@ poll_new(struct event_base *base, struct http_client *hc, const struct config_ap
 }
 
 struct scheduler *
-scheduler_new(struct event_base *base, struct http_client *hc, const struct config *cfg)
+scheduler_new(struct event_base *base, struct http_client *hc, const struct config *cfg,
+    struct rotator *rot)
 {
 	struct scheduler *s = xcalloc(1, sizeof(*s));
 	struct app_poll *p;
 	size_t i;
 
+	s->rot = rot;
 	s->polls = xcalloc(cfg->n_apps + 1, sizeof(*s->polls));
 	for (i = 0; i < cfg->n_apps; i++) {
 		p = poll_new(base, hc, cfg->apps[i]);

@@ -7,7 +7,11 @@
 // Control API, served by every fake server (plain JSON, no auth):
 //   POST   /_fake/state     RFC 7386 merge patch into the shared state; answers the state
 //   GET    /_fake/state     the whole state, secret texts included
-//   POST   /_fake/script    {"rules":[{method?, path?, times?, action}]}: appends fault rules
+//   POST   /_fake/script    {"rules":[{method?, path?, body?, times?, action}]}: appends fault
+//                            rules; path and body are regexes (path+query, the request body);
+//                            action: {reset} | {delay_ms?, hang?, status?, headers?, body?} |
+//                            {hang_after}: the request is applied as usual and only its answer
+//                            is held until /_fake/release (a lost answer to a done change)
 //   GET    /_fake/script    the rules still armed
 //   DELETE /_fake/script    clears this server's rules
 //   POST   /_fake/release   releases every hung request; {"released":N}
@@ -118,6 +122,8 @@ function matchRule(rule, ctx) {
 	if (rule.method && rule.method.toUpperCase() !== ctx.method)
 		return false;
 	if (rule.path && !new RegExp(rule.path).test(ctx.rawPath))
+		return false;
+	if (rule.body && !new RegExp(rule.body).test(ctx.text))
 		return false;
 	return true;
 }
@@ -245,6 +251,15 @@ class FakeServer {
 			ctx.req.socket.destroy();
 			return true;
 		}
+		if (a.hang_after) {
+			// Apply now, answer only when released (or never, if the caller is gone).
+			const send = ctx.send;
+			ctx.send = (...args) => {
+				ctx.send = send;
+				this.hung.push(() => send(...args));
+			};
+			return false;
+		}
 		if (a.delay_ms)
 			await sleep(a.delay_ms);
 		if (a.hang)
@@ -350,9 +365,12 @@ class FakeServer {
 				throw new HttpError(400, 'BadControl', 'each rule needs an "action" object');
 			if (r.path)
 				new RegExp(r.path);	// a bad pattern fails here, not on the next request
+			if (r.body)
+				new RegExp(r.body);
 			this.rules.push({
 				method: r.method || null,
 				path: r.path || null,
+				body: r.body || null,
 				// times <= 0 means "every time until cleared".
 				times: r.times === undefined ? 1 : r.times,
 				action: r.action,

@@ -889,6 +889,32 @@ def test_faults(f, bearer):
     th.join(5)
     t.ok(held and released == 1 and results and results[0].status == 200,
          "a hung request waits for /_fake/release, then gets its normal answer", results)
+    results = []
+    before = len(graph(f, bearer, "GET", "/applications/" + TARGET_OID).json()["passwordCredentials"])
+    f.script("graph", [{"path": "addPassword", "body": "hang-after", "action": {"hang_after": True}}])
+    th = threading.Thread(target=lambda: results.append(graph(
+        f, bearer, "POST", "/applications/%s/addPassword" % TARGET_OID,
+        {"passwordCredential": {"displayName": "hang-after"}})))
+    th.start()
+    deadline = time.time() + 5
+    while f.hung("graph") < 1 and time.time() < deadline:
+        time.sleep(0.02)
+    app = graph(f, bearer, "GET", "/applications/" + TARGET_OID).json()["passwordCredentials"]
+    applied = len(app) == before + 1 and not results
+    released = f.release("graph")
+    th.join(5)
+    t.ok(applied and released == 1 and results and results[0].status == 200 and
+         results[0].json()["keyId"] in [p["keyId"] for p in app],
+         "hang_after applies the request and holds only its answer until released", results)
+    for p in app:
+        if p["displayName"] == "hang-after":
+            graph(f, bearer, "POST", "/applications/%s/removePassword" % TARGET_OID, {"keyId": p["keyId"]})
+    f.script("graph", [{"path": "addPassword", "body": "never-in-a-body", "action": {"status": 500}}])
+    r = graph(f, bearer, "POST", "/applications/%s/addPassword" % TARGET_OID,
+              {"passwordCredential": {"displayName": "body-rule"}})
+    t.ok(r.status == 200, "a rule whose body pattern does not match leaves the request alone", r)
+    graph(f, bearer, "POST", "/applications/%s/removePassword" % TARGET_OID, {"keyId": r.json()["keyId"]})
+    f.clear_script("graph")
     f.script("nylas", [{"path": "/v3/grants", "action": {"reset": True}}])
     try:
         nylas(f, "GET", "/v3/grants")

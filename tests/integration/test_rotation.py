@@ -1,0 +1,181 @@
+"""The rotation state machine against the fakes: a planned rotation goes
+planned -> creating -> ... -> done; Nylas ends up with a new secret that the
+identity platform accepts; exactly one credential carries the rotation's
+displayName; the old rekey-made secret is removed after old_secret_grace
+and a secret made elsewhere is kept.  Then approve mode waits, dry-run
+writes nothing, a lifetime policy shortens the lifetime, 429 with
+Retry-After on addPassword and on the connector update are waited for, and
+the expiry poll plans a proactive rotation (through a connector credential)
+and records each crossed warning once."""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from rekeytest import Tap  # noqa: E402
+from rotationlib import (CURRENT, CURRENT_KEY, DAY, PORTAL_KEY, SCOPES, TARGET, TENANT,  # noqa: E402
+                         Rig, passwords, state, wait_for)
+
+t = Tap()
+
+
+def run(name, body, seed=None, app_lines=()):
+    rig = Rig(seed=seed, app_lines=app_lines)
+    try:
+        body(rig)
+    except Exception as e:  # a crash of the test counts as a failure, with the daemon's log
+        t.ok(False, "%s: %s" % (name, e), rig.d.log_text()[-3000:])
+    finally:
+        if rig.d.proc is not None:
+            t.eq(rig.d.stop(), 0, "%s: clean stop" % name)
+        rig.stop()
+
+
+def auto(rig):
+    rig.fakes.seed({"propagation_ms": 1500})
+    rig.d.start()
+    rid = rig.plan()
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "auto: the rotation reaches done", rig.d.log_text()[-3000:])
+    made = rig.made_by(rid)
+    t.eq(len(made), 1, "auto: exactly one credential named rekey-<id>")
+    new = made[0]["secretText"] if made else None
+    t.eq(rig.connector_secret(), new, "auto: the Nylas connector holds the new secret")
+    t.ok(new and rig.token_ok(new), "auto: the identity platform accepts it")
+    conn = rig.fakes.state()["nylas"]["connector"]
+    t.eq((conn["settings"]["client_id"], conn["settings"]["tenant"], conn["scope"]),
+         (TARGET, TENANT, SCOPES), "auto: client_id, tenant and scopes kept")
+    t.eq(r["new_key_id"], made[0]["keyId"] if made else None, "auto: the new keyId is stored")
+    t.ok(r["secret_ct"] and new.encode() not in r["secret_ct"], "auto: the secret is stored sealed")
+    t.eq(r["old_key_id"], CURRENT_KEY, "auto: the old keyId was the in-use secret's (by hint)")
+    t.ok(r["published_at"] > 0 and r["retire_at"] - r["published_at"] == 3000,
+         "auto: published_at and retire_at = published + old_secret_grace")
+    keys = [p["keyId"] for p in rig.app()["passwords"]]
+    t.ok(CURRENT_KEY not in keys, "auto: the old rekey-made secret is removed after the grace")
+    t.ok(PORTAL_KEY in keys, "auto: the secret made in the portal is kept")
+    removes = rig.fakes.requests("graph", "removePassword")
+    t.ok(removes and removes[0]["time_ms"] - r["published_at"] >= 2900,
+         "auto: not removed before old_secret_grace")
+    t.eq(len(rig.nylas_writes()), 1, "auto: one connector update")
+    t.ok(rig.fakes.requests("nylas", "/v3/connectors/microsoft$"),
+         "auto: the connector was read before the update")
+    probes = [q for q in rig.fakes.requests("identity") if "client_secret=" in q.get("body", "")]
+    t.ok(len(probes) >= 2, "auto: testing retried while the secret propagated (%d probes)" % len(probes))
+    t.eq(rig.d.metric("rekey_rotations_total", {"app": "prod", "reason": "manual", "result": "done"}),
+         1.0, "auto: rekey_rotations_total{result=done}")
+    t.ok(rig.d.metric("rekey_rotation_step_duration_seconds", {"app": "prod", "step": "creating"})
+         is not None, "auto: step duration metric")
+
+
+def approve(rig):
+    rig.d.start()
+    rid = rig.plan(approved=0)
+    time.sleep(3)
+    r = rig.rotation(rid)
+    t.eq(r["state"], "planned", "approve: waits at planned while not approved")
+    t.eq(rig.graph_writes(), [], "approve: nothing written to Graph meanwhile")
+    with rig.d.db() as c:
+        c.execute("UPDATE rotations SET approved = 1 WHERE id = ?", (rid,))
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "approve: done once approved", rig.d.log_text()[-2000:])
+    keys = [p["keyId"] for p in rig.app()["passwords"]]
+    t.ok(CURRENT_KEY in keys, "approve: an old secret rekey did not make is kept")
+    t.ok(r["last_error"] and "not made by rekey" in r["last_error"], "approve: and why is recorded",
+         r["last_error"])
+    t.eq(rig.connector_secret(), rig.made_by(rid)[0]["secretText"], "approve: Nylas holds the new secret")
+
+
+def dry_run(rig):
+    rig.d.start()
+    rid = rig.plan(dry_run=1)
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "dry-run: done")
+    t.ok(r["last_error"].startswith("dry-run: would addPassword with displayName rekey-%s, lifetime 180d" % rid)
+         and "would publish to Nylas" in r["last_error"]
+         and r["last_error"].endswith("would retire %s after 3s" % CURRENT_KEY),
+         "dry-run: says what it would do", r["last_error"])
+    t.eq(rig.graph_writes(), [], "dry-run: no addPassword or removePassword")
+    t.eq(rig.nylas_writes(), [], "dry-run: no connector update")
+    t.eq(rig.connector_secret(), CURRENT, "dry-run: Nylas unchanged")
+    t.eq(rig.d.metric("rekey_rotations_total", {"result": "dry_run"}), 1.0, "dry-run: counted as dry_run")
+
+
+def lifetime(rig):
+    rig.d.start()
+    rid = rig.plan()
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "lifetime: done", rig.d.log_text()[-2000:])
+    t.eq(r["lifetime"], 45 * DAY, "lifetime: 180d -> 90d -> 45d under a 60-day policy")
+    made = rig.made_by(rid)
+    t.eq(len(made), 1, "lifetime: one credential")
+    adds = rig.fakes.requests("graph", "addPassword")
+    t.eq(len(adds), 3, "lifetime: three addPassword calls")
+    v = rig.value("lifetime_shortened")
+    t.ok(v and json.loads(v)["to_s"] == 45 * DAY, "lifetime: recorded for the owners", v)
+    t.ok('"level":"warn"' in rig.d.log_text() and "lifetime policy" in rig.d.log_text(),
+         "lifetime: logged at warn")
+
+
+def throttled(rig):
+    rig.fakes.script("graph", [{"method": "POST", "path": "addPassword", "times": 1,
+                                "action": {"graph_error": "TooManyRequests",
+                                           "headers": {"Retry-After": "2"}}}])
+    rig.fakes.script("nylas", [{"method": "PATCH", "path": "connectors", "times": 1,
+                                "action": {"status": 429, "headers": {"Retry-After": "1"},
+                                           "body": {"error": {"type": "api.rate_limit_error",
+                                                              "message": "slow down"}}}}])
+    rig.d.start()
+    rid = rig.plan()
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "429: done", rig.d.log_text()[-2000:])
+    adds = rig.fakes.requests("graph", "addPassword")
+    t.eq(len(adds), 2, "429: addPassword twice")
+    t.ok(len(adds) == 2 and adds[1]["time_ms"] - adds[0]["time_ms"] >= 1900,
+         "429: Retry-After 2 s waited on addPassword")
+    t.eq(len(rig.made_by(rid)), 1, "429: no duplicate credential")
+    patches = rig.nylas_writes()
+    t.eq(len(patches), 2, "429: the connector update twice")
+    t.ok(len(patches) == 2 and patches[1]["time_ms"] - patches[0]["time_ms"] >= 900,
+         "429: Retry-After 1 s waited on the connector update")
+    t.eq(len(set(rig.published_secrets())), 1, "429: the same secret both times")
+    t.eq(rig.connector_secret(), rig.made_by(rid)[0]["secretText"], "429: Nylas holds the new secret")
+
+
+def proactive(rig):
+    rig.d.start()
+    r = wait_for(lambda: [x for x in rig.rotations() if x["state"] in ("done", "failed")], 40)
+    rows = rig.rotations()
+    t.eq(len(rows), 1, "proactive: one rotation planned by the expiry poll")
+    row = rows[0] if rows else {}
+    t.eq((row.get("reason"), row.get("state")), ("proactive", "done"), "proactive: done",
+         rig.d.log_text()[-2000:])
+    creds = rig.fakes.state()["nylas"]["credentials"]["cred-1"]["credential_data"]
+    made = rig.made_by(row.get("id", ""))
+    t.ok(made and creds["client_secret"] == made[0]["secretText"] and creds["tenant"] == TENANT,
+         "proactive: the connector credential holds the new secret")
+    t.eq(rig.connector_secret(), CURRENT, "proactive: the connector settings are untouched")
+    warned = sorted(rig.values("warned:").keys())
+    t.eq(warned, ["warned:%s:%d" % (CURRENT_KEY, 14 * DAY), "warned:%s:%d" % (CURRENT_KEY, 30 * DAY)],
+         "proactive: the 30d and 14d warnings recorded once each")
+    creds_json = json.loads(rig.value("password_credentials") or "[]")
+    t.eq(sorted(c["key_id"] for c in creds_json), sorted([CURRENT_KEY, PORTAL_KEY]),
+         "proactive: the poll's secrets are stored for status")
+    t.eq(rig.value("in_use_key_id"), CURRENT_KEY, "proactive: and the in-use keyId")
+    del r
+
+
+def soon(days):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * DAY))
+
+
+run("auto", auto)
+run("approve", approve, seed=state(passwords(current_name="Made in the portal")),
+    app_lines=["rotation_mode = approve"])
+run("dry-run", dry_run, app_lines=["rotation_mode = dry-run"])
+run("lifetime", lifetime, seed=state(extra={"max_lifetime_days": 60}))
+run("429", throttled)
+run("proactive", proactive, seed=state(passwords(current_end=soon(10))),
+    app_lines=["nylas_connector_credential_id = cred-1"])
+t.done()

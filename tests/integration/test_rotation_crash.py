@@ -1,0 +1,115 @@
+"""kill -9 at every rotation state, then a restart: the rotation completes,
+Nylas ends with a secret the identity platform accepts, at most one
+rekey-made credential is left besides the published one, and no second,
+different secret is ever published for the same rotation.
+
+The daemon is stopped at a state by holding the call that state makes at a
+fake ("hang": the request waits; "hang_after": it is applied and only its
+answer waits: addPassword answered but not yet stored, the connector
+updated but not yet recorded, the old secret removed but not yet recorded).
+States that make no call (created, tested, published, retired) are each
+written back into the row as a crash right after that write would leave it,
+then the daemon restarts from there."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from rekeytest import Tap  # noqa: E402
+from rotationlib import CURRENT_KEY, PORTAL_KEY, TARGET_OID, Rig, wait_for  # noqa: E402
+
+t = Tap()
+GET_APP = "/applications/%s(\\?|$)" % TARGET_OID
+rig = Rig(app_lines=["azure_app_object_id = %s" % TARGET_OID])
+rid = None
+
+
+def set_state(state):
+    with rig.d.db() as c:
+        c.execute("UPDATE rotations SET state = ?, next_at = 0 WHERE id = ?", (state, rid))
+
+
+def crash_at(label, service, rule, want_state, before=None):
+    """Starts the daemon with rule armed at service, waits until the call is
+    held, checks the stored state, kills -9 and releases what was held."""
+    global rid
+    rig.fakes.script(service, [rule])
+    rig.d.start()
+    if before is not None:
+        before()
+    held = wait_for(lambda: rig.fakes.hung(service) >= 1, 30)
+    row = rig.rotation(rid) if rid else None
+    t.ok(held and row and row["state"] == want_state, "%s: killed in %s" % (label, want_state),
+         (held, row and row["state"], rig.d.log_text()[-2500:]))
+    rig.d.kill9()
+    rig.fakes.clear_script()
+    for s in ("graph", "nylas", "identity"):
+        rig.fakes.release(s)
+    time.sleep(0.3)	# what a released request applies lands before the restart
+
+
+def plan():
+    global rid
+    rid = rig.plan()
+
+
+try:
+    # planned: the application read that comes first.
+    crash_at("planned", "graph", {"method": "GET", "path": GET_APP, "action": {"hang": True}},
+             "planned", before=plan)
+    # creating: addPassword held before Graph applies it (it lands after the kill).
+    crash_at("creating (sent)", "graph", {"method": "POST", "path": "addPassword",
+                                          "action": {"hang": True}}, "creating")
+    # creating: addPassword applied, its answer (the only copy of secretText) lost.
+    crash_at("creating (answered, not stored)", "graph",
+             {"method": "POST", "path": "addPassword", "action": {"hang_after": True}}, "creating")
+    orphans = len(rig.made_by(rid))
+    t.ok(orphans >= 1, "the lost addPassword answers left an orphan behind (%d)" % orphans)
+    # testing: the token request with the new secret.
+    crash_at("testing", "identity", {"method": "POST", "body": "client_secret=",
+                                     "action": {"hang": True}}, "testing")
+    t.eq(len(rig.made_by(rid)), 1, "the orphans were removed before the add")
+    # created (resumed from), then publishing: the connector read.
+    set_state("created")
+    crash_at("created -> publishing", "nylas", {"method": "GET", "path": "/v3/connectors/microsoft$",
+                                                "action": {"hang": True}}, "publishing")
+    # tested (resumed from), then publishing: the update applied, its answer lost.
+    set_state("tested")
+    crash_at("tested -> publishing (applied)", "nylas",
+             {"method": "PATCH", "path": "/v3/connectors", "action": {"hang_after": True}}, "publishing")
+    new = rig.made_by(rid)[0]["secretText"]
+    t.eq(rig.connector_secret(), new, "the update reached Nylas before the kill")
+    # publishing (resumed from), then retiring: killed while waiting for the grace.
+    rig.d.start()
+    r = rig.wait_state(rid, ("retiring",), 20)
+    t.ok(r is not None, "publishing: resumed to retiring")
+    rig.d.kill9()
+    # retiring (resumed from): removePassword applied, its answer lost.
+    crash_at("retiring (applied)", "graph", {"method": "POST", "path": "removePassword",
+                                             "action": {"hang_after": True}}, "retiring")
+    # published (resumed from): retiring again, held at the application read.
+    set_state("published")
+    crash_at("published -> retiring", "graph", {"method": "GET", "path": GET_APP,
+                                                "action": {"hang": True}}, "retiring")
+    # retired (resumed from): done.
+    set_state("retired")
+    rig.d.start()
+    r = rig.wait_state(rid, ("done", "failed"), 20)
+    t.eq(r and r["state"], "done", "retired: resumed to done", rig.d.log_text()[-2500:])
+
+    # And from a clean start, a second run finds nothing left to do.
+    made = rig.made_by(rid)
+    t.eq(len(made), 1, "one rekey-made credential for the rotation: the published one")
+    t.eq(rig.connector_secret(), made[0]["secretText"] if made else None, "Nylas holds it")
+    t.ok(made and rig.token_ok(made[0]["secretText"]), "the identity platform accepts it")
+    t.eq(set(rig.published_secrets()), {made[0]["secretText"]} if made else set(),
+         "no second, different secret was ever published (%d updates)" % len(rig.published_secrets()))
+    keys = [p["keyId"] for p in rig.app()["passwords"]]
+    t.ok(CURRENT_KEY not in keys and PORTAL_KEY in keys,
+         "the old rekey-made secret is gone; the portal's is kept")
+    t.eq(r and r["new_key_id"], made[0]["keyId"] if made else None, "the store names the published key")
+    t.eq(rig.d.stop(), 0, "clean stop")
+finally:
+    rig.stop()
+t.done()
