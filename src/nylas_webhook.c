@@ -1,6 +1,7 @@
 #include "nylas_webhook.h"
 #include "json.h"
 #include "config.h"
+#include "correlate.h"
 #include "crypto.h"
 #include "inflate.h"
 #include "journal.h"
@@ -226,6 +227,7 @@ ack_cb(enum store_result result, void *arg)
 {
 	struct pending_ack *p = arg;
 	struct http_req *hr = p->hr;
+	struct runtime *rt = hr->rt;	/* hr is gone once answered */
 
 	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
 	if (result == STORE_ERROR) {
@@ -236,6 +238,8 @@ ack_cb(enum store_result result, void *arg)
 		metrics_inc_webhook("nylas", p->type_label,
 		    result == STORE_STORED ? "stored" : "duplicate");
 		http_reply_text(hr, 200, result == STORE_STORED ? "stored" : "duplicate");
+		if (result == STORE_STORED && rt->correlator != NULL)
+			correlator_wake(rt->correlator);
 	}
 	free(p);
 }

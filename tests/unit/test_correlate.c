@@ -1,0 +1,136 @@
+/* test_correlate: the pure parts of the correlation (cause from evidence, bursts, counts). */
+#include "correlate.h"
+#include "tap.h"
+
+#include <stdio.h>
+
+#define P_NONE CORRELATE_PROBE_NONE
+#define P_UNPROBED CORRELATE_PROBE_UNPROBED
+#define P_OK CORRELATE_PROBE_OK
+#define P_EXPIRED CORRELATE_PROBE_EXPIRED
+#define P_INVALID CORRELATE_PROBE_INVALID
+#define P_REJECTED CORRELATE_PROBE_REJECTED
+#define P_ERROR CORRELATE_PROBE_ERROR
+
+static const struct {
+	struct correlate_evidence ev;
+	const char *want;
+	const char *why;
+} cases[] = {
+	{ { P_NONE, 0, NULL, 1 }, "unknown", "nothing known" },
+	{ { P_OK, 0, NULL, 1 }, "unknown", "the secret works, one grant" },
+	{ { P_ERROR, 0, NULL, 4 }, "unknown", "probe failed, 4 grants: no burst yet" },
+	{ { P_REJECTED, 0, NULL, 1 }, "unknown", "another AADSTS code says nothing about the secret" },
+	{ { P_UNPROBED, 0, NULL, 1 }, "unknown", "no secret known" },
+	{ { P_OK, 0, NULL, 5 }, "suspected_app_wide", "5 distinct grants in the window" },
+	{ { P_UNPROBED, 0, NULL, 5 }, "suspected_app_wide", "burst, secret unknown" },
+	{ { P_EXPIRED, 0, NULL, 1 }, "secret_expired", "AADSTS7000222" },
+	{ { P_EXPIRED, 0, "disabled", 5 }, "secret_expired", "7000222 outweighs a user event and a burst" },
+	{ { P_INVALID, 0, NULL, 1 }, "secret_invalid", "AADSTS7000215" },
+	{ { P_INVALID, 0, "deleted", 5 }, "secret_invalid", "7000215 outweighs a user event" },
+	{ { P_INVALID, 1, NULL, 1 }, "secret_invalid", "7000215 is a direct answer about the secret in use" },
+	{ { P_NONE, 1, NULL, 1 }, "secret_expired", "end date passed, no probe yet" },
+	{ { P_UNPROBED, 1, NULL, 1 }, "secret_expired", "end date passed, secret unknown" },
+	{ { P_ERROR, 1, "disabled", 1 }, "secret_expired", "end date passed outweighs a user event" },
+	{ { P_OK, 1, NULL, 1 }, "unknown", "a fresh probe that works outweighs a stored end date" },
+	{ { P_OK, 1, NULL, 9 }, "suspected_app_wide", "works, stale end date, burst" },
+	{ { P_OK, 0, "disabled", 1 }, "user_disabled", "user disabled, secret fine" },
+	{ { P_OK, 0, "deleted", 1 }, "user_deleted", "user deleted" },
+	{ { P_OK, 0, "sessions_revoked", 1 }, "user_sessions_revoked", "sessions revoked" },
+	{ { P_OK, 0, "password_changed", 1 }, "user_password_changed", "password changed" },
+	{ { P_NONE, 0, "disabled", 1 }, "user_disabled", "user event before any probe" },
+	{ { P_OK, 0, "disabled", 7 }, "user_disabled", "a user event outweighs a burst" },
+	{ { P_OK, 0, "something_new", 1 }, "unknown", "an unknown user event kind explains nothing" },
+};
+
+static void
+test_classify(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		TAP_STR_EQ(correlate_cause_name(correlate_classify(&cases[i].ev)), cases[i].want,
+		    "classify: %s", cases[i].why);
+}
+
+static void
+test_names(void)
+{
+	enum correlate_cause c;
+	int i, round = 1, rotates = 0, users = 0;
+
+	for (i = 0; i < CORRELATE_N_CAUSES; i++) {
+		if (correlate_cause_parse(correlate_cause_name((enum correlate_cause)i), &c) != 0 ||
+		    (int)c != i)
+			round = 0;
+		rotates += correlate_cause_rotates((enum correlate_cause)i);
+		users += correlate_cause_is_user((enum correlate_cause)i);
+	}
+	TAP_OK(round, "every cause name parses back to its cause");
+	TAP_OK(correlate_cause_parse("secret_rotten", &c) == -1, "an unknown name is refused");
+	TAP_OK(rotates == 2 && correlate_cause_rotates(CORRELATE_SECRET_EXPIRED) &&
+	    correlate_cause_rotates(CORRELATE_SECRET_INVALID), "only the two secret causes rotate");
+	TAP_OK(users == 4 && !correlate_cause_rotates(CORRELATE_USER_DISABLED),
+	    "four user causes, none rotates");
+	TAP_OK(CORRELATE_SECRET_EXPIRED > CORRELATE_SECRET_INVALID &&
+	    CORRELATE_SECRET_INVALID > CORRELATE_USER_DISABLED &&
+	    CORRELATE_USER_PASSWORD_CHANGED > CORRELATE_SUSPECTED_APP_WIDE &&
+	    CORRELATE_SUSPECTED_APP_WIDE > CORRELATE_UNKNOWN, "causes are ordered by strength");
+	TAP_STR_EQ(correlate_probe_name(CORRELATE_PROBE_EXPIRED), "secret_expired",
+	    "probe result names: expired");
+	TAP_STR_EQ(correlate_probe_name(CORRELATE_PROBE_UNPROBED), "unprobed",
+	    "probe result names: unprobed");
+}
+
+static void
+test_burst(void)
+{
+	struct correlate_burst b = { .n = 0 };
+	const int64_t min = 60 * 1000;
+	char g[32];
+	int i, n = 0;
+
+	TAP_OK(correlate_burst_add(&b, "g-1", 0) == 1, "burst: the first grant counts one");
+	TAP_OK(correlate_burst_add(&b, "g-1", 1000) == 1, "burst: the same grant again is not distinct");
+	for (i = 2; i <= 5; i++) {
+		snprintf(g, sizeof(g), "g-%d", i);
+		n = correlate_burst_add(&b, g, i * min);
+	}
+	TAP_OK(n == 5, "burst: five distinct grants within 10 minutes (%d)", n);
+	n = correlate_burst_add(&b, "g-6", 12 * min + 30000);
+	TAP_OK(n == 4, "burst: older ones leave the window (%d)", n);
+	for (i = 0; i < 100; i++) {
+		snprintf(g, sizeof(g), "s-%d", i);
+		n = correlate_burst_add(&b, g, 20 * min + i);
+	}
+	TAP_OK(n == CORRELATE_BURST_MIN && b.n == CORRELATE_BURST_MIN,
+	    "burst: a storm stays bounded at %d entries", CORRELATE_BURST_MIN);
+	n = correlate_burst_add(&b, "late", 100 * min);
+	TAP_OK(n == 1, "burst: an hour later a grant is alone again (%d)", n);
+}
+
+static void
+test_count(void)
+{
+	static const struct { int64_t n; const char *want; } t[] = {
+		{ 0, "0" }, { 7, "7" }, { 999, "999" }, { 1000, "1,000" }, { 2000, "2,000" },
+		{ 12345, "12,345" }, { 1234567, "1,234,567" }, { -4200, "-4,200" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		correlate_format_count(t[i].n, buf, sizeof(buf));
+		TAP_STR_EQ(buf, t[i].want, "count %lld", (long long)t[i].n);
+	}
+}
+
+int
+main(void)
+{
+	test_classify();
+	test_names();
+	test_burst();
+	test_count();
+	return tap_done();
+}
