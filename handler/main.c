@@ -8,6 +8,7 @@
  *   rekey approve -c FILE ROTATION_ID
  */
 #include "config.h"
+#include "correlate.h"
 #include "graph_worker.h"
 #include "http_client.h"
 #include "journal.h"
@@ -15,8 +16,11 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "rotation.h"
 #include "runtime.h"
+#include "status.h"
 #include "store.h"
+#include "subscriptions.h"
 #include "util.h"
 
 #include <signal.h>
@@ -46,7 +50,10 @@ usage(void)
 	    "       rekey check -c FILE\n"
 	    "       rekey status -c FILE [--json]\n"
 	    "       rekey rotate -c FILE APP [--dry-run]\n"
-	    "       rekey approve -c FILE ROTATION_ID\n", stderr);
+	    "       rekey approve -c FILE ROTATION_ID\n"
+	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
+	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage.\n",
+	    stderr);
 	exit(2);
 }
 
@@ -70,6 +77,16 @@ apply_log_level(const struct config *cfg)
 	int level = log_level_parse(cfg->log_level ? cfg->log_level : "info");
 
 	log_set_level(level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
+}
+
+/* The Graph worker hands lifecycle events to whichever subscription manager runs now. */
+static void
+lifecycle_cb(const char *app, const char *subscription_id, const char *event, void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (rt->subscriptions != NULL)
+		subscriptions_lifecycle(rt->subscriptions, app, subscription_id, event);
 }
 
 static void
@@ -98,11 +115,17 @@ reload(struct daemon *d)
 	}
 	apply_log_level(cfg);
 	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
-	/* The old scheduler's clients point into the old config: start afresh. */
+	/* The old scheduler's and rotator's clients point into the old config: start afresh. */
 	scheduler_free(d->scheduler);
-	d->scheduler = scheduler_new(d->rt.base, d->http, cfg);
+	rotator_free(d->rt.rotator);
+	d->rt.rotator = rotator_new(d->rt.base, d->http, cfg, d->rt.store);
+	d->scheduler = scheduler_new(d->rt.base, d->http, cfg, d->rt.rotator);
+	subscriptions_free(d->rt.subscriptions);
+	d->rt.subscriptions = subscriptions_new(d->rt.base, d->http, cfg, d->rt.store);
 	graph_worker_free(d->rt.graph_worker);
-	d->rt.graph_worker = graph_worker_new(&d->rt, d->http, NULL, NULL);
+	d->rt.graph_worker = graph_worker_new(&d->rt, d->http, lifecycle_cb, &d->rt);
+	correlator_free(d->rt.correlator);
+	d->rt.correlator = correlator_new(&d->rt, d->http);
 	config_free(old);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
@@ -147,9 +170,17 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	/* Outbound work is abandoned: the expiry poll only reads, and runs again at the next start. */
 	scheduler_free(d->scheduler);
 	d->scheduler = NULL;
+	/* A subscription call cut short is redone from the store and Graph's list at the next start. */
+	subscriptions_free(d->rt.subscriptions);
+	d->rt.subscriptions = NULL;
+	/* Rotations keep their stored intent: the next start resumes them where they stopped. */
+	rotator_free(d->rt.rotator);
+	d->rt.rotator = NULL;
 	/* Events it had not finished stay unprocessed in the store for the next start. */
 	graph_worker_free(d->rt.graph_worker);
 	d->rt.graph_worker = NULL;
+	correlator_free(d->rt.correlator);
+	d->rt.correlator = NULL;
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;
 	d->drain_ev = event_new(d->rt.base, -1, EV_PERSIST, drain_cb, d);
 	event_add(d->drain_ev, &tv);
@@ -191,8 +222,12 @@ serve(const char *path)
 	if (d.rt.listener == NULL)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
-	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg);
-	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, NULL, NULL);
+	/* The rotator first: the scheduler hands it what each expiry poll reads. */
+	d.rt.rotator = rotator_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
+	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg, d.rt.rotator);
+	d.rt.subscriptions = subscriptions_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
+	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, lifecycle_cb, &d.rt);
+	d.rt.correlator = correlator_new(&d.rt, d.http);
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
@@ -200,7 +235,10 @@ serve(const char *path)
 	event_base_dispatch(d.rt.base);
 
 	scheduler_free(d.scheduler);
+	subscriptions_free(d.rt.subscriptions);
+	rotator_free(d.rt.rotator);
 	graph_worker_free(d.rt.graph_worker);
+	correlator_free(d.rt.correlator);
 	http_client_free(d.http);
 	journal_free(d.rt.journal);
 	listener_free(d.rt.listener);
@@ -234,41 +272,144 @@ check(const char *path)
 	return 0;
 }
 
+/* The config and its store, for the commands that read or change state; 0, or -1 when reported. */
+static int
+open_state(const char *path, struct config **cfg, struct store **st)
+{
+	char *err = NULL;
+
+	*st = NULL;
+	*cfg = load_or_report(path);
+	if (*cfg == NULL)
+		return -1;
+	*st = store_open((*cfg)->store_url, &err);
+	if (*st == NULL) {
+		fprintf(stderr, "%s: store %s not reachable: %s\n", path, (*cfg)->store_url, err);
+		free(err);
+		config_free(*cfg);
+		*cfg = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_state(struct config *cfg, struct store *st)
+{
+	store_close(st);
+	config_free(cfg);
+}
+
 static int
 status(const char *path, int json)
 {
-	struct config *cfg = load_or_report(path);
+	struct config *cfg;
 	struct store *st;
-	char *err = NULL;
-	int64_t nylas, graph;
+	cJSON *doc;
+	char *text;
 
-	if (cfg == NULL)
+	if (open_state(path, &cfg, &st) == -1)
 		return 1;
-	st = store_open(cfg->store_url, &err);
-	if (st == NULL) {
-		fprintf(stderr, "%s: store: %s\n", path, err);
-		free(err);
-		config_free(cfg);
+	doc = status_build(st, cfg);
+	if (doc == NULL) {
+		fprintf(stderr, "%s: cannot read the store %s\n", path, cfg->store_url);
+		close_state(cfg, st);
 		return 1;
 	}
-	nylas = store_count_events(st, "nylas");
-	graph = store_count_events(st, "graph");
+	text = json ? cJSON_Print(doc) : status_text(doc);
+	if (text == NULL)
+		fatal("out of memory");
+	fputs(text, stdout);
 	if (json)
-		printf("{\"events\":{\"nylas\":%lld,\"graph\":%lld},\"apps\":[]}\n",
-		    (long long)nylas, (long long)graph);
-	else
-		printf("events journaled: nylas %lld, graph %lld\n", (long long)nylas,
-		    (long long)graph);
-	store_close(st);
-	config_free(cfg);
+		fputc('\n', stdout);
+	free(text);
+	cJSON_Delete(doc);
+	close_state(cfg, st);
 	return 0;
+}
+
+/* What happens next to rotation id of app, for the operator who just planned or approved it. */
+static void
+print_next_step(const char *path, const struct config_app *app, const char *id)
+{
+	if (app->rotation_mode == ROTATION_MODE_APPROVE)
+		printf("it waits for approval: rekey approve -c %s %s\n", path, id);
+	else
+		printf("the daemon starts it within 2 s; follow it with: rekey status -c %s\n", path);
+}
+
+static void
+print_unknown_app(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	fprintf(stderr, "rekey rotate: no app '%s' in %s; configured: ", name, cfg->path);
+	for (i = 0; i < cfg->n_apps; i++)
+		fprintf(stderr, "%s%s", i ? ", " : "", cfg->apps[i]->name);
+	fputs(cfg->n_apps == 0 ? "none\n" : "\n", stderr);
+}
+
+static int
+rotate(const char *path, const char *name, int dry_run)
+{
+	const struct config_app *app;
+	struct config *cfg;
+	struct store *st;
+	char id[ROTATION_ID_SIZE], *err = NULL;
+	int rc;
+
+	if (open_state(path, &cfg, &st) == -1)
+		return 1;
+	app = config_find_app(cfg, name);
+	if (app == NULL) {
+		print_unknown_app(cfg, name);
+		close_state(cfg, st);
+		return 1;
+	}
+	rc = rotation_plan(st, app, "manual", NULL, dry_run, id, &err);
+	if (rc == -1) {
+		fprintf(stderr, "rekey rotate: %s: %s\n", name, err);
+		free(err);
+	} else if (rc == 1) {
+		printf("%s already has an unfinished rotation %s; not planning another\n", name, id);
+		printf("see it with: rekey status -c %s\n", path);
+	} else {
+		printf("planned rotation %s of %s%s\n", id, name,
+		    dry_run || app->rotation_mode == ROTATION_MODE_DRY_RUN ?
+		    " (dry run: nothing is written to Graph or Nylas)" : "");
+		print_next_step(path, app, id);
+	}
+	close_state(cfg, st);
+	return rc == -1 ? 1 : 0;
+}
+
+static int
+approve(const char *path, const char *id)
+{
+	struct config *cfg;
+	struct store *st;
+	char *err = NULL;
+	int rc;
+
+	if (open_state(path, &cfg, &st) == -1)
+		return 1;
+	rc = rotation_approve(st, id, &err);
+	if (rc == -1) {
+		fprintf(stderr, "rekey approve: %s\n", err);
+		free(err);
+	} else {
+		printf("approved rotation %s; the daemon starts it within 2 s; follow it with: "
+		    "rekey status -c %s\n", id, path);
+	}
+	close_state(cfg, st);
+	return rc == -1 ? 1 : 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *cmd, *path = NULL;
-	int i, json = 0;
+	const char *cmd, *path = NULL, *arg = NULL;
+	int i, json = 0, dry_run = 0, n_args = 0;
 
 	if (argc < 2)
 		usage();
@@ -278,6 +419,10 @@ main(int argc, char **argv)
 			path = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			dry_run = 1;
+		else if (argv[i][0] != '-' && n_args++ == 0)
+			arg = argv[i];
 	}
 	if (path == NULL)
 		usage();
@@ -287,9 +432,9 @@ main(int argc, char **argv)
 		return check(path);
 	if (strcmp(cmd, "status") == 0)
 		return status(path, json);
-	if (strcmp(cmd, "rotate") == 0 || strcmp(cmd, "approve") == 0) {
-		fprintf(stderr, "rekey %s: rotation is not in this version yet\n", cmd);
-		return 2;
-	}
+	if (strcmp(cmd, "rotate") == 0 && n_args == 1)
+		return rotate(path, arg, dry_run);
+	if (strcmp(cmd, "approve") == 0 && n_args == 1)
+		return approve(path, arg);
 	usage();
 }

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "admin.h"
 #include "nylas_webhook.h"
 #include "graph_webhook.h"
 #include "runtime.h"
@@ -78,6 +79,7 @@ static const struct route routes[] = {
 	{ "/metrics", 1, "metrics", ops_metrics },
 	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
 	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
+	{ "/api/v1/", 0, "admin", admin_handle },
 };
 
 static SSL_CTX *

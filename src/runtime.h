@@ -13,6 +13,8 @@ struct journal;
 struct listener;
 struct subscriptions;
 struct graph_worker;
+struct correlator;
+struct rotator;
 
 struct runtime {
 	struct event_base *base;
@@ -22,6 +24,8 @@ struct runtime {
 	struct listener *listener;
 	struct subscriptions *subscriptions;	/* NULL while none runs */
 	struct graph_worker *graph_worker;	/* NULL while none runs */
+	struct correlator *correlator;		/* NULL while none runs */
+	struct rotator *rotator;		/* NULL while none runs (rotator_wake takes NULL) */
 	int draining;		/* SIGTERM received: finish in-flight work and exit */
 };
 

@@ -1,7 +1,8 @@
 """The CLI an operator types: `rekey check` reports every problem as
 FILE:LINE: message and exits 1 (0 and a summary when fine), `rekey serve`
 refuses the same config with the same messages, `rekey status` reads the
-store, and a wrong command line is a usage error."""
+store, and a wrong command line is a usage error (test_admin.py covers
+rotate and approve in full)."""
 
 import json
 import os
@@ -91,6 +92,12 @@ try:
     t.ok("usage: rekey serve -c FILE" in err, "usage lists the commands")
     rc, _, _ = run("check")
     t.eq(rc, 2, "a missing -c is a usage error")
+    rc, _, err = run("rotate", "-c", d.conf_path)
+    t.ok(rc == 2 and "rekey rotate -c FILE APP [--dry-run]" in err, "rotate without APP is a usage error", err)
+    rc, _, err = run("approve", "-c", d.conf_path)
+    t.eq(rc, 2, "approve without ROTATION_ID is a usage error")
+    rc, _, err = run("rotate", "-c", d.conf_path, "nope")
+    t.ok(rc == 1 and "prod, staging" in err, "rotate of an unknown app exits 1 and lists the apps", err)
 
     # status reads what the daemon journaled.
     d.start()
@@ -105,6 +112,8 @@ try:
     t.eq(doc.get("events", {}).get("nylas"), 3, "status --json counts the journaled webhooks")
     rc, out, err = run("status", "-c", d.conf_path)
     t.ok(rc == 0 and "nylas 3" in out, "status prints the counts for people", out)
+    t.ok("app prod" in out and "app staging" in out, "status prints each app", out)
+    t.eq([a.get("name") for a in doc.get("apps", [])], ["prod", "staging"], "status --json lists the apps")
     t.eq(d.stop(), 0, "daemon stops cleanly")
 finally:
     d.cleanup()

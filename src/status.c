@@ -1,0 +1,526 @@
+#include "status.h"
+#include "config.h"
+#include "rotation.h"
+#include "store.h"
+#include "util.h"
+#include "wbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Open incidents are all shown up to this many; then the newest closed ones. */
+#define MAX_OPEN_INCIDENTS 50
+#define MAX_RECENT_INCIDENTS 10
+#define MAX_UNFINISHED_ROTATIONS 10
+#define MAX_RECENT_ROTATIONS 10
+/* A stored credential list longer than this is cut (Graph allows far fewer). */
+#define MAX_SECRETS 64
+#define SECONDS_PER_DAY 86400
+
+/* ---- Building the document ---- */
+
+static void
+add_time(cJSON *obj, const char *name, int64_t unix_secs)
+{
+	char buf[32];
+
+	if (unix_secs <= 0) {
+		cJSON_AddNullToObject(obj, name);
+		return;
+	}
+	util_format_time(unix_secs, buf, sizeof(buf));
+	cJSON_AddStringToObject(obj, name, buf);
+}
+
+static void
+add_time_ms(cJSON *obj, const char *name, int64_t unix_ms)
+{
+	add_time(obj, name, unix_ms / 1000);
+}
+
+static void
+add_str_or_null(cJSON *obj, const char *name, const char *s)
+{
+	if (s != NULL)
+		cJSON_AddStringToObject(obj, name, s);
+	else
+		cJSON_AddNullToObject(obj, name);
+}
+
+/* "2026-07-01T00:00:00Z", with or without fractional seconds, into Unix seconds; 0 or -1. */
+static int
+parse_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL)
+		return -1;
+	if (*end == '.')
+		end += strspn(end + 1, "0123456789") + 1;
+	if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0 && *end != '\0')
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/* A credential time as the expiry poll stored it: Unix seconds or an RFC 3339 string; 0 when absent. */
+static int64_t
+credential_time(const cJSON *cred, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cred, name);
+	int64_t t = 0;
+
+	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e12)
+		return (int64_t)v->valuedouble;
+	if (cJSON_IsString(v) && parse_time(v->valuestring, &t) == 0)
+		return t;
+	return 0;
+}
+
+static const char *
+credential_str(const cJSON *cred, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cred, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Whole days from now until end, rounded down (negative once it has passed). */
+static int64_t
+days_left(int64_t end, int64_t now)
+{
+	int64_t d = end - now;
+
+	return d >= 0 ? d / SECONDS_PER_DAY : -((-d + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
+}
+
+static cJSON *
+secret_json(const cJSON *cred, const char *in_use_key, int64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *key_id = credential_str(cred, "key_id");
+	const char *name = credential_str(cred, "display_name");
+	int64_t end = credential_time(cred, "end");
+
+	add_str_or_null(o, "key_id", key_id);
+	add_str_or_null(o, "hint", credential_str(cred, "hint"));
+	add_str_or_null(o, "display_name", name);
+	add_time(o, "start", credential_time(cred, "start"));
+	add_time(o, "end", end);
+	cJSON_AddBoolToObject(o, "in_use", key_id != NULL && in_use_key != NULL &&
+	    strcmp(key_id, in_use_key) == 0);
+	cJSON_AddBoolToObject(o, "made_by_rekey", name != NULL && strncmp(name, "rekey-", 6) == 0);
+	if (end > 0)
+		cJSON_AddNumberToObject(o, "days_left", (double)days_left(end, now));
+	return o;
+}
+
+/* A per-app value, or NULL when absent; -1 on a store error. */
+static int
+get_value(struct store *st, const char *app, const char *key, char **out)
+{
+	*out = NULL;
+	return store_get_value(st, app, key, out) == -1 ? -1 : 0;
+}
+
+/* "secrets", "in_use_key_id", "in_use_why" and "secrets_read_at" of app; 0 or -1. */
+static int
+add_secrets(cJSON *app_obj, struct store *st, const char *app, int64_t now)
+{
+	char *creds = NULL, *key = NULL, *why = NULL, *read_at = NULL;
+	cJSON *list = cJSON_AddArrayToObject(app_obj, "secrets"), *parsed = NULL, *c;
+	int64_t t = 0;
+	int n = 0, rc = -1;
+
+	if (get_value(st, app, "password_credentials", &creds) == -1 ||
+	    get_value(st, app, "in_use_key_id", &key) == -1 ||
+	    get_value(st, app, "in_use_why", &why) == -1 ||
+	    get_value(st, app, "secrets_read_at", &read_at) == -1)
+		goto out;
+	/* The expiry poll stores "" for whichever of the two does not apply. */
+	if (key != NULL && key[0] == '\0') {
+		free(key);
+		key = NULL;
+	}
+	if (why != NULL && why[0] == '\0') {
+		free(why);
+		why = NULL;
+	}
+	if (creds != NULL)
+		parsed = cJSON_Parse(creds);
+	cJSON_ArrayForEach(c, parsed) {
+		if (cJSON_IsObject(c) && n++ < MAX_SECRETS)
+			cJSON_AddItemToArray(list, secret_json(c, key, now));
+	}
+	add_str_or_null(app_obj, "in_use_key_id", key);
+	if (why != NULL)
+		cJSON_AddStringToObject(app_obj, "in_use_why", why);
+	else if (creds == NULL)
+		cJSON_AddStringToObject(app_obj, "in_use_why", "secrets not read from Graph yet");
+	else
+		cJSON_AddNullToObject(app_obj, "in_use_why");
+	if (read_at != NULL && parse_time(read_at, &t) == 0)
+		add_time(app_obj, "secrets_read_at", t);
+	rc = 0;
+out:
+	cJSON_Delete(parsed);
+	free(creds);
+	free(key);
+	free(why);
+	free(read_at);
+	return rc;
+}
+
+static cJSON *
+incident_json(const struct store_incident *inc)
+{
+	cJSON *o = cJSON_CreateObject(), *ev = NULL;
+
+	cJSON_AddStringToObject(o, "id", inc->id);
+	cJSON_AddStringToObject(o, "cause", inc->cause);
+	cJSON_AddStringToObject(o, "state", inc->state);
+	add_time_ms(o, "opened_at", inc->opened_at);
+	cJSON_AddNumberToObject(o, "affected", (double)inc->affected);
+	cJSON_AddNumberToObject(o, "recovered", (double)inc->recovered);
+	if (inc->evidence != NULL)
+		ev = cJSON_Parse(inc->evidence);
+	if (!cJSON_IsArray(ev)) {
+		cJSON_Delete(ev);
+		ev = cJSON_CreateArray();
+		if (inc->evidence != NULL && inc->evidence[0] != '\0')
+			cJSON_AddItemToArray(ev, cJSON_CreateString(inc->evidence));
+	}
+	cJSON_AddItemToObject(o, "evidence", ev);
+	add_time_ms(o, "updated_at", inc->updated_at);
+	add_time_ms(o, "resolved_at", inc->resolved_at);
+	add_str_or_null(o, "rotation_id", inc->rotation_id);
+	return o;
+}
+
+/* Open incidents first, then the newest resolved ones; 0 or -1. */
+static int
+add_incidents(cJSON *app_obj, struct store *st, const char *app)
+{
+	cJSON *list = cJSON_AddArrayToObject(app_obj, "incidents");
+	struct store_incident *open = NULL, *recent = NULL;
+	size_t n_open = 0, n_recent = 0, i;
+
+	if (store_list_incidents(st, app, 1, MAX_OPEN_INCIDENTS, &open, &n_open) == -1)
+		return -1;
+	if (store_list_incidents(st, app, 0, MAX_RECENT_INCIDENTS, &recent, &n_recent) == -1) {
+		store_incidents_free(open, n_open);
+		return -1;
+	}
+	for (i = 0; i < n_open; i++)
+		cJSON_AddItemToArray(list, incident_json(&open[i]));
+	for (i = 0; i < n_recent; i++) {
+		if (strcmp(recent[i].state, "open") != 0)
+			cJSON_AddItemToArray(list, incident_json(&recent[i]));
+	}
+	store_incidents_free(open, n_open);
+	store_incidents_free(recent, n_recent);
+	return 0;
+}
+
+static int
+rotation_finished(const struct store_rotation *r)
+{
+	return strcmp(r->state, rotation_state_name(ROTATION_DONE)) == 0 ||
+	    strcmp(r->state, rotation_state_name(ROTATION_FAILED)) == 0;
+}
+
+/* Everything but secret_ct: the sealed secret text never leaves the store. */
+static cJSON *
+rotation_json(const struct store_rotation *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	int planned = strcmp(r->state, rotation_state_name(ROTATION_PLANNED)) == 0;
+
+	cJSON_AddStringToObject(o, "id", r->id);
+	cJSON_AddStringToObject(o, "state", r->state);
+	cJSON_AddStringToObject(o, "reason", r->reason);
+	add_str_or_null(o, "new_key_id", r->new_key_id);
+	add_time_ms(o, "created_at", r->created_at);
+	add_time_ms(o, "updated_at", r->updated_at);
+	add_str_or_null(o, "last_error", r->last_error);
+	add_str_or_null(o, "incident_id", r->incident_id);
+	cJSON_AddBoolToObject(o, "dry_run", r->dry_run);
+	cJSON_AddBoolToObject(o, "approved", r->approved);
+	cJSON_AddBoolToObject(o, "waiting_for_approval", planned && !r->approved);
+	add_str_or_null(o, "old_key_id", r->old_key_id);
+	add_str_or_null(o, "new_hint", r->new_hint);
+	add_time(o, "new_end", r->new_end);
+	cJSON_AddNumberToObject(o, "attempts", r->attempts);
+	if (rotation_finished(r) || (planned && !r->approved))
+		cJSON_AddNullToObject(o, "next_at");
+	else
+		add_time_ms(o, "next_at", r->next_at > 0 ? r->next_at : r->updated_at);
+	add_time_ms(o, "published_at", r->published_at);
+	add_time_ms(o, "retire_at", r->retire_at);
+	return o;
+}
+
+/* Unfinished rotations first, then the newest finished ones; 0 or -1. */
+static int
+add_rotations(cJSON *app_obj, struct store *st, const char *app)
+{
+	cJSON *list = cJSON_AddArrayToObject(app_obj, "rotations");
+	struct store_rotation *open = NULL, *recent = NULL;
+	size_t n_open = 0, n_recent = 0, i;
+
+	if (store_list_rotations(st, app, 1, MAX_UNFINISHED_ROTATIONS, &open, &n_open) == -1)
+		return -1;
+	if (store_list_rotations(st, app, 0, MAX_RECENT_ROTATIONS, &recent, &n_recent) == -1) {
+		store_rotations_free(open, n_open);
+		return -1;
+	}
+	for (i = 0; i < n_open; i++)
+		cJSON_AddItemToArray(list, rotation_json(&open[i]));
+	for (i = 0; i < n_recent; i++) {
+		if (rotation_finished(&recent[i]))
+			cJSON_AddItemToArray(list, rotation_json(&recent[i]));
+	}
+	store_rotations_free(open, n_open);
+	store_rotations_free(recent, n_recent);
+	return 0;
+}
+
+static const char *
+mode_name(enum rotation_mode m)
+{
+	switch (m) {
+	case ROTATION_MODE_AUTO: return "auto";
+	case ROTATION_MODE_APPROVE: return "approve";
+	case ROTATION_MODE_DRY_RUN: return "dry-run";
+	}
+	return "unknown";
+}
+
+static cJSON *
+app_json(struct store *st, const struct config_app *app, int64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", app->name);
+	cJSON_AddStringToObject(o, "rotation_mode", mode_name(app->rotation_mode));
+	if (add_secrets(o, st, app->name, now) == -1 || add_incidents(o, st, app->name) == -1 ||
+	    add_rotations(o, st, app->name) == -1) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *
+status_build(struct store *st, const struct config *cfg)
+{
+	cJSON *doc = cJSON_CreateObject(), *apps, *app, *events;
+	int64_t now = util_now_ms() / 1000, nylas, graph;
+	size_t i;
+
+	if (doc == NULL)
+		return NULL;
+	add_time(doc, "generated_at", now);
+	cJSON_AddStringToObject(doc, "config", cfg->path);
+	apps = cJSON_AddArrayToObject(doc, "apps");
+	for (i = 0; i < cfg->n_apps; i++) {
+		app = app_json(st, cfg->apps[i], now);
+		if (app == NULL)
+			goto fail;
+		cJSON_AddItemToArray(apps, app);
+	}
+	nylas = store_count_events(st, "nylas");
+	graph = store_count_events(st, "graph");
+	if (nylas < 0 || graph < 0)
+		goto fail;
+	events = cJSON_AddObjectToObject(doc, "events");
+	cJSON_AddNumberToObject(events, "nylas", (double)nylas);
+	cJSON_AddNumberToObject(events, "graph", (double)graph);
+	return doc;
+fail:
+	cJSON_Delete(doc);
+	return NULL;
+}
+
+/* ---- The text rendering ---- */
+
+static void
+add_fmt(struct wbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+add_fmt(struct wbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	wbuf_add_str(b, s);
+	free(s);
+}
+
+/* A member as text: strings as they are, numbers in decimal, anything else as dflt. */
+static const char *
+str(const cJSON *obj, const char *name, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+static double
+num(const cJSON *obj, const char *name, double dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static int
+flag(const cJSON *obj, const char *name)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, name));
+}
+
+static void
+text_secret(struct wbuf *b, const cJSON *s)
+{
+	const cJSON *days = cJSON_GetObjectItemCaseSensitive(s, "days_left");
+	char left[32];
+
+	if (!cJSON_IsNumber(days))
+		util_strlcpy(left, "?", sizeof(left));
+	else if (days->valuedouble < 0)
+		util_strlcpy(left, "EXPIRED", sizeof(left));
+	else
+		snprintf(left, sizeof(left), "%.0f", days->valuedouble);
+	add_fmt(b, "    %-36s  %-4s  %-20s  %7s  %-6s  %s\n", str(s, "key_id", "?"),
+	    str(s, "hint", "?"), str(s, "end", "?"), left, flag(s, "in_use") ? "yes" : "-",
+	    flag(s, "made_by_rekey") ? "yes" : "-");
+}
+
+static void
+text_secrets(struct wbuf *b, const cJSON *app)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(app, "secrets"), *s;
+	const char *read_at = str(app, "secrets_read_at", NULL);
+	const char *in_use = str(app, "in_use_key_id", NULL), *why = str(app, "in_use_why", NULL);
+
+	if (cJSON_GetArraySize(list) == 0) {
+		add_fmt(b, "  secrets: none known (%s)\n", why ? why : "none listed");
+		return;
+	}
+	if (read_at != NULL)
+		add_fmt(b, "  secrets (read from Graph %s):\n", read_at);
+	else
+		add_fmt(b, "  secrets:\n");
+	add_fmt(b, "    %-36s  %-4s  %-20s  %7s  %-6s  %s\n", "KEY ID", "HINT", "END",
+	    "DAYS", "IN USE", "BY REKEY");
+	cJSON_ArrayForEach(s, list)
+		text_secret(b, s);
+	if (in_use == NULL)
+		add_fmt(b, "    in use: cannot tell which secret Nylas uses: %s\n",
+		    why ? why : "unknown");
+	else if (why != NULL && why[0] != '\0')
+		add_fmt(b, "    in use: %s (%s)\n", in_use, why);
+}
+
+static void
+text_incident(struct wbuf *b, const cJSON *inc)
+{
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(inc, "evidence"), *e;
+	const char *rot = str(inc, "rotation_id", NULL);
+	int open = strcmp(str(inc, "state", ""), "open") == 0;
+
+	add_fmt(b, "    %s  %s  %s since %s\n", str(inc, "id", "?"), str(inc, "cause", "?"),
+	    open ? "OPEN" : "resolved", str(inc, "opened_at", "?"));
+	add_fmt(b, "      grants affected %.0f, recovered %.0f%s%s\n", num(inc, "affected", 0),
+	    num(inc, "recovered", 0), rot ? "; rotation " : "", rot ? rot : "");
+	if (!open && str(inc, "resolved_at", NULL) != NULL)
+		add_fmt(b, "      resolved at %s\n", str(inc, "resolved_at", "?"));
+	cJSON_ArrayForEach(e, ev) {
+		if (cJSON_IsString(e))
+			add_fmt(b, "      evidence: %s\n", e->valuestring);
+	}
+}
+
+static void
+text_incidents(struct wbuf *b, const cJSON *app)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(app, "incidents"), *inc;
+
+	if (cJSON_GetArraySize(list) == 0) {
+		add_fmt(b, "  incidents: none\n");
+		return;
+	}
+	add_fmt(b, "  incidents:\n");
+	cJSON_ArrayForEach(inc, list)
+		text_incident(b, inc);
+}
+
+static void
+text_rotation(struct wbuf *b, const cJSON *r, const char *config)
+{
+	const char *state = str(r, "state", "?"), *err = str(r, "last_error", NULL);
+	const char *key = str(r, "new_key_id", NULL), *next = str(r, "next_at", NULL);
+	int finished = strcmp(state, "done") == 0 || strcmp(state, "failed") == 0;
+
+	add_fmt(b, "    %s  %s%s  reason %s  created %s  updated %s\n", str(r, "id", "?"), state,
+	    flag(r, "dry_run") ? " (dry run)" : "", str(r, "reason", "?"), str(r, "created_at", "?"),
+	    str(r, "updated_at", "?"));
+	if (key != NULL && str(r, "new_end", NULL) != NULL)
+		add_fmt(b, "      new key %s, ends %s\n", key, str(r, "new_end", "?"));
+	else if (key != NULL)
+		add_fmt(b, "      new key %s\n", key);
+	if (err != NULL && !finished)
+		add_fmt(b, "      last error: %s; next retry %s (attempt %.0f)\n", err,
+		    next ? next : "?", num(r, "attempts", 0));
+	else if (err != NULL)
+		add_fmt(b, "      last error: %s\n", err);
+	if (flag(r, "waiting_for_approval"))
+		add_fmt(b, "      waiting for approval: rekey approve -c %s %s\n", config,
+		    str(r, "id", "?"));
+}
+
+static void
+text_rotations(struct wbuf *b, const cJSON *app, const char *config)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(app, "rotations"), *r;
+
+	if (cJSON_GetArraySize(list) == 0) {
+		add_fmt(b, "  rotations: none\n");
+		return;
+	}
+	add_fmt(b, "  rotations:\n");
+	cJSON_ArrayForEach(r, list)
+		text_rotation(b, r, config);
+}
+
+char *
+status_text(const cJSON *status)
+{
+	const cJSON *apps = cJSON_GetObjectItemCaseSensitive(status, "apps"), *app;
+	const cJSON *events = cJSON_GetObjectItemCaseSensitive(status, "events");
+	const char *config = str(status, "config", "FILE");
+	struct wbuf b = WBUF_INIT;
+
+	cJSON_ArrayForEach(app, apps) {
+		add_fmt(&b, "app %s (rotation_mode %s)\n", str(app, "name", "?"),
+		    str(app, "rotation_mode", "?"));
+		text_secrets(&b, app);
+		text_incidents(&b, app);
+		text_rotations(&b, app, config);
+		add_fmt(&b, "\n");
+	}
+	if (events != NULL)
+		add_fmt(&b, "events journaled: nylas %.0f, graph %.0f\n", num(events, "nylas", 0),
+		    num(events, "graph", 0));
+	return wbuf_to_str(&b);
+}
