@@ -3,6 +3,8 @@
  *
  *   loadgen --host ADDR --port P --ca CAFILE --path PATH --secret-file F
  *           [--connections C] (--requests N | --duration S) [--body-size B]
+ *   loadgen --host ADDR --port P --ca CAFILE --path PATH --graph-batch K
+ *           --client-state-file F [--connections C] (--requests N | --duration S)
  *   loadgen --host ADDR --port P --ca CAFILE --idle N [--hold S]
  *
  * Load mode opens C TLS keep-alive connections (the server certificate is
@@ -11,18 +13,26 @@
  * is a Nylas grant.expired envelope of about B bytes (default 1024) with an id
  * and a grant id that are unique across runs (a random run prefix plus a
  * sequence number), signed with X-Nylas-Signature = lowercase hex
- * HMAC-SHA256(secret, body), the secret being the first line of F.  At the end
- * it prints one line:
+ * HMAC-SHA256(secret, body), the secret being the first line of F.
+ *
+ * With --graph-batch K, every body is instead a Microsoft Graph change
+ * notification batch {"value":[...]} of K user "updated" items, unsigned, each
+ * with an id and a user id that are unique across runs (the run prefix plus
+ * an item number) and the clientState read from the first line of F.  A
+ * request then counts as ok when answered 202, as Graph expects.
+ *
+ * At the end it prints one line:
  *
  *   requests=N ok=N errors=N seconds=S rps=R p50_ms=X p99_ms=Y max_ms=Z
  *
- * requests counts the requests sent, ok those answered 200, errors those that
- * got no complete response (connection reset, timeout, malformed reply).  rps
- * counts 200 answers only, so that a server answering 503 fast does not look
- * fast.  Latencies run from the start of the write to the last byte of the
- * response, over every complete response.  The clock starts once all C
- * connections have finished their handshakes.  Status counts, reconnects and
- * the generator's own CPU time go to stderr.
+ * requests counts the requests sent, ok those answered 200 (202 with
+ * --graph-batch), errors those that got no complete response (connection
+ * reset, timeout, malformed reply).  rps counts ok answers only, so that a
+ * server answering 503 fast does not look fast.  Latencies run from the start
+ * of the write to the last byte of the response, over every complete
+ * response.  The clock starts once all C connections have finished their
+ * handshakes.  Status counts, reconnects and the generator's own CPU time go
+ * to stderr.
  *
  * Idle mode opens N TLS connections (at most IDLE_CONCURRENCY handshakes at a
  * time, so that the server's accept queue never overflows), sends nothing,
@@ -76,6 +86,9 @@
 #define MAX_CONNECT_FAILS 100		/* failed connects in a row before giving up */
 #define MAX_ERRORS_SHOWN 5		/* connection errors described on stderr */
 #define SECRET_MAX 4096
+#define GRAPH_BATCH_MAX 1000		/* rekey's limit on the items of one batch */
+#define CLIENT_STATE_MAX 128		/* Graph's limit on a subscription's clientState */
+#define GRAPH_ITEM_MAX 1024		/* one item and its comma, the clientState aside */
 
 enum conn_state {
 	CONN_CLOSED,		/* no bufferevent */
@@ -112,6 +125,8 @@ struct options {
 	uint64_t requests;	/* 0 with duration mode */
 	uint64_t duration_s;	/* 0 with requests mode */
 	uint64_t body_size;
+	uint64_t graph_batch;	/* 0 unless Graph mode */
+	const char *client_state_file;
 	uint64_t idle;		/* 0 unless idle mode */
 	uint64_t hold_s;	/* 0 = until a signal */
 };
@@ -124,6 +139,8 @@ struct loadgen {
 	socklen_t addr_len;
 	EVP_MAC_CTX *mac;	/* keyed once; re-initialised per body */
 	char run_id[17];
+	char client_state[CLIENT_STATE_MAX + 1];	/* Graph mode */
+	int ok_status;		/* the answer that counts as ok: 200, or 202 in Graph mode */
 	char host_header[300];
 	struct conn *conns;
 	size_t n_conns;
@@ -148,6 +165,7 @@ struct loadgen {
 	size_t n_lat;
 	size_t cap_lat;
 	char *body;
+	size_t body_cap;
 	char *req;
 	size_t req_cap;
 
@@ -223,6 +241,8 @@ usage(void)
 {
 	fputs("usage: loadgen --host ADDR --port P --ca CAFILE --path PATH --secret-file F\n"
 	    "               [--connections C] (--requests N | --duration S) [--body-size B]\n"
+	    "       loadgen --host ADDR --port P --ca CAFILE --path PATH --graph-batch K\n"
+	    "               --client-state-file F [--connections C] (--requests N | --duration S)\n"
 	    "       loadgen --host ADDR --port P --ca CAFILE --idle N [--hold S]\n", stderr);
 	exit(2);
 }
@@ -240,6 +260,8 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "requests", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "body-size", required_argument, NULL, 'b' },
+		{ "graph-batch", required_argument, NULL, 'g' },
+		{ "client-state-file", required_argument, NULL, 'S' },
 		{ "idle", required_argument, NULL, 'i' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -264,6 +286,8 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'n': o->requests = parse_u64(optarg, 1, UINT32_MAX, "--requests"); break;
 		case 'd': o->duration_s = parse_u64(optarg, 1, 86400, "--duration"); break;
 		case 'b': o->body_size = parse_u64(optarg, MIN_BODY_SIZE, MAX_BODY_SIZE, "--body-size"); break;
+		case 'g': o->graph_batch = parse_u64(optarg, 1, GRAPH_BATCH_MAX, "--graph-batch"); break;
+		case 'S': o->client_state_file = optarg; break;
 		case 'i': o->idle = parse_u64(optarg, 1, 1000000, "--idle"); break;
 		case 'h': o->hold_s = parse_u64(optarg, 1, 86400 * 365, "--hold"); break;
 		default: usage();
@@ -273,8 +297,11 @@ parse_options(struct options *o, int argc, char **argv)
 		usage();
 	if (o->idle > 0)
 		return;
-	if (o->path == NULL || o->path[0] != '/' || o->secret_file == NULL ||
-	    (o->requests == 0) == (o->duration_s == 0))
+	if (o->path == NULL || o->path[0] != '/' || (o->requests == 0) == (o->duration_s == 0))
+		usage();
+	/* Exactly one kind of body: signed Nylas envelopes or Graph batches. */
+	if (o->graph_batch > 0 ? o->client_state_file == NULL || o->secret_file != NULL :
+	    o->secret_file == NULL || o->client_state_file != NULL)
 		usage();
 }
 
@@ -330,6 +357,26 @@ setup_tls(struct loadgen *lg)
 		SSL_CTX_set_mode(lg->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
 }
 
+/* Reads the first line of path, without its line end, into buf; returns its length. */
+static size_t
+read_first_line(const char *path, char *buf, size_t size)
+{
+	size_t len;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	if (fgets(buf, (int)size, f) == NULL)
+		die("%s: empty", path);
+	fclose(f);
+	len = strcspn(buf, "\r\n");
+	if (len == 0)
+		die("%s: the first line is empty", path);
+	buf[len] = '\0';
+	return len;
+}
+
 /* Reads the first line of the secret file and keys the HMAC with it. */
 static void
 setup_mac(struct loadgen *lg)
@@ -338,17 +385,8 @@ setup_mac(struct loadgen *lg)
 	OSSL_PARAM params[2];
 	EVP_MAC *mac;
 	size_t len;
-	FILE *f;
 
-	f = fopen(lg->opt.secret_file, "r");
-	if (f == NULL)
-		die("%s: %s", lg->opt.secret_file, strerror(errno));
-	if (fgets(secret, sizeof(secret), f) == NULL)
-		die("%s: empty", lg->opt.secret_file);
-	fclose(f);
-	len = strcspn(secret, "\r\n");
-	if (len == 0)
-		die("%s: the first line is empty", lg->opt.secret_file);
+	len = read_first_line(lg->opt.secret_file, secret, sizeof(secret));
 	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	lg->mac = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
 	EVP_MAC_free(mac);
@@ -359,6 +397,27 @@ setup_mac(struct loadgen *lg)
 	if (EVP_MAC_init(lg->mac, (const unsigned char *)secret, len, params) != 1)
 		die("HMAC init failed");
 	OPENSSL_cleanse(secret, sizeof(secret));
+}
+
+/*
+ * Reads the clientState that every Graph item carries.  It goes into the body
+ * as it is, so it must need no JSON escaping (rekey's are letters and digits).
+ */
+static void
+setup_client_state(struct loadgen *lg)
+{
+	const char *path = lg->opt.client_state_file;
+	char line[SECRET_MAX];
+	size_t len, i;
+
+	len = read_first_line(path, line, sizeof(line));
+	if (len > CLIENT_STATE_MAX)
+		die("%s: the client state is longer than %d bytes", path, CLIENT_STATE_MAX);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == '"' || line[i] == '\\')
+			die("%s: the client state would need JSON escaping", path);
+	memcpy(lg->client_state, line, len + 1);
+	OPENSSL_cleanse(line, sizeof(line));
 }
 
 static void
@@ -418,24 +477,73 @@ sign_body(struct loadgen *lg, const char *body, size_t len, char hex[65])
 	hex[64] = '\0';
 }
 
-/* Builds request seq (head and body contiguous, so it goes out as one TLS record). */
+/* Writes Graph item number n at out (at most cap bytes); returns its length. */
+static size_t
+make_graph_item(struct loadgen *lg, char *out, size_t cap, uint64_t n)
+{
+	char uuid[37];
+	int len;
+
+	/* A distinct user per item: the run prefix, then the item number. */
+	snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%04" PRIx64 "-%012" PRIx64,
+	    lg->run_id, lg->run_id + 8, lg->run_id + 12, (n >> 48) & 0xffff,
+	    n & UINT64_C(0xffffffffffff));
+	len = snprintf(out, cap,
+	    "{\"id\":\"bench-%s-%" PRIu64 "\","
+	    "\"subscriptionId\":\"7f105c7d-2dc5-4530-97cd-4e7ae6534c07\","
+	    "\"subscriptionExpirationDateTime\":\"2026-12-20T00:00:00Z\","
+	    "\"clientState\":\"%s\",\"changeType\":\"updated\",\"resource\":\"Users/%s\","
+	    "\"tenantId\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\","
+	    "\"resourceData\":{\"@odata.type\":\"#Microsoft.Graph.User\","
+	    "\"@odata.id\":\"Users/%s\",\"id\":\"%s\"}}",
+	    lg->run_id, n, lg->client_state, uuid, uuid, uuid);
+	if (len < 0 || (size_t)len >= cap)
+		die("a Graph item does not fit");
+	return (size_t)len;
+}
+
+/* Writes Graph batch number seq (opt.graph_batch items) into lg->body; returns its length. */
+static size_t
+make_graph_body(struct loadgen *lg, uint64_t seq)
+{
+	static const char head[] = "{\"value\":[", tail[] = "]}";
+	size_t len = sizeof(head) - 1, i;
+
+	memcpy(lg->body, head, len);
+	for (i = 0; i < lg->opt.graph_batch; i++) {
+		if (i > 0)
+			lg->body[len++] = ',';
+		len += make_graph_item(lg, lg->body + len, lg->body_cap - len - sizeof(tail),
+		    seq * lg->opt.graph_batch + i);
+	}
+	memcpy(lg->body + len, tail, sizeof(tail));
+	return len + sizeof(tail) - 1;
+}
+
+/* Builds request seq, head and body contiguous so that they go out in one write. */
 static size_t
 make_request(struct loadgen *lg, uint64_t seq)
 {
-	size_t body_len = make_body(lg, seq);
-	char sig[65];
+	char sig[65], sig_header[100] = "";
+	size_t body_len;
 	int n;
 
-	sign_body(lg, lg->body, body_len, sig);
+	if (lg->opt.graph_batch > 0) {
+		body_len = make_graph_body(lg, seq);
+	} else {
+		body_len = make_body(lg, seq);
+		sign_body(lg, lg->body, body_len, sig);
+		snprintf(sig_header, sizeof(sig_header), "X-Nylas-Signature: %s\r\n", sig);
+	}
 	n = snprintf(lg->req, lg->req_cap,
 	    "POST %s HTTP/1.1\r\n"
 	    "Host: %s\r\n"
 	    "User-Agent: rekey-loadgen\r\n"
 	    "Content-Type: application/json\r\n"
-	    "X-Nylas-Signature: %s\r\n"
+	    "%s"
 	    "Content-Length: %zu\r\n"
 	    "\r\n",
-	    lg->opt.path, lg->host_header, sig, body_len);
+	    lg->opt.path, lg->host_header, sig_header, body_len);
 	if (n < 0 || (size_t)n + body_len > lg->req_cap)
 		die("request too large");
 	memcpy(lg->req + n, lg->body, body_len);
@@ -562,7 +670,7 @@ response_done(struct conn *c)
 	record_latency(lg, now_us() - c->started_us);
 	lg->answered++;
 	lg->status_counts[c->status]++;
-	if (c->status == 200)
+	if (c->status == lg->ok_status)
 		lg->ok++;
 	if (c->close_after) {
 		conn_close(c);
@@ -982,10 +1090,18 @@ run_load(struct loadgen *lg)
 {
 	size_t i;
 
-	setup_mac(lg);
+	if (lg->opt.graph_batch > 0) {
+		setup_client_state(lg);
+		lg->ok_status = 202;
+		lg->body_cap = lg->opt.graph_batch * (GRAPH_ITEM_MAX + CLIENT_STATE_MAX) + 64;
+	} else {
+		setup_mac(lg);
+		lg->ok_status = 200;
+		lg->body_cap = lg->opt.body_size + 1;
+	}
 	make_run_id(lg);
-	lg->body = xmalloc(lg->opt.body_size + 1);
-	lg->req_cap = lg->opt.body_size + strlen(lg->opt.path) + 1024;
+	lg->body = xmalloc(lg->body_cap);
+	lg->req_cap = lg->body_cap + strlen(lg->opt.path) + 1024;
 	lg->req = xmalloc(lg->req_cap);
 	if (lg->opt.requests > 0) {
 		lg->cap_lat = lg->opt.requests;
@@ -1030,6 +1146,7 @@ main(int argc, char **argv)
 	if (lg.hold_timer != NULL)
 		event_free(lg.hold_timer);
 	EVP_MAC_CTX_free(lg.mac);
+	OPENSSL_cleanse(lg.client_state, sizeof(lg.client_state));
 	SSL_CTX_free(lg.ssl_ctx);
 	event_base_free(lg.base);
 	free(lg.conns);
