@@ -77,9 +77,8 @@ crypto_hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-/* The value of one hex digit, or -1. */
-static int
-hex_value(char c)
+int
+crypto_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -99,8 +98,8 @@ crypto_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t out
 	if (hexlen % 2 != 0 || n > outsize || n > SSIZE_MAX)
 		return -1;
 	for (i = 0; i < n; i++) {
-		hi = hex_value(hex[2 * i]);
-		lo = hex_value(hex[2 * i + 1]);
+		hi = crypto_hex_value(hex[2 * i]);
+		lo = crypto_hex_value(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -19,6 +19,8 @@ int crypto_sha256(const void *msg, size_t len, unsigned char out[CRYPTO_SHA256_L
 
 /* Lowercase hex of in into out, which holds 2*len+1 bytes. */
 void crypto_hex_encode(const unsigned char *in, size_t len, char *out);
+/* The value of one hex digit (either case), or -1. */
+int crypto_hex_value(char c);
 /* Decodes hex (either case, even length) into out; returns the length or -1. */
 ssize_t crypto_hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t outsize);
 

@@ -162,18 +162,23 @@ graph_item_record(const struct graph_batch *b, size_t i)
 }
 
 char *
-graph_item_key(const struct graph_item *item, const char *record)
+graph_item_key(const struct graph_item *item, const char *record, int64_t now_ms)
 {
 	unsigned char digest[CRYPTO_SHA256_LEN];
 	char hex[2 * CRYPTO_SHA256_LEN + 1];
 
 	if (item->id != NULL && *item->id != '\0')
 		return xstrdup(item->id);
-	/* Lifecycle items carry no id; Graph redelivers the same bytes, so they hash alike. */
+	/*
+	 * Lifecycle items carry no id.  A redelivery repeats the same bytes soon
+	 * after, but Graph may also send the very same reauthorizationRequired
+	 * again later, and that one must be acted on: the key is the content's
+	 * digest within a window of GRAPH_DEDUP_WINDOW_MS.
+	 */
 	if (crypto_sha256(record, strlen(record), digest) == -1)
 		fatal("sha256 failed");
 	crypto_hex_encode(digest, sizeof(digest), hex);
-	return xasprintf("sha256:%s", hex);
+	return xasprintf("sha256:%s:%lld", hex, (long long)(now_ms / GRAPH_DEDUP_WINDOW_MS));
 }
 
 int
@@ -190,18 +195,6 @@ graph_client_state_matches(const struct secret *want, const char *got)
 	return crypto_memeq(a, b, sizeof(a));
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long
 graph_query_decode(const char *in, size_t len, char *out, size_t outsize)
 {
@@ -215,7 +208,7 @@ graph_query_decode(const char *in, size_t len, char *out, size_t outsize)
 			out[o++] = ' ';
 			i++;
 		} else if (in[i] == '%' && i + 2 < len &&
-		    (hi = hex_value(in[i + 1])) >= 0 && (lo = hex_value(in[i + 2])) >= 0) {
+		    (hi = crypto_hex_value(in[i + 1])) >= 0 && (lo = crypto_hex_value(in[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 3;
 		} else {
@@ -290,7 +283,7 @@ journal_item(struct delivery *d, const struct graph_batch *b, size_t i)
 {
 	struct http_req *hr = d->hr;
 	const struct graph_item *item = &b->items[i];
-	char *record = graph_item_record(b, i), *key = graph_item_key(item, record);
+	char *record = graph_item_record(b, i), *key = graph_item_key(item, record, util_now_ms());
 	char type[GRAPH_ITEM_FIELD_MAX + 32];
 	struct store_event se = {
 		.source = "graph", .app = hr->app, .event_id = key, .type = type,

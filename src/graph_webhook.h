@@ -9,6 +9,7 @@
 #define REKEY_GRAPH_WEBHOOK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -63,8 +64,13 @@ void graph_batch_clear(struct graph_batch *b);
  * Caller frees.
  */
 char *graph_item_record(const struct graph_batch *b, size_t i);
-/* The item's dedup key: its id, else "sha256:" and the hex digest of record. */
-char *graph_item_key(const struct graph_item *item, const char *record);
+/* How long two deliveries of the same item without an id count as one. */
+#define GRAPH_DEDUP_WINDOW_MS (10 * 60 * 1000)
+/*
+ * The item's dedup key: its id, else "sha256:", the hex digest of record and
+ * the number of the GRAPH_DEDUP_WINDOW_MS window now_ms falls in.  Caller frees.
+ */
+char *graph_item_key(const struct graph_item *item, const char *record, int64_t now_ms);
 
 /* 1 when got equals the app's clientState; the time taken says nothing about either. */
 int graph_client_state_matches(const struct secret *want, const char *got);

@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		graph_client_state_matches(&want, b.items[i].client_state);
 		rec = graph_item_record(&b, i);
-		key = graph_item_key(&b.items[i], rec);
+		key = graph_item_key(&b.items[i], rec, 1800000000000);
 		/* What the worker reads back must parse as one valid item. */
 		if (graph_parse_batch(rec, strlen(rec), 1 << 21, &again, &err) == -1 ||
 		    again.n_items != 1 || again.items[0].invalid != NULL)

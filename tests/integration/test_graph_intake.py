@@ -6,11 +6,10 @@ settle without Graph (deleted users, lifecycle events, no Graph client)."""
 import json
 import os
 import sys
-import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import Daemon, Tap, write_secret  # noqa: E402
+from rekeytest import Daemon, Tap, write_secret, wait_for  # noqa: E402
 
 CLIENT_STATE = "cs-" + uuid.uuid4().hex
 SUB = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
@@ -32,14 +31,6 @@ def lifecycle(event="reauthorizationRequired", client_state=CLIENT_STATE):
             "tenantId": TENANT, "clientState": client_state, "lifecycleEvent": event}
 
 
-def wait_for(cond, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return cond()
 
 
 t = Tap()

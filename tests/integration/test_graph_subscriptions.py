@@ -16,7 +16,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from fakes import Fakes  # noqa: E402
-from rekeytest import Daemon, Tap, free_port, write_secret  # noqa: E402
+from rekeytest import Daemon, Tap, free_port, write_secret, wait_for  # noqa: E402
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TARGET = "11111111-2222-3333-4444-555555555555"
@@ -25,14 +25,6 @@ CLIENT_STATE = "cs-" + uuid.uuid4().hex
 LIFETIME = 20
 
 
-def wait_for(cond, timeout=30, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def parse_time(s):

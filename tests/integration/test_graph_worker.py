@@ -15,7 +15,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from fakes import Fakes  # noqa: E402
-from rekeytest import Daemon, Tap, free_port, write_secret  # noqa: E402
+from rekeytest import Daemon, Tap, free_port, write_secret, wait_for  # noqa: E402
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TARGET = "11111111-2222-3333-4444-555555555555"
@@ -36,14 +36,6 @@ def user(name, **kw):
     return u
 
 
-def wait_for(cond, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
 
 
 def make_encryption_cert(directory):

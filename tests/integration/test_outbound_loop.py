@@ -7,11 +7,10 @@ the log and the metrics."""
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from fakes import Fakes  # noqa: E402
-from rekeytest import Daemon, Tap, envelope  # noqa: E402
+from rekeytest import Daemon, Tap, envelope, wait_for  # noqa: E402
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TARGET = "11111111-2222-3333-4444-555555555555"
@@ -19,14 +18,6 @@ ROTATOR = "99999999-8888-7777-6666-555555555555"
 N_APPS = 100
 
 
-def wait_for(cond, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
 
 
 t = Tap()

@@ -249,6 +249,17 @@ class Daemon:
         return total if found else None
 
 
+def wait_for(cond, timeout=30, step=0.1):
+    """Polls cond until it returns something true or timeout seconds pass; its last value."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

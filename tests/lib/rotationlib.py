@@ -11,7 +11,7 @@ import urllib.parse
 import uuid
 
 from fakes import Fakes
-from rekeytest import Daemon, write_secret
+from rekeytest import Daemon, write_secret, wait_for
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TARGET = "11111111-2222-3333-4444-555555555555"
@@ -53,14 +53,6 @@ def state(pw=None, extra=None):
     return s
 
 
-def wait_for(cond, timeout=30, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 class Rig:

@@ -131,17 +131,20 @@ test_records(void)
 	    one.n_tokens == 1 && strcmp(one.items[0].id, "n1") == 0 &&
 	    strcmp(one.tokens[0], "a.b.c") == 0, "records: an item's record reads back with the tokens");
 	graph_batch_clear(&one);
-	key = graph_item_key(&b.items[0], rec);
+	key = graph_item_key(&b.items[0], rec, 1800000000000);
 	TAP_STR_EQ(key, "n1", "records: the key of an item with an id is the id");
 	free(key);
 	free(rec);
 	rec = graph_item_record(&b, 1);
 	rec2 = graph_item_record(&b, 1);
-	key = graph_item_key(&b.items[1], rec);
-	key2 = graph_item_key(&b.items[1], rec2);
-	TAP_OK(strncmp(key, "sha256:", 7) == 0 && strlen(key) == 7 + 64,
-	    "records: an item without id is keyed by its digest");
-	TAP_STR_EQ(key, key2, "records: the same item gives the same key");
+	key = graph_item_key(&b.items[1], rec, 1800000000000);
+	key2 = graph_item_key(&b.items[1], rec2, 1800000000000 + 60000);
+	TAP_OK(strncmp(key, "sha256:", 7) == 0 && strlen(key) > 7 + 64 && key[7 + 64] == ':',
+	    "records: an item without id is keyed by its digest and a time window");
+	TAP_STR_EQ(key, key2, "records: the same item a minute later gives the same key");
+	free(key2);
+	key2 = graph_item_key(&b.items[1], rec2, 1800000000000 + GRAPH_DEDUP_WINDOW_MS);
+	TAP_OK(strcmp(key, key2) != 0, "records: the same item a window later is a new event");
 	free(key);
 	free(key2);
 	free(rec);
