@@ -152,7 +152,7 @@ is_users(const char *resource)
 		return 0;
 	if (*resource == '/')
 		resource++;
-	return strcasecmp(resource, SUB_RESOURCE + 1) == 0;
+	return strcasecmp(resource, &SUB_RESOURCE[1]) == 0;
 }
 
 static int
