@@ -15,7 +15,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from fakes import Fakes  # noqa: E402
-from rekeytest import Daemon, Tap, free_port, write_secret, wait_for  # noqa: E402
+from rekeytest import Daemon, Tap, envelope, free_port, write_secret, wait_for  # noqa: E402
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TARGET = "11111111-2222-3333-4444-555555555555"
@@ -121,6 +121,23 @@ try:
     t.eq([(u["kind"], u["email"]) for u in ue], [("disabled", "alice@contoso.example")],
          "alice: one 'disabled' event with her address")
     t.ok(ue and "accountEnabled is false (GET /users)" in ue[0]["evidence"], "the evidence says how it was seen")
+
+    # The correlation uses that evidence: alice's grant expiring is her account, not the secret.
+    env = envelope(email="Alice@contoso.example", grant_id="grant-alice")
+    st, _, _ = d.post_nylas(env)
+    t.eq(st, 200, "alice's grant.expired is answered 200")
+
+    def incidents():
+        with d.db() as c:
+            return [dict(r) for r in c.execute("SELECT * FROM incidents")]
+
+    inc = wait_for(lambda: incidents(), 20) or [{}]
+    t.eq([(i.get("cause"), i.get("rotation_id")) for i in inc], [("user_disabled", None)],
+         "alice's grant.expired joins a user_disabled incident with no rotation")
+    t.ok("accountEnabled is false" in (inc[0].get("evidence") or ""),
+         "the incident's evidence is the Graph user event", inc[0].get("evidence"))
+    with d.db() as c:
+        t.eq(c.execute("SELECT count(*) FROM rotations").fetchone()[0], 0, "no rotation planned")
 
     patch_user("bob", signInSessionsValidFromDateTime=iso(now - 30))
     _, res = deliver("bob")
