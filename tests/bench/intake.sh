@@ -450,7 +450,7 @@ graph_phase() {
 	say "  $CONNECTIONS connections, 1 batch (~$((GRAPH_BATCH / 2)) KB) in flight per connection;" \
 		"rekey journals all $GRAPH_BATCH"
 	say "  items (one group commit, fsync) before its 202; its Graph worker then marks each"
-	say "  processed (\"no_graph_client\") on the answering thread."
+	say "  processed (\"no_graph_client\") through the same writer thread, in later commits."
 	load rekey "$rekey_port" "$rekey_pid" "$GRAPH_WARMUP" graph
 	load nginx "$nginx_port" "$nginx_worker" "$GRAPH_WARMUP" graph
 	graph_drain
