@@ -81,6 +81,8 @@ struct app_corr {
 	/* The stored passwordCredentials, read once per batch. */
 	int credential_ended;
 	char *credential_text;
+	char *replaced_rotation;	/* a rotation published lately whose old secret has ended */
+	char *replaced_text;
 	/* Per batch. */
 	int expired_in_batch;
 	int recovered_in_batch;
@@ -193,6 +195,8 @@ correlate_classify(const struct correlate_evidence *ev)
 		return CORRELATE_SECRET_INVALID;
 	if (user != CORRELATE_UNKNOWN)
 		return user;
+	if (ev->replaced_ended && ev->probe == CORRELATE_PROBE_OK)
+		return CORRELATE_SECRET_EXPIRED;
 	if (ev->burst >= CORRELATE_BURST_MIN)
 		return CORRELATE_SUSPECTED_APP_WIDE;
 	return CORRELATE_UNKNOWN;
@@ -423,6 +427,8 @@ app_free(struct app_corr *a)
 	app_forget(a);
 	free(a->probe_text);
 	free(a->credential_text);
+	free(a->replaced_rotation);
+	free(a->replaced_text);
 	free(a->name);
 	free(a);
 }
@@ -522,6 +528,12 @@ ensure_rotation(struct app_corr *a, struct incident *inc)
 	if (inc->resolved || inc->rotation_id != NULL || !correlate_cause_rotates(inc->cause) ||
 	    app == NULL)
 		return;
+	/* The secret works again because a rotation replaced the one that ended: that is the fix. */
+	if (a->probe_result == CORRELATE_PROBE_OK && a->replaced_rotation != NULL) {
+		inc->rotation_id = xstrdup(a->replaced_rotation);
+		inc->dirty = 1;
+		return;
+	}
 	rc = rotation_plan(c->rt->store, app, "incident", inc->id, 0, id, &err);
 	if (rc == -1) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, a->name, "incident %s: cannot plan a rotation: %s",
@@ -701,6 +713,68 @@ maybe_probe(struct app_corr *a)
 	secret_free(s);
 }
 
+/* The end (Unix seconds) of key_id among the credentials the expiry poll stored; 0 when unknown. */
+static int64_t
+credential_end(struct store *st, const char *app, const char *key_id)
+{
+	char *creds = NULL;
+	cJSON *arr = NULL;
+	const cJSON *e;
+	int64_t end = 0, t;
+
+	if (key_id == NULL || store_get_value(st, app, "password_credentials", &creds) != 1 ||
+	    creds == NULL || (arr = cJSON_Parse(creds)) == NULL)
+		goto out;
+	cJSON_ArrayForEach(e, arr) {
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "key_id"));
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "end"));
+
+		if (id != NULL && strcmp(id, key_id) == 0 && v != NULL &&
+		    graph_parse_time(v, &t) == 0)
+			end = t;
+	}
+out:
+	cJSON_Delete(arr);
+	free(creds);
+	return end;
+}
+
+/*
+ * Whether a rotation published within CORRELATE_REPLACED_WINDOW_S replaced
+ * a secret that has ended by now: grants that expired with that secret may
+ * still be reported after the new one works.
+ */
+static void
+check_replaced(struct app_corr *a)
+{
+	struct store *st = a->c->store;
+	struct store_rotation *list = NULL;
+	int64_t now_ms = util_now_ms(), end;
+	char when[32];
+	size_t n = 0, i;
+
+	free(a->replaced_rotation);
+	free(a->replaced_text);
+	a->replaced_rotation = a->replaced_text = NULL;
+	if (store_list_rotations(st, a->name, 0, 8, &list, &n) == -1)
+		return;
+	for (i = 0; i < n && a->replaced_rotation == NULL; i++) {
+		const struct store_rotation *r = &list[i];
+
+		if (r->published_at <= 0 || r->dry_run ||
+		    now_ms - r->published_at > (int64_t)CORRELATE_REPLACED_WINDOW_S * 1000)
+			continue;
+		end = credential_end(st, a->name, r->old_key_id);
+		if (end <= 0 || end > now_ms / 1000)
+			continue;
+		util_format_time(end, when, sizeof(when));
+		a->replaced_rotation = xstrdup(r->id);
+		a->replaced_text = xasprintf("secret %s, replaced by rotation %s, ended %s",
+		    r->old_key_id, r->id, when);
+	}
+	store_rotations_free(list, n);
+}
+
 /* Whether the in-use passwordCredentials entry (as the expiry poll stored it) has ended. */
 static void
 check_credential(struct app_corr *a)
@@ -714,6 +788,7 @@ check_credential(struct app_corr *a)
 	a->credential_ended = 0;
 	free(a->credential_text);
 	a->credential_text = NULL;
+	check_replaced(a);
 	if (store_get_value(st, a->name, "in_use_key_id", &key) != 1 || key == NULL ||
 	    *key == '\0' || store_get_value(st, a->name, "password_credentials", &creds) != 1 ||
 	    creds == NULL || (arr = cJSON_Parse(creds)) == NULL)
@@ -742,6 +817,9 @@ out:
 static const char *
 app_side_why(const struct app_corr *a, enum correlate_cause cause)
 {
+	if (cause == CORRELATE_SECRET_EXPIRED && a->probe_result == CORRELATE_PROBE_OK &&
+	    a->replaced_text != NULL)
+		return a->replaced_text;
 	if (cause == CORRELATE_SECRET_EXPIRED && a->probe_result != CORRELATE_PROBE_EXPIRED)
 		return a->credential_text;
 	if (cause == CORRELATE_SUSPECTED_APP_WIDE)
@@ -765,6 +843,8 @@ app_side_evidence(struct app_corr *a, struct incident *inc, enum correlate_cause
 	evidence_add(inc, a->probe_text);
 	if (a->credential_ended)
 		evidence_add(inc, a->credential_text);
+	if (a->replaced_text != NULL)
+		evidence_add(inc, a->replaced_text);
 	if (cause == CORRELATE_SUSPECTED_APP_WIDE)
 		evidence_add(inc, why);
 	if (a->probe_text == NULL)
@@ -812,6 +892,7 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 	memset(&e, 0, sizeof(e));
 	e.probe = a->probe_result;
 	e.credential_ended = a->credential_ended;
+	e.replaced_ended = a->replaced_rotation != NULL;
 	e.user_kind = found > 0 ? kind : NULL;
 	e.burst = correlate_burst_add(&a->burst, ev->grant_id, received_ms);
 	inc = incident_for(a, correlate_classify(&e), ev->email, kind, uev, received_ms);
@@ -1083,6 +1164,7 @@ upgrade_app_incident(struct app_corr *a)
 	memset(&e, 0, sizeof(e));
 	e.probe = a->probe_result;
 	e.credential_ended = a->credential_ended;
+	e.replaced_ended = a->replaced_rotation != NULL;
 	cause = correlate_classify(&e);
 	if (cause <= inc->cause || correlate_cause_is_user(cause))
 		return;

@@ -58,17 +58,23 @@ enum correlate_probe {
 };
 
 /* What is known about one grant.expired when it is classified (strings borrowed). */
+/* How long after a rotation a storm is still put down to the secret it replaced. */
+#define CORRELATE_REPLACED_WINDOW_S (24 * 3600)
+
 struct correlate_evidence {
 	enum correlate_probe probe;
 	int credential_ended;		/* the in-use passwordCredentials entry's end has passed */
 	const char *user_kind;		/* disabled, deleted, sessions_revoked, password_changed; or NULL */
 	int burst;			/* distinct grants of the app expired within the window */
+	int replaced_ended;		/* a rotation published lately replaced a secret that has ended */
 };
 
 /*
  * The cause the evidence supports, strongest first.  A fresh probe that the
  * secret works outweighs a stored end date (which may be older than the last
- * rotation).  Pure.
+ * rotation), except when a rotation lately replaced a secret that has ended:
+ * Nylas's webhooks lag, so a storm can arrive after rekey fixed its cause.
+ * Pure.
  */
 enum correlate_cause correlate_classify(const struct correlate_evidence *ev);
 /* "secret_expired", ...: the names of the contract. */
