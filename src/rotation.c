@@ -250,6 +250,157 @@ rotation_in_use_key(struct store *st, const struct config_app *app,
 /* Longest text kept in last_error. */
 #define NOTE_MAX 512
 
+/* ---- The transitions, as a pure function ---- */
+
+/* In the order of enum rotation_outcome. */
+static const char *const outcome_names[] = {
+	"start", "ok", "retryable", "permanent", "not_found", "rejected", "lifetime_policy",
+	"orphan_removed", "unmanaged",
+};
+
+_Static_assert(sizeof(outcome_names) / sizeof(outcome_names[0]) == ROTATION_OUTCOME_COUNT,
+    "a name per outcome");
+
+const char *
+rotation_outcome_name(enum rotation_outcome o)
+{
+	return (unsigned)o < ROTATION_OUTCOME_COUNT ? outcome_names[o] : "unknown";
+}
+
+static struct rotation_step
+step_to(enum rotation_state next, enum rotation_action action)
+{
+	struct rotation_step st = { next, action, 0, -1, 0, NULL };
+
+	return st;
+}
+
+/* Ends the rotation (done or failed) with a note of why, NULL when the driver knows better. */
+static struct rotation_step
+stop(enum rotation_state next, const char *note)
+{
+	struct rotation_step st = step_to(next, ROTATION_ACTION_GO);
+
+	st.note = note;
+	return st;
+}
+
+/* Tries again after a wait, or gives up once max tries have failed. */
+static struct rotation_step
+retry_or_give_up(enum rotation_state s, const struct rotation_facts *f, int max, int wait_ms)
+{
+	struct rotation_step st;
+
+	if (f->attempts + 1 >= max) {
+		st = step_to(ROTATION_FAILED, ROTATION_ACTION_GO);
+		st.gave_up = 1;
+	} else {
+		st = step_to(s, ROTATION_ACTION_RETRY);
+		st.wait_ms = wait_ms;
+	}
+	st.max_tries = max;
+	return st;
+}
+
+/* Whether s's step calls out (and so can succeed, fail or be retried). */
+static int
+calls_out(enum rotation_state s)
+{
+	return s == ROTATION_PLANNED || s == ROTATION_CREATING || s == ROTATION_TESTING ||
+	    s == ROTATION_PUBLISHING || s == ROTATION_RETIRING;
+}
+
+/* START: the gates before a step's calls, and the steps that make no call. */
+static struct rotation_step
+next_on_start(enum rotation_state s, const struct rotation_facts *f)
+{
+	switch (s) {
+	case ROTATION_PLANNED:
+		return step_to(s, f->approved ? ROTATION_ACTION_CONTINUE : ROTATION_ACTION_WAIT);
+	case ROTATION_CREATED:
+	case ROTATION_TESTING:
+	case ROTATION_TESTED:
+	case ROTATION_PUBLISHING:
+		/* "created" is stored with the sealed text: without it, nothing to test or publish. */
+		if (!f->secret_stored)
+			return stop(ROTATION_FAILED, "the new secret is not stored");
+		if (s == ROTATION_CREATED || s == ROTATION_TESTED)
+			return step_to(s + 1, ROTATION_ACTION_GO);
+		return step_to(s, ROTATION_ACTION_CONTINUE);
+	case ROTATION_PUBLISHED:
+		if (!f->old_known)
+			return stop(ROTATION_DONE,
+			    "not retired: it could not be told which secret Nylas used before");
+		if (f->old_is_new)
+			return stop(ROTATION_DONE,
+			    "not retired: the old secret is the one just published");
+		return step_to(ROTATION_RETIRING, ROTATION_ACTION_GO);
+	case ROTATION_RETIRING:
+		return step_to(s, f->grace_over ? ROTATION_ACTION_CONTINUE : ROTATION_ACTION_WAIT);
+	case ROTATION_RETIRED:
+		return step_to(ROTATION_DONE, ROTATION_ACTION_GO);
+	case ROTATION_CREATING:
+	default:
+		return step_to(s, ROTATION_ACTION_CONTINUE);
+	}
+}
+
+struct rotation_step
+rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotation_facts *f)
+{
+	if (s == ROTATION_DONE || s == ROTATION_FAILED)
+		return step_to(s, ROTATION_ACTION_HOLD);
+	if ((unsigned)s > ROTATION_FAILED)
+		return stop(ROTATION_FAILED, "unknown state");
+	/* A dry run only reads: found past planned, it stops before anything is written. */
+	if (f->dry_run && s != ROTATION_PLANNED)
+		return stop(ROTATION_FAILED, "a dry run got past planned");
+	switch (o) {
+	case ROTATION_OUTCOME_START:
+		return next_on_start(s, f);
+	case ROTATION_OUTCOME_OK:
+		if (s == ROTATION_PLANNED && f->dry_run)
+			return step_to(ROTATION_DONE, ROTATION_ACTION_GO);
+		if ((s == ROTATION_TESTING || s == ROTATION_PUBLISHING) && !f->secret_stored)
+			return stop(ROTATION_FAILED, "the new secret is not stored");
+		if (calls_out(s))
+			return step_to(s + 1, ROTATION_ACTION_GO);
+		break;
+	case ROTATION_OUTCOME_RETRYABLE:
+		if (calls_out(s))
+			return retry_or_give_up(s, f, RETRY_MAX, -1);
+		break;
+	case ROTATION_OUTCOME_NOT_FOUND:
+		if (s == ROTATION_RETIRING)
+			return step_to(ROTATION_RETIRED, ROTATION_ACTION_GO);
+		break;
+	case ROTATION_OUTCOME_REJECTED:
+		/* Propagation: probe at a steady pace until the deadline (TEST_MAX tries). */
+		if (s == ROTATION_TESTING)
+			return retry_or_give_up(s, f, TEST_MAX, TEST_EVERY_MS);
+		break;
+	case ROTATION_OUTCOME_LIFETIME_POLICY:
+		if (s == ROTATION_CREATING)
+			return f->lifetime_at_min ? stop(ROTATION_FAILED, NULL) :
+			    step_to(s, ROTATION_ACTION_AGAIN);
+		break;
+	case ROTATION_OUTCOME_ORPHAN_REMOVED:
+		if (s == ROTATION_CREATING)
+			return step_to(s, ROTATION_ACTION_AGAIN);
+		break;
+	case ROTATION_OUTCOME_UNMANAGED:
+		/* Kept unless the operator allowed it, and never removed before the grace. */
+		if (s == ROTATION_RETIRING && !f->retire_unmanaged)
+			return step_to(ROTATION_DONE, ROTATION_ACTION_GO);
+		if (s == ROTATION_RETIRING && f->grace_over)
+			return step_to(s, ROTATION_ACTION_CONTINUE);
+		break;
+	case ROTATION_OUTCOME_PERMANENT:
+		return stop(ROTATION_FAILED, NULL);
+	}
+	return stop(ROTATION_FAILED, "an outcome this state does not expect");
+}
+
 /* One app's rotation work: its clients and the rotation being driven. */
 struct app_rot {
 	struct rotator *r;
@@ -438,9 +589,10 @@ backoff_ms(int attempt)
 }
 
 /*
- * The step failed in a way that may pass: try it again after retry_after_ms
- * (the service's Retry-After; -1 when none, then backoff), or fail after max
- * tries.  The state stays, so the step's intent is still the stored one.
+ * The step failed in a way that may pass and rotation_next allows another of
+ * its max tries: try it again after retry_after_ms (the service's
+ * Retry-After; -1 when none, then backoff).  The state stays, so the step's
+ * intent is still the stored one.
  */
 static void
 retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
@@ -448,14 +600,6 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 	int64_t wait;
 
 	a->row.attempts++;
-	if (a->row.attempts >= max) {
-		char *msg = xasprintf("%s: gave up after %d tries: %s", a->row.state,
-		    a->row.attempts, why);
-
-		fail(a, msg);
-		free(msg);
-		return;
-	}
 	wait = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(a->row.attempts);
 	a->row.next_at = util_now_ms() + wait;
 	set_text(&a->row.last_error, why);
@@ -466,6 +610,139 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 	    a->row.attempts, max, why, (long long)wait);
 	arm(a, a->row.next_at);
 	idle(a);
+}
+
+/* What rotation_next is told about the rotation being driven. */
+static void
+facts_of(const struct app_rot *a, struct rotation_facts *f)
+{
+	const struct store_rotation *row = &a->row;
+
+	memset(f, 0, sizeof(*f));
+	f->approved = row->approved != 0;
+	f->dry_run = row->dry_run != 0;
+	f->secret_stored = row->secret_ct != NULL;
+	f->old_known = row->old_key_id != NULL;
+	f->old_is_new = f->old_known && row->new_key_id != NULL &&
+	    strcmp(row->old_key_id, row->new_key_id) == 0;
+	f->grace_over = row->retire_at <= util_now_ms();
+	f->retire_unmanaged = a->app->retire_unmanaged_secrets != 0;
+	f->lifetime_at_min = row->lifetime <= LIFETIME_MIN_S;
+	f->attempts = row->attempts;
+}
+
+/* Where outcome o of the current state leads. */
+static struct rotation_step
+next_of(const struct app_rot *a, enum rotation_outcome o)
+{
+	struct rotation_facts f;
+	enum rotation_state s;
+
+	if (rotation_state_parse(a->row.state, &s) == -1) {
+		struct rotation_step st = { ROTATION_FAILED, ROTATION_ACTION_GO, 0, -1, 0,
+		    "unknown state in the store" };
+
+		return st;
+	}
+	facts_of(a, &f);
+	return rotation_next(s, o, &f);
+}
+
+/* retiring: the old secret goes after the grace (next_at), not at once. */
+static int
+retire_later(struct app_rot *a)
+{
+	set_text(&a->row.state, rotation_state_name(ROTATION_RETIRING));
+	a->row.attempts = 0;
+	a->row.next_at = a->row.retire_at;
+	set_text(&a->row.last_error, NULL);
+	if (save(a) == -1)
+		return -1;
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
+	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
+	return 0;
+}
+
+/*
+ * Enters st->next with its entry effects: done and failed end the rotation
+ * (the step's note, else why, says why).  0 when the caller drives on, -1
+ * when the rotation is finished or idle.
+ */
+static int
+enter(struct app_rot *a, const struct rotation_step *st, const char *why)
+{
+	const char *text = st->note != NULL ? st->note : why;
+	char *msg;
+
+	switch (st->next) {
+	case ROTATION_DONE:
+		if (st->note != NULL)
+			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: %s", a->row.id,
+			    st->note);
+		finish(a, a->row.dry_run ? "dry_run" : "done", text);
+		return -1;
+	case ROTATION_FAILED:
+		if (!st->gave_up) {
+			fail(a, text != NULL ? text : "failed");
+			return -1;
+		}
+		a->row.attempts++;
+		msg = xasprintf("%s: gave up after %d tries: %s", a->row.state, a->row.attempts,
+		    text != NULL ? text : "failed");
+		fail(a, msg);
+		free(msg);
+		return -1;
+	case ROTATION_PUBLISHED:
+		/* Nylas holds the new secret: record it and schedule the old one's retirement. */
+		a->row.published_at = util_now_ms();
+		a->row.retire_at = a->row.published_at + a->app->old_secret_grace * 1000;
+		break;
+	case ROTATION_RETIRING:
+		return retire_later(a);
+	default:
+		break;
+	}
+	return advance(a, st->next);
+}
+
+/*
+ * Does what st says; why is the error or note of the outcome, retry_after_ms
+ * the service's Retry-After (-1: none).  1 when the caller goes on with the
+ * step's calls (CONTINUE), else 0 and the rotation has moved on or is idle.
+ */
+static int
+apply(struct app_rot *a, const struct rotation_step *st, const char *why,
+    int64_t retry_after_ms)
+{
+	switch (st->action) {
+	case ROTATION_ACTION_CONTINUE:
+		return 1;
+	case ROTATION_ACTION_GO:
+		if (enter(a, st, why) == 0)
+			drive(a);
+		return 0;
+	case ROTATION_ACTION_RETRY:
+		retry(a, why != NULL ? why : "failed",
+		    st->wait_ms >= 0 ? st->wait_ms : retry_after_ms, st->max_tries);
+		return 0;
+	case ROTATION_ACTION_AGAIN:
+		drive(a);
+		return 0;
+	case ROTATION_ACTION_WAIT:
+	case ROTATION_ACTION_HOLD:
+		idle(a);
+		return 0;
+	}
+	return 0;
+}
+
+/* The outcome o of the current step: asks rotation_next and does what it says (see apply). */
+static int
+decide(struct app_rot *a, enum rotation_outcome o, const char *why, int64_t retry_after_ms)
+{
+	struct rotation_step st = next_of(a, o);
+
+	return apply(a, &st, why, retry_after_ms);
 }
 
 /* One line about a Graph failure (caller frees). */
@@ -495,10 +772,8 @@ graph_failed(struct app_rot *a, const char *call, const struct graph_result *res
 {
 	char *why = graph_why(call, res);
 
-	if (res->outcome == GRAPH_RETRYABLE)
-		retry(a, why, res->retry_after_ms, RETRY_MAX);
-	else
-		fail(a, why);
+	decide(a, res->outcome == GRAPH_RETRYABLE ? ROTATION_OUTCOME_RETRYABLE :
+	    ROTATION_OUTCOME_PERMANENT, why, res->retry_after_ms);
 	free(why);
 }
 
@@ -507,10 +782,8 @@ nylas_failed(struct app_rot *a, const char *call, const struct nylas_result *res
 {
 	char *why = nylas_why(call, res);
 
-	if (res->outcome == NYLAS_RETRYABLE)
-		retry(a, why, res->retry_after_ms, RETRY_MAX);
-	else
-		fail(a, why);
+	decide(a, res->outcome == NYLAS_RETRYABLE ? ROTATION_OUTCOME_RETRYABLE :
+	    ROTATION_OUTCOME_PERMANENT, why, res->retry_after_ms);
 	free(why);
 }
 
@@ -563,7 +836,7 @@ read_app(struct app_rot *a, graph_cb cb, const char *step)
 	else
 		rc = graph_find_application(a->gc, a->app->azure_client_id, cb, a);
 	if (rc == -1)
-		retry(a, "cannot send the application read", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the application read", -1);
 }
 
 /* Whether res is a usable application read; else the step is retried or failed. */
@@ -580,22 +853,21 @@ app_read_ok(struct app_rot *a, const struct graph_result *res)
 	return 1;
 }
 
-static void
-dry_run(struct app_rot *a, const char *old_key, const char *why)
+/* What a dry run records it would have done (caller frees). */
+static char *
+dry_run_note(const struct app_rot *a, const char *old_key, const char *why)
 {
-	char grace[32], *note;
+	char grace[32];
 
 	snprintf(grace, sizeof(grace), "%lldd", (long long)(a->app->old_secret_grace / 86400));
 	if (a->app->old_secret_grace % 86400 != 0)
 		snprintf(grace, sizeof(grace), "%llds", (long long)a->app->old_secret_grace);
-	note = xasprintf("dry-run: would addPassword with displayName " DISPLAY_PREFIX "%s, "
+	return xasprintf("dry-run: would addPassword with displayName " DISPLAY_PREFIX "%s, "
 	    "lifetime %lldd; would publish to Nylas (%s); %s%s%s%s", a->row.id,
 	    (long long)(a->row.lifetime / 86400),
 	    a->app->nylas_connector_credential_id ? "connector credential" : "connector settings",
 	    old_key ? "would retire " : "would not retire the old secret: ",
 	    old_key ? old_key : why, old_key ? " after " : "", old_key ? grace : "");
-	finish(a, "dry_run", note);
-	free(note);
 }
 
 static void add_password(struct app_rot *a);
@@ -621,7 +893,8 @@ create_with(struct app_rot *a, const struct graph_application *app)
 		free(name);
 		call_started(a, "creating");
 		if (graph_remove_password(a->gc, a->object_id, pw->key_id, remove_orphan_cb, a) == -1)
-			retry(a, "cannot send removePassword for an orphan", -1, RETRY_MAX);
+			decide(a, ROTATION_OUTCOME_RETRYABLE,
+			    "cannot send removePassword for an orphan", -1);
 		return;
 	}
 	free(name);
@@ -640,15 +913,17 @@ remove_orphan_cb(const struct graph_result *res, void *arg)
 		graph_failed(a, "removePassword (orphan)", res);
 		return;
 	}
-	drive(a);	/* still creating: read again, then add */
+	/* Still creating: read again, then add. */
+	decide(a, ROTATION_OUTCOME_ORPHAN_REMOVED, NULL, -1);
 }
 
 static void
 planned_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
+	struct rotation_step st;
 	const char *why = NULL;
-	char *old;
+	char *old, *note;
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
@@ -657,15 +932,19 @@ planned_read_cb(const struct graph_result *res, void *arg)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
 		    "rotation %s: cannot tell which secret Nylas uses (%s): it will not be retired",
 		    a->row.id, why);
-	if (a->row.dry_run) {
-		dry_run(a, old, why);
+	st = next_of(a, ROTATION_OUTCOME_OK);
+	if (st.action != ROTATION_ACTION_GO || st.next != ROTATION_CREATING) {
+		/* A dry run ends here, recording what it would have done. */
+		note = a->row.dry_run ? dry_run_note(a, old, why) : NULL;
+		apply(a, &st, note, -1);
+		free(note);
 		free(old);
 		return;
 	}
 	free(a->row.old_key_id);
 	a->row.old_key_id = old;
 	/* The intent: from here on a lost addPassword answer is recognised by the displayName. */
-	if (advance(a, ROTATION_CREATING) == -1)
+	if (enter(a, &st, NULL) == -1)
 		return;
 	create_with(a, res->application);
 }
@@ -713,15 +992,11 @@ store_created(struct app_rot *a, const struct graph_password *cred, const struct
 
 /* CredentialInvalidLifetimeAsPerAppPolicy: halve the lifetime (not below a day) and add again. */
 static void
-shorten_lifetime(struct app_rot *a, const struct graph_result *res)
+shorten_lifetime(struct app_rot *a)
 {
 	int64_t was = a->row.lifetime;
 	char value[128];
 
-	if (was <= LIFETIME_MIN_S) {
-		graph_failed(a, "addPassword (lifetime policy, already at one day)", res);
-		return;
-	}
 	a->row.lifetime = was / 2 > LIFETIME_MIN_S ? was / 2 : LIFETIME_MIN_S;
 	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
 	    "rotation %s: the tenant's lifetime policy refused %lld days; trying %lld days",
@@ -740,13 +1015,22 @@ static void
 added_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
+	struct rotation_step st;
 	struct secret *text;
+	char *why;
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
 	call_done(a);
 	if (res->outcome == GRAPH_LIFETIME_POLICY) {
-		shorten_lifetime(a, res);
+		st = next_of(a, ROTATION_OUTCOME_LIFETIME_POLICY);
+		if (st.action == ROTATION_ACTION_AGAIN) {
+			shorten_lifetime(a);
+			return;
+		}
+		why = graph_why("addPassword (lifetime policy, already at one day)", res);
+		apply(a, &st, why, res->retry_after_ms);
+		free(why);
 		return;
 	}
 	if (res->outcome != GRAPH_OK) {
@@ -758,9 +1042,13 @@ added_cb(const struct graph_result *res, void *arg)
 	}
 	text = res->password->secret_text;
 	res->password->secret_text = NULL;
+	st = next_of(a, ROTATION_OUTCOME_OK);
 	if (text == NULL || res->password->cred.key_id == NULL) {
 		/* The credential may exist without its text: the next try removes it as an orphan. */
-		retry(a, "addPassword answered without keyId or secretText", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE,
+		    "addPassword answered without keyId or secretText", -1);
+	} else if (st.action != ROTATION_ACTION_GO || st.next != ROTATION_CREATED) {
+		apply(a, &st, "addPassword answered", -1);
 	} else if (store_created(a, &res->password->cred, text) == -1) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot store the new "
 		    "credential %s; it will be removed as an orphan and added again", a->row.id,
@@ -782,7 +1070,7 @@ add_password(struct app_rot *a)
 
 	call_started(a, "creating");
 	if (graph_add_password(a->gc, a->object_id, name, now_s() + lifetime, added_cb, a) == -1)
-		retry(a, "cannot send addPassword", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send addPassword", -1);
 	free(name);
 }
 
@@ -801,8 +1089,7 @@ probe_cb(const struct identity_result *res, void *arg)
 		return;
 	call_done(a);
 	if (res->status == IDENTITY_OK) {
-		if (advance(a, ROTATION_TESTED) == 0)
-			drive(a);
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
 		return;
 	}
 	if (res->status == IDENTITY_REJECTED) {
@@ -810,10 +1097,10 @@ probe_cb(const struct identity_result *res, void *arg)
 		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)",
 		    (long long)(res->aad ? res->aad->code : 0),
 		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER));
-		retry(a, why, TEST_EVERY_MS, TEST_MAX);
+		decide(a, ROTATION_OUTCOME_REJECTED, why, -1);
 	} else {
 		why = xasprintf("token request: %s", res->detail ? res->detail : "failed");
-		retry(a, why, -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, why, -1);
 	}
 	free(why);
 }
@@ -825,7 +1112,8 @@ test_secret(struct app_rot *a)
 	struct probe *p;
 
 	if (s == NULL) {
-		fail(a, "the stored secret cannot be unsealed with the master key");
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -834,21 +1122,11 @@ test_secret(struct app_rot *a)
 	if (identity_probe_secret(a->r->hc, a->app->azure_login_base, a->app->azure_tenant_id,
 	    a->app->azure_client_id, s, probe_cb, p) == -1) {
 		free(p);
-		retry(a, "cannot send the token request", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
 	} else {
 		a->probe = p;
 	}
 	secret_free(s);
-}
-
-/* Nylas holds the new secret: record it and schedule the old one's retirement. */
-static void
-published(struct app_rot *a)
-{
-	a->row.published_at = util_now_ms();
-	a->row.retire_at = a->row.published_at + a->app->old_secret_grace * 1000;
-	if (advance(a, ROTATION_PUBLISHED) == 0)
-		drive(a);
 }
 
 static void
@@ -871,7 +1149,7 @@ patched_cb(const struct nylas_result *res, void *arg)
 		    "client_id %s, not %s", a->row.id,
 		    res->connector->client_id ? res->connector->client_id : "(none)",
 		    a->app->azure_client_id);
-	published(a);
+	decide(a, ROTATION_OUTCOME_OK, NULL, -1);
 }
 
 static void
@@ -892,7 +1170,8 @@ connector_cb(const struct nylas_result *res, void *arg)
 	}
 	s = new_secret(a);
 	if (s == NULL) {
-		fail(a, "the stored secret cannot be unsealed with the master key");
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
 	tenant = c->tenant != NULL && c->tenant[0] != '\0' ? c->tenant : a->app->azure_tenant_id;
@@ -902,7 +1181,7 @@ connector_cb(const struct nylas_result *res, void *arg)
 	    (const char *const *)c->scope, c->n_scope, patched_cb, a);
 	secret_free(s);
 	if (rc == -1)
-		retry(a, "cannot send the connector update", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector update", -1);
 }
 
 static void
@@ -914,19 +1193,21 @@ publish(struct app_rot *a)
 	call_started(a, "publishing");
 	if (a->app->nylas_connector_credential_id == NULL) {
 		if (nylas_get_connector(a->nc, connector_cb, a) == -1)
-			retry(a, "cannot send the connector read", -1, RETRY_MAX);
+			decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 		return;
 	}
 	s = new_secret(a);
 	if (s == NULL) {
-		fail(a, "the stored secret cannot be unsealed with the master key");
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
 	rc = nylas_patch_credential(a->nc, a->app->nylas_connector_credential_id,
 	    a->app->azure_client_id, s, a->app->azure_tenant_id, patched_cb, a);
 	secret_free(s);
 	if (rc == -1)
-		retry(a, "cannot send the connector credential update", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE,
+		    "cannot send the connector credential update", -1);
 }
 
 static void
@@ -943,8 +1224,8 @@ removed_old_cb(const struct graph_result *res, void *arg)
 	}
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: removed the old secret %s",
 	    a->row.id, a->row.old_key_id);
-	if (advance(a, ROTATION_RETIRED) == 0)
-		drive(a);
+	decide(a, res->outcome == GRAPH_OK ? ROTATION_OUTCOME_OK : ROTATION_OUTCOME_NOT_FOUND,
+	    NULL, -1);
 }
 
 static void
@@ -953,6 +1234,7 @@ retiring_read_cb(const struct graph_result *res, void *arg)
 	struct app_rot *a = arg;
 	const struct graph_password *old;
 	char *note;
+	int go_on;
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
@@ -960,112 +1242,81 @@ retiring_read_cb(const struct graph_result *res, void *arg)
 	if (old == NULL) {
 		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: the old secret %s is "
 		    "already gone", a->row.id, a->row.old_key_id);
-		if (advance(a, ROTATION_RETIRED) == 0)
-			drive(a);
+		decide(a, ROTATION_OUTCOME_NOT_FOUND, NULL, -1);
 		return;
 	}
-	if (!a->app->retire_unmanaged_secrets && (old->display_name == NULL ||
-	    strncmp(old->display_name, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) != 0)) {
+	if (old->display_name == NULL ||
+	    strncmp(old->display_name, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) != 0) {
 		note = xasprintf("not retired: the old secret %s was not made by rekey "
 		    "(retire_unmanaged_secrets = no)", a->row.old_key_id);
-		finish(a, "done", note);
+		go_on = decide(a, ROTATION_OUTCOME_UNMANAGED, note, -1);
 		free(note);
-		return;
+		if (!go_on)
+			return;
 	}
 	call_started(a, "retiring");
 	if (graph_remove_password(a->gc, a->object_id, a->row.old_key_id, removed_old_cb, a) == -1)
-		retry(a, "cannot send removePassword", -1, RETRY_MAX);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword", -1);
 }
 
-/* published: schedule the old secret's removal, unless there is nothing rekey may remove. */
+/* Waiting in s: for an approval (planned) or the end of the grace (retiring). */
 static void
-plan_retirement(struct app_rot *a)
+wait_in(struct app_rot *a, enum rotation_state s)
 {
-	const char *why = NULL;
-
-	if (a->row.old_key_id == NULL)
-		why = "not retired: it could not be told which secret Nylas used before";
-	else if (a->row.new_key_id != NULL && strcmp(a->row.old_key_id, a->row.new_key_id) == 0)
-		why = "not retired: the old secret is the one just published";
-	if (why != NULL) {
-		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: %s", a->row.id, why);
-		finish(a, "done", why);
-		return;
+	if (s == ROTATION_RETIRING) {
+		arm(a, a->row.retire_at);
+	} else if (a->told_waiting == NULL || strcmp(a->told_waiting, a->row.id) != 0) {
+		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: waiting for approval "
+		    "(rekey approve)", a->row.id);
+		set_text(&a->told_waiting, a->row.id);
 	}
-	set_text(&a->row.state, rotation_state_name(ROTATION_RETIRING));
-	a->row.attempts = 0;
-	a->row.next_at = a->row.retire_at;
-	set_text(&a->row.last_error, NULL);
-	if (save(a) == -1)
-		return;
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
-	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
-	drive(a);
+	idle(a);
 }
 
 /*
- * The driver: one switch over the states.  Steps that finish at once move on
- * in the loop; steps that call out return, and their callback stores the
+ * The driver: one switch over the states whose step calls out.  rotation_next
+ * decides every transition: on START (the gates, and the steps that make no
+ * call), and in each callback on the step's outcome; the callback stores the
  * result and calls drive again.
  */
 static void
 drive(struct app_rot *a)
 {
+	struct rotation_step st;
 	enum rotation_state s;
 
 	if (rotation_state_parse(a->row.state, &s) == -1) {
 		fail(a, "unknown state in the store");
 		return;
 	}
+	st = next_of(a, ROTATION_OUTCOME_START);
+	if (st.action == ROTATION_ACTION_WAIT) {
+		wait_in(a, s);
+		return;
+	}
+	if (apply(a, &st, NULL, -1) == 0)
+		return;
 	switch (s) {
 	case ROTATION_PLANNED:
-		if (!a->row.approved) {
-			if (a->told_waiting == NULL || strcmp(a->told_waiting, a->row.id) != 0) {
-				log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: waiting "
-				    "for approval (rekey approve)", a->row.id);
-				set_text(&a->told_waiting, a->row.id);
-			}
-			idle(a);
-			return;
-		}
 		read_app(a, planned_read_cb, "planned");
 		return;
 	case ROTATION_CREATING:
 		/* Also after a restart: the orphan check comes before any add. */
 		read_app(a, creating_read_cb, "creating");
 		return;
-	case ROTATION_CREATED:
-		if (advance(a, ROTATION_TESTING) == 0)
-			drive(a);
-		return;
 	case ROTATION_TESTING:
 		test_secret(a);
 		return;
-	case ROTATION_TESTED:
-		/* The intent: a restart publishes the same stored secret again. */
-		if (advance(a, ROTATION_PUBLISHING) == 0)
-			drive(a);
-		return;
 	case ROTATION_PUBLISHING:
+		/* The intent was stored on entering: a restart publishes the same secret again. */
 		publish(a);
 		return;
-	case ROTATION_PUBLISHED:
-		plan_retirement(a);
-		return;
 	case ROTATION_RETIRING:
-		if (a->row.retire_at > util_now_ms()) {
-			arm(a, a->row.retire_at);
-			idle(a);
-			return;
-		}
 		read_app(a, retiring_read_cb, "retiring");
 		return;
-	case ROTATION_RETIRED:
-		finish(a, "done", NULL);
-		return;
-	case ROTATION_DONE:
-	case ROTATION_FAILED:
-		idle(a);
+	default:
+		/* rotation_next goes on only in the states whose step calls out. */
+		fail(a, "no step to run in this state");
 		return;
 	}
 }

@@ -36,6 +36,66 @@ enum rotation_state {
 	ROTATION_FAILED,	/* gave up; last_error says why */
 };
 
+/*
+ * What happened when the driver ran a state's step; rotation_next turns it
+ * into the next state.  The driver maps every Graph, Nylas and identity
+ * answer to one of these.
+ */
+enum rotation_outcome {
+	ROTATION_OUTCOME_START,		/* the step is about to run (picked up, or just entered) */
+	ROTATION_OUTCOME_OK,		/* the step's calls succeeded */
+	ROTATION_OUTCOME_RETRYABLE,	/* failed in a way that may pass (transport, 429, 5xx) */
+	ROTATION_OUTCOME_PERMANENT,	/* failed in a way that will not pass */
+	ROTATION_OUTCOME_NOT_FOUND,	/* the credential the step removes is already gone */
+	ROTATION_OUTCOME_REJECTED,	/* testing: the new secret is refused (not yet propagated) */
+	ROTATION_OUTCOME_LIFETIME_POLICY, /* creating: the tenant's policy refused the lifetime */
+	ROTATION_OUTCOME_ORPHAN_REMOVED, /* creating: an orphan of this rotation was removed */
+	ROTATION_OUTCOME_UNMANAGED,	/* retiring: the old secret was not made by rekey */
+};
+#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_UNMANAGED + 1)
+
+/* What the driver knows of the rotation and its app when it asks. */
+struct rotation_facts {
+	int approved;		/* planned: approved (always, outside approve mode) */
+	int dry_run;		/* records what it would do; writes nothing to Graph or Nylas */
+	int secret_stored;	/* the new secret's sealed text is in the rotation */
+	int old_known;		/* it is known which secret Nylas used before */
+	int old_is_new;		/* ... and that secret is the one just published */
+	int grace_over;		/* old_secret_grace has passed since publishing */
+	int retire_unmanaged;	/* retire_unmanaged_secrets: also remove secrets rekey did not make */
+	int lifetime_at_min;	/* the lifetime asked for is already the shortest (a day) */
+	int attempts;		/* tries of this step that failed already */
+};
+
+enum rotation_action {
+	ROTATION_ACTION_GO,		/* enter next (its tries start afresh) and run its step */
+	ROTATION_ACTION_CONTINUE,	/* stay; go on with the step's calls now */
+	ROTATION_ACTION_RETRY,		/* stay; one more try counted, after a wait */
+	ROTATION_ACTION_AGAIN,		/* stay; run the step again now, no try counted */
+	ROTATION_ACTION_WAIT,		/* stay idle until approved or the grace is over */
+	ROTATION_ACTION_HOLD,		/* finished: nothing more to do */
+};
+
+struct rotation_step {
+	enum rotation_state next;	/* the state after the decision (the same one when staying) */
+	enum rotation_action action;
+	int max_tries;			/* RETRY: the tries of this step before it gives up */
+	int wait_ms;			/* RETRY: a fixed pace, or -1: Retry-After, else backoff */
+	int gave_up;			/* next is failed because the tries ran out */
+	const char *note;		/* static text when the facts decided a stop, else NULL */
+};
+
+/*
+ * The state machine of DESIGN.md as a pure function: where outcome o of
+ * state s leads, given facts f.  The driver asks it for every transition.
+ * Combinations the driver never produces lead to failed (done and failed
+ * themselves hold).
+ */
+struct rotation_step rotation_next(enum rotation_state s, enum rotation_outcome o,
+    const struct rotation_facts *f);
+/* "start" ... "unmanaged", for messages and tests. */
+const char *rotation_outcome_name(enum rotation_outcome o);
+
 /* "planned" ... "failed": the names of the contract. */
 const char *rotation_state_name(enum rotation_state s);
 /* 0 and *out, or -1 for an unknown name. */
