@@ -27,6 +27,8 @@
 /* Waits after a store failure. */
 #define RETRY_FIRST_S 2
 #define RETRY_MAX_S 30
+/* The longest its transactions on the loop wait for the store's write lock. */
+#define CORRELATE_LOCK_WAIT_MS 250
 /* How long a batch waits for a probe it started before it is classified without it. */
 #define PROBE_WAIT_MS 5000
 /* Open incidents read per app at start (one app-side plus one per user cause are expected). */
@@ -1206,6 +1208,12 @@ correlator_new(struct runtime *rt, struct http_client *hc)
 	if (c->store == NULL)
 		fatal("correlator: %s", err);
 	store_relax_durability(c->store);
+	/*
+	 * Its transactions run on the event loop: wait for the journal's writer
+	 * (a commit takes milliseconds) but never the usual seconds; a batch
+	 * that finds the store busy longer is retried with backoff.
+	 */
+	store_lock_wait(c->store, CORRELATE_LOCK_WAIT_MS);
 	c->timer = evtimer_new(rt->base, timer_cb, c);
 	if (c->timer == NULL)
 		fatal("out of memory");

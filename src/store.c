@@ -332,3 +332,9 @@ store_recent_user_event(struct store *st, const char *app, const char *email, in
 	*evidence = NULL;
 	return st->be->recent_user_event(st->db, app, email, since_ms, kind, evidence);
 }
+
+void
+store_lock_wait(struct store *st, int ms)
+{
+	st->be->lock_wait(st->db, ms);
+}

@@ -156,6 +156,7 @@ struct store_backend {
 	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
 	int64_t (*count_results)(void *db, const char *source, const char *result);
 	int (*relax_durability)(void *db);
+	void (*lock_wait)(void *db, int ms);
 	int (*put_rotation)(void *db, const struct store_rotation *r);
 	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
 	int (*list_rotations)(void *db, const char *app, int unfinished, size_t max,
@@ -189,6 +190,12 @@ enum store_result store_add_event(struct store *st, const struct store_event *ev
  * can be worked out again; never for the journal or a rotation.  0 or -1.
  */
 int store_relax_durability(struct store *st);
+/*
+ * How long this connection waits for another's write lock before a call
+ * fails (default 5 s).  A connection used from the event loop sets it short:
+ * a failed write is retried later, a blocked loop answers nobody.
+ */
+void store_lock_wait(struct store *st, int ms);
 /* 0 when the store accepts a write now. */
 int store_ping(struct store *st);
 int64_t store_count_events(struct store *st, const char *source);

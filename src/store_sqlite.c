@@ -946,6 +946,14 @@ sqlite_recent_user_event(void *db, const char *app, const char *email, int64_t s
 	return at;
 }
 
+static void
+sqlite_lock_wait(void *db, int ms)
+{
+	struct sqlite_db *s = db;
+
+	sqlite3_busy_timeout(s->db, ms);
+}
+
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite:",
 	.open = sqlite_open,
@@ -968,6 +976,7 @@ const struct store_backend store_sqlite_backend = {
 	.add_user_event = sqlite_add_user_event,
 	.count_user_events = sqlite_count_user_events,
 	.relax_durability = sqlite_relax_durability,
+	.lock_wait = sqlite_lock_wait,
 	.put_rotation = sqlite_put_rotation,
 	.get_rotation = sqlite_get_rotation,
 	.list_rotations = sqlite_list_rotations,
