@@ -70,7 +70,6 @@ struct graph_worker {
 	int64_t cursor;			/* highest event id taken */
 	int rescan;			/* a commit failed: read the queue from the start again */
 	int closing;
-	uint64_t processed;
 	graph_lifecycle_cb lifecycle_cb;
 	void *lifecycle_arg;
 };
@@ -286,7 +285,6 @@ committed_cb(enum store_result result, void *arg)
 	} else {
 		log_evidence(j);
 		count_result(lifecycle ? "lifecycle" : "change", j->result);
-		w->processed++;
 	}
 	job_free(j);
 	/* Through the loop, not recursion: a long run of quick events must not grow the stack. */
@@ -721,10 +719,4 @@ graph_worker_wake(struct graph_worker *w)
 {
 	if (w->n_jobs < JOBS_MAX)
 		schedule(w, 0);
-}
-
-uint64_t
-graph_worker_processed(const struct graph_worker *w)
-{
-	return w->processed;
 }

@@ -40,8 +40,6 @@ struct graph_worker *graph_worker_new(struct runtime *rt, struct http_client *hc
 void graph_worker_free(struct graph_worker *w);
 /* New events were journaled: look now rather than at the next poll. */
 void graph_worker_wake(struct graph_worker *w);
-/* Events processed by this worker (for tests and status). */
-uint64_t graph_worker_processed(const struct graph_worker *w);
 
 /*
  * The evidence a user's new state gives against what was known before

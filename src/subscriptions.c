@@ -2,13 +2,13 @@
 #include "config.h"
 #include "crypto.h"
 #include "graph_api.h"
+#include "graph_crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "secret.h"
 #include "store.h"
 #include "util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +16,6 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #define SUB_RESOURCE "/users"
 #define SUB_CHANGE_TYPE "updated,deleted"
@@ -586,32 +584,6 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- start -------------------------------------------------------------- */
 
-/* Standard base64 of the DER of the first certificate in a PEM file; NULL and *err. */
-static char *
-read_cert_b64(const char *path, char **err)
-{
-	unsigned char *der = NULL;
-	char *b64 = NULL;
-	X509 *x = NULL;
-	FILE *f = fopen(path, "r");
-	int len;
-
-	if (f == NULL) {
-		*err = xasprintf("%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	len = x != NULL ? i2d_X509(x, &der) : -1;
-	if (len <= 0)
-		*err = xasprintf("%s: no PEM certificate", path);
-	else
-		b64 = crypto_b64_encode(der, (size_t)len, 0);
-	OPENSSL_free(der);
-	X509_free(x);
-	return b64;
-}
-
 /* Why app gets no subscription, or NULL when it gets one. */
 static const char *
 skip_reason(const struct config *cfg, const struct config_app *app)
@@ -675,7 +647,7 @@ app_new(struct subscriptions *m, struct event_base *base, struct http_client *hc
 	a->lifetime = app->graph_subscription_lifetime > 0 ? app->graph_subscription_lifetime :
 	    41760 * 60;
 	if (app->graph_encryption_cert_file != NULL) {
-		a->cert_b64 = read_cert_b64(app->graph_encryption_cert_file, &err);
+		a->cert_b64 = graph_cert_b64(app->graph_encryption_cert_file, &err);
 		a->cert_id = app->graph_encryption_cert_id ? xstrdup(app->graph_encryption_cert_id) :
 		    NULL;
 		if (a->cert_b64 == NULL || a->cert_id == NULL)
@@ -784,17 +756,6 @@ find_app(const struct subscriptions *m, const char *name)
 			return m->apps[i];
 	}
 	return NULL;
-}
-
-int
-subscriptions_expiration(const struct subscriptions *m, const char *app, int64_t *expiration)
-{
-	const struct app_sub *a = find_app(m, app);
-
-	if (a == NULL || a->id == NULL || a->expiration <= now_s())
-		return 0;
-	*expiration = a->expiration;
-	return 1;
 }
 
 /* --- lifecycle events --------------------------------------------------- */

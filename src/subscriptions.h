@@ -40,7 +40,5 @@ void subscriptions_free(struct subscriptions *m);
  */
 void subscriptions_lifecycle(struct subscriptions *m, const char *app, const char *subscription_id,
     const char *event);
-/* For status: 1 and *expiration (Unix seconds) when app has a live subscription, else 0. */
-int subscriptions_expiration(const struct subscriptions *m, const char *app, int64_t *expiration);
 
 #endif
