@@ -88,7 +88,7 @@ enum secret_load {
 	LOAD_FIRST_LINE,	/* its first line, at most secret_max bytes when that is set */
 	LOAD_LINES,		/* every non-empty line */
 	LOAD_MASTER_KEY,	/* 64 hex characters, kept as the 32 bytes they encode */
-	LOAD_WHSEC,		/* checked to be "whsec_" and base64, not kept */
+	LOAD_WHSEC,		/* checked to be "whsec_" and base64, then kept */
 };
 
 #define KEY_REQUIRED	0x1
@@ -152,7 +152,8 @@ static const struct config_key config_keys[] = {
 	  .flags = KEY_SENSITIVE },
 	{ SEC_NOTIFY, "smtp_from", KT_STRING, NULL, S(smtp_from) },
 	{ SEC_NOTIFY, "smtp_user", KT_STRING, NULL, S(smtp_user) },
-	{ SEC_NOTIFY, "smtp_password_file", KT_SECRET_FILE, NULL, S(smtp_password_file) },
+	{ SEC_NOTIFY, "smtp_password_file", KT_SECRET_FILE, NULL, S(smtp_password_file),
+	  .load = LOAD_FIRST_LINE, .secret_offset = SO(smtp_password) },
 	{ SEC_NOTIFY, "slack_webhook_url", KT_URL, NULL, S(slack_webhook_url), .words = http_schemes,
 	  .flags = KEY_SENSITIVE },
 	{ SEC_NOTIFY, "teams_webhook_url", KT_URL, NULL, S(teams_webhook_url), .words = http_schemes,
@@ -160,7 +161,9 @@ static const struct config_key config_keys[] = {
 	{ SEC_NOTIFY, "webhook_url", KT_URL, NULL, S(webhook_url), .words = http_schemes,
 	  .flags = KEY_SENSITIVE },
 	{ SEC_NOTIFY, "webhook_secret_file", KT_SECRET_FILE, NULL, S(webhook_secret_file),
-	  .load = LOAD_WHSEC },
+	  .load = LOAD_WHSEC, .secret_offset = SO(webhook_secret) },
+	{ SEC_NOTIFY, "digest_interval", KT_DURATION, "1h", S(digest_interval), .min = 1,
+	  .max = 7 * 86400 },
 
 	{ SEC_APP, "nylas_api_base", KT_URL, "https://api.us.nylas.com", A(nylas_api_base),
 	  .words = http_schemes },
@@ -212,6 +215,7 @@ static const struct config_key config_keys[] = {
 	  .max = 10 * YEAR, .count_offset = AO(n_warn_before) },
 	{ SEC_APP, "owners", KT_EMAIL_LIST, NULL, A(owners), .count_offset = AO(n_owners) },
 	{ SEC_APP, "owners_from_graph", KT_BOOL, "yes", A(owners_from_graph) },
+	{ SEC_APP, "reauth_url_template", KT_STRING, NULL, A(reauth_url_template) },
 };
 
 #undef S
@@ -1225,21 +1229,61 @@ check_app_times(struct parser *p, size_t a)
 	    format_duration(app->secret_lifetime, y, sizeof(y)));
 }
 
-/* Keys that only make sense together: each one given needs the others of its group. */
+/*
+ * Keys that only make sense together: each one given needs the others of
+ * its group.  With needs_first, only the first key needs the rest.
+ */
 static void
-check_app_group(struct parser *p, size_t a, const char *const *names, const char *what)
+check_group(struct parser *p, const struct slot *slots, enum section_kind section,
+    const char *const *names, int needs_first, const char *what)
 {
-	const struct slot *slots = p->apps[a]->slots, *s;
+	const struct slot *s;
 	size_t i, j;
 
-	for (i = 0; names[i] != NULL; i++) {
-		if ((s = given(slots, SEC_APP, names[i])) == NULL)
+	for (i = 0; names[i] != NULL && (!needs_first || i == 0); i++) {
+		if ((s = given(slots, section, names[i])) == NULL)
 			continue;
 		for (j = 0; names[j] != NULL; j++)
-			if (given(slots, SEC_APP, names[j]) == NULL)
+			if (given(slots, section, names[j]) == NULL)
 				report_slot(p, s, "%s is set but %s is not; %s",
 				    names[i], names[j], what);
 	}
+}
+
+static void
+check_app_group(struct parser *p, size_t a, const char *const *names, const char *what)
+{
+	check_group(p, p->apps[a]->slots, SEC_APP, names, 0, what);
+}
+
+static void
+check_notify(struct parser *p)
+{
+	static const char *const smtp[] = { "smtp_url", "smtp_from", NULL };
+	static const char *const auth[] = { "smtp_user", "smtp_password_file", NULL };
+	static const char *const hook[] = { "webhook_url", "webhook_secret_file", NULL };
+
+	check_group(p, p->global, SEC_NOTIFY, smtp, 1, "email needs the sender address");
+	check_group(p, p->global, SEC_NOTIFY, auth, 0, "SMTP authentication needs both");
+	check_group(p, p->global, SEC_NOTIFY, hook, 1, "the webhook channel signs every "
+	    "message (Standard Webhooks) and needs both");
+}
+
+/* The template must lead each user to a page of the app, with their address in it. */
+static void
+check_reauth_template(struct parser *p, size_t a)
+{
+	const char *t = p->cfg->apps[a]->reauth_url_template;
+	const struct slot *s = given(p->apps[a]->slots, SEC_APP, "reauth_url_template");
+
+	if (t == NULL || s == NULL)
+		return;
+	if (strncmp(t, "https://", 8) != 0 && strncmp(t, "http://", 7) != 0)
+		report_slot(p, s, "reauth_url_template must be an http(s) URL");
+	else if (strstr(t, "{email}") == NULL)
+		report_slot(p, s, "reauth_url_template must contain {email}");
+	else if (strpbrk(t, " \t\r\n<>\"") != NULL)
+		report_slot(p, s, "reauth_url_template must not contain spaces, quotes or angle brackets");
 }
 
 static void
@@ -1271,9 +1315,11 @@ check_cross(struct parser *p)
 		    "tls_key is set but tls_cert is not; set both or neither");
 	if (cfg->n_apps == 0)
 		report(p, 0, NULL, "no [app NAME] section");
+	check_notify(p);
 	for (a = 0; a < cfg->n_apps; a++) {
 		check_app_times(p, a);
 		check_app_encryption(p, a);
+		check_reauth_template(p, a);
 	}
 }
 
@@ -1349,8 +1395,12 @@ load_first_line(const struct config_key *k, void *base, const char *path)
 			err = xasprintf("%s must hold %d hex characters (32 bytes)", k->name,
 			    MASTER_KEY_HEX);
 	} else if (k->load == LOAD_WHSEC) {
-		if (!valid_whsec(s))
+		if (!valid_whsec(s)) {
 			err = xasprintf("%s must hold 'whsec_' followed by a base64 key", k->name);
+		} else {
+			*dst = s;
+			s = NULL;
+		}
 	} else if (k->secret_max > 0 && s->len > k->secret_max) {
 		err = xasprintf("%s: the value must be at most %zu characters", k->name,
 		    k->secret_max);
@@ -1499,7 +1549,8 @@ free_fields(void *base, int app)
 		if (k->load == LOAD_LINES)
 			secret_list_free(*(struct secret ***)((char *)base + k->secret_offset),
 			    *(size_t *)((char *)base + k->secret_count_offset));
-		else if (k->load == LOAD_FIRST_LINE || k->load == LOAD_MASTER_KEY)
+		else if (k->load == LOAD_FIRST_LINE || k->load == LOAD_MASTER_KEY ||
+		    k->load == LOAD_WHSEC)
 			secret_free(*(struct secret **)((char *)base + k->secret_offset));
 	}
 }

@@ -63,6 +63,7 @@ struct config_app {
 	char **owners;
 	size_t n_owners;
 	int owners_from_graph;		/* bool */
+	char *reauth_url_template;	/* "...{email}...": each affected user gets their link; NULL: none */
 
 	/* Loaded from the files above at load time. */
 	struct secret **webhook_secrets;	/* every line of nylas_webhook_secret_file */
@@ -106,6 +107,7 @@ struct config {
 	char *teams_webhook_url;
 	char *webhook_url;
 	char *webhook_secret_file;
+	int64_t digest_interval;	/* seconds between re-auth progress digests of an incident */
 
 	struct config_app **apps;
 	size_t n_apps;
@@ -113,6 +115,8 @@ struct config {
 	/* Loaded from the files above at load time. */
 	struct secret *admin_token;	/* NULL when admin_token_file is not set */
 	struct secret *master_key;	/* 32 bytes, decoded from hex */
+	struct secret *smtp_password;	/* NULL when smtp_password_file is not set */
+	struct secret *webhook_secret;	/* "whsec_..."; NULL when webhook_secret_file is not set */
 };
 
 /*

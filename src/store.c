@@ -284,6 +284,7 @@ store_incident_clear(struct store_incident *inc)
 	free(inc->state);
 	free(inc->evidence);
 	free(inc->rotation_id);
+	free(inc->resolved_by);
 	memset(inc, 0, sizeof(*inc));
 }
 
@@ -331,6 +332,96 @@ store_recent_user_event(struct store *st, const char *app, const char *email, in
 	*kind = NULL;
 	*evidence = NULL;
 	return st->be->recent_user_event(st->db, app, email, since_ms, kind, evidence);
+}
+
+int
+store_list_values(struct store *st, const char *app, const char *prefix, size_t max,
+    struct store_value **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return st->be->list_values(st->db, app, prefix, max, out, n);
+}
+
+void
+store_values_free(struct store_value *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i].key);
+		free(v[i].value);
+	}
+	free(v);
+}
+
+enum store_result
+store_add_outbox(struct store *st, const struct store_outbox *m)
+{
+	return st->be->add_outbox(st->db, m);
+}
+
+int
+store_due_outbox(struct store *st, int64_t now_ms, size_t max, struct store_outbox **out,
+    size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return st->be->due_outbox(st->db, now_ms, max, out, n);
+}
+
+int
+store_update_outbox(struct store *st, const struct store_outbox *m)
+{
+	return st->be->update_outbox(st->db, m);
+}
+
+int
+store_outbox_exists(struct store *st, const char *ref, const char *kind)
+{
+	return st->be->outbox_exists(st->db, ref, kind);
+}
+
+int
+store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	return st->be->outbox_stats(st->db, app, out);
+}
+
+void
+store_outbox_clear(struct store_outbox *m)
+{
+	free(m->app);
+	free(m->kind);
+	free(m->ref);
+	free(m->channel);
+	free(m->recipient);
+	free(m->msg_id);
+	free(m->subject);
+	free(m->payload);
+	free(m->state);
+	free(m->last_error);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+store_outboxes_free(struct store_outbox *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; m != NULL && i < n; i++)
+		store_outbox_clear(&m[i]);
+	free(m);
+}
+
+int
+store_unmailed_grants(struct store *st, const char *incident_id, const char *kind, size_t max,
+    char ***emails, size_t *n)
+{
+	*emails = NULL;
+	*n = 0;
+	return st->be->unmailed_grants(st->db, incident_id, kind, max, emails, n);
 }
 
 void

@@ -120,8 +120,48 @@ struct store_incident {
 	int64_t opened_at;		/* Unix ms */
 	int64_t updated_at;
 	int64_t resolved_at;		/* 0 while open */
+	char *resolved_by;		/* "recovered" (all grants back) or "operator"; NULL while open */
 	int64_t affected;		/* filled by store_get/list_incident(s) */
 	int64_t recovered;
+};
+
+/*
+ * One message of the notifier's outbox (notify.c); strings owned
+ * (store_outbox_clear).  (ref, kind, recipient, channel) is unique: adding
+ * the same message twice stores it once, across restarts.
+ */
+struct store_outbox {
+	int64_t id;
+	char *app;
+	char *kind;			/* incident_opened, rotation_done, ... (messages.h) */
+	char *ref;			/* what it is about: incident or rotation id, key:threshold */
+	char *channel;			/* email, slack, teams, webhook */
+	char *recipient;		/* an address for email; the channel's name otherwise */
+	char *msg_id;			/* Message-ID / webhook-id: the same on every attempt */
+	char *subject;
+	char *payload;			/* email: the RFC 5322 message; otherwise the JSON body */
+	size_t payload_len;
+	char *state;			/* pending, sending, sent, failed */
+	int attempts;
+	int64_t next_at;		/* Unix ms */
+	char *last_error;
+	int64_t created_at;		/* Unix ms */
+	int64_t sent_at;		/* Unix ms; 0: not yet */
+};
+
+/* The outbox of one app at a glance, for status and metrics. */
+struct store_outbox_stats {
+	int64_t pending;		/* pending or sending */
+	int64_t sent;
+	int64_t failed;
+	char *last_error;		/* of the newest failed or retrying message; caller frees */
+	int64_t last_error_at;
+};
+
+/* One small per-app fact as listed by store_list_values; strings owned. */
+struct store_value {
+	char *key;
+	char *value;
 };
 
 enum store_result {
@@ -173,6 +213,16 @@ struct store_backend {
 	int (*put_value)(void *db, const char *app, const char *key, const char *value);
 	int64_t (*recent_user_event)(void *db, const char *app, const char *email,
 	    int64_t since_ms, char **kind, char **evidence);
+	int (*list_values)(void *db, const char *app, const char *prefix, size_t max,
+	    struct store_value **out, size_t *n);
+	enum store_result (*add_outbox)(void *db, const struct store_outbox *m);
+	int (*due_outbox)(void *db, int64_t now_ms, size_t max, struct store_outbox **out,
+	    size_t *n);
+	int (*update_outbox)(void *db, const struct store_outbox *m);
+	int (*outbox_exists)(void *db, const char *ref, const char *kind);
+	int (*outbox_stats)(void *db, const char *app, struct store_outbox_stats *out);
+	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
+	    char ***emails, size_t *n);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -269,6 +319,31 @@ int store_put_value(struct store *st, const char *app, const char *key, const ch
  */
 int64_t store_recent_user_event(struct store *st, const char *app, const char *email,
     int64_t since_ms, char **kind, char **evidence);
+
+/* Values of app whose key starts with prefix, oldest first, at most max: *out (store_values_free), *n.  0 or -1. */
+int store_list_values(struct store *st, const char *app, const char *prefix, size_t max,
+    struct store_value **out, size_t *n);
+void store_values_free(struct store_value *v, size_t n);
+
+/* Adds a message to the outbox: STORE_STORED, STORE_DUPLICATE (known already) or STORE_ERROR. */
+enum store_result store_add_outbox(struct store *st, const struct store_outbox *m);
+/* Up to max messages pending or sending whose next_at has come, oldest first (store_outboxes_free). */
+int store_due_outbox(struct store *st, int64_t now_ms, size_t max, struct store_outbox **out,
+    size_t *n);
+/* Writes m's state, attempts, next_at, last_error and sent_at to its row (by id).  0 or -1. */
+int store_update_outbox(struct store *st, const struct store_outbox *m);
+/* 1 when some message of kind about ref is in the outbox (any recipient), 0 when none, -1. */
+int store_outbox_exists(struct store *st, const char *ref, const char *kind);
+int store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats *out);
+void store_outbox_clear(struct store_outbox *m);
+void store_outboxes_free(struct store_outbox *m, size_t n);
+/*
+ * Distinct addresses of an incident's grants not yet recovered that have no
+ * message of kind to them about the incident in the outbox, at most max:
+ * *emails (each and the array freed by the caller), *n.  0 or -1.
+ */
+int store_unmailed_grants(struct store *st, const char *incident_id, const char *kind, size_t max,
+    char ***emails, size_t *n);
 
 /*
  * Moves committed data from the write-ahead log into the database without

@@ -81,6 +81,20 @@ static const char *const migrations[] = {
 	"CREATE TABLE app_values ("
 	" app TEXT NOT NULL, key TEXT NOT NULL, value TEXT, updated_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (app, key));",
+	/*
+	 * 4: the notifier's outbox.  One row per message, unique per (ref,
+	 * kind, recipient, channel): that is the dedup key across restarts.
+	 */
+	"CREATE TABLE outbox ("
+	" id INTEGER PRIMARY KEY, app TEXT NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL,"
+	" channel TEXT NOT NULL, recipient TEXT NOT NULL, msg_id TEXT NOT NULL, subject TEXT,"
+	" payload BLOB NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,"
+	" sent_at INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE (ref, kind, recipient, channel));"
+	"CREATE INDEX outbox_due ON outbox (next_at) WHERE state IN ('pending', 'sending');"
+	"CREATE INDEX outbox_app ON outbox (app, state);"
+	"ALTER TABLE incidents ADD COLUMN resolved_by TEXT;",
 };
 
 static int
@@ -763,8 +777,8 @@ sqlite_put_incident(void *db, const struct store_incident *inc)
 {
 	struct sqlite_db *s = db;
 	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO incidents (id, app, cause, state,"
-	    " evidence, rotation_id, opened_at, updated_at, resolved_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	    " evidence, rotation_id, opened_at, updated_at, resolved_at, resolved_by)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 
 	if (st == NULL)
 		return -1;
@@ -777,14 +791,15 @@ sqlite_put_incident(void *db, const struct store_incident *inc)
 	sqlite3_bind_int64(st, 7, inc->opened_at);
 	sqlite3_bind_int64(st, 8, inc->updated_at);
 	sqlite3_bind_int64(st, 9, inc->resolved_at);
+	bind_text(st, 10, inc->resolved_by);
 	return run_done(s, st, "put incident");
 }
 
 #define INCIDENT_SELECT "SELECT i.id, i.app, i.cause, i.state, i.evidence, i.rotation_id," \
 	" i.opened_at, i.updated_at, i.resolved_at," \
 	" (SELECT count(*) FROM incident_grants g WHERE g.incident_id = i.id)," \
-	" (SELECT count(*) FROM incident_grants g WHERE g.incident_id = i.id AND g.recovered_ms > 0)" \
-	" FROM incidents i "
+	" (SELECT count(*) FROM incident_grants g WHERE g.incident_id = i.id AND g.recovered_ms > 0)," \
+	" i.resolved_by FROM incidents i "
 
 static void
 read_incident(sqlite3_stmt *st, struct store_incident *inc)
@@ -800,6 +815,7 @@ read_incident(sqlite3_stmt *st, struct store_incident *inc)
 	inc->resolved_at = sqlite3_column_int64(st, 8);
 	inc->affected = sqlite3_column_int64(st, 9);
 	inc->recovered = sqlite3_column_int64(st, 10);
+	inc->resolved_by = column_dup(st, 11);
 }
 
 static int
@@ -946,6 +962,194 @@ sqlite_recent_user_event(void *db, const char *app, const char *email, int64_t s
 	return at;
 }
 
+static int
+sqlite_list_values(void *db, const char *app, const char *prefix, size_t max,
+    struct store_value **out, size_t *n)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT key, value FROM app_values WHERE app = ?1"
+	    " AND substr(key, 1, length(?2)) = ?2 ORDER BY updated_ms, key LIMIT ?3");
+	int rc = SQLITE_DONE;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	bind_text(st, 2, prefix);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(*out)[*n].key = column_dup(st, 0);
+		(*out)[(*n)++].value = column_dup(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char outbox_columns[] = "id, app, kind, ref, channel, recipient, msg_id, subject,"
+    " payload, state, attempts, next_at, last_error, created_at, sent_at";
+
+static enum store_result
+sqlite_add_outbox(void *db, const struct store_outbox *m)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "INSERT INTO outbox (app, kind, ref, channel, recipient,"
+	    " msg_id, subject, payload, state, attempts, next_at, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10)"
+	    " ON CONFLICT (ref, kind, recipient, channel) DO NOTHING");
+
+	if (st == NULL)
+		return STORE_ERROR;
+	bind_text(st, 1, m->app);
+	bind_text(st, 2, m->kind);
+	bind_text(st, 3, m->ref);
+	bind_text(st, 4, m->channel);
+	bind_text(st, 5, m->recipient);
+	bind_text(st, 6, m->msg_id);
+	bind_text(st, 7, m->subject);
+	sqlite3_bind_blob(st, 8, m->payload, (int)m->payload_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, m->next_at);
+	sqlite3_bind_int64(st, 10, m->created_at);
+	if (run_done(s, st, "add outbox") == -1)
+		return STORE_ERROR;
+	return sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;
+}
+
+static void
+read_outbox(sqlite3_stmt *st, struct store_outbox *m)
+{
+	const void *payload = sqlite3_column_blob(st, 8);
+
+	m->id = sqlite3_column_int64(st, 0);
+	m->app = column_dup(st, 1);
+	m->kind = column_dup(st, 2);
+	m->ref = column_dup(st, 3);
+	m->channel = column_dup(st, 4);
+	m->recipient = column_dup(st, 5);
+	m->msg_id = column_dup(st, 6);
+	m->subject = column_dup(st, 7);
+	m->payload_len = (size_t)sqlite3_column_bytes(st, 8);
+	m->payload = xmalloc(m->payload_len + 1);
+	if (payload != NULL)
+		memcpy(m->payload, payload, m->payload_len);
+	m->payload[m->payload_len] = '\0';
+	m->state = column_dup(st, 9);
+	m->attempts = sqlite3_column_int(st, 10);
+	m->next_at = sqlite3_column_int64(st, 11);
+	m->last_error = column_dup(st, 12);
+	m->created_at = sqlite3_column_int64(st, 13);
+	m->sent_at = sqlite3_column_int64(st, 14);
+}
+
+static int
+sqlite_due_outbox(void *db, int64_t now_ms, size_t max, struct store_outbox **out, size_t *n)
+{
+	struct sqlite_db *s = db;
+	char sql[512];
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE state IN ('pending', 'sending')"
+	    " AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2", outbox_columns);
+	if ((st = prepare(s, sql)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		read_outbox(st, &(*out)[(*n)++]);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+sqlite_update_outbox(void *db, const struct store_outbox *m)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "UPDATE outbox SET state = ?2, attempts = ?3, next_at = ?4,"
+	    " last_error = ?5, sent_at = ?6 WHERE id = ?1");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, m->id);
+	bind_text(st, 2, m->state);
+	sqlite3_bind_int(st, 3, m->attempts);
+	sqlite3_bind_int64(st, 4, m->next_at);
+	bind_text(st, 5, m->last_error);
+	sqlite3_bind_int64(st, 6, m->sent_at);
+	return run_done(s, st, "update outbox");
+}
+
+static int
+sqlite_outbox_exists(void *db, const char *ref, const char *kind)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM (SELECT 1 FROM outbox"
+	    " WHERE ref = ?1 AND kind = ?2 LIMIT 1)");
+	int64_t count;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, ref);
+	bind_text(st, 2, kind);
+	count = run_count(s, st);
+	return count < 0 ? -1 : count > 0;
+}
+
+static int
+sqlite_outbox_stats(void *db, const char *app, struct store_outbox_stats *out)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT"
+	    " coalesce(sum(state IN ('pending', 'sending')), 0), coalesce(sum(state = 'sent'), 0),"
+	    " coalesce(sum(state = 'failed'), 0),"
+	    " (SELECT last_error FROM outbox WHERE app = ?1 AND last_error IS NOT NULL"
+	    "  AND state != 'sent' ORDER BY next_at DESC LIMIT 1),"
+	    " (SELECT max(next_at) FROM outbox WHERE app = ?1 AND last_error IS NOT NULL"
+	    "  AND state != 'sent')"
+	    " FROM outbox WHERE app = ?1");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->pending = sqlite3_column_int64(st, 0);
+		out->sent = sqlite3_column_int64(st, 1);
+		out->failed = sqlite3_column_int64(st, 2);
+		out->last_error = column_dup(st, 3);
+		out->last_error_at = sqlite3_column_int64(st, 4);
+	} else {
+		log_error("store: outbox stats: %s", sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+sqlite_unmailed_grants(void *db, const char *incident_id, const char *kind, size_t max,
+    char ***emails, size_t *n)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT DISTINCT lower(g.email) FROM incident_grants g"
+	    " WHERE g.incident_id = ?1 AND g.recovered_ms = 0 AND g.email IS NOT NULL"
+	    " AND g.email != '' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ref = ?1"
+	    " AND o.kind = ?2 AND o.recipient = lower(g.email) AND o.channel = 'email')"
+	    " ORDER BY 1 LIMIT ?3");
+	int rc = SQLITE_DONE;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, incident_id);
+	bind_text(st, 2, kind);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	*emails = xcalloc(max > 0 ? max : 1, sizeof(**emails));
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		(*emails)[(*n)++] = column_dup(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void
 sqlite_lock_wait(void *db, int ms)
 {
@@ -988,4 +1192,11 @@ const struct store_backend store_sqlite_backend = {
 	.get_value = sqlite_get_value,
 	.put_value = sqlite_put_value,
 	.recent_user_event = sqlite_recent_user_event,
+	.list_values = sqlite_list_values,
+	.add_outbox = sqlite_add_outbox,
+	.due_outbox = sqlite_due_outbox,
+	.update_outbox = sqlite_update_outbox,
+	.outbox_exists = sqlite_outbox_exists,
+	.outbox_stats = sqlite_outbox_stats,
+	.unmailed_grants = sqlite_unmailed_grants,
 };

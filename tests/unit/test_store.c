@@ -184,6 +184,92 @@ test_values(struct store *st)
 	free(v);
 }
 
+static void
+test_list_values(struct store *st)
+{
+	struct store_value *v = NULL;
+	size_t n = 0;
+
+	store_put_value(st, "prod", "warned:k1:86400", "a");
+	store_put_value(st, "prod", "warned:k1:604800", "b");
+	store_put_value(st, "prod", "warnedx", "c");
+	store_put_value(st, "other", "warned:k2:1", "d");
+	TAP_OK(store_list_values(st, "prod", "warned:", 10, &v, &n) == 0 && n == 2,
+	    "values: listed by prefix, per app (%zu)", n);
+	store_values_free(v, n);
+	TAP_OK(store_list_values(st, "prod", "warned:", 1, &v, &n) == 0 && n == 1,
+	    "values: at most max");
+	store_values_free(v, n);
+	TAP_OK(store_list_values(st, "prod", "%", 10, &v, &n) == 0 && n == 0,
+	    "values: the prefix is not a LIKE pattern");
+	store_values_free(v, n);
+}
+
+static struct store_outbox
+outbox_row(const char *ref, const char *kind, const char *to, const char *channel)
+{
+	struct store_outbox m = { .app = W("prod"), .kind = W(kind), .ref = W(ref),
+	    .channel = W(channel), .recipient = W(to), .msg_id = W("msg_1"), .subject = W("s"),
+	    .payload = W("{\"x\":1}"), .payload_len = 7, .created_at = 5 };
+
+	return m;
+}
+
+static void
+test_outbox(struct store *st)
+{
+	struct store_outbox a = outbox_row("inc1", "incident_opened", "a@x.com", "email");
+	struct store_outbox b = outbox_row("inc1", "incident_opened", "slack", "slack");
+	struct store_outbox *due = NULL;
+	struct store_outbox_stats stats;
+	char **emails = NULL;
+	size_t n = 0, i;
+
+	TAP_OK(store_add_outbox(st, &a) == STORE_STORED && store_add_outbox(st, &b) == STORE_STORED,
+	    "outbox: two rows");
+	TAP_OK(store_add_outbox(st, &a) == STORE_DUPLICATE,
+	    "outbox: the same (ref, kind, recipient, channel) is stored once");
+	TAP_OK(store_outbox_exists(st, "inc1", "incident_opened") == 1 &&
+	    store_outbox_exists(st, "inc1", "incident_resolved") == 0, "outbox: exists by ref and kind");
+	TAP_OK(store_due_outbox(st, 10, 10, &due, &n) == 0 && n == 2 &&
+	    strcmp(due[0].state, "pending") == 0 && due[0].payload_len == 7 &&
+	    strcmp(due[0].payload, "{\"x\":1}") == 0, "outbox: both due, payload read back");
+	if (n == 2) {
+		free(due[0].state);
+		due[0].state = strdup("sending");
+		due[0].attempts = 1;
+		TAP_OK(store_update_outbox(st, &due[0]) == 0, "outbox: marked sending");
+		free(due[1].state);
+		due[1].state = strdup("pending");
+		due[1].attempts = 1;
+		due[1].next_at = 1000;
+		due[1].last_error = strdup("HTTP 500");
+		store_update_outbox(st, &due[1]);
+	}
+	store_outboxes_free(due, n);
+	TAP_OK(store_due_outbox(st, 10, 10, &due, &n) == 0 && n == 1 && due[0].attempts == 1 &&
+	    strcmp(due[0].state, "sending") == 0,
+	    "outbox: a row left sending is due again (sent again after a crash); the retry waits");
+	store_outboxes_free(due, n);
+	TAP_OK(store_outbox_stats(st, "prod", &stats) == 0 && stats.pending == 2 && stats.sent == 0 &&
+	    stats.last_error != NULL && strcmp(stats.last_error, "HTTP 500") == 0 &&
+	    stats.last_error_at == 1000, "outbox: stats show the pending rows and the last error");
+	free(stats.last_error);
+
+	store_add_incident_grant(st, "inc9", "g1", "One@x.com", 1);
+	store_add_incident_grant(st, "inc9", "g2", "one@X.com", 1);
+	store_add_incident_grant(st, "inc9", "g3", "two@x.com", 1);
+	store_add_incident_grant(st, "inc9", "g4", NULL, 1);
+	a = outbox_row("inc9", "user_reauth", "two@x.com", "email");
+	store_add_outbox(st, &a);
+	TAP_OK(store_unmailed_grants(st, "inc9", "user_reauth", 10, &emails, &n) == 0 && n == 1 &&
+	    strcmp(emails[0], "one@x.com") == 0,
+	    "outbox: unmailed grants, one per address, the mailed one left out");
+	for (i = 0; i < n; i++)
+		free(emails[i]);
+	free(emails);
+}
+
 int
 main(void)
 {
@@ -205,6 +291,8 @@ main(void)
 	test_rotations(st);
 	test_incidents(st);
 	test_values(st);
+	test_list_values(st);
+	test_outbox(st);
 	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
 	store_close(st);
 	st = store_open(url, &err);
