@@ -1,4 +1,5 @@
 #include "crypto.h"
+#include "secret.h"
 #include "util.h"
 
 #include <limits.h>
@@ -17,6 +18,8 @@
 #define AEAD_TAG_LEN 16
 #define AEAD_HEADER_LEN (1 + AEAD_NONCE_LEN)
 #define AEAD_OVERHEAD (AEAD_HEADER_LEN + AEAD_TAG_LEN)
+
+#define WHSEC_PREFIX "whsec_"
 
 /* Marks a byte that is not in either base64 alphabet, and which alphabet a byte belongs to. */
 #define B64_INVALID 0xff
@@ -403,4 +406,48 @@ crypto_aead_open(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
 	*out = pt;
 	*outlen = ctlen;
 	return 0;
+}
+
+/* The HMAC key of a Standard Webhooks secret: 0 and *key (caller wipes and frees), or -1. */
+static int
+whsec_key(const struct secret *whsec, unsigned char **key, size_t *keylen)
+{
+	size_t plen = sizeof(WHSEC_PREFIX) - 1;
+
+	if (whsec == NULL || whsec->len <= plen ||
+	    memcmp(whsec->data, WHSEC_PREFIX, plen) != 0)
+		return -1;
+	return crypto_b64_decode((const char *)whsec->data + plen, whsec->len - plen, key, keylen);
+}
+
+char *
+crypto_standard_webhook_signature(const struct secret *whsec, const char *msg_id,
+    int64_t timestamp, const void *body, size_t len)
+{
+	unsigned char *key = NULL, mac[CRYPTO_SHA256_LEN];
+	char *head = NULL, *content = NULL, *b64 = NULL, *sig = NULL;
+	size_t keylen = 0, hlen;
+
+	if (msg_id == NULL || (body == NULL && len > 0) ||
+	    whsec_key(whsec, &key, &keylen) == -1)
+		return NULL;
+	head = xasprintf("%s.%lld.", msg_id, (long long)timestamp);
+	hlen = strlen(head);
+	if (len > SIZE_MAX - hlen)
+		goto out;
+	content = xmalloc(hlen + len + 1);
+	memcpy(content, head, hlen);
+	if (len > 0)
+		memcpy(content + hlen, body, len);
+	if (crypto_hmac_sha256(key, keylen, content, hlen + len, mac) == -1)
+		goto out;
+	b64 = crypto_b64_encode(mac, sizeof(mac), 0);
+	sig = xasprintf("v1,%s", b64);
+out:
+	OPENSSL_cleanse(key, keylen);
+	free(key);
+	free(head);
+	free(content);
+	free(b64);
+	return sig;
 }

@@ -1,13 +1,16 @@
 /*
  * crypto: the primitives rekey needs, on OpenSSL 3: HMAC-SHA256, SHA-256,
  * hex and base64 (standard and URL-safe), constant-time comparison, random
- * bytes, and AES-256-GCM for secrets at rest.
+ * bytes, AES-256-GCM for secrets at rest, and Standard Webhooks signatures.
  */
 #ifndef REKEY_CRYPTO_H
 #define REKEY_CRYPTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+struct secret;
 
 #define CRYPTO_SHA256_LEN 32
 #define CRYPTO_AEAD_KEY_LEN 32
@@ -51,5 +54,13 @@ int crypto_aead_seal(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
 int crypto_aead_open(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
     const void *aad, size_t aadlen, const unsigned char *in, size_t inlen,
     unsigned char **out, size_t *outlen);
+
+/*
+ * The Standard Webhooks signature of one delivery, "v1,<base64 HMAC-SHA256>",
+ * over "<msg_id>.<timestamp>.<body>" keyed with the base64 after "whsec_" in
+ * whsec.  NULL when whsec is not "whsec_" plus non-empty base64.  Caller frees.
+ */
+char *crypto_standard_webhook_signature(const struct secret *whsec, const char *msg_id,
+    int64_t timestamp, const void *body, size_t len);
 
 #endif

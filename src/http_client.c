@@ -45,6 +45,13 @@
 #define LOG_URL_MAX 200
 /* Authorization, Content-Type, client-request-id, Expect, and the caller's. */
 #define MAX_HEADER_LINES (HTTP_MAX_EXTRA_HEADERS + 4)
+/* Notification mails are small; servers commonly refuse more than 10 MiB anyway. */
+#define MAX_MAIL_BYTES (10 * 1024 * 1024)
+/* RFC 5321: a path is at most 256 octets, angle brackets included. */
+#define MAX_ADDRESS 254
+#define MAX_USER 256
+/* The last SMTP reply line kept for the caller and the logs. */
+#define MAX_REPLY 512
 
 struct header {
 	char *name;
@@ -68,14 +75,20 @@ struct hreq {
 	void *cb_arg;
 
 	/* The request, copied at send time. */
-	char *method;
+	int mail;			/* an http_mail, not an http_request */
+	char *method;			/* "MAIL" for a mail */
 	char *url;
 	char *log_url;			/* scheme, host and path: no query */
 	char *service;
 	char *app;
 	char *req_id;
-	unsigned char *body;		/* NULL: no body */
+	unsigned char *body;		/* NULL: no body; a mail's message */
 	size_t body_len;
+	size_t read_off;		/* how much of a mail's message curl has read */
+	char *mail_from;
+	struct curl_slist *rcpt;
+	char *user;
+	struct secret *password;	/* wiped on free */
 	struct secret *auth_line;	/* "Authorization: Bearer ...", wiped on free */
 	char *lines[MAX_HEADER_LINES];	/* the other header lines we own */
 	size_t n_lines;
@@ -98,7 +111,7 @@ struct hreq {
 
 	/* The current attempt's answer. */
 	long status;
-	char *rbody;
+	char *rbody;			/* a mail's last reply line */
 	size_t rlen, rcap;
 	int too_big;
 	struct header headers[MAX_HEADERS];
@@ -123,7 +136,7 @@ struct http_client {
 };
 
 /* The request whose callback is running, for http_response_header. */
-static struct hreq *delivering;
+static __thread struct hreq *delivering;	/* per thread: the mailer runs a client of its own */
 
 static const char *const methods[] = { "GET", "POST", "PATCH", "DELETE", "PUT" };
 
@@ -644,6 +657,10 @@ hreq_free(struct hreq *hr)
 		event_free(hr->retry_ev);
 	X509_STORE_free(hr->store);
 	secret_free(hr->auth_line);
+	secret_free(hr->password);
+	free(hr->user);
+	free(hr->mail_from);
+	curl_slist_free_all(hr->rcpt);
 	for (i = 0; i < hr->n_lines; i++)
 		free(hr->lines[i]);
 	headers_clear(hr);
@@ -849,9 +866,9 @@ set_method(struct hreq *hr, CURL *e)
 	return bad ? -1 : 0;
 }
 
-/* Everything but the method; -1 when libcurl refuses a setting we rely on. */
+/* What every attempt needs: the URL, TLS with our store, the timeouts.  -1 when refused. */
 static int
-set_options(struct hreq *hr, CURL *e, int64_t timeout_ms)
+set_common(struct hreq *hr, CURL *e, int64_t timeout_ms)
 {
 	int64_t connect_ms = timeout_ms < CONNECT_TIMEOUT_MAX_MS ? timeout_ms :
 	    CONNECT_TIMEOUT_MAX_MS;
@@ -861,8 +878,6 @@ set_options(struct hreq *hr, CURL *e, int64_t timeout_ms)
 	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, hr) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, hr->errbuf) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
@@ -874,21 +889,120 @@ set_options(struct hreq *hr, CURL *e, int64_t timeout_ms)
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, hr->store) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, hr->nodes) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, hr) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, hr) != CURLE_OK;
 	/*
 	 * Cancelling a transfer whose name lookup is still running (only
 	 * http_client_free does) detaches curl's resolver thread instead of
 	 * joining it, which could block the loop for the resolver's timeout.
 	 */
 	bad |= curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L) != CURLE_OK;
+	return bad ? -1 : 0;
+}
+
+/* An HTTPS request's options, its method and body included.  -1 when refused. */
+static int
+set_http(struct hreq *hr, CURL *e)
+{
+	int bad = 0;
+
+	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, hr->nodes) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, hr) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, hr) != CURLE_OK;
 	/* Refuses an announced Content-Length over the cap before reading any of it. */
 	bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)hr->max_response) != CURLE_OK;
+	return bad || set_method(hr, e) == -1 ? -1 : 0;
+}
+
+/* The message, read afresh by every attempt from the start (read_off). */
+static size_t
+read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct hreq *hr = arg;
+	size_t want = size * n, left = hr->body_len - hr->read_off;
+
+	if (want > left)
+		want = left;
+	memcpy(buf, hr->body + hr->read_off, want);
+	hr->read_off += want;
+	return want;
+}
+
+/*
+ * curl hands SMTP reply lines to the header callback: keep the last one
+ * (its text says why a server refused, or the queue id), control characters
+ * blanked.  curl closes every session with QUIT, also after a refusal; its
+ * reply, 221, would hide the one that matters.
+ */
+static size_t
+reply_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct hreq *hr = arg;
+	size_t len = size * n, keep = len, i;
+
+	if (len >= 4 && memcmp(data, "221", 3) == 0 && (data[3] == ' ' || data[3] == '-'))
+		return len;
+	while (keep > 0 && (data[keep - 1] == '\r' || data[keep - 1] == '\n'))
+		keep--;
+	if (keep > MAX_REPLY)
+		keep = MAX_REPLY;
+	if (hr->rcap < MAX_REPLY + 1)
+		body_grow(hr, MAX_REPLY + 1);
+	for (i = 0; i < keep; i++)
+		hr->rbody[i] = iscntrl((unsigned char)data[i]) ? ' ' : data[i];
+	hr->rbody[keep] = '\0';
+	hr->rlen = keep;
+	return len;
+}
+
+/* SMTP sends nothing to the write callback; should it ever, it goes nowhere (not stdout). */
+static size_t
+discard_cb(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
+/* The envelope, the message and the credentials of a mail.  -1 when refused. */
+static int
+set_mail(struct hreq *hr, CURL *e, int64_t timeout_ms)
+{
+	int bad = 0;
+
+	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK;
+	/* smtp:// must upgrade with STARTTLS; a server that does not offer it fails. */
+	bad |= curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_MAIL_FROM, hr->mail_from) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_MAIL_RCPT, hr->rcpt) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_READDATA, hr) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)hr->body_len) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, reply_cb) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, hr) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb) != CURLE_OK;
+	/*
+	 * libcurl 7.88 ends every SMTP session it does not abandon with a QUIT
+	 * and waits for the reply blocking the loop, bounded only by the server
+	 * response timeout (120 s unless set).  So no connection cache (a cached
+	 * connection would be closed, stale, at some later moment), and a
+	 * response timeout a second over the attempt's: a server silent before
+	 * the end of the message then meets the attempt timeout, which abandons
+	 * the session without QUIT.  See http_client.h for what still blocks.
+	 */
+	bad |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+	    (long)((timeout_ms + 999) / 1000 + 1)) != CURLE_OK;
+	if (hr->user != NULL) {
+		bad |= curl_easy_setopt(e, CURLOPT_USERNAME, hr->user) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_PASSWORD,
+		    (char *)hr->password->data) != CURLE_OK;
+	}
 	return bad ? -1 : 0;
 }
 
@@ -905,9 +1019,11 @@ attempt_start(struct hreq *hr)
 	headers_clear(hr);
 	body_reset(hr);
 	hr->too_big = 0;
+	hr->read_off = 0;
 	hr->errbuf[0] = '\0';
 	e = curl_easy_init();
-	if (e == NULL || set_options(hr, e, timeout_ms) == -1 || set_method(hr, e) == -1 ||
+	if (e == NULL || set_common(hr, e, timeout_ms) == -1 ||
+	    (hr->mail ? set_mail(hr, e, timeout_ms) : set_http(hr, e)) == -1 ||
 	    curl_multi_add_handle(hr->hc->multi, e) != CURLM_OK) {
 		curl_easy_cleanup(e);
 		set_error(hr, xstrdup("libcurl refused the request's settings"));
@@ -970,7 +1086,10 @@ curl_error_text(const struct hreq *hr, CURLcode rc)
 	case CURLE_OPERATION_TIMEDOUT:
 		return xasprintf("timeout: %s", detail);
 	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_USE_SSL_FAILED:
 		return xasprintf("TLS: %s", detail);
+	case CURLE_LOGIN_DENIED:
+		return xasprintf("auth: %s", detail);
 	default:
 		return xasprintf("transfer: %s", detail);
 	}
@@ -1061,40 +1180,84 @@ status_retryable(struct hreq *hr)
 	}
 }
 
+/* What one attempt's end means. */
+enum attempt_result {
+	ATTEMPT_OK,
+	ATTEMPT_RETRY,
+	ATTEMPT_PERMANENT,
+};
+
+/* The verdict on an HTTPS attempt; sets hr->error. */
+static enum attempt_result
+http_attempt_result(struct hreq *hr, CURLcode rc)
+{
+	if (hr->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+		body_reset(hr);
+		set_error(hr, xasprintf("response over %zu bytes", hr->max_response));
+		return ATTEMPT_PERMANENT;
+	}
+	if (rc != CURLE_OK) {
+		body_reset(hr);
+		set_error(hr, curl_error_text(hr, rc));
+		return curl_retryable(rc) ? ATTEMPT_RETRY : ATTEMPT_PERMANENT;
+	}
+	if (hr->status >= 200 && hr->status < 300) {
+		set_error(hr, NULL);
+		return ATTEMPT_OK;
+	}
+	set_error(hr, xasprintf("HTTP %ld", hr->status));
+	return status_retryable(hr) ? ATTEMPT_RETRY : ATTEMPT_PERMANENT;
+}
+
+/*
+ * The verdict on a mail attempt; sets hr->error.  curl ends a transfer with
+ * an error on any unexpected reply, so the reply code decides first: 4xx is
+ * transient, 5xx final (RFC 5321 section 4.2.1).
+ */
+static enum attempt_result
+mail_attempt_result(struct hreq *hr, CURLcode rc)
+{
+	if (rc == CURLE_OK) {
+		set_error(hr, NULL);
+		return ATTEMPT_OK;
+	}
+	if (!curl_untrusted(rc) && hr->status >= 400 && hr->status < 600) {
+		if (hr->rlen > 0 && strtol(hr->rbody, NULL, 10) == hr->status)
+			set_error(hr, xasprintf("SMTP %s", hr->rbody));
+		else
+			set_error(hr, xasprintf("SMTP %ld: %s", hr->status, hr->errbuf[0] != '\0' ?
+			    hr->errbuf : curl_easy_strerror(rc)));
+		return hr->status < 500 ? ATTEMPT_RETRY : ATTEMPT_PERMANENT;
+	}
+	set_error(hr, curl_error_text(hr, rc));
+	return curl_retryable(rc) ? ATTEMPT_RETRY : ATTEMPT_PERMANENT;
+}
+
 /* One attempt ended: answer the caller or go again. */
 static void
 attempt_done(struct hreq *hr, CURLcode rc)
 {
 	CURL *e = hr->easy;
 	long status = 0;
+	enum attempt_result result;
 
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	curl_multi_remove_handle(hr->hc->multi, e);
 	curl_easy_cleanup(e);
 	hr->easy = NULL;
 	hr->status = status;
-	count_attempt(hr, status, rc != CURLE_OK);
-	if (hr->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-		body_reset(hr);
-		set_error(hr, xasprintf("response over %zu bytes", hr->max_response));
-		finish(hr, HTTP_OUTCOME_PERMANENT);
-	} else if (rc != CURLE_OK) {
-		body_reset(hr);
-		set_error(hr, curl_error_text(hr, rc));
-		if (curl_retryable(rc))
-			retry_or_give_up(hr);
-		else
-			finish(hr, HTTP_OUTCOME_PERMANENT);
-	} else if (status >= 200 && status < 300) {
-		set_error(hr, NULL);
+	/* A mail refused by an SMTP reply counts as that reply, not as a transfer error. */
+	count_attempt(hr, status, rc != CURLE_OK && !(hr->mail && status >= 400));
+	if (hr->mail)
+		result = mail_attempt_result(hr, rc);
+	else
+		result = http_attempt_result(hr, rc);
+	if (result == ATTEMPT_OK)
 		finish(hr, HTTP_OUTCOME_OK);
-	} else {
-		set_error(hr, xasprintf("HTTP %ld", status));
-		if (status_retryable(hr))
-			retry_or_give_up(hr);
-		else
-			finish(hr, HTTP_OUTCOME_PERMANENT);
-	}
+	else if (result == ATTEMPT_RETRY)
+		retry_or_give_up(hr);
+	else
+		finish(hr, HTTP_OUTCOME_PERMANENT);
 }
 
 static void
@@ -1169,16 +1332,42 @@ header_named(const char *line, const char *name)
 	return strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* Why req cannot be sent, or NULL. */
+/* Why a request with these settings cannot be sent, whatever its kind, or NULL. */
 static const char *
-request_problem(const struct http_client *hc, const struct http_request *req)
+common_problem(const struct http_client *hc, const char *req_id, int64_t timeout_ms,
+    int64_t budget_ms, int max_attempts)
 {
-	size_t i;
-
 	if (hc->freeing)
 		return "the client is shutting down";
 	if (hc->n_reqs >= MAX_IN_FLIGHT)
 		return "too many requests in flight";
+	if (req_id != NULL && (*req_id == '\0' || strlen(req_id) > MAX_REQ_ID ||
+	    !field_ok(req_id, strlen(req_id))))
+		return "a request id that is empty, too long or has control characters";
+	if (timeout_ms < 0 || budget_ms < 0 || max_attempts < 0)
+		return "a negative timeout, budget or attempt count";
+	return NULL;
+}
+
+/* 1 when url starts with scheme (case-insensitive) and has no control characters or spaces. */
+static int
+url_ok(const char *url, const char *scheme)
+{
+	return url != NULL && strncasecmp(url, scheme, strlen(scheme)) == 0 &&
+	    field_ok(url, strlen(url)) && strpbrk(url, " \t") == NULL;
+}
+
+/* Why req cannot be sent, or NULL. */
+static const char *
+request_problem(const struct http_client *hc, const struct http_request *req)
+{
+	const char *problem;
+	size_t i;
+
+	problem = common_problem(hc, req->req_id, req->timeout_ms, req->budget_ms,
+	    req->max_attempts);
+	if (problem != NULL)
+		return problem;
 	if (req->method == NULL)
 		return "no method";
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
@@ -1186,8 +1375,7 @@ request_problem(const struct http_client *hc, const struct http_request *req)
 			break;
 	if (i == sizeof(methods) / sizeof(methods[0]))
 		return "unknown method";
-	if (req->url == NULL || strncasecmp(req->url, "https://", 8) != 0 ||
-	    !field_ok(req->url, strlen(req->url)) || strpbrk(req->url, " \t") != NULL)
+	if (!url_ok(req->url, "https://"))
 		return "the URL is not an https:// URL";
 	if (req->body == NULL && req->body_len > 0)
 		return "a body length without a body";
@@ -1202,11 +1390,90 @@ request_problem(const struct http_client *hc, const struct http_request *req)
 	for (i = 0; i < HTTP_MAX_EXTRA_HEADERS; i++)
 		if (req->headers[i] != NULL && !header_line_ok(req->headers[i]))
 			return "a header that is not a valid \"Name: value\" line";
-	if (req->req_id != NULL && (*req->req_id == '\0' || strlen(req->req_id) > MAX_REQ_ID ||
-	    !field_ok(req->req_id, strlen(req->req_id))))
-		return "a request id that is empty, too long or has control characters";
-	if (req->timeout_ms < 0 || req->budget_ms < 0 || req->max_attempts < 0)
-		return "a negative timeout, budget or attempt count";
+	return NULL;
+}
+
+/*
+ * A bare address curl can put between angle brackets: local@domain, both
+ * parts non-empty, no brackets, spaces or control characters (CR and LF
+ * would end the SMTP command).
+ */
+static int
+address_ok(const char *a)
+{
+	const char *at;
+	size_t len;
+
+	if (a == NULL)
+		return 0;
+	len = strlen(a);
+	at = strrchr(a, '@');
+	return len > 0 && len <= MAX_ADDRESS && field_ok(a, len) &&
+	    strpbrk(a, "<> \t") == NULL && at != NULL && at != a && at[1] != '\0';
+}
+
+/*
+ * 1 when every line of the message ends in CRLF: a bare CR or LF (or a NUL)
+ * is not RFC 5322, and a server that reads it as a line end could see an
+ * end of data that curl's dot-stuffing did not escape (SMTP smuggling).
+ */
+static int
+message_ok(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\0')
+			return 0;
+		if (p[i] == '\r' && (i + 1 == len || p[i + 1] != '\n'))
+			return 0;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *
+credentials_problem(const char *user, const struct secret *password)
+{
+	if (user == NULL && password == NULL)
+		return NULL;
+	if (user == NULL || password == NULL)
+		return "a user without a password or a password without a user";
+	if (*user == '\0' || strlen(user) > MAX_USER || !field_ok(user, strlen(user)))
+		return "an empty or too long user, or one with control characters";
+	if (password->len == 0 || memchr(password->data, '\0', password->len) != NULL)
+		return "an empty password or one with a NUL byte";
+	return NULL;
+}
+
+/* Why m cannot be sent, or NULL. */
+static const char *
+mail_problem(const struct http_client *hc, const struct http_mail *m)
+{
+	const char *problem;
+	size_t i;
+
+	problem = common_problem(hc, m->req_id, m->timeout_ms, m->budget_ms, m->max_attempts);
+	if (problem != NULL)
+		return problem;
+	if ((!url_ok(m->url, "smtp://") && !url_ok(m->url, "smtps://")) ||
+	    strchr(m->url, '@') != NULL)
+		return "the URL is not an smtp:// or smtps:// URL without credentials";
+	if (!address_ok(m->from))
+		return "an empty or malformed sender address";
+	if (m->rcpt == NULL || m->n_rcpt == 0 || m->n_rcpt > HTTP_MAIL_MAX_RCPT)
+		return "no recipients, or too many";
+	for (i = 0; i < m->n_rcpt; i++)
+		if (!address_ok(m->rcpt[i]))
+			return "an empty or malformed recipient address";
+	problem = credentials_problem(m->user, m->password);
+	if (problem != NULL)
+		return problem;
+	if (m->message == NULL || m->message_len == 0 || m->message_len > MAX_MAIL_BYTES)
+		return "an empty message or one over 10 MiB";
+	if (!message_ok(m->message, m->message_len))
+		return "a message with a NUL byte or a line not ending in CRLF";
 	return NULL;
 }
 
@@ -1301,40 +1568,94 @@ build_headers(struct hreq *hr, const struct http_request *req)
 	}
 }
 
+/* The parts every request has; the caller fills in the rest. */
 static struct hreq *
-hreq_new(struct http_client *hc, const struct http_request *req, http_done_cb cb, void *arg)
+hreq_alloc(struct http_client *hc, const char *method, const char *url, http_done_cb cb,
+    void *arg)
 {
 	struct hreq *hr = xcalloc(1, sizeof(*hr));
 
 	hr->hc = hc;
 	hr->cb = cb;
 	hr->cb_arg = arg;
-	hr->method = xstrdup(req->method);
-	hr->url = xstrdup(req->url);
-	hr->log_url = make_log_url(req->url);
-	hr->service = service_label(req->service);
-	hr->app = req->app != NULL ? xstrdup(req->app) : NULL;
-	hr->req_id = req->req_id != NULL ? xstrdup(req->req_id) : new_req_id();
-	if (req->body != NULL) {
-		hr->body = xmalloc(req->body_len + 1);
-		memcpy(hr->body, req->body, req->body_len);
-		hr->body_len = req->body_len;
-	}
-	if (req->bearer != NULL)
-		hr->auth_line = make_auth_line(req->bearer);
-	build_headers(hr, req);
-	hr->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : hc->default_timeout_ms;
-	hr->budget_ms = req->budget_ms > 0 ? req->budget_ms : BUDGET_TIMEOUTS * hr->timeout_ms;
-	hr->max_response = req->max_response > 0 ? req->max_response : DEFAULT_MAX_RESPONSE;
-	if (hr->max_response > MAX_RESPONSE_CAP)
-		hr->max_response = MAX_RESPONSE_CAP;
-	hr->max_attempts = req->max_attempts > 0 ? req->max_attempts : DEFAULT_MAX_ATTEMPTS;
-	if (hr->max_attempts > MAX_ATTEMPTS_CAP)
-		hr->max_attempts = MAX_ATTEMPTS_CAP;
-	hr->classify = req->classify;
+	hr->method = xstrdup(method);
+	hr->url = xstrdup(url);
+	hr->log_url = make_log_url(url);
 	X509_STORE_up_ref(hc->store);
 	hr->store = hc->store;
 	hr->start_us = util_mono_us();
+	return hr;
+}
+
+static void
+hreq_set_context(struct hreq *hr, const char *service, const char *req_id, const char *app)
+{
+	hr->service = service_label(service);
+	hr->app = app != NULL ? xstrdup(app) : NULL;
+	hr->req_id = req_id != NULL ? xstrdup(req_id) : new_req_id();
+}
+
+static void
+hreq_set_limits(struct hreq *hr, int64_t timeout_ms, int64_t budget_ms, int max_attempts)
+{
+	hr->timeout_ms = timeout_ms > 0 ? timeout_ms : hr->hc->default_timeout_ms;
+	hr->budget_ms = budget_ms > 0 ? budget_ms : BUDGET_TIMEOUTS * hr->timeout_ms;
+	hr->max_attempts = max_attempts > 0 ? max_attempts : DEFAULT_MAX_ATTEMPTS;
+	if (hr->max_attempts > MAX_ATTEMPTS_CAP)
+		hr->max_attempts = MAX_ATTEMPTS_CAP;
+}
+
+/* A copy of len bytes (wiped on free), NUL-terminated. */
+static void
+hreq_set_body(struct hreq *hr, const void *body, size_t len)
+{
+	hr->body = xmalloc(len + 1);
+	memcpy(hr->body, body, len);
+	hr->body[len] = '\0';
+	hr->body_len = len;
+}
+
+static struct hreq *
+hreq_new(struct http_client *hc, const struct http_request *req, http_done_cb cb, void *arg)
+{
+	struct hreq *hr = hreq_alloc(hc, req->method, req->url, cb, arg);
+
+	hreq_set_context(hr, req->service, req->req_id, req->app);
+	hreq_set_limits(hr, req->timeout_ms, req->budget_ms, req->max_attempts);
+	if (req->body != NULL)
+		hreq_set_body(hr, req->body, req->body_len);
+	if (req->bearer != NULL)
+		hr->auth_line = make_auth_line(req->bearer);
+	build_headers(hr, req);
+	hr->max_response = req->max_response > 0 ? req->max_response : DEFAULT_MAX_RESPONSE;
+	if (hr->max_response > MAX_RESPONSE_CAP)
+		hr->max_response = MAX_RESPONSE_CAP;
+	hr->classify = req->classify;
+	return hr;
+}
+
+static struct hreq *
+hreq_new_mail(struct http_client *hc, const struct http_mail *m, http_done_cb cb, void *arg)
+{
+	struct hreq *hr = hreq_alloc(hc, "MAIL", m->url, cb, arg);
+	size_t i;
+
+	hr->mail = 1;
+	hreq_set_context(hr, m->service, m->req_id, m->app);
+	hreq_set_limits(hr, m->timeout_ms, m->budget_ms, m->max_attempts);
+	hreq_set_body(hr, m->message, m->message_len);
+	hr->mail_from = xstrdup(m->from);
+	for (i = 0; i < m->n_rcpt; i++) {
+		struct curl_slist *l = curl_slist_append(hr->rcpt, m->rcpt[i]);
+
+		if (l == NULL)
+			fatal("out of memory building the recipient list");
+		hr->rcpt = l;
+	}
+	if (m->user != NULL) {
+		hr->user = xstrdup(m->user);
+		hr->password = secret_new(m->password->data, m->password->len);
+	}
 	return hr;
 }
 
@@ -1431,26 +1752,21 @@ http_client_configure(struct http_client *hc, const char *ca_file, int64_t defau
 	hc->store = st;
 }
 
-int
-http_client_send(struct http_client *hc, const struct http_request *req,
-    http_done_cb cb, void *arg)
+/* Says once, with the caller's context, why a request ("request", "mail") was not sent. */
+static void
+log_refused(const char *req_id, const char *app, const char *service, const char *what,
+    const char *problem)
 {
-	const char *problem;
-	struct hreq *hr;
+	log_ctx(LOG_LEVEL_ERROR, req_id != NULL && field_ok(req_id, strlen(req_id)) ? req_id :
+	    NULL, app, "outbound %s %s not sent: %s", service, what, problem);
+}
 
-	if (hc == NULL || req == NULL || cb == NULL) {
-		log_error("http_client_send: no client, request or callback");
-		return -1;
-	}
-	problem = request_problem(hc, req);
-	if (problem != NULL) {
-		log_ctx(LOG_LEVEL_ERROR, req->req_id != NULL && field_ok(req->req_id,
-		    strlen(req->req_id)) ? req->req_id : NULL, req->app,
-		    "outbound %s request not sent: %s", req->service != NULL ? req->service :
-		    "HTTP", problem);
-		return -1;
-	}
-	hr = hreq_new(hc, req, cb, arg);
+/* Starts hr's first attempt and tracks it: 0, or -1 (logged, hr freed). */
+static int
+hreq_launch(struct hreq *hr)
+{
+	struct http_client *hc = hr->hc;
+
 	if (attempt_start(hr) == -1) {
 		log_ctx(LOG_LEVEL_ERROR, hr->req_id, hr->app, "%s %s %s not sent: %s",
 		    hr->service, hr->method, hr->log_url, hr->error);
@@ -1463,6 +1779,44 @@ http_client_send(struct http_client *hc, const struct http_request *req,
 	hc->reqs = hr;
 	hc->n_reqs++;
 	return 0;
+}
+
+int
+http_client_send(struct http_client *hc, const struct http_request *req,
+    http_done_cb cb, void *arg)
+{
+	const char *problem;
+
+	if (hc == NULL || req == NULL || cb == NULL) {
+		log_error("http_client_send: no client, request or callback");
+		return -1;
+	}
+	problem = request_problem(hc, req);
+	if (problem != NULL) {
+		log_refused(req->req_id, req->app, req->service != NULL ? req->service : "HTTP",
+		    "request", problem);
+		return -1;
+	}
+	return hreq_launch(hreq_new(hc, req, cb, arg));
+}
+
+int
+http_client_send_mail(struct http_client *hc, const struct http_mail *m,
+    http_done_cb cb, void *arg)
+{
+	const char *problem;
+
+	if (hc == NULL || m == NULL || cb == NULL) {
+		log_error("http_client_send_mail: no client, mail or callback");
+		return -1;
+	}
+	problem = mail_problem(hc, m);
+	if (problem != NULL) {
+		log_refused(m->req_id, m->app, m->service != NULL ? m->service : "SMTP", "mail",
+		    problem);
+		return -1;
+	}
+	return hreq_launch(hreq_new_mail(hc, m, cb, arg));
 }
 
 const char *

@@ -9,6 +9,10 @@
  * (seconds or HTTP date): connection errors and timeouts, 429, 500, 502,
  * 503, 504, and whatever the request's classify callback calls retryable
  * (Graph's concurrent-update 400).  The caller hears exactly once.
+ *
+ * The same machinery sends email over SMTP (http_client_send_mail): smtp://
+ * always upgrades with STARTTLS, smtps:// is TLS from the start, and the
+ * same trust store, limits and backoff apply.
  */
 #ifndef REKEY_HTTP_CLIENT_H
 #define REKEY_HTTP_CLIENT_H
@@ -70,6 +74,45 @@ struct http_response {
 	const char *req_id;
 };
 
+/* Recipients per mail: RFC 5321 has servers accept at least 100. */
+#define HTTP_MAIL_MAX_RCPT 100
+
+/*
+ * One email.  Retried: 4xx replies, connection errors and timeouts.
+ * Permanent: 5xx replies, a server without STARTTLS, an untrusted
+ * certificate.  A lost reply to the end of the message can make a retry
+ * deliver it twice (RFC 5321 section 4.1.1.4 has the same problem).
+ *
+ * libcurl (7.88, and later versions still) waits for the reply to the end of
+ * the message, and to QUIT, blocking the event loop.  A prompt server costs a
+ * round trip; a slow or stalled one holds the whole daemon for up to
+ * timeout_ms, then up to timeout_ms + 1 s more for QUIT, per attempt.  Keep
+ * timeout_ms short for mail, or send from a thread with its own event base.
+ */
+struct http_mail {
+	/*
+	 * smtp://host[:port][/ehlo-name] (STARTTLS required) or smtps://...;
+	 * no credentials in it.  Without a path curl says EHLO with the
+	 * machine's host name.
+	 */
+	const char *url;
+	const char *from;		/* envelope sender, a bare address */
+	const char *const *rcpt;	/* envelope recipients, bare addresses */
+	size_t n_rcpt;			/* 1 to HTTP_MAIL_MAX_RCPT */
+	const char *user;		/* NULL = no AUTH */
+	/* With user; copied into wiped memory, never logged (libcurl's own copy is not wiped). */
+	const struct secret *password;
+	/* The complete RFC 5322 message, every line ending in CRLF; curl adds the final dot. */
+	const void *message;
+	size_t message_len;
+	const char *service;		/* "smtp": logs and metrics */
+	const char *req_id;		/* as in http_request */
+	const char *app;
+	int64_t timeout_ms;		/* per attempt; 0 = [outbound] timeout_ms */
+	int64_t budget_ms;		/* all attempts and waits; 0 = 6 x timeout */
+	int max_attempts;		/* 0 = 5 */
+};
+
 /* Called once per request.  The response and everything it points to is freed after the return. */
 typedef void (*http_done_cb)(const struct http_response *resp, void *arg);
 
@@ -83,6 +126,14 @@ void http_client_configure(struct http_client *hc, const char *ca_file, int64_t 
 
 /* Copies everything in req.  0, or -1 when req is malformed or too many are in flight (logged). */
 int http_client_send(struct http_client *hc, const struct http_request *req,
+    http_done_cb cb, void *arg);
+
+/*
+ * Sends m the same way (copies everything).  The response's status is the
+ * last SMTP reply code and its body that reply's last line.  0, or -1 when m
+ * is malformed or too many are in flight (logged).
+ */
+int http_client_send_mail(struct http_client *hc, const struct http_mail *m,
     http_done_cb cb, void *arg);
 
 /* Value of a response header for the current callback (case-insensitive), or NULL. */

@@ -2,6 +2,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct histogram {
 	unsigned long long count;
 };
 
+/* The loop and the notifier's mail thread both count: every public call holds this. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct series *head, *tail, *table[HASH_SIZE];
 static size_t n_series;
 
@@ -112,8 +115,8 @@ lookup(const char *name, const char *help, const char *labels, enum series_kind 
 	return s;
 }
 
-void
-metrics_counter_add(const char *name, const char *help, const char *labels, double v)
+static void
+counter_add(const char *name, const char *help, const char *labels, double v)
 {
 	struct series *s = lookup(name, help, labels, KIND_COUNTER);
 
@@ -122,12 +125,23 @@ metrics_counter_add(const char *name, const char *help, const char *labels, doub
 }
 
 void
+metrics_counter_add(const char *name, const char *help, const char *labels, double v)
+{
+	pthread_mutex_lock(&lock);
+	counter_add(name, help, labels, v);
+	pthread_mutex_unlock(&lock);
+}
+
+void
 metrics_gauge_set(const char *name, const char *help, const char *labels, double v)
 {
-	struct series *s = lookup(name, help, labels, KIND_GAUGE);
+	struct series *s;
 
+	pthread_mutex_lock(&lock);
+	s = lookup(name, help, labels, KIND_GAUGE);
 	if (s != NULL)
 		s->value = v;
+	pthread_mutex_unlock(&lock);
 }
 
 static int
@@ -159,8 +173,10 @@ metrics_inc_request(const char *route, int status)
 	char labels[128];
 	struct series *s;
 
+	pthread_mutex_lock(&lock);
 	if (memo_hit(&request_memo, route, "", "", status)) {
 		request_memo.s->value++;
+		pthread_mutex_unlock(&lock);
 		return;
 	}
 	snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", route, status);
@@ -169,6 +185,7 @@ metrics_inc_request(const char *route, int status)
 	if (s != NULL)
 		s->value++;
 	memo_set(&request_memo, route, "", "", status, s);
+	pthread_mutex_unlock(&lock);
 }
 
 void
@@ -177,8 +194,10 @@ metrics_inc_webhook(const char *source, const char *type, const char *result)
 	char labels[256];
 	struct series *s;
 
+	pthread_mutex_lock(&lock);
 	if (memo_hit(&webhook_memo, source, type, result, 0)) {
 		webhook_memo.s->value++;
+		pthread_mutex_unlock(&lock);
 		return;
 	}
 	snprintf(labels, sizeof(labels), "source=\"%s\",type=\"%s\",result=\"%s\"",
@@ -188,6 +207,7 @@ metrics_inc_webhook(const char *source, const char *type, const char *result)
 	if (s != NULL)
 		s->value++;
 	memo_set(&webhook_memo, source, type, result, 0, s);
+	pthread_mutex_unlock(&lock);
 }
 
 static void
@@ -205,17 +225,21 @@ observe(struct histogram *h, double v)
 void
 metrics_observe_ack(double seconds)
 {
+	pthread_mutex_lock(&lock);
 	observe(&ack_hist, seconds);
+	pthread_mutex_unlock(&lock);
 }
 
 void
 metrics_observe_commit(double seconds, size_t batch, int ok)
 {
+	pthread_mutex_lock(&lock);
 	observe(&commit_hist, seconds);
 	observe(&batch_hist, (double)batch);
 	if (!ok)
-		metrics_counter_add("rekey_store_commit_failures_total",
+		counter_add("rekey_store_commit_failures_total",
 		    "Grouped store commits that failed.", "", 1);
+	pthread_mutex_unlock(&lock);
 }
 
 static void
@@ -248,6 +272,7 @@ metrics_render(struct evbuffer *out)
 {
 	const struct series *s, *t;
 
+	pthread_mutex_lock(&lock);
 	for (s = head; s != NULL; s = s->next) {
 		if (name_seen_before(s))
 			continue;
@@ -262,6 +287,7 @@ metrics_render(struct evbuffer *out)
 	render_histogram(out, &ack_hist);
 	render_histogram(out, &commit_hist);
 	render_histogram(out, &batch_hist);
+	pthread_mutex_unlock(&lock);
 }
 
 void
@@ -269,6 +295,7 @@ metrics_reset(void)
 {
 	struct series *s, *next;
 
+	pthread_mutex_lock(&lock);
 	for (s = head; s != NULL; s = next) {
 		next = s->next;
 		free(s->name);
@@ -280,4 +307,5 @@ metrics_reset(void)
 	n_series = 0;
 	request_memo.s = NULL;
 	webhook_memo.s = NULL;
+	pthread_mutex_unlock(&lock);
 }

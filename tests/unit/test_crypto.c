@@ -1,9 +1,10 @@
 /*
  * Unit tests for crypto: published vectors for HMAC-SHA256 (RFC 4231),
- * SHA-256 (FIPS 180-2) and base64 (RFC 4648), and the AEAD's refusal of
- * every kind of tampering.
+ * SHA-256 (FIPS 180-2) and base64 (RFC 4648), the AEAD's refusal of
+ * every kind of tampering, and the Standard Webhooks reference signature.
  */
 #include "crypto.h"
+#include "secret.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -416,6 +417,68 @@ test_aead(void)
 	free(ct);
 }
 
+/* The reference test vector of the Standard Webhooks specification. */
+#define SW_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define SW_MSG_ID "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define SW_TIMESTAMP 1614265330
+#define SW_BODY "{\"test\": 2432232314}"
+#define SW_SIGNATURE "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+/* Signs the reference delivery with secret text s; caller frees. */
+static char *
+sw_sign(const char *s, const char *msg_id, int64_t ts, const char *body)
+{
+	struct secret *sec = secret_new(s, strlen(s));
+	char *sig = crypto_standard_webhook_signature(sec, msg_id, ts, body, strlen(body));
+
+	secret_free(sec);
+	return sig;
+}
+
+static void
+test_standard_webhooks(void)
+{
+	static const char *const bad[] = {
+		"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",		/* no prefix */
+		"whsec_",					/* no key */
+		"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!",	/* not base64 */
+		"whsec_MfKQ9r8GKYqr TwjUPD8ILPZIo2LaLaSw",	/* whitespace */
+		"whsec_M",					/* a partial quad of one */
+		"WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",	/* the prefix is case-sensitive */
+	};
+	struct secret *sec = secret_new(SW_SECRET, strlen(SW_SECRET));
+	char *sig;
+	size_t i;
+
+	sig = sw_sign(SW_SECRET, SW_MSG_ID, SW_TIMESTAMP, SW_BODY);
+	TAP_STR_EQ(sig, SW_SIGNATURE, "standard webhooks: the reference vector");
+	free(sig);
+	sig = sw_sign(SW_SECRET, SW_MSG_ID, SW_TIMESTAMP + 1, SW_BODY);
+	TAP_OK(sig != NULL && strcmp(sig, SW_SIGNATURE) != 0,
+	    "standard webhooks: the timestamp is signed");
+	free(sig);
+	sig = sw_sign(SW_SECRET, "msg_other", SW_TIMESTAMP, SW_BODY);
+	TAP_OK(sig != NULL && strcmp(sig, SW_SIGNATURE) != 0,
+	    "standard webhooks: the message id is signed");
+	free(sig);
+	sig = sw_sign(SW_SECRET, SW_MSG_ID, SW_TIMESTAMP, "");
+	TAP_OK(sig != NULL && strncmp(sig, "v1,", 3) == 0 && strlen(sig) == 47,
+	    "standard webhooks: an empty body is signed");
+	free(sig);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sig = sw_sign(bad[i], SW_MSG_ID, SW_TIMESTAMP, SW_BODY);
+		TAP_OK(sig == NULL, "standard webhooks: malformed secret %zu refused", i);
+		free(sig);
+	}
+	TAP_OK(crypto_standard_webhook_signature(NULL, SW_MSG_ID, 0, "", 0) == NULL,
+	    "standard webhooks: no secret");
+	TAP_OK(crypto_standard_webhook_signature(sec, NULL, 0, "", 0) == NULL,
+	    "standard webhooks: no message id");
+	TAP_OK(crypto_standard_webhook_signature(sec, SW_MSG_ID, 0, NULL, 1) == NULL,
+	    "standard webhooks: a length without a body");
+	secret_free(sec);
+}
+
 int
 main(void)
 {
@@ -426,5 +489,6 @@ main(void)
 	test_b64_invalid();
 	test_memeq_random();
 	test_aead();
+	test_standard_webhooks();
 	return tap_done();
 }

@@ -6,7 +6,9 @@
  * and one self-signed, scripted per path: answers, 429 with Retry-After,
  * 503 until the budget runs out, permanent 400, classify, oversized
  * answers, a hanging endpoint, an untrusted certificate, cancellation, and
- * 100 requests held at once while a timer keeps ticking.
+ * 100 requests held at once while a timer keeps ticking.  For mail, the
+ * input checks and what needs no SMTP server (tests/integration/test_smtp.py
+ * has the real conversations).
  */
 #include "http_client.h"
 #include "log.h"
@@ -573,16 +575,22 @@ url(const struct srv *s, const char *path)
 	return u;
 }
 
+/* Waits for the answer to a send that returned rc (-1: marks r refused). */
+static void
+await_answer(struct result *r, int rc)
+{
+	if (rc == -1)
+		r->done = -1;
+	else
+		run_until(&r->done, 1, 8000);
+}
+
 /* Sends req and waits for its answer. */
 static void
 fetch(struct http_client *hc, struct http_request *req, struct result *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (http_client_send(hc, req, done_cb, r) == -1) {
-		r->done = -1;
-		return;
-	}
-	run_until(&r->done, 1, 8000);
+	await_answer(r, http_client_send(hc, req, done_cb, r));
 }
 
 /* --- network tests ------------------------------------------------------ */
@@ -915,6 +923,180 @@ test_malformed(struct http_client *hc, struct srv *s)
 	    "malformed: nothing in flight, no callback");
 }
 
+/* --- mail ------------------------------------------------------------------ */
+
+#define MAIL_MSG "From: a@example.com\r\nTo: b@example.com\r\nSubject: x\r\n\r\nhi\r\n"
+
+static const char *const mail_rcpt[] = { "b@example.com", "c@example.com" };
+static const char *const mail_rcpt_bad[] = { "b@example.com", "c@exa\r\nmple.com" };
+
+static struct http_mail
+mail_for(const char *url)
+{
+	struct http_mail m;
+
+	memset(&m, 0, sizeof(m));
+	m.url = url;
+	m.from = "a@example.com";
+	m.rcpt = mail_rcpt;
+	m.n_rcpt = LEN(mail_rcpt);
+	m.message = MAIL_MSG;
+	m.message_len = strlen(MAIL_MSG);
+	m.service = "smtp";
+	m.app = "prod";
+	return m;
+}
+
+/* One way to break a mail; applied to a good one. */
+struct mail_case {
+	const char *name;
+	const char *url;		/* NULL: keep */
+	const char *from;		/* NULL: keep */
+	const char *rcpt0;		/* NULL: keep */
+	int n_rcpt;			/* -1: keep */
+	const char *message;		/* NULL: keep */
+	const char *user;		/* NULL: none */
+	int password;			/* 0 none, 1 "pw", 2 "p\0w" */
+	int64_t timeout_ms;
+};
+
+static const struct mail_case mail_cases[] = {
+	{ "an https:// URL", "https://127.0.0.1:1/", NULL, NULL, -1, NULL, NULL, 0, 0 },
+	{ "an http:// URL", "http://127.0.0.1:1/", NULL, NULL, -1, NULL, NULL, 0, 0 },
+	{ "a URL with credentials", "smtp://u:p@127.0.0.1:1", NULL, NULL, -1, NULL, NULL, 0, 0 },
+	{ "a URL with a newline", "smtp://127.0.0.1:1\r\nRCPT", NULL, NULL, -1, NULL, NULL, 0, 0 },
+	{ "a URL with a space", "smtp://127.0.0.1:1/a b", NULL, NULL, -1, NULL, NULL, 0, 0 },
+	{ "an empty sender", NULL, "", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender with CRLF", NULL, "a@b.c\r\nRCPT TO:<x@y.z>", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender with a LF", NULL, "a@b.c\nx", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender in angle brackets", NULL, "<a@b.c>", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender with a closing bracket", NULL, "a@b.c> SIZE=1", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender without @", NULL, "postmaster", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender without a domain", NULL, "a@", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender without a local part", NULL, "@b.c", NULL, -1, NULL, NULL, 0, 0 },
+	{ "a sender with a space", NULL, "a b@c.d", NULL, -1, NULL, NULL, 0, 0 },
+	{ "no recipients", NULL, NULL, NULL, 0, NULL, NULL, 0, 0 },
+	{ "too many recipients", NULL, NULL, NULL, HTTP_MAIL_MAX_RCPT + 1, NULL, NULL, 0, 0 },
+	{ "an empty recipient", NULL, NULL, "", -1, NULL, NULL, 0, 0 },
+	{ "a recipient in angle brackets", NULL, NULL, "<b@c.d>", -1, NULL, NULL, 0, 0 },
+	{ "a recipient with CRLF", NULL, NULL, "b@c.d\r\nDATA", -1, NULL, NULL, 0, 0 },
+	{ "a user without a password", NULL, NULL, NULL, -1, NULL, "user", 0, 0 },
+	{ "a password without a user", NULL, NULL, NULL, -1, NULL, NULL, 1, 0 },
+	{ "an empty user", NULL, NULL, NULL, -1, NULL, "", 1, 0 },
+	{ "a password with a NUL", NULL, NULL, NULL, -1, NULL, "user", 2, 0 },
+	{ "an empty message", NULL, NULL, NULL, -1, "", NULL, 0, 0 },
+	{ "a message with a bare LF", NULL, NULL, NULL, -1, "Subject: x\n\nhi\r\n", NULL, 0, 0 },
+	{ "a message with a bare CR", NULL, NULL, NULL, -1, "Subject: x\r\rhi\r\n", NULL, 0, 0 },
+	{ "a message smuggling an end of data", NULL, NULL, NULL, -1, "a\r\n\n.\n", NULL, 0, 0 },
+	{ "a negative timeout", NULL, NULL, NULL, -1, NULL, NULL, 0, -1 },
+};
+
+static void
+mail_case_apply(const struct mail_case *c, struct http_mail *m, const char **rcpt,
+    const struct secret *good_pw, const struct secret *nul_pw)
+{
+	size_t i;
+
+	if (c->url != NULL)
+		m->url = c->url;
+	if (c->from != NULL)
+		m->from = c->from;
+	for (i = 0; i <= HTTP_MAIL_MAX_RCPT; i++)
+		rcpt[i] = mail_rcpt[i % LEN(mail_rcpt)];
+	if (c->rcpt0 != NULL)
+		rcpt[0] = c->rcpt0;
+	m->rcpt = rcpt;
+	if (c->n_rcpt >= 0)
+		m->n_rcpt = (size_t)c->n_rcpt;
+	if (c->message != NULL) {
+		m->message = c->message;
+		m->message_len = strlen(c->message);
+	}
+	m->user = c->user;
+	if (c->password != 0)
+		m->password = c->password == 1 ? good_pw : nul_pw;
+	m->timeout_ms = c->timeout_ms;
+}
+
+static void
+test_mail_malformed(struct http_client *hc)
+{
+	struct secret *pw = secret_new("pw", 2), *nul_pw = secret_new("p\0w", 3);
+	const char *rcpt[HTTP_MAIL_MAX_RCPT + 1];
+	struct http_mail m;
+	struct result r;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < LEN(mail_cases); i++) {
+		m = mail_for("smtp://127.0.0.1:1");
+		mail_case_apply(&mail_cases[i], &m, rcpt, pw, nul_pw);
+		TAP_OK(http_client_send_mail(hc, &m, done_cb, &r) == -1,
+		    "mail: %s is refused", mail_cases[i].name);
+	}
+	m = mail_for("smtp://127.0.0.1:1");
+	m.rcpt = mail_rcpt_bad;
+	TAP_OK(http_client_send_mail(hc, &m, done_cb, &r) == -1,
+	    "mail: a CRLF in the second recipient is refused");
+	m.rcpt = NULL;
+	TAP_OK(http_client_send_mail(hc, &m, done_cb, &r) == -1, "mail: no recipient list");
+	m = mail_for(NULL);
+	TAP_OK(http_client_send_mail(hc, &m, done_cb, &r) == -1, "mail: no URL");
+	TAP_OK(http_client_send_mail(hc, NULL, done_cb, &r) == -1, "mail: no mail");
+	m = mail_for("smtp://127.0.0.1:1");
+	TAP_OK(http_client_send_mail(hc, &m, NULL, &r) == -1, "mail: no callback");
+	secret_free(pw);
+	secret_free(nul_pw);
+	TAP_OK(http_client_in_flight(hc) == 0 && r.done == 0,
+	    "mail: nothing in flight, no callback");
+}
+
+/* Sends m and waits for its answer. */
+static void
+send_mail(struct http_client *hc, struct http_mail *m, struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	await_answer(r, http_client_send_mail(hc, m, done_cb, r));
+}
+
+/*
+ * Real SMTP is in tests/integration/test_smtp.py; here what needs no SMTP
+ * server: a closed port is retried, and a TLS server with a certificate no
+ * CA signed is refused at once over smtps:// (the handshake comes first).
+ */
+static void
+test_mail_network(struct http_client *hc, struct srv *u)
+{
+	struct secret *pw = secret_new("secret-pw", 9);
+	char url1[64], url2[64];
+	struct http_mail m;
+	struct result r;
+	int conns, requests;
+
+	snprintf(url1, sizeof(url1), "smtp://127.0.0.1:%d", closed_port());
+	m = mail_for(url1);
+	m.max_attempts = 2;
+	m.budget_ms = 5000;
+	send_mail(hc, &m, &r);
+	TAP_OK(r.done == 1 && r.outcome == HTTP_OUTCOME_RETRYABLE && r.attempts == 2 &&
+	    r.status == 0 && strncmp(r.error, "connect: ", 9) == 0,
+	    "mail: connection refused is retried, then RETRYABLE (%d, %s)", r.attempts, r.error);
+	snprintf(url2, sizeof(url2), "smtps://127.0.0.1:%d", u->port);
+	m = mail_for(url2);
+	m.user = "user";
+	m.password = pw;
+	conns = u->conns;
+	requests = u->requests;
+	send_mail(hc, &m, &r);
+	TAP_OK(r.done == 1 && r.outcome == HTTP_OUTCOME_PERMANENT && r.attempts == 1 &&
+	    strstr(r.error, "not trusted") != NULL,
+	    "mail: an untrusted certificate over smtps:// is PERMANENT at once (%d, %s)",
+	    r.attempts, r.error);
+	TAP_OK(u->conns > conns && u->requests == requests,
+	    "mail: connected to the untrusted server, but sent it nothing");
+	secret_free(pw);
+}
+
 struct ticker {
 	struct event *ev;
 	struct srv *s;
@@ -1150,6 +1332,8 @@ test_network(void)
 	test_hang(hc, &s);
 	test_refused(hc);
 	test_untrusted(hc, &u, dir);
+	test_mail_malformed(hc);
+	test_mail_network(hc, &u);
 	test_concurrent(hc, &s);
 	test_system_store(ca, &s, &u);
 	test_send_from_callback(hc, &s);
