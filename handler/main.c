@@ -6,8 +6,10 @@
  *   rekey status -c FILE [--json]
  *   rekey rotate -c FILE APP [--dry-run]
  *   rekey approve -c FILE ROTATION_ID
+ *   rekey resolve -c FILE INCIDENT_ID
  */
 #include "config.h"
+#include "alerts.h"
 #include "correlate.h"
 #include "graph_worker.h"
 #include "http_client.h"
@@ -16,6 +18,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "rotation.h"
 #include "runtime.h"
 #include "status.h"
@@ -51,6 +54,7 @@ usage(void)
 	    "       rekey status -c FILE [--json]\n"
 	    "       rekey rotate -c FILE APP [--dry-run]\n"
 	    "       rekey approve -c FILE ROTATION_ID\n"
+	    "       rekey resolve -c FILE INCIDENT_ID\n"
 	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
 	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage.\n",
 	    stderr);
@@ -126,6 +130,8 @@ reload(struct daemon *d)
 	d->rt.graph_worker = graph_worker_new(&d->rt, d->http, lifecycle_cb, &d->rt);
 	correlator_free(d->rt.correlator);
 	d->rt.correlator = correlator_new(&d->rt, d->http);
+	alerts_free(d->rt.alerts);
+	d->rt.alerts = alerts_new(&d->rt, d->http, d->rt.notifier);
 	config_free(old);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
@@ -136,7 +142,7 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	int idle = listener_active_requests(d->rt.listener) == 0 &&
-	    journal_pending(d->rt.journal) == 0;
+	    journal_pending(d->rt.journal) == 0 && notifier_in_flight(d->rt.notifier) == 0;
 
 	(void)fd;
 	(void)what;
@@ -181,6 +187,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	d->rt.graph_worker = NULL;
 	correlator_free(d->rt.correlator);
 	d->rt.correlator = NULL;
+	/* Notices are derived again from the store at the next start; messages in flight finish. */
+	alerts_free(d->rt.alerts);
+	d->rt.alerts = NULL;
+	notifier_stop(d->rt.notifier);
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;
 	d->drain_ev = event_new(d->rt.base, -1, EV_PERSIST, drain_cb, d);
 	event_add(d->drain_ev, &tv);
@@ -228,6 +238,8 @@ serve(const char *path)
 	d.rt.subscriptions = subscriptions_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
 	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, lifecycle_cb, &d.rt);
 	d.rt.correlator = correlator_new(&d.rt, d.http);
+	d.rt.notifier = notifier_new(&d.rt, d.http);
+	d.rt.alerts = alerts_new(&d.rt, d.http, d.rt.notifier);
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
@@ -239,6 +251,8 @@ serve(const char *path)
 	rotator_free(d.rt.rotator);
 	graph_worker_free(d.rt.graph_worker);
 	correlator_free(d.rt.correlator);
+	alerts_free(d.rt.alerts);
+	notifier_free(d.rt.notifier);
 	http_client_free(d.http);
 	journal_free(d.rt.journal);
 	listener_free(d.rt.listener);
@@ -405,6 +419,28 @@ approve(const char *path, const char *id)
 	return rc == -1 ? 1 : 0;
 }
 
+static int
+resolve(const char *path, const char *id)
+{
+	struct config *cfg;
+	struct store *st;
+	char *err = NULL;
+	int rc;
+
+	if (open_state(path, &cfg, &st) == -1)
+		return 1;
+	rc = correlate_resolve(st, id, &err);
+	if (rc == -1) {
+		fprintf(stderr, "rekey resolve: %s\n", err);
+		free(err);
+	} else {
+		printf("resolved incident %s; the owners are told within a few seconds; new expiries "
+		    "open a new incident\n", id);
+	}
+	close_state(cfg, st);
+	return rc == -1 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -436,5 +472,7 @@ main(int argc, char **argv)
 		return rotate(path, arg, dry_run);
 	if (strcmp(cmd, "approve") == 0 && n_args == 1)
 		return approve(path, arg);
+	if (strcmp(cmd, "resolve") == 0 && n_args == 1)
+		return resolve(path, arg);
 	usage();
 }

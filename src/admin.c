@@ -1,5 +1,7 @@
 #include "admin.h"
+#include "alerts.h"
 #include "config.h"
+#include "correlate.h"
 #include "crypto.h"
 #include "json.h"
 #include "listener.h"
@@ -205,6 +207,36 @@ handle_approve(struct http_req *hr, const char *id)
 	store_rotation_clear(&r);
 }
 
+static void
+handle_resolve(struct http_req *hr, const char *id)
+{
+	struct store_incident inc;
+	char *err = NULL;
+	cJSON *doc;
+	int found = store_get_incident(hr->rt->store, id, &inc);
+
+	if (found != 1) {
+		reply_error(hr, found == 0 ? 404 : 503,
+		    found == 0 ? "no such incident" : "cannot read the store");
+		return;
+	}
+	util_strlcpy(hr->app, inc.app, sizeof(hr->app));
+	store_incident_clear(&inc);
+	if (correlate_resolve(hr->rt->store, id, &err) == -1) {
+		reply_error(hr, 503, err);
+		free(err);
+		return;
+	}
+	log_ctx(LOG_LEVEL_INFO, hr->id, hr->app, "admin API: incident %s resolved from %s", id,
+	    hr->client);
+	alerts_wake(hr->rt->alerts);
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "incident_id", id);
+	cJSON_AddStringToObject(doc, "state", "resolved");
+	cJSON_AddStringToObject(doc, "resolved_by", "operator");
+	reply_json(hr, 200, doc);
+}
+
 /*
  * The one path segment of rest between prefix and suffix, copied into out;
  * 0, or -1 when rest does not have that shape or the segment does not fit.
@@ -257,6 +289,11 @@ admin_handle(struct http_req *hr, const char *rest)
 	} else if (segment(rest, "rotations/", "/approve", id, sizeof(id)) == 0) {
 		if (cmd == EVHTTP_REQ_POST)
 			handle_approve(hr, id);
+		else
+			reply_method(hr, "POST");
+	} else if (segment(rest, "incidents/", "/resolve", id, sizeof(id)) == 0) {
+		if (cmd == EVHTTP_REQ_POST)
+			handle_resolve(hr, id);
 		else
 			reply_method(hr, "POST");
 	} else {

@@ -1,4 +1,5 @@
 #include "correlate.h"
+#include "alerts.h"
 #include "config.h"
 #include "graph_api.h"
 #include "identity.h"
@@ -387,6 +388,7 @@ incident_put(struct app_corr *a, struct incident *inc)
 	row.opened_at = inc->opened_at;
 	row.updated_at = util_now_ms();
 	row.resolved_at = inc->resolved ? row.updated_at : 0;
+	row.resolved_by = (char *)(inc->resolved ? "recovered" : NULL);
 	rc = store_put_incident(a->c->store, &row);
 	cJSON_free(evidence);
 	if (rc == 0)
@@ -494,6 +496,9 @@ incident_log(struct app_corr *a, struct incident *inc)
 	char count[32], *note = rotation_note(inc);
 
 	correlate_format_count(inc->affected, count, sizeof(count));
+	/* Opened, a new cause, a rotation, resolved: the owners hear of it at the next sweep. */
+	if (inc->is_new || inc->cause != inc->logged_cause || inc->rotation_new || inc->resolved)
+		alerts_wake(a->c->rt->alerts);
 	if (inc->is_new)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s opened: %s (%s)%s", inc->id,
 		    correlate_cause_name(inc->cause), inc->why ? inc->why : "no evidence yet", note);
@@ -987,6 +992,36 @@ refresh_counts(struct app_corr *a)
 	return 0;
 }
 
+/*
+ * Drops the app's incidents that an operator resolved in the store (rekey
+ * resolve) since they were loaded, so that this transaction neither writes
+ * them back as open nor adds grants to them: new expiries open a new one.
+ */
+static int
+drop_resolved_elsewhere(struct app_corr *a)
+{
+	struct store_incident row;
+	size_t i;
+	int rc, gone;
+
+	for (i = 0; i < N_SLOTS; i++) {
+		if (a->slot[i] == NULL || a->slot[i]->is_new)
+			continue;
+		if ((rc = store_get_incident(a->c->store, a->slot[i]->id, &row)) == -1)
+			return -1;
+		gone = rc == 0 || strcmp(row.state, "open") != 0;
+		if (rc == 1)
+			store_incident_clear(&row);
+		if (gone) {
+			log_ctx(LOG_LEVEL_INFO, NULL, a->name, "incident %s was resolved by an "
+			    "operator", a->slot[i]->id);
+			incident_free(a->slot[i]);
+			a->slot[i] = NULL;
+		}
+	}
+	return 0;
+}
+
 /* ---- The driver ---- */
 
 static void
@@ -1096,6 +1131,9 @@ process_batch(struct correlator *c)
 
 	if (store_begin(c->store) == -1)
 		return -1;
+	for (i = 0; i < c->n_apps; i++)
+		if (drop_resolved_elsewhere(c->apps[i]) == -1)
+			goto fail;
 	for (i = 0; i < c->queue_n; i++) {
 		result = handle_event(c, &c->queue[i], &c->parsed[i], c->parsed_ok[i]);
 		if (result == NULL || store_mark_processed(c->store, c->queue[i].id, result) == -1)
@@ -1257,4 +1295,31 @@ uint64_t
 correlator_processed(const struct correlator *c)
 {
 	return c->processed;
+}
+
+/* ---- What the CLI and the admin API call: store writes only ---- */
+
+int
+correlate_resolve(struct store *st, const char *id, char **err)
+{
+	struct store_incident inc;
+	int found = store_get_incident(st, id, &inc), rc = 0;
+
+	if (found != 1) {
+		*err = found == 0 ? xasprintf("no incident %s", id) : xstrdup("cannot read the store");
+		return -1;
+	}
+	if (strcmp(inc.state, "open") == 0) {
+		free(inc.state);
+		inc.state = xstrdup("resolved");
+		free(inc.resolved_by);
+		inc.resolved_by = xstrdup("operator");
+		inc.updated_at = inc.resolved_at = util_now_ms();
+		rc = store_put_incident(st, &inc);
+		if (rc == -1)
+			*err = xstrdup("cannot write the resolution to the store");
+	}
+	/* Resolving twice is harmless. */
+	store_incident_clear(&inc);
+	return rc;
 }

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct store;
+
 struct http_client;
 struct runtime;
 struct correlator;
@@ -85,6 +87,12 @@ int correlate_cause_parse(const char *name, enum correlate_cause *out);
 int correlate_cause_rotates(enum correlate_cause c);
 /* 1 for the user causes: each has an incident of its own, apart from the app-side one. */
 int correlate_cause_is_user(enum correlate_cause c);
+/*
+ * Marks incident id resolved by the operator (rekey resolve, the admin API):
+ * a store write that a running daemon's correlator notices before its next
+ * transaction.  0 (also when it was resolved already), or -1 with *err.
+ */
+int correlate_resolve(struct store *st, const char *id, char **err);
 /* "ok", "secret_expired", "secret_invalid", "rejected", "error", "unprobed", "none". */
 const char *correlate_probe_name(enum correlate_probe p);
 

@@ -536,6 +536,30 @@ advance(struct app_rot *a, enum rotation_state s)
 	return 0;
 }
 
+static void
+refreshed_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_OK && res->application != NULL)
+		rotator_expiry_seen(a->r, a->app->name, res->application);
+}
+
+/*
+ * Reads the app's secrets again for status (and the expiry poll's record),
+ * so that a published or retired secret shows at once, not at the next poll.
+ */
+static void
+refresh_secrets(struct app_rot *a)
+{
+	if (a->row.dry_run)
+		return;
+	if (a->object_id != NULL)
+		graph_get_application(a->gc, a->object_id, refreshed_cb, a);
+	else
+		graph_find_application(a->gc, a->app->azure_client_id, refreshed_cb, a);
+}
+
 /* Ends the rotation done (result "done" or "dry_run") with an optional note. */
 static void
 finish(struct app_rot *a, const char *result, const char *note)
@@ -548,6 +572,7 @@ finish(struct app_rot *a, const char *result, const char *note)
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: done%s%s", a->row.id,
 	    note ? ": " : "", note ? note : "");
 	count_result(a, result);
+	refresh_secrets(a);
 	idle(a);
 }
 
@@ -696,7 +721,10 @@ enter(struct app_rot *a, const struct rotation_step *st, const char *why)
 		/* Nylas holds the new secret: record it and schedule the old one's retirement. */
 		a->row.published_at = util_now_ms();
 		a->row.retire_at = a->row.published_at + a->app->old_secret_grace * 1000;
-		break;
+		if (advance(a, st->next) == -1)
+			return -1;
+		refresh_secrets(a);
+		return 0;
 	case ROTATION_RETIRING:
 		return retire_later(a);
 	default:
@@ -1515,6 +1543,9 @@ warn_thresholds(struct rotator *r, const struct config_app *app, const struct gr
 	size_t i;
 	int found;
 
+	/* An ended secret is the diagnosis's business (and a rotation's), not a warning's. */
+	if (left <= 0)
+		return;
 	util_format_time(pw->end, when, sizeof(when));
 	for (i = 0; i < app->n_warn_before; i++) {
 		if (left > app->warn_before[i])
@@ -1554,12 +1585,14 @@ rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_appl
 	const struct config_app *app;
 	const struct graph_password *pw;
 	const char *why = NULL;
-	char *json, *key;
+	char *json, *key, when[GRAPH_TIME_MAX];
 
 	if (r == NULL || (app = config_find_app(r->cfg, name)) == NULL)
 		return;
 	json = credentials_json(a);
-	if (store_put_value(r->st, name, "password_credentials", json) == -1)
+	util_format_time(now_s(), when, sizeof(when));
+	if (store_put_value(r->st, name, "password_credentials", json) == -1 ||
+	    store_put_value(r->st, name, "secrets_read_at", when) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot record the secrets for status");
 	cJSON_free(json);
 	key = rotation_in_use_key(r->st, app, a, &why);

@@ -15,6 +15,8 @@ struct subscriptions;
 struct graph_worker;
 struct correlator;
 struct rotator;
+struct notifier;
+struct alerts;
 
 struct runtime {
 	struct event_base *base;
@@ -26,6 +28,8 @@ struct runtime {
 	struct graph_worker *graph_worker;	/* NULL while none runs */
 	struct correlator *correlator;		/* NULL while none runs */
 	struct rotator *rotator;		/* NULL while none runs (rotator_wake takes NULL) */
+	struct notifier *notifier;		/* the owners' outbox */
+	struct alerts *alerts;			/* NULL while none runs */
 	int draining;		/* SIGTERM received: finish in-flight work and exit */
 };
 

@@ -1,6 +1,7 @@
 #include "status.h"
 #include "config.h"
 #include "rotation.h"
+#include "notify.h"
 #include "store.h"
 #include "util.h"
 #include "wbuf.h"
@@ -200,6 +201,8 @@ incident_json(const struct store_incident *inc)
 	add_time_ms(o, "updated_at", inc->updated_at);
 	add_time_ms(o, "resolved_at", inc->resolved_at);
 	add_str_or_null(o, "rotation_id", inc->rotation_id);
+	add_str_or_null(o, "resolved_by", inc->resolved_by);
+	cJSON_AddNumberToObject(o, "remaining", (double)(inc->affected - inc->recovered));
 	return o;
 }
 
@@ -302,15 +305,62 @@ mode_name(enum rotation_mode m)
 	return "unknown";
 }
 
+/* Who is told: the config's owners and, as last read, Graph's. */
+static void
+add_owners(cJSON *app_obj, struct store *st, const struct config_app *app)
+{
+	cJSON *o = cJSON_AddObjectToObject(app_obj, "owners"), *graph = NULL, *cfg;
+	char *json = NULL;
+	size_t i;
+
+	cfg = cJSON_AddArrayToObject(o, "configured");
+	for (i = 0; i < app->n_owners; i++)
+		cJSON_AddItemToArray(cfg, cJSON_CreateString(app->owners[i]));
+	cJSON_AddBoolToObject(o, "from_graph_enabled", app->owners_from_graph);
+	if (app->owners_from_graph && get_value(st, app->name, "graph_owners", &json) == 0 &&
+	    json != NULL)
+		graph = cJSON_Parse(json);
+	free(json);
+	if (!cJSON_IsArray(graph)) {
+		cJSON_Delete(graph);
+		graph = cJSON_CreateArray();
+	}
+	cJSON_AddItemToObject(o, "from_graph", graph);
+}
+
+/* The outbox of the app: what is waiting, what was sent, what failed and why. */
+static int
+add_notifications(cJSON *app_obj, struct store *st, const struct config *cfg, const char *app)
+{
+	cJSON *o = cJSON_AddObjectToObject(app_obj, "notifications"), *ch;
+	struct store_outbox_stats stats;
+	const char *names[4];
+	size_t i, n = notify_channels(cfg, names);
+
+	ch = cJSON_AddArrayToObject(o, "channels");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(ch, cJSON_CreateString(names[i]));
+	if (store_outbox_stats(st, app, &stats) == -1)
+		return -1;
+	cJSON_AddNumberToObject(o, "pending", (double)stats.pending);
+	cJSON_AddNumberToObject(o, "sent", (double)stats.sent);
+	cJSON_AddNumberToObject(o, "failed", (double)stats.failed);
+	add_str_or_null(o, "last_error", stats.last_error);
+	add_time_ms(o, "last_error_at", stats.last_error_at);
+	free(stats.last_error);
+	return 0;
+}
+
 static cJSON *
-app_json(struct store *st, const struct config_app *app, int64_t now)
+app_json(struct store *st, const struct config *cfg, const struct config_app *app, int64_t now)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "name", app->name);
 	cJSON_AddStringToObject(o, "rotation_mode", mode_name(app->rotation_mode));
+	add_owners(o, st, app);
 	if (add_secrets(o, st, app->name, now) == -1 || add_incidents(o, st, app->name) == -1 ||
-	    add_rotations(o, st, app->name) == -1) {
+	    add_rotations(o, st, app->name) == -1 || add_notifications(o, st, cfg, app->name) == -1) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -330,7 +380,7 @@ status_build(struct store *st, const struct config *cfg)
 	cJSON_AddStringToObject(doc, "config", cfg->path);
 	apps = cJSON_AddArrayToObject(doc, "apps");
 	for (i = 0; i < cfg->n_apps; i++) {
-		app = app_json(st, cfg->apps[i], now);
+		app = app_json(st, cfg, cfg->apps[i], now);
 		if (app == NULL)
 			goto fail;
 		cJSON_AddItemToArray(apps, app);
@@ -439,12 +489,14 @@ text_incident(struct wbuf *b, const cJSON *inc)
 	const char *rot = str(inc, "rotation_id", NULL);
 	int open = strcmp(str(inc, "state", ""), "open") == 0;
 
-	add_fmt(b, "    %s  %s  %s since %s\n", str(inc, "id", "?"), str(inc, "cause", "?"),
-	    open ? "OPEN" : "resolved", str(inc, "opened_at", "?"));
-	add_fmt(b, "      grants affected %.0f, recovered %.0f%s%s\n", num(inc, "affected", 0),
-	    num(inc, "recovered", 0), rot ? "; rotation " : "", rot ? rot : "");
+	add_fmt(b, "    %s  %s  %s %s\n", str(inc, "id", "?"), str(inc, "cause", "?"),
+	    open ? "OPEN since" : "resolved; opened", str(inc, "opened_at", "?"));
+	add_fmt(b, "      grants affected %.0f, recovered %.0f, still to sign in again %.0f%s%s\n",
+	    num(inc, "affected", 0), num(inc, "recovered", 0), num(inc, "remaining", 0),
+	    rot ? "; rotation " : "", rot ? rot : "");
 	if (!open && str(inc, "resolved_at", NULL) != NULL)
-		add_fmt(b, "      resolved at %s\n", str(inc, "resolved_at", "?"));
+		add_fmt(b, "      resolved at %s (%s)\n", str(inc, "resolved_at", "?"),
+		    str(inc, "resolved_by", "?"));
 	cJSON_ArrayForEach(e, ev) {
 		if (cJSON_IsString(e))
 			add_fmt(b, "      evidence: %s\n", e->valuestring);
@@ -503,6 +555,43 @@ text_rotations(struct wbuf *b, const cJSON *app, const char *config)
 		text_rotation(b, r, config);
 }
 
+static void
+text_list(struct wbuf *b, const cJSON *list)
+{
+	const cJSON *e;
+	int first = 1;
+
+	cJSON_ArrayForEach(e, list) {
+		if (cJSON_IsString(e)) {
+			add_fmt(b, "%s%s", first ? "" : ", ", e->valuestring);
+			first = 0;
+		}
+	}
+	if (first)
+		add_fmt(b, "none");
+}
+
+static void
+text_notify(struct wbuf *b, const cJSON *app)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(app, "owners");
+	const cJSON *nt = cJSON_GetObjectItemCaseSensitive(app, "notifications");
+	const char *err = str(nt, "last_error", NULL);
+
+	add_fmt(b, "  owners: ");
+	text_list(b, cJSON_GetObjectItemCaseSensitive(o, "configured"));
+	if (flag(o, "from_graph_enabled")) {
+		add_fmt(b, "; from Graph: ");
+		text_list(b, cJSON_GetObjectItemCaseSensitive(o, "from_graph"));
+	}
+	add_fmt(b, "\n  notifications via ");
+	text_list(b, cJSON_GetObjectItemCaseSensitive(nt, "channels"));
+	add_fmt(b, ": %.0f sent, %.0f pending, %.0f failed\n", num(nt, "sent", 0),
+	    num(nt, "pending", 0), num(nt, "failed", 0));
+	if (err != NULL)
+		add_fmt(b, "    last delivery error: %s (%s)\n", err, str(nt, "last_error_at", "?"));
+}
+
 char *
 status_text(const cJSON *status)
 {
@@ -517,6 +606,7 @@ status_text(const cJSON *status)
 		text_secrets(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);
+		text_notify(&b, app);
 		add_fmt(&b, "\n");
 	}
 	if (events != NULL)

@@ -147,6 +147,7 @@ struct store_outbox {
 	char *last_error;
 	int64_t created_at;		/* Unix ms */
 	int64_t sent_at;		/* Unix ms; 0: not yet */
+	int priority;			/* 0 first (the owners), then 1 (the users' own mails) */
 };
 
 /* The outbox of one app at a glance, for status and metrics. */
@@ -327,7 +328,7 @@ void store_values_free(struct store_value *v, size_t n);
 
 /* Adds a message to the outbox: STORE_STORED, STORE_DUPLICATE (known already) or STORE_ERROR. */
 enum store_result store_add_outbox(struct store *st, const struct store_outbox *m);
-/* Up to max messages pending or sending whose next_at has come, oldest first (store_outboxes_free). */
+/* Up to max messages pending or sending whose next_at has come, by priority, oldest first (store_outboxes_free). */
 int store_due_outbox(struct store *st, int64_t now_ms, size_t max, struct store_outbox **out,
     size_t *n);
 /* Writes m's state, attempts, next_at, last_error and sent_at to its row (by id).  0 or -1. */

@@ -90,9 +90,9 @@ static const char *const migrations[] = {
 	" channel TEXT NOT NULL, recipient TEXT NOT NULL, msg_id TEXT NOT NULL, subject TEXT,"
 	" payload BLOB NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
 	" next_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,"
-	" sent_at INTEGER NOT NULL DEFAULT 0,"
+	" sent_at INTEGER NOT NULL DEFAULT 0, priority INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE (ref, kind, recipient, channel));"
-	"CREATE INDEX outbox_due ON outbox (next_at) WHERE state IN ('pending', 'sending');"
+	"CREATE INDEX outbox_due ON outbox (priority, next_at) WHERE state IN ('pending', 'sending');"
 	"CREATE INDEX outbox_app ON outbox (app, state);"
 	"ALTER TABLE incidents ADD COLUMN resolved_by TEXT;",
 };
@@ -986,15 +986,15 @@ sqlite_list_values(void *db, const char *app, const char *prefix, size_t max,
 }
 
 static const char outbox_columns[] = "id, app, kind, ref, channel, recipient, msg_id, subject,"
-    " payload, state, attempts, next_at, last_error, created_at, sent_at";
+    " payload, state, attempts, next_at, last_error, created_at, sent_at, priority";
 
 static enum store_result
 sqlite_add_outbox(void *db, const struct store_outbox *m)
 {
 	struct sqlite_db *s = db;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO outbox (app, kind, ref, channel, recipient,"
-	    " msg_id, subject, payload, state, attempts, next_at, created_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10)"
+	    " msg_id, subject, payload, state, attempts, next_at, created_at, priority)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10, ?11)"
 	    " ON CONFLICT (ref, kind, recipient, channel) DO NOTHING");
 
 	if (st == NULL)
@@ -1009,6 +1009,7 @@ sqlite_add_outbox(void *db, const struct store_outbox *m)
 	sqlite3_bind_blob(st, 8, m->payload, (int)m->payload_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, m->next_at);
 	sqlite3_bind_int64(st, 10, m->created_at);
+	sqlite3_bind_int(st, 11, m->priority);
 	if (run_done(s, st, "add outbox") == -1)
 		return STORE_ERROR;
 	return sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;
@@ -1038,6 +1039,7 @@ read_outbox(sqlite3_stmt *st, struct store_outbox *m)
 	m->last_error = column_dup(st, 12);
 	m->created_at = sqlite3_column_int64(st, 13);
 	m->sent_at = sqlite3_column_int64(st, 14);
+	m->priority = sqlite3_column_int(st, 15);
 }
 
 static int
@@ -1049,7 +1051,7 @@ sqlite_due_outbox(void *db, int64_t now_ms, size_t max, struct store_outbox **ou
 	int rc = SQLITE_DONE;
 
 	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE state IN ('pending', 'sending')"
-	    " AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2", outbox_columns);
+	    " AND next_at <= ?1 ORDER BY priority, next_at, id LIMIT ?2", outbox_columns);
 	if ((st = prepare(s, sql)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, now_ms);

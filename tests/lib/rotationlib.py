@@ -58,8 +58,8 @@ def state(pw=None, extra=None):
 class Rig:
     """Fakes plus a daemon configured for them (not started)."""
 
-    def __init__(self, seed=None, app_lines=(), timeout_ms=3000):
-        self.d = Daemon()
+    def __init__(self, seed=None, app_lines=(), timeout_ms=3000, certs=None):
+        self.d = Daemon(certs=certs)
         self.fakes = Fakes()
         self.fakes.start(self.d.certs, seed if seed is not None else state())
         s = os.path.join(self.d.dir, "secrets")

@@ -489,6 +489,18 @@ static const struct error_case error_cases[] = {
 	  "t.conf:7: nylas_webhook_secret_file: secret file $D/at644 is readable or writable by "
 	  "group or others (mode 644); chmod 600 it\n"
 	  "t.conf:8: rotation_mode: expected auto, approve or dry-run, got 'x'" },
+	{ "smtp_url without smtp_from", "[notify]\nsmtp_url = smtp://127.0.0.1:25\n" TAIL,
+	  "t.conf:2: smtp_url is set but smtp_from is not; email needs the sender address" },
+	{ "smtp_user without a password", "[notify]\nsmtp_user = rekey\n" TAIL,
+	  "t.conf:2: smtp_user is set but smtp_password_file is not; SMTP authentication needs both" },
+	{ "webhook_url without its secret", "[notify]\nwebhook_url = https://h.example.com/x\n" TAIL,
+	  "t.conf:2: webhook_url is set but webhook_secret_file is not; the webhook channel signs "
+	  "every message (Standard Webhooks) and needs both" },
+	{ "reauth_url_template without {email}", TAIL
+	  "reauth_url_template = https://app.example.com/login\n",
+	  "t.conf:5: reauth_url_template must contain {email}" },
+	{ "reauth_url_template not a URL", TAIL "reauth_url_template = app/{email}\n",
+	  "t.conf:5: reauth_url_template must be an http(s) URL" },
 	{ "control characters are not echoed", "[server]\nbad\x1b[31m = 1\n" TAIL,
 	  "t.conf:2: unknown key 'bad?[31m' in [server]" },
 };

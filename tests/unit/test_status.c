@@ -161,8 +161,10 @@ test_text(const cJSON *doc)
 	TAP_OK(strstr(text, "secrets: none known (2 credentials share hint abc)") != NULL,
 	    "text: why the in-use key is unknown");
 	TAP_OK(strstr(text, "secret_invalid  OPEN") != NULL &&
-	    strstr(text, "affected 2, recovered 1; rotation r-1") != NULL &&
+	    strstr(text, "affected 2, recovered 1, still to sign in again 1; rotation r-1") != NULL &&
 	    strstr(text, "evidence: AADSTS7000215 for key k-1") != NULL, "text: the incident");
+	TAP_OK(strstr(text, "  owners: ") != NULL && strstr(text, "  notifications via none: 0 sent, "
+	    "0 pending, 0 failed") != NULL, "text: owners and the outbox");
 	TAP_OK(strstr(text, "last error: AADSTS7000215; next retry 2026-01-01T00:00:00Z (attempt 4)") !=
 	    NULL, "text: a failing rotation's error and next retry");
 	TAP_OK(strstr(text, "waiting for approval: rekey approve -c test.conf r-2") != NULL,

@@ -1,0 +1,795 @@
+/*
+ * alerts: from durable state to notices.  See alerts.h.
+ *
+ * One sweep per ALERTS_SWEEP_MS (sooner when woken) reads, per app, the
+ * newest incidents and rotations and the recorded expiry warnings, and
+ * queues each notice they call for that the outbox does not hold yet.
+ * Runs on the event loop with the notifier's kind of store connection: it
+ * waits at most ALERTS_LOCK_WAIT_MS for the write lock, and a busy store
+ * only delays the sweep.
+ */
+#include "alerts.h"
+#include "config.h"
+#include "correlate.h"
+#include "graph_api.h"
+#include "log.h"
+#include "messages.h"
+#include "notify.h"
+#include "nylas_api.h"
+#include "runtime.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#define ALERTS_SWEEP_MS		2000
+#define ALERTS_LOCK_WAIT_MS	250
+#define ALERTS_INCIDENTS_MAX	16
+#define ALERTS_ROTATIONS_MAX	16
+#define ALERTS_WARNINGS_MAX	64
+#define ALERTS_REAUTH_BATCH	200	/* user emails queued per incident per sweep */
+#define ALERTS_RESOLVED_KEEP_MS	(7LL * 86400 * 1000)	/* resolved incidents still told */
+#define ALERTS_RETRY_S		600	/* after a failed owners or grants read */
+#define ALERTS_EVIDENCE_MAX	16
+#define ALERTS_OWNERS_WAIT_S	30	/* notices wait at most this long for Graph's owners at start */
+
+struct app_alerts {
+	struct alerts *al;
+	char *name;
+	struct graph_client *gc;	/* NULL without a rotator identity */
+	struct nylas_client *nc;	/* NULL without an API key */
+	char *object_id;
+	int owners_busy;
+	int owners_ready;		/* Graph's owners are known (or not wanted, or unreadable) */
+	int64_t owners_wait_until_s;	/* notices wait this long for the first read */
+	int64_t owners_next_s;		/* when Graph's owners are read again */
+	int grants_busy;
+	char *grants_incident;		/* the incident the listing in flight is for */
+	int64_t grants_opened_ms;
+	int64_t grants_next_s;
+};
+
+struct alerts {
+	struct runtime *rt;
+	struct http_client *hc;
+	struct notifier *nt;
+	struct store *st;
+	struct event *timer;
+	struct app_alerts **apps;
+	size_t n_apps;
+};
+
+static const struct config_app *
+app_config(const struct alerts *al, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < al->rt->cfg->n_apps; i++)
+		if (strcmp(al->rt->cfg->apps[i]->name, name) == 0)
+			return al->rt->cfg->apps[i];
+	return NULL;
+}
+
+/* ---- Owners ---- */
+
+static int
+listed(char **list, size_t n, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(list[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+void
+alerts_owners(struct store *st, const struct config_app *app, char ***out, size_t *n,
+    size_t *from_graph)
+{
+	char *json = NULL;
+	cJSON *arr = NULL, *e;
+	size_t i, cap = app->n_owners + 1;
+
+	*n = 0;
+	if (from_graph != NULL)
+		*from_graph = 0;
+	if (app->owners_from_graph && store_get_value(st, app->name, "graph_owners", &json) == 1)
+		arr = cJSON_Parse(json);
+	free(json);
+	cap += (size_t)cJSON_GetArraySize(arr);
+	*out = xcalloc(cap, sizeof(**out));
+	for (i = 0; i < app->n_owners; i++)
+		if (!listed(*out, *n, app->owners[i]))
+			(*out)[(*n)++] = xstrdup(app->owners[i]);
+	cJSON_ArrayForEach(e, arr) {
+		if (!cJSON_IsString(e) || listed(*out, *n, e->valuestring) || *n + 1 >= cap)
+			continue;
+		(*out)[(*n)++] = xstrdup(e->valuestring);
+		if (from_graph != NULL)
+			(*from_graph)++;
+	}
+	cJSON_Delete(arr);
+}
+
+static void
+owners_free(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void
+owners_cb(const struct graph_result *res, void *arg)
+{
+	struct app_alerts *a = arg;
+	cJSON *arr;
+	char *json;
+	size_t i;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	a->owners_busy = 0;
+	a->owners_ready = 1;
+	alerts_wake(a->al);
+	if (res->outcome != GRAPH_OK) {
+		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot read the app's owners from Graph: %s; "
+		    "again in %d min", res->detail ? res->detail : graph_outcome_name(res->outcome),
+		    ALERTS_RETRY_S / 60);
+		a->owners_next_s = util_now_ms() / 1000 + ALERTS_RETRY_S;
+		return;
+	}
+	arr = cJSON_CreateArray();
+	for (i = 0; i < res->n_owners; i++)
+		if (res->owners[i].address != NULL)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(res->owners[i].address));
+	json = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (json == NULL || store_put_value(a->al->st, a->name, "graph_owners", json) == -1) {
+		a->owners_next_s = util_now_ms() / 1000 + ALERTS_RETRY_S;
+	} else {
+		a->owners_next_s = util_now_ms() / 1000 + ALERTS_OWNERS_REFRESH_S;
+		log_ctx(LOG_LEVEL_INFO, NULL, a->name, "owners from Graph: %s", json);
+	}
+	cJSON_free(json);
+}
+
+static void
+find_app_cb(const struct graph_result *res, void *arg)
+{
+	struct app_alerts *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	if (res->outcome == GRAPH_OK && res->application != NULL && res->application->id != NULL) {
+		a->object_id = xstrdup(res->application->id);
+		if (graph_list_owners(a->gc, a->object_id, owners_cb, a) == 0)
+			return;
+	}
+	owners_cb(res->outcome == GRAPH_OK ? &(struct graph_result){ .outcome = GRAPH_NOT_FOUND,
+	    .detail = "the application was not found" } : res, a);
+}
+
+static void
+refresh_owners(struct app_alerts *a, const struct config_app *app)
+{
+	int rc;
+
+	if (!app->owners_from_graph || a->gc == NULL || a->owners_busy ||
+	    util_now_ms() / 1000 < a->owners_next_s)
+		return;
+	a->owners_busy = 1;
+	rc = a->object_id != NULL ? graph_list_owners(a->gc, a->object_id, owners_cb, a) :
+	    graph_find_application(a->gc, app->azure_client_id, find_app_cb, a);
+	if (rc == -1) {
+		a->owners_busy = 0;
+		a->owners_next_s = util_now_ms() / 1000 + ALERTS_RETRY_S;
+	}
+}
+
+/* ---- Nylas's invalid grants join a secret incident ---- */
+
+static void
+grants_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_alerts *a = arg;
+	const struct config_app *app;
+	int64_t since_s;
+	size_t i, added = 0;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	a->grants_busy = 0;
+	app = app_config(a->al, a->name);
+	if (res->outcome != NYLAS_OK || app == NULL || store_begin(a->al->st) == -1) {
+		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot list Nylas's invalid grants: %s",
+		    res->detail ? res->detail : nylas_outcome_name(res->outcome));
+		a->grants_next_s = util_now_ms() / 1000 + 60;
+		return;
+	}
+	/* Grants that went invalid long before this incident are not its doing. */
+	since_s = a->grants_opened_ms / 1000 - 86400;
+	for (i = 0; i < res->n_grants; i++) {
+		const struct nylas_grant *g = &res->grants[i];
+
+		if (g->id == NULL || (g->updated_at != 0 && g->updated_at < since_s))
+			continue;
+		if (app->nylas_connector_credential_id != NULL && g->credential_id != NULL &&
+		    strcmp(g->credential_id, app->nylas_connector_credential_id) != 0)
+			continue;
+		if (store_add_incident_grant(a->al->st, a->grants_incident, g->id, g->email,
+		    util_now_ms()) == STORE_STORED)
+			added++;
+	}
+	if (store_commit(a->al->st) == -1) {
+		store_rollback(a->al->st);
+		a->grants_next_s = util_now_ms() / 1000 + 60;
+		return;
+	}
+	a->grants_next_s = util_now_ms() / 1000 + ALERTS_GRANTS_LIST_S;
+	log_ctx(LOG_LEVEL_INFO, NULL, a->name, "Nylas lists %zu invalid Microsoft grants%s; %zu "
+	    "more joined incident %s", res->n_grants, res->grants_truncated ? " (truncated)" : "",
+	    added, a->grants_incident);
+}
+
+static void
+list_grants(struct app_alerts *a, const struct store_incident *inc)
+{
+	struct nylas_grant_query q = { .provider = "microsoft", .grant_status = "invalid" };
+
+	if (a->nc == NULL || a->grants_busy || util_now_ms() / 1000 < a->grants_next_s)
+		return;
+	free(a->grants_incident);
+	a->grants_incident = xstrdup(inc->id);
+	a->grants_opened_ms = inc->opened_at;
+	a->grants_busy = 1;
+	if (nylas_list_grants(a->nc, &q, grants_cb, a) == -1) {
+		a->grants_busy = 0;
+		a->grants_next_s = util_now_ms() / 1000 + 60;
+	}
+}
+
+/* ---- Building notices ---- */
+
+struct evidence {
+	cJSON *arr;
+	const char *lines[ALERTS_EVIDENCE_MAX];
+	size_t n;
+};
+
+static void
+evidence_load(struct evidence *ev, const char *json)
+{
+	cJSON *e;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->arr = json != NULL ? cJSON_Parse(json) : NULL;
+	cJSON_ArrayForEach(e, ev->arr)
+		if (cJSON_IsString(e) && ev->n < ALERTS_EVIDENCE_MAX)
+			ev->lines[ev->n++] = e->valuestring;
+}
+
+static void
+notice_base(struct notice *n, enum notice_kind kind, const struct config_app *app,
+    const struct config *cfg, char *hint, size_t hint_size)
+{
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->app = app->name;
+	n->azure_client_id = app->azure_client_id;
+	n->now_ms = util_now_ms();
+	n->rotation_mode = app->rotation_mode == ROTATION_MODE_APPROVE ? "approve" :
+	    app->rotation_mode == ROTATION_MODE_DRY_RUN ? "dry-run" : "auto";
+	if (cfg->public_url != NULL)
+		snprintf(hint, hint_size, "rekey status -c %s (or GET %s/api/v1/status)", cfg->path,
+		    cfg->public_url);
+	else
+		snprintf(hint, hint_size, "rekey status -c %s", cfg->path);
+	n->status_hint = hint;
+	n->config_path = cfg->path;
+}
+
+static void
+notice_incident(struct notice *n, const struct store_incident *inc, const struct evidence *ev)
+{
+	n->incident_id = inc->id;
+	n->cause = inc->cause;
+	n->evidence = ev->lines;
+	n->n_evidence = ev->n;
+	n->affected = inc->affected;
+	n->recovered = inc->recovered;
+	n->opened_at_ms = inc->opened_at;
+	n->resolved_at_ms = inc->resolved_at;
+	n->resolved_by = inc->resolved_by != NULL && strcmp(inc->resolved_by, "operator") == 0 ?
+	    "operator" : "all users re-authenticated";
+}
+
+static void
+notice_rotation(struct notice *n, const struct store_rotation *r)
+{
+	n->rotation_id = r->id;
+	n->rotation_reason = r->reason;
+	n->rotation_state = r->state;
+	n->new_key_id = r->new_key_id;
+	n->new_hint = r->new_hint;
+	n->new_end_ms = r->new_end * 1000;
+	n->published_at_ms = r->published_at;
+	n->retire_at_ms = r->retire_at;
+	n->old_key_id = r->old_key_id;
+	n->last_error = r->last_error;
+	n->next_retry_ms = r->next_at;
+	if (r->dry_run)
+		n->rotation_mode = "dry-run";
+}
+
+struct sweep {
+	struct alerts *al;
+	struct app_alerts *a;
+	const struct config_app *app;
+	char **owners;
+	size_t n_owners;
+	char hint[512];
+};
+
+/*
+ * Queues n about ref unless the outbox has it; the notifier is kicked when
+ * rows were added.  0 when queued or known, -1 when it must be tried again.
+ */
+static int
+tell(struct sweep *sw, const struct notice *n, const char *ref)
+{
+	int known = store_outbox_exists(sw->al->st, ref, notice_kind_name(n->kind)), added;
+
+	if (known != 0)
+		return known == 1 ? 0 : -1;
+	added = notify_queue(sw->al->st, sw->al->rt->cfg, n, ref, (const char *const *)sw->owners,
+	    sw->n_owners);
+	if (added > 0)
+		notifier_kick(sw->al->nt);
+	return added < 0 ? -1 : 0;
+}
+
+/* The rotation an incident started, when it has one (1), else 0. */
+static int
+incident_rotation(struct sweep *sw, const struct store_incident *inc, struct store_rotation *r)
+{
+	return inc->rotation_id != NULL && store_get_rotation(sw->al->st, inc->rotation_id, r) == 1;
+}
+
+/* Re-auth progress, at most one digest per digest_interval, and only when it moved. */
+static void
+digest(struct sweep *sw, const struct store_incident *inc, struct notice *n)
+{
+	char key[160], *val = NULL, ref[200], buf[96];
+	long long last_ms = 0, last_rec = -1, seq = 0;
+	int64_t now = util_now_ms(), every = sw->al->rt->cfg->digest_interval * 1000;
+
+	snprintf(key, sizeof(key), "digest:%s", inc->id);
+	if (store_get_value(sw->al->st, sw->app->name, key, &val) == 1 && val != NULL)
+		sscanf(val, "%lld %lld %lld", &last_ms, &last_rec, &seq);
+	free(val);
+	/* Progress means users back: "0 back" would only repeat the alert. */
+	if (inc->affected == 0 || inc->recovered == 0 || inc->recovered == last_rec ||
+	    now - (last_ms > 0 ? last_ms : inc->opened_at) < every)
+		return;
+	n->kind = NOTICE_REAUTH_DIGEST;
+	snprintf(ref, sizeof(ref), "%s#%lld", inc->id, seq + 1);
+	if (tell(sw, n, ref) == -1)
+		return;
+	snprintf(buf, sizeof(buf), "%lld %lld %lld", (long long)now, (long long)inc->recovered,
+	    seq + 1);
+	store_put_value(sw->al->st, sw->app->name, key, buf);
+}
+
+/* tpl with each {email} replaced by the address, percent-encoded (RFC 3986).  Caller frees. */
+static char *
+reauth_url(const char *tpl, const char *email)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char enc[3 * 320 + 1], *out, *p;
+	const char *s, *at;
+	size_t k = 0, n = 0;
+
+	for (s = email; *s != '\0' && k + 4 < sizeof(enc); s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			enc[k++] = (char)c;
+		} else {
+			enc[k++] = '%';
+			enc[k++] = hex[c >> 4];
+			enc[k++] = hex[c & 15];
+		}
+	}
+	enc[k] = '\0';
+	for (s = tpl; (at = strstr(s, "{email}")) != NULL; s = at + 7)
+		n++;
+	out = p = xmalloc(strlen(tpl) + n * k + 1);
+	for (s = tpl; (at = strstr(s, "{email}")) != NULL; s = at + 7) {
+		memcpy(p, s, (size_t)(at - s));
+		p += at - s;
+		memcpy(p, enc, k);
+		p += k;
+	}
+	strcpy(p, s);
+	return out;
+}
+
+/* One email per affected user with their own link, once the fix is in Nylas. */
+static void
+user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *base,
+    int rotation_published)
+{
+	const char *tpl = sw->app->reauth_url_template;
+	enum correlate_cause cause;
+	char **emails = NULL, *url;
+	size_t n = 0, i;
+	struct notice n1;
+	const char *names[4];
+
+	if (tpl == NULL || notify_channels(sw->al->rt->cfg, names) == 0 ||
+	    strcmp(names[0], "email") != 0 || correlate_cause_parse(inc->cause, &cause) == -1)
+		return;
+	/* A disabled or deleted user cannot sign in; a secret must be replaced first. */
+	if (cause == CORRELATE_USER_DISABLED || cause == CORRELATE_USER_DELETED ||
+	    (correlate_cause_rotates(cause) && !rotation_published))
+		return;
+	if (store_unmailed_grants(sw->al->st, inc->id, notice_kind_name(NOTICE_USER_REAUTH),
+	    ALERTS_REAUTH_BATCH, &emails, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		url = reauth_url(tpl, emails[i]);
+		n1 = *base;
+		n1.kind = NOTICE_USER_REAUTH;
+		n1.email = emails[i];
+		n1.reauth_url = url;
+		if (url != NULL && notify_queue_email(sw->al->st, sw->al->rt->cfg, &n1, inc->id,
+		    emails[i]) > 0)
+			notifier_kick(sw->al->nt);
+		free(url);
+		free(emails[i]);
+	}
+	free(emails);
+}
+
+static void
+sweep_incident(struct sweep *sw, const struct store_incident *inc)
+{
+	struct notice n;
+	struct evidence ev;
+	struct store_rotation r;
+	enum correlate_cause cause;
+	int has_rot, open = strcmp(inc->state, "open") == 0;
+
+	if (!open && util_now_ms() - inc->resolved_at > ALERTS_RESOLVED_KEEP_MS)
+		return;
+	evidence_load(&ev, inc->evidence);
+	notice_base(&n, NOTICE_INCIDENT_OPENED, sw->app, sw->al->rt->cfg, sw->hint,
+	    sizeof(sw->hint));
+	notice_incident(&n, inc, &ev);
+	memset(&r, 0, sizeof(r));
+	has_rot = incident_rotation(sw, inc, &r);
+	if (has_rot)
+		notice_rotation(&n, &r);
+	tell(sw, &n, inc->id);
+	if (open) {
+		if (correlate_cause_parse(inc->cause, &cause) == 0 && correlate_cause_rotates(cause))
+			list_grants(sw->a, inc);
+		user_mails(sw, inc, &n, has_rot && r.published_at > 0);
+		digest(sw, inc, &n);
+	} else {
+		n.kind = NOTICE_INCIDENT_RESOLVED;
+		tell(sw, &n, inc->id);
+	}
+	if (has_rot)
+		store_rotation_clear(&r);
+	cJSON_Delete(ev.arr);
+}
+
+/* The notice a rotation calls for now, if any. */
+static int
+rotation_kind(const struct store_rotation *r, enum notice_kind *kind)
+{
+	if (r->published_at > 0)
+		*kind = NOTICE_ROTATION_DONE;
+	else if (strcmp(r->state, "failed") == 0)
+		*kind = NOTICE_ROTATION_FAILED;
+	else if (strcmp(r->state, "planned") == 0 && !r->approved)
+		*kind = NOTICE_ROTATION_WAITING;
+	else
+		return 0;
+	return 1;
+}
+
+/* The incident that names rotation id, or NULL. */
+static const char *
+incident_of(const struct store_incident *incs, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (incs[i].rotation_id != NULL && strcmp(incs[i].rotation_id, id) == 0)
+			return incs[i].id;
+	return NULL;
+}
+
+static void
+sweep_rotation(struct sweep *sw, const struct store_rotation *r,
+    const struct store_incident *incs, size_t n_incs)
+{
+	const char *incident_id;
+	struct notice n;
+	struct store_incident inc;
+	struct evidence ev;
+	enum notice_kind kind;
+	int has_inc;
+
+	if (!rotation_kind(r, &kind) || store_outbox_exists(sw->al->st, r->id,
+	    notice_kind_name(kind)) != 0)
+		return;
+	notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
+	memset(&ev, 0, sizeof(ev));
+	/*
+	 * A rotation for an incident says what broke and how many users must
+	 * come back.  An incident can also join a rotation the expiry poll
+	 * started: then only the incident names it.
+	 */
+	incident_id = r->incident_id != NULL ? r->incident_id : incident_of(incs, n_incs, r->id);
+	has_inc = incident_id != NULL && store_get_incident(sw->al->st, incident_id, &inc) == 1;
+	if (has_inc) {
+		evidence_load(&ev, inc.evidence);
+		notice_incident(&n, &inc, &ev);
+	}
+	notice_rotation(&n, r);
+	n.incident_id = incident_id;
+	tell(sw, &n, r->id);
+	if (has_inc)
+		store_incident_clear(&inc);
+	cJSON_Delete(ev.arr);
+}
+
+static void
+sweep_lifetime(struct sweep *sw)
+{
+	char *val = NULL;
+	cJSON *o;
+	const cJSON *rot, *from, *to;
+	struct notice n;
+
+	if (store_get_value(sw->al->st, sw->app->name, "lifetime_shortened", &val) != 1)
+		return;
+	o = cJSON_Parse(val);
+	free(val);
+	rot = cJSON_GetObjectItemCaseSensitive(o, "rotation");
+	from = cJSON_GetObjectItemCaseSensitive(o, "from_s");
+	to = cJSON_GetObjectItemCaseSensitive(o, "to_s");
+	/* Whole days, as the tenant's policy counts; under a day is still "shorter". */
+	if (cJSON_IsString(rot) && cJSON_IsNumber(from) && cJSON_IsNumber(to) &&
+	    (int64_t)to->valuedouble / 86400 < ((int64_t)from->valuedouble + 86399) / 86400) {
+		notice_base(&n, NOTICE_LIFETIME_SHORTENED, sw->app, sw->al->rt->cfg, sw->hint,
+		    sizeof(sw->hint));
+		n.rotation_id = rot->valuestring;
+		n.lifetime_requested_days = ((int64_t)from->valuedouble + 86399) / 86400;
+		n.lifetime_granted_days = (int64_t)to->valuedouble / 86400;
+		tell(sw, &n, rot->valuestring);
+	}
+	cJSON_Delete(o);
+}
+
+/* The hint of key_id in the stored passwordCredentials, or NULL (caller frees). */
+static char *
+key_hint(struct sweep *sw, const char *key_id)
+{
+	char *json = NULL, *hint = NULL;
+	cJSON *arr, *e;
+	const cJSON *k, *h;
+
+	if (store_get_value(sw->al->st, sw->app->name, "password_credentials", &json) != 1)
+		return NULL;
+	arr = cJSON_Parse(json);
+	free(json);
+	cJSON_ArrayForEach(e, arr) {
+		k = cJSON_GetObjectItemCaseSensitive(e, "key_id");
+		h = cJSON_GetObjectItemCaseSensitive(e, "hint");
+		if (cJSON_IsString(k) && strcmp(k->valuestring, key_id) == 0 && cJSON_IsString(h))
+			hint = xstrdup(h->valuestring);
+	}
+	cJSON_Delete(arr);
+	return hint;
+}
+
+/* "warned:<key id>:<threshold s>" = end time.  Only the nearest threshold of a key is told. */
+static void
+sweep_warnings(struct sweep *sw)
+{
+	struct store_value *v = NULL;
+	size_t n = 0, i, j;
+	char key_id[128], ref[200], *hint;
+	long long thr, other;
+	int64_t end_s;
+	struct notice nt;
+
+	if (store_list_values(sw->al->st, sw->app->name, "warned:", ALERTS_WARNINGS_MAX, &v, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		const char *k = v[i].key + strlen("warned:"), *colon = strrchr(k, ':');
+		int nearest = 1;
+
+		if (colon == NULL || (size_t)(colon - k) >= sizeof(key_id) ||
+		    sscanf(colon + 1, "%lld", &thr) != 1 || graph_parse_time(v[i].value, &end_s) == -1)
+			continue;
+		memcpy(key_id, k, (size_t)(colon - k));
+		key_id[colon - k] = '\0';
+		for (j = 0; j < n && nearest; j++)
+			if (j != i && strncmp(v[j].key, v[i].key, (size_t)(colon - v[i].key) + 1) == 0 &&
+			    sscanf(v[j].key + (colon - v[i].key) + 1, "%lld", &other) == 1 && other < thr)
+				nearest = 0;
+		if (!nearest || end_s * 1000 < util_now_ms())
+			continue;
+		hint = key_hint(sw, key_id);
+		notice_base(&nt, NOTICE_EXPIRY_WARNING, sw->app, sw->al->rt->cfg, sw->hint,
+		    sizeof(sw->hint));
+		nt.key_id = key_id;
+		nt.hint = hint;
+		nt.end_ms = end_s * 1000;
+		nt.threshold_s = thr;
+		nt.rotate_at_ms = (end_s - sw->app->rotate_before) * 1000;
+		snprintf(ref, sizeof(ref), "%s:%lld", key_id, thr);
+		tell(sw, &nt, ref);
+		free(hint);
+	}
+	store_values_free(v, n);
+}
+
+static void
+sweep_app(struct alerts *al, struct app_alerts *a)
+{
+	struct sweep sw;
+	struct store_incident *incs = NULL;
+	struct store_rotation *rots = NULL;
+	size_t n_incs = 0, n_rots = 0, i;
+	char *known = NULL;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.al = al;
+	sw.a = a;
+	if ((sw.app = app_config(al, a->name)) == NULL)
+		return;
+	refresh_owners(a, sw.app);
+	if (!a->owners_ready && store_get_value(al->st, a->name, "graph_owners", &known) == 1)
+		a->owners_ready = 1;	/* read before a restart: good enough to start with */
+	free(known);
+	/* A first alert that leaves out Graph's owners would never reach them: wait a little. */
+	if (!a->owners_ready && util_now_ms() / 1000 < a->owners_wait_until_s)
+		return;
+	alerts_owners(al->st, sw.app, &sw.owners, &sw.n_owners, NULL);
+	if (store_list_incidents(al->st, a->name, 0, ALERTS_INCIDENTS_MAX, &incs, &n_incs) == 0)
+		for (i = n_incs; i-- > 0;)
+			sweep_incident(&sw, &incs[i]);
+	if (store_list_rotations(al->st, a->name, 0, ALERTS_ROTATIONS_MAX, &rots, &n_rots) == 0)
+		for (i = n_rots; i-- > 0;)
+			sweep_rotation(&sw, &rots[i], incs, n_incs);
+	store_rotations_free(rots, n_rots);
+	store_incidents_free(incs, n_incs);
+	sweep_lifetime(&sw);
+	sweep_warnings(&sw);
+	owners_free(sw.owners, sw.n_owners);
+}
+
+static void
+schedule(struct alerts *al, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	event_add(al->timer, &tv);
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct alerts *al = arg;
+	char *err = NULL;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	schedule(al, ALERTS_SWEEP_MS);
+	if (al->st == NULL) {
+		if ((al->st = store_open(al->rt->cfg->store_url, &err)) == NULL) {
+			log_warn("alerts: cannot open the store: %s; retrying", err);
+			free(err);
+			return;
+		}
+		store_lock_wait(al->st, ALERTS_LOCK_WAIT_MS);
+	}
+	for (i = 0; i < al->n_apps; i++)
+		sweep_app(al, al->apps[i]);
+}
+
+static struct app_alerts *
+app_alerts_new(struct alerts *al, const struct config_app *app)
+{
+	struct app_alerts *a = xcalloc(1, sizeof(*a));
+	char *err = NULL;
+
+	a->al = al;
+	a->name = xstrdup(app->name);
+	a->owners_wait_until_s = util_now_ms() / 1000 + ALERTS_OWNERS_WAIT_S;
+	if (app->azure_app_object_id != NULL && app->azure_app_object_id[0] != '\0')
+		a->object_id = xstrdup(app->azure_app_object_id);
+	if (app->rotator_client_id != NULL && app->owners_from_graph &&
+	    (a->gc = graph_client_from_app(al->hc, app, &err)) == NULL) {
+		log_ctx(LOG_LEVEL_WARN, NULL, app->name, "owners from Graph unavailable: %s", err);
+		free(err);
+		err = NULL;
+	}
+	a->owners_ready = a->gc == NULL;
+	if (app->nylas_api_key != NULL && (a->nc = nylas_client_from_app(al->hc, app, &err)) == NULL) {
+		log_ctx(LOG_LEVEL_WARN, NULL, app->name, "Nylas grants unavailable: %s", err);
+		free(err);
+	}
+	return a;
+}
+
+static void
+app_alerts_free(struct app_alerts *a)
+{
+	/* Calls in flight hear CANCELLED and touch nothing. */
+	graph_client_free(a->gc);
+	nylas_client_free(a->nc);
+	free(a->object_id);
+	free(a->grants_incident);
+	free(a->name);
+	free(a);
+}
+
+struct alerts *
+alerts_new(struct runtime *rt, struct http_client *hc, struct notifier *nt)
+{
+	struct alerts *al = xcalloc(1, sizeof(*al));
+	size_t i;
+
+	al->rt = rt;
+	al->hc = hc;
+	al->nt = nt;
+	al->apps = xcalloc(rt->cfg->n_apps + 1, sizeof(*al->apps));
+	for (i = 0; i < rt->cfg->n_apps; i++)
+		al->apps[al->n_apps++] = app_alerts_new(al, rt->cfg->apps[i]);
+	al->timer = evtimer_new(rt->base, sweep_cb, al);
+	if (al->timer == NULL)
+		fatal("alerts: cannot create a timer");
+	schedule(al, 0);
+	return al;
+}
+
+void
+alerts_free(struct alerts *al)
+{
+	size_t i;
+
+	if (al == NULL)
+		return;
+	event_free(al->timer);
+	for (i = 0; i < al->n_apps; i++)
+		app_alerts_free(al->apps[i]);
+	free(al->apps);
+	store_close(al->st);
+	free(al);
+}
+
+void
+alerts_wake(struct alerts *al)
+{
+	if (al != NULL)
+		schedule(al, 0);
+}
