@@ -37,6 +37,7 @@
 #define ALERTS_RESOLVED_KEEP_MS	(7LL * 86400 * 1000)	/* resolved incidents still told */
 #define ALERTS_RETRY_S		600	/* after a failed owners or grants read */
 #define ALERTS_EVIDENCE_MAX	16
+#define ALERTS_SETTLE_MS	3000	/* an incident's alert waits this long: a storm's count, not its first grant */
 #define ALERTS_OWNERS_WAIT_S	30	/* notices wait at most this long for Graph's owners at start */
 
 struct app_alerts {
@@ -481,7 +482,8 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 	has_rot = incident_rotation(sw, inc, &r);
 	if (has_rot)
 		notice_rotation(&n, &r);
-	tell(sw, &n, inc->id);
+	if (!open || util_now_ms() - inc->opened_at >= ALERTS_SETTLE_MS)
+		tell(sw, &n, inc->id);
 	if (open) {
 		if (correlate_cause_parse(inc->cause, &cause) == 0 && correlate_cause_rotates(cause))
 			list_grants(sw->a, inc);
@@ -546,6 +548,12 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	 */
 	incident_id = r->incident_id != NULL ? r->incident_id : incident_of(incs, n_incs, r->id);
 	has_inc = incident_id != NULL && store_get_incident(sw->al->st, incident_id, &inc) == 1;
+	/* The owners hear what broke before they hear it was fixed. */
+	if (has_inc && store_outbox_exists(sw->al->st, incident_id,
+	    notice_kind_name(NOTICE_INCIDENT_OPENED)) != 1) {
+		store_incident_clear(&inc);
+		return;
+	}
 	if (has_inc) {
 		evidence_load(&ev, inc.evidence);
 		notice_incident(&n, &inc, &ev);

@@ -1609,7 +1609,8 @@ rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_appl
 	if (pw != NULL && pw->end > 0) {
 		warn_thresholds(r, app, pw);
 		if (pw->end - now_s() <= app->rotate_before && find_rot(r, name) != NULL)
-			plan_proactive(r, app, "the secret Nylas uses ends within rotate_before");
+			plan_proactive(r, app, pw->end <= now_s() ? "the secret Nylas uses has ended" :
+			    "the secret Nylas uses ends within rotate_before");
 	}
 	free(key);
 }
