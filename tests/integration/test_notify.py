@@ -53,8 +53,8 @@ WHSEC = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 t = Tap()
 
 
-def seed(expired=True):
-    s = state(pw=passwords(current_end=PAST_END) if expired else None)
+def seed(expired=True, pw=None):
+    s = state(pw=pw if pw is not None else passwords(current_end=PAST_END) if expired else None)
     app = s["tenants"][TENANT]["apps"][TARGET]
     app["owners"].append({"type": "user", "id": "owner-1"})
     s["tenants"][TENANT]["users"] = {"owner-1": {
@@ -77,8 +77,9 @@ def make_rig(sinks, more_app=(), digest="1s", seed_state=None):
     rig = Rig(seed=seed_state or seed(), app_lines=[], certs=sinks.certs)
     sd = os.path.join(rig.d.dir, "secrets")
     write_secret(os.path.join(sd, "whsec"), WHSEC + "\n")
-    rig.configure(app_lines=[
-        "rotation_mode = auto",
+    mode = [x for x in more_app if x.startswith("rotation_mode")] or ["rotation_mode = auto"]
+    more_app = [x for x in more_app if not x.startswith("rotation_mode")]
+    rig.configure(app_lines=mode + [
         "owners = %s" % OWNER,
         "owners_from_graph = yes",
         "reauth_url_template = https://app.example.com/login?hint={email}&src=rekey",
@@ -368,6 +369,35 @@ def run_resolve(sinks):
         rig.stop()
 
 
+def run_warning(sinks):
+    """The in-use secret ends in 10 days, approve mode: one warning (the 14-day threshold, not
+    also the 30-day one), a rotation waiting for approval with the command, then done."""
+    sinks.reset()
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 10 * 86400 + 3600))
+    rig = make_rig(sinks, more_app=["rotation_mode = approve"],
+                   seed_state=seed(pw=passwords(current_end=end)))
+    try:
+        rig.d.start()
+        warn = one_each(sinks, "expiry_warning", "rekey.secret.expiring", "expiry warning")
+        text = body(warn[0]) if warn else ""
+        t.ok("10 days" in text and end in text, "the warning says 10 days left and the end date",
+             text[:1500])
+        t.eq(len(mails_of(sinks, "expiry_warning", OWNER)), 1,
+             "one warning for the nearest threshold crossed, not one per threshold")
+        waiting = one_each(sinks, "rotation_waiting", "rekey.rotation.waiting_for_approval",
+                           "rotation waiting for approval")
+        rid = (q(rig.d, "SELECT id FROM rotations") or [{}])[0].get("id")
+        cmd = "rekey approve -c %s %s" % (rig.d.conf_path, rid)
+        t.ok(waiting and rid and cmd in body(waiting[0]).replace("=\r\n", ""),
+             "the approval request gives the exact command", body(waiting[0])[:1500] if waiting else None)
+        r = subprocess.run([REKEY_BIN, "approve", "-c", rig.d.conf_path, rid],
+                           capture_output=True, text=True, timeout=30)
+        t.eq(r.returncode, 0, "rekey approve exits 0", r.stderr)
+        one_each(sinks, "rotation_done", "rekey.rotation.done", "approved rotation done")
+    finally:
+        rig.stop()
+
+
 def main():
     cdir = make_certs(tempfile.mkdtemp(prefix="rekey-sinks-"))
     with Sinks().start(cdir, webhook_secret=WHSEC) as sinks:
@@ -376,6 +406,7 @@ def main():
         run_failure(sinks)
         run_kill9(sinks)
         run_resolve(sinks)
+        run_warning(sinks)
     shutil.rmtree(cdir, ignore_errors=True)
     t.done()
 
