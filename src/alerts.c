@@ -29,11 +29,12 @@
 #include <event2/event.h>
 
 #define ALERTS_SWEEP_MS		2000
+#define ALERTS_MORE_MS		100	/* the next slice of a long job (the users' mails) */
 #define ALERTS_LOCK_WAIT_MS	250
 #define ALERTS_INCIDENTS_MAX	16
 #define ALERTS_ROTATIONS_MAX	16
 #define ALERTS_WARNINGS_MAX	64
-#define ALERTS_REAUTH_BATCH	200	/* user emails queued per incident per sweep */
+#define ALERTS_REAUTH_BATCH	50	/* user emails rendered per incident per sweep: ~2 ms of the loop */
 #define ALERTS_RESOLVED_KEEP_MS	(7LL * 86400 * 1000)	/* resolved incidents still told */
 #define ALERTS_RETRY_S		600	/* after a failed owners or grants read */
 #define ALERTS_EVIDENCE_MAX	16
@@ -339,6 +340,7 @@ struct sweep {
 	char **owners;
 	size_t n_owners;
 	char hint[512];
+	int more;			/* work was left for the next sweep: make it soon */
 };
 
 /*
@@ -461,6 +463,8 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 		free(emails[i]);
 	}
 	free(emails);
+	if (n == ALERTS_REAUTH_BATCH)
+		sw->more = 1;
 }
 
 static void
@@ -659,7 +663,8 @@ sweep_warnings(struct sweep *sw)
 	store_values_free(v, n);
 }
 
-static void
+/* One app's sweep; 1 when it left work for the next one. */
+static int
 sweep_app(struct alerts *al, struct app_alerts *a)
 {
 	struct sweep sw;
@@ -672,14 +677,14 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	sw.al = al;
 	sw.a = a;
 	if ((sw.app = app_config(al, a->name)) == NULL)
-		return;
+		return 0;
 	refresh_owners(a, sw.app);
 	if (!a->owners_ready && store_get_value(al->st, a->name, "graph_owners", &known) == 1)
 		a->owners_ready = 1;	/* read before a restart: good enough to start with */
 	free(known);
 	/* A first alert that leaves out Graph's owners would never reach them: wait a little. */
 	if (!a->owners_ready && util_now_ms() / 1000 < a->owners_wait_until_s)
-		return;
+		return 0;
 	alerts_owners(al->st, sw.app, &sw.owners, &sw.n_owners, NULL);
 	if (store_list_incidents(al->st, a->name, 0, ALERTS_INCIDENTS_MAX, &incs, &n_incs) == 0)
 		for (i = n_incs; i-- > 0;)
@@ -692,6 +697,7 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	sweep_lifetime(&sw);
 	sweep_warnings(&sw);
 	owners_free(sw.owners, sw.n_owners);
+	return sw.more;
 }
 
 static void
@@ -708,6 +714,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct alerts *al = arg;
 	char *err = NULL;
 	size_t i;
+	int more = 0;
 
 	(void)fd;
 	(void)what;
@@ -719,9 +726,14 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		store_lock_wait(al->st, ALERTS_LOCK_WAIT_MS);
+		/* Everything it writes can be derived again (see notify.c): no fsync on the loop. */
+		store_relax_durability(al->st);
 	}
 	for (i = 0; i < al->n_apps; i++)
-		sweep_app(al, al->apps[i]);
+		more |= sweep_app(al, al->apps[i]);
+	/* Many users to mail: small slices, often, so the loop is never held long. */
+	if (more)
+		schedule(al, ALERTS_MORE_MS);
 }
 
 static struct app_alerts *
