@@ -43,7 +43,8 @@ try:
                   "azure_tenant_id = %s" % TENANT, "azure_client_id = %s" % TARGET,
                   "azure_login_base = %s" % fakes.login_base, "graph_base = %s" % fakes.graph_base,
                   "rotator_client_id = %s" % ROTATOR, "rotator_cert_file = %s/rotator.crt" % d.certs,
-                  "rotator_key_file = %s/rotator.key" % d.certs, ""]
+                  "rotator_key_file = %s/rotator.key" % d.certs,
+                  "owners_from_graph = no", ""]
     with open(d.conf_path, "w") as f:
         f.write("\n".join(lines))
     d.start()

@@ -159,10 +159,14 @@ def proactive(rig):
     warned = sorted(rig.values("warned:").keys())
     t.eq(warned, ["warned:%s:%d" % (CURRENT_KEY, 14 * DAY), "warned:%s:%d" % (CURRENT_KEY, 30 * DAY)],
          "proactive: the 30d and 14d warnings recorded once each")
+    # Once done, the rotator reads the secrets again: status shows the new one in use at once.
+    want = sorted([PORTAL_KEY, row.get("new_key_id") or "?"])
+    wait_for(lambda: sorted(c["key_id"] for c in json.loads(rig.value("password_credentials")
+                                                            or "[]")) == want, 10)
     creds_json = json.loads(rig.value("password_credentials") or "[]")
-    t.eq(sorted(c["key_id"] for c in creds_json), sorted([CURRENT_KEY, PORTAL_KEY]),
-         "proactive: the poll's secrets are stored for status")
-    t.eq(rig.value("in_use_key_id"), CURRENT_KEY, "proactive: and the in-use keyId")
+    t.eq(sorted(c["key_id"] for c in creds_json), want,
+         "proactive: the secrets read again after the rotation are stored for status")
+    t.eq(rig.value("in_use_key_id"), row.get("new_key_id"), "proactive: and the new in-use keyId")
     del r
 
 
