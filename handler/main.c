@@ -397,8 +397,13 @@ rotate(const char *path, const char *name, int dry_run)
 	return rc == -1 ? 1 : 0;
 }
 
+/*
+ * One store write of the CLI on the record id (rekey approve, rekey
+ * resolve): a running daemon notices it by itself.  The exit status.
+ */
 static int
-approve(const char *path, const char *id)
+store_action(const char *path, const char *cmd, const char *id,
+    int (*act)(struct store *, const char *, char **), const char *done, const char *next)
 {
 	struct config *cfg;
 	struct store *st;
@@ -407,38 +412,29 @@ approve(const char *path, const char *id)
 
 	if (open_state(path, &cfg, &st) == -1)
 		return 1;
-	rc = rotation_approve(st, id, &err);
+	rc = act(st, id, &err);
 	if (rc == -1) {
-		fprintf(stderr, "rekey approve: %s\n", err);
+		fprintf(stderr, "rekey %s: %s\n", cmd, err);
 		free(err);
 	} else {
-		printf("approved rotation %s; the daemon starts it within 2 s; follow it with: "
-		    "rekey status -c %s\n", id, path);
+		printf("%s %s; %s: rekey status -c %s\n", done, id, next, path);
 	}
 	close_state(cfg, st);
 	return rc == -1 ? 1 : 0;
 }
 
 static int
+approve(const char *path, const char *id)
+{
+	return store_action(path, "approve", id, rotation_approve, "approved rotation",
+	    "the daemon starts it within 2 s; follow it with");
+}
+
+static int
 resolve(const char *path, const char *id)
 {
-	struct config *cfg;
-	struct store *st;
-	char *err = NULL;
-	int rc;
-
-	if (open_state(path, &cfg, &st) == -1)
-		return 1;
-	rc = correlate_resolve(st, id, &err);
-	if (rc == -1) {
-		fprintf(stderr, "rekey resolve: %s\n", err);
-		free(err);
-	} else {
-		printf("resolved incident %s; the owners are told within a few seconds; new expiries "
-		    "open a new incident\n", id);
-	}
-	close_state(cfg, st);
-	return rc == -1 ? 1 : 0;
+	return store_action(path, "resolve", id, correlate_resolve, "resolved incident",
+	    "the owners are told within a few seconds, and new expiries open a new incident; see");
 }
 
 int

@@ -93,6 +93,8 @@ try:
     t.eq(status, 401, "rotate without the token: 401")
     status, _, _ = api(d, "POST", "rotations/x/approve")
     t.eq(status, 401, "approve without the token: 401")
+    status, _, _ = api(d, "POST", "incidents/inc-1/resolve")
+    t.eq(status, 401, "resolve without the token: 401")
     with d.db() as c:
         t.eq(c.execute("SELECT count(*) FROM rotations").fetchone()[0], 0,
              "a refused rotate stored nothing")
@@ -195,6 +197,22 @@ try:
     with d.db() as c:
         t.eq(c.execute("SELECT approved FROM rotations WHERE id = ?", (rid,)).fetchone()[0], 1,
              "approve is stored")
+
+    # --- resolve ---
+    status, _, _ = api(d, "POST", "incidents/%s/resolve" % uuid.uuid4(), token)
+    t.eq(status, 404, "resolving an unknown incident: 404")
+    status, headers, _ = api(d, "GET", "incidents/inc-1/resolve", token)
+    t.ok(status == 405 and headers.get("allow") == "POST", "GET resolve: 405 Allow: POST")
+    status, _, doc = api(d, "POST", "incidents/inc-1/resolve", token)
+    t.ok(status == 200 and (doc or {}).get("resolved_by") == "operator", "resolve: 200",
+         (status, doc))
+    with d.db() as c:
+        row = c.execute("SELECT state, resolved_by, resolved_at FROM incidents WHERE id = 'inc-1'"
+                        ).fetchone()
+    t.ok(row and row[0] == "resolved" and row[1] == "operator" and row[2] > 0,
+         "resolve is stored: resolved by the operator, with a time", row and tuple(row))
+    status, _, doc = api(d, "POST", "incidents/inc-1/resolve", token)
+    t.eq(status, 200, "resolving twice is harmless")
 
     # --- the other 404 and 405 answers ---
     status, _, _ = api(d, "POST", "apps/nope/rotate", token)
