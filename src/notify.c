@@ -45,6 +45,7 @@ struct notifier {
 	struct runtime *rt;
 	struct http_client *hc;
 	struct mailer *mailer;		/* SMTP from a thread of its own (mailer.h) */
+	char *mailer_ca;		/* the ca_file it trusts; a reload may change it */
 	struct store *st;		/* NULL when it could not be opened: retried */
 	struct event *timer;
 	struct sending *flight[NOTIFY_IN_FLIGHT_MAX];
@@ -494,6 +495,29 @@ gauges(struct notifier *n)
 }
 
 static int
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* After a reload that changed [outbound] ca_file: a new mail thread, once no mail is out. */
+static void
+follow_ca_file(struct notifier *n)
+{
+	size_t i;
+
+	if (same_text(n->mailer_ca, n->rt->cfg->ca_file))
+		return;
+	for (i = 0; i < n->n_flight; i++)
+		if (strcmp(n->flight[i]->row.channel, "email") == 0)
+			return;
+	mailer_free(n->mailer);
+	free(n->mailer_ca);
+	n->mailer_ca = n->rt->cfg->ca_file != NULL ? xstrdup(n->rt->cfg->ca_file) : NULL;
+	n->mailer = mailer_new(n->rt->base, n->mailer_ca, NOTIFY_TIMEOUT_MS);
+}
+
+static int
 open_store(struct notifier *n)
 {
 	char *err = NULL;
@@ -529,6 +553,7 @@ round_cb(evutil_socket_t fd, short what, void *arg)
 	if (n->stopping)
 		return;
 	schedule(n, NOTIFY_IDLE_MS);
+	follow_ca_file(n);
 	if (open_store(n) == -1)
 		return;
 	room = NOTIFY_IN_FLIGHT_MAX - n->n_flight;
@@ -561,7 +586,8 @@ notifier_new(struct runtime *rt, struct http_client *hc)
 
 	n->rt = rt;
 	n->hc = hc;
-	n->mailer = mailer_new(rt->base, rt->cfg->ca_file, NOTIFY_TIMEOUT_MS);
+	n->mailer_ca = rt->cfg->ca_file != NULL ? xstrdup(rt->cfg->ca_file) : NULL;
+	n->mailer = mailer_new(rt->base, n->mailer_ca, NOTIFY_TIMEOUT_MS);
 	n->timer = evtimer_new(rt->base, round_cb, n);
 	if (n->timer == NULL)
 		fatal("notify: cannot create a timer");
@@ -584,6 +610,7 @@ notifier_free(struct notifier *n)
 		n->flight[i]->n = NULL;	/* their callbacks (CANCELLED) free them */
 	n->n_flight = 0;
 	mailer_free(n->mailer);		/* mails not finished: CANCELLED now */
+	free(n->mailer_ca);
 	event_free(n->timer);
 	store_close(n->st);
 	free(n);
