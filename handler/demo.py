@@ -121,15 +121,8 @@ def configure(rig, sinks):
         "owners = %s" % OWNER,
         "owners_from_graph = yes",
         "reauth_url_template = %s" % REAUTH,
-        "", "[notify]",
-        "smtp_url = %s" % sinks.smtp_url,
-        "smtp_from = rekey@example.com",
-        "slack_webhook_url = %s" % sinks.slack_url,
-        "teams_webhook_url = %s" % sinks.teams_url,
-        "webhook_url = %s" % sinks.webhook_url,
-        "webhook_secret_file = %s/whsec" % sd,
-        "digest_interval = 2s",
-    ])
+        "",
+    ] + sinks.notify_config(os.path.join(sd, "whsec"), digest_interval="2s"))
     return whsec
 
 

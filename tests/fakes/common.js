@@ -26,9 +26,14 @@ const https = require('https');
 
 const MAX_BODY = 16 * 1024 * 1024;
 
-function log(...args) {
-	process.stderr.write(`[fake ${new Date().toISOString()}] ${args.join(' ')}\n`);
+// A logger to stderr whose lines start "[TAG time]".
+function makeLog(tag) {
+	return (...args) => {
+		process.stderr.write(`[${tag} ${new Date().toISOString()}] ${args.join(' ')}\n`);
+	};
 }
+
+const log = makeLog('fake');
 
 function uuid() {
 	return crypto.randomUUID();
@@ -83,13 +88,14 @@ function parseTime(s) {
 
 // --- request helpers ------------------------------------------------------
 
-function readBody(req) {
+// The request body; rejects (and drops the request) past limit bytes.
+function readBody(req, limit = MAX_BODY) {
 	return new Promise((resolve, reject) => {
 		const chunks = [];
 		let size = 0;
 		req.on('data', (c) => {
 			size += c.length;
-			if (size > MAX_BODY) {
+			if (size > limit) {
 				reject(new Error('body too large'));
 				req.destroy();
 				return;
@@ -475,8 +481,26 @@ function outboundReport(r) {
 	return out;
 }
 
+// --- start -------------------------------------------------------------------
+
+// Once every listener is up: ONE line of ports goes to stdout (what the
+// Python drivers wait for), then only logs go to stderr. SIGTERM and SIGINT
+// exit at once; with watchStdin so does the end of stdin, so that a test
+// runner that dies leaves no server behind.
+function announcePorts(ports, watchStdin, logFn = log) {
+	process.stdout.write(JSON.stringify(ports) + '\n');
+	logFn('listening', JSON.stringify(ports));
+	for (const sig of ['SIGTERM', 'SIGINT'])
+		process.on(sig, () => process.exit(0));
+	if (watchStdin) {
+		process.stdin.on('end', () => process.exit(0));
+		process.stdin.on('error', () => process.exit(0));
+		process.stdin.resume();
+	}
+}
+
 module.exports = {
-	FakeServer, HttpError, log, uuid, sleep, b64url, randomToken,
+	FakeServer, HttpError, log, makeLog, uuid, sleep, b64url, randomToken,
 	graphTime, graphNow, graphInnerDate, aadTimestamp, parseTime,
-	outbound, outboundReport, parseJson,
+	readBody, lowerHeaders, outbound, outboundReport, parseJson, announcePorts,
 };

@@ -153,7 +153,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { FakeServer, log } = require('./common');
+const { FakeServer, announcePorts } = require('./common');
 const { State } = require('./state');
 const { createIdentity, SigningKeys } = require('./identity');
 const { createGraph } = require('./graph');
@@ -221,15 +221,7 @@ async function main() {
 	const ports = {};
 	for (const [name, s] of Object.entries(servers))
 		ports[name] = await s.listen();
-	process.stdout.write(JSON.stringify(ports) + '\n');
-	log('listening', JSON.stringify(ports));
-	for (const sig of ['SIGTERM', 'SIGINT'])
-		process.on(sig, () => process.exit(0));
-	if (args.watchStdin) {
-		process.stdin.on('end', () => process.exit(0));
-		process.stdin.on('error', () => process.exit(0));
-		process.stdin.resume();
-	}
+	announcePorts(ports, args.watchStdin);
 }
 
 main().catch((e) => {

@@ -17,6 +17,8 @@
 // test runner that dies leaves no sink behind. SIGTERM/SIGINT exit at once.
 // tests/lib/sinks.py drives all this from Python (and passes the secrets
 // through the control API, not the command line).
+// It shares common.js with the fakes for reading bodies, logging and the
+// start-up line.
 //
 // ---------------------------------------------------------------------------
 // SMTP (RFC 5321, 3207 STARTTLS, 4954 AUTH, 1870 SIZE, 2920 PIPELINING)
@@ -118,6 +120,7 @@ const fs = require('fs');
 const https = require('https');
 const net = require('net');
 const tls = require('tls');
+const { announcePorts, lowerHeaders, makeLog, readBody, sleep } = require('./common');
 
 const MAX_LINE = 4096;			// one SMTP command line, CRLF included
 const MAX_DATA_LINE = 64 * 1024;	// buffered before a data line is flushed unfinished
@@ -147,9 +150,7 @@ const sink = {
 	connSeq: 0,
 };
 
-function log(...args) {
-	process.stderr.write(`[sinks ${new Date().toISOString()}] ${args.join(' ')}\n`);
-}
+const log = makeLog('sinks');
 
 function pushCapped(list, entry) {
 	list.push(entry);
@@ -929,31 +930,6 @@ function checkWebhook(rec, raw) {
 	return { valid: true, status: 200, type: 'application/json', body: '{"verified":true}' };
 }
 
-function readBody(req) {
-	return new Promise((resolve, reject) => {
-		const chunks = [];
-		let size = 0;
-		req.on('data', (c) => {
-			size += c.length;
-			if (size > MAX_HTTP_BODY) {
-				reject(new Error('body too large'));
-				req.destroy();
-				return;
-			}
-			chunks.push(c);
-		});
-		req.on('end', () => resolve(Buffer.concat(chunks)));
-		req.on('error', reject);
-	});
-}
-
-function lowerHeaders(h) {
-	const out = {};
-	for (const [k, v] of Object.entries(h))
-		out[k.toLowerCase()] = v;
-	return out;
-}
-
 function send(res, rec, status, type, body, headers = {}) {
 	if (res.headersSent || res.destroyed)
 		return;
@@ -966,10 +942,6 @@ function send(res, rec, status, type, body, headers = {}) {
 
 function sendJson(res, status, payload) {
 	send(res, null, status, 'application/json; charset=utf-8', JSON.stringify(payload));
-}
-
-function sleep(ms) {
-	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // Waits for /_sink/release (true) or for the client to go away (false).
@@ -1212,7 +1184,7 @@ function onControl(req, res, raw) {
 async function onRequest(req, res) {
 	let raw;
 	try {
-		raw = await readBody(req);
+		raw = await readBody(req, MAX_HTTP_BODY);
 	} catch (e) {
 		send(res, null, 413, 'text/plain', e.message);
 		return;
@@ -1286,15 +1258,7 @@ async function main() {
 	hooks.on('tlsClientError', (e) => log('hooks: TLS handshake failed:', e.message));
 	hooks.keepAliveTimeout = 5000;
 	const ports = { smtp: await listen(smtp), smtps: await listen(smtps), hooks: await listen(hooks) };
-	process.stdout.write(JSON.stringify(ports) + '\n');
-	log('listening', JSON.stringify(ports));
-	for (const sig of ['SIGTERM', 'SIGINT'])
-		process.on(sig, () => process.exit(0));
-	if (args.watchStdin) {
-		process.stdin.on('end', () => process.exit(0));
-		process.stdin.on('error', () => process.exit(0));
-		process.stdin.resume();
-	}
+	announcePorts(ports, args.watchStdin, log);
 }
 
 main().catch((e) => {

@@ -13,17 +13,11 @@ of tests/fakes/fake.js."""
 
 import json
 import os
-import select
-import shutil
 import ssl
-import subprocess
-import tempfile
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from nodeproc import ROOT, NodeProcess, http_call
+
 FAKE_JS = os.path.join(ROOT, "tests", "fakes", "fake.js")
 SERVICES = ("identity", "graph", "nylas", "untrusted")
 
@@ -32,57 +26,26 @@ class FakeError(RuntimeError):
     pass
 
 
-class Response:
-    """One HTTP answer: status, headers (lower-case names), body bytes."""
-
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8")) if self.body else None
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def __repr__(self):
-        return "<Response %d %s>" % (self.status, self.body[:300])
-
-
-class Fakes:
+class Fakes(NodeProcess):
     """One fake.js process with its four servers."""
 
-    def __init__(self, node=None):
-        self.node = node or shutil.which("node") or "node"
-        self.proc = None
-        self.ports = None
-        self.certs = None
-        self.dir = None
-        self.log_path = None
-        self._log = None
+    SCRIPT = FAKE_JS
+    PORTS = SERVICES
+    DIR_PREFIX = "rekey-fakes-"
+    LOG_NAME = "fake.log"
+    ERROR = FakeError
 
     # --- life cycle ---
     def start(self, certs_dir, state=None, timeout=15):
         """Starts the fakes; fails loudly (with their stderr) if they do not come up."""
-        self.certs = os.path.abspath(certs_dir)
-        self.dir = tempfile.mkdtemp(prefix="rekey-fakes-")
-        self.log_path = os.path.join(self.dir, "fake.log")
-        self._log = open(self.log_path, "wb")
-        args = [self.node, FAKE_JS, "--certs", self.certs, "--watch-stdin"]
+        self._open(certs_dir)
+        args = []
         if state is not None:
             path = os.path.join(self.dir, "state.json")
             with open(path, "w") as f:
                 json.dump(state, f)
             args += ["--state", path]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log)
-        try:
-            self.ports = self._read_ports(timeout)
-        except Exception:
-            self.stop()
-            raise
+        self._launch(args, timeout)
         self.ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
         # Only the control API of the untrusted server is reached without
         # verification; call() keeps verifying, which is the point of it.
@@ -90,63 +53,6 @@ class Fakes:
         self.untrusted_ctx.check_hostname = False
         self.untrusted_ctx.verify_mode = ssl.CERT_NONE
         return self
-
-    def _read_ports(self, timeout):
-        deadline = time.time() + timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            if self.proc.poll() is not None:
-                raise FakeError("fake.js exited %d:\n%s" % (self.proc.returncode, self.log_text()))
-            left = deadline - time.time()
-            if left <= 0:
-                raise FakeError("fake.js did not start within %ds:\n%s" % (timeout, self.log_text()))
-            ready, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.2))
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    continue
-                line += chunk
-        ports = json.loads(line.decode())
-        if set(ports) != set(SERVICES):
-            raise FakeError("unexpected ports line: %r" % line)
-        return ports
-
-    def stop(self):
-        """Stops the process and waits for it; safe to call twice."""
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.dir and os.environ.get("KEEP_TEST_DIRS") is None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except (OSError, TypeError):
-            return ""
 
     # --- addresses ---
     def url(self, service, path=""):
@@ -178,19 +84,8 @@ class Fakes:
     def call(self, service, method, path, body=None, headers=None, timeout=30, context=None):
         """Sends one request to a fake; body may be bytes, str or JSON-able.
         Returns a Response for every HTTP status; network errors raise."""
-        data = body
-        h = dict(headers or {})
-        if body is not None and not isinstance(body, (bytes, str)):
-            data = json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        req = urllib.request.Request(self.url(service, path), data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout, context=context or self.ctx) as r:
-                return Response(r.status, _lower(r.headers), r.read())
-        except urllib.error.HTTPError as e:
-            return Response(e.code, _lower(e.headers), e.read())
+        return http_call(self.url(service, path), method, body, headers, timeout,
+                         context or self.ctx)
 
     def _control(self, service, method, path, body=None):
         ctx = self.untrusted_ctx if service == "untrusted" else None
@@ -302,6 +197,3 @@ class Fakes:
         """How many times the JWKS has been fetched (GET, either path)."""
         return self._control("identity", "GET", "jwks/requests")["count"]
 
-
-def _lower(headers):
-    return dict((k.lower(), v) for k, v in headers.items())

@@ -16,19 +16,13 @@ Only the standard library is used; every call trusts certs_dir/ca.crt and
 nothing else.  The record fields, the script actions and the control API are
 documented at the top of tests/fakes/sinks.js."""
 
-import json
 import os
-import select
-import shutil
 import ssl
-import subprocess
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from nodeproc import ROOT, NodeProcess, http_call
+
 SINKS_JS = os.path.join(ROOT, "tests", "fakes", "sinks.js")
 PORTS = ("smtp", "smtps", "hooks")
 HOOK_KINDS = ("slack", "teams", "webhook")
@@ -39,36 +33,17 @@ class SinkError(RuntimeError):
     pass
 
 
-class Response:
-    """One HTTP answer: status, headers (lower-case names), body bytes."""
-
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def json(self):
-        return json.loads(self.body.decode("utf-8")) if self.body else None
-
-    @property
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def __repr__(self):
-        return "<Response %d %s>" % (self.status, self.body[:300])
-
-
-class Sinks:
+class Sinks(NodeProcess):
     """One sinks.js process with its three listeners."""
 
+    SCRIPT = SINKS_JS
+    PORTS = PORTS
+    DIR_PREFIX = "rekey-sinks-"
+    LOG_NAME = "sinks.log"
+    ERROR = SinkError
+
     def __init__(self, node=None):
-        self.node = node or shutil.which("node") or "node"
-        self.proc = None
-        self.ports = None
-        self.certs = None
-        self.dir = None
-        self.log_path = None
-        self._log = None
+        super().__init__(node)
         self.ctx = None
 
     # --- life cycle ---
@@ -76,75 +51,15 @@ class Sinks:
         """Starts the sinks; smtp_auth is None or (user, password), webhook_secret
         None or "whsec_<base64>".  Both go through the control API, never on a
         command line.  Fails loudly (with the sink's log) if it does not come up."""
-        self.certs = os.path.abspath(certs_dir)
-        self.dir = tempfile.mkdtemp(prefix="rekey-sinks-")
-        self.log_path = os.path.join(self.dir, "sinks.log")
-        self._log = open(self.log_path, "wb")
-        args = [self.node, SINKS_JS, "--certs", self.certs, "--watch-stdin"]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log)
+        self._open(certs_dir)
+        self._launch([], timeout)
         try:
-            self.ports = self._read_ports(timeout)
             self.ctx = ssl.create_default_context(cafile=self.ca_file)
             self.configure(smtp_auth=smtp_auth, webhook_secret=webhook_secret)
         except Exception:
             self.stop()
             raise
         return self
-
-    def _read_ports(self, timeout):
-        deadline = time.time() + timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            if self.proc.poll() is not None:
-                raise SinkError("sinks.js exited %d:\n%s" % (self.proc.returncode, self.log_text()))
-            left = deadline - time.time()
-            if left <= 0:
-                raise SinkError("sinks.js did not start within %ds:\n%s" % (timeout, self.log_text()))
-            ready, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.2))
-            if ready:
-                line += os.read(self.proc.stdout.fileno(), 4096)
-        ports = json.loads(line.decode())
-        if set(ports) != set(PORTS):
-            raise SinkError("unexpected ports line: %r" % line)
-        return ports
-
-    def stop(self):
-        """Stops the process and waits for it; safe to call twice."""
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.dir and os.environ.get("KEEP_TEST_DIRS") is None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except (OSError, TypeError):
-            return ""
 
     # --- addresses ---
     @property
@@ -187,24 +102,28 @@ class Sinks:
     def webhook_url(self):
         return self.hook_url("webhook")
 
+    def notify_config(self, webhook_secret_file, digest_interval="1s",
+                      smtp_from="rekey@example.com"):
+        """The lines of a daemon config's [notify] section (the header first)
+        that send to every sink: mail, Slack, Teams and the signed webhook,
+        whose secret the daemon reads from webhook_secret_file."""
+        return [
+            "[notify]",
+            "smtp_url = %s" % self.smtp_url,
+            "smtp_from = %s" % smtp_from,
+            "slack_webhook_url = %s" % self.slack_url,
+            "teams_webhook_url = %s" % self.teams_url,
+            "webhook_url = %s" % self.webhook_url,
+            "webhook_secret_file = %s" % webhook_secret_file,
+            "digest_interval = %s" % digest_interval,
+        ]
+
     # --- raw HTTP on the hooks server ---
     def call(self, method, path, body=None, headers=None, timeout=30):
         """Sends one request to the hooks server; body may be bytes, str or
         JSON-able.  Returns a Response for every HTTP status; network errors raise."""
-        data = body
-        h = dict(headers or {})
-        if body is not None and not isinstance(body, (bytes, str)):
-            data = json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        if isinstance(data, str):
-            data = data.encode("utf-8")
         url = "https://127.0.0.1:%d%s" % (self.ports["hooks"], path)
-        req = urllib.request.Request(url, data=data, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as r:
-                return Response(r.status, _lower(r.headers), r.read())
-        except urllib.error.HTTPError as e:
-            return Response(e.code, _lower(e.headers), e.read())
+        return http_call(url, method, body, headers, timeout, self.ctx)
 
     def _control(self, method, path, body=None):
         r = self.call(method, "/_sink/" + path, body)
@@ -283,6 +202,3 @@ def _poll(fetch, n, timeout):
         got = fetch()
     return got
 
-
-def _lower(headers):
-    return dict((k.lower(), v) for k, v in headers.items())
