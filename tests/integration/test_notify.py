@@ -143,7 +143,7 @@ def one_each(sinks, kind, event_type, what):
     """ONE message of kind to each owner by email and one per hook channel."""
     ok = wait_for(lambda: all(len(mails_of(sinks, kind, o)) >= 1 for o in OWNERS) and
                   webhook_types(sinks).count(event_type) >= 1, 40, 0.2)
-    time.sleep(1.0)  # anything extra would be on its way by now
+    time.sleep(0.5)  # anything extra would be on its way by now (owners are queued together)
     counts = {o: len(mails_of(sinks, kind, o)) for o in OWNERS}
     t.ok(ok and all(c == 1 for c in counts.values()),
          "%s: exactly one email to each owner (config and Graph)" % what, counts)
@@ -256,7 +256,7 @@ def run_storm(sinks):
         before = (len(sinks.mails()), sum(len(sinks.posts(c)) for c in ("slack", "teams", "webhook")))
         rig.d.stop()
         rig.d.start()
-        time.sleep(6)
+        time.sleep(4.5)  # two sweeps and more
         after = (len(sinks.mails()), sum(len(sinks.posts(c)) for c in ("slack", "teams", "webhook")))
         t.eq(after, before, "a restart sends nothing twice")
     finally:
