@@ -19,14 +19,14 @@ export PYTHONDONTWRITEBYTECODE=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 
-# run_one LABEL CMD...: runs a test, counts its TAP lines.
-run_one() {
-	local label=$1 log ok notok rc start
-	shift
-	log="$logs/$(echo "$label" | tr '/ ' '__').log"
-	start=$(date +%s)
-	"$@" >"$log" 2>&1
-	rc=$?
+log_of() {
+	echo "$logs/$(echo "$1" | tr '/ ' '__').log"
+}
+
+# tally LABEL RC SECONDS: counts the TAP lines of a finished test's log.
+tally() {
+	local label=$1 rc=$2 secs=$3 log ok notok
+	log=$(log_of "$label")
 	ok=$(grep -c '^ok ' "$log")
 	notok=$(grep -c '^not ok ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
@@ -35,13 +35,23 @@ run_one() {
 	passed=$((passed + ok))
 	failed=$((failed + notok))
 	if [ "$notok" -gt 0 ]; then
-		echo "FAIL $label ($ok ok, $notok failed, exit $rc, $(( $(date +%s) - start ))s): log $log"
+		echo "FAIL $label ($ok ok, $notok failed, exit $rc, ${secs}s): log $log"
 		grep -E '^(not ok|#)' "$log" | head -40
 		tail -n 30 "$log" | sed 's/^/    | /'
 	else
-		echo "ok   $label ($ok checks, $(( $(date +%s) - start ))s)"
+		echo "ok   $label ($ok checks, ${secs}s)"
 		rm -f "$log"
 	fi
+}
+
+# run_one LABEL CMD...: runs a test, counts its TAP lines.
+run_one() {
+	local label=$1 rc start
+	shift
+	start=$(date +%s)
+	"$@" >"$(log_of "$label")" 2>&1
+	rc=$?
+	tally "$label" "$rc" $(( $(date +%s) - start ))
 }
 
 for build in "$@"; do
@@ -55,14 +65,31 @@ for build in "$@"; do
 	done
 done
 
+# The fuzz targets are single-threaded and time-bounded: one per core at a time.
 if [ "$fuzz_seconds" -gt 0 ]; then
+	cores=$(nproc 2>/dev/null || echo 2)
+	names=()
 	for f in build-fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")
-		corpus=tests/fuzz/corpus/${name#fuzz_}
-		work=$(mktemp -d)
-		run_one "fuzz/$name" tests/lib/fuzz-one.sh "$f" "$corpus" "$work" "$fuzz_seconds"
-		rm -rf "$work"
+		names+=("$name")
+		while [ "$(jobs -rp | wc -l)" -ge "$cores" ]; do
+			wait -n
+		done
+		(
+			work=$(mktemp -d)
+			start=$(date +%s)
+			tests/lib/fuzz-one.sh "$f" "tests/fuzz/corpus/${name#fuzz_}" "$work" \
+			    "$fuzz_seconds" >"$(log_of "fuzz/$name")" 2>&1
+			echo "$? $(( $(date +%s) - start ))" >"$(log_of "fuzz/$name").rc"
+			rm -rf "$work"
+		) &
+	done
+	wait
+	for name in "${names[@]}"; do
+		read -r rc secs <"$(log_of "fuzz/$name").rc"
+		rm -f "$(log_of "fuzz/$name").rc"
+		tally "fuzz/$name" "$rc" "$secs"
 	done
 fi
 
