@@ -1000,19 +1000,15 @@ refresh_counts(struct app_corr *a)
 static int
 drop_resolved_elsewhere(struct app_corr *a)
 {
-	struct store_incident row;
 	size_t i;
-	int rc, gone;
+	int open;
 
 	for (i = 0; i < N_SLOTS; i++) {
 		if (a->slot[i] == NULL || a->slot[i]->is_new)
 			continue;
-		if ((rc = store_get_incident(a->c->store, a->slot[i]->id, &row)) == -1)
+		if ((open = store_incident_is_open(a->c->store, a->slot[i]->id)) == -1)
 			return -1;
-		gone = rc == 0 || strcmp(row.state, "open") != 0;
-		if (rc == 1)
-			store_incident_clear(&row);
-		if (gone) {
+		if (!open) {
 			log_ctx(LOG_LEVEL_INFO, NULL, a->name, "incident %s was resolved by an "
 			    "operator", a->slot[i]->id);
 			incident_free(a->slot[i]);

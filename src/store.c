@@ -416,6 +416,12 @@ store_outboxes_free(struct store_outbox *m, size_t n)
 }
 
 int
+store_incident_is_open(struct store *st, const char *id)
+{
+	return st->be->incident_is_open(st->db, id);
+}
+
+int
 store_unmailed_grants(struct store *st, const char *incident_id, const char *kind, size_t max,
     char ***emails, size_t *n)
 {

@@ -224,6 +224,7 @@ struct store_backend {
 	int (*outbox_stats)(void *db, const char *app, struct store_outbox_stats *out);
 	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
 	    char ***emails, size_t *n);
+	int (*incident_is_open)(void *db, const char *id);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -293,6 +294,8 @@ void store_rotations_free(struct store_rotation *r, size_t n);
 
 int store_put_incident(struct store *st, const struct store_incident *inc);
 int store_get_incident(struct store *st, const char *id, struct store_incident *out);
+/* 1 when incident id is open, 0 when resolved or unknown, -1 on error; no counting (cheap). */
+int store_incident_is_open(struct store *st, const char *id);
 /* Incidents of app (NULL: all), newest first, at most max, with affected/recovered counts. */
 int store_list_incidents(struct store *st, const char *app, int open_only, size_t max,
     struct store_incident **out, size_t *n);

@@ -1152,6 +1152,20 @@ sqlite_unmailed_grants(void *db, const char *incident_id, const char *kind, size
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int
+sqlite_incident_is_open(void *db, const char *id)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM incidents WHERE id = ?1 AND state = 'open'");
+	int64_t n;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	n = run_count(s, st);
+	return n < 0 ? -1 : n > 0;
+}
+
 static void
 sqlite_lock_wait(void *db, int ms)
 {
@@ -1201,4 +1215,5 @@ const struct store_backend store_sqlite_backend = {
 	.outbox_exists = sqlite_outbox_exists,
 	.outbox_stats = sqlite_outbox_stats,
 	.unmailed_grants = sqlite_unmailed_grants,
+	.incident_is_open = sqlite_incident_is_open,
 };
