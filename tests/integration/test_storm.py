@@ -26,12 +26,15 @@ Either reason is accepted; there must be one rotation only.  Two cases:
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import REKEY_BIN, Tap  # noqa: E402
+from rekeytest import REKEY_BIN, Tap, make_certs  # noqa: E402
+from sinks import Sinks  # noqa: E402
 from rotationlib import CURRENT, CURRENT_KEY, PORTAL_KEY, Rig, passwords, state, wait_for  # noqa: E402
 from stormlib import (PAST_END, Storm, connector_writes, default_storm, print_timeline,  # noqa: E402
                       q, timeline, unprocessed, written_secret)
@@ -132,14 +135,30 @@ def check_status(c, rig, inc, rot, n):
          "%s: status shows the rotation, done, with its new keyId" % c, json.dumps(rots)[:1500])
 
 
+def check_told(c, sinks):
+    """One alert per owner per channel for the whole storm, not one per grant."""
+    def kinds(kind):
+        return [m for m in sinks.mails() if (m.get("headers") or {}).get("x-rekey-kind") == kind]
+    wait_for(lambda: kinds("incident_opened") and kinds("rotation_done"), 30, 0.2)
+    time.sleep(1.0)
+    t.eq((len(kinds("incident_opened")), len(kinds("rotation_done"))), (1, 1),
+         "%s: the owner got ONE incident alert and ONE rotation message by mail" % c,
+         [(m.get("headers") or {}).get("subject") for m in sinks.mails()])
+    slack = [p for p in sinks.posts("slack") if p.get("status") == 200]
+    t.ok(1 <= len(slack) <= 3, "%s: and a few Slack posts in all (%d), not %d" % (c, len(slack), STORM))
+
+
 def published(rig):
     rows = rig.rotations() if os.path.exists(rig.d.db_path) else []
     return [r for r in rows if r["state"] in ("published", "retiring", "retired", "done")]
 
 
-def case(c, n, propagation_ms, after):
+def case(c, n, propagation_ms, after, sinks=None):
     seed = state(passwords(current_end=PAST_END), extra={"propagation_ms": propagation_ms})
-    rig = Rig(seed=seed, app_lines=["rotation_mode = auto"])
+    told = ["owners = ops@example.com", "owners_from_graph = no"] + (
+        sinks.notify_config(None) if sinks else [])
+    rig = Rig(seed=seed, app_lines=["rotation_mode = auto"] + told,
+              certs=sinks.certs if sinks else None)
     st = None
     try:
         rig.d.start()
@@ -154,6 +173,8 @@ def case(c, n, propagation_ms, after):
         rot = check_rotation(c, rig, inc)
         check_side_effects(c, rig, rot)
         check_status(c, rig, inc, rot, n)
+        if sinks:
+            check_told(c, sinks)
     except Exception as e:  # a crash of the test counts as a failure, with the daemon's log
         t.ok(False, "%s: %r" % (c, e), rig.d.log_text()[-3000:])
     finally:
@@ -167,7 +188,10 @@ def case(c, n, propagation_ms, after):
 
 def main():
     t0 = time.time()
-    case("during", STORM, 2000, after=False)
+    certs = make_certs(tempfile.mkdtemp(prefix="rekey-storm-"))
+    with Sinks().start(certs) as sinks:
+        case("during", STORM, 2000, after=False, sinks=sinks)
+    shutil.rmtree(certs, ignore_errors=True)
     case("after", AFTER_STORM, 0, after=True)
     print("# took %.1f s" % (time.time() - t0))
     t.done()

@@ -107,16 +107,18 @@ class Sinks(NodeProcess):
         """The lines of a daemon config's [notify] section (the header first)
         that send to every sink: mail, Slack, Teams and the signed webhook,
         whose secret the daemon reads from webhook_secret_file."""
-        return [
+        lines = [
             "[notify]",
             "smtp_url = %s" % self.smtp_url,
             "smtp_from = %s" % smtp_from,
             "slack_webhook_url = %s" % self.slack_url,
             "teams_webhook_url = %s" % self.teams_url,
-            "webhook_url = %s" % self.webhook_url,
-            "webhook_secret_file = %s" % webhook_secret_file,
             "digest_interval = %s" % digest_interval,
         ]
+        if webhook_secret_file is not None:  # None: no webhook channel
+            lines += ["webhook_url = %s" % self.webhook_url,
+                      "webhook_secret_file = %s" % webhook_secret_file]
+        return lines
 
     # --- raw HTTP on the hooks server ---
     def call(self, method, path, body=None, headers=None, timeout=30):
