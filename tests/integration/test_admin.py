@@ -12,7 +12,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import REKEY_BIN, Daemon, Tap  # noqa: E402
+from rekeytest import REKEY_BIN, Daemon, Tap, wait_for  # noqa: E402
 
 STATES = {"planned", "creating", "created", "testing", "tested", "publishing", "published",
           "retiring", "retired", "done", "failed"}
@@ -78,6 +78,8 @@ d.write_config(more="rotation_mode = approve")     # the last app section: stagi
 token = open(os.path.join(d.dir, "secrets", "admin_token")).read().strip()
 try:
     d.start()
+    t.ok(wait_for(lambda: "no channel is configured in [notify]" in d.log_text(), 5),
+         "no [notify] channel: rekey says at start that the owners will not hear")
 
     # --- authentication ---
     for name, tok in (("no token", None), ("a wrong token", "admin-token-wrong"),

@@ -278,6 +278,9 @@ def run_failure(sinks):
              "failure: status shows the Slack message's last error (%s)" % pending)
         m = rig.d.metric("rekey_notifications_total", {"channel": "slack", "result": "retry"})
         t.ok(m is not None and m >= 1, "failure: the metrics count the retry", m)
+        g = wait_for(lambda: (rig.d.metric("rekey_outbox_messages", {"app": "prod",
+                                                                     "state": "pending"}) or 0) >= 1, 5)
+        t.ok(g, "failure: and the outbox gauge shows it pending")
         ok = wait_for(lambda: len([p for p in sinks.posts("slack") if p.get("status") == 200]) >= 1,
                       30, 0.3)
         time.sleep(1)
