@@ -448,8 +448,12 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 	    (correlate_cause_rotates(cause) && !rotation_published))
 		return;
 	if (store_unmailed_grants(sw->al->st, inc->id, notice_kind_name(NOTICE_USER_REAUTH),
-	    ALERTS_REAUTH_BATCH, &emails, &n) == -1)
+	    ALERTS_REAUTH_BATCH, &emails, &n) == -1) {
+		for (i = 0; i < n; i++)
+			free(emails[i]);
+		free(emails);
 		return;
+	}
 	for (i = 0; i < n; i++) {
 		url = reauth_url(tpl, emails[i]);
 		n1 = *base;
@@ -631,8 +635,10 @@ sweep_warnings(struct sweep *sw)
 	int64_t end_s;
 	struct notice nt;
 
-	if (store_list_values(sw->al->st, sw->app->name, "warned:", ALERTS_WARNINGS_MAX, &v, &n) == -1)
+	if (store_list_values(sw->al->st, sw->app->name, "warned:", ALERTS_WARNINGS_MAX, &v, &n) == -1) {
+		store_values_free(v, n);
 		return;
+	}
 	for (i = 0; i < n; i++) {
 		const char *k = v[i].key + strlen("warned:"), *colon = strrchr(k, ':');
 		int nearest = 1;
@@ -668,9 +674,9 @@ static int
 sweep_app(struct alerts *al, struct app_alerts *a)
 {
 	struct sweep sw;
-	struct store_incident *incs = NULL;
+	struct store_incident *incs = NULL, *open = NULL;
 	struct store_rotation *rots = NULL;
-	size_t n_incs = 0, n_rots = 0, i;
+	size_t n_incs = 0, n_open = 0, n_rots = 0, i;
 	char *known = NULL;
 
 	memset(&sw, 0, sizeof(sw));
@@ -686,14 +692,20 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	if (!a->owners_ready && util_now_ms() / 1000 < a->owners_wait_until_s)
 		return 0;
 	alerts_owners(al->st, sw.app, &sw.owners, &sw.n_owners, NULL);
+	/* Every open incident, however old, and the newest ones (resolved lately). */
+	if (store_list_incidents(al->st, a->name, 1, ALERTS_INCIDENTS_MAX, &open, &n_open) == 0)
+		for (i = n_open; i-- > 0;)
+			sweep_incident(&sw, &open[i]);
 	if (store_list_incidents(al->st, a->name, 0, ALERTS_INCIDENTS_MAX, &incs, &n_incs) == 0)
 		for (i = n_incs; i-- > 0;)
-			sweep_incident(&sw, &incs[i]);
+			if (strcmp(incs[i].state, "open") != 0)
+				sweep_incident(&sw, &incs[i]);
 	if (store_list_rotations(al->st, a->name, 0, ALERTS_ROTATIONS_MAX, &rots, &n_rots) == 0)
 		for (i = n_rots; i-- > 0;)
 			sweep_rotation(&sw, &rots[i], incs, n_incs);
 	store_rotations_free(rots, n_rots);
 	store_incidents_free(incs, n_incs);
+	store_incidents_free(open, n_open);
 	sweep_lifetime(&sw);
 	sweep_warnings(&sw);
 	owners_free(sw.owners, sw.n_owners);

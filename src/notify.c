@@ -34,6 +34,8 @@
 #define NOTIFY_BACKOFF_FIRST_MS	5000
 #define NOTIFY_BACKOFF_MAX_MS	(4 * 3600 * 1000)
 #define NOTIFY_TIMEOUT_MS	10000
+#define NOTIFY_LEASE_MS		(15 * 60 * 1000)	/* a row being sent is not due again before */
+#define NOTIFY_GAUGES_MS	NOTIFY_IDLE_MS		/* the outbox is counted at most this often */
 
 struct sending {
 	struct notifier *n;		/* NULL once the notifier is gone */
@@ -51,6 +53,7 @@ struct notifier {
 	struct sending *flight[NOTIFY_IN_FLIGHT_MAX];
 	size_t n_flight;
 	int stopping;
+	int64_t gauges_due_us;		/* monotonic: when the outbox is counted again */
 };
 
 /* ---- Queueing ---- */
@@ -411,6 +414,18 @@ send_post(struct notifier *n, struct sending *s, const struct config *cfg)
 	return rc;
 }
 
+/* Nothing was sent: the row waits for its next try (or fails when tries are spent). */
+static void
+retry_later(struct notifier *n, struct store_outbox *row, const char *why)
+{
+	struct http_response resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.outcome = HTTP_OUTCOME_RETRYABLE;
+	resp.error = why;
+	record(n, row, &resp);
+}
+
 /* The channel is no longer configured (reload): the row fails with a reason. */
 static void
 fail_unsendable(struct notifier *n, struct store_outbox *row, const char *why)
@@ -454,6 +469,11 @@ start(struct notifier *n, struct store_outbox *row)
 		    (long long)row->id, row->kind, row->recipient, row->msg_id);
 	row->attempts++;
 	set_text(&row->state, "sending");
+	/*
+	 * A lease: should the answer fail to be recorded, the row is not due
+	 * again while this process lives (no second send a moment later).
+	 */
+	row->next_at = util_now_ms() + NOTIFY_LEASE_MS;
 	if (store_update_outbox(n->st, row) == -1) {
 		row->attempts--;
 		return;		/* the store is busy: next round */
@@ -466,8 +486,9 @@ start(struct notifier *n, struct store_outbox *row)
 	n->flight[n->n_flight++] = s;
 	rc = strcmp(s->row.channel, "email") == 0 ? send_mail(n, s, cfg) : send_post(n, s, cfg);
 	if (rc == -1) {
+		/* Refused before any byte went out (malformed, or too much in flight): later. */
 		flight_remove(n, s);
-		fail_unsendable(n, &s->row, "the message cannot be sent (malformed)");
+		retry_later(n, &s->row, "the call could not be started");
 		store_outbox_clear(&s->row);
 		free(s);
 	}
@@ -480,6 +501,10 @@ gauges(struct notifier *n)
 	struct store_outbox_stats stats;
 	char labels[160];
 	size_t i;
+
+	if (util_mono_us() < n->gauges_due_us)
+		return;
+	n->gauges_due_us = util_mono_us() + (int64_t)NOTIFY_GAUGES_MS * 1000;
 
 	for (i = 0; i < cfg->n_apps; i++) {
 		if (store_outbox_stats(n->st, cfg->apps[i]->name, &stats) == -1)
@@ -538,6 +563,10 @@ open_store(struct notifier *n)
 	 * once more, and what was lost to queue is derived again by alerts.
 	 */
 	store_relax_durability(n->st);
+	/* What a dead process was sending goes out again now: the one possible duplicate. */
+	if (store_reclaim_outbox(n->st) == -1)
+		log_warn("notify: cannot reclaim the messages left sending; they go out after "
+		    "their lease");
 	return 0;
 }
 

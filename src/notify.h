@@ -12,7 +12,7 @@
  * two, the row is still "sending" at the next start and is sent again: that
  * is the one possible duplicate (same Message-ID / webhook-id, so a receiver
  * can tell).  Failures are retried with backoff (Retry-After honoured) for
- * about 12 hours, then the row is "failed"; both show in status and metrics.
+ * about 18 hours, then the row is "failed"; both show in status and metrics.
  */
 #ifndef REKEY_NOTIFY_H
 #define REKEY_NOTIFY_H
@@ -27,7 +27,7 @@ struct notice;
 struct runtime;
 struct store;
 
-#define NOTIFY_MAX_ATTEMPTS	16	/* backoff 5 s doubling, capped at 4 h: about 12 hours */
+#define NOTIFY_MAX_ATTEMPTS	16	/* backoff 5 s doubling, capped at 4 h: about 18 hours */
 
 struct notifier;
 

@@ -389,6 +389,12 @@ store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats 
 	return st->be->outbox_stats(st->db, app, out);
 }
 
+int
+store_reclaim_outbox(struct store *st)
+{
+	return st->be->reclaim_outbox(st->db);
+}
+
 void
 store_outbox_clear(struct store_outbox *m)
 {

@@ -225,6 +225,7 @@ struct store_backend {
 	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
 	    char ***emails, size_t *n);
 	int (*incident_is_open)(void *db, const char *id);
+	int (*reclaim_outbox)(void *db);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -292,6 +293,7 @@ int store_list_rotations(struct store *st, const char *app, int unfinished, size
 void store_rotation_clear(struct store_rotation *r);
 void store_rotations_free(struct store_rotation *r, size_t n);
 
+/* Inserts or replaces the whole row, unless the stored one is resolved already (kept).  0 or -1. */
 int store_put_incident(struct store *st, const struct store_incident *inc);
 int store_get_incident(struct store *st, const char *id, struct store_incident *out);
 /* 1 when incident id is open, 0 when resolved or unknown, -1 on error; no counting (cheap). */
@@ -339,11 +341,14 @@ int store_update_outbox(struct store *st, const struct store_outbox *m);
 /* 1 when some message of kind about ref is in the outbox (any recipient), 0 when none, -1. */
 int store_outbox_exists(struct store *st, const char *ref, const char *kind);
 int store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats *out);
+/* At start: the rows a dead process left "sending" are due now.  0 or -1. */
+int store_reclaim_outbox(struct store *st);
 void store_outbox_clear(struct store_outbox *m);
 void store_outboxes_free(struct store_outbox *m, size_t n);
 /*
- * Distinct addresses of an incident's grants not yet recovered that have no
- * message of kind to them about the incident in the outbox, at most max:
+ * Addresses (lower case) of an incident's grants not yet recovered that have
+ * no message of kind to them about the incident in the outbox, at most max
+ * (an address with two grants may come twice):
  * *emails (each and the array freed by the caller), *n.  0 or -1.
  */
 int store_unmailed_grants(struct store *st, const char *incident_id, const char *kind, size_t max,

@@ -776,9 +776,18 @@ static int
 sqlite_put_incident(void *db, const struct store_incident *inc)
 {
 	struct sqlite_db *s = db;
-	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO incidents (id, app, cause, state,"
+	/*
+	 * A resolved incident stays resolved: a late write of the correlator
+	 * (a probe answering after an operator's rekey resolve) changes nothing.
+	 */
+	sqlite3_stmt *st = prepare(s, "INSERT INTO incidents (id, app, cause, state,"
 	    " evidence, rotation_id, opened_at, updated_at, resolved_at, resolved_by)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET"
+	    " app = excluded.app, cause = excluded.cause, state = excluded.state,"
+	    " evidence = excluded.evidence, rotation_id = excluded.rotation_id,"
+	    " opened_at = excluded.opened_at, updated_at = excluded.updated_at,"
+	    " resolved_at = excluded.resolved_at, resolved_by = excluded.resolved_by"
+	    " WHERE incidents.state = 'open'");
 
 	if (st == NULL)
 		return -1;
@@ -968,7 +977,7 @@ sqlite_list_values(void *db, const char *app, const char *prefix, size_t max,
 {
 	struct sqlite_db *s = db;
 	sqlite3_stmt *st = prepare(s, "SELECT key, value FROM app_values WHERE app = ?1"
-	    " AND substr(key, 1, length(?2)) = ?2 ORDER BY updated_ms, key LIMIT ?3");
+	    " AND substr(key, 1, length(?2)) = ?2 ORDER BY updated_ms DESC, key LIMIT ?3");
 	int rc = SQLITE_DONE;
 
 	if (st == NULL)
@@ -1101,31 +1110,48 @@ static int
 sqlite_outbox_stats(void *db, const char *app, struct store_outbox_stats *out)
 {
 	struct sqlite_db *s = db;
-	sqlite3_stmt *st = prepare(s, "SELECT"
-	    " coalesce(sum(state IN ('pending', 'sending')), 0), coalesce(sum(state = 'sent'), 0),"
-	    " coalesce(sum(state = 'failed'), 0),"
-	    " (SELECT last_error FROM outbox WHERE app = ?1 AND last_error IS NOT NULL"
-	    "  AND state != 'sent' ORDER BY next_at DESC LIMIT 1),"
-	    " (SELECT max(next_at) FROM outbox WHERE app = ?1 AND last_error IS NOT NULL"
-	    "  AND state != 'sent')"
-	    " FROM outbox WHERE app = ?1");
+	/* Counted on the (app, state) index alone: payloads are never read. */
+	sqlite3_stmt *st = prepare(s, "SELECT state, count(*) FROM outbox WHERE app = ?1 GROUP BY state");
+	const char *state;
+	int64_t k;
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, app);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->pending = sqlite3_column_int64(st, 0);
-		out->sent = sqlite3_column_int64(st, 1);
-		out->failed = sqlite3_column_int64(st, 2);
-		out->last_error = column_dup(st, 3);
-		out->last_error_at = sqlite3_column_int64(st, 4);
-	} else {
-		log_error("store: outbox stats: %s", sqlite3_errmsg(s->db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		state = (const char *)sqlite3_column_text(st, 0);
+		k = sqlite3_column_int64(st, 1);
+		if (state != NULL && strcmp(state, "sent") == 0)
+			out->sent += k;
+		else if (state != NULL && strcmp(state, "failed") == 0)
+			out->failed += k;
+		else
+			out->pending += k;
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	st = prepare(s, "SELECT last_error, next_at FROM outbox WHERE app = ?1 AND state != 'sent'"
+	    " AND last_error IS NOT NULL ORDER BY next_at DESC LIMIT 1");
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out->last_error = column_dup(st, 0);
+		out->last_error_at = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Rows a process left "sending" when it died: due at once (the lease is for the living). */
+static int
+sqlite_reclaim_outbox(void *db)
+{
+	struct sqlite_db *s = db;
+
+	return exec_sql(s, "UPDATE outbox SET next_at = 0 WHERE state = 'sending'");
 }
 
 static int
@@ -1133,11 +1159,16 @@ sqlite_unmailed_grants(void *db, const char *incident_id, const char *kind, size
     char ***emails, size_t *n)
 {
 	struct sqlite_db *s = db;
-	sqlite3_stmt *st = prepare(s, "SELECT DISTINCT lower(g.email) FROM incident_grants g"
+	/*
+	 * No DISTINCT or ORDER BY: the scan stops at the limit instead of
+	 * sorting every grant of a big incident; an address listed twice is
+	 * refused by the outbox's unique key.
+	 */
+	sqlite3_stmt *st = prepare(s, "SELECT lower(g.email) FROM incident_grants g"
 	    " WHERE g.incident_id = ?1 AND g.recovered_ms = 0 AND g.email IS NOT NULL"
 	    " AND g.email != '' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ref = ?1"
 	    " AND o.kind = ?2 AND o.recipient = lower(g.email) AND o.channel = 'email')"
-	    " ORDER BY 1 LIMIT ?3");
+	    " LIMIT ?3");
 	int rc = SQLITE_DONE;
 
 	if (st == NULL)
@@ -1216,4 +1247,5 @@ const struct store_backend store_sqlite_backend = {
 	.outbox_stats = sqlite_outbox_stats,
 	.unmailed_grants = sqlite_unmailed_grants,
 	.incident_is_open = sqlite_incident_is_open,
+	.reclaim_outbox = sqlite_reclaim_outbox,
 };
