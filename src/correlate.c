@@ -1299,23 +1299,16 @@ int
 correlate_resolve(struct store *st, const char *id, char **err)
 {
 	struct store_incident inc;
-	int found = store_get_incident(st, id, &inc), rc = 0;
+	int rc = store_resolve_incident(st, id, "operator", util_now_ms());
 
-	if (found != 1) {
-		*err = found == 0 ? xasprintf("no incident %s", id) : xstrdup("cannot read the store");
-		return -1;
+	if (rc == 1)
+		return 0;
+	/* Not open: resolved already (resolving twice is harmless), or unknown. */
+	if (rc == 0 && (rc = store_get_incident(st, id, &inc)) == 1) {
+		store_incident_clear(&inc);
+		return 0;
 	}
-	if (strcmp(inc.state, "open") == 0) {
-		free(inc.state);
-		inc.state = xstrdup("resolved");
-		free(inc.resolved_by);
-		inc.resolved_by = xstrdup("operator");
-		inc.updated_at = inc.resolved_at = util_now_ms();
-		rc = store_put_incident(st, &inc);
-		if (rc == -1)
-			*err = xstrdup("cannot write the resolution to the store");
-	}
-	/* Resolving twice is harmless. */
-	store_incident_clear(&inc);
-	return rc;
+	*err = rc == 0 ? xasprintf("no incident %s", id) : xstrdup("cannot write the resolution "
+	    "to the store");
+	return -1;
 }

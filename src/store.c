@@ -422,6 +422,12 @@ store_outboxes_free(struct store_outbox *m, size_t n)
 }
 
 int
+store_resolve_incident(struct store *st, const char *id, const char *by, int64_t at_ms)
+{
+	return st->be->resolve_incident(st->db, id, by, at_ms);
+}
+
+int
 store_incident_is_open(struct store *st, const char *id)
 {
 	return st->be->incident_is_open(st->db, id);

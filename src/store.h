@@ -226,6 +226,7 @@ struct store_backend {
 	    char ***emails, size_t *n);
 	int (*incident_is_open)(void *db, const char *id);
 	int (*reclaim_outbox)(void *db);
+	int (*resolve_incident)(void *db, const char *id, const char *by, int64_t at_ms);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -296,6 +297,12 @@ void store_rotations_free(struct store_rotation *r, size_t n);
 /* Inserts or replaces the whole row, unless the stored one is resolved already (kept).  0 or -1. */
 int store_put_incident(struct store *st, const struct store_incident *inc);
 int store_get_incident(struct store *st, const char *id, struct store_incident *out);
+/*
+ * Marks incident id resolved by by at at_ms in one statement (no read of the
+ * row, so nothing another connection just wrote is lost): 1 when it was
+ * open, 0 when it was resolved already or is unknown, -1 on error.
+ */
+int store_resolve_incident(struct store *st, const char *id, const char *by, int64_t at_ms);
 /* 1 when incident id is open, 0 when resolved or unknown, -1 on error; no counting (cheap). */
 int store_incident_is_open(struct store *st, const char *id);
 /* Incidents of app (NULL: all), newest first, at most max, with affected/recovered counts. */

@@ -1145,6 +1145,23 @@ sqlite_outbox_stats(void *db, const char *app, struct store_outbox_stats *out)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int
+sqlite_resolve_incident(void *db, const char *id, const char *by, int64_t at_ms)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "UPDATE incidents SET state = 'resolved', resolved_by = ?2,"
+	    " resolved_at = ?3, updated_at = ?3 WHERE id = ?1 AND state = 'open'");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, id);
+	bind_text(st, 2, by);
+	sqlite3_bind_int64(st, 3, at_ms);
+	if (run_done(s, st, "resolve incident") == -1)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
 /* Rows a process left "sending" when it died: due at once (the lease is for the living). */
 static int
 sqlite_reclaim_outbox(void *db)
@@ -1248,4 +1265,5 @@ const struct store_backend store_sqlite_backend = {
 	.unmailed_grants = sqlite_unmailed_grants,
 	.incident_is_open = sqlite_incident_is_open,
 	.reclaim_outbox = sqlite_reclaim_outbox,
+	.resolve_incident = sqlite_resolve_incident,
 };

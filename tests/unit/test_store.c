@@ -241,6 +241,15 @@ test_outbox(struct store *st)
 		    store_incident_is_open(st, "inc-r") == 0,
 		    "incident: a resolved incident is never written back as open");
 		store_incident_clear(&got);
+		inc.id = W("inc-o");
+		store_put_incident(st, &inc);
+		TAP_OK(store_resolve_incident(st, "inc-o", "operator", 9) == 1 &&
+		    store_resolve_incident(st, "inc-o", "operator", 10) == 0 &&
+		    store_resolve_incident(st, "nope", "operator", 10) == 0 &&
+		    store_get_incident(st, "inc-o", &got) == 1 && got.resolved_at == 9 &&
+		    strcmp(got.resolved_by, "operator") == 0 && strcmp(got.cause, "secret_expired") == 0,
+		    "incident: resolved in one statement, once, keeping the rest of the row");
+		store_incident_clear(&got);
 	}
 	TAP_OK(store_add_outbox(st, &a) == STORE_DUPLICATE,
 	    "outbox: the same (ref, kind, recipient, channel) is stored once");
