@@ -368,29 +368,69 @@ incident_rotation(struct sweep *sw, const struct store_incident *inc, struct sto
 	return inc->rotation_id != NULL && store_get_rotation(sw->al->st, inc->rotation_id, r) == 1;
 }
 
+/* The last digest of an incident: when, how many were back, its number. */
+struct digest_state {
+	int64_t at_ms;
+	int64_t recovered;		/* -1: none sent yet */
+	int64_t seq;
+};
+
+static int64_t
+json_int(const cJSON *o, const char *name, int64_t dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+}
+
+/* Stored as {"at_ms":..,"recovered":..,"seq":..} under "digest:<incident id>". */
+static void
+digest_state_read(struct sweep *sw, const char *key, struct digest_state *d)
+{
+	char *val = NULL;
+	cJSON *o = NULL;
+
+	if (store_get_value(sw->al->st, sw->app->name, key, &val) == 1 && val != NULL)
+		o = cJSON_Parse(val);
+	free(val);
+	d->at_ms = json_int(o, "at_ms", 0);
+	d->recovered = json_int(o, "recovered", -1);
+	d->seq = json_int(o, "seq", 0);
+	cJSON_Delete(o);
+}
+
+static void
+digest_state_write(struct sweep *sw, const char *key, const struct digest_state *d)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "{\"at_ms\":%lld,\"recovered\":%lld,\"seq\":%lld}",
+	    (long long)d->at_ms, (long long)d->recovered, (long long)d->seq);
+	store_put_value(sw->al->st, sw->app->name, key, buf);
+}
+
 /* Re-auth progress, at most one digest per digest_interval, and only when it moved. */
 static void
 digest(struct sweep *sw, const struct store_incident *inc, struct notice *n)
 {
-	char key[160], *val = NULL, ref[200], buf[96];
-	long long last_ms = 0, last_rec = -1, seq = 0;
+	char key[160], ref[200];
+	struct digest_state d;
 	int64_t now = util_now_ms(), every = sw->al->rt->cfg->digest_interval * 1000;
 
 	snprintf(key, sizeof(key), "digest:%s", inc->id);
-	if (store_get_value(sw->al->st, sw->app->name, key, &val) == 1 && val != NULL)
-		sscanf(val, "%lld %lld %lld", &last_ms, &last_rec, &seq);
-	free(val);
+	digest_state_read(sw, key, &d);
 	/* Progress means users back: "0 back" would only repeat the alert. */
-	if (inc->affected == 0 || inc->recovered == 0 || inc->recovered == last_rec ||
-	    now - (last_ms > 0 ? last_ms : inc->opened_at) < every)
+	if (inc->affected == 0 || inc->recovered == 0 || inc->recovered == d.recovered ||
+	    now - (d.at_ms > 0 ? d.at_ms : inc->opened_at) < every)
 		return;
 	n->kind = NOTICE_REAUTH_DIGEST;
-	snprintf(ref, sizeof(ref), "%s#%lld", inc->id, seq + 1);
+	snprintf(ref, sizeof(ref), "%s#%lld", inc->id, (long long)(d.seq + 1));
 	if (tell(sw, n, ref) == -1)
 		return;
-	snprintf(buf, sizeof(buf), "%lld %lld %lld", (long long)now, (long long)inc->recovered,
-	    seq + 1);
-	store_put_value(sw->al->st, sw->app->name, key, buf);
+	d.at_ms = now;
+	d.recovered = inc->recovered;
+	d.seq++;
+	digest_state_write(sw, key, &d);
 }
 
 /* tpl with each {email} replaced by the address, percent-encoded (RFC 3986).  Caller frees. */
@@ -424,7 +464,7 @@ reauth_url(const char *tpl, const char *email)
 		memcpy(p, enc, k);
 		p += k;
 	}
-	strcpy(p, s);
+	memcpy(p, s, strlen(s) + 1);
 	return out;
 }
 
@@ -624,14 +664,41 @@ key_hint(struct sweep *sw, const char *key_id)
 	return hint;
 }
 
+/* The threshold (seconds) that ends a "warned:<key id>:<threshold>" key, or -1. */
+static int64_t
+warned_threshold(const char *tail)
+{
+	int64_t v;
+
+	return util_parse_int64(tail, 1, INT64_MAX, &v) == 0 ? v : -1;
+}
+
+/* Whether a threshold below thr was also recorded for the key whose prefix (to its last ':') is prefix_len long. */
+static int
+nearer_recorded(const struct store_value *v, size_t n, const char *key, size_t prefix_len,
+    int64_t thr)
+{
+	size_t j;
+	int64_t other;
+
+	for (j = 0; j < n; j++) {
+		if (strncmp(v[j].key, key, prefix_len) != 0)
+			continue;
+		other = warned_threshold(v[j].key + prefix_len);
+		if (other > 0 && other < thr)
+			return 1;
+	}
+	return 0;
+}
+
 /* "warned:<key id>:<threshold s>" = end time.  Only the nearest threshold of a key is told. */
 static void
 sweep_warnings(struct sweep *sw)
 {
 	struct store_value *v = NULL;
-	size_t n = 0, i, j;
+	size_t n = 0, i;
 	char key_id[128], ref[200], *hint;
-	long long thr, other;
+	int64_t thr;
 	int64_t end_s;
 	struct notice nt;
 
@@ -641,18 +708,15 @@ sweep_warnings(struct sweep *sw)
 	}
 	for (i = 0; i < n; i++) {
 		const char *k = v[i].key + strlen("warned:"), *colon = strrchr(k, ':');
-		int nearest = 1;
 
 		if (colon == NULL || (size_t)(colon - k) >= sizeof(key_id) ||
-		    sscanf(colon + 1, "%lld", &thr) != 1 || graph_parse_time(v[i].value, &end_s) == -1)
+		    (thr = warned_threshold(colon + 1)) == -1 ||
+		    graph_parse_time(v[i].value, &end_s) == -1)
 			continue;
 		memcpy(key_id, k, (size_t)(colon - k));
 		key_id[colon - k] = '\0';
-		for (j = 0; j < n && nearest; j++)
-			if (j != i && strncmp(v[j].key, v[i].key, (size_t)(colon - v[i].key) + 1) == 0 &&
-			    sscanf(v[j].key + (colon - v[i].key) + 1, "%lld", &other) == 1 && other < thr)
-				nearest = 0;
-		if (!nearest || end_s * 1000 < util_now_ms())
+		if (nearer_recorded(v, n, v[i].key, (size_t)(colon - v[i].key) + 1, thr) ||
+		    end_s * 1000 < util_now_ms())
 			continue;
 		hint = key_hint(sw, key_id);
 		notice_base(&nt, NOTICE_EXPIRY_WARNING, sw->app, sw->al->rt->cfg, sw->hint,
@@ -662,7 +726,7 @@ sweep_warnings(struct sweep *sw)
 		nt.end_ms = end_s * 1000;
 		nt.threshold_s = thr;
 		nt.rotate_at_ms = (end_s - sw->app->rotate_before) * 1000;
-		snprintf(ref, sizeof(ref), "%s:%lld", key_id, thr);
+		snprintf(ref, sizeof(ref), "%s:%lld", key_id, (long long)thr);
 		tell(sw, &nt, ref);
 		free(hint);
 	}
