@@ -121,16 +121,6 @@ alerts_owners(struct store *st, const struct config_app *app, char ***out, size_
 }
 
 static void
-owners_free(char **list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-}
-
-static void
 owners_cb(const struct graph_result *res, void *arg)
 {
 	struct app_alerts *a = arg;
@@ -489,9 +479,7 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 		return;
 	if (store_unmailed_grants(sw->al->st, inc->id, notice_kind_name(NOTICE_USER_REAUTH),
 	    ALERTS_REAUTH_BATCH, &emails, &n) == -1) {
-		for (i = 0; i < n; i++)
-			free(emails[i]);
-		free(emails);
+		util_strings_free(emails, n);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -504,9 +492,8 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 		    emails[i]) > 0)
 			notifier_kick(sw->al->nt);
 		free(url);
-		free(emails[i]);
 	}
-	free(emails);
+	util_strings_free(emails, n);
 	if (n == ALERTS_REAUTH_BATCH)
 		sw->more = 1;
 }
@@ -772,7 +759,7 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	store_incidents_free(open, n_open);
 	sweep_lifetime(&sw);
 	sweep_warnings(&sw);
-	owners_free(sw.owners, sw.n_owners);
+	util_strings_free(sw.owners, sw.n_owners);
 	return sw.more;
 }
 

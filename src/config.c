@@ -951,16 +951,6 @@ split_list(const char *v, size_t *n)
 	return items;
 }
 
-static void
-free_list(char **items, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(items[i]);
-	free(items);
-}
-
 static int
 int64_desc(const void *a, const void *b)
 {
@@ -978,13 +968,13 @@ set_duration_list(const struct config_key *k, void *field, size_t *count, const 
 	char *msg = NULL;
 
 	if (n > CONFIG_MAX_WARN) {
-		free_list(items, n);
+		util_strings_free(items, n);
 		return xasprintf("%s: at most %d values", k->name, CONFIG_MAX_WARN);
 	}
 	d = xcalloc(n, sizeof(*d));
 	for (i = 0; i < n && msg == NULL; i++)
 		msg = duration_value(k, items[i], &d[i]);
-	free_list(items, n);
+	util_strings_free(items, n);
 	if (msg != NULL) {
 		free(d);
 		return msg;
@@ -1010,7 +1000,7 @@ set_email_list(const struct config_key *k, void *field, size_t *count, const cha
 			char *msg = xasprintf("%s: expected comma-separated email addresses%s",
 			    k->name, got(k, items[i], g, sizeof(g)));
 
-			free_list(items, n);
+			util_strings_free(items, n);
 			return msg;
 		}
 	}
@@ -1032,12 +1022,12 @@ set_cidr_list(const struct config_key *k, void *field, size_t *count, const char
 			char *msg = xasprintf("%s: expected comma-separated networks like "
 			    "10.0.0.0/8 or ::1/128%s", k->name, got(k, items[i], g, sizeof(g)));
 
-			free_list(items, n);
+			util_strings_free(items, n);
 			free(c);
 			return msg;
 		}
 	}
-	free_list(items, n);
+	util_strings_free(items, n);
 	*(struct cidr **)field = c;
 	*count = n;
 	return NULL;
@@ -1541,7 +1531,7 @@ free_fields(void *base, int app)
 			free(*(struct cidr **)field);
 			break;
 		case KT_EMAIL_LIST:
-			free_list(*(char ***)field, *(size_t *)((char *)base + k->count_offset));
+			util_strings_free(*(char ***)field, *(size_t *)((char *)base + k->count_offset));
 			break;
 		default:
 			break;

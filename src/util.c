@@ -108,6 +108,16 @@ util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
+void
+util_strings_free(char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
 int64_t
 util_now_ms(void)
 {

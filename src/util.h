@@ -26,6 +26,8 @@ int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Wall-clock time in milliseconds and seconds since the epoch. */
 int64_t util_now_ms(void);
+/* Frees each of the n strings of list, then list; NULL is a no-op. */
+void util_strings_free(char **list, size_t n);
 /* Monotonic time in microseconds. */
 int64_t util_mono_us(void);
 
