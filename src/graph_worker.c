@@ -637,7 +637,7 @@ run(struct graph_worker *w)
 		w->rescan = 0;
 		w->cursor = 0;
 	}
-	if (store_unprocessed(w->store, "graph", w->cursor, JOBS_MAX - w->n_jobs, &queue,
+	if (store_unprocessed(w->store, "graph", w->cursor, JOBS_MAX - w->n_jobs, 1, &queue,
 	    &n) == -1) {
 		log_error("graph worker: cannot read the journal; again in %d s", RETRY_FIRST_S);
 		schedule(w, RETRY_FIRST_S);

@@ -162,7 +162,7 @@ nylas_parse_envelope(const char *json, size_t len, struct nylas_event *ev, char 
 	}
 	if (get_string(data, "application_id", NYLAS_FIELD_MAX, 0, &ev->application_id, err) == -1)
 		goto out;
-	ev->is_grant = strcmp(type_label(ev->type), "other") != 0;
+	ev->is_grant = nylas_is_grant_type(ev->type);
 	if (ev->is_grant &&
 	    parse_grant_object(cJSON_GetObjectItemCaseSensitive(data, "object"), ev, err) == -1)
 		goto out;
@@ -172,6 +172,12 @@ out:
 	if (rc == -1)
 		nylas_event_clear(ev);
 	return rc;
+}
+
+int
+nylas_is_grant_type(const char *type)
+{
+	return strcmp(type_label(type), "other") != 0;
 }
 
 void

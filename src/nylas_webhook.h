@@ -37,6 +37,8 @@ struct nylas_event {
 /* 0 and *ev filled, or -1 and *err (a short reason, caller frees). */
 int nylas_parse_envelope(const char *json, size_t len, struct nylas_event *ev, char **err);
 void nylas_event_clear(struct nylas_event *ev);
+/* 1 for the grant event types (grant.created/updated/deleted/expired). */
+int nylas_is_grant_type(const char *type);
 
 /*
  * 1 when header (lowercase or uppercase hex HMAC-SHA256 of body, optional

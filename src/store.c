@@ -101,11 +101,11 @@ store_checkpoint(struct store *st, int may_block, int64_t *log, int64_t *left)
 
 int
 store_unprocessed(struct store *st, const char *source, int64_t after, size_t max,
-    struct store_pending **out, size_t *n)
+    int with_body, struct store_pending **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	return st->be->unprocessed(st->db, source, after, max, out, n);
+	return st->be->unprocessed(st->db, source, after, max, with_body, out, n);
 }
 
 void
@@ -119,6 +119,9 @@ store_pending_free(struct store_pending *p, size_t n)
 		free(p[i].event_id);
 		free(p[i].type);
 		free(p[i].body);
+		free(p[i].grant_id);
+		free(p[i].email);
+		free(p[i].provider);
 	}
 	free(p);
 }

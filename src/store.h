@@ -40,8 +40,14 @@ struct store_pending {
 	char *event_id;
 	char *type;
 	int64_t received_ms;
-	char *body;			/* NUL-terminated copy of the raw body */
+	char *body;			/* NUL-terminated copy of the raw body; NULL unless asked for */
 	size_t body_len;
+	/* The fields parsed at intake (NULL or -1 when absent), for grant events. */
+	char *grant_id;
+	char *email;
+	char *provider;
+	int64_t code;
+	int64_t reauth_flag;
 };
 
 /* The Graph subscription rekey keeps for an app; strings owned (store_subscription_clear). */
@@ -185,7 +191,7 @@ struct store_backend {
 	/* NULL when the backend needs none. */
 	int (*checkpoint)(void *db, int may_block, int64_t *log, int64_t *left);
 	int64_t (*count_events)(void *db, const char *source);
-	int (*unprocessed)(void *db, const char *source, int64_t after, size_t max,
+	int (*unprocessed)(void *db, const char *source, int64_t after, size_t max, int with_body,
 	    struct store_pending **out, size_t *n);
 	int (*mark_processed)(void *db, int64_t id, const char *result);
 	int (*get_subscription)(void *db, const char *app, struct store_subscription *out);
@@ -255,11 +261,12 @@ int store_ping(struct store *st);
 int64_t store_count_events(struct store *st, const char *source);
 /*
  * The worker's queue: up to max events of source (NULL: any) not yet
- * processed, with a row id above after, oldest first.  *out (caller frees with
+ * processed, with a row id above after, oldest first, with their bodies when
+ * with_body (the fields parsed at intake always).  *out (caller frees with
  * store_pending_free) and *n.  0 or -1.
  */
 int store_unprocessed(struct store *st, const char *source, int64_t after, size_t max,
-    struct store_pending **out, size_t *n);
+    int with_body, struct store_pending **out, size_t *n);
 void store_pending_free(struct store_pending *p, size_t n);
 /* Records that the worker is done with the event: result is a short word ("user_state", "suspect", ...). */
 int store_mark_processed(struct store *st, int64_t id, const char *result);

@@ -31,6 +31,33 @@ add_event(struct store *st, const char *source, const char *id, const char *type
 	store_commit(st);
 }
 
+/* The correlator reads the fields the intake parsed, and no body. */
+static void
+test_queue_fields(struct store *st)
+{
+	struct store_event ev = {
+		.source = "nylas", .app = "prod", .event_id = "n2", .type = "grant.updated",
+		.received_ms = 2000, .grant_id = "g-42", .email = "Ann@example.com",
+		.provider = "microsoft", .code = 25027, .reauth_flag = 1, .event_time = -1,
+		.grant_updated_at = -1, .body = "{\"y\":2}", .body_len = 7,
+	};
+	struct store_pending *p = NULL;
+	size_t n = 0;
+
+	store_begin(st);
+	store_add_event(st, &ev);
+	store_commit(st);
+	TAP_OK(store_unprocessed(st, "nylas", 0, 10, 0, &p, &n) == 0 && n == 2,
+	    "queue: the nylas events, without bodies");
+	TAP_OK(n == 2 && p[0].body == NULL && p[0].grant_id == NULL && p[0].code == -1 &&
+	    p[0].reauth_flag == -1, "queue: absent fields read as NULL and -1");
+	TAP_OK(n == 2 && p[1].body == NULL && strcmp(p[1].grant_id, "g-42") == 0 &&
+	    strcmp(p[1].email, "Ann@example.com") == 0 && strcmp(p[1].provider, "microsoft") == 0 &&
+	    p[1].code == 25027 && p[1].reauth_flag == 1 && p[1].received_ms == 2000,
+	    "queue: the grant fields parsed at intake are read back");
+	store_pending_free(p, n);
+}
+
 static void
 test_queue(struct store *st)
 {
@@ -40,20 +67,21 @@ test_queue(struct store *st)
 	add_event(st, "graph", "g1", "change.updated");
 	add_event(st, "nylas", "n1", "grant.expired");
 	add_event(st, "graph", "g2", "lifecycle.missed");
-	TAP_OK(store_unprocessed(st, "graph", 0, 10, &p, &n) == 0 && n == 2,
+	TAP_OK(store_unprocessed(st, "graph", 0, 10, 1, &p, &n) == 0 && n == 2,
 	    "queue: two graph events unprocessed");
 	TAP_OK(n == 2 && strcmp(p[0].event_id, "g1") == 0 && strcmp(p[1].type, "lifecycle.missed") == 0 &&
 	    p[0].body_len == 7 && strcmp(p[0].body, "{\"x\":1}") == 0 && p[0].received_ms == 1000,
 	    "queue: in order, with type, body and time");
 	TAP_OK(n == 2 && store_mark_processed(st, p[0].id, "no_change") == 0, "queue: mark processed");
 	store_pending_free(p, n);
-	TAP_OK(store_unprocessed(st, "graph", 0, 10, &p, &n) == 0 && n == 1 &&
+	TAP_OK(store_unprocessed(st, "graph", 0, 10, 1, &p, &n) == 0 && n == 1 &&
 	    strcmp(p[0].event_id, "g2") == 0, "queue: the processed one is gone");
 	store_pending_free(p, n);
-	TAP_OK(store_unprocessed(st, NULL, 0, 1, &p, &n) == 0 && n == 1, "queue: max holds");
+	TAP_OK(store_unprocessed(st, NULL, 0, 1, 1, &p, &n) == 0 && n == 1, "queue: max holds");
 	store_pending_free(p, n);
 	TAP_OK(store_count_results(st, "graph", "no_change") == 1 &&
 	    store_count_results(st, NULL, NULL) == 1, "queue: results counted");
+	test_queue_fields(st);
 }
 
 static void
