@@ -3,6 +3,7 @@
 #include "config.h"
 #include "graph_api.h"
 #include "identity.h"
+#include "journal.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,14 +22,19 @@
 #include <cjson/cJSON.h>
 #include <event2/event.h>
 
-/* Events handled in one store transaction; the loop runs between batches. */
-#define BATCH_MAX 256
+/*
+ * Events classified in one pass of the loop; their writes go to the
+ * journal's writer as one op.  Small, because the pass blocks the loop (the
+ * reads and the classification: about 10 us an event), and a batch costs no
+ * fsync of its own: its op joins the webhooks' next commit.
+ */
+#define BATCH_MAX 64
 /* A look at the store now and then, in case a wake-up was missed (a restart, the CLI). */
 #define POLL_S 5
 /* Waits after a store failure. */
 #define RETRY_FIRST_S 2
 #define RETRY_MAX_S 30
-/* The longest its transactions on the loop wait for the store's write lock. */
+/* The longest its few writes on the loop (the last probe) wait for the store's write lock. */
 #define CORRELATE_LOCK_WAIT_MS 250
 /* How long a batch waits for a probe it started before it is classified without it. */
 #define PROBE_WAIT_MS 5000
@@ -103,6 +109,8 @@ struct correlator {
 	int *parsed_ok;
 	size_t queue_n;
 	int64_t wait_until_us;		/* the batch waits for probes until then */
+	struct write_op *batch_op;	/* the batch's writes, at the writer; NULL when none */
+	struct write_op *ops;		/* every op at the writer (the batch's too) */
 	int retry_s;
 	int closing;
 	uint64_t processed;
@@ -369,43 +377,240 @@ incident_open(struct app_corr *a, enum correlate_cause cause, int64_t at_ms)
 	return inc;
 }
 
-static int
-incident_put(struct app_corr *a, struct incident *inc)
-{
-	struct store_incident row;
-	char *evidence = cJSON_PrintUnformatted(inc->evidence);
-	int rc;
+/* ---- Writes, through the journal's writer ---- */
 
-	if (evidence == NULL)
-		fatal("out of memory");
-	memset(&row, 0, sizeof(row));
-	row.id = inc->id;
-	row.app = a->name;
-	row.cause = (char *)correlate_cause_name(inc->cause);
-	row.state = (char *)(inc->resolved ? "resolved" : "open");
-	row.evidence = evidence;
-	row.rotation_id = inc->rotation_id;
-	row.opened_at = inc->opened_at;
-	row.updated_at = util_now_ms();
-	row.resolved_at = inc->resolved ? row.updated_at : 0;
-	row.resolved_by = (char *)(inc->resolved ? "recovered" : NULL);
-	rc = store_put_incident(a->c->store, &row);
-	cJSON_free(evidence);
-	if (rc == 0)
-		inc->dirty = 0;
-	return rc;
-}
+/*
+ * Every write of a batch goes to the journal's writer thread as one op,
+ * inside the webhooks' next commit: the loop never waits for the store's
+ * write lock (a commit's fsync), and a batch costs no fsync of its own.  The
+ * op works on copies taken on the loop (write_op), never on the correlator,
+ * and journal ops run in submission order, so a later snapshot of an
+ * incident is always written after an earlier one.
+ */
+enum write_kind {
+	WRITE_MARK,			/* only mark the event processed with its result */
+	WRITE_LIST,			/* list the grant in an incident, then mark */
+	WRITE_RECOVER,			/* mark the grant's listings recovered, then mark */
+};
 
-/* Writes every changed incident of the app; inside the caller's transaction. */
-static int
-app_put(struct app_corr *a)
+/* One event's writes, planned on the loop; strings owned. */
+struct event_write {
+	enum write_kind kind;
+	int64_t id;			/* the event's row */
+	const char *result;		/* static; the writer settles listed/recovered ones */
+	char *app, *incident_id, *grant_id, *email;
+	int64_t at_ms;
+	size_t app_i;			/* the incident's place, to apply the result */
+	int slot;
+	int listed;			/* out: newly listed */
+	int64_t recovered;		/* out: listings marked recovered */
+};
+
+/* An open incident to count again after recoveries; resolved when all are back. */
+struct recount {
+	size_t app_i;
+	int slot;
+	char *id;
+	int found;			/* out */
+	int resolved;			/* out */
+	int64_t affected, recovered;	/* out */
+};
+
+struct write_op {
+	struct correlator *c;		/* NULL once the correlator is gone */
+	struct write_op *next, **prevp;	/* in c->ops while at the writer */
+	int is_batch;			/* the batch's op (run waits for it) */
+	struct store_incident *rows;	/* incidents to write (copies) */
+	size_t n_rows;
+	struct event_write *ev;
+	size_t n_ev;
+	struct recount *recount;
+	size_t n_recount;
+	int64_t now_ms;
+};
+
+static void
+write_op_free(struct write_op *op)
 {
 	size_t i;
 
-	for (i = 0; i < N_SLOTS; i++)
-		if (a->slot[i] != NULL && a->slot[i]->dirty && incident_put(a, a->slot[i]) == -1)
+	if (op == NULL)
+		return;
+	for (i = 0; i < op->n_rows; i++)
+		store_incident_clear(&op->rows[i]);
+	for (i = 0; i < op->n_ev; i++) {
+		free(op->ev[i].app);
+		free(op->ev[i].incident_id);
+		free(op->ev[i].grant_id);
+		free(op->ev[i].email);
+	}
+	for (i = 0; i < op->n_recount; i++)
+		free(op->recount[i].id);
+	free(op->rows);
+	free(op->ev);
+	free(op->recount);
+	free(op);
+}
+
+static char *
+dup_or_null(const char *v)
+{
+	return v == NULL ? NULL : xstrdup(v);
+}
+
+/* A copy of the incident as a row, for the writer. */
+static void
+incident_row(const struct app_corr *a, const struct incident *inc, int64_t now_ms,
+    struct store_incident *row)
+{
+	char *evidence = cJSON_PrintUnformatted(inc->evidence);
+
+	if (evidence == NULL)
+		fatal("out of memory");
+	memset(row, 0, sizeof(*row));
+	row->id = xstrdup(inc->id);
+	row->app = xstrdup(a->name);
+	row->cause = xstrdup(correlate_cause_name(inc->cause));
+	row->state = xstrdup(inc->resolved ? "resolved" : "open");
+	row->evidence = xstrdup(evidence);
+	row->rotation_id = dup_or_null(inc->rotation_id);
+	row->opened_at = inc->opened_at;
+	row->updated_at = now_ms;
+	row->resolved_at = inc->resolved ? now_ms : 0;
+	row->resolved_by = inc->resolved ? xstrdup("recovered") : NULL;
+	cJSON_free(evidence);
+}
+
+/* Copies every changed incident of every app into op, and counts them as written. */
+static void
+snapshot_dirty(struct correlator *c, struct write_op *op)
+{
+	size_t i, n = 0;
+	int s;
+
+	for (i = 0; i < c->n_apps; i++)
+		for (s = 0; s < N_SLOTS; s++)
+			n += c->apps[i]->slot[s] != NULL && c->apps[i]->slot[s]->dirty;
+	op->rows = xcalloc(n + 1, sizeof(*op->rows));
+	for (i = 0; i < c->n_apps; i++) {
+		for (s = 0; s < N_SLOTS; s++) {
+			struct incident *inc = c->apps[i]->slot[s];
+
+			if (inc == NULL || !inc->dirty)
+				continue;
+			incident_row(c->apps[i], inc, op->now_ms, &op->rows[op->n_rows++]);
+			inc->dirty = 0;
+		}
+	}
+}
+
+static int
+write_event(struct store *st, struct event_write *e)
+{
+	enum store_result r;
+
+	if (e->kind == WRITE_LIST) {
+		r = store_add_incident_grant(st, e->incident_id, e->grant_id, e->email, e->at_ms);
+		if (r == STORE_ERROR)
+			return -1;
+		e->listed = r != STORE_DUPLICATE;
+		e->result = e->listed ? "incident" : "already_listed";
+	} else if (e->kind == WRITE_RECOVER) {
+		e->recovered = store_recover_grants(st, e->app, e->grant_id, e->email, e->at_ms);
+		if (e->recovered == -1)
+			return -1;
+		e->result = e->recovered > 0 ? "recovered" : "no_incident";
+	}
+	return store_mark_processed(st, e->id, e->result);
+}
+
+/* Whether a recovery of the batch touched app app_i's grants. */
+static int
+app_recovered(const struct write_op *op, size_t app_i)
+{
+	size_t i;
+
+	for (i = 0; i < op->n_ev; i++)
+		if (op->ev[i].kind == WRITE_RECOVER && op->ev[i].app_i == app_i &&
+		    op->ev[i].recovered > 0)
+			return 1;
+	return 0;
+}
+
+static int
+recount(struct store *st, struct recount *r, int64_t now_ms)
+{
+	struct store_incident row;
+	int rc = store_get_incident(st, r->id, &row);
+
+	if (rc <= 0)
+		return rc;
+	r->found = 1;
+	r->affected = row.affected;
+	r->recovered = row.recovered;
+	store_incident_clear(&row);
+	if (r->affected > 0 && r->recovered >= r->affected) {
+		if (store_resolve_incident(st, r->id, "recovered", now_ms) == -1)
+			return -1;
+		r->resolved = 1;
+	}
+	return 0;
+}
+
+/* The op, in the writer thread, inside its transaction: no logging, no correlator. */
+static int
+write_op_run(struct store *st, void *arg)
+{
+	struct write_op *op = arg;
+	size_t i;
+
+	for (i = 0; i < op->n_rows; i++)
+		if (store_put_incident(st, &op->rows[i]) == -1)
+			return -1;
+	for (i = 0; i < op->n_ev; i++)
+		if (write_event(st, &op->ev[i]) == -1)
+			return -1;
+	for (i = 0; i < op->n_recount; i++)
+		if (app_recovered(op, op->recount[i].app_i) &&
+		    recount(st, &op->recount[i], op->now_ms) == -1)
 			return -1;
 	return 0;
+}
+
+static void write_done(enum store_result result, void *arg);
+
+static struct write_op *
+write_op_new(struct correlator *c, int is_batch)
+{
+	struct write_op *op = xcalloc(1, sizeof(*op));
+
+	op->c = c;
+	op->is_batch = is_batch;
+	op->now_ms = util_now_ms();
+	return op;
+}
+
+static void
+write_op_submit(struct write_op *op)
+{
+	struct correlator *c = op->c;
+
+	snapshot_dirty(c, op);
+	if (op->is_batch)
+		c->batch_op = op;
+	op->next = c->ops;
+	if (c->ops != NULL)
+		c->ops->prevp = &op->next;
+	op->prevp = &c->ops;
+	c->ops = op;
+	journal_submit_op(op->c->rt->journal, write_op_run, write_done, op);
+}
+
+/* Writes the incidents changed outside a batch (a rotation planned, a probe's answer). */
+static void
+write_incidents(struct correlator *c)
+{
+	write_op_submit(write_op_new(c, 0));
 }
 
 /* ---- Apps ---- */
@@ -562,7 +767,6 @@ ensure_rotation(struct app_corr *a, struct incident *inc)
 static void
 app_after_commit(struct app_corr *a)
 {
-	struct store *st = a->c->store;
 	size_t i;
 	int dirty = 0;
 
@@ -572,11 +776,8 @@ app_after_commit(struct app_corr *a)
 		ensure_rotation(a, a->slot[i]);
 		dirty |= a->slot[i]->dirty;
 	}
-	if (dirty && (store_begin(st) == -1 || app_put(a) == -1 || store_commit(st) == -1)) {
-		store_rollback(st);
-		/* The rotation is in the store: the next plan of this incident finds it again. */
-		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot record the rotation in its incident");
-	}
+	if (dirty)
+		write_incidents(a->c);
 	for (i = 0; i < N_SLOTS; i++) {
 		if (a->slot[i] == NULL)
 			continue;
@@ -879,14 +1080,24 @@ incident_for(struct app_corr *a, enum correlate_cause cause, const char *email,
 	return inc;
 }
 
+static size_t
+app_index(const struct correlator *c, const struct app_corr *a)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_apps && c->apps[i] != a; i++)
+		;
+	return i;
+}
+
 /* A grant.expired of a Microsoft grant: joins (or opens) the incident its evidence points to. */
 static const char *
-handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t received_ms)
+handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t received_ms,
+    struct event_write *w)
 {
 	struct correlate_evidence e;
 	struct incident *inc;
 	char *kind = NULL, *uev = NULL;
-	enum store_result r;
 	int64_t found = 0;
 
 	if (ev->grant_id == NULL || *ev->grant_id == '\0')
@@ -905,27 +1116,25 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 	inc = incident_for(a, correlate_classify(&e), ev->email, kind, uev, received_ms);
 	free(kind);
 	free(uev);
-	r = store_add_incident_grant(a->c->store, inc->id, ev->grant_id, ev->email, received_ms);
-	if (r == STORE_ERROR)
-		return NULL;
 	inc->dirty = 1;
-	if (r == STORE_DUPLICATE)
-		return "already_listed";
-	inc->affected++;
+	w->kind = WRITE_LIST;
+	w->incident_id = xstrdup(inc->id);
+	w->grant_id = xstrdup(ev->grant_id);
+	w->email = dup_or_null(ev->email);
+	w->slot = slot_of(inc->cause);
 	return "incident";
 }
 
 static const char *
-handle_recovery(struct app_corr *a, const struct nylas_event *ev, int64_t received_ms)
+handle_recovery(struct app_corr *a, const struct nylas_event *ev, int64_t received_ms,
+    struct event_write *w)
 {
-	int64_t n = store_recover_grants(a->c->store, a->name, ev->grant_id, ev->email,
-	    received_ms);
-
-	if (n == -1)
-		return NULL;
-	if (n == 0)
-		return "no_incident";
 	a->recovered_in_batch = 1;
+	w->kind = WRITE_RECOVER;
+	w->app = xstrdup(a->name);
+	w->grant_id = dup_or_null(ev->grant_id);
+	w->email = dup_or_null(ev->email);
+	(void)received_ms;
 	return "recovered";
 }
 
@@ -937,13 +1146,20 @@ is_recovery(const struct nylas_event *ev)
 	return strcmp(ev->type, "grant.updated") == 0 && (ev->reauth_flag == 1 || ev->code == 25027);
 }
 
-/* What the event comes to: a result word, or NULL when the store failed. */
+/*
+ * What the event comes to, planned into w (the writer settles whether a
+ * grant was listed before, or had anything to recover): a result word, or
+ * NULL when the store could not be read.
+ */
 static const char *
 handle_event(struct correlator *c, const struct store_pending *p, const struct nylas_event *ev,
-    int ok)
+    int ok, struct event_write *w)
 {
 	struct app_corr *a;
 
+	w->kind = WRITE_MARK;
+	w->id = p->id;
+	w->at_ms = p->received_ms;
 	if (!ok)
 		return "unreadable";
 	if (!ev->is_grant)
@@ -951,45 +1167,42 @@ handle_event(struct correlator *c, const struct store_pending *p, const struct n
 	a = find_app(c, p->app);
 	if (a == NULL)
 		return "unknown_app";
+	w->app_i = app_index(c, a);
 	if (app_load(a) == -1)
 		return NULL;
 	if (strcmp(ev->type, "grant.expired") == 0) {
 		if (ev->provider == NULL || strcasecmp(ev->provider, "microsoft") != 0)
 			return "not_microsoft";
-		return handle_expired(a, ev, p->received_ms);
+		return handle_expired(a, ev, p->received_ms, w);
 	}
 	if (is_recovery(ev))
-		return handle_recovery(a, ev, p->received_ms);
+		return handle_recovery(a, ev, p->received_ms, w);
 	return "ignored";
 }
 
-/* Re-reads the counts of an app's incidents after recoveries; resolves those all recovered. */
-static int
-refresh_counts(struct app_corr *a)
+/* After recoveries: the app's open incidents are counted again (and resolved when all are back). */
+static void
+plan_recounts(struct correlator *c, struct write_op *op)
 {
-	struct store_incident row;
-	size_t i;
-	int rc;
+	size_t i, n = 0;
+	int s;
 
-	for (i = 0; i < N_SLOTS; i++) {
-		struct incident *inc = a->slot[i];
-
-		if (inc == NULL || inc->is_new)
+	op->recount = xcalloc(c->n_apps * N_SLOTS + 1, sizeof(*op->recount));
+	for (i = 0; i < c->n_apps; i++) {
+		if (!c->apps[i]->recovered_in_batch)
 			continue;
-		rc = store_get_incident(a->c->store, inc->id, &row);
-		if (rc == -1)
-			return -1;
-		if (rc == 1) {
-			inc->affected = row.affected;
-			inc->recovered = row.recovered;
-			store_incident_clear(&row);
-		}
-		if (inc->affected > 0 && inc->recovered >= inc->affected) {
-			inc->resolved = 1;
-			inc->dirty = 1;
+		for (s = 0; s < N_SLOTS; s++) {
+			const struct incident *inc = c->apps[i]->slot[s];
+
+			if (inc == NULL || inc->is_new)
+				continue;
+			op->recount[n].app_i = i;
+			op->recount[n].slot = s;
+			op->recount[n].id = xstrdup(inc->id);
+			n++;
 		}
 	}
-	return 0;
+	op->n_recount = n;
 }
 
 /*
@@ -1073,24 +1286,37 @@ retry(struct correlator *c, const char *why)
 	schedule(c, (int64_t)c->retry_s * 1000);
 }
 
+/* The event as the intake parsed and stored it: its body is not read or parsed again. */
+static void
+event_from_row(const struct store_pending *p, struct nylas_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->time = ev->grant_updated_at = -1;
+	ev->id = xstrdup(p->event_id);
+	ev->type = xstrdup(p->type);
+	ev->is_grant = nylas_is_grant_type(p->type);
+	ev->grant_id = dup_or_null(p->grant_id);
+	ev->email = dup_or_null(p->email);
+	ev->provider = dup_or_null(p->provider);
+	ev->code = p->code;
+	ev->reauth_flag = (int)p->reauth_flag;
+}
+
 /* Reads the next batch and starts the probes it calls for; 0 or -1. */
 static int
 load_batch(struct correlator *c)
 {
 	struct app_corr *a;
 	size_t i;
-	char *err = NULL;
 
-	if (store_unprocessed(c->store, "nylas", 0, BATCH_MAX, &c->queue, &c->queue_n) == -1)
+	if (store_unprocessed(c->store, "nylas", 0, BATCH_MAX, 0, &c->queue, &c->queue_n) == -1)
 		return -1;
 	c->parsed = xcalloc(c->queue_n + 1, sizeof(*c->parsed));
 	c->parsed_ok = xcalloc(c->queue_n + 1, sizeof(*c->parsed_ok));
 	for (i = 0; i < c->queue_n; i++) {
-		c->parsed_ok[i] = nylas_parse_envelope(c->queue[i].body, c->queue[i].body_len,
-		    &c->parsed[i], &err) == 0;
-		free(err);
-		err = NULL;
-		if (!c->parsed_ok[i] || strcmp(c->parsed[i].type, "grant.expired") != 0 ||
+		event_from_row(&c->queue[i], &c->parsed[i]);
+		c->parsed_ok[i] = 1;
+		if ( strcmp(c->parsed[i].type, "grant.expired") != 0 ||
 		    c->parsed[i].provider == NULL ||
 		    strcasecmp(c->parsed[i].provider, "microsoft") != 0 ||
 		    (a = find_app(c, c->queue[i].app)) == NULL)
@@ -1118,39 +1344,103 @@ probes_pending(const struct correlator *c)
 	return 0;
 }
 
-/* The whole batch in one transaction; 0 or -1 (rolled back). */
+/* Classifies the batch and hands its writes to the journal's writer; 0 or -1. */
 static int
 process_batch(struct correlator *c)
 {
-	const char *result;
+	struct write_op *op;
 	size_t i;
 
-	if (store_begin(c->store) == -1)
-		return -1;
 	for (i = 0; i < c->n_apps; i++)
 		if (drop_resolved_elsewhere(c->apps[i]) == -1)
-			goto fail;
+			return -1;
+	op = write_op_new(c, 1);
+	op->ev = xcalloc(c->queue_n + 1, sizeof(*op->ev));
 	for (i = 0; i < c->queue_n; i++) {
-		result = handle_event(c, &c->queue[i], &c->parsed[i], c->parsed_ok[i]);
-		if (result == NULL || store_mark_processed(c->store, c->queue[i].id, result) == -1)
-			goto fail;
-		count_result(result);
+		op->ev[i].result = handle_event(c, &c->queue[i], &c->parsed[i], c->parsed_ok[i],
+		    &op->ev[op->n_ev]);
+		op->n_ev++;
+		if (op->ev[i].result == NULL) {
+			write_op_free(op);
+			return -1;
+		}
 	}
-	for (i = 0; i < c->n_apps; i++) {
-		if (c->apps[i]->recovered_in_batch && refresh_counts(c->apps[i]) == -1)
-			goto fail;
-		if (app_put(c->apps[i]) == -1)
-			goto fail;
+	plan_recounts(c, op);
+	write_op_submit(op);
+	return 0;
+}
+
+/* The incident in app app_i's slot, when it is still the one with that id. */
+static struct incident *
+incident_at(struct correlator *c, size_t app_i, int slot, const char *id)
+{
+	struct incident *inc;
+
+	if (app_i >= c->n_apps || slot < 0 || slot >= N_SLOTS)
+		return NULL;
+	inc = c->apps[app_i]->slot[slot];
+	return inc != NULL && strcmp(inc->id, id) == 0 ? inc : NULL;
+}
+
+/* A batch was committed: its results go into the incidents, then the operator hears. */
+static void
+batch_committed(struct correlator *c, const struct write_op *op)
+{
+	struct incident *inc;
+	size_t i;
+
+	for (i = 0; i < op->n_ev; i++) {
+		count_result(op->ev[i].result);
+		if (op->ev[i].listed &&
+		    (inc = incident_at(c, op->ev[i].app_i, op->ev[i].slot, op->ev[i].incident_id)))
+			inc->affected++;
 	}
-	if (store_commit(c->store) == -1)
-		goto fail;
+	for (i = 0; i < op->n_recount; i++) {
+		const struct recount *r = &op->recount[i];
+
+		if (!r->found || (inc = incident_at(c, r->app_i, r->slot, r->id)) == NULL)
+			continue;
+		inc->affected = r->affected;
+		inc->recovered = r->recovered;
+		inc->resolved = r->resolved;
+	}
 	c->processed += c->queue_n;
 	for (i = 0; i < c->n_apps; i++)
 		app_after_commit(c->apps[i]);
-	return 0;
-fail:
-	store_rollback(c->store);
-	return -1;
+	drop_batch(c);
+	c->retry_s = 0;
+	/* Through the loop: webhooks are answered between batches. */
+	schedule(c, 0);
+}
+
+static void
+write_done(enum store_result result, void *arg)
+{
+	struct write_op *op = arg;
+	struct correlator *c = op->c;
+	size_t i;
+
+	if (c == NULL) {		/* the correlator was freed meanwhile */
+		write_op_free(op);
+		return;
+	}
+	*op->prevp = op->next;
+	if (op->next != NULL)
+		op->next->prevp = op->prevp;
+	if (op->is_batch)
+		c->batch_op = NULL;
+	if (result == STORE_ERROR && op->is_batch) {
+		retry(c, "the store refused a batch of Nylas events");
+	} else if (result == STORE_ERROR) {
+		/* What memory holds is ahead of the store: read it again at the next batch. */
+		for (i = 0; i < c->n_apps; i++)
+			app_forget(c->apps[i]);
+		log_warn("correlator: cannot record the incidents' changes (a rotation, a probe's "
+		    "evidence); they are read again from the store");
+	} else if (op->is_batch) {
+		batch_committed(c, op);
+	}
+	write_op_free(op);
 }
 
 static void
@@ -1158,7 +1448,7 @@ run(struct correlator *c)
 {
 	int64_t left_us;
 
-	if (c->closing)
+	if (c->closing || c->batch_op != NULL)
 		return;
 	if (c->queue_n == 0) {
 		drop_batch(c);
@@ -1176,14 +1466,9 @@ run(struct correlator *c)
 		schedule(c, left_us / 1000 + 1);
 		return;
 	}
-	if (process_batch(c) == -1) {
-		retry(c, "the store refused a batch of Nylas events");
-		return;
-	}
-	drop_batch(c);
-	c->retry_s = 0;
-	/* Through the loop: webhooks are answered between batches. */
-	schedule(c, 0);
+	if (process_batch(c) == -1)
+		retry(c, "cannot read the store to classify a batch of Nylas events");
+	/* Else write_done goes on once the batch is committed. */
 }
 
 /* A probe answered: a stronger cause upgrades the app-side incident in place. */
@@ -1191,7 +1476,6 @@ static void
 upgrade_app_incident(struct app_corr *a)
 {
 	struct incident *inc = a->slot[SLOT_APP];
-	struct store *st = a->c->store;
 	struct correlate_evidence e;
 	enum correlate_cause cause;
 
@@ -1205,14 +1489,9 @@ upgrade_app_incident(struct app_corr *a)
 	if (cause <= inc->cause || correlate_cause_is_user(cause))
 		return;
 	app_side_evidence(a, inc, cause);
-	if (store_begin(st) == -1 || app_put(a) == -1 || store_commit(st) == -1) {
-		store_rollback(st);
-		app_forget(a);
-		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot record the incident's new cause; "
-		    "the next grant.expired tries again");
-		return;
-	}
-	app_after_commit(a);
+	/* A batch in flight may hold new incidents not yet committed: its end does this. */
+	if (a->c->batch_op == NULL)
+		app_after_commit(a);
 }
 
 static void
@@ -1271,6 +1550,17 @@ correlator_free(struct correlator *c)
 	if (c == NULL)
 		return;
 	c->closing = 1;
+	/*
+	 * Writes still at the writer are committed first, so that a correlator
+	 * started next (a reload) reads them; their callbacks find no correlator.
+	 */
+	if (c->ops != NULL) {
+		struct write_op *op;
+
+		for (op = c->ops; op != NULL; op = op->next)
+			op->c = NULL;
+		journal_flush(c->rt->journal);
+	}
 	drop_batch(c);
 	for (i = 0; i < c->n_apps; i++)
 		app_free(c->apps[i]);
