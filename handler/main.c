@@ -206,6 +206,25 @@ add_signal(struct daemon *d, int sig)
 	return ev;
 }
 
+/*
+ * The event loop.  With epoll's change list, a connection whose write
+ * interest is switched on and off within one pass of the loop (every reply)
+ * costs no epoll_ctl calls instead of two.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static int
 serve(const char *path)
 {
@@ -218,7 +237,7 @@ serve(const char *path)
 		return 1;
 	apply_log_level(d.rt.cfg);
 	signal(SIGPIPE, SIG_IGN);
-	d.rt.base = event_base_new();
+	d.rt.base = new_base();
 	/* Three priorities: the journal's group commit runs below HTTP (see journal.c). */
 	if (d.rt.base == NULL || event_base_priority_init(d.rt.base, 3) == -1)
 		fatal("cannot create the event loop");
