@@ -68,6 +68,9 @@ static const struct hmac_case hmac_cases[] = {
 	  "block-size data. The key needs to be hashed before being used by the "
 	  "HMAC algorithm.", 0, 0,
 	  "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+	/* An empty key and an empty message (Python: hmac.new(b"", b"", "sha256")). */
+	{ "empty key and message", NULL, 0, 0, "", 0, 0,
+	  "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad" },
 };
 
 static void
