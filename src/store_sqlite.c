@@ -483,6 +483,21 @@ run_done(struct sqlite_db *s, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
+/* A copy of a BLOB column, NUL-terminated (it may hold text), and its length in *len. */
+static char *
+column_blob_dup(sqlite3_stmt *st, int i, size_t *len)
+{
+	const void *v = sqlite3_column_blob(st, i);
+	char *out;
+
+	*len = (size_t)sqlite3_column_bytes(st, i);
+	out = xmalloc(*len + 1);
+	if (*len > 0 && v != NULL)
+		memcpy(out, v, *len);
+	out[*len] = '\0';
+	return out;
+}
+
 /* An integer column that may be NULL (then -1), as bind_opt_int stored it. */
 static int64_t
 column_opt_int(sqlite3_stmt *st, int i)
@@ -525,13 +540,8 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
 		p->event_id = column_dup(st, 3);
 		p->type = column_dup(st, 4);
 		p->received_ms = sqlite3_column_int64(st, 5);
-		if (with_body) {
-			p->body_len = (size_t)sqlite3_column_bytes(st, 6);
-			p->body = xmalloc(p->body_len + 1);
-			if (p->body_len > 0)
-				memcpy(p->body, sqlite3_column_blob(st, 6), p->body_len);
-			p->body[p->body_len] = '\0';
-		}
+		if (with_body)
+			p->body = column_blob_dup(st, 6, &p->body_len);
 		p->grant_id = column_dup(st, 7);
 		p->email = column_dup(st, 8);
 		p->provider = column_dup(st, 9);
@@ -1119,8 +1129,6 @@ sqlite_add_outbox(void *db, const struct store_outbox *m)
 static void
 read_outbox(sqlite3_stmt *st, struct store_outbox *m)
 {
-	const void *payload = sqlite3_column_blob(st, 8);
-
 	m->id = sqlite3_column_int64(st, 0);
 	m->app = column_dup(st, 1);
 	m->kind = column_dup(st, 2);
@@ -1129,11 +1137,7 @@ read_outbox(sqlite3_stmt *st, struct store_outbox *m)
 	m->recipient = column_dup(st, 5);
 	m->msg_id = column_dup(st, 6);
 	m->subject = column_dup(st, 7);
-	m->payload_len = (size_t)sqlite3_column_bytes(st, 8);
-	m->payload = xmalloc(m->payload_len + 1);
-	if (payload != NULL)
-		memcpy(m->payload, payload, m->payload_len);
-	m->payload[m->payload_len] = '\0';
+	m->payload = column_blob_dup(st, 8, &m->payload_len);
 	m->state = column_dup(st, 9);
 	m->attempts = sqlite3_column_int(st, 10);
 	m->next_at = sqlite3_column_int64(st, 11);
