@@ -206,11 +206,7 @@ job_free(struct job *j)
 {
 	graph_batch_clear(&j->batch);
 	graph_user_clear(&j->user);
-	free(j->ev.source);
-	free(j->ev.app);
-	free(j->ev.event_id);
-	free(j->ev.type);
-	free(j->ev.body);
+	store_pending_clear(&j->ev);
 	if (j->retry_ev != NULL)
 		event_free(j->retry_ev);
 	free(j->email);

@@ -109,20 +109,26 @@ store_unprocessed(struct store *st, const char *source, int64_t after, size_t ma
 }
 
 void
+store_pending_clear(struct store_pending *p)
+{
+	free(p->source);
+	free(p->app);
+	free(p->event_id);
+	free(p->type);
+	free(p->body);
+	free(p->grant_id);
+	free(p->email);
+	free(p->provider);
+	memset(p, 0, sizeof(*p));
+}
+
+void
 store_pending_free(struct store_pending *p, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		free(p[i].source);
-		free(p[i].app);
-		free(p[i].event_id);
-		free(p[i].type);
-		free(p[i].body);
-		free(p[i].grant_id);
-		free(p[i].email);
-		free(p[i].provider);
-	}
+	for (i = 0; i < n; i++)
+		store_pending_clear(&p[i]);
 	free(p);
 }
 

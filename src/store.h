@@ -268,6 +268,8 @@ int64_t store_count_events(struct store *st, const char *source);
 int store_unprocessed(struct store *st, const char *source, int64_t after, size_t max,
     int with_body, struct store_pending **out, size_t *n);
 void store_pending_free(struct store_pending *p, size_t n);
+/* Frees one entry's strings (a worker that took it over from the array). */
+void store_pending_clear(struct store_pending *p);
 /* Records that the worker is done with the event: result is a short word ("user_state", "suspect", ...). */
 int store_mark_processed(struct store *st, int64_t id, const char *result);
 /* Events of source (NULL: any) processed with that result (NULL: any); -1 on error. */
