@@ -39,12 +39,21 @@
 #define REWIND_LEFT_MAX 256
 /* Passes the checkpointer makes in a row to get there. */
 #define REWIND_PASSES 4
+/*
+ * The longest a submitter waits for the store's write lock (another process
+ * holding it) before its batch fails and it hears STORE_ERROR (a 503), in
+ * total: a batch that queued behind a failed one has spent part of it, so
+ * it gets the rest, and at least LOCK_WAIT_MIN_MS of its own.
+ */
+#define LOCK_WAIT_MS 5000
+#define LOCK_WAIT_MIN_MS 100
 
 /* One submitted event, deep-copied (the submitter's strings are short-lived). */
 struct entry {
 	struct store_event ev;
 	char *strings;			/* every string of ev, in one allocation */
 	journal_op_fn op;		/* non-NULL: run this instead of storing ev */
+	int64_t submitted_us;		/* monotonic */
 	journal_done_cb cb;
 	void *arg;
 	enum store_result result;	/* set by the writer */
@@ -161,13 +170,25 @@ entry_copy(struct entry *e, const struct store_event *ev)
 	e->ev.body = e->strings + pos;
 }
 
+/* What is left of the oldest entry's LOCK_WAIT_MS, in ms. */
+static int
+lock_wait_left(const struct batch *b, int64_t now_us)
+{
+	int64_t left = LOCK_WAIT_MS - (now_us - b->entries[0].submitted_us) / 1000;
+
+	return left < LOCK_WAIT_MIN_MS ? LOCK_WAIT_MIN_MS : (int)left;
+}
+
 /* Runs in the writer thread: one transaction for the whole batch. */
 static void
 write_batch(struct store *st, struct batch *b)
 {
 	int64_t start = util_mono_us();
 	size_t i;
-	int ok = store_begin(st) == 0;
+	int ok;
+
+	store_lock_wait(st, lock_wait_left(b, start));
+	ok = store_begin(st) == 0;
 
 	for (i = 0; i < b->n; i++) {
 		struct entry *e = &b->entries[i];
@@ -408,6 +429,7 @@ static void
 enqueue(struct journal *j, const struct entry *e)
 {
 	struct batch *b;
+	int64_t now = util_mono_us();
 	int idle;
 
 	pthread_mutex_lock(&j->mu);
@@ -416,7 +438,8 @@ enqueue(struct journal *j, const struct entry *e)
 		b->cap *= 2;
 		b->entries = xrealloc(b->entries, b->cap * sizeof(*b->entries));
 	}
-	b->entries[b->n++] = *e;
+	b->entries[b->n] = *e;
+	b->entries[b->n++].submitted_us = now;
 	idle = !j->go;
 	pthread_mutex_unlock(&j->mu);
 	j->pending++;
