@@ -95,6 +95,7 @@ struct journal {
 	int go;				/* under mu: the writer may take `open` */
 	int rewind_due;			/* under mu: the writer should finish a checkpoint */
 	int quit;			/* under mu */
+	int relaxed;			/* writer only: its connection skips the fsync */
 	size_t pending;			/* loop only: submitted, not yet answered */
 };
 
@@ -181,14 +182,26 @@ lock_wait_left(const struct batch *b, int64_t now_us)
 
 /* Runs in the writer thread: one transaction for the whole batch. */
 static void
-write_batch(struct store *st, struct batch *b)
+write_batch(struct journal *j, struct batch *b)
 {
+	struct store *st = j->store;
 	int64_t start = util_mono_us();
-	size_t i;
+	size_t i, events = 0;
 	int ok;
 
+	for (i = 0; i < b->n; i++)
+		events += b->entries[i].op == NULL;
+	/*
+	 * Derived state alone needs no fsync of its own (see journal_submit_op).
+	 * Events are never committed relaxed: when full durability cannot be
+	 * set back, their batch fails (503) rather than skip the fsync.
+	 */
+	if (events == 0 && !j->relaxed && store_set_durability(st, 0) == 0)
+		j->relaxed = 1;
+	else if (events > 0 && j->relaxed && store_set_durability(st, 1) == 0)
+		j->relaxed = 0;
 	store_lock_wait(st, lock_wait_left(b, start));
-	ok = store_begin(st) == 0;
+	ok = !(events > 0 && j->relaxed) && store_begin(st) == 0;
 
 	for (i = 0; i < b->n; i++) {
 		struct entry *e = &b->entries[i];
@@ -257,7 +270,7 @@ writer_main(void *arg)
 		b = j->open;
 		j->open = spare;
 		pthread_mutex_unlock(&j->mu);
-		write_batch(j->store, b);
+		write_batch(j, b);
 		spare = batch_new();
 		pthread_mutex_lock(&j->mu);
 		post_done(j, b);

@@ -38,6 +38,9 @@ void journal_submit(struct journal *j, const struct store_event *ev,
  * until cb) and must not log or touch metrics.  cb runs on the loop with
  * STORE_STORED once committed, or STORE_ERROR when op returned -1 or the
  * commit failed (a failing op fails its whole batch: keep ops simple).
+ * Ops write derived state only (what their submitter works out again from
+ * the events when it is lost): a batch of ops alone is committed without an
+ * fsync, which the next batch of events then covers.
  */
 typedef int (*journal_op_fn)(struct store *st, void *arg);
 void journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg);

@@ -211,7 +211,13 @@ store_count_user_events(struct store *st, const char *app, const char *kind)
 int
 store_relax_durability(struct store *st)
 {
-	return st->be->relax_durability(st->db);
+	return st->be->set_durability(st->db, 0);
+}
+
+int
+store_set_durability(struct store *st, int full)
+{
+	return st->be->set_durability(st->db, full);
 }
 
 int

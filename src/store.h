@@ -202,7 +202,7 @@ struct store_backend {
 	int (*add_user_event)(void *db, const struct store_user_event *ev);
 	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
 	int64_t (*count_results)(void *db, const char *source, const char *result);
-	int (*relax_durability)(void *db);
+	int (*set_durability)(void *db, int full);
 	void (*lock_wait)(void *db, int ms);
 	int (*put_rotation)(void *db, const struct store_rotation *r);
 	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
@@ -250,6 +250,8 @@ enum store_result store_add_event(struct store *st, const struct store_event *ev
  * can be worked out again; never for the journal or a rotation.  0 or -1.
  */
 int store_relax_durability(struct store *st);
+/* Full (1: an fsync per commit) or relaxed (0) durability for the next commits.  0 or -1. */
+int store_set_durability(struct store *st, int full);
 /*
  * How long this connection waits for another's write lock before a call
  * fails (default 5 s).  A connection used from the event loop sets it short:

@@ -746,10 +746,13 @@ sqlite_count_user_events(void *db, const char *app, const char *kind)
 }
 
 static int
-sqlite_relax_durability(void *db)
+sqlite_set_durability(void *db, int full)
 {
-	/* In WAL mode, NORMAL syncs only at checkpoints; the log still orders every commit. */
-	return exec_sql(db, "PRAGMA synchronous=NORMAL");
+	/*
+	 * In WAL mode, NORMAL syncs only at checkpoints; the log still orders
+	 * every commit, so the next FULL commit's sync covers the earlier ones.
+	 */
+	return exec_sql(db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 }
 
 /* ---- Diagnosis and rotation ---- */
@@ -1339,7 +1342,7 @@ const struct store_backend store_sqlite_backend = {
 	.put_user = sqlite_put_user,
 	.add_user_event = sqlite_add_user_event,
 	.count_user_events = sqlite_count_user_events,
-	.relax_durability = sqlite_relax_durability,
+	.set_durability = sqlite_set_durability,
 	.lock_wait = sqlite_lock_wait,
 	.put_rotation = sqlite_put_rotation,
 	.get_rotation = sqlite_get_rotation,
