@@ -119,7 +119,38 @@ payload_for(const struct config *cfg, const struct message *m, const struct noti
 	return xstrdup(m->webhook_json);
 }
 
-/* Adds one row; 1 added, 0 known already, -1 on error. */
+/*
+ * Records a message that cannot be written to its recipient (a line break
+ * in the address, not an address) as failed, so that it shows in status
+ * and is not picked again at every sweep.  0, or -1 on a store error.
+ */
+static int
+add_failed_row(struct store *st, const struct notice *n, const char *ref, const char *channel,
+    const char *recipient, const char *why)
+{
+	struct store_outbox row;
+	enum store_result r;
+
+	memset(&row, 0, sizeof(row));
+	row.app = (char *)n->app;
+	row.kind = (char *)notice_kind_name(n->kind);
+	row.ref = (char *)ref;
+	row.channel = (char *)channel;
+	row.recipient = (char *)recipient;
+	row.msg_id = (char *)"";
+	row.payload = (char *)"";
+	row.state = (char *)"failed";
+	row.last_error = (char *)why;
+	row.created_at = n->now_ms;
+	row.priority = n->kind == NOTICE_USER_REAUTH;
+	r = store_add_outbox(st, &row);
+	if (r == STORE_STORED)
+		log_ctx(LOG_LEVEL_WARN, NULL, n->app, "notify: cannot write %s about %s to %s (%s): "
+		    "recorded as failed", row.kind, ref, recipient, why);
+	return r == STORE_ERROR ? -1 : 0;
+}
+
+/* Adds one row; 1 added, 0 known already (or recorded as failed), -1 on error. */
 static int
 add_row(struct store *st, const struct config *cfg, const struct notice *n,
     const struct message *m, const char *ref, const char *channel, const char *recipient)
@@ -130,10 +161,9 @@ add_row(struct store *st, const struct config *cfg, const struct notice *n,
 	char *payload = payload_for(cfg, m, n, ref, channel, recipient, msg_id);
 
 	if (payload == NULL) {
-		log_ctx(LOG_LEVEL_WARN, NULL, n->app, "notify: cannot write a mail to %s; skipped",
-		    recipient);
 		free(msg_id);
-		return 0;
+		return add_failed_row(st, n, ref, channel, recipient,
+		    "the address cannot be used in a mail");
 	}
 	memset(&row, 0, sizeof(row));
 	row.app = (char *)n->app;
@@ -185,12 +215,19 @@ queue_rendered(struct store *st, const struct config *cfg, const struct notice *
 {
 	struct message m;
 	char *err = NULL;
-	int added;
+	int added, rendered;
 
 	memset(&m, 0, sizeof(m));
-	if (message_render(n, &m, &err) == -1) {
+	rendered = message_render(n, &m, &err) == 0;
+	if (!rendered && only_email != NULL) {
+		/* One user's mail (their address, their link): recorded, not tried at every sweep. */
+		added = add_failed_row(st, n, ref, "email", only_email, err ? err : "cannot render");
+		free(err);
+		return added;
+	}
+	if (!rendered) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, n->app, "notify: cannot render %s about %s: %s",
-		    notice_kind_name(n->kind), ref, err);
+		    notice_kind_name(n->kind), ref, err ? err : "no reason given");
 		free(err);
 		return -1;
 	}

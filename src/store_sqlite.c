@@ -1107,8 +1107,8 @@ sqlite_add_outbox(void *db, const struct store_outbox *m)
 {
 	struct sqlite_db *s = db;
 	sqlite3_stmt *st = prepare(s, "INSERT INTO outbox (app, kind, ref, channel, recipient,"
-	    " msg_id, subject, payload, state, attempts, next_at, created_at, priority)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?10, ?11)"
+	    " msg_id, subject, payload, state, attempts, next_at, created_at, priority, last_error)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?12, 'pending'), 0, ?9, ?10, ?11, ?13)"
 	    " ON CONFLICT (ref, kind, recipient, channel) DO NOTHING");
 
 	if (st == NULL)
@@ -1124,6 +1124,8 @@ sqlite_add_outbox(void *db, const struct store_outbox *m)
 	sqlite3_bind_int64(st, 9, m->next_at);
 	sqlite3_bind_int64(st, 10, m->created_at);
 	sqlite3_bind_int(st, 11, m->priority);
+	bind_text(st, 12, m->state);
+	bind_text(st, 13, m->last_error);
 	if (run_done(s, st, "add outbox") == -1)
 		return STORE_ERROR;
 	return sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;

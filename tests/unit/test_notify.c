@@ -75,6 +75,7 @@ test_queue(struct store *st)
 	struct notice n = incident_notice();
 	const char *owners[] = { "a@example.com", "b@example.com" };
 	struct store_outbox *due = NULL;
+	struct store_outbox_stats stats;
 	size_t k = 0, i, mails = 0;
 	int headers = 1, ids_differ = 1;
 
@@ -114,9 +115,23 @@ test_queue(struct store *st)
 	TAP_OK(notify_queue_email(st, &cfg, &n, "inc-1", "user1@example.com") == 1 &&
 	    notify_queue_email(st, &cfg, &n, "inc-1", "user1@example.com") == 0,
 	    "queue: a user's re-auth email once");
+	n.email = "user4@example.com\r\nBcc: all@example.com";
+	TAP_OK(notify_queue_email(st, &cfg, &n, "inc-1", n.email) == 0 &&
+	    notify_queue_email(st, &cfg, &n, "inc-1", n.email) == 0,
+	    "queue: an address that cannot be used queues no mail");
+	TAP_OK(store_outbox_stats(st, "prod", &stats) == 0 && stats.failed == 1 &&
+	    stats.last_error != NULL && strstr(stats.last_error, "address") != NULL,
+	    "queue: it is recorded once as failed, with why");
+	free(stats.last_error);
+	TAP_OK(store_due_outbox(st, n.now_ms + 86400000, 10, &due, &k) == 0 && k == 5,
+	    "queue: and is never due (the 4 owners' rows and user1's are)");
+	store_outboxes_free(due, k);
+	n.email = "user2@example.com";
 	n.reauth_url = "ftp://nope";
-	TAP_OK(notify_queue_email(st, &cfg, &n, "inc-1", "user2@example.com") == -1,
-	    "queue: a notice that does not render queues nothing");
+	TAP_OK(notify_queue_email(st, &cfg, &n, "inc-1", "user2@example.com") == 0 &&
+	    store_outbox_stats(st, "prod", &stats) == 0 && stats.failed == 2,
+	    "queue: a user's mail that does not render is recorded as failed, not queued");
+	free(stats.last_error);
 	cfg.smtp_url = NULL;
 	n.reauth_url = "https://app.example.com/login";
 	TAP_OK(notify_queue_email(st, &cfg, &n, "inc-1", "user3@example.com") == 0,
