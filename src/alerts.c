@@ -40,6 +40,7 @@
 #define ALERTS_EVIDENCE_MAX	16
 #define ALERTS_SETTLE_MS	3000	/* an incident's alert waits this long: a storm's count, not its first grant */
 #define ALERTS_OWNERS_WAIT_S	30	/* notices wait at most this long for Graph's owners at start */
+#define ALERTS_OWNERS_STORE_RETRY_S 5	/* owners read but not stored: read again this soon */
 
 struct app_alerts {
 	struct alerts *al;
@@ -131,9 +132,10 @@ owners_cb(const struct graph_result *res, void *arg)
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
 	a->owners_busy = 0;
-	a->owners_ready = 1;
 	alerts_wake(a->al);
 	if (res->outcome != GRAPH_OK) {
+		/* Unreadable: the notices go to the configured owners rather than wait. */
+		a->owners_ready = 1;
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot read the app's owners from Graph: %s; "
 		    "again in %d min", res->detail ? res->detail : graph_outcome_name(res->outcome),
 		    ALERTS_RETRY_S / 60);
@@ -147,8 +149,12 @@ owners_cb(const struct graph_result *res, void *arg)
 	json = cJSON_PrintUnformatted(arr);
 	cJSON_Delete(arr);
 	if (json == NULL || store_put_value(a->al->st, a->name, "graph_owners", json) == -1) {
-		a->owners_next_s = util_now_ms() / 1000 + ALERTS_RETRY_S;
+		/* Read but not kept: the first notices wait (at most ALERTS_OWNERS_WAIT_S) for a retry. */
+		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot record the app's owners read from "
+		    "Graph; again in %d s", ALERTS_OWNERS_STORE_RETRY_S);
+		a->owners_next_s = util_now_ms() / 1000 + ALERTS_OWNERS_STORE_RETRY_S;
 	} else {
+		a->owners_ready = 1;
 		a->owners_next_s = util_now_ms() / 1000 + ALERTS_OWNERS_REFRESH_S;
 		log_ctx(LOG_LEVEL_INFO, NULL, a->name, "owners from Graph: %s", json);
 	}
