@@ -111,6 +111,13 @@ static const char *const migrations[] = {
 	"CREATE INDEX outbox_due ON outbox (priority, next_at) WHERE state IN ('pending', 'sending');"
 	"CREATE INDEX outbox_app ON outbox (app, state);"
 	"ALTER TABLE incidents ADD COLUMN resolved_by TEXT;",
+	/*
+	 * 5: an incident's affected and recovered grants are counted on an
+	 * index alone.  Without it the recovered count read every grant's row:
+	 * 266 ms for 100,000 grants, on the event loop, at every alerts sweep
+	 * during a storm (11 ms with it).
+	 */
+	"CREATE INDEX incident_grants_recovered ON incident_grants (incident_id, recovered_ms);",
 };
 
 static sqlite3_stmt *

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 /* The store's structs own their strings; the tests lend them literals. */
 #define W(s) ((char *)(s))
 
@@ -56,6 +58,34 @@ test_queue_fields(struct store *st)
 	    p[1].code == 25027 && p[1].reauth_flag == 1 && p[1].received_ms == 2000,
 	    "queue: the grant fields parsed at intake are read back");
 	store_pending_free(p, n);
+}
+
+/* The plan of the incidents' grant counts (store_sqlite's INCIDENT_SELECT) reads one index only. */
+static void
+test_count_plan(void)
+{
+	static const char q[] = "EXPLAIN QUERY PLAN SELECT"
+	    " (SELECT count(*) FROM incident_grants g WHERE g.incident_id = ?1),"
+	    " (SELECT count(*) FROM incident_grants g WHERE g.incident_id = ?1 AND g.recovered_ms > 0)";
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int searches = 0, covering = 0;
+
+	snprintf(path, sizeof(path), "%s/rekey.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(st, 3);
+
+			searches += d != NULL && strncmp(d, "SEARCH", 6) == 0;
+			covering += d != NULL && strstr(d, "COVERING INDEX incident_grants_recovered");
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	TAP_OK(searches == 2 && covering == 2,
+	    "incidents: affected and recovered are counted on one index, no row read");
 }
 
 static void
@@ -345,6 +375,7 @@ main(void)
 	test_values(st);
 	test_list_values(st);
 	test_outbox(st);
+	test_count_plan();
 	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
 	store_close(st);
 	st = store_open(url, &err);
