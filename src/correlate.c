@@ -1126,15 +1126,13 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 }
 
 static const char *
-handle_recovery(struct app_corr *a, const struct nylas_event *ev, int64_t received_ms,
-    struct event_write *w)
+handle_recovery(struct app_corr *a, const struct nylas_event *ev, struct event_write *w)
 {
 	a->recovered_in_batch = 1;
 	w->kind = WRITE_RECOVER;
 	w->app = xstrdup(a->name);
 	w->grant_id = dup_or_null(ev->grant_id);
 	w->email = dup_or_null(ev->email);
-	(void)received_ms;
 	return "recovered";
 }
 
@@ -1176,7 +1174,7 @@ handle_event(struct correlator *c, const struct store_pending *p, const struct n
 		return handle_expired(a, ev, p->received_ms, w);
 	}
 	if (is_recovery(ev))
-		return handle_recovery(a, ev, p->received_ms, w);
+		return handle_recovery(a, ev, w);
 	return "ignored";
 }
 

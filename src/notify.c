@@ -119,6 +119,22 @@ payload_for(const struct config *cfg, const struct message *m, const struct noti
 	return xstrdup(m->webhook_json);
 }
 
+/* The fields every outbox row of notice n has; the strings are borrowed. */
+static void
+outbox_row(struct store_outbox *row, const struct notice *n, const char *ref,
+    const char *channel, const char *recipient)
+{
+	memset(row, 0, sizeof(*row));
+	row->app = (char *)n->app;
+	row->kind = (char *)notice_kind_name(n->kind);
+	row->ref = (char *)ref;
+	row->channel = (char *)channel;
+	row->recipient = (char *)recipient;
+	row->created_at = n->now_ms;
+	/* The owners hear first: a storm's thousands of user mails never hold up their alert. */
+	row->priority = n->kind == NOTICE_USER_REAUTH;
+}
+
 /*
  * Records a message that cannot be written to its recipient (a line break
  * in the address, not an address) as failed, so that it shows in status
@@ -131,18 +147,11 @@ add_failed_row(struct store *st, const struct notice *n, const char *ref, const 
 	struct store_outbox row;
 	enum store_result r;
 
-	memset(&row, 0, sizeof(row));
-	row.app = (char *)n->app;
-	row.kind = (char *)notice_kind_name(n->kind);
-	row.ref = (char *)ref;
-	row.channel = (char *)channel;
-	row.recipient = (char *)recipient;
+	outbox_row(&row, n, ref, channel, recipient);
 	row.msg_id = (char *)"";
 	row.payload = (char *)"";
 	row.state = (char *)"failed";
 	row.last_error = (char *)why;
-	row.created_at = n->now_ms;
-	row.priority = n->kind == NOTICE_USER_REAUTH;
 	r = store_add_outbox(st, &row);
 	if (r == STORE_STORED)
 		log_ctx(LOG_LEVEL_WARN, NULL, n->app, "notify: cannot write %s about %s to %s (%s): "
@@ -165,19 +174,11 @@ add_row(struct store *st, const struct config *cfg, const struct notice *n,
 		return add_failed_row(st, n, ref, channel, recipient,
 		    "the address cannot be used in a mail");
 	}
-	memset(&row, 0, sizeof(row));
-	row.app = (char *)n->app;
-	row.kind = (char *)notice_kind_name(n->kind);
-	row.ref = (char *)ref;
-	row.channel = (char *)channel;
-	row.recipient = (char *)recipient;
+	outbox_row(&row, n, ref, channel, recipient);
 	row.msg_id = msg_id;
 	row.subject = m->subject;
 	row.payload = payload;
 	row.payload_len = strlen(payload);
-	row.created_at = n->now_ms;
-	/* The owners hear first: a storm's thousands of user mails never hold up their alert. */
-	row.priority = n->kind == NOTICE_USER_REAUTH;
 	r = store_add_outbox(st, &row);
 	free(msg_id);
 	free(payload);
