@@ -106,7 +106,6 @@ struct correlator {
 	struct event *timer;
 	struct store_pending *queue;
 	struct nylas_event *parsed;	/* parallel to queue */
-	int *parsed_ok;
 	size_t queue_n;
 	int64_t wait_until_us;		/* the batch waits for probes until then */
 	struct write_op *batch_op;	/* the batch's writes, at the writer; NULL when none */
@@ -1151,15 +1150,13 @@ is_recovery(const struct nylas_event *ev)
  */
 static const char *
 handle_event(struct correlator *c, const struct store_pending *p, const struct nylas_event *ev,
-    int ok, struct event_write *w)
+    struct event_write *w)
 {
 	struct app_corr *a;
 
 	w->kind = WRITE_MARK;
 	w->id = p->id;
 	w->at_ms = p->received_ms;
-	if (!ok)
-		return "unreadable";
 	if (!ev->is_grant)
 		return "ignored";
 	a = find_app(c, p->app);
@@ -1256,14 +1253,11 @@ drop_batch(struct correlator *c)
 	size_t i;
 
 	for (i = 0; i < c->queue_n; i++)
-		if (c->parsed_ok[i])
-			nylas_event_clear(&c->parsed[i]);
+		nylas_event_clear(&c->parsed[i]);
 	store_pending_free(c->queue, c->queue_n);
 	free(c->parsed);
-	free(c->parsed_ok);
 	c->queue = NULL;
 	c->parsed = NULL;
-	c->parsed_ok = NULL;
 	c->queue_n = 0;
 	for (i = 0; i < c->n_apps; i++)
 		c->apps[i]->expired_in_batch = c->apps[i]->recovered_in_batch = 0;
@@ -1310,11 +1304,9 @@ load_batch(struct correlator *c)
 	if (store_unprocessed(c->store, "nylas", 0, BATCH_MAX, 0, &c->queue, &c->queue_n) == -1)
 		return -1;
 	c->parsed = xcalloc(c->queue_n + 1, sizeof(*c->parsed));
-	c->parsed_ok = xcalloc(c->queue_n + 1, sizeof(*c->parsed_ok));
 	for (i = 0; i < c->queue_n; i++) {
 		event_from_row(&c->queue[i], &c->parsed[i]);
-		c->parsed_ok[i] = 1;
-		if ( strcmp(c->parsed[i].type, "grant.expired") != 0 ||
+		if (strcmp(c->parsed[i].type, "grant.expired") != 0 ||
 		    c->parsed[i].provider == NULL ||
 		    strcasecmp(c->parsed[i].provider, "microsoft") != 0 ||
 		    (a = find_app(c, c->queue[i].app)) == NULL)
@@ -1355,8 +1347,7 @@ process_batch(struct correlator *c)
 	op = write_op_new(c, 1);
 	op->ev = xcalloc(c->queue_n + 1, sizeof(*op->ev));
 	for (i = 0; i < c->queue_n; i++) {
-		op->ev[i].result = handle_event(c, &c->queue[i], &c->parsed[i], c->parsed_ok[i],
-		    &op->ev[op->n_ev]);
+		op->ev[i].result = handle_event(c, &c->queue[i], &c->parsed[i], &op->ev[i]);
 		op->n_ev++;
 		if (op->ev[i].result == NULL) {
 			write_op_free(op);
