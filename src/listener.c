@@ -515,6 +515,24 @@ access_log(const struct http_req *hr, int status, double secs)
  * Answers with body a followed by body b (either may be empty), written
  * straight into the request's output buffer: no copy, no allocation.
  */
+/*
+ * evhttp queues an answer's head and body as two chains, which
+ * bufferevent_openssl writes with one SSL_write each: two TLS records, two
+ * write(2)s and two segments for the client to wake up for.  A small answer
+ * (every webhook ack) is joined into one; a big one (metrics, status) is left
+ * alone rather than copied.
+ */
+#define COALESCE_MAX 4096
+
+static void
+coalesce_output(struct evhttp_connection *evcon)
+{
+	struct evbuffer *out = bufferevent_get_output(evhttp_connection_get_bufferevent(evcon));
+
+	if (evbuffer_get_length(out) <= COALESCE_MAX)
+		evbuffer_pullup(out, -1);
+}
+
 static void
 send_reply(struct http_req *hr, int status, const char *content_type,
     const void *a, size_t alen, const void *b, size_t blen)
@@ -523,6 +541,7 @@ send_reply(struct http_req *hr, int status, const char *content_type,
 	struct evbuffer *buf = evhttp_request_get_output_buffer(hr->req);
 	struct listener *l = hr->rt->listener;
 	double secs = (double)(util_mono_us() - hr->start_us) / 1e6;
+	struct evhttp_connection *evcon;
 
 	if (content_type != NULL)
 		evhttp_add_header(out, "Content-Type", content_type);
@@ -530,7 +549,10 @@ send_reply(struct http_req *hr, int status, const char *content_type,
 	if ((alen > 0 && evbuffer_add(buf, a, alen) == -1) ||
 	    (blen > 0 && evbuffer_add(buf, b, blen) == -1))
 		fatal("out of memory answering a request");
+	evcon = evhttp_request_get_connection(hr->req);
 	evhttp_send_reply(hr->req, status, NULL, NULL);
+	if (evcon != NULL)
+		coalesce_output(evcon);
 	metrics_inc_request(hr->route, status);
 	access_log(hr, status, secs);
 	if (l != NULL)
