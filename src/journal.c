@@ -21,6 +21,16 @@
 #define JOURNAL_PRIORITY 2
 #define DONE_PRIORITY 0
 /*
+ * An idle writer also goes as soon as this many entries wait, without
+ * waiting for the loop to read the rest.  It commits those while the loop
+ * reads the others, which then make the next batch: under load the
+ * connections fall into two groups whose reads and commits overlap, instead
+ * of one group that leaves the disk idle while the loop reads and the loop
+ * idle while the disk commits.  With 32 connections this took the intake
+ * benchmark from 5.5-6.2k to 6.7-7.1k requests/s (16: 6.3-6.9k, 1: 6.3-7.0k).
+ */
+#define HANDOFF_AT 8
+/*
  * The checkpointer runs after this many committed events, or this often when
  * fewer.  Small and frequent: each run ends with an fsync of the database,
  * and the device flushes everything written before it, so a big copy stalls
@@ -454,9 +464,13 @@ enqueue(struct journal *j, const struct entry *e)
 	b->entries[b->n] = *e;
 	b->entries[b->n++].submitted_us = now;
 	idle = !j->go;
+	if (idle && b->n >= HANDOFF_AT) {
+		let_writer_go(j);
+		idle = 0;
+	}
 	pthread_mutex_unlock(&j->mu);
 	j->pending++;
-	/* Hand off once the loop has read what is waiting, so a burst shares one commit. */
+	/* Else hand off once the loop has read what is waiting, so a burst shares one commit. */
 	if (idle)
 		event_active(j->handoff_ev, 0, 0);
 }
