@@ -354,9 +354,11 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	d->kind = kind;
 	/* The extra count keeps the delivery alive until every item has been submitted. */
 	d->pending = 1;
+	journal_hold(hr->rt->journal);
 	for (i = 0; i < b.n_items; i++)
 		if (keep_item(hr, app, &b.items[i], lifecycle, kind))
 			journal_item(d, &b, i);
+	journal_release(hr->rt->journal);
 	graph_batch_clear(&b);
 	if (--d->pending == 0)
 		answer(d);

@@ -45,6 +45,15 @@ void journal_submit(struct journal *j, const struct store_event *ev,
 typedef int (*journal_op_fn)(struct store *st, void *arg);
 void journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg);
 
+/*
+ * Between journal_hold and journal_release, entries are not handed to the
+ * writer by count (only once the loop has read what is waiting): the items
+ * of one Graph batch, submitted one by one and answered together, then share
+ * one commit instead of being split over two in a row.
+ */
+void journal_hold(struct journal *j);
+void journal_release(struct journal *j);
+
 /* Commits everything submitted, waiting for the writer (for shutdown and tests). */
 void journal_flush(struct journal *j);
 /* Number of events submitted but not yet answered. */

@@ -2,11 +2,14 @@
  * Unit tests: the journal's group commit on its writer thread.  Every
  * submitter hears exactly once, after its batch committed; duplicates (also
  * inside one batch) are stored once; events submitted from inside a callback
- * go into the next batch; journal_free answers what is still pending.
+ * go into the next batch; journal_free answers what is still pending; the
+ * items submitted under journal_hold share one commit; ops alone wait for
+ * company (OPS_DELAY_MS) before they are committed.
  */
 #include "journal.h"
 #include "store.h"
 #include "tap.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,9 @@ struct answers {
 	int resubmit;		/* submit one more event from inside the first callback */
 	struct event_base *base;
 	int want;
+	long pending_at_first;	/* journal_pending() in the first callback; -1 before */
+	int64_t first_us;	/* util_mono_us() at the first callback */
+	int ops_run;		/* by count_op, in the writer thread */
 };
 
 static void
@@ -64,7 +70,10 @@ done_cb(enum store_result r, void *arg)
 {
 	struct answers *a = arg;
 
-	a->calls++;
+	if (a->calls++ == 0) {
+		a->pending_at_first = (long)journal_pending(a->j);
+		a->first_us = util_mono_us();
+	}
 	if (r == STORE_STORED)
 		a->stored++;
 	else if (r == STORE_DUPLICATE)
@@ -78,6 +87,73 @@ done_cb(enum store_result r, void *arg)
 	}
 	if (a->calls == a->want)
 		event_base_loopbreak(a->base);
+}
+
+/* An op: counts its runs (read on the loop after its answer, which the journal's mutex orders). */
+static int
+count_op(struct store *st, void *arg)
+{
+	struct answers *a = arg;
+
+	(void)st;
+	a->ops_run++;
+	return 0;
+}
+
+/* The answers of a fresh round of want submissions. */
+static void
+new_round(struct answers *a, int want)
+{
+	memset(&a->stored, 0, sizeof(int) * 4);
+	a->want = want;
+	a->pending_at_first = -1;
+	a->first_us = 0;
+}
+
+static void
+test_hold(struct answers *a)
+{
+	char id[32];
+	int i;
+
+	new_round(a, 20);
+	journal_hold(a->j);
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "held-%d", i);
+		submit(a, id);
+		/* Time enough for a writer handed the first 10 by count to take them. */
+		if (i == 9)
+			usleep(50000);
+	}
+	journal_release(a->j);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 20 && a->stored == 20, "held: all 20 stored");
+	TAP_OK(a->pending_at_first == 0,
+	    "held: the 20 share one commit (pending at the first answer: %ld)", a->pending_at_first);
+}
+
+static void
+test_ops(struct answers *a)
+{
+	int64_t start;
+
+	new_round(a, 1);
+	a->ops_run = 0;
+	start = util_mono_us();
+	journal_submit_op(a->j, count_op, done_cb, a);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 1 && a->stored == 1 && a->ops_run == 1, "an op alone is run and answered");
+	TAP_OK(a->first_us - start >= 4000, "an op alone waits for company first (%lld us)",
+	    (long long)(a->first_us - start));
+
+	/* An event coming after it takes it along. */
+	new_round(a, 2);
+	a->ops_run = 0;
+	journal_submit_op(a->j, count_op, done_cb, a);
+	submit(a, "after-an-op");
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 2 && a->stored == 2 && a->ops_run == 1,
+	    "an op and an event after it: both committed and answered");
 }
 
 int
@@ -118,8 +194,10 @@ main(void)
 	TAP_OK(a.error == 0, "no errors");
 	TAP_OK(journal_pending(a.j) == 0, "nothing pending afterwards");
 
+	test_hold(&a);
+	test_ops(&a);
 	check = store_open(url, &err);
-	TAP_OK(check != NULL && store_count_events(check, "nylas") == N_EVENTS + 1,
+	TAP_OK(check != NULL && store_count_events(check, "nylas") == N_EVENTS + 22,
 	    "another connection sees every committed event");
 
 	/* journal_free answers what is still pending, after committing it. */
@@ -129,7 +207,7 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 3, "and they are in the store");
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 24, "and they are in the store");
 
 	a.j = journal_new(base, "sqlite:", &err);
 	TAP_OK(a.j == NULL && err != NULL, "a bad store url is an error: %s", err ? err : "");
