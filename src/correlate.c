@@ -1334,9 +1334,9 @@ probes_pending(const struct correlator *c)
 	return 0;
 }
 
-/* Classifies the batch and hands its writes to the journal's writer; 0 or -1. */
+/* Classifies the batch's events into a new op (*out); 0 or -1. */
 static int
-process_batch(struct correlator *c)
+classify_batch(struct correlator *c, struct write_op **out)
 {
 	struct write_op *op;
 	size_t i;
@@ -1354,6 +1354,29 @@ process_batch(struct correlator *c)
 			return -1;
 		}
 	}
+	*out = op;
+	return 0;
+}
+
+/* Classifies the batch and hands its writes to the journal's writer; 0 or -1. */
+static int
+process_batch(struct correlator *c)
+{
+	struct write_op *op = NULL;
+	int rc;
+
+	/*
+	 * One snapshot for the batch's reads (a user's evidence for each
+	 * event): a statement on its own takes and drops the read lock and,
+	 * after every commit of the writer, reloads the pages it reads.  Nothing
+	 * here writes on this connection (the writes go into the op).
+	 */
+	if (store_begin_read(c->store) == -1)
+		return -1;
+	rc = classify_batch(c, &op);
+	store_commit(c->store);
+	if (rc == -1)
+		return -1;
 	plan_recounts(c, op);
 	write_op_submit(op);
 	return 0;

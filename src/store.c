@@ -57,6 +57,12 @@ store_begin(struct store *st)
 }
 
 int
+store_begin_read(struct store *st)
+{
+	return st->be->begin_read(st->db);
+}
+
+int
 store_commit(struct store *st)
 {
 	return st->be->commit(st->db);

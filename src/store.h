@@ -203,6 +203,7 @@ struct store_backend {
 	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
 	int64_t (*count_results)(void *db, const char *source, const char *result);
 	int (*set_durability)(void *db, int full);
+	int (*begin_read)(void *db);
 	void (*lock_wait)(void *db, int ms);
 	int (*put_rotation)(void *db, const struct store_rotation *r);
 	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
@@ -240,6 +241,12 @@ struct store *store_open(const char *url, char **err);
 void store_close(struct store *st);
 
 int store_begin(struct store *st);
+/*
+ * A read-only transaction: the reads until store_commit see one snapshot and
+ * share one lock, instead of taking and dropping it at every statement.  A
+ * write inside it may fail (the snapshot is old): read only.
+ */
+int store_begin_read(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
 /* Inside a transaction: adds the event unless its (source, app, event_id) is known. */

@@ -360,6 +360,12 @@ sqlite_begin(void *db)
 }
 
 static int
+sqlite_begin_read(void *db)
+{
+	return exec_sql(db, "BEGIN DEFERRED");
+}
+
+static int
 sqlite_commit(void *db)
 {
 	return exec_sql(db, "COMMIT");
@@ -1370,6 +1376,7 @@ const struct store_backend store_sqlite_backend = {
 	.add_user_event = sqlite_add_user_event,
 	.count_user_events = sqlite_count_user_events,
 	.set_durability = sqlite_set_durability,
+	.begin_read = sqlite_begin_read,
 	.lock_wait = sqlite_lock_wait,
 	.put_rotation = sqlite_put_rotation,
 	.get_rotation = sqlite_get_rotation,

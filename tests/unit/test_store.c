@@ -360,6 +360,31 @@ test_outbox(struct store *st)
 	free(emails);
 }
 
+/* A read transaction sees one snapshot: another connection's commit shows after it. */
+static void
+test_read_snapshot(struct store *st)
+{
+	struct store *other;
+	char *err = NULL;
+	int64_t before, during, after;
+
+	other = store_open(url, &err);
+	TAP_OK(other != NULL, "read snapshot: a second connection opens (%s)", err ? err : "ok");
+	if (other == NULL)
+		return;
+	before = store_count_events(st, NULL);
+	TAP_OK(store_begin_read(st) == 0, "read snapshot: begins");
+	TAP_OK(store_count_events(st, NULL) == before, "read snapshot: reads inside it");
+	add_event(other, "nylas", "snap-1", "grant.expired");
+	during = store_count_events(st, NULL);
+	TAP_OK(store_commit(st) == 0, "read snapshot: ends with store_commit");
+	after = store_count_events(st, NULL);
+	TAP_OK(during == before && after == before + 1,
+	    "read snapshot: the other's commit is seen after it, not during (%lld, %lld, %lld)",
+	    (long long)before, (long long)during, (long long)after);
+	store_close(other);
+}
+
 int
 main(void)
 {
@@ -383,6 +408,7 @@ main(void)
 	test_values(st);
 	test_list_values(st);
 	test_outbox(st);
+	test_read_snapshot(st);
 	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
 	store_close(st);
 	test_counts_migrated();
