@@ -512,10 +512,6 @@ access_log(const struct http_req *hr, int status, double secs)
 }
 
 /*
- * Answers with body a followed by body b (either may be empty), written
- * straight into the request's output buffer: no copy, no allocation.
- */
-/*
  * evhttp queues an answer's head and body as two chains, which
  * bufferevent_openssl writes with one SSL_write each: two TLS records, two
  * write(2)s and two segments for the client to wake up for.  A small answer
@@ -533,6 +529,10 @@ coalesce_output(struct evhttp_connection *evcon)
 		evbuffer_pullup(out, -1);
 }
 
+/*
+ * Answers with body a followed by body b (either may be empty), written
+ * straight into the request's output buffer: no copy, no allocation.
+ */
 static void
 send_reply(struct http_req *hr, int status, const char *content_type,
     const void *a, size_t alen, const void *b, size_t blen)
