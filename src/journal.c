@@ -44,9 +44,12 @@
  * fewer.  Small and frequent: each run ends with an fsync of the database,
  * and the device flushes everything written before it, so a big copy stalls
  * the commits' fdatasyncs running beside it (250 rather than 1000 took the
- * commits over 5 ms from about 1.5% to 0.5%).
+ * commits over 5 ms from about 1.5% to 0.5%).  Commits overlapping a run
+ * still made most of the tail: 100 took the intake benchmark's ack p99 from
+ * 9.9-10.7 ms to 8.4-10.0 ms (1000: 13.5-16.2 ms; 50 and 25 no better than
+ * 100, for twice and four times the database fsyncs).
  */
-#define CHECKPOINT_EVENTS 250
+#define CHECKPOINT_EVENTS 100
 #define CHECKPOINT_INTERVAL_S 5
 /*
  * The log is rewound once it holds this many pages (4 KiB each): a commit
