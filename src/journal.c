@@ -211,11 +211,9 @@ write_batch(struct journal *j, struct batch *b)
 {
 	struct store *st = j->store;
 	int64_t start = util_mono_us();
-	size_t i, events = 0;
+	size_t i, events = b->events;
 	int ok;
 
-	for (i = 0; i < b->n; i++)
-		events += b->entries[i].op == NULL;
 	/*
 	 * Derived state alone needs no fsync of its own (see journal_submit_op).
 	 * Events are never committed relaxed: when full durability cannot be
