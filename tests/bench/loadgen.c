@@ -21,9 +21,21 @@
  * an item number) and the clientState read from the first line of F.  A
  * request then counts as ok when answered 202, as Graph expects.
  *
+ * With --rate R the load is paced (open loop) instead of closed: request k is
+ * due R-th of a second after request k-1, whatever the answers, and goes out on
+ * the first connection free at or after its due time.  Its latency runs from
+ * the due time, not from the write, so that a server which falls behind is
+ * charged for the wait of the requests queued behind it (wrk2's correction for
+ * coordinated omission).  A closed loop of C connections measures the server at
+ * saturation; a paced load measures it at a stated arrival rate.
+ *
  * At the end it prints one line:
  *
  *   requests=N ok=N errors=N seconds=S rps=R p50_ms=X p99_ms=Y max_ms=Z
+ *
+ * followed on the same line, with --rate, by "rate=R max_lag_ms=L": L is the
+ * longest a due request waited for a free connection (0 when C kept up); and
+ * last by "start_ms=T", when the clock started as Unix time in milliseconds.
  *
  * requests counts the requests sent, ok those answered 200 (202 with
  * --graph-batch), errors those that got no complete response (connection
@@ -129,6 +141,7 @@ struct options {
 	const char *client_state_file;
 	uint64_t idle;		/* 0 unless idle mode */
 	uint64_t hold_s;	/* 0 = until a signal */
+	uint64_t rate;		/* requests per second of a paced load; 0 = closed loop */
 };
 
 struct loadgen {
@@ -159,8 +172,11 @@ struct loadgen {
 	uint64_t errors_shown;
 	uint64_t status_counts[600];
 	int64_t start_us;
+	int64_t start_unix_ms;	/* the same moment on the wall clock, for other logs */
 	int64_t end_us;
 	int64_t deadline_us;
+	struct event *pace_timer;	/* paced load: fires when the next request is due */
+	int64_t max_lag_us;	/* paced load: the longest a due request waited for a connection */
 	uint32_t *lat_us;
 	size_t n_lat;
 	size_t cap_lat;
@@ -179,6 +195,8 @@ struct loadgen {
 
 static void conn_open(struct conn *c);
 static void conn_send_next(struct conn *c);
+static void send_due(struct loadgen *lg);
+static void pace_cb(evutil_socket_t fd, short what, void *arg);
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
@@ -222,6 +240,15 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t
+unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static uint64_t
 parse_u64(const char *s, uint64_t min, uint64_t max, const char *what)
 {
@@ -243,6 +270,7 @@ usage(void)
 	    "               [--connections C] (--requests N | --duration S) [--body-size B]\n"
 	    "       loadgen --host ADDR --port P --ca CAFILE --path PATH --graph-batch K\n"
 	    "               --client-state-file F [--connections C] (--requests N | --duration S)\n"
+	    "       (either load form also takes --rate R: R requests a second, paced)\n"
 	    "       loadgen --host ADDR --port P --ca CAFILE --idle N [--hold S]\n", stderr);
 	exit(2);
 }
@@ -264,6 +292,7 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "client-state-file", required_argument, NULL, 'S' },
 		{ "idle", required_argument, NULL, 'i' },
 		{ "hold", required_argument, NULL, 'h' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -290,6 +319,7 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'S': o->client_state_file = optarg; break;
 		case 'i': o->idle = parse_u64(optarg, 1, 1000000, "--idle"); break;
 		case 'h': o->hold_s = parse_u64(optarg, 1, 86400 * 365, "--hold"); break;
+		case 'r': o->rate = parse_u64(optarg, 1, 1000000, "--rate"); break;
 		default: usage();
 		}
 	}
@@ -632,23 +662,28 @@ start_load(struct loadgen *lg)
 
 	lg->started = 1;
 	lg->start_us = now_us();
+	lg->start_unix_ms = unix_ms();
 	lg->deadline_us = lg->start_us + (int64_t)lg->opt.duration_s * 1000000;
+	if (lg->opt.rate > 0) {
+		lg->pace_timer = evtimer_new(lg->base, pace_cb, lg);
+		if (lg->pace_timer == NULL)
+			die("out of memory");
+		send_due(lg);
+		return;
+	}
 	for (i = 0; i < lg->n_conns; i++)
 		if (lg->conns[i].state == CONN_READY)
 			conn_send_next(&lg->conns[i]);
 	check_finished(lg);
 }
 
+/* Writes request number lg->issued on c; its latency will run from intended_us. */
 static void
-conn_send_next(struct conn *c)
+conn_send(struct conn *c, int64_t intended_us)
 {
 	struct loadgen *lg = c->lg;
 	size_t len;
 
-	if (!more_to_send(lg)) {
-		check_finished(lg);
-		return;
-	}
 	len = make_request(lg, lg->issued++);
 	c->state = CONN_STATUS;
 	c->status = 0;
@@ -656,9 +691,83 @@ conn_send_next(struct conn *c)
 	c->chunked = 0;
 	c->close_after = 0;
 	c->body_left = 0;
-	c->started_us = now_us();
+	c->started_us = intended_us;
 	if (bufferevent_write(c->bev, lg->req, len) == -1)
 		die("out of memory queueing a request");
+}
+
+/* Paced load: when request number seq is due. */
+static int64_t
+due_us(const struct loadgen *lg, uint64_t seq)
+{
+	return lg->start_us + (int64_t)(seq * 1000000 / lg->opt.rate);
+}
+
+static struct conn *
+free_conn(struct loadgen *lg)
+{
+	size_t i;
+
+	for (i = 0; i < lg->n_conns; i++)
+		if (lg->conns[i].state == CONN_READY)
+			return &lg->conns[i];
+	return NULL;
+}
+
+static void
+pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_due(arg);
+}
+
+/*
+ * Paced load: sends every request that is due on the free connections, then
+ * sleeps until the next one is due.  A due request with no free connection
+ * waits for the next answer, which calls this again.
+ */
+static void
+send_due(struct loadgen *lg)
+{
+	int64_t now = now_us(), due;
+	struct timeval tv;
+	struct conn *c;
+
+	for (;;) {
+		if (!more_to_send(lg)) {
+			check_finished(lg);
+			return;
+		}
+		due = due_us(lg, lg->issued);
+		if (due > now)
+			break;
+		c = free_conn(lg);
+		if (c == NULL)
+			return;
+		if (now - due > lg->max_lag_us)
+			lg->max_lag_us = now - due;
+		conn_send(c, due);
+	}
+	tv.tv_sec = (due - now) / 1000000;
+	tv.tv_usec = (due - now) % 1000000;
+	evtimer_add(lg->pace_timer, &tv);
+}
+
+static void
+conn_send_next(struct conn *c)
+{
+	struct loadgen *lg = c->lg;
+
+	if (lg->opt.rate > 0) {
+		send_due(lg);
+		return;
+	}
+	if (!more_to_send(lg)) {
+		check_finished(lg);
+		return;
+	}
+	conn_send(c, now_us());
 }
 
 /* A complete response arrived: count it, then reuse or replace the connection. */
@@ -1034,10 +1143,13 @@ print_load_results(struct loadgen *lg)
 	fprintf(stderr, ", reconnects %" PRIu64 "\n", lg->reconnects);
 	print_cpu();
 	printf("requests=%" PRIu64 " ok=%" PRIu64 " errors=%" PRIu64
-	    " seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+	    " seconds=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f",
 	    lg->issued, lg->ok, lg->errors, seconds, lg->ok / seconds,
 	    percentile_ms(lg, 0.50), percentile_ms(lg, 0.99),
 	    lg->n_lat ? lg->lat_us[lg->n_lat - 1] / 1000.0 : 0.0);
+	if (lg->opt.rate > 0)
+		printf(" rate=%" PRIu64 " max_lag_ms=%.3f", lg->opt.rate, lg->max_lag_us / 1000.0);
+	printf(" start_ms=%" PRId64 "\n", lg->start_unix_ms);
 	fflush(stdout);
 }
 
@@ -1113,6 +1225,27 @@ run_load(struct loadgen *lg)
 	print_load_results(lg);
 }
 
+/*
+ * The event loop.  epoll_wait sleeps in whole milliseconds, which would make a
+ * paced request leave up to a millisecond after it is due, and that wait would
+ * count in its latency: a precise timer (timerfd) avoids it.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		die("out of memory");
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (base == NULL)
+		die("event_base_new failed");
+	return base;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1125,9 +1258,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	resolve(&lg);
 	setup_tls(&lg);
-	lg.base = event_base_new();
-	if (lg.base == NULL)
-		die("event_base_new failed");
+	lg.base = new_base();
 	lg.n_conns = lg.opt.idle > 0 ? lg.opt.idle : lg.opt.connections;
 	lg.conns = xreallocarray(NULL, lg.n_conns, sizeof(*lg.conns));
 	memset(lg.conns, 0, lg.n_conns * sizeof(*lg.conns));
