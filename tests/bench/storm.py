@@ -6,13 +6,17 @@ beyond the fake identity platform's propagation delay (propagation_ms in
 tests/fakes/state.js: a new secret is refused with AADSTS7000215 that long).
 
     python3 tests/bench/storm.py [--runs 3] [--storm N] [--propagation-ms 0,1000]
-                                 [--threads 8] [--timeline]
+                                 [--client loadgen|python] [--connections 32]
+                                 [--timeline]
 
 Each run: a fresh daemon (rotation_mode auto) and fakes with a healthy
 in-use secret; once the start-up expiry poll has seen it healthy, the fake's
 copy of it expires (endDateTime in the past: AADSTS7000222), then the storm
 (10,000 grant.expired; 2,000 when REKEY_BUILD names the sanitizer build) is
-posted on keep-alive connections.  The end point is the arrival time of the
+posted on keep-alive connections: by default by the intake benchmark's load
+generator on its 32 connections, so that the storm's ack p99 is measured as the
+intake's target is (--client python: tests/lib/stormlib.py's threads, whose
+latencies include their wait for the interpreter lock).  The end point is the arrival time of the
 connector update in the fake Nylas's request log (time_ms), checked to carry
 the rotation's new secret and to be later than that secret's creation plus
 propagation_ms (so the identity platform accepted it at that moment); the
@@ -31,10 +35,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from rekeytest import REKEY_BIN  # noqa: E402
 from rotationlib import CURRENT_KEY, Rig, state, wait_for  # noqa: E402
-from stormlib import (Storm, connector_writes, default_storm, expire_current,  # noqa: E402
+from stormlib import (LoadgenStorm, Storm, connector_writes, default_storm, expire_current,  # noqa: E402
                       log_events, print_timeline, timeline, written_secret)
 
 TARGET_BEYOND_S = 1.0
+# Every webhook of the storm is still answered within the intake's target (issue 2).
+TARGET_ACK_P99_MS = 5.0
 # (label, what the daemon logs) of the milestones, in the order they should come.
 MILESTONES = [
     ("incident opened", "opened: secret_expired"),
@@ -59,7 +65,7 @@ def milestones(d, t0):
     return out
 
 
-def one_run(n, propagation_ms, threads, show_timeline):
+def one_run(n, propagation_ms, client, connections, show_timeline):
     seed = state(extra={"propagation_ms": propagation_ms})
     rig = Rig(seed=seed, app_lines=["rotation_mode = auto"])
     res = {"ok": False}
@@ -73,7 +79,10 @@ def one_run(n, propagation_ms, threads, show_timeline):
             raise RuntimeError("a rotation was planned before the storm")
         expire_current(rig.fakes)
         rig.fakes.clear_requests()
-        st = Storm(rig.d, n, threads=threads, prefix="bench")
+        if client == "loadgen":
+            st = LoadgenStorm(rig.d, n, connections=connections)
+        else:
+            st = Storm(rig.d, n, threads=connections, prefix="bench")
         th = threading.Thread(target=st.run)
         th.start()
         writes = wait_for(lambda: connector_writes(rig.fakes), 60, 0.1)
@@ -118,11 +127,14 @@ def report(r, propagation_ms):
           % (r["n"], r["storm_s"], r["rate"], r["p99_ms"], r["non200"], r["rotations"],
              r["reason"], r["adds"], r["updates"], "yes" if r["accepted_then"] else "NO",
              "yes" if r["accepted_now"] else "NO"))
+    ack_ok = r["p99_ms"] <= TARGET_ACK_P99_MS
+    print("  storm ack p99 %.1f ms   target <= %.0f ms (the intake's): %s"
+          % (r["p99_ms"], TARGET_ACK_P99_MS, "PASS" if ack_ok else "MISS"))
     marks = r["marks"]
     parts = ["%s %+.0f ms" % (label, marks[label]) for label, _ in MILESTONES if label in marks]
     print("  after the first webhook: " + ", ".join(parts) +
           ", new secret usable at %+.0f ms" % ((r["created_rel_s"] + prop) * 1000))
-    return verdict == "PASS"
+    return verdict == "PASS" and ack_ok
 
 
 def main():
@@ -132,17 +144,21 @@ def main():
                                                                     default_storm())))
     ap.add_argument("--propagation-ms", default="0,1000",
                     help="comma-separated fake propagation delays; each gets --runs runs")
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--client", choices=("loadgen", "python"), default="loadgen")
+    ap.add_argument("--connections", type=int, default=None,
+                    help="keep-alive connections (32 with loadgen, 8 python threads)")
     ap.add_argument("--timeline", action="store_true", help="print each run's timeline")
     a = ap.parse_args()
-    print("rekey %s, storm %d on %d keep-alive connections, fake credential_change_ms %d"
-          % (REKEY_BIN, a.storm, a.threads, state()["credential_change_ms"]))
+    conns = a.connections or (32 if a.client == "loadgen" else 8)
+    print("rekey %s, storm %d on %d keep-alive connections (%s client), fake "
+          "credential_change_ms %d" % (REKEY_BIN, a.storm, conns, a.client,
+                                       state()["credential_change_ms"]))
     broken = False
     for prop in [int(x) for x in a.propagation_ms.split(",") if x.strip()]:
         passes = 0
         for i in range(a.runs):
             print("run %d, propagation_ms %d:" % (i + 1, prop), flush=True)
-            r = one_run(a.storm, prop, a.threads, a.timeline)
+            r = one_run(a.storm, prop, a.client, conns, a.timeline)
             if not r["ok"]:
                 print("  BROKEN: %s" % r["error"])
                 broken = True
@@ -151,7 +167,7 @@ def main():
             broken = broken or r["non200"] or not r["accepted_then"] or not r["accepted_now"] \
                 or r["updates"] != 1 or r["adds"] != 1 or r["rotations"] != 1
             sys.stdout.flush()
-        print("propagation %d ms: %d/%d runs within target" % (prop, passes, a.runs))
+        print("propagation %d ms: %d/%d runs within both targets" % (prop, passes, a.runs))
     sys.exit(1 if broken else 0)
 
 
