@@ -1579,6 +1579,26 @@ plan_proactive(struct rotator *r, const struct config_app *app, const char *why)
 	}
 }
 
+/*
+ * The app's secrets as last read, for status: one transaction, so one commit
+ * (and fsync) while the event loop waits, not one per value.
+ */
+static int
+record_secrets(struct store *st, const char *app, const char *json, const char *when,
+    const char *key, const char *why)
+{
+	if (store_begin(st) == -1)
+		return -1;
+	if (store_put_value(st, app, "password_credentials", json) == -1 ||
+	    store_put_value(st, app, "secrets_read_at", when) == -1 ||
+	    store_put_value(st, app, "in_use_key_id", key ? key : "") == -1 ||
+	    store_put_value(st, app, "in_use_why", key ? "" : why) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
 void
 rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_application *a)
 {
@@ -1591,13 +1611,10 @@ rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_appl
 		return;
 	json = credentials_json(a);
 	util_format_time(now_s(), when, sizeof(when));
-	if (store_put_value(r->st, name, "password_credentials", json) == -1 ||
-	    store_put_value(r->st, name, "secrets_read_at", when) == -1)
+	key = rotation_in_use_key(r->st, app, a, &why);
+	if (record_secrets(r->st, name, json, when, key, why) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot record the secrets for status");
 	cJSON_free(json);
-	key = rotation_in_use_key(r->st, app, a, &why);
-	store_put_value(r->st, name, "in_use_key_id", key ? key : "");
-	store_put_value(r->st, name, "in_use_why", key ? "" : why);
 	if (key == NULL) {
 		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot tell which secret Nylas uses: %s", why);
 		/* Auto mode replaces it with a secret rekey knows (and so can watch). */
