@@ -75,6 +75,7 @@ struct entry {
 	struct store_event ev;
 	char *strings;			/* every string of ev, in one allocation */
 	journal_op_fn op;		/* non-NULL: run this instead of storing ev */
+	int durable;			/* an op committed with an fsync, like an event */
 	int64_t submitted_us;		/* monotonic */
 	journal_done_cb cb;
 	void *arg;
@@ -84,7 +85,7 @@ struct entry {
 struct batch {
 	struct entry *entries;
 	size_t n, cap;
-	size_t events;			/* entries that are events, not ops */
+	size_t events;			/* entries committed with an fsync: events, durable ops */
 	int ok;				/* set by the writer: committed */
 	int64_t commit_us;		/* set by the writer */
 	struct batch *next;		/* in the done list */
@@ -480,16 +481,29 @@ journal_submit(struct journal *j, const struct store_event *ev,
 	enqueue(j, &e);
 }
 
-void
-journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg)
+static void
+submit_op(struct journal *j, journal_op_fn op, int durable, journal_done_cb cb, void *arg)
 {
 	struct entry e;
 
 	memset(&e, 0, sizeof(e));
 	e.op = op;
+	e.durable = durable;
 	e.cb = cb;
 	e.arg = arg;
 	enqueue(j, &e);
+}
+
+void
+journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg)
+{
+	submit_op(j, op, 0, cb, arg);
+}
+
+void
+journal_submit_durable_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg)
+{
+	submit_op(j, op, 1, cb, arg);
 }
 
 static void
@@ -507,7 +521,7 @@ enqueue(struct journal *j, const struct entry *e)
 	}
 	b->entries[b->n] = *e;
 	b->entries[b->n++].submitted_us = now;
-	b->events += e->op == NULL;
+	b->events += e->op == NULL || e->durable;
 	idle = !j->go;
 	if (idle && !j->held && b->events >= HANDOFF_AT) {
 		let_writer_go(j);

@@ -44,6 +44,14 @@ void journal_submit(struct journal *j, const struct store_event *ev,
  */
 typedef int (*journal_op_fn)(struct store *st, void *arg);
 void journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg);
+/*
+ * An op whose writes are primary state that must survive a crash of the
+ * machine by the time cb runs (a rotation's intent before the call it
+ * announces): it is committed with an fsync and handed off as promptly as an
+ * event.  Otherwise as journal_submit_op.
+ */
+void journal_submit_durable_op(struct journal *j, journal_op_fn op, journal_done_cb cb,
+    void *arg);
 
 /*
  * Between journal_hold and journal_release, entries are not handed to the

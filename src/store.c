@@ -13,6 +13,7 @@ static const struct store_backend *const backends[] = {
 struct store {
 	const struct store_backend *be;
 	void *db;
+	int relaxed;		/* commits skip the fsync (store_set_durability) */
 };
 
 struct store *
@@ -217,13 +218,22 @@ store_count_user_events(struct store *st, const char *app, const char *kind)
 int
 store_relax_durability(struct store *st)
 {
-	return st->be->set_durability(st->db, 0);
+	return store_set_durability(st, 0);
 }
 
 int
 store_set_durability(struct store *st, int full)
 {
-	return st->be->set_durability(st->db, full);
+	if (st->be->set_durability(st->db, full) == -1)
+		return -1;
+	st->relaxed = !full;
+	return 0;
+}
+
+int
+store_durable(const struct store *st)
+{
+	return !st->relaxed;
 }
 
 int

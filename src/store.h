@@ -259,6 +259,8 @@ enum store_result store_add_event(struct store *st, const struct store_event *ev
 int store_relax_durability(struct store *st);
 /* Full (1: an fsync per commit) or relaxed (0) durability for the next commits.  0 or -1. */
 int store_set_durability(struct store *st, int full);
+/* 1 when the next commit is fully durable (an fsync), 0 when relaxed. */
+int store_durable(const struct store *st);
 /*
  * How long this connection waits for another's write lock before a call
  * fails (default 5 s).  A connection used from the event loop sets it short:

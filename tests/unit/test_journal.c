@@ -4,7 +4,8 @@
  * inside one batch) are stored once; events submitted from inside a callback
  * go into the next batch; journal_free answers what is still pending; the
  * items submitted under journal_hold share one commit; ops alone wait for
- * company (OPS_DELAY_MS) before they are committed.
+ * company (OPS_DELAY_MS) before they are committed, without an fsync, and
+ * durable ops get one.
  */
 #include "journal.h"
 #include "store.h"
@@ -29,6 +30,7 @@ struct answers {
 	long pending_at_first;	/* journal_pending() in the first callback; -1 before */
 	int64_t first_us;	/* util_mono_us() at the first callback */
 	int ops_run;		/* by count_op, in the writer thread */
+	int op_durable;		/* store_durable() as count_op saw it */
 };
 
 static void
@@ -95,8 +97,8 @@ count_op(struct store *st, void *arg)
 {
 	struct answers *a = arg;
 
-	(void)st;
 	a->ops_run++;
+	a->op_durable = store_durable(st);
 	return 0;
 }
 
@@ -145,6 +147,18 @@ test_ops(struct answers *a)
 	TAP_OK(a->calls == 1 && a->stored == 1 && a->ops_run == 1, "an op alone is run and answered");
 	TAP_OK(a->first_us - start >= 4000, "an op alone waits for company first (%lld us)",
 	    (long long)(a->first_us - start));
+	TAP_OK(a->op_durable == 0, "an op alone is committed without an fsync");
+
+	/* A durable op alone: committed with one, and the next op alone without again. */
+	new_round(a, 1);
+	journal_submit_durable_op(a->j, count_op, done_cb, a);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 1 && a->stored == 1 && a->op_durable == 1,
+	    "a durable op alone is committed with an fsync");
+	new_round(a, 1);
+	journal_submit_op(a->j, count_op, done_cb, a);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 1 && a->op_durable == 0, "then an op alone is relaxed again");
 
 	/* An event coming after it takes it along. */
 	new_round(a, 2);
