@@ -451,12 +451,6 @@ write_op_free(struct write_op *op)
 	free(op);
 }
 
-static char *
-dup_or_null(const char *v)
-{
-	return v == NULL ? NULL : xstrdup(v);
-}
-
 /* A copy of the incident as a row, for the writer. */
 static void
 incident_row(const struct app_corr *a, const struct incident *inc, int64_t now_ms,
@@ -472,7 +466,7 @@ incident_row(const struct app_corr *a, const struct incident *inc, int64_t now_m
 	row->cause = xstrdup(correlate_cause_name(inc->cause));
 	row->state = xstrdup(inc->resolved ? "resolved" : "open");
 	row->evidence = xstrdup(evidence);
-	row->rotation_id = dup_or_null(inc->rotation_id);
+	row->rotation_id = xstrdup_null(inc->rotation_id);
 	row->opened_at = inc->opened_at;
 	row->updated_at = now_ms;
 	row->resolved_at = inc->resolved ? now_ms : 0;
@@ -1119,7 +1113,7 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 	w->kind = WRITE_LIST;
 	w->incident_id = xstrdup(inc->id);
 	w->grant_id = xstrdup(ev->grant_id);
-	w->email = dup_or_null(ev->email);
+	w->email = xstrdup_null(ev->email);
 	w->slot = slot_of(inc->cause);
 	return "incident";
 }
@@ -1130,8 +1124,8 @@ handle_recovery(struct app_corr *a, const struct nylas_event *ev, struct event_w
 	a->recovered_in_batch = 1;
 	w->kind = WRITE_RECOVER;
 	w->app = xstrdup(a->name);
-	w->grant_id = dup_or_null(ev->grant_id);
-	w->email = dup_or_null(ev->email);
+	w->grant_id = xstrdup_null(ev->grant_id);
+	w->email = xstrdup_null(ev->email);
 	return "recovered";
 }
 
@@ -1287,9 +1281,9 @@ event_from_row(const struct store_pending *p, struct nylas_event *ev)
 	ev->id = xstrdup(p->event_id);
 	ev->type = xstrdup(p->type);
 	ev->is_grant = nylas_is_grant_type(p->type);
-	ev->grant_id = dup_or_null(p->grant_id);
-	ev->email = dup_or_null(p->email);
-	ev->provider = dup_or_null(p->provider);
+	ev->grant_id = xstrdup_null(p->grant_id);
+	ev->email = xstrdup_null(p->email);
+	ev->provider = xstrdup_null(p->provider);
 	ev->code = p->code;
 	ev->reauth_flag = (int)p->reauth_flag;
 }

@@ -259,6 +259,26 @@ store_list_rotations(struct store *st, const char *app, int unfinished, size_t m
 }
 
 void
+store_rotation_copy(struct store_rotation *dst, const struct store_rotation *src)
+{
+	*dst = *src;
+	dst->id = xstrdup_null(src->id);
+	dst->app = xstrdup_null(src->app);
+	dst->state = xstrdup_null(src->state);
+	dst->reason = xstrdup_null(src->reason);
+	dst->incident_id = xstrdup_null(src->incident_id);
+	dst->old_key_id = xstrdup_null(src->old_key_id);
+	dst->new_key_id = xstrdup_null(src->new_key_id);
+	dst->new_hint = xstrdup_null(src->new_hint);
+	dst->last_error = xstrdup_null(src->last_error);
+	dst->secret_ct = NULL;
+	if (src->secret_ct != NULL) {
+		dst->secret_ct = xmalloc(src->secret_ct_len > 0 ? src->secret_ct_len : 1);
+		memcpy(dst->secret_ct, src->secret_ct, src->secret_ct_len);
+	}
+}
+
+void
 store_rotation_clear(struct store_rotation *r)
 {
 	free(r->id);

@@ -312,6 +312,8 @@ int store_get_rotation(struct store *st, const char *id, struct store_rotation *
 int store_list_rotations(struct store *st, const char *app, int unfinished, size_t max,
     struct store_rotation **out, size_t *n);
 void store_rotation_clear(struct store_rotation *r);
+/* A deep copy of src into dst (store_rotation_clear frees it). */
+void store_rotation_copy(struct store_rotation *dst, const struct store_rotation *src);
 void store_rotations_free(struct store_rotation *r, size_t n);
 
 /* Inserts or replaces the whole row, unless the stored one is resolved already (kept).  0 or -1. */
