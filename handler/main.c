@@ -122,7 +122,7 @@ reload(struct daemon *d)
 	/* The old scheduler's and rotator's clients point into the old config: start afresh. */
 	scheduler_free(d->scheduler);
 	rotator_free(d->rt.rotator);
-	d->rt.rotator = rotator_new(d->rt.base, d->http, cfg, d->rt.store);
+	d->rt.rotator = rotator_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.journal);
 	d->scheduler = scheduler_new(d->rt.base, d->http, cfg, d->rt.rotator);
 	subscriptions_free(d->rt.subscriptions);
 	d->rt.subscriptions = subscriptions_new(d->rt.base, d->http, cfg, d->rt.store);
@@ -252,7 +252,7 @@ serve(const char *path)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
 	/* The rotator first: the scheduler hands it what each expiry poll reads. */
-	d.rt.rotator = rotator_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
+	d.rt.rotator = rotator_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.journal);
 	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg, d.rt.rotator);
 	d.rt.subscriptions = subscriptions_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
 	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, lifecycle_cb, &d.rt);

@@ -3,6 +3,7 @@
 #include "crypto.h"
 #include "graph_api.h"
 #include "identity.h"
+#include "journal.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -415,6 +416,24 @@ struct app_rot {
 	int64_t call_started_us;
 	struct event *timer;		/* the next try of a deferred step */
 	char *told_waiting;		/* the rotation already logged as waiting for approval */
+	struct saving *saving;		/* the row's write in flight, or NULL */
+	int retry_max;			/* the tries the step being retried has (for its log line) */
+	char *orphan_key;		/* creating: this rotation's credential found without its text */
+};
+
+/* What a rotation does once its row is durably stored (see save_then). */
+typedef void (*saved_fn)(struct app_rot *a);
+
+/*
+ * A write of the row in flight through the journal's writer: the copy the
+ * writer thread stores (it reads nothing else), and what follows once it is
+ * committed.  rotator_free detaches it (a = NULL) and the callback frees it.
+ */
+struct saving {
+	struct app_rot *a;
+	struct store_rotation row;
+	saved_fn then;
+	const char *lost;		/* what the log says when the write fails, or NULL */
 };
 
 /*
@@ -431,6 +450,7 @@ struct rotator {
 	struct http_client *hc;
 	const struct config *cfg;
 	struct store *st;
+	struct journal *journal;	/* the rotations' writes (save_then) */
 	struct app_rot **apps;
 	size_t n_apps;
 	struct event *scan;		/* every SCAN_S, and made active by rotator_wake */
@@ -509,31 +529,82 @@ set_text(char **field, const char *text)
 	*field = text != NULL ? xstrndup(text, strnlen(text, NOTE_MAX)) : NULL;
 }
 
-/* Writes the row as it stands.  0, or -1 (logged) and the rotation is left idle. */
 static int
-save(struct app_rot *a)
+save_op(struct store *st, void *arg)
 {
-	a->row.updated_at = util_now_ms();
-	if (store_put_rotation(a->r->st, &a->row) == 0)
-		return 0;
-	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name,
-	    "rotation %s: cannot write %s to the store; trying again later", a->row.id, a->row.state);
-	idle(a);
-	return -1;
+	struct saving *sv = arg;
+
+	return store_put_rotation(st, &sv->row);
 }
 
-/* Moves to state (a new step: its tries start afresh).  0 or -1 (idle). */
-static int
-advance(struct app_rot *a, enum rotation_state s)
+static void
+saved_cb(enum store_result result, void *arg)
+{
+	struct saving *sv = arg;
+	struct app_rot *a = sv->a;
+	saved_fn then = sv->then;
+	const char *lost = sv->lost;
+
+	store_rotation_clear(&sv->row);
+	free(sv);
+	if (a == NULL)
+		return;		/* the rotator is gone; the next one reads what was stored */
+	a->saving = NULL;
+	if (result != STORE_STORED) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot write %s to the "
+		    "store; %s", a->row.id, a->row.state, lost ? lost : "trying again later");
+		idle(a);
+		return;
+	}
+	then(a);
+}
+
+/*
+ * Writes the row as it stands, then does `then` once it is durable.  The
+ * write goes through the journal's writer, in the transaction (and fsync) of
+ * the next batch, so that the event loop, and the webhooks it answers, never
+ * wait for the store's write lock or the disk.  Meanwhile the app stays busy:
+ * no scan drives it from the row still stored.  When the write fails, the
+ * log says so (and `lost`, if given) and the rotation is left idle: the next
+ * scan resumes it from what is stored.
+ */
+static void
+save_then(struct app_rot *a, saved_fn then, const char *lost)
+{
+	struct saving *sv = xcalloc(1, sizeof(*sv));
+
+	a->row.updated_at = util_now_ms();
+	sv->a = a;
+	sv->then = then;
+	sv->lost = lost;
+	store_rotation_copy(&sv->row, &a->row);
+	a->saving = sv;
+	journal_submit_durable_op(a->r->journal, save_op, saved_cb, sv);
+}
+
+static void
+log_state(struct app_rot *a)
+{
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s", a->row.id, a->row.state);
+}
+
+/* A new state is stored: its step runs. */
+static void
+advanced(struct app_rot *a)
+{
+	log_state(a);
+	drive(a);
+}
+
+/* Moves to state s (a new step: its tries start afresh), then does `then`. */
+static void
+advance(struct app_rot *a, enum rotation_state s, saved_fn then)
 {
 	set_text(&a->row.state, rotation_state_name(s));
 	a->row.attempts = 0;
 	a->row.next_at = 0;
 	set_text(&a->row.last_error, NULL);
-	if (save(a) == -1)
-		return -1;
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s", a->row.id, a->row.state);
-	return 0;
+	save_then(a, then, NULL);
 }
 
 static void
@@ -560,19 +631,34 @@ refresh_secrets(struct app_rot *a)
 		graph_find_application(a->gc, a->app->azure_client_id, refreshed_cb, a);
 }
 
-/* Ends the rotation done (result "done" or "dry_run") with an optional note. */
 static void
-finish(struct app_rot *a, const char *result, const char *note)
+finished(struct app_rot *a)
+{
+	const char *note = a->row.last_error;
+
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: done%s%s", a->row.id,
+	    note ? ": " : "", note ? note : "");
+	count_result(a, a->row.dry_run ? "dry_run" : "done");
+	refresh_secrets(a);
+	idle(a);
+}
+
+/* Ends the rotation done (result "done", or "dry_run" for a dry run) with an optional note. */
+static void
+finish(struct app_rot *a, const char *note)
 {
 	set_text(&a->row.state, rotation_state_name(ROTATION_DONE));
 	a->row.next_at = 0;
 	set_text(&a->row.last_error, note);
-	if (save(a) == -1)
-		return;
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: done%s%s", a->row.id,
-	    note ? ": " : "", note ? note : "");
-	count_result(a, result);
-	refresh_secrets(a);
+	save_then(a, finished, NULL);
+}
+
+static void
+failed(struct app_rot *a)
+{
+	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s failed: %s", a->row.id,
+	    a->row.last_error);
+	count_result(a, "failed");
 	idle(a);
 }
 
@@ -582,11 +668,7 @@ fail(struct app_rot *a, const char *why)
 	set_text(&a->row.state, rotation_state_name(ROTATION_FAILED));
 	a->row.next_at = 0;
 	set_text(&a->row.last_error, why);
-	if (save(a) == -1)
-		return;
-	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s failed: %s", a->row.id, why);
-	count_result(a, "failed");
-	idle(a);
+	save_then(a, failed, NULL);
 }
 
 static void
@@ -620,6 +702,18 @@ backoff_ms(int attempt)
  * intent is still the stored one.
  */
 static void
+retried(struct app_rot *a)
+{
+	int64_t wait = a->row.next_at - util_now_ms();
+
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	    "rotation %s: %s try %d/%d failed: %s; next try in %lld ms", a->row.id, a->row.state,
+	    a->row.attempts, a->retry_max, a->row.last_error, (long long)(wait > 0 ? wait : 0));
+	arm(a, a->row.next_at);
+	idle(a);
+}
+
+static void
 retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 {
 	int64_t wait;
@@ -628,13 +722,8 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 	wait = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(a->row.attempts);
 	a->row.next_at = util_now_ms() + wait;
 	set_text(&a->row.last_error, why);
-	if (save(a) == -1)
-		return;
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
-	    "rotation %s: %s try %d/%d failed: %s; next try in %lld ms", a->row.id, a->row.state,
-	    a->row.attempts, max, why, (long long)wait);
-	arm(a, a->row.next_at);
-	idle(a);
+	a->retry_max = max;
+	save_then(a, retried, NULL);
 }
 
 /* What rotation_next is told about the rotation being driven. */
@@ -673,28 +762,41 @@ next_of(const struct app_rot *a, enum rotation_outcome o)
 	return rotation_next(s, o, &f);
 }
 
+static void
+retiring_stored(struct app_rot *a)
+{
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
+	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
+	drive(a);
+}
+
 /* retiring: the old secret goes after the grace (next_at), not at once. */
-static int
+static void
 retire_later(struct app_rot *a)
 {
 	set_text(&a->row.state, rotation_state_name(ROTATION_RETIRING));
 	a->row.attempts = 0;
 	a->row.next_at = a->row.retire_at;
 	set_text(&a->row.last_error, NULL);
-	if (save(a) == -1)
-		return -1;
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
-	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
-	return 0;
+	save_then(a, retiring_stored, NULL);
+}
+
+static void
+published_stored(struct app_rot *a)
+{
+	log_state(a);
+	refresh_secrets(a);
+	drive(a);
 }
 
 /*
- * Enters st->next with its entry effects: done and failed end the rotation
- * (the step's note, else why, says why).  0 when the caller drives on, -1
- * when the rotation is finished or idle.
+ * Enters st->next with its entry effects, once stored: done and failed end
+ * the rotation (the step's note, else why, says why), published and retiring
+ * drive on, and any other state does `then` (which drives on, or makes the
+ * step's call itself).
  */
-static int
-enter(struct app_rot *a, const struct rotation_step *st, const char *why)
+static void
+enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_fn then)
 {
 	const char *text = st->note != NULL ? st->note : why;
 	char *msg;
@@ -704,33 +806,32 @@ enter(struct app_rot *a, const struct rotation_step *st, const char *why)
 		if (st->note != NULL)
 			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: %s", a->row.id,
 			    st->note);
-		finish(a, a->row.dry_run ? "dry_run" : "done", text);
-		return -1;
+		finish(a, text);
+		return;
 	case ROTATION_FAILED:
 		if (!st->gave_up) {
 			fail(a, text != NULL ? text : "failed");
-			return -1;
+			return;
 		}
 		a->row.attempts++;
 		msg = xasprintf("%s: gave up after %d tries: %s", a->row.state, a->row.attempts,
 		    text != NULL ? text : "failed");
 		fail(a, msg);
 		free(msg);
-		return -1;
+		return;
 	case ROTATION_PUBLISHED:
 		/* Nylas holds the new secret: record it and schedule the old one's retirement. */
 		a->row.published_at = util_now_ms();
 		a->row.retire_at = a->row.published_at + a->app->old_secret_grace * 1000;
-		if (advance(a, st->next) == -1)
-			return -1;
-		refresh_secrets(a);
-		return 0;
+		advance(a, st->next, published_stored);
+		return;
 	case ROTATION_RETIRING:
-		return retire_later(a);
+		retire_later(a);
+		return;
 	default:
-		break;
+		advance(a, st->next, then);
+		return;
 	}
-	return advance(a, st->next);
 }
 
 /*
@@ -746,8 +847,7 @@ apply(struct app_rot *a, const struct rotation_step *st, const char *why,
 	case ROTATION_ACTION_CONTINUE:
 		return 1;
 	case ROTATION_ACTION_GO:
-		if (enter(a, st, why) == 0)
-			drive(a);
+		enter(a, st, why, advanced);
 		return 0;
 	case ROTATION_ACTION_RETRY:
 		retry(a, why != NULL ? why : "failed",
@@ -901,32 +1001,50 @@ dry_run_note(const struct app_rot *a, const char *old_key, const char *why)
 static void add_password(struct app_rot *a);
 static void remove_orphan_cb(const struct graph_result *res, void *arg);
 
-/* creating, with the application just read: remove orphans of this rotation, then add. */
+/*
+ * Keeps, for creating, this rotation's credential in the application just
+ * read: our displayName but no stored text, an addPassword whose answer was
+ * lost (an orphan).
+ */
 static void
-create_with(struct app_rot *a, const struct graph_application *app)
+note_orphan(struct app_rot *a, const struct graph_application *app)
 {
 	char *name = display_name(a);
 	size_t i;
 
-	for (i = 0; i < app->n_passwords; i++) {
+	set_text(&a->orphan_key, NULL);
+	for (i = 0; i < app->n_passwords && a->orphan_key == NULL; i++) {
 		const struct graph_password *pw = &app->passwords[i];
 
-		if (pw->display_name == NULL || strcmp(pw->display_name, name) != 0 ||
-		    pw->key_id == NULL)
-			continue;
-		/* Our displayName but no stored text: an addPassword whose answer was lost. */
-		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
-		    "rotation %s: removing orphan credential %s (added, but its text was never stored)",
-		    a->row.id, pw->key_id);
-		free(name);
-		call_started(a, "creating");
-		if (graph_remove_password(a->gc, a->object_id, pw->key_id, remove_orphan_cb, a) == -1)
-			decide(a, ROTATION_OUTCOME_RETRYABLE,
-			    "cannot send removePassword for an orphan", -1);
-		return;
+		if (pw->display_name != NULL && strcmp(pw->display_name, name) == 0 &&
+		    pw->key_id != NULL)
+			set_text(&a->orphan_key, pw->key_id);
 	}
 	free(name);
-	add_password(a);
+}
+
+/* creating: removes the orphan noted (note_orphan), if any, else adds the new secret. */
+static void
+create(struct app_rot *a)
+{
+	if (a->orphan_key == NULL) {
+		add_password(a);
+		return;
+	}
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	    "rotation %s: removing orphan credential %s (added, but its text was never stored)",
+	    a->row.id, a->orphan_key);
+	call_started(a, "creating");
+	if (graph_remove_password(a->gc, a->object_id, a->orphan_key, remove_orphan_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword for an orphan", -1);
+}
+
+/* The intent, creating, is stored: from here on a lost addPassword answer is recognised. */
+static void
+creating_stored(struct app_rot *a)
+{
+	log_state(a);
+	create(a);
 }
 
 static void
@@ -971,10 +1089,8 @@ planned_read_cb(const struct graph_result *res, void *arg)
 	}
 	free(a->row.old_key_id);
 	a->row.old_key_id = old;
-	/* The intent: from here on a lost addPassword answer is recognised by the displayName. */
-	if (enter(a, &st, NULL) == -1)
-		return;
-	create_with(a, res->application);
+	note_orphan(a, res->application);
+	enter(a, &st, NULL, creating_stored);
 }
 
 static void
@@ -984,12 +1100,13 @@ creating_read_cb(const struct graph_result *res, void *arg)
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
-	create_with(a, res->application);
+	note_orphan(a, res->application);
+	create(a);
 }
 
-/* Records the new credential and its sealed text with state created, in one transaction. */
+/* Puts the new credential and its sealed text into the row, with state created.  0 or -1. */
 static int
-store_created(struct app_rot *a, const struct graph_password *cred, const struct secret *text)
+seal_created(struct app_rot *a, const struct graph_password *cred, const struct secret *text)
 {
 	struct store_rotation *row = &a->row;
 	unsigned char *ct = NULL;
@@ -1008,14 +1125,15 @@ store_created(struct app_rot *a, const struct graph_password *cred, const struct
 	row->attempts = 0;
 	row->next_at = 0;
 	set_text(&row->last_error, NULL);
-	row->updated_at = util_now_ms();
-	if (store_begin(a->r->st) == -1)
-		return -1;
-	if (store_put_rotation(a->r->st, row) == -1) {
-		store_rollback(a->r->st);
-		return -1;
-	}
-	return store_commit(a->r->st);
+	return 0;
+}
+
+static void
+created_stored(struct app_rot *a)
+{
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
+	    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
+	drive(a);
 }
 
 /* CredentialInvalidLifetimeAsPerAppPolicy: halve the lifetime (not below a day) and add again. */
@@ -1034,9 +1152,7 @@ shorten_lifetime(struct app_rot *a)
 	if (store_put_value(a->r->st, a->app->name, "lifetime_shortened", value) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record lifetime_shortened");
 	set_text(&a->row.last_error, "addPassword: the lifetime policy refused; shortened");
-	if (save(a) == -1)
-		return;
-	drive(a);
+	save_then(a, drive, NULL);
 }
 
 static void
@@ -1077,15 +1193,15 @@ added_cb(const struct graph_result *res, void *arg)
 		    "addPassword answered without keyId or secretText", -1);
 	} else if (st.action != ROTATION_ACTION_GO || st.next != ROTATION_CREATED) {
 		apply(a, &st, "addPassword answered", -1);
-	} else if (store_created(a, &res->password->cred, text) == -1) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot store the new "
+	} else if (seal_created(a, &res->password->cred, text) == -1) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot seal the new "
 		    "credential %s; it will be removed as an orphan and added again", a->row.id,
 		    res->password->cred.key_id);
 		idle(a);
 	} else {
-		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
-		    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
-		drive(a);
+		/* The text and the state created in one write: never one without the other. */
+		save_then(a, created_stored,
+		    "the new credential will be removed as an orphan and added again");
 	}
 	secret_free(text);
 }
@@ -1442,6 +1558,8 @@ app_rot_free(struct app_rot *a)
 {
 	if (a->probe != NULL)
 		a->probe->a = NULL;	/* its callback frees it */
+	if (a->saving != NULL)
+		a->saving->a = NULL;	/* likewise */
 	/* Pending Graph and Nylas calls hear CANCELLED now and touch nothing. */
 	graph_client_free(a->gc);
 	nylas_client_free(a->nc);
@@ -1449,12 +1567,13 @@ app_rot_free(struct app_rot *a)
 	store_rotation_clear(&a->row);
 	free(a->object_id);
 	free(a->told_waiting);
+	free(a->orphan_key);
 	free(a);
 }
 
 struct rotator *
 rotator_new(struct event_base *base, struct http_client *hc, const struct config *cfg,
-    struct store *st)
+    struct store *st, struct journal *journal)
 {
 	struct rotator *r = xcalloc(1, sizeof(*r));
 	struct timeval tv = { SCAN_S, 0 };
@@ -1465,6 +1584,7 @@ rotator_new(struct event_base *base, struct http_client *hc, const struct config
 	r->hc = hc;
 	r->cfg = cfg;
 	r->st = st;
+	r->journal = journal;
 	r->apps = xcalloc(cfg->n_apps + 1, sizeof(*r->apps));
 	for (i = 0; i < cfg->n_apps; i++) {
 		a = app_rot_new(r, cfg->apps[i]);

@@ -136,10 +136,15 @@ char *rotation_in_use_key(struct store *st, const struct config_app *app,
     const struct graph_application *a, const char **why);
 
 struct rotator;
+struct journal;
 
-/* Drives the store's unfinished rotations on base; a new one is made on reload.  Never NULL. */
+/*
+ * Drives the store's unfinished rotations on base; a new one is made on
+ * reload.  Reads through st; writes through journal (durable ops), so that
+ * the event loop never waits for the disk.  Never NULL.
+ */
 struct rotator *rotator_new(struct event_base *base, struct http_client *hc,
-    const struct config *cfg, struct store *st);
+    const struct config *cfg, struct store *st, struct journal *journal);
 /* Abandons calls in flight (their intent stays stored: the next rotator resumes).  NULL: no-op. */
 void rotator_free(struct rotator *r);
 /* Look at the store now (a rotation was planned or approved). */
