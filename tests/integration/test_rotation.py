@@ -6,10 +6,15 @@ and a secret made elsewhere is kept.  Then approve mode waits, dry-run
 writes nothing, a lifetime policy shortens the lifetime, 429 with
 Retry-After on addPassword and on the connector update are waited for, and
 the expiry poll plans a proactive rotation (through a connector credential)
-and records each crossed warning once."""
+and records each crossed warning once.  And a rotation survives reloads
+(SIGHUP) every 50-200 ms: each frees the rotator with a call or a row
+write in flight, and the next one resumes from the store."""
 
 import json
 import os
+import random
+import signal
+import sqlite3
 import sys
 import time
 
@@ -170,6 +175,37 @@ def proactive(rig):
     del r
 
 
+def state_of(rig, rid):
+    try:
+        r = rig.rotation(rid)
+    except sqlite3.OperationalError:
+        return None
+    return r and r["state"]
+
+
+def reloads(rig):
+    rig.fakes.seed({"propagation_ms": 600})
+    rig.d.start()
+    rid = rig.plan()
+    sent = 0
+    deadline = time.time() + 60
+    while time.time() < deadline and state_of(rig, rid) not in ("done", "failed"):
+        rig.d.signal(signal.SIGHUP)
+        sent += 1
+        # A reload takes about 30 ms: leave each new rotator time for a step or two.
+        time.sleep(random.uniform(0.05, 0.2))
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "reloads: the rotation reaches done through %d reloads" % sent,
+         rig.d.log_text()[-3000:])
+    t.ok(sent >= 10, "reloads: the rotation saw reloads (%d)" % sent)
+    made = rig.made_by(rid)
+    t.eq(len(made), 1, "reloads: exactly one credential named rekey-<id> is left")
+    new = made[0]["secretText"] if made else None
+    t.eq(rig.connector_secret(), new, "reloads: the Nylas connector holds it")
+    t.ok(new and rig.token_ok(new), "reloads: the identity platform accepts it")
+    t.eq(len(set(rig.published_secrets())), 1, "reloads: one secret was ever published")
+
+
 def soon(days):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * DAY))
 
@@ -180,6 +216,7 @@ run("approve", approve, seed=state(passwords(current_name="Made in the portal"))
 run("dry-run", dry_run, app_lines=["rotation_mode = dry-run"])
 run("lifetime", lifetime, seed=state(extra={"max_lifetime_days": 60}))
 run("429", throttled)
+run("reloads", reloads)
 run("proactive", proactive, seed=state(passwords(current_end=soon(10))),
     app_lines=["nylas_connector_credential_id = cred-1"])
 t.done()
