@@ -309,10 +309,10 @@ static void sqlite_close(void *db);
  * Another connection holds the lock: try again soon, until the connection's
  * timeout.  SQLite's own handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10 ms
  * and more between tries, so a write lock held 1.5 ms by the journal's writer
- * cost a write from the event loop (a rotation step, readyz) 3 ms of blocked
- * loop and one held 3.5 ms cost 8 ms; the writer waiting behind such a write
- * lost as much, and every ack waiting for it with it.  Here the waits start
- * at 50 us and double up to 1 ms.
+ * cost a write from the event loop (readyz, the outbox, a rotation's plan)
+ * 3 ms of blocked loop and one held 3.5 ms cost 8 ms; the writer waiting
+ * behind such a write lost as much, and every ack waiting for it with it.
+ * Here the waits start at 50 us and double up to 1 ms.
  */
 static int
 busy_cb(void *arg, int tries)
