@@ -16,8 +16,9 @@ copy of it expires (endDateTime in the past: AADSTS7000222), then the storm
 posted on keep-alive connections: by default by the intake benchmark's load
 generator on its 32 connections, so that the storm's ack p99 is measured as the
 intake's target is (--client python: tests/lib/stormlib.py's threads, whose
-latencies include their wait for the interpreter lock).  The end point is the arrival time of the
-connector update in the fake Nylas's request log (time_ms), checked to carry
+latencies include their wait for the interpreter lock).  The end point is the
+arrival time of the connector update in the fake Nylas's request log
+(time_ms), checked to carry
 the rotation's new secret and to be later than that secret's creation plus
 propagation_ms (so the identity platform accepted it at that moment); the
 identity platform is asked again afterwards.  The daemon's JSON log and the
