@@ -482,14 +482,31 @@ labels_of(const struct app_rot *a, const char *k, const char *v, char *out, size
 }
 
 static void
-count_result(struct app_rot *a, const char *result)
+count_result(const struct store_rotation *row, const char *result)
 {
 	char labels[256];
 
-	snprintf(labels, sizeof(labels), "app=\"%s\",reason=\"%s\",result=\"%s\"", a->app->name,
-	    a->row.reason ? a->row.reason : "manual", result);
+	snprintf(labels, sizeof(labels), "app=\"%s\",reason=\"%s\",result=\"%s\"", row->app,
+	    row->reason ? row->reason : "manual", result);
 	metrics_counter_add("rekey_rotations_total", "Rotations finished, by reason and result.",
 	    labels, 1);
+}
+
+/* Logs and counts a rotation whose end (state done or failed) is stored. */
+static void
+report_end(const struct store_rotation *row)
+{
+	const char *note = row->last_error;
+
+	if (strcmp(row->state, rotation_state_name(ROTATION_FAILED)) == 0) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, row->app, "rotation %s failed: %s", row->id,
+		    note ? note : "failed");
+		count_result(row, "failed");
+		return;
+	}
+	log_ctx(LOG_LEVEL_INFO, NULL, row->app, "rotation %s: done%s%s", row->id,
+	    note ? ": " : "", note ? note : "");
+	count_result(row, row->dry_run ? "dry_run" : "done");
 }
 
 static void
@@ -545,10 +562,22 @@ saved_cb(enum store_result result, void *arg)
 	saved_fn then = sv->then;
 	const char *lost = sv->lost;
 
+	if (a == NULL) {
+		/*
+		 * The rotator was freed (reload, stop) and flushed this write; the
+		 * next one resumes from it, but lists only unfinished rotations:
+		 * an end is reported here or never.
+		 */
+		if (result == STORE_STORED &&
+		    (strcmp(sv->row.state, rotation_state_name(ROTATION_DONE)) == 0 ||
+		    strcmp(sv->row.state, rotation_state_name(ROTATION_FAILED)) == 0))
+			report_end(&sv->row);
+		store_rotation_clear(&sv->row);
+		free(sv);
+		return;
+	}
 	store_rotation_clear(&sv->row);
 	free(sv);
-	if (a == NULL)
-		return;		/* the rotator is gone; the next one reads what was stored */
 	a->saving = NULL;
 	if (result != STORE_STORED) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot write %s to the "
@@ -634,11 +663,7 @@ refresh_secrets(struct app_rot *a)
 static void
 finished(struct app_rot *a)
 {
-	const char *note = a->row.last_error;
-
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: done%s%s", a->row.id,
-	    note ? ": " : "", note ? note : "");
-	count_result(a, a->row.dry_run ? "dry_run" : "done");
+	report_end(&a->row);
 	refresh_secrets(a);
 	idle(a);
 }
@@ -656,9 +681,7 @@ finish(struct app_rot *a, const char *note)
 static void
 failed(struct app_rot *a)
 {
-	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s failed: %s", a->row.id,
-	    a->row.last_error);
-	count_result(a, "failed");
+	report_end(&a->row);
 	idle(a);
 }
 
@@ -1602,12 +1625,22 @@ void
 rotator_free(struct rotator *r)
 {
 	size_t i;
+	int writing = 0;
 
 	if (r == NULL)
 		return;
 	event_free(r->scan);
-	for (i = 0; i < r->n_apps; i++)
+	for (i = 0; i < r->n_apps; i++) {
+		writing |= r->apps[i]->saving != NULL;
 		app_rot_free(r->apps[i]);
+	}
+	/*
+	 * A row write detached above is still in the journal: commit it now,
+	 * so that a rotator started next (a reload) reads the row the rotation
+	 * goes on from, not the one before it (correlator_free does the same).
+	 */
+	if (writing)
+		journal_flush(r->journal);
 	free(r->apps);
 	free(r);
 }

@@ -8,7 +8,8 @@ Retry-After on addPassword and on the connector update are waited for, and
 the expiry poll plans a proactive rotation (through a connector credential)
 and records each crossed warning once.  And a rotation survives reloads
 (SIGHUP) every 50-200 ms: each frees the rotator with a call or a row
-write in flight, and the next one resumes from the store."""
+write in flight, and the next one resumes from the store; one reload
+comes while the row "created" waits for the store's write lock."""
 
 import json
 import os
@@ -206,6 +207,39 @@ def reloads(rig):
     t.eq(len(set(rig.published_secrets())), 1, "reloads: one secret was ever published")
 
 
+def reload_while_storing(rig):
+    # addPassword answers after 1.5 s.  Once it was sent, the store's write lock
+    # is held from here, so the row "created" (with the new secret) cannot be
+    # committed; a reload comes while that write waits.  The next rotator must
+    # go on from "created", not from the "creating" still stored, which would
+    # remove the new credential as an orphan and add another.
+    rig.fakes.seed({"credential_change_ms": 1500, "propagation_ms": 0})
+    rig.d.start()
+    rid = rig.plan()
+    t.ok(wait_for(lambda: "rotation %s: creating" % rid in rig.d.log_text(), 20, 0.01),
+         "reload while storing: the rotation is creating")
+    lock = sqlite3.connect(rig.d.db_path, timeout=10, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        answered = wait_for(lambda: rig.made_by(rid), 10, 0.02)
+        time.sleep(0.3)     # the answer arrives; its write waits for the lock
+        rig.d.signal(signal.SIGHUP)
+        time.sleep(0.5)     # the reload happens meanwhile
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    t.ok(answered, "reload while storing: addPassword answered while the lock was held")
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "reload while storing: the rotation reaches done",
+         rig.d.log_text()[-3000:])
+    t.eq(len(rig.fakes.requests("graph", "addPassword")), 1,
+         "reload while storing: one addPassword, no orphan removed and added again")
+    made = rig.made_by(rid)
+    t.eq(len(made), 1, "reload while storing: one credential named rekey-<id>")
+    t.eq(rig.connector_secret(), made[0]["secretText"] if made else None,
+         "reload while storing: the connector holds it")
+
+
 def soon(days):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * DAY))
 
@@ -217,6 +251,7 @@ run("dry-run", dry_run, app_lines=["rotation_mode = dry-run"])
 run("lifetime", lifetime, seed=state(extra={"max_lifetime_days": 60}))
 run("429", throttled)
 run("reloads", reloads)
+run("reload while storing", reload_while_storing)
 run("proactive", proactive, seed=state(passwords(current_end=soon(10))),
     app_lines=["nylas_connector_credential_id = cred-1"])
 t.done()
