@@ -1222,6 +1222,8 @@ run_load(struct loadgen *lg)
 	for (i = 0; i < lg->n_conns; i++)
 		conn_open(&lg->conns[i]);
 	event_base_dispatch(lg->base);
+	if (lg->pace_timer != NULL)
+		event_free(lg->pace_timer);
 	print_load_results(lg);
 }
 

@@ -106,8 +106,9 @@ class LoadgenStorm:
     in flight on each, as the intake benchmark loads rekey.  Unlike Storm's
     Python threads, which wait for the interpreter lock between a reply's
     arrival and its timestamp, its latencies are the server's.  Same
-    results as Storm, except that latencies holds only the p50/p99/max it
-    prints and statuses only the 200s."""
+    results as Storm, except that there is no per-request latency list (p()
+    reads the p50, p99 or max it prints) and statuses holds 200 for each ok
+    answer and None for each other."""
 
     def __init__(self, d, n, connections=32, app="prod"):
         self.d, self.n, self.connections, self.app = d, n, connections, app
