@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,10 +342,27 @@ set_busy_timeout(struct sqlite_db *s, int ms)
 	sqlite3_busy_handler(s->db, busy_cb, s);
 }
 
+/*
+ * SQLite's memory statistics take one process-wide mutex around every malloc
+ * and free it does: the loop's reads and the writer's commits queued on it
+ * (a futex wait in both threads under load).  Nothing reads the statistics.
+ * It has to be set before SQLite initializes, hence once, before any open.
+ */
+static void
+configure_sqlite(void)
+{
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		log_warn("store: SQLite was initialized before rekey configured it:"
+		    " its memory statistics stay on (slower under load)");
+}
+
 static void *
 sqlite_open(const char *path, char **err)
 {
+	static pthread_once_t configured = PTHREAD_ONCE_INIT;
 	struct sqlite_db *s = xcalloc(1, sizeof(*s));
+
+	pthread_once(&configured, configure_sqlite);
 
 	if (*path == '\0') {
 		*err = xstrdup("store url sqlite: needs a path (sqlite:var/rekey.db)");
