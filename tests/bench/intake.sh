@@ -364,6 +364,30 @@ idle() {
 	idle_open=$(sed -n 's/^idle_open=//p' "$out")
 }
 
+# ratio_limits: what would bound the ratio target, from this run's figures.
+# The CPU that both servers and the load generator share, and the disk's
+# fdatasync (every 200 waits for one), next to what rekey spends now.
+ratio_limits() {
+	local want_rps lg_us budget_us r_us n_us sync_ms durable_rps
+	want_rps=$(calc "$TARGET_RATIO * $n_rps")
+	r_us=$(calc "1e6 * $r_cpu / $(field "$r_line" ok)")
+	n_us=$(calc "1e6 * $n_cpu / $(field "$n_line" ok)")
+	lg_us=$(calc "1e6 * $r_lg / $(field "$r_line" ok)")
+	budget_us=$(calc "($(nproc) * 1e6 - $lg_us * $want_rps) / $want_rps")
+	say "  what the ratio target needs (rekey at $(printf '%.0f' "$want_rps") req/s):"
+	printf '  %-26s %12.0f %12.0f\n' "server CPU us per request" "$r_us" "$n_us"
+	printf '  %-26s %12.0f   (%s CPUs less the load generator'"'"'s %.0f us a request)\n' \
+		"CPU budget us per request" "$budget_us" "$(nproc)" "$lg_us"
+	[ -n "$sync_line" ] || return 0
+	sync_ms=$(field "$sync_line" p50_ms)
+	# Each request waits at least one whole fdatasync begun after it arrived,
+	# on top of the time nginx needs for everything else.
+	durable_rps=$(calc "$CONNECTIONS / ($CONNECTIONS / $n_rps + $sync_ms / 1000)")
+	printf '  %-26s %12s   (p99 %s ms; %s connections each waiting one: at most %.0f req/s, ratio %.2f)\n' \
+		"fdatasync p50 ms" "$sync_ms" "$(field "$sync_line" p99_ms)" "$CONNECTIONS" \
+		"$durable_rps" "$(calc "$durable_rps / $n_rps")"
+}
+
 # nylas_phases: throughput and latency, RSS after EVENTS events, idle connections.
 nylas_phases() {
 	say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies, 1 request"
@@ -376,6 +400,7 @@ nylas_phases() {
 	# --- throughput and latency
 	load nginx "$nginx_port" "$nginx_worker" "$REQUESTS"
 	n_line=$run_line n_cpu=$run_cpu n_lg=$run_lg_cpu
+	sync_line=$(python3 "$ROOT/tests/bench/fsync.py" "$work/var") || sync_line=""
 	m0=$(commit_stats)
 	load rekey "$rekey_port" "$rekey_pid" "$REQUESTS"
 	r_line=$run_line r_cpu=$run_cpu r_lg=$run_lg_cpu
@@ -404,6 +429,7 @@ nylas_phases() {
 		"$(verdict "$(calc "$ratio >= $TARGET_RATIO")")"
 	printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
 		"$(verdict "$(calc "$r_p99 <= $TARGET_P99_MS")")"
+	ratio_limits
 
 	# --- memory after EVENTS events
 	left=$((EVENTS - rekey_sent))
