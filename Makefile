@@ -54,7 +54,11 @@ $(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(OBJS) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(OBJS) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/tests build-fuzz/obj:
+# The benchmarks' measure of the store alone (tests/bench/store_floor.c).
+$(BUILD)/bench/store_floor: tests/bench/store_floor.c $(OBJS) | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/bench build-fuzz/obj:
 	mkdir -p $@
 
 # Fuzz targets: clang + libFuzzer + ASan, the modules compiled alike.
@@ -92,7 +96,7 @@ test-one: all unit
 fuzz: $(FUZZ_BINS)
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/bench/store_floor
 	tests/bench/intake.sh
 
 deps-demo:

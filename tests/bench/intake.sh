@@ -62,6 +62,7 @@ TARGET_RSS_MIB=30
 TARGET_IDLE_RATIO=1.5
 
 LOADGEN=$ROOT/build/bench/loadgen
+STORE_FLOOR=$ROOT/build/bench/store_floor
 WEBHOOK_PATH=/webhooks/nylas/prod
 GRAPH_PATH=/webhooks/graph/prod
 GRAPH_BATCH=100
@@ -136,6 +137,7 @@ done
 
 # --- the load generator
 "$ROOT/tests/bench/build-loadgen.sh" >/dev/null
+make -s -C "$ROOT" "$STORE_FLOOR" >/dev/null
 
 # --- descriptors: 10,000 idle connections need more than the usual 1024
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -364,11 +366,15 @@ idle() {
 	idle_open=$(sed -n 's/^idle_open=//p' "$out")
 }
 
-# ratio_limits: what would bound the ratio target, from this run's figures.
-# The CPU that both servers and the load generator share, and the disk's
-# fdatasync (every 200 waits for one), next to what rekey spends now.
+# ratio_limits M0 M1: what bounds the ratio target, from this run's figures
+# (M0 and M1 are the commit_stats around rekey's run).  The CPU that the
+# servers and the load generator share, against what rekey spends and what
+# two of its parts cost alone: TLS and HTTP (POSTs to /healthz, nothing
+# stored) and its store (store_floor, at the batch size rekey reached); then
+# the disk's fdatasync, which every 200 waits for.
 ratio_limits() {
-	local want_rps lg_us budget_us r_us n_us sync_ms durable_rps
+	local want_rps lg_us budget_us r_us n_us h_line h0 h1 batch f_line sync_line sync_ms bound
+	local c0 e0 c1 e1 _
 	want_rps=$(calc "$TARGET_RATIO * $n_rps")
 	r_us=$(calc "1e6 * $r_cpu / $(field "$r_line" ok)")
 	n_us=$(calc "1e6 * $n_cpu / $(field "$n_line" ok)")
@@ -378,14 +384,32 @@ ratio_limits() {
 	printf '  %-26s %12.0f %12.0f\n' "server CPU us per request" "$r_us" "$n_us"
 	printf '  %-26s %12.0f   (%s CPUs less the load generator'"'"'s %.0f us a request)\n' \
 		"CPU budget us per request" "$budget_us" "$(nproc)" "$lg_us"
-	[ -n "$sync_line" ] || return 0
+	h0=$(cpu_ticks "$rekey_pid")
+	h_line=$("$LOADGEN" --host 127.0.0.1 --port "$rekey_port" --ca "$work/certs/ca.crt" \
+		--path /healthz --secret-file "$work/webhook_secret" --connections "$CONNECTIONS" \
+		--requests "$REQUESTS" 2>/dev/null) || h_line=""
+	h1=$(cpu_ticks "$rekey_pid")
+	if [ "$(field "$h_line" ok)" = "$REQUESTS" ]; then
+		printf '  %-26s %12.0f   (the same POSTs to /healthz: %s req/s, nothing stored)\n' \
+			"  of which TLS + HTTP" "$(calc "1e6 * ($h1 - $h0) / $clk_tck / $REQUESTS")" \
+			"$(field "$h_line" rps)"
+	fi
+	read -r c0 e0 _ <<<"$1"
+	read -r c1 e1 _ <<<"$2"
+	batch=$(calc "$c1 > $c0 ? int(($e1 - $e0) / ($c1 - $c0) + 0.5) : 1")
+	f_line=$("$STORE_FLOOR" "$work/var/floor.db" 20000 "$batch" 2>/dev/null) || f_line=""
+	if [ -n "$f_line" ]; then
+		printf '  %-26s %12.0f   (store_floor: 1 KB events in batches of %s, fsync, checkpoints)\n' \
+			"  of which the store" "$(field "$f_line" cpu_us)" "$batch"
+	fi
+	sync_line=$(python3 "$ROOT/tests/bench/fsync.py" "$work/var") || return 0
 	sync_ms=$(field "$sync_line" p50_ms)
 	# Each request waits at least one whole fdatasync begun after it arrived,
 	# on top of the time nginx needs for everything else.
-	durable_rps=$(calc "$CONNECTIONS / ($CONNECTIONS / $n_rps + $sync_ms / 1000)")
+	bound=$(calc "$CONNECTIONS / ($CONNECTIONS / $n_rps + $sync_ms / 1000)")
 	printf '  %-26s %12s   (p99 %s ms; %s connections each waiting one: at most %.0f req/s, ratio %.2f)\n' \
 		"fdatasync p50 ms" "$sync_ms" "$(field "$sync_line" p99_ms)" "$CONNECTIONS" \
-		"$durable_rps" "$(calc "$durable_rps / $n_rps")"
+		"$bound" "$(calc "$bound / $n_rps")"
 }
 
 # nylas_phases: throughput and latency, RSS after EVENTS events, idle connections.
@@ -400,7 +424,6 @@ nylas_phases() {
 	# --- throughput and latency
 	load nginx "$nginx_port" "$nginx_worker" "$REQUESTS"
 	n_line=$run_line n_cpu=$run_cpu n_lg=$run_lg_cpu
-	sync_line=$(python3 "$ROOT/tests/bench/fsync.py" "$work/var") || sync_line=""
 	m0=$(commit_stats)
 	load rekey "$rekey_port" "$rekey_pid" "$REQUESTS"
 	r_line=$run_line r_cpu=$run_cpu r_lg=$run_lg_cpu
@@ -429,7 +452,7 @@ nylas_phases() {
 		"$(verdict "$(calc "$ratio >= $TARGET_RATIO")")"
 	printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
 		"$(verdict "$(calc "$r_p99 <= $TARGET_P99_MS")")"
-	ratio_limits
+	ratio_limits "$m0" "$m1"
 
 	# --- memory after EVENTS events
 	left=$((EVENTS - rekey_sent))

@@ -1,0 +1,135 @@
+/*
+ * store_floor: what rekey's own store costs per webhook, alone: no TLS, no
+ * HTTP, no signature, no JSON parse, no correlation.  One thread inserts
+ * signed-webhook-sized grant.expired events (distinct ids and grants, the
+ * ~1 KB body) with store_add_event, BATCH to a transaction committed with
+ * the store's full durability (fsync), and a second connection checkpoints
+ * every CHECKPOINT_EVENTS events as the journal's checkpointer does.
+ *
+ *   build/bench/store_floor PATH EVENTS BATCH
+ *
+ * Prints "events=N batch=B cpu_us=X wall_us=Y": the process's CPU time and
+ * the wall time per event.  intake.sh sets it beside the CPU budget of the
+ * ratio target.  PATH is removed first, with its -wal and -shm files.
+ */
+#include "store.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+/* As journal.c's checkpointer: a pass after this many committed events. */
+#define CHECKPOINT_EVENTS 100
+/* The body the load generator sends is about this long. */
+#define BODY_SIZE 1024
+
+static void
+die(const char *what, const char *detail)
+{
+	fprintf(stderr, "store_floor: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+	exit(1);
+}
+
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void
+remove_store(const char *path)
+{
+	const char *suffix[] = { "", "-wal", "-shm" };
+	char name[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
+		unlink(name);
+	}
+}
+
+/* Event number seq, its strings in the caller's buffers. */
+static void
+make_event(struct store_event *ev, uint64_t seq, char *id, char *grant, char *body)
+{
+	int n;
+
+	snprintf(id, 64, "floor-%016llx-%08x", (unsigned long long)seq, (unsigned)rand());
+	snprintf(grant, 64, "grant-%08x-%08x", (unsigned)rand(), (unsigned)rand());
+	n = snprintf(body, BODY_SIZE + 1,
+	    "{\"specversion\":\"1.0\",\"type\":\"grant.expired\",\"source\":\"/nylas/system\","
+	    "\"id\":\"%s\",\"time\":1795964516,\"data\":{\"application_id\":\"app\","
+	    "\"object\":{\"grant_id\":\"%s\",\"email\":\"user@example.com\",\"provider\":"
+	    "\"microsoft\",\"code\":25009,\"reauthentication_flag\":true,\"pad\":\"", id, grant);
+	memset(body + n, 'x', BODY_SIZE - 4 - (size_t)n);
+	memcpy(body + BODY_SIZE - 4, "\"}}}", 5);
+	memset(ev, 0, sizeof(*ev));
+	ev->source = "nylas";
+	ev->app = "prod";
+	ev->event_id = id;
+	ev->type = "grant.expired";
+	ev->received_ms = util_now_ms();
+	ev->remote_addr = "127.0.0.1";
+	ev->grant_id = grant;
+	ev->email = "user@example.com";
+	ev->provider = "microsoft";
+	ev->integration_id = "integration";
+	ev->code = 25009;
+	ev->reauth_flag = 1;
+	ev->event_time = 1795964516;
+	ev->grant_updated_at = 1795964516;
+	ev->body = body;
+	ev->body_len = BODY_SIZE;
+}
+
+int
+main(int argc, char **argv)
+{
+	char url[4200], id[64], grant[64], body[BODY_SIZE + 1], *err = NULL;
+	struct store *st, *ckpt;
+	struct store_event ev;
+	long events, batch, done = 0, since_checkpoint = 0, i;
+	int64_t start_us;
+	double cpu0;
+
+	if (argc != 4 || (events = atol(argv[2])) < 1 || (batch = atol(argv[3])) < 1)
+		die("usage: store_floor PATH EVENTS BATCH", NULL);
+	remove_store(argv[1]);
+	snprintf(url, sizeof(url), "sqlite:%s", argv[1]);
+	if ((st = store_open(url, &err)) == NULL || (ckpt = store_open(url, &err)) == NULL)
+		die("cannot open the store", err);
+	srand(1);
+	cpu0 = cpu_seconds();
+	start_us = util_mono_us();
+	while (done < events) {
+		if (store_begin(st) == -1)
+			die("begin failed", NULL);
+		for (i = 0; i < batch && done < events; i++, done++) {
+			make_event(&ev, (uint64_t)done, id, grant, body);
+			if (store_add_event(st, &ev) != STORE_STORED)
+				die("an event was not stored", NULL);
+		}
+		if (store_commit(st) == -1)
+			die("commit failed", NULL);
+		since_checkpoint += i;
+		if (since_checkpoint >= CHECKPOINT_EVENTS) {
+			since_checkpoint = 0;
+			store_checkpoint(ckpt, 1, NULL, NULL);
+		}
+	}
+	printf("events=%ld batch=%ld cpu_us=%.1f wall_us=%.1f\n", events, batch,
+	    (cpu_seconds() - cpu0) * 1e6 / (double)events,
+	    (double)(util_mono_us() - start_us) / (double)events);
+	store_close(ckpt);
+	store_close(st);
+	remove_store(argv[1]);
+	return 0;
+}
