@@ -441,6 +441,33 @@ sqlite_rollback(void *db)
 	return exec_sql(db, "ROLLBACK");
 }
 
+static int
+sqlite_part_begin(void *db)
+{
+	struct sqlite_db *s = db;
+
+	if (sqlite3_get_autocommit(s->db))
+		return -1;
+	return exec_sql(db, "SAVEPOINT part");
+}
+
+static int
+sqlite_part_end(void *db, int keep)
+{
+	struct sqlite_db *s = db;
+
+	/*
+	 * Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) roll the whole
+	 * transaction back: then there is no savepoint left and the statements
+	 * that follow would each commit on their own.
+	 */
+	if (sqlite3_get_autocommit(s->db))
+		return -1;
+	if (!keep && exec_sql(db, "ROLLBACK TO part") == -1)
+		return -1;
+	return exec_sql(db, "RELEASE part");
+}
+
 static void
 bind_text(sqlite3_stmt *st, int i, const char *v)
 {
@@ -1421,6 +1448,8 @@ const struct store_backend store_sqlite_backend = {
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
+	.part_begin = sqlite_part_begin,
+	.part_end = sqlite_part_end,
 	.add_event = sqlite_add_event,
 	.ping = sqlite_ping,
 	.checkpoint = sqlite_checkpoint,
