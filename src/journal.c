@@ -206,6 +206,24 @@ lock_wait_left(const struct batch *b, int64_t now_us)
 	return left < LOCK_WAIT_MIN_MS ? LOCK_WAIT_MIN_MS : (int)left;
 }
 
+/*
+ * In the writer, inside the batch's transaction: runs e's op as a part that
+ * fails alone, so that a webhook is not answered 503 because an incident's
+ * or a rotation's row could not be written beside it.  -1 when the
+ * transaction itself is gone.
+ */
+static int
+run_op(struct store *st, struct entry *e)
+{
+	int ok;
+
+	if (store_part_begin(st) == -1)
+		return -1;
+	ok = e->op(st, e->arg) == 0;
+	e->result = ok ? STORE_STORED : STORE_ERROR;
+	return store_part_end(st, ok);
+}
+
 /* Runs in the writer thread: one transaction for the whole batch. */
 static void
 write_batch(struct journal *j, struct batch *b)
@@ -232,11 +250,9 @@ write_batch(struct journal *j, struct batch *b)
 
 		if (!ok)
 			e->result = STORE_ERROR;
-		else if (e->op != NULL)
-			e->result = e->op(st, e->arg) == 0 ? STORE_STORED : STORE_ERROR;
-		else
-			e->result = store_add_event(st, &e->ev);
-		if (e->result == STORE_ERROR)
+		else if (e->op != NULL && run_op(st, e) == -1)
+			ok = 0;
+		else if (e->op == NULL && (e->result = store_add_event(st, &e->ev)) == STORE_ERROR)
 			ok = 0;
 	}
 	if (ok && store_commit(st) == 0) {

@@ -37,7 +37,9 @@ void journal_submit(struct journal *j, const struct store_event *ev,
  * with the events.  It may use only the store and arg (which must stay alive
  * until cb) and must not log or touch metrics.  cb runs on the loop with
  * STORE_STORED once committed, or STORE_ERROR when op returned -1 or the
- * commit failed (a failing op fails its whole batch: keep ops simple).
+ * commit failed.  A failing op fails alone: its own writes are undone and
+ * the batch's events and other ops are committed all the same (unless the
+ * store lost the whole transaction, as on a full disk).
  * Ops write derived state only (what their submitter works out again from
  * the events when it is lost): a batch of ops alone is committed without an
  * fsync, which the next batch of events then covers.

@@ -5,7 +5,8 @@
  * go into the next batch; journal_free answers what is still pending; the
  * items submitted under journal_hold share one commit; ops alone wait for
  * company (OPS_DELAY_MS) before they are committed, without an fsync, and
- * durable ops get one.
+ * durable ops get one; an op that fails is undone alone, and the events and
+ * ops of its batch are committed.
  */
 #include "journal.h"
 #include "store.h"
@@ -102,6 +103,23 @@ count_op(struct store *st, void *arg)
 	return 0;
 }
 
+/* An op that writes a value, then fails: its write must not be committed. */
+static int
+failing_op(struct store *st, void *arg)
+{
+	(void)arg;
+	store_put_value(st, "prod", "written-by-a-failed-op", "1");
+	return -1;
+}
+
+/* An op that writes a value and succeeds. */
+static int
+writing_op(struct store *st, void *arg)
+{
+	(void)arg;
+	return store_put_value(st, "prod", "written-by-an-op", "1");
+}
+
 /* The answers of a fresh round of want submissions. */
 static void
 new_round(struct answers *a, int want)
@@ -170,6 +188,33 @@ test_ops(struct answers *a)
 	    "an op and an event after it: both committed and answered");
 }
 
+/* A failing op between an event and another op, all in one batch (held). */
+static void
+test_failing_op(struct answers *a, struct store *check)
+{
+	int64_t before = store_count_events(check, "nylas");
+	char *value = NULL;
+
+	new_round(a, 3);
+	journal_hold(a->j);
+	submit(a, "beside-a-failed-op");
+	journal_submit_op(a->j, failing_op, done_cb, a);
+	journal_submit_durable_op(a->j, writing_op, done_cb, a);
+	journal_release(a->j);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 3 && a->stored == 2 && a->error == 1,
+	    "a failing op: it alone hears an error (stored %d, errors %d)", a->stored, a->error);
+	TAP_OK(store_count_events(check, "nylas") == before + 1,
+	    "the event of its batch is committed");
+	TAP_OK(store_get_value(check, "prod", "written-by-an-op", &value) == 1,
+	    "the next op of its batch is committed");
+	free(value);
+	value = NULL;
+	TAP_OK(store_get_value(check, "prod", "written-by-a-failed-op", &value) == 0,
+	    "what the failing op wrote is undone");
+	free(value);
+}
+
 int
 main(void)
 {
@@ -213,6 +258,7 @@ main(void)
 	check = store_open(url, &err);
 	TAP_OK(check != NULL && store_count_events(check, "nylas") == N_EVENTS + 22,
 	    "another connection sees every committed event");
+	test_failing_op(&a, check);
 
 	/* journal_free answers what is still pending, after committing it. */
 	memset(&a.stored, 0, sizeof(int) * 4);
@@ -221,7 +267,7 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 24, "and they are in the store");
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 25, "and they are in the store");
 
 	a.j = journal_new(base, "sqlite:", &err);
 	TAP_OK(a.j == NULL && err != NULL, "a bad store url is an error: %s", err ? err : "");
