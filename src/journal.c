@@ -264,6 +264,17 @@ write_batch(struct journal *j, struct batch *b)
 	b->commit_us = util_mono_us() - start;
 }
 
+/* How many of b's entries are ops. */
+static size_t
+ops_in(const struct batch *b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < b->n; i++)
+		n += b->entries[i].op != NULL;
+	return n;
+}
+
 /* Under mu: appends a committed batch to the done list and wakes the loop. */
 static void
 post_done(struct journal *j, struct batch *b)
@@ -563,7 +574,8 @@ answer(struct journal *j, struct batch *b)
 
 	j->pending -= b->n;
 	if (!b->ok)
-		log_error("journal: a batch of %zu events was not committed; answering 503", b->n);
+		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
+		    " answering 503", b->n - ops_in(b), ops_in(b));
 	metrics_observe_commit((double)b->commit_us / 1e6, b->n, b->ok);
 	for (i = 0; i < b->n; i++)
 		b->entries[i].cb(b->ok ? b->entries[i].result : STORE_ERROR, b->entries[i].arg);

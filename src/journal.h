@@ -39,7 +39,9 @@ void journal_submit(struct journal *j, const struct store_event *ev,
  * STORE_STORED once committed, or STORE_ERROR when op returned -1 or the
  * commit failed.  A failing op fails alone: its own writes are undone and
  * the batch's events and other ops are committed all the same (unless the
- * store lost the whole transaction, as on a full disk).
+ * store lost the whole transaction, as on a full disk).  So an op returns -1
+ * at its first failed store call and runs nothing after it: once the store
+ * has lost the transaction, any further statement would commit on its own.
  * Ops write derived state only (what their submitter works out again from
  * the events when it is lost): a batch of ops alone is committed without an
  * fsync, which the next batch of events then covers.

@@ -254,9 +254,9 @@ int store_rollback(struct store *st);
 /*
  * Inside a transaction: a part of it that can fail alone.  store_part_begin
  * marks where it starts; store_part_end keeps it (keep) or undoes it and
- * nothing else.  Both return 0, or -1 when the transaction itself is gone
- * (the backend undid it all on an error such as a full disk): then nothing
- * of it can commit.
+ * nothing else.  Both return 0, or -1 when nothing of the transaction may
+ * commit any more: roll it back.  That is the case when the backend undid it
+ * all on an error such as a full disk, or could not mark or undo the part.
  */
 int store_part_begin(struct store *st);
 int store_part_end(struct store *st, int keep);

@@ -383,8 +383,9 @@ sqlite_open(const char *path, char **err)
 	 * them beside the writer instead (store_checkpoint).  Temporary storage
 	 * in memory: a part of a transaction (store_part_begin, every journal op)
 	 * keeps the pages it changes in a statement journal, which in a temporary
-	 * file cost 10% of the intake's rate in interleaved runs.  No query sorts
-	 * more than a few rows without an index, so this stays small.
+	 * file cost 10% of the intake's rate in interleaved runs.  Set on every
+	 * connection; no query sorts more than a few rows without an index and an
+	 * op changes a few dozen pages, so this stays small.
 	 */
 	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEMORY;") == -1) {

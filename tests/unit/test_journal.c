@@ -56,16 +56,22 @@ fill_event(struct store_event *ev, const char *id, char *body)
 static void done_cb(enum store_result r, void *arg);
 
 static void
-submit(struct answers *a, const char *id)
+submit_to(struct answers *a, const char *id, journal_done_cb cb, void *arg)
 {
 	struct store_event ev;
 	char body[64];
 
 	snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
 	fill_event(&ev, id, body);
-	journal_submit(a->j, &ev, done_cb, a);
+	journal_submit(a->j, &ev, cb, arg);
 	/* The journal copies: scribble over the caller's memory at once. */
 	memset(body, 'x', sizeof(body) - 1);
+}
+
+static void
+submit(struct answers *a, const char *id)
+{
+	submit_to(a, id, done_cb, a);
 }
 
 static void
@@ -103,12 +109,41 @@ count_op(struct store *st, void *arg)
 	return 0;
 }
 
-/* An op that writes a value, then fails: its write must not be committed. */
+/* One submission's own answer, also counted in its round. */
+struct answer_of {
+	struct answers *a;
+	enum store_result r;
+};
+
+static void
+answer_of_cb(enum store_result r, void *arg)
+{
+	struct answer_of *o = arg;
+
+	o->r = r;
+	done_cb(r, o->a);
+}
+
+/*
+ * An op that writes a value, then fails on an SQLite error (a NOT NULL
+ * constraint): its write must not be committed.
+ */
 static int
 failing_op(struct store *st, void *arg)
 {
 	(void)arg;
-	store_put_value(st, "prod", "written-by-a-failed-op", "1");
+	if (store_put_value(st, "prod", "written-by-a-failed-op", "1") == -1)
+		return -1;
+	store_add_incident_grant(st, NULL, NULL, NULL, 0);
+	return -1;
+}
+
+/* An op after which the whole transaction is gone, as SQLite does on a full disk. */
+static int
+losing_op(struct store *st, void *arg)
+{
+	(void)arg;
+	store_rollback(st);
 	return -1;
 }
 
@@ -188,31 +223,47 @@ test_ops(struct answers *a)
 	    "an op and an event after it: both committed and answered");
 }
 
-/* A failing op between an event and another op, all in one batch (held). */
+/* A failing op between events and another op, all in one batch (held). */
 static void
 test_failing_op(struct answers *a, struct store *check)
 {
+	struct answer_of ans[4] = { { a, -1 }, { a, -1 }, { a, -1 }, { a, -1 } };
 	int64_t before = store_count_events(check, "nylas");
 	char *value = NULL;
 
-	new_round(a, 3);
+	new_round(a, 4);
 	journal_hold(a->j);
-	submit(a, "beside-a-failed-op");
-	journal_submit_op(a->j, failing_op, done_cb, a);
-	journal_submit_durable_op(a->j, writing_op, done_cb, a);
+	submit_to(a, "before-a-failed-op", answer_of_cb, &ans[0]);
+	journal_submit_op(a->j, failing_op, answer_of_cb, &ans[1]);
+	submit_to(a, "after-a-failed-op", answer_of_cb, &ans[2]);
+	journal_submit_durable_op(a->j, writing_op, answer_of_cb, &ans[3]);
 	journal_release(a->j);
 	event_base_dispatch(a->base);
-	TAP_OK(a->calls == 3 && a->stored == 2 && a->error == 1,
-	    "a failing op: it alone hears an error (stored %d, errors %d)", a->stored, a->error);
-	TAP_OK(store_count_events(check, "nylas") == before + 1,
-	    "the event of its batch is committed");
+	TAP_OK(a->calls == 4 && ans[1].r == STORE_ERROR, "a failing op hears an error");
+	TAP_OK(ans[0].r == STORE_STORED && ans[2].r == STORE_STORED && ans[3].r == STORE_STORED,
+	    "the events and the op of its batch are stored (%d %d %d)", ans[0].r, ans[2].r, ans[3].r);
+	TAP_OK(store_count_events(check, "nylas") == before + 2,
+	    "both events of its batch are in the store");
 	TAP_OK(store_get_value(check, "prod", "written-by-an-op", &value) == 1,
-	    "the next op of its batch is committed");
+	    "the next op's write is in the store");
 	free(value);
 	value = NULL;
 	TAP_OK(store_get_value(check, "prod", "written-by-a-failed-op", &value) == 0,
 	    "what the failing op wrote is undone");
 	free(value);
+
+	/* When the store loses the whole transaction, the whole batch fails. */
+	memcpy(ans, (struct answer_of[3]){ { a, -1 }, { a, -1 }, { a, -1 } }, 3 * sizeof(*ans));
+	new_round(a, 3);
+	journal_hold(a->j);
+	submit_to(a, "before-a-lost-transaction", answer_of_cb, &ans[0]);
+	journal_submit_op(a->j, losing_op, answer_of_cb, &ans[1]);
+	submit_to(a, "after-a-lost-transaction", answer_of_cb, &ans[2]);
+	journal_release(a->j);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 3 && a->error == 3, "a lost transaction: all of its batch hear an error (%d)",
+	    a->error);
+	TAP_OK(store_count_events(check, "nylas") == before + 2, "and none of its events is stored");
 }
 
 int
@@ -267,7 +318,7 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 25, "and they are in the store");
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 26, "and they are in the store");
 
 	a.j = journal_new(base, "sqlite:", &err);
 	TAP_OK(a.j == NULL && err != NULL, "a bad store url is an error: %s", err ? err : "");
