@@ -275,6 +275,17 @@ ops_in(const struct batch *b)
 	return n;
 }
 
+/* How many of b's ops failed (and were undone alone, when b committed). */
+static size_t
+undone_in(const struct batch *b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < b->n; i++)
+		n += b->entries[i].op != NULL && b->entries[i].result == STORE_ERROR;
+	return n;
+}
+
 /* Under mu: appends a committed batch to the done list and wakes the loop. */
 static void
 post_done(struct journal *j, struct batch *b)
@@ -577,6 +588,10 @@ answer(struct journal *j, struct batch *b)
 		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
 		    " answering 503", b->n - ops_in(b), ops_in(b));
 	metrics_observe_commit((double)b->commit_us / 1e6, b->n, b->ok);
+	if (b->ok && undone_in(b) > 0)
+		metrics_counter_add("rekey_store_writes_undone_total", "Writes beside the events"
+		    " (incidents, rotation steps, Graph results) that failed and were undone alone"
+		    " while their batch committed.", "", (double)undone_in(b));
 	for (i = 0; i < b->n; i++)
 		b->entries[i].cb(b->ok ? b->entries[i].result : STORE_ERROR, b->entries[i].arg);
 	batch_free(b);

@@ -9,6 +9,7 @@
  * ops of its batch are committed.
  */
 #include "journal.h"
+#include "metrics.h"
 #include "store.h"
 #include "tap.h"
 #include "util.h"
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #define N_EVENTS 300
@@ -223,12 +225,31 @@ test_ops(struct answers *a)
 	    "an op and an event after it: both committed and answered");
 }
 
+/* rekey_store_writes_undone_total as /metrics shows it (0 before the first). */
+static long
+undone_total(void)
+{
+	const char *name = "\nrekey_store_writes_undone_total ";
+	struct evbuffer *out = evbuffer_new();
+	char *text, *at;
+	long n = 0;
+
+	metrics_render(out);
+	evbuffer_add(out, "", 1);
+	text = (char *)evbuffer_pullup(out, -1);
+	if ((at = strstr(text, name)) != NULL)
+		n = strtol(at + strlen(name), NULL, 10);
+	evbuffer_free(out);
+	return n;
+}
+
 /* A failing op between events and another op, all in one batch (held). */
 static void
 test_failing_op(struct answers *a, struct store *check)
 {
 	struct answer_of ans[4] = { { a, -1 }, { a, -1 }, { a, -1 }, { a, -1 } };
 	int64_t before = store_count_events(check, "nylas");
+	long undone = undone_total();
 	char *value = NULL;
 
 	new_round(a, 4);
@@ -251,6 +272,7 @@ test_failing_op(struct answers *a, struct store *check)
 	TAP_OK(store_get_value(check, "prod", "written-by-a-failed-op", &value) == 0,
 	    "what the failing op wrote is undone");
 	free(value);
+	TAP_OK(undone_total() == undone + 1, "rekey_store_writes_undone_total counts it");
 
 	/* When the store loses the whole transaction, the whole batch fails. */
 	memcpy(ans, (struct answer_of[3]){ { a, -1 }, { a, -1 }, { a, -1 } }, 3 * sizeof(*ans));
