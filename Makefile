@@ -70,7 +70,7 @@ build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # Test programs that integration tests run (not tests themselves).
-DRIVER_BINS := $(BUILD)/tests/outbound_driver
+DRIVER_BINS := $(BUILD)/tests/outbound_driver $(BUILD)/bench/store_floor
 
 unit: $(UNIT_BINS) $(DRIVER_BINS)
 

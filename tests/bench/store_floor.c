@@ -6,11 +6,12 @@
  * the store's full durability (fsync), and a second connection checkpoints
  * every CHECKPOINT_EVENTS events as the journal's checkpointer does.
  *
- *   build/bench/store_floor PATH EVENTS BATCH
+ *   build/bench/store_floor PATH EVENTS BATCH [keep]
  *
  * Prints "events=N batch=B cpu_us=X wall_us=Y": the process's CPU time and
  * the wall time per event.  intake.sh sets it beside the CPU budget of the
- * ratio target.  PATH is removed first, with its -wal and -shm files.
+ * ratio target.  PATH is removed first, with its -wal and -shm files, and
+ * again at the end unless "keep" is given (tests count what it stored).
  */
 #include "store.h"
 #include "util.h"
@@ -100,8 +101,9 @@ main(int argc, char **argv)
 	int64_t start_us;
 	double cpu0;
 
-	if (argc != 4 || (events = atol(argv[2])) < 1 || (batch = atol(argv[3])) < 1)
-		die("usage: store_floor PATH EVENTS BATCH", NULL);
+	if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "keep") != 0) ||
+	    (events = atol(argv[2])) < 1 || (batch = atol(argv[3])) < 1)
+		die("usage: store_floor PATH EVENTS BATCH [keep]", NULL);
 	remove_store(argv[1]);
 	snprintf(url, sizeof(url), "sqlite:%s", argv[1]);
 	if ((st = store_open(url, &err)) == NULL || (ckpt = store_open(url, &err)) == NULL)
@@ -130,6 +132,7 @@ main(int argc, char **argv)
 	    (double)(util_mono_us() - start_us) / (double)events);
 	store_close(ckpt);
 	store_close(st);
-	remove_store(argv[1]);
+	if (argc == 4)
+		remove_store(argv[1]);
 	return 0;
 }
