@@ -16,6 +16,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,18 @@ make_event(struct store_event *ev, uint64_t seq, char *id, char *grant, char *bo
 	ev->body_len = BODY_SIZE;
 }
 
+/* A count of at least 1, or -1. */
+static long
+parse_count(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && n >= 1 ? n : -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -102,7 +115,7 @@ main(int argc, char **argv)
 	double cpu0;
 
 	if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "keep") != 0) ||
-	    (events = atol(argv[2])) < 1 || (batch = atol(argv[3])) < 1)
+	    (events = parse_count(argv[2])) < 1 || (batch = parse_count(argv[3])) < 1)
 		die("usage: store_floor PATH EVENTS BATCH [keep]", NULL);
 	remove_store(argv[1]);
 	snprintf(url, sizeof(url), "sqlite:%s", argv[1]);
