@@ -534,8 +534,10 @@ static int
 recount(struct store *st, struct recount *r, int64_t now_ms)
 {
 	struct store_incident row;
-	int rc = store_get_incident(st, r->id, &row);
+	int rc;
 
+	r->found = r->resolved = 0;	/* afresh: the op may run again (journal.h) */
+	rc = store_get_incident(st, r->id, &row);
 	if (rc <= 0)
 		return rc;
 	r->found = 1;

@@ -401,6 +401,7 @@ user_op(struct store *st, void *arg)
 	    prev.sessions_valid_from, prev.last_password_change, j->ev.received_ms / 1000);
 	email = u && u->mail ? u->mail : u && u->user_principal_name ? u->user_principal_name :
 	    prev.mail ? prev.mail : prev.upn;
+	free(j->email);		/* set by an earlier run (journal ops may run again) */
 	j->email = email ? xstrdup(email) : NULL;
 	next = (struct store_user){
 		.app = j->ev.app, .user_id = (char *)j->user_id,

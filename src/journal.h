@@ -37,11 +37,12 @@ void journal_submit(struct journal *j, const struct store_event *ev,
  * with the events.  It may use only the store and arg (which must stay alive
  * until cb) and must not log or touch metrics.  cb runs on the loop with
  * STORE_STORED once committed, or STORE_ERROR when op returned -1 or the
- * commit failed.  A failing op fails alone: its own writes are undone and
- * the batch's events and other ops are committed all the same (unless the
- * store lost the whole transaction, as on a full disk).  So an op returns -1
- * at its first failed store call and runs nothing after it: once the store
- * has lost the transaction, any further statement would commit on its own.
+ * commit failed.  A failing op fails alone: the batch is rolled back and
+ * written again without it, so its events and other ops are committed all
+ * the same.  Hence an op may run more than once: it sets what it reports in
+ * arg afresh on each run (never adds to it).  It returns -1 at its first
+ * failed store call and runs nothing after it: a store that has lost the
+ * transaction (a full disk) would commit any further statement on its own.
  * Ops write derived state only (what their submitter works out again from
  * the events when it is lost): a batch of ops alone is committed without an
  * fsync, which the next batch of events then covers.

@@ -75,18 +75,6 @@ store_rollback(struct store *st)
 	return st->be->rollback(st->db);
 }
 
-int
-store_part_begin(struct store *st)
-{
-	return st->be->part_begin(st->db);
-}
-
-int
-store_part_end(struct store *st, int keep)
-{
-	return st->be->part_end(st->db, keep);
-}
-
 enum store_result
 store_add_event(struct store *st, const struct store_event *ev)
 {

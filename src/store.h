@@ -186,8 +186,6 @@ struct store_backend {
 	int (*begin)(void *db);
 	int (*commit)(void *db);
 	int (*rollback)(void *db);
-	int (*part_begin)(void *db);
-	int (*part_end)(void *db, int keep);
 	enum store_result (*add_event)(void *db, const struct store_event *ev);
 	int (*ping)(void *db);
 	/* NULL when the backend needs none. */
@@ -251,15 +249,6 @@ int store_begin(struct store *st);
 int store_begin_read(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
-/*
- * Inside a transaction: a part of it that can fail alone.  store_part_begin
- * marks where it starts; store_part_end keeps it (keep) or undoes it and
- * nothing else.  Both return 0, or -1 when nothing of the transaction may
- * commit any more: roll it back.  That is the case when the backend undid it
- * all on an error such as a full disk, or could not mark or undo the part.
- */
-int store_part_begin(struct store *st);
-int store_part_end(struct store *st, int keep);
 /* Inside a transaction: adds the event unless its (source, app, event_id) is known. */
 enum store_result store_add_event(struct store *st, const struct store_event *ev);
 /*

@@ -380,15 +380,10 @@ sqlite_open(const char *path, char **err)
 	/*
 	 * No automatic checkpoints: one would run inside some commit and stall its
 	 * acks for tens of milliseconds.  The journal's checkpointer thread runs
-	 * them beside the writer instead (store_checkpoint).  Temporary storage
-	 * in memory: a part of a transaction (store_part_begin, every journal op)
-	 * keeps the pages it changes in a statement journal, which in a temporary
-	 * file cost 10% of the intake's rate in interleaved runs.  Set on every
-	 * connection; no query sorts more than a few rows without an index and an
-	 * op changes a few dozen pages, so this stays small.
+	 * them beside the writer instead (store_checkpoint).
 	 */
 	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0; PRAGMA temp_store=MEMORY;") == -1) {
+	    " PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;") == -1) {
 		*err = xasprintf("cannot set up store %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
@@ -444,33 +439,6 @@ sqlite_rollback(void *db)
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return exec_sql(db, "ROLLBACK");
-}
-
-static int
-sqlite_part_begin(void *db)
-{
-	struct sqlite_db *s = db;
-
-	if (sqlite3_get_autocommit(s->db))
-		return -1;
-	return exec_sql(db, "SAVEPOINT part");
-}
-
-static int
-sqlite_part_end(void *db, int keep)
-{
-	struct sqlite_db *s = db;
-
-	/*
-	 * Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) roll the whole
-	 * transaction back: then there is no savepoint left and the statements
-	 * that follow would each commit on their own.
-	 */
-	if (sqlite3_get_autocommit(s->db))
-		return -1;
-	if (!keep && exec_sql(db, "ROLLBACK TO part") == -1)
-		return -1;
-	return exec_sql(db, "RELEASE part");
 }
 
 static void
@@ -1453,8 +1421,6 @@ const struct store_backend store_sqlite_backend = {
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
-	.part_begin = sqlite_part_begin,
-	.part_end = sqlite_part_end,
 	.add_event = sqlite_add_event,
 	.ping = sqlite_ping,
 	.checkpoint = sqlite_checkpoint,

@@ -360,44 +360,6 @@ test_outbox(struct store *st)
 	free(emails);
 }
 
-/* 1 when app "parts" has a value for key. */
-static int
-has_value(struct store *st, const char *key)
-{
-	char *v = NULL;
-	int rc = store_get_value(st, "parts", key, &v);
-
-	free(v);
-	return rc == 1;
-}
-
-/* Parts of a transaction that fail alone (the journal's ops). */
-static void
-test_parts(struct store *st)
-{
-	TAP_OK(store_part_begin(st) == -1, "part: none outside a transaction");
-	store_begin(st);
-	store_put_value(st, "parts", "before", "1");
-	TAP_OK(store_part_begin(st) == 0, "part: begins inside a transaction");
-	store_put_value(st, "parts", "undone", "1");
-	TAP_OK(store_part_end(st, 0) == 0, "part: undone");
-	store_part_begin(st);
-	store_put_value(st, "parts", "kept", "1");
-	TAP_OK(store_part_end(st, 1) == 0, "part: kept");
-	TAP_OK(store_commit(st) == 0, "part: the transaction commits");
-	TAP_OK(has_value(st, "before") && has_value(st, "kept") && !has_value(st, "undone"),
-	    "part: only the undone part is missing");
-
-	/* The backend undoing the whole transaction (as SQLite does on a full disk). */
-	store_begin(st);
-	store_part_begin(st);
-	store_put_value(st, "parts", "lost", "1");
-	store_rollback(st);
-	TAP_OK(store_part_end(st, 0) == -1 && store_part_end(st, 1) == -1,
-	    "part: -1 once the transaction itself is gone");
-	TAP_OK(!has_value(st, "lost"), "part: and nothing of it was kept");
-}
-
 /* A read transaction sees one snapshot: another connection's commit shows after it. */
 static void
 test_read_snapshot(struct store *st)
@@ -447,7 +409,6 @@ main(void)
 	test_list_values(st);
 	test_outbox(st);
 	test_read_snapshot(st);
-	test_parts(st);
 	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
 	store_close(st);
 	test_counts_migrated();
