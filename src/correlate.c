@@ -536,7 +536,6 @@ recount(struct store *st, struct recount *r, int64_t now_ms)
 	struct store_incident row;
 	int rc;
 
-	r->found = r->resolved = 0;	/* afresh: the op may run again (journal.h) */
 	rc = store_get_incident(st, r->id, &row);
 	if (rc <= 0)
 		return rc;
@@ -559,6 +558,11 @@ write_op_run(struct store *st, void *arg)
 	struct write_op *op = arg;
 	size_t i;
 
+	/* Afresh: the op may run again (journal.h), and a recount may be skipped then. */
+	for (i = 0; i < op->n_recount; i++) {
+		op->recount[i].found = op->recount[i].resolved = 0;
+		op->recount[i].affected = op->recount[i].recovered = 0;
+	}
 	for (i = 0; i < op->n_rows; i++)
 		if (store_put_incident(st, &op->rows[i]) == -1)
 			return -1;

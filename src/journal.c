@@ -277,6 +277,8 @@ write_batch(struct journal *j, struct batch *b)
 	 */
 	while (ok && write_entries(st, b) == -1) {
 		store_rollback(st);
+		/* The lock is let go meanwhile: the wait for it again counts against LOCK_WAIT_MS too. */
+		store_lock_wait(st, lock_wait_left(b, util_mono_us()));
 		ok = left_out_in(b) > left_out && store_begin(st) == 0;
 		left_out = left_out_in(b);
 	}
