@@ -76,6 +76,8 @@ struct graph_worker {
 	size_t n_jobs;
 	int64_t cursor;			/* highest event id taken */
 	int rescan;			/* a commit failed: read the queue from the start again */
+	int rescan_s;			/* the wait before that, doubling; 0 after a good commit */
+	int64_t rescan_after_us;	/* monotonic: not before */
 	int closing;
 	graph_lifecycle_cb lifecycle_cb;
 	void *lifecycle_arg;
@@ -282,10 +284,19 @@ committed_cb(enum store_result result, void *arg)
 	}
 	job_unlink(j);
 	if (result == STORE_ERROR) {
-		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "graph worker: event %lld: could not store "
-		    "its result; it will be looked at again", (long long)j->ev.id);
+		/*
+		 * Backed off: a result the store refuses every time must not turn
+		 * the worker into a loop of failed commits and warnings.
+		 */
+		w->rescan_s = w->rescan_s == 0 ? RETRY_FIRST_S :
+		    (w->rescan_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : w->rescan_s * 2);
+		w->rescan_after_us = util_mono_us() + (int64_t)w->rescan_s * 1000000;
 		w->rescan = 1;
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "graph worker: event %lld: could not store "
+		    "its result; it will be looked at again in %d s or more", (long long)j->ev.id,
+		    w->rescan_s);
 	} else {
+		w->rescan_s = 0;
 		log_evidence(j);
 		count_result(lifecycle ? "lifecycle" : "change", j->result);
 	}
@@ -636,8 +647,12 @@ run(struct graph_worker *w)
 
 	if (w->closing || w->n_jobs >= JOBS_MAX)
 		return;
-	/* After a failed commit, go back to the start once nothing is in flight. */
-	if (w->rescan && w->n_jobs == 0) {
+	/*
+	 * After a failed commit, go back to the start once nothing is in flight
+	 * and the backoff has passed (new events go on meanwhile; an idle
+	 * worker polls every POLL_S).
+	 */
+	if (w->rescan && w->n_jobs == 0 && util_mono_us() >= w->rescan_after_us) {
 		w->rescan = 0;
 		w->cursor = 0;
 	}
