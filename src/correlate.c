@@ -534,9 +534,8 @@ static int
 recount(struct store *st, struct recount *r, int64_t now_ms)
 {
 	struct store_incident row;
-	int rc;
+	int rc = store_get_incident(st, r->id, &row);
 
-	rc = store_get_incident(st, r->id, &row);
 	if (rc <= 0)
 		return rc;
 	r->found = 1;

@@ -87,6 +87,7 @@ struct batch {
 	struct entry *entries;
 	size_t n, cap;
 	size_t events;			/* entries committed with an fsync: events, durable ops */
+	size_t left_out;		/* set by the writer: ops that failed and were left out */
 	int ok;				/* set by the writer: committed */
 	int64_t commit_us;		/* set by the writer */
 	struct batch *next;		/* in the done list */
@@ -231,21 +232,11 @@ write_entries(struct store *st, struct batch *b)
 		} else {
 			e->result = STORE_ERROR;
 			e->left_out = 1;
+			b->left_out++;
 			return -1;
 		}
 	}
 	return 0;
-}
-
-/* How many of b's ops failed and were left out. */
-static size_t
-left_out_in(const struct batch *b)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < b->n; i++)
-		n += b->entries[i].left_out;
-	return n;
 }
 
 /* Runs in the writer thread: one transaction for the whole batch. */
@@ -254,7 +245,7 @@ write_batch(struct journal *j, struct batch *b)
 {
 	struct store *st = j->store;
 	int64_t start = util_mono_us();
-	size_t events = b->events, left_out = 0;
+	size_t events = b->events, left_out;
 	int ok;
 
 	/*
@@ -275,12 +266,11 @@ write_batch(struct journal *j, struct batch *b)
 	 * (a savepoint per op cost 5-10% of the intake's rate).  Each pass leaves
 	 * out one more op or ends.
 	 */
-	while (ok && write_entries(st, b) == -1) {
+	for (left_out = 0; ok && write_entries(st, b) == -1; left_out = b->left_out) {
 		store_rollback(st);
 		/* The lock is let go meanwhile: the wait for it again counts against LOCK_WAIT_MS too. */
 		store_lock_wait(st, lock_wait_left(b, util_mono_us()));
-		ok = left_out_in(b) > left_out && store_begin(st) == 0;
-		left_out = left_out_in(b);
+		ok = b->left_out > left_out && store_begin(st) == 0;
 	}
 	if (ok && store_commit(st) == 0) {
 		b->ok = 1;
@@ -604,10 +594,10 @@ answer(struct journal *j, struct batch *b)
 		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
 		    " answering 503", b->n - ops_in(b), ops_in(b));
 	metrics_observe_commit((double)b->commit_us / 1e6, b->n, b->ok);
-	if (b->ok && left_out_in(b) > 0)
+	if (b->ok && b->left_out > 0)
 		metrics_counter_add("rekey_store_writes_undone_total", "Writes beside the events"
 		    " (incidents, rotation steps, Graph results) that failed and were left out: their"
-		    " batch was written again without them.", "", (double)left_out_in(b));
+		    " batch was written again without them.", "", (double)b->left_out);
 	for (i = 0; i < b->n; i++)
 		b->entries[i].cb(b->ok ? b->entries[i].result : STORE_ERROR, b->entries[i].arg);
 	batch_free(b);
