@@ -123,7 +123,7 @@ reload(struct daemon *d)
 	scheduler_free(d->scheduler);
 	rotator_free(d->rt.rotator);
 	d->rt.rotator = rotator_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.journal);
-	d->scheduler = scheduler_new(d->rt.base, d->http, cfg, d->rt.rotator);
+	d->scheduler = scheduler_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.rotator);
 	subscriptions_free(d->rt.subscriptions);
 	d->rt.subscriptions = subscriptions_new(d->rt.base, d->http, cfg, d->rt.store);
 	graph_worker_free(d->rt.graph_worker);
@@ -253,7 +253,7 @@ serve(const char *path)
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
 	/* The rotator first: the scheduler hands it what each expiry poll reads. */
 	d.rt.rotator = rotator_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.journal);
-	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg, d.rt.rotator);
+	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.rotator);
 	d.rt.subscriptions = subscriptions_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
 	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, lifecycle_cb, &d.rt);
 	d.rt.correlator = correlator_new(&d.rt, d.http);
@@ -340,14 +340,16 @@ status(const char *path, int json)
 	struct store *st;
 	cJSON *doc;
 	char *text;
+	int rc;
 
+	/* Monitoring reads 2 as critical: a status that cannot be told is one. */
 	if (open_state(path, &cfg, &st) == -1)
-		return 1;
+		return 2;
 	doc = status_build(st, cfg);
 	if (doc == NULL) {
 		fprintf(stderr, "%s: cannot read the store %s\n", path, cfg->store_url);
 		close_state(cfg, st);
-		return 1;
+		return 2;
 	}
 	text = json ? cJSON_Print(doc) : status_text(doc);
 	if (text == NULL)
@@ -356,9 +358,10 @@ status(const char *path, int json)
 	if (json)
 		fputc('\n', stdout);
 	free(text);
+	rc = status_exit_code(doc);
 	cJSON_Delete(doc);
 	close_state(cfg, st);
-	return 0;
+	return rc;
 }
 
 /* What happens next to rotation id of app, for the operator who just planned or approved it. */

@@ -9,14 +9,19 @@
  * only delays the sweep.
  */
 #include "alerts.h"
+#include "condition.h"
 #include "config.h"
 #include "correlate.h"
+#include "crypto.h"
 #include "graph_api.h"
+#include "health.h"
 #include "log.h"
 #include "messages.h"
+#include "metrics.h"
 #include "notify.h"
 #include "nylas_api.h"
 #include "runtime.h"
+#include "status.h"
 #include "store.h"
 #include "util.h"
 
@@ -41,6 +46,7 @@
 #define ALERTS_SETTLE_MS	3000	/* an incident's alert waits this long: a storm's count, not its first grant */
 #define ALERTS_OWNERS_WAIT_S	30	/* notices wait at most this long for Graph's owners at start */
 #define ALERTS_OWNERS_STORE_RETRY_S 5	/* owners read but not stored: read again this soon */
+#define ALERTS_HEALTH_MS	10000	/* the conditions are evaluated this often */
 
 struct app_alerts {
 	struct alerts *al;
@@ -56,6 +62,8 @@ struct app_alerts {
 	char *grants_incident;		/* the incident the listing in flight is for */
 	int64_t grants_opened_ms;
 	int64_t grants_next_s;
+	int64_t health_next_ms;		/* when the conditions are evaluated again */
+	int64_t cert_end;		/* the rotator certificate's end (Unix s); 0: unknown */
 };
 
 struct alerts {
@@ -726,6 +734,121 @@ sweep_warnings(struct sweep *sw)
 	store_values_free(v, n);
 }
 
+/* rekey_app_condition{app,type} and rekey_app_health{app} from the report. */
+static void
+health_gauges(const char *app, const struct health_report *r)
+{
+	char labels[256];
+	size_t i;
+
+	for (i = 0; i < CONDITION_TYPE_COUNT; i++) {
+		const struct health_item *it = &r->items[i];
+
+		if (!it->applies)
+			continue;
+		snprintf(labels, sizeof(labels), "app=\"%s\",type=\"%s\"", app,
+		    condition_type_name(it->c.type));
+		metrics_gauge_set("rekey_app_condition", "1 when the app's condition holds, 0 when it "
+		    "is false or unknown (see rekey status).", labels,
+		    it->c.status == CONDITION_TRUE ? 1 : 0);
+	}
+	snprintf(labels, sizeof(labels), "app=\"%s\"", app);
+	metrics_gauge_set("rekey_app_health", "The app's health: 0 ok, 1 warning, 2 critical.",
+	    labels, (double)r->level);
+}
+
+/*
+ * Conditions told about when they turn critical.  The in-use secret's and the
+ * certificate's end dates have warnings of their own (warn_before).
+ */
+static int
+told_about(enum condition_type t)
+{
+	return t != CONDITION_SECRET_FRESH && t != CONDITION_ROTATOR_CERT_FRESH;
+}
+
+/* One notice per spell: failed when it turns critical, recovered when it ends (if told). */
+static void
+tell_condition(struct sweep *sw, const struct health_item *it)
+{
+	const char *type = condition_type_name(it->c.type);
+	struct notice n;
+	char ref[96];
+	int64_t spell = it->c.status == CONDITION_FALSE ? it->c.since : it->c.false_since;
+	enum notice_kind kind = it->c.status == CONDITION_FALSE ? NOTICE_CONDITION_FAILED :
+	    NOTICE_CONDITION_RECOVERED;
+
+	if (!it->applies || !told_about(it->c.type) || spell <= 0)
+		return;
+	if (it->c.status == CONDITION_UNKNOWN ||
+	    (it->c.status == CONDITION_FALSE && it->level != HEALTH_CRITICAL))
+		return;
+	snprintf(ref, sizeof(ref), "%s:%lld", type, (long long)spell);
+	if (kind == NOTICE_CONDITION_RECOVERED &&
+	    store_outbox_exists(sw->al->st, ref, notice_kind_name(NOTICE_CONDITION_FAILED)) != 1)
+		return;		/* a spell nobody was told of needs no all-clear */
+	notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
+	n.condition_type = type;
+	n.condition_reason = it->c.reason;
+	n.condition_message = it->c.message;
+	n.condition_since_ms = spell * 1000;
+	if (kind == NOTICE_CONDITION_RECOVERED)
+		n.condition_until_ms = it->c.since * 1000;
+	tell(sw, &n, ref);
+}
+
+/* The nearest warn_before mark the rotator certificate has crossed (0: it ended), or -1. */
+static int64_t
+cert_mark(const struct config_app *app, int64_t end, int64_t now)
+{
+	int64_t mark = -1;
+	size_t i;
+
+	if (end <= now)
+		return 0;
+	for (i = 0; i < app->n_warn_before; i++)
+		if (end - now <= app->warn_before[i])
+			mark = app->warn_before[i];
+	return mark;
+}
+
+static void
+sweep_cert(struct sweep *sw)
+{
+	int64_t now = util_now_ms() / 1000, mark;
+	struct notice n;
+	char ref[64];
+
+	if (sw->a->cert_end <= 0 || (mark = cert_mark(sw->app, sw->a->cert_end, now)) < 0)
+		return;
+	notice_base(&n, NOTICE_CERT_EXPIRY_WARNING, sw->app, sw->al->rt->cfg, sw->hint,
+	    sizeof(sw->hint));
+	n.end_ms = sw->a->cert_end * 1000;
+	n.threshold_s = mark;
+	n.certificate = sw->app->rotator_cert_file;
+	snprintf(ref, sizeof(ref), "rotator-cert:%lld:%lld", (long long)sw->a->cert_end,
+	    (long long)mark);
+	tell(sw, &n, ref);
+}
+
+/* Every ALERTS_HEALTH_MS: the conditions as metrics, and the notices they call for. */
+static void
+sweep_health(struct sweep *sw)
+{
+	struct health_report r;
+	size_t i;
+
+	if (util_now_ms() < sw->a->health_next_ms)
+		return;
+	sw->a->health_next_ms = util_now_ms() + ALERTS_HEALTH_MS;
+	if (status_app_health(sw->al->st, sw->al->rt->cfg, sw->app, &r) == -1)
+		return;
+	health_gauges(sw->app->name, &r);
+	for (i = 0; i < CONDITION_TYPE_COUNT; i++)
+		tell_condition(sw, &r.items[i]);
+	sweep_cert(sw);
+}
+
 /* One app's sweep; 1 when it left work for the next one. */
 static int
 sweep_app(struct alerts *al, struct app_alerts *a)
@@ -765,6 +888,7 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	store_incidents_free(open, n_open);
 	sweep_lifetime(&sw);
 	sweep_warnings(&sw);
+	sweep_health(&sw);
 	util_strings_free(sw.owners, sw.n_owners);
 	return sw.more;
 }
@@ -805,6 +929,20 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 		schedule(al, ALERTS_MORE_MS);
 }
 
+/* The rotator certificate's end, read once per config: its warnings need no more. */
+static void
+cert_end(struct app_alerts *a, const char *path)
+{
+	int64_t not_before, not_after;
+	char *err = NULL;
+
+	if (crypto_cert_file_dates(path, &not_before, &not_after, &err) == 0)
+		a->cert_end = not_after;
+	else
+		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "rotator certificate end unknown: %s", err);
+	free(err);
+}
+
 static struct app_alerts *
 app_alerts_new(struct alerts *al, const struct config_app *app)
 {
@@ -823,6 +961,8 @@ app_alerts_new(struct alerts *al, const struct config_app *app)
 		err = NULL;
 	}
 	a->owners_ready = a->gc == NULL;
+	if (app->rotator_cert_file != NULL)
+		cert_end(a, app->rotator_cert_file);
 	if (app->nylas_api_key != NULL && (a->nc = nylas_client_from_app(al->hc, app, &err)) == NULL) {
 		log_ctx(LOG_LEVEL_WARN, NULL, app->name, "Nylas grants unavailable: %s", err);
 		free(err);

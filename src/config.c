@@ -214,6 +214,8 @@ static const struct config_key config_keys[] = {
 	{ SEC_APP, "expiry_poll", KT_DURATION, "1h", A(expiry_poll), .min = 1, .max = 30 * DAY },
 	{ SEC_APP, "warn_before", KT_DURATION_LIST, "30d,14d,7d,1d", A(warn_before), .min = 1,
 	  .max = 10 * YEAR, .count_offset = AO(n_warn_before) },
+	{ SEC_APP, "condition_grace", KT_DURATION, "1h", A(condition_grace), .min = 0,
+	  .max = 30 * DAY },
 	{ SEC_APP, "owners", KT_EMAIL_LIST, NULL, A(owners), .count_offset = AO(n_owners) },
 	{ SEC_APP, "owners_from_graph", KT_BOOL, "yes", A(owners_from_graph) },
 	{ SEC_APP, "reauth_url_template", KT_STRING, NULL, A(reauth_url_template) },

@@ -63,6 +63,7 @@ struct config_app {
 	int64_t expiry_poll;		/* seconds */
 	int64_t *warn_before;		/* seconds, descending */
 	size_t n_warn_before;
+	int64_t condition_grace;	/* seconds a transient failure is a warning before it is critical */
 	char **owners;
 	size_t n_owners;
 	int owners_from_graph;		/* bool */

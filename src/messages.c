@@ -181,6 +181,12 @@ static const struct field fields[] = {
 	TIME("rotate_at", rotate_at_ms),
 	STR(email, MAX_FIELD),
 	STR(reauth_url, MAX_URL),
+	STR(condition_type, MAX_FIELD),
+	STR(condition_reason, MAX_FIELD),
+	STR(condition_message, MAX_ERROR),
+	TIME("condition_since", condition_since_ms),
+	TIME("condition_until", condition_until_ms),
+	STR(certificate, MAX_FIELD),
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -1338,6 +1344,108 @@ build_user_reauth(struct doc *d)
 
 /* ---- Checking a notice ---- */
 
+/* What each condition being false keeps rekey from doing, for the owners. */
+static const char *
+condition_stake(const char *type)
+{
+	static const struct { const char *type, *stake; } stakes[] = {
+		{ "RotatorReady", "rekey cannot read the app's secrets from Graph nor rotate them: "
+		  "the secret will expire on schedule and every user's grant with it" },
+		{ "SecretsRead", "rekey does not see the app's secrets' end dates: it cannot rotate "
+		  "ahead of expiry nor warn you" },
+		{ "ConnectorReady", "rekey cannot put a new secret into Nylas: a rotation would stop "
+		  "before publishing it" },
+		{ "WebhookRegistered", "Nylas may not be delivering grant events to rekey: it would "
+		  "not see an expiry storm" },
+		{ "SubscriptionReady", "rekey gets no Graph user notifications: it cannot tell a "
+		  "user-side cause (disabled, deleted account) from the secret" },
+		{ "RotatorCertFresh", "the certificate rekey signs in with has ended: rekey can no "
+		  "longer rotate anything" },
+		{ "SecretFresh", "the secret Nylas uses is about to end or has ended" },
+	};
+	size_t i;
+
+	for (i = 0; type != NULL && i < sizeof(stakes) / sizeof(stakes[0]); i++)
+		if (strcmp(stakes[i].type, type) == 0)
+			return stakes[i].stake;
+	return "rekey cannot do all of its job for this app";
+}
+
+static void
+fact_condition(struct doc *d)
+{
+	const struct notice *n = d->n;
+
+	fact(d, "Condition", "%s", n->condition_type);
+	if (n->condition_reason != NULL)
+		fact(d, "Reason", "%s", n->condition_reason);
+	if (n->condition_since_ms > 0)
+		fact(d, "Failing since", "%s", rfc3339(n->condition_since_ms).s);
+	if (n->condition_until_ms > 0)
+		fact(d, "Recovered at", "%s", rfc3339(n->condition_until_ms).s);
+	fact_app(d);
+	fact_details(d);
+}
+
+static void
+build_condition_failed(struct doc *d)
+{
+	const struct notice *n = d->n;
+
+	subject(d, "rekey cannot act for app %s: %s", n->app, n->condition_type);
+	para(d, "%s.", n->condition_message != NULL ? n->condition_message : n->condition_type);
+	heading(d, "What this means");
+	para(d, "Until this is fixed, %s.", condition_stake(n->condition_type));
+	heading(d, "What to do");
+	para(d, "Fix what the message above says, then check every prerequisite at once with:");
+	rekey_command(d, "doctor", n->app);
+	para(d, "You will get a message when rekey sees it working again.");
+	heading(d, "Facts");
+	fact_condition(d);
+}
+
+static void
+build_condition_recovered(struct doc *d)
+{
+	const struct notice *n = d->n;
+
+	subject(d, "rekey can act for app %s again: %s", n->app, n->condition_type);
+	para(d, "%s is true again%s%s.", n->condition_type,
+	    n->condition_message != NULL ? ": " : "",
+	    n->condition_message != NULL ? n->condition_message : "");
+	heading(d, "Facts");
+	fact_condition(d);
+}
+
+static void
+build_cert_expiry_warning(struct doc *d)
+{
+	const struct notice *n = d->n;
+
+	if (n->end_ms > n->now_ms)
+		subject(d, "rekey's own certificate for app %s expires in %s", n->app,
+		    days_left(n->end_ms, n->now_ms).s);
+	else
+		subject(d, "rekey's own certificate for app %s has expired", n->app);
+	para(d, "rekey signs in to Microsoft with a certificate (rotator_cert_file) to read and "
+	    "rotate the app's client secrets. That certificate ends at %s. When it ends, rekey "
+	    "can no longer rotate anything, and the client secret will then expire on schedule.",
+	    rfc3339(n->end_ms).s);
+	heading(d, "What to do");
+	para(d, "Make a new certificate and key, upload the certificate to the rotator's app "
+	    "registration beside the old one, point rotator_cert_file and rotator_key_file at the "
+	    "new pair, reload rekey (kill -HUP), and check with:");
+	rekey_command(d, "doctor", n->app);
+	heading(d, "Facts");
+	if (n->certificate != NULL)
+		fact(d, "Certificate", "%s", n->certificate);
+	fact(d, "Ends", "%s", rfc3339(n->end_ms).s);
+	if (n->threshold_s > 0)
+		fact(d, "Warning", "the %s mark of warn_before", duration_s(n->threshold_s).s);
+	fact_app(d);
+	fact_details(d);
+}
+
 static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
@@ -1447,6 +1555,12 @@ static const struct kind_info kinds[NOTICE_KIND_COUNT] = {
 	    { "incident_id" }, build_incident_resolved },
 	[NOTICE_USER_REAUTH] = { "user_reauth", "rekey.user.reauth_requested",
 	    { "email", "reauth_url" }, build_user_reauth },
+	[NOTICE_CONDITION_FAILED] = { "condition_failed", "rekey.condition.failed",
+	    { "condition_type", "condition_since" }, build_condition_failed },
+	[NOTICE_CONDITION_RECOVERED] = { "condition_recovered", "rekey.condition.recovered",
+	    { "condition_type" }, build_condition_recovered },
+	[NOTICE_CERT_EXPIRY_WARNING] = { "cert_expiry_warning", "rekey.certificate.expiring",
+	    { "end" }, build_cert_expiry_warning },
 };
 
 const char *

@@ -26,8 +26,11 @@ enum notice_kind {
 	NOTICE_REAUTH_DIGEST,      /* progress of affected users re-authenticating */
 	NOTICE_INCIDENT_RESOLVED,
 	NOTICE_USER_REAUTH,        /* to ONE affected user: please sign in again, with their link */
+	NOTICE_CONDITION_FAILED,   /* rekey cannot act for the app: a condition turned critical */
+	NOTICE_CONDITION_RECOVERED, /* ... and it can again */
+	NOTICE_CERT_EXPIRY_WARNING, /* the rotator certificate ends within a warn_before threshold */
 };
-#define NOTICE_KIND_COUNT (NOTICE_USER_REAUTH + 1)
+#define NOTICE_KIND_COUNT (NOTICE_CERT_EXPIRY_WARNING + 1)
 
 /*
  * What a notice is about.  Strings are borrowed (NULL or "" = not set);
@@ -60,6 +63,11 @@ struct notice {
 	const char *key_id, *hint; int64_t end_ms, threshold_s, rotate_at_ms;
 	/* user reauth */
 	const char *email, *reauth_url;
+	/* condition (CONDITION_*): type "RotatorReady"..., reason, message; since = false since */
+	const char *condition_type, *condition_reason, *condition_message;
+	int64_t condition_since_ms, condition_until_ms;	/* until: when it recovered */
+	/* certificate warning: end_ms and threshold_s above, and the file */
+	const char *certificate;
 };
 
 /* A rendered notice; every string is owned (message_clear). */

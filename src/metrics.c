@@ -144,6 +144,46 @@ metrics_gauge_set(const char *name, const char *help, const char *labels, double
 	pthread_mutex_unlock(&lock);
 }
 
+/* Unlinks s from its hash chain and from the insertion list. */
+static void
+unlink_series(struct series *s, unsigned h)
+{
+	struct series **pp, *prev = NULL, *p;
+
+	for (pp = &table[h]; *pp != s; pp = &(*pp)->hnext)
+		;
+	*pp = s->hnext;
+	for (p = head; p != s; p = p->next)
+		prev = p;
+	if (prev != NULL)
+		prev->next = s->next;
+	else
+		head = s->next;
+	if (tail == s)
+		tail = prev;
+	n_series--;
+}
+
+void
+metrics_gauge_remove(const char *name, const char *labels)
+{
+	unsigned h = hash(name, labels);
+	struct series *s;
+
+	pthread_mutex_lock(&lock);
+	for (s = table[h]; s != NULL; s = s->hnext)
+		if (s->kind == KIND_GAUGE && strcmp(s->name, name) == 0 &&
+		    strcmp(s->labels, labels) == 0)
+			break;
+	if (s != NULL) {
+		unlink_series(s, h);
+		free(s->name);
+		free(s->labels);
+		free(s);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 static int
 memo_hit(const struct memo *m, const char *a, const char *b, const char *c, int n)
 {

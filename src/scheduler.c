@@ -1,8 +1,12 @@
 #include "scheduler.h"
+#include "condition.h"
 #include "config.h"
+#include "explain.h"
 #include "graph_api.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
+#include "nylas_api.h"
 #include "rotation.h"
 #include "util.h"
 
@@ -11,19 +15,30 @@
 
 #include <event2/event.h>
 
-/* One app's poll: its own Graph client (and rotator identity) and timer. */
+/* After a failed poll the next comes this soon (unless expiry_poll is sooner). */
+#define RETRY_AFTER_FAILURE_S 300
+/* Expiry series published for one app, so that those of deleted secrets can be dropped. */
+#define MAX_SERIES 64
+
+#define EXPIRY_METRIC "rekey_secret_expiry_timestamp_seconds"
+
+/* One app's poll: its own Graph and Nylas clients (and rotator identity) and timer. */
 struct app_poll {
 	struct scheduler *s;
-	char *name;
-	char *app_id;
+	const struct config_app *app;	/* borrowed: the config outlives the scheduler */
 	int64_t interval_s;
 	struct graph_client *gc;
+	struct nylas_client *nc;	/* NULL without a Nylas API key */
 	struct event *timer;
 	int in_flight;
+	int failed;			/* the last round met a failure: try again sooner */
+	char *series[MAX_SERIES];	/* the expiry series' labels as last published */
+	size_t n_series;
 };
 
 struct scheduler {
 	struct rotator *rot;		/* borrowed; may be NULL */
+	struct store *st;		/* borrowed */
 	struct app_poll **polls;
 	size_t n;
 };
@@ -39,23 +54,192 @@ schedule(struct app_poll *p, int64_t seconds)
 }
 
 static void
+record(struct app_poll *p, enum condition_type t, enum condition_status st, int permanent,
+    const char *reason, const char *message)
+{
+	if (condition_record(p->s->st, p->app->name, t, st, permanent, reason, message,
+	    util_now_ms() / 1000) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "cannot record condition %s in the store",
+		    condition_type_name(t));
+	if (st == CONDITION_FALSE)
+		log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "%s is false: %s: %s",
+		    condition_type_name(t), reason, message);
+}
+
+/* Drops the expiry series of secrets no longer listed (deleted, or in use no more). */
+static void
+forget_series(struct app_poll *p, char **now, size_t n_now)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->n_series; i++) {
+		for (j = 0; j < n_now; j++)
+			if (strcmp(p->series[i], now[j]) == 0)
+				break;
+		if (j == n_now)
+			metrics_gauge_remove(EXPIRY_METRIC, p->series[i]);
+		free(p->series[i]);
+	}
+	for (i = 0; i < n_now; i++)
+		p->series[i] = now[i];
+	p->n_series = n_now;
+}
+
+static void
 publish(struct app_poll *p, const struct graph_application *a)
 {
-	char labels[512], end[32];
-	size_t i;
+	char labels[512], end[32], *series[MAX_SERIES], *in_use;
+	const char *why = NULL;
+	size_t i, n = 0;
 
+	in_use = rotation_in_use_key(p->s->st, p->app, a, &why);
 	for (i = 0; i < a->n_passwords; i++) {
 		const struct graph_password *pw = &a->passwords[i];
+		int used = in_use != NULL && pw->key_id != NULL && strcmp(pw->key_id, in_use) == 0;
 
-		snprintf(labels, sizeof(labels), "app=\"%s\",key_id=\"%s\"", p->name,
-		    pw->key_id ? pw->key_id : "");
-		metrics_gauge_set("rekey_secret_expiry_timestamp_seconds",
+		snprintf(labels, sizeof(labels), "app=\"%s\",key_id=\"%s\",in_use=\"%s\"",
+		    p->app->name, pw->key_id ? pw->key_id : "", used ? "true" : "false");
+		metrics_gauge_set(EXPIRY_METRIC,
 		    "When each client secret of the app ends (Unix seconds).", labels, (double)pw->end);
+		if (n < MAX_SERIES)
+			series[n++] = xstrdup(labels);
 		util_format_time(pw->end, end, sizeof(end));
-		log_ctx(LOG_LEVEL_INFO, NULL, p->name, "secret %s (hint %s, \"%s\") ends %s",
+		log_ctx(LOG_LEVEL_INFO, NULL, p->app->name, "secret %s (hint %s, \"%s\") ends %s%s",
 		    pw->key_id ? pw->key_id : "?", pw->hint ? pw->hint : "?",
-		    pw->display_name ? pw->display_name : "", end);
+		    pw->display_name ? pw->display_name : "", end, used ? " (in use)" : "");
 	}
+	forget_series(p, series, n);
+	snprintf(labels, sizeof(labels), "app=\"%s\"", p->app->name);
+	metrics_gauge_set("rekey_expiry_poll_last_success_timestamp_seconds",
+	    "When the app's secrets were last read from Graph (Unix seconds).", labels,
+	    (double)(util_now_ms() / 1000));
+	free(in_use);
+}
+
+/* Why the rotator got no token: reason, message and whether a person must act. */
+static void
+token_problem(const struct identity_result *t, char *reason, size_t rsize, char *msg,
+    size_t msize, int *permanent)
+{
+	const char *fix = t->aad != NULL ? explain_aadsts(t->aad->code) : NULL;
+
+	*permanent = t->status != IDENTITY_RETRYABLE;
+	if (t->status == IDENTITY_RETRYABLE) {
+		util_strlcpy(reason, "TokenEndpointUnavailable", rsize);
+		snprintf(msg, msize, "the token endpoint did not answer the rotator's sign-in (%s); "
+		    "rekey tries again", t->detail ? t->detail : "no answer");
+	} else if (t->aad != NULL) {
+		util_strlcpy(reason, "SignInRefused", rsize);
+		snprintf(msg, msize, "the token endpoint refused the rotator's certificate sign-in "
+		    "(HTTP %ld, AADSTS%lld%s%s)%s%s", t->http_status, (long long)t->aad->code,
+		    t->aad->error ? " " : "", t->aad->error ? t->aad->error : "",
+		    fix ? ": " : "", fix ? fix : "");
+	} else {
+		util_strlcpy(reason, "SignInFailed", rsize);
+		snprintf(msg, msize, "the rotator's sign-in failed (%s)",
+		    t->detail ? t->detail : "no detail");
+	}
+}
+
+/* Why Graph did not give the app: reason, message and whether a person must act. */
+static void
+graph_problem(const struct graph_result *res, const char *app_id, char *reason, size_t rsize,
+    char *msg, size_t msize, int *permanent)
+{
+	const char *code = res->error && res->error->code ? res->error->code : NULL;
+	const char *fix = explain_graph(res->status, code);
+
+	if (res->token != NULL) {
+		token_problem(res->token, reason, rsize, msg, msize, permanent);
+		return;
+	}
+	*permanent = res->outcome != GRAPH_RETRYABLE;
+	if (res->outcome == GRAPH_NOT_FOUND && res->status == 200) {
+		util_strlcpy(reason, "AppNotFound", rsize);
+		snprintf(msg, msize, "Graph lists no application with appId %s: check "
+		    "azure_client_id and azure_tenant_id", app_id);
+		return;
+	}
+	util_strlcpy(reason, res->outcome == GRAPH_RETRYABLE ? "GraphUnavailable" :
+	    res->status == 403 ? "Forbidden" : res->status == 401 ? "Unauthorized" :
+	    res->status == 404 ? "NotFound" : "GraphRefused", rsize);
+	snprintf(msg, msize, "Graph answered %s%ld%s%s to GET /applications?$filter=appId eq '%s'"
+	    "%s%s%s", res->status ? "" : "no answer, ", res->status, code ? " " : "",
+	    code ? code : "", app_id, fix ? ": " : "", fix ? fix : "",
+	    res->outcome == GRAPH_RETRYABLE ? "; rekey tries again" : "");
+}
+
+static void
+record_poll(struct app_poll *p, const struct graph_result *res)
+{
+	char reason[CONDITION_REASON_MAX], msg[CONDITION_MESSAGE_MAX];
+	int permanent;
+
+	if (res->outcome == GRAPH_OK) {
+		snprintf(msg, sizeof(msg), "the rotator signed in with its certificate and read the "
+		    "app (%zu secrets)", res->application->n_passwords);
+		record(p, CONDITION_ROTATOR_READY, CONDITION_TRUE, 0, "Ready", msg);
+		snprintf(msg, sizeof(msg), "%zu secrets read from Graph",
+		    res->application->n_passwords);
+		record(p, CONDITION_SECRETS_READ, CONDITION_TRUE, 0, "Read", msg);
+		return;
+	}
+	graph_problem(res, p->app->azure_client_id, reason, sizeof(reason), msg, sizeof(msg),
+	    &permanent);
+	record(p, CONDITION_ROTATOR_READY, CONDITION_FALSE, permanent, reason, msg);
+	record(p, CONDITION_SECRETS_READ, CONDITION_FALSE, permanent, reason, msg);
+}
+
+/* ConnectorReady from the connector as Nylas answered. */
+static void
+connector_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_poll *p = arg;
+	const struct nylas_connector *c = res->connector;
+	const char *type = res->error && res->error->type ? res->error->type : NULL;
+	const char *fix = explain_nylas(res->status, type);
+	char msg[CONDITION_MESSAGE_MAX];
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	p->in_flight = 0;
+	if (res->outcome == NYLAS_OK && c->client_id != NULL &&
+	    strcmp(c->client_id, p->app->azure_client_id) == 0) {
+		snprintf(msg, sizeof(msg), "the Nylas API key works and the Microsoft connector signs "
+		    "in with azure_client_id %s (tenant %s)", c->client_id,
+		    c->tenant != NULL ? c->tenant : "not set: Nylas's default, common");
+		record(p, CONDITION_CONNECTOR_READY, CONDITION_TRUE, 0, "Ready", msg);
+	} else if (res->outcome == NYLAS_OK) {
+		snprintf(msg, sizeof(msg), "the Nylas Microsoft connector signs in with client_id %s, "
+		    "not azure_client_id %s: the secret rekey rotates is not the one Nylas uses; fix "
+		    "azure_client_id or the connector", c->client_id ? c->client_id : "(none)",
+		    p->app->azure_client_id);
+		record(p, CONDITION_CONNECTOR_READY, CONDITION_FALSE, 1, "ClientIdMismatch", msg);
+		p->failed = 1;
+	} else {
+		snprintf(msg, sizeof(msg), "Nylas answered %s%ld%s%s to GET /v3/connectors/microsoft%s%s"
+		    "%s", res->status ? "" : "no answer, ", res->status, type ? " " : "",
+		    type ? type : "", fix ? ": " : "", fix ? fix : "",
+		    res->outcome == NYLAS_RETRYABLE ? "; rekey tries again" : "");
+		record(p, CONDITION_CONNECTOR_READY, CONDITION_FALSE, res->outcome != NYLAS_RETRYABLE,
+		    res->outcome == NYLAS_NOT_FOUND ? "NoConnector" : res->outcome == NYLAS_RETRYABLE ?
+		    "NylasUnavailable" : res->status == 401 ? "Unauthorized" : "NylasRefused", msg);
+		p->failed = 1;
+	}
+	schedule(p, p->failed && p->interval_s > RETRY_AFTER_FAILURE_S ? RETRY_AFTER_FAILURE_S :
+	    p->interval_s);
+}
+
+/* After the Graph read: the Nylas side, then the next round. */
+static void
+check_nylas(struct app_poll *p)
+{
+	if (p->nc != NULL && nylas_get_connector(p->nc, connector_cb, p) == 0) {
+		p->in_flight = 1;
+		return;
+	}
+	schedule(p, p->failed && p->interval_s > RETRY_AFTER_FAILURE_S ? RETRY_AFTER_FAILURE_S :
+	    p->interval_s);
 }
 
 static void
@@ -67,23 +251,25 @@ found_cb(const struct graph_result *res, void *arg)
 	p->in_flight = 0;
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
-	snprintf(labels, sizeof(labels), "app=\"%s\",result=\"%s\"", p->name,
+	snprintf(labels, sizeof(labels), "app=\"%s\",result=\"%s\"", p->app->name,
 	    graph_outcome_name(res->outcome));
 	metrics_counter_add("rekey_expiry_polls_total", "Reads of an app's secrets from Graph.",
 	    labels, 1);
+	record_poll(p, res);
+	p->failed = res->outcome != GRAPH_OK;
 	if (res->outcome == GRAPH_OK) {
-		log_ctx(LOG_LEVEL_INFO, NULL, p->name, "expiry poll: %zu secrets",
+		log_ctx(LOG_LEVEL_INFO, NULL, p->app->name, "expiry poll: %zu secrets",
 		    res->application->n_passwords);
 		publish(p, res->application);
-		rotator_expiry_seen(p->s->rot, p->name, res->application);
+		rotator_expiry_seen(p->s->rot, p->app->name, res->application);
 	} else {
-		log_ctx(LOG_LEVEL_WARN, NULL, p->name, "expiry poll failed: %s (HTTP %ld%s%s)%s%s",
+		log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "expiry poll failed: %s (HTTP %ld%s%s)%s%s",
 		    graph_outcome_name(res->outcome), res->status,
 		    res->error && res->error->code ? ", " : "",
 		    res->error && res->error->code ? res->error->code : "",
 		    res->detail ? ": " : "", res->detail ? res->detail : "");
 	}
-	schedule(p, p->interval_s);
+	check_nylas(p);
 }
 
 static void
@@ -95,14 +281,31 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (p->in_flight)
 		return;
-	if (graph_find_application(p->gc, p->app_id, found_cb, p) == 0)
+	if (graph_find_application(p->gc, p->app->azure_client_id, found_cb, p) == 0)
 		p->in_flight = 1;
 	else
 		schedule(p, p->interval_s);
 }
 
+/* The rotator identity cannot be made (a key that does not match its certificate...). */
+static void
+record_unusable(struct scheduler *s, const struct config_app *app, const char *err)
+{
+	char msg[CONDITION_MESSAGE_MAX];
+	int64_t now = util_now_ms() / 1000;
+
+	snprintf(msg, sizeof(msg), "the rotator identity cannot be used: %s; rekey can neither read "
+	    "nor rotate this app's secrets until it is fixed (rekey check -c FILE)", err);
+	if (condition_record(s->st, app->name, CONDITION_ROTATOR_READY, CONDITION_FALSE, 1,
+	    "IdentityUnusable", msg, now) == -1 ||
+	    condition_record(s->st, app->name, CONDITION_SECRETS_READ, CONDITION_FALSE, 1,
+	    "IdentityUnusable", msg, now) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, app->name, "cannot record conditions in the store");
+}
+
 static struct app_poll *
-poll_new(struct event_base *base, struct http_client *hc, const struct config_app *app)
+poll_new(struct scheduler *s, struct event_base *base, struct http_client *hc,
+    const struct config_app *app)
 {
 	struct app_poll *p;
 	char *err = NULL;
@@ -113,14 +316,18 @@ poll_new(struct event_base *base, struct http_client *hc, const struct config_ap
 	gc = graph_client_from_app(hc, app, &err);
 	if (gc == NULL) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "no expiry poll: %s", err);
+		record_unusable(s, app, err);
 		free(err);
 		return NULL;
 	}
 	p = xcalloc(1, sizeof(*p));
-	p->name = xstrdup(app->name);
-	p->app_id = xstrdup(app->azure_client_id);
+	p->s = s;
+	p->app = app;
 	p->interval_s = app->expiry_poll > 0 ? app->expiry_poll : 3600;
 	p->gc = gc;
+	if (app->nylas_api_key != NULL)
+		p->nc = nylas_client_from_app(hc, app, &err);
+	free(err);
 	p->timer = evtimer_new(base, poll_cb, p);
 	if (p->timer == NULL)
 		fatal("scheduler: cannot create a timer");
@@ -130,20 +337,19 @@ poll_new(struct event_base *base, struct http_client *hc, const struct config_ap
 
 struct scheduler *
 scheduler_new(struct event_base *base, struct http_client *hc, const struct config *cfg,
-    struct rotator *rot)
+    struct store *st, struct rotator *rot)
 {
 	struct scheduler *s = xcalloc(1, sizeof(*s));
 	struct app_poll *p;
 	size_t i;
 
 	s->rot = rot;
+	s->st = st;
 	s->polls = xcalloc(cfg->n_apps + 1, sizeof(*s->polls));
 	for (i = 0; i < cfg->n_apps; i++) {
-		p = poll_new(base, hc, cfg->apps[i]);
-		if (p != NULL) {
-			p->s = s;
+		p = poll_new(s, base, hc, cfg->apps[i]);
+		if (p != NULL)
 			s->polls[s->n++] = p;
-		}
 	}
 	return s;
 }
@@ -151,7 +357,7 @@ scheduler_new(struct event_base *base, struct http_client *hc, const struct conf
 void
 scheduler_free(struct scheduler *s)
 {
-	size_t i;
+	size_t i, j;
 
 	if (s == NULL)
 		return;
@@ -160,8 +366,9 @@ scheduler_free(struct scheduler *s)
 
 		event_free(p->timer);
 		graph_client_free(p->gc);
-		free(p->name);
-		free(p->app_id);
+		nylas_client_free(p->nc);
+		for (j = 0; j < p->n_series; j++)
+			free(p->series[j]);
 		free(p);
 	}
 	free(s->polls);

@@ -1,5 +1,8 @@
 #include "status.h"
+#include "condition.h"
 #include "config.h"
+#include "crypto.h"
+#include "health.h"
 #include "rotation.h"
 #include "notify.h"
 #include "store.h"
@@ -351,8 +354,110 @@ add_notifications(cJSON *app_obj, struct store *st, const struct config *cfg, co
 	return 0;
 }
 
+/* A member as text: strings as they are, numbers in decimal, anything else as dflt. */
+static const char *
+str(const cJSON *obj, const char *name, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+/* ---- Health: the conditions, from the store's records and the document's facts ---- */
+
+/* The in-use secret of the document's app: its key, hint and end. */
+static void
+in_use_facts(const cJSON *app_obj, struct health_facts *f)
+{
+	const cJSON *s, *list = cJSON_GetObjectItemCaseSensitive(app_obj, "secrets");
+	const cJSON *why = cJSON_GetObjectItemCaseSensitive(app_obj, "in_use_why");
+
+	f->in_use_why = cJSON_IsString(why) ? why->valuestring : NULL;
+	f->secrets_known = cJSON_GetArraySize(list) > 0 ||
+	    cJSON_GetObjectItemCaseSensitive(app_obj, "secrets_read_at") != NULL;
+	cJSON_ArrayForEach(s, list) {
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "in_use")))
+			continue;
+		f->in_use_key_id = str(s, "key_id", NULL);
+		f->in_use_hint = str(s, "hint", NULL);
+		if (str(s, "end", NULL) == NULL || parse_time(str(s, "end", NULL), &f->in_use_end) == -1)
+			f->in_use_end = 0;
+	}
+	if (str(app_obj, "secrets_read_at", NULL) == NULL ||
+	    parse_time(str(app_obj, "secrets_read_at", NULL), &f->secrets_read_at) == -1)
+		f->secrets_read_at = 0;
+}
+
+/* The first unfinished rotation of the document's app (they come first). */
+static void
+rotation_facts(const cJSON *app_obj, struct health_facts *f)
+{
+	const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(app_obj, "rotations"), 0);
+	const char *state = str(r, "state", NULL);
+
+	if (state != NULL && strcmp(state, "done") != 0 && strcmp(state, "failed") != 0) {
+		f->rotation_id = str(r, "id", NULL);
+		f->rotation_state = state;
+	}
+}
+
+/* The conditions of the app whose document (secrets and rotations at least) is app_obj.  0 or -1. */
+static int
+evaluate(const cJSON *app_obj, struct store *st, const struct config *cfg,
+    const struct config_app *app, int64_t now, struct health_report *r)
+{
+	struct condition rec[CONDITION_TYPE_COUNT];
+	struct health_facts f;
+	int64_t not_before = 0;
+	char *cert_err = NULL;
+
+	memset(&f, 0, sizeof(f));
+	if (condition_list(st, app->name, rec, f.recorded) == -1)
+		return -1;
+	in_use_facts(app_obj, &f);
+	rotation_facts(app_obj, &f);
+	if (app->rotator_cert_file != NULL) {
+		f.cert_read = crypto_cert_file_dates(app->rotator_cert_file, &not_before,
+		    &f.cert_not_after, &cert_err) == 0 ? 1 : -1;
+		f.cert_error = cert_err;
+	}
+	health_evaluate(cfg, app, &f, now, r);
+	free(cert_err);
+	return 0;
+}
+
+/* "health" and "conditions" of the app; the app's level into *level.  0 or -1. */
+static int
+add_health(cJSON *app_obj, struct store *st, const struct config *cfg,
+    const struct config_app *app, int64_t now, enum health_level *level)
+{
+	struct health_report r;
+
+	if (evaluate(app_obj, st, cfg, app, now, &r) == -1)
+		return -1;
+	cJSON_AddStringToObject(app_obj, "health", health_level_name(r.level));
+	cJSON_AddItemToObject(app_obj, "conditions", health_conditions_json(&r));
+	*level = r.level;
+	return 0;
+}
+
+int
+status_app_health(struct store *st, const struct config *cfg, const struct config_app *app,
+    struct health_report *out)
+{
+	cJSON *o = cJSON_CreateObject();
+	int64_t now = util_now_ms() / 1000;
+	int rc = -1;
+
+	if (add_secrets(o, st, app->name, now) == 0 && add_rotations(o, st, app->name) == 0)
+		rc = evaluate(o, st, cfg, app, now, out);
+	cJSON_Delete(o);
+	return rc;
+}
+
 static cJSON *
-app_json(struct store *st, const struct config *cfg, const struct config_app *app, int64_t now)
+app_json(struct store *st, const struct config *cfg, const struct config_app *app, int64_t now,
+    enum health_level *level)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -360,7 +465,8 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	cJSON_AddStringToObject(o, "rotation_mode", mode_name(app->rotation_mode));
 	add_owners(o, st, app);
 	if (add_secrets(o, st, app->name, now) == -1 || add_incidents(o, st, app->name) == -1 ||
-	    add_rotations(o, st, app->name) == -1 || add_notifications(o, st, cfg, app->name) == -1) {
+	    add_rotations(o, st, app->name) == -1 || add_notifications(o, st, cfg, app->name) == -1 ||
+	    add_health(o, st, cfg, app, now, level) == -1) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -372,6 +478,7 @@ status_build(struct store *st, const struct config *cfg)
 {
 	cJSON *doc = cJSON_CreateObject(), *apps, *app, *events;
 	int64_t now = util_now_ms() / 1000, nylas, graph;
+	enum health_level worst = HEALTH_OK, level;
 	size_t i;
 
 	if (doc == NULL)
@@ -380,11 +487,14 @@ status_build(struct store *st, const struct config *cfg)
 	cJSON_AddStringToObject(doc, "config", cfg->path);
 	apps = cJSON_AddArrayToObject(doc, "apps");
 	for (i = 0; i < cfg->n_apps; i++) {
-		app = app_json(st, cfg, cfg->apps[i], now);
+		app = app_json(st, cfg, cfg->apps[i], now, &level);
 		if (app == NULL)
 			goto fail;
 		cJSON_AddItemToArray(apps, app);
+		if (level > worst)
+			worst = level;
 	}
+	cJSON_AddStringToObject(doc, "health", health_level_name(worst));
 	nylas = store_count_events(st, "nylas");
 	graph = store_count_events(st, "graph");
 	if (nylas < 0 || graph < 0)
@@ -396,6 +506,18 @@ status_build(struct store *st, const struct config *cfg)
 fail:
 	cJSON_Delete(doc);
 	return NULL;
+}
+
+int
+status_exit_code(const cJSON *status)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(status, "health");
+
+	if (!cJSON_IsString(h))
+		return 2;
+	if (strcmp(h->valuestring, "ok") == 0)
+		return 0;
+	return strcmp(h->valuestring, "warning") == 0 ? 1 : 2;
 }
 
 /* ---- The text rendering ---- */
@@ -414,15 +536,6 @@ add_fmt(struct wbuf *b, const char *fmt, ...)
 	va_end(ap);
 	wbuf_add_str(b, s);
 	free(s);
-}
-
-/* A member as text: strings as they are, numbers in decimal, anything else as dflt. */
-static const char *
-str(const cJSON *obj, const char *name, const char *dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
 static double
@@ -592,6 +705,32 @@ text_notify(struct wbuf *b, const cJSON *app)
 		add_fmt(b, "    last delivery error: %s (%s)\n", err, str(nt, "last_error_at", "?"));
 }
 
+/* ok, warn, FAIL: readable without colour, as doctor prints them. */
+static const char *
+level_word(const char *level)
+{
+	if (level != NULL && strcmp(level, "ok") == 0)
+		return "ok  ";
+	if (level != NULL && strcmp(level, "warning") == 0)
+		return "warn";
+	return "FAIL";
+}
+
+static void
+text_health(struct wbuf *b, const cJSON *app)
+{
+	const cJSON *c;
+
+	add_fmt(b, "  health: %s\n", str(app, "health", "?"));
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(app, "conditions")) {
+		add_fmt(b, "    %s %-18s %s: %s", level_word(str(c, "level", NULL)),
+		    str(c, "type", "?"), str(c, "reason", "?"), str(c, "message", ""));
+		if (str(c, "since", NULL) != NULL)
+			add_fmt(b, " (since %s)", str(c, "since", NULL));
+		add_fmt(b, "\n");
+	}
+}
+
 char *
 status_text(const cJSON *status)
 {
@@ -603,12 +742,14 @@ status_text(const cJSON *status)
 	cJSON_ArrayForEach(app, apps) {
 		add_fmt(&b, "app %s (rotation_mode %s)\n", str(app, "name", "?"),
 		    str(app, "rotation_mode", "?"));
+		text_health(&b, app);
 		text_secrets(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);
 		text_notify(&b, app);
 		add_fmt(&b, "\n");
 	}
+	add_fmt(&b, "health: %s\n", str(status, "health", "?"));
 	if (events != NULL)
 		add_fmt(&b, "events journaled: nylas %.0f, graph %.0f\n", num(events, "nylas", 0),
 		    num(events, "graph", 0));

@@ -104,14 +104,20 @@ try:
     for i in range(3):
         t.eq(d.post_nylas(envelope(id_="cli-%d" % i))[0], 200, "webhook %d stored" % i)
     rc, out, err = run("status", "-c", d.conf_path, "--json")
-    t.eq(rc, 0, "status --json exits 0 while the daemon runs")
     try:
         doc = json.loads(out)
     except ValueError:
         doc = {}
+    # This config gives no rotator identity: rekey can neither read nor rotate the
+    # secrets, which is critical (exit 2, as monitoring reads it), and says why.
+    conds = {c.get("type"): c for c in (doc.get("apps") or [{}])[0].get("conditions", [])}
+    t.ok(rc == 2 and doc.get("health") == "critical" and
+         conds.get("RotatorReady", {}).get("reason") == "NotConfigured",
+         "status --json exits 2 and says why: no rotator identity", (rc, conds))
     t.eq(doc.get("events", {}).get("nylas"), 3, "status --json counts the journaled webhooks")
     rc, out, err = run("status", "-c", d.conf_path)
-    t.ok(rc == 0 and "nylas 3" in out, "status prints the counts for people", out)
+    t.ok(rc == 2 and "nylas 3" in out and "FAIL RotatorReady" in out and
+         "health: critical" in out, "status prints the counts and the health for people", out)
     t.ok("app prod" in out and "app staging" in out, "status prints each app", out)
     t.eq([a.get("name") for a in doc.get("apps", [])], ["prod", "staging"], "status --json lists the apps")
     t.eq(d.stop(), 0, "daemon stops cleanly")
