@@ -45,8 +45,10 @@ all: $(BUILD)/rekey
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The version rekey reports (rekey version, rekey_build_info): git's description of the tree.
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(BUILD)/obj/main.o: handler/main.c $(wildcard src/*.h) | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

@@ -31,7 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <zlib.h>
+
+/* Set by the Makefile from git describe; a tarball without git says so. */
+#ifndef REKEY_VERSION
+#define REKEY_VERSION "unknown"
+#endif
 
 /* How long a graceful stop waits for in-flight requests before exiting anyway. */
 #define DRAIN_MAX_MS 10000
@@ -50,6 +60,7 @@ static void
 usage(void)
 {
 	fputs("usage: rekey serve -c FILE\n"
+	    "       rekey version\n"
 	    "       rekey check -c FILE\n"
 	    "       rekey status -c FILE [--json]\n"
 	    "       rekey rotate -c FILE APP [--dry-run]\n"
@@ -236,6 +247,8 @@ serve(const char *path)
 	if (d.rt.cfg == NULL)
 		return 1;
 	apply_log_level(d.rt.cfg);
+	metrics_gauge_set("rekey_build_info", "Always 1; the version of the running rekey.",
+	    "version=\"" REKEY_VERSION "\"", 1);
 	signal(SIGPIPE, SIG_IGN);
 	d.rt.base = new_base();
 	/* Three priorities: the journal's group commit runs below HTTP (see journal.c). */
@@ -459,6 +472,18 @@ resolve(const char *path, const char *id)
 	    "the owners are told within a few seconds, and new expiries open a new incident; see");
 }
 
+/* rekey version: what runs, and the libraries it was linked with. */
+static int
+version(void)
+{
+	printf("rekey %s\n", REKEY_VERSION);
+	printf("libevent %s, %s, libcurl %s, SQLite %s, cJSON %s, zlib %s\n",
+	    event_get_version(), OpenSSL_version(OPENSSL_VERSION),
+	    curl_version_info(CURLVERSION_NOW)->version, sqlite3_libversion(), cJSON_Version(),
+	    zlibVersion());
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -468,6 +493,8 @@ main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	cmd = argv[1];
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+		return version();
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];

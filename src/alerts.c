@@ -767,6 +767,24 @@ told_about(enum condition_type t)
 	return t != CONDITION_SECRET_FRESH && t != CONDITION_ROTATOR_CERT_FRESH;
 }
 
+/*
+ * Whether an earlier condition of r failed with the same words as item i: one
+ * cause (a rotator that cannot sign in fails RotatorReady and SecretsRead
+ * alike) is told once, under the first condition it breaks.
+ */
+static int
+said_before(const struct health_report *r, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (r->items[j].applies && r->items[j].c.status == CONDITION_FALSE &&
+		    r->items[i].c.status == CONDITION_FALSE &&
+		    strcmp(r->items[j].c.message, r->items[i].c.message) == 0)
+			return 1;
+	return 0;
+}
+
 /* One notice per spell: failed when it turns critical, recovered when it ends (if told). */
 static void
 tell_condition(struct sweep *sw, const struct health_item *it)
@@ -845,7 +863,8 @@ sweep_health(struct sweep *sw)
 		return;
 	health_gauges(sw->app->name, &r);
 	for (i = 0; i < CONDITION_TYPE_COUNT; i++)
-		tell_condition(sw, &r.items[i]);
+		if (!said_before(&r, i))
+			tell_condition(sw, &r.items[i]);
 	sweep_cert(sw);
 }
 
