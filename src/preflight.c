@@ -145,8 +145,8 @@ check_store(struct preflight *p)
 		return;
 	}
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-		report(p, &w, PREFLIGHT_FAIL, "store url", err, xstrdup("set [store] url to "
-		    "sqlite:PATH: rekey serve refuses PostgreSQL stores in this version"));
+		report(p, &w, PREFLIGHT_FAIL, "store url", err,
+		    xstrdup("set [store] url to sqlite:PATH"));
 	else if (strncmp(url, "sqlite:", 7) == 0)
 		report(p, &w, PREFLIGHT_FAIL, "store url", err, xstrdup("create the directory "
 		    "(writable by rekey's user), or set [store] url to sqlite:PATH in one that is"));
