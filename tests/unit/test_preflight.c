@@ -368,6 +368,13 @@ test_rotator_mismatch(void)
 	expect_line("rotator mismatch", "rotator key matches certificate", PREFLIGHT_FAIL, "prod",
 	    L_ROT_KEY, "does not belong to the certificate");
 	TAP_OK(count(PREFLIGHT_FAIL) == 1, "rotator mismatch: the only FAIL");
+
+	c = good_conf();
+	c.rot_key = NULL;
+	TAP_OK(run(&c, NULL, &worst) == 0 && worst == PREFLIGHT_FAIL,
+	    "rotator half set: FAIL");
+	expect_line("rotator half set", "rotator key matches certificate", PREFLIGHT_FAIL, "prod",
+	    L_ROT_CERT, "only rotator_cert_file is set");
 }
 
 static void
