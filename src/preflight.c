@@ -17,6 +17,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,36 +43,25 @@ struct where {
 	const char *key;		/* NULL: no one key */
 };
 
-/* The app keys that hold a GUID, and where each one is found. */
+/* The app keys that hold a GUID, and where the right value is found. */
+#define APP_FIELD(f) #f, offsetof(struct config_app, f)
 static const struct {
 	const char *key;
+	size_t offset;			/* the char * in struct config_app */
 	const char *fix;
 } guid_keys[] = {
-	{ "azure_tenant_id", "set azure_tenant_id to the Directory (tenant) ID of the app "
-	    "registration (Entra ID > App registrations > the app > Overview)" },
-	{ "azure_client_id", "set azure_client_id to the Application (client) ID of the app "
-	    "registration Nylas signs users in with (its Overview page)" },
-	{ "azure_app_object_id", "set azure_app_object_id to the Object ID of that app "
+	{ APP_FIELD(azure_tenant_id), "set azure_tenant_id to the Directory (tenant) ID of "
+	    "the app registration (Entra ID > App registrations > the app > Overview)" },
+	{ APP_FIELD(azure_client_id), "set azure_client_id to the Application (client) ID of "
+	    "the app registration Nylas signs users in with (its Overview page)" },
+	{ APP_FIELD(azure_app_object_id), "set azure_app_object_id to the Object ID of that app "
 	    "registration (its Overview page), or leave it empty to have rekey look it up" },
-	{ "rotator_client_id", "set rotator_client_id to the Application (client) ID of the "
-	    "registration rekey signs in as (the one holding the rotator certificate)" },
-	{ "nylas_application_id", "set nylas_application_id to the application id shown in "
-	    "the Nylas dashboard (App settings)" },
+	{ APP_FIELD(rotator_client_id), "set rotator_client_id to the Application (client) ID "
+	    "of the registration rekey signs in as (the one holding the rotator certificate)" },
+	{ APP_FIELD(nylas_application_id), "set nylas_application_id to the application id "
+	    "shown in the Nylas dashboard (App settings)" },
 };
-
-static const char *
-app_guid(const struct config_app *app, const char *key)
-{
-	if (strcmp(key, "azure_tenant_id") == 0)
-		return app->azure_tenant_id;
-	if (strcmp(key, "azure_client_id") == 0)
-		return app->azure_client_id;
-	if (strcmp(key, "azure_app_object_id") == 0)
-		return app->azure_app_object_id;
-	if (strcmp(key, "rotator_client_id") == 0)
-		return app->rotator_client_id;
-	return app->nylas_application_id;
-}
+#undef APP_FIELD
 
 /*
  * Hands one line to the callback.  Takes ownership of seen and fix (fix may
@@ -145,8 +135,8 @@ check_store(struct preflight *p)
 		return;
 	}
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-		report(p, &w, PREFLIGHT_FAIL, "store url", err, xstrdup("set [store] url to "
-		    "sqlite:PATH: rekey serve refuses PostgreSQL stores in this version"));
+		report(p, &w, PREFLIGHT_FAIL, "store url", err,
+		    xstrdup("set [store] url to sqlite:PATH"));
 	else if (strncmp(url, "sqlite:", 7) == 0)
 		report(p, &w, PREFLIGHT_FAIL, "store url", err, xstrdup("create the directory "
 		    "(writable by rekey's user), or set [store] url to sqlite:PATH in one that is"));
@@ -190,15 +180,24 @@ check_cert_dates(struct preflight *p, const struct where *w, const char *what,
 	free(check);
 }
 
+/* A certificate and its key as the config names them, and the fix of each way they fail. */
+struct pair {
+	const char *check;
+	struct where cert_w, key_w;
+	const char *cert_file, *key_file;
+	const char *fix_cert;		/* the certificate does not load */
+	const char *fix_key;		/* the key does not load */
+	const char *fix_pair;		/* the key is not the certificate's */
+};
+
 /*
- * Loads cert_file and key_file as the daemon does and checks that they are
- * a pair.  Reports a FAIL and returns -1 when they are not; 0 (and nothing
- * reported) when they are.  *cert_ok tells whether the certificate loaded.
+ * Loads the pair as the daemon does and checks that the key belongs to the
+ * certificate.  Reports a FAIL and returns -1 when it does not; 0 (and
+ * nothing reported) when it does.  *cert_ok tells whether the certificate
+ * loaded, so that its dates can still be checked.
  */
 static int
-load_pair(struct preflight *p, const struct where *cert_w, const struct where *key_w,
-    const char *check, const char *cert_file, const char *key_file, const char *fix_cert,
-    const char *fix_key, const char *fix_pair, int *cert_ok)
+load_pair(struct preflight *p, const struct pair *pr, int *cert_ok)
 {
 	X509 *cert;
 	EVP_PKEY *key = NULL;
@@ -206,17 +205,17 @@ load_pair(struct preflight *p, const struct where *cert_w, const struct where *k
 	int rc = -1;
 
 	*cert_ok = 0;
-	cert = crypto_cert_load(cert_file, &err);
+	cert = crypto_cert_load(pr->cert_file, &err);
 	if (cert == NULL) {
-		report(p, cert_w, PREFLIGHT_FAIL, check, err, xstrdup(fix_cert));
+		report(p, &pr->cert_w, PREFLIGHT_FAIL, pr->check, err, xstrdup(pr->fix_cert));
 		return -1;
 	}
 	*cert_ok = 1;
-	key = crypto_key_load(key_file, &err);
+	key = crypto_key_load(pr->key_file, &err);
 	if (key == NULL)
-		report(p, key_w, PREFLIGHT_FAIL, check, err, xstrdup(fix_key));
-	else if (crypto_key_matches(cert, key, cert_file, key_file, &err) == -1)
-		report(p, key_w, PREFLIGHT_FAIL, check, err, xstrdup(fix_pair));
+		report(p, &pr->key_w, PREFLIGHT_FAIL, pr->check, err, xstrdup(pr->fix_key));
+	else if (crypto_key_matches(cert, key, pr->cert_file, pr->key_file, &err) == -1)
+		report(p, &pr->key_w, PREFLIGHT_FAIL, pr->check, err, xstrdup(pr->fix_pair));
 	else
 		rc = 0;
 	X509_free(cert);
@@ -246,24 +245,27 @@ largest_warn(const struct preflight *p)
 static void
 check_tls(struct preflight *p)
 {
-	static const char check[] = "server TLS key matches certificate";
-	const struct where cert_w = { NULL, "tls_cert" }, key_w = { NULL, "tls_key" };
 	const struct config *cfg = p->cfg;
+	const struct pair pr = {
+		.check = "server TLS key matches certificate",
+		.cert_w = { NULL, "tls_cert" }, .key_w = { NULL, "tls_key" },
+		.cert_file = cfg->tls_cert, .key_file = cfg->tls_key,
+		.fix_cert = "set tls_cert to the server's PEM certificate (chain)",
+		.fix_key = "set tls_key to the unencrypted PEM private key of tls_cert (mode 600)",
+		.fix_pair = "set tls_key to the key tls_cert was issued for (`openssl x509 -in "
+		    "CERT -noout -pubkey` and `openssl pkey -in KEY -pubout` print the same key), "
+		    "or issue a certificate for this key",
+	};
 	int cert_ok;
 
 	/* Neither set: plain HTTP behind a proxy; one alone is a config error already. */
 	if (cfg->tls_cert == NULL || cfg->tls_key == NULL)
 		return;
-	if (load_pair(p, &cert_w, &key_w, check, cfg->tls_cert, cfg->tls_key,
-	    "set tls_cert to the server's PEM certificate (chain)",
-	    "set tls_key to the unencrypted PEM private key of tls_cert (mode 600)",
-	    "set tls_key to the key tls_cert was issued for (`openssl x509 -in CERT -noout "
-	    "-pubkey` and `openssl pkey -in KEY -pubout` print the same key), or issue a "
-	    "certificate for this key", &cert_ok) == 0)
-		report(p, &key_w, PREFLIGHT_OK, check, xasprintf("%s belongs to the certificate "
-		    "%s", cfg->tls_key, cfg->tls_cert), NULL);
+	if (load_pair(p, &pr, &cert_ok) == 0)
+		report(p, &pr.key_w, PREFLIGHT_OK, pr.check, xasprintf("%s belongs to the "
+		    "certificate %s", cfg->tls_key, cfg->tls_cert), NULL);
 	if (cert_ok)
-		check_cert_dates(p, &cert_w, "server TLS certificate", cfg->tls_cert,
+		check_cert_dates(p, &pr.cert_w, "server TLS certificate", cfg->tls_cert,
 		    largest_warn(p), "renew the server certificate and reload rekey "
 		    "(kill -HUP); certs/make-certs.sh makes development ones");
 }
@@ -292,36 +294,39 @@ check_rotator_signer(struct preflight *p, const struct where *key_w, const char 
 static void
 check_rotator(struct preflight *p, const struct config_app *app)
 {
-	static const char check[] = "rotator key matches certificate";
 	static const char renew[] = "make a new key and certificate, upload the certificate to "
 	    "the rotator's app registration (Certificates & secrets), then point "
 	    "rotator_cert_file and rotator_key_file at them";
-	const struct where cert_w = { app->name, "rotator_cert_file" };
-	const struct where key_w = { app->name, "rotator_key_file" };
+	const struct pair pr = {
+		.check = "rotator key matches certificate",
+		.cert_w = { app->name, "rotator_cert_file" },
+		.key_w = { app->name, "rotator_key_file" },
+		.cert_file = app->rotator_cert_file, .key_file = app->rotator_key_file,
+		.fix_cert = "set rotator_cert_file to the PEM certificate uploaded to the "
+		    "rotator's app registration",
+		.fix_key = "set rotator_key_file to the unencrypted PEM private key of "
+		    "rotator_cert_file (mode 600)",
+		.fix_pair = "set rotator_key_file to the key of rotator_cert_file (`openssl x509 "
+		    "-in CERT -noout -pubkey` and `openssl pkey -in KEY -pubout` print the same "
+		    "key), or set rotator_cert_file to this key's certificate and upload that to "
+		    "the app registration",
+	};
 	int cert_ok;
 
 	if (app->rotator_cert_file == NULL && app->rotator_key_file == NULL)
 		return;
 	if (app->rotator_cert_file == NULL || app->rotator_key_file == NULL) {
-		report(p, app->rotator_key_file ? &key_w : &cert_w, PREFLIGHT_FAIL, check,
-		    xasprintf("only %s is set", app->rotator_key_file ? "rotator_key_file" :
-		    "rotator_cert_file"), xstrdup("set both rotator_cert_file and "
-		    "rotator_key_file (the certificate credential rekey signs in with), or "
-		    "neither"));
+		report(p, app->rotator_key_file ? &pr.key_w : &pr.cert_w, PREFLIGHT_FAIL,
+		    pr.check, xasprintf("only %s is set", app->rotator_key_file ?
+		    "rotator_key_file" : "rotator_cert_file"), xstrdup("set both "
+		    "rotator_cert_file and rotator_key_file (the certificate credential rekey "
+		    "signs in with), or neither"));
 		return;
 	}
-	if (load_pair(p, &cert_w, &key_w, check, app->rotator_cert_file, app->rotator_key_file,
-	    "set rotator_cert_file to the PEM certificate uploaded to the rotator's app "
-	    "registration",
-	    "set rotator_key_file to the unencrypted PEM private key of rotator_cert_file "
-	    "(mode 600)",
-	    "set rotator_key_file to the key of rotator_cert_file (`openssl x509 -in CERT "
-	    "-noout -pubkey` and `openssl pkey -in KEY -pubout` print the same key), or set "
-	    "rotator_cert_file to this key's certificate and upload that to the app "
-	    "registration", &cert_ok) == 0)
-		check_rotator_signer(p, &key_w, check, app);
+	if (load_pair(p, &pr, &cert_ok) == 0)
+		check_rotator_signer(p, &pr.key_w, pr.check, app);
 	if (cert_ok)
-		check_cert_dates(p, &cert_w, "rotator certificate", app->rotator_cert_file,
+		check_cert_dates(p, &pr.cert_w, "rotator certificate", app->rotator_cert_file,
 		    app->n_warn_before > 0 ? app->warn_before[0] : 0, renew);
 }
 
@@ -343,7 +348,7 @@ check_guids(struct preflight *p, const struct config_app *app)
 	size_t i, n_bad = 0;
 
 	for (i = 0; i < sizeof(guid_keys) / sizeof(guid_keys[0]); i++) {
-		v = app_guid(app, guid_keys[i].key);
+		v = *(char *const *)((const char *)app + guid_keys[i].offset);
 		if (v == NULL || !placeholder_guid(v))
 			continue;
 		w.key = guid_keys[i].key;

@@ -368,6 +368,13 @@ test_rotator_mismatch(void)
 	expect_line("rotator mismatch", "rotator key matches certificate", PREFLIGHT_FAIL, "prod",
 	    L_ROT_KEY, "does not belong to the certificate");
 	TAP_OK(count(PREFLIGHT_FAIL) == 1, "rotator mismatch: the only FAIL");
+
+	c = good_conf();
+	c.rot_key = NULL;
+	TAP_OK(run(&c, NULL, &worst) == 0 && worst == PREFLIGHT_FAIL,
+	    "rotator half set: FAIL");
+	expect_line("rotator half set", "rotator key matches certificate", PREFLIGHT_FAIL, "prod",
+	    L_ROT_CERT, "only rotator_cert_file is set");
 }
 
 static void
@@ -537,6 +544,43 @@ test_one_app(void)
 	    find("app", PREFLIGHT_FAIL) != NULL, "one app: an unknown app is a FAIL");
 }
 
+/* config_key_where, which the lines above rest on. */
+static void
+test_key_where(void)
+{
+	char override[] = "REKEY_APP_PROD_WARN_BEFORE=9d";
+	char *const env[] = { override, NULL };
+	struct conf c = good_conf();
+	char text[8192], *errors = NULL;
+	const char *var = NULL;
+	struct config *cfg;
+	int line = -1;
+
+	conf_text(&c, text, sizeof(text));
+	cfg = config_parse(CONF_NAME, text, strlen(text), env, &errors);
+	TAP_OK(cfg != NULL, "key where: the config loads");
+	if (cfg == NULL) {
+		free(errors);
+		return;
+	}
+	TAP_OK(config_key_where(cfg, "prod", "rotator_key_file", &line, &var) == 0 &&
+	    line == L_ROT_KEY && var == NULL, "key where: an app key's line");
+	TAP_OK(config_key_where(cfg, NULL, "url", &line, &var) == 0 && line == L_URL,
+	    "key where: a global key's line");
+	TAP_OK(config_key_where(cfg, "prod", "owners", &line, &var) == 0 && line == 8,
+	    "key where: a key not in the file is at its section's header");
+	TAP_OK(config_key_where(cfg, NULL, "max_body", &line, &var) == 0 && line == 1,
+	    "key where: so is a global one");
+	TAP_OK(config_key_where(cfg, "prod", "warn_before", &line, &var) == 0 &&
+	    line == L_WARN && var != NULL && strcmp(var, "REKEY_APP_PROD_WARN_BEFORE") == 0,
+	    "key where: an environment override is named");
+	TAP_OK(config_key_where(cfg, "nope", "warn_before", &line, &var) == -1 &&
+	    config_key_where(cfg, NULL, "nope", &line, &var) == -1 &&
+	    config_key_where(cfg, NULL, "warn_before", &line, &var) == -1,
+	    "key where: -1 for an unknown app or key, or an app key asked as global");
+	config_free(cfg);
+}
+
 static void
 test_cert_file_dates(void)
 {
@@ -564,6 +608,7 @@ main(void)
 {
 	setup();
 	test_cert_file_dates();
+	test_key_where();
 	test_good();
 	test_rotator_mismatch();
 	test_tls_mismatch();
