@@ -1185,9 +1185,10 @@ post_cb(const struct http_response *resp, void *arg)
 		add_line(d, DOCTOR_OK, check, NULL, "test message accepted (HTTP %ld)",
 		    resp->status);
 	else if (resp->outcome != HTTP_OUTCOME_CANCELLED)
-		add_line(d, DOCTOR_FAIL, check, "check the URL in [notify] (a revoked webhook "
-		    "answers 403, 404 or 410)", "test message refused: %s",
-		    str_or(resp->error, "failed"));
+		add_line(d, DOCTOR_FAIL, check, d->step == STEP_WEBHOOK ? "check webhook_url and "
+		    "that webhook_secret_file holds the receiver's secret" : "check the URL in "
+		    "[notify] (a revoked incoming webhook answers 403, 404 or 410)",
+		    "test message refused: %s", str_or(resp->error, "failed"));
 	advance(d);
 }
 
@@ -1214,15 +1215,17 @@ static int
 sign_test(const struct doctor *d, struct http_request *req, char *id_h, char *ts_h, size_t hsz,
     char **sig_h)
 {
-	char *sig, id[JWT_GUID_LEN + 1];
+	char *sig, guid[JWT_GUID_LEN + 1], id[JWT_GUID_LEN + 8];
 
-	if (jwt_guid(id) == -1)
+	if (jwt_guid(guid) == -1)
 		return -1;
+	/* The id signed is the header's exactly (Standard Webhooks: "{id}.{timestamp}.{body}"). */
+	snprintf(id, sizeof(id), "msg_%s", guid);
 	sig = crypto_standard_webhook_signature(d->cfg->webhook_secret, id, d->now, req->body,
 	    req->body_len);
 	if (sig == NULL)
 		return -1;
-	snprintf(id_h, hsz, "webhook-id: msg_%s", id);
+	snprintf(id_h, hsz, "webhook-id: %s", id);
 	snprintf(ts_h, hsz, "webhook-timestamp: %lld", (long long)d->now);
 	*sig_h = xasprintf("webhook-signature: %s", sig);
 	free(sig);
