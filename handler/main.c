@@ -2,7 +2,8 @@
  * rekey: keeps a Nylas application's Microsoft connector alive.
  *
  *   rekey serve -c FILE     run in the foreground; JSON log lines on stderr
- *   rekey check -c FILE     validate the config; FILE:LINE: message per problem
+ *   rekey check -c FILE     validate the config and what it names (offline);
+ *                           FILE:LINE: message per problem
  *   rekey status -c FILE [--json]
  *   rekey rotate -c FILE APP [--dry-run]
  *   rekey approve -c FILE ROTATION_ID
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "preflight.h"
 #include "rotation.h"
 #include "runtime.h"
 #include "status.h"
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -292,6 +295,68 @@ serve(const char *path)
 	return 0;
 }
 
+/* What preflight found, kept to be printed in line order as config errors are. */
+struct check_out {
+	const char *path;
+	struct check_msg {
+		int line;
+		size_t seq;		/* keeps the order found within a line */
+		char *text;
+	} *msgs;
+	size_t n;
+};
+
+/*
+ * One problem preflight found, in the form of config errors: "FILE:LINE:
+ * message" at the line of the key concerned, "warning: " before a warning.
+ */
+static void
+check_collect_cb(const struct preflight_line *l, void *arg)
+{
+	struct check_out *out = arg;
+	struct check_msg *m;
+
+	if (l->level == PREFLIGHT_OK)
+		return;
+	out->msgs = xrealloc(out->msgs, (out->n + 1) * sizeof(*out->msgs));
+	m = &out->msgs[out->n];
+	m->line = l->line;
+	m->seq = out->n++;
+	m->text = xasprintf("%s:%d: %s%s%s%s%s: %s; fix: %s", l->file ? l->file : out->path,
+	    l->line, l->level == PREFLIGHT_WARN ? "warning: " : "", l->app ? "[app " : "",
+	    l->app ? l->app : "", l->app ? "] " : "", l->check, l->seen,
+	    l->fix ? l->fix : "none needed");
+}
+
+static int
+check_msg_cmp(const void *a, const void *b)
+{
+	const struct check_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The offline checks of what cfg names; problems on stderr.  The worst level. */
+static enum preflight_level
+check_preflight(const char *path, const struct config *cfg)
+{
+	struct check_out out = { path, NULL, 0 };
+	enum preflight_level worst;
+	size_t i;
+
+	worst = preflight_offline(cfg, NULL, (int64_t)time(NULL), check_collect_cb, &out);
+	if (out.n > 0)
+		qsort(out.msgs, out.n, sizeof(*out.msgs), check_msg_cmp);
+	for (i = 0; i < out.n; i++) {
+		fprintf(stderr, "%s\n", out.msgs[i].text);
+		free(out.msgs[i].text);
+	}
+	free(out.msgs);
+	return worst;
+}
+
 static int
 check(const char *path)
 {
@@ -300,6 +365,11 @@ check(const char *path)
 
 	if (cfg == NULL)
 		return 1;
+	/* What the config names must work too: a key of another certificate loads fine. */
+	if (check_preflight(path, cfg) == PREFLIGHT_FAIL) {
+		config_free(cfg);
+		return 1;
+	}
 	printf("%s: ok: %zu app%s (", path, cfg->n_apps, cfg->n_apps == 1 ? "" : "s");
 	for (i = 0; i < cfg->n_apps; i++)
 		printf("%s%s", i ? ", " : "", cfg->apps[i]->name);

@@ -10,7 +10,8 @@
  *   2. let REKEY_<SECTION>_<KEY> environment variables replace slots;
  *   3. parse each slot, or the row's default, into its field;
  *   4. check what involves several keys (the TLS pair, at least one app);
- *   5. check the files named and load the secrets.
+ *   5. check the files named and load the secrets;
+ *   6. keep where each key was set, for checks made later (config_key_where).
  * Paths are used as written: a relative path is relative to the working
  * directory of the process, not to the directory of the config file.
  */
@@ -229,6 +230,12 @@ static const struct config_key config_keys[] = {
 struct slot {
 	char *value;		/* NULL: not given */
 	int line;		/* where the file sets it; 0: not in the file */
+	char *env;		/* the environment variable that replaced it, or NULL */
+};
+
+/* What config_key_where tells, kept from the slots once they are freed. */
+struct config_origin {
+	int line;		/* of the key, else of its section's header, else 0 */
 	char *env;		/* the environment variable that replaced it, or NULL */
 };
 
@@ -1473,6 +1480,48 @@ check_files(struct parser *p)
 	}
 }
 
+/* ---- Phase 6: where each key came from, for later checks (preflight) ---- */
+
+static struct config_origin *
+keep_origins(const struct slot *slots, int app, const int *header_line, int app_line)
+{
+	struct config_origin *o = xcalloc(N_KEYS, sizeof(*o));
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		if ((config_keys[i].section == SEC_APP) != app)
+			continue;
+		o[i].line = slots[i].line;
+		if (o[i].line == 0)
+			o[i].line = app ? app_line : header_line[config_keys[i].section];
+		o[i].env = slots[i].env != NULL ? xstrdup(slots[i].env) : NULL;
+	}
+	return o;
+}
+
+static void
+keep_all_origins(struct parser *p)
+{
+	size_t a;
+
+	p->cfg->origins = keep_origins(p->global, 0, p->header_line, 0);
+	for (a = 0; a < p->cfg->n_apps; a++)
+		p->cfg->apps[a]->origins = keep_origins(p->apps[a]->slots, 1, NULL,
+		    p->apps[a]->line);
+}
+
+static void
+free_origins(struct config_origin *o)
+{
+	size_t i;
+
+	if (o == NULL)
+		return;
+	for (i = 0; i < N_KEYS; i++)
+		free(o[i].env);
+	free(o);
+}
+
 /* ---- The API ---- */
 
 static void
@@ -1554,11 +1603,13 @@ config_free(struct config *cfg)
 		return;
 	for (i = 0; i < cfg->n_apps; i++) {
 		free_fields(cfg->apps[i], 1);
+		free_origins(cfg->apps[i]->origins);
 		free(cfg->apps[i]->name);
 		free(cfg->apps[i]);
 	}
 	free(cfg->apps);
 	free_fields(cfg, 0);
+	free_origins(cfg->origins);
 	free(cfg->path);
 	free(cfg);
 }
@@ -1586,6 +1637,7 @@ config_parse(const char *path, const char *text, size_t len, char *const *envp,
 		apply_all(&p);
 		check_cross(&p);
 		check_files(&p);
+		keep_all_origins(&p);
 	}
 	if (p.n_errs > 0 || p.too_many) {
 		if (errors != NULL)
@@ -1773,4 +1825,55 @@ config_addr_trusted(const struct config *cfg, const struct sockaddr *sa)
 			return 1;
 	}
 	return 0;
+}
+
+int
+config_key_where(const struct config *cfg, const char *app, const char *key, int *line,
+    const char **env)
+{
+	const struct config_origin *o = cfg->origins;
+	const struct config_app *a = NULL;
+	size_t i;
+
+	if (app != NULL) {
+		a = config_find_app(cfg, app);
+		if (a == NULL)
+			return -1;
+		o = a->origins;
+	}
+	for (i = 0; i < N_KEYS; i++) {
+		if ((config_keys[i].section == SEC_APP) != (app != NULL) ||
+		    strcmp(config_keys[i].name, key) != 0)
+			continue;
+		/* A config built by hand (tests) has no origins: nothing is known. */
+		*line = o != NULL ? o[i].line : 0;
+		*env = o != NULL ? o[i].env : NULL;
+		return 0;
+	}
+	return -1;
+}
+
+void
+config_each_secret_file(const struct config *cfg, config_file_cb cb, void *arg)
+{
+	const struct config_key *k;
+	const char *path;
+	size_t i, a;
+
+	for (i = 0; i < N_KEYS; i++) {
+		k = &config_keys[i];
+		if (k->type != KT_SECRET_FILE)
+			continue;
+		if (k->section != SEC_APP) {
+			path = *(char *const *)((const char *)cfg + k->offset);
+			if (path != NULL)
+				cb(NULL, k->name, path, arg);
+			continue;
+		}
+		for (a = 0; a < cfg->n_apps; a++) {
+			path = *(char *const *)((const char *)cfg->apps[a] + k->offset);
+			if (path != NULL)
+				cb(cfg->apps[a]->name, k->name, path, arg);
+		}
+	}
 }

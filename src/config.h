@@ -25,6 +25,9 @@ struct cidr {
 	int prefix;
 };
 
+/* Where each key of a section was set (config_key_where). */
+struct config_origin;
+
 struct config_app {
 	char *name;			/* from "[app NAME]" */
 	char *nylas_api_base;
@@ -71,6 +74,8 @@ struct config_app {
 	struct secret *nylas_api_key;		/* NULL when no file is configured */
 	struct secret *graph_client_state;	/* NULL when no file is configured */
 	struct secret *current_secret;		/* NULL when no file is configured */
+
+	struct config_origin *origins;		/* owned; read with config_key_where */
 };
 
 struct config {
@@ -117,6 +122,8 @@ struct config {
 	struct secret *master_key;	/* 32 bytes, decoded from hex */
 	struct secret *smtp_password;	/* NULL when smtp_password_file is not set */
 	struct secret *webhook_secret;	/* "whsec_..."; NULL when webhook_secret_file is not set */
+
+	struct config_origin *origins;	/* owned; read with config_key_where */
 };
 
 /*
@@ -134,6 +141,21 @@ struct config *config_parse(const char *path, const char *text, size_t len,
 void config_free(struct config *cfg);
 
 const struct config_app *config_find_app(const struct config *cfg, const char *name);
+
+/*
+ * Where key (of the app named app, or a global key when app is NULL) was
+ * set, for messages in the "FILE:LINE: message" form: *line is its line in
+ * cfg->path, else the line of its section's header, else 0; *env is the
+ * environment variable that replaced it, or NULL (valid as long as cfg).
+ * 0, or -1 when there is no such key or app.
+ */
+int config_key_where(const struct config *cfg, const char *app, const char *key, int *line,
+    const char **env);
+
+/* One secret file the config names: app is NULL for a global key. */
+typedef void (*config_file_cb)(const char *app, const char *key, const char *path, void *arg);
+/* Calls cb for every *_file key whose value is a secret file (mode 600), in table order. */
+void config_each_secret_file(const struct config *cfg, config_file_cb cb, void *arg);
 
 /* Parses "90s", "15m", "1h", "30d", "2w" or a bare number of seconds; 0 or -1. */
 int config_parse_duration(const char *s, int64_t *out);

@@ -7,12 +7,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 /* AEAD layout: version || nonce || ciphertext || tag. */
 #define AEAD_VERSION 0x01
@@ -480,4 +485,119 @@ out:
 	free(content);
 	free(b64);
 	return sig;
+}
+
+const char *
+crypto_ssl_reason(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		util_strlcpy(buf, "unknown error", sizeof(buf));
+	else
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+/*
+ * Refuses to prompt for a passphrase: the daemon has no terminal, and an
+ * encrypted key must fail with a message rather than hang.
+ */
+static int
+no_passphrase_cb(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+X509 *
+crypto_cert_load(const char *path, char **err)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *cert = NULL;
+
+	if (bio == NULL) {
+		*err = xasprintf("cannot open certificate %s: %s", path, crypto_ssl_reason());
+		return NULL;
+	}
+	cert = PEM_read_bio_X509(bio, NULL, no_passphrase_cb, NULL);
+	if (cert == NULL)
+		*err = xasprintf("%s holds no PEM certificate: %s", path, crypto_ssl_reason());
+	BIO_free(bio);
+	return cert;
+}
+
+EVP_PKEY *
+crypto_key_load(const char *path, char **err)
+{
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+
+	if (secret_file_check(path, err) == -1)
+		return NULL;
+	bio = BIO_new_file(path, "r");
+	if (bio == NULL) {
+		*err = xasprintf("cannot open private key %s: %s", path, crypto_ssl_reason());
+		return NULL;
+	}
+	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, NULL);
+	if (key == NULL)
+		*err = xasprintf("%s holds no unencrypted PEM private key: %s", path,
+		    crypto_ssl_reason());
+	BIO_free(bio);
+	return key;
+}
+
+int
+crypto_key_matches(X509 *cert, EVP_PKEY *key, const char *cert_file, const char *key_file,
+    char **err)
+{
+	if (X509_check_private_key(cert, key) == 1)
+		return 0;
+	ERR_clear_error();
+	*err = xasprintf("%s does not belong to the certificate %s", key_file, cert_file);
+	return -1;
+}
+
+/* An ASN1_TIME as Unix seconds (it is always UTC).  0 or -1. */
+static int
+asn1_time_unix(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int
+crypto_cert_dates(const X509 *cert, int64_t *not_before, int64_t *not_after)
+{
+	if (asn1_time_unix(X509_get0_notBefore(cert), not_before) == -1 ||
+	    asn1_time_unix(X509_get0_notAfter(cert), not_after) == -1)
+		return -1;
+	return 0;
+}
+
+int
+crypto_cert_file_dates(const char *path, int64_t *not_before, int64_t *not_after,
+    char **err)
+{
+	X509 *cert = crypto_cert_load(path, err);
+	int rc = 0;
+
+	if (cert == NULL)
+		return -1;
+	if (crypto_cert_dates(cert, not_before, not_after) == -1) {
+		*err = xasprintf("%s: the certificate's dates cannot be read", path);
+		rc = -1;
+	}
+	X509_free(cert);
+	return rc;
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/types.h>
+
 struct secret;
 
 #define CRYPTO_SHA256_LEN 32
@@ -62,5 +64,25 @@ int crypto_aead_open(const unsigned char key[CRYPTO_AEAD_KEY_LEN],
  */
 char *crypto_standard_webhook_signature(const struct secret *whsec, const char *msg_id,
     int64_t timestamp, const void *body, size_t len);
+
+/*
+ * PEM files.  Each loader reads the first object of its file and never asks
+ * for a passphrase (the daemon has no terminal: an encrypted key fails with
+ * a message instead of hanging).  NULL and *err naming the file (caller
+ * frees) on failure.
+ */
+X509 *crypto_cert_load(const char *path, char **err);
+/* The key file must first pass secret_file_check (mode 600, a regular file). */
+EVP_PKEY *crypto_key_load(const char *path, char **err);
+/* 0 when key is the private half of cert's public key; else -1 and *err naming both files. */
+int crypto_key_matches(X509 *cert, EVP_PKEY *key, const char *cert_file, const char *key_file,
+    char **err);
+/* notBefore and notAfter as Unix seconds.  0 or -1. */
+int crypto_cert_dates(const X509 *cert, int64_t *not_before, int64_t *not_after);
+/* The same, of the first certificate in a PEM file.  0, or -1 and *err (caller frees). */
+int crypto_cert_file_dates(const char *path, int64_t *not_before, int64_t *not_after,
+    char **err);
+/* The last OpenSSL error as text (static storage: one thread at a time), and the queue cleared. */
+const char *crypto_ssl_reason(void);
 
 #endif

@@ -7,13 +7,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -28,73 +25,6 @@ struct jwt_signer {
 	char *x5t_s256;		/* base64url SHA-256 of the DER */
 	char *x5t;		/* base64url SHA-1 of the DER */
 };
-
-/* The last OpenSSL error as text (static storage), and the queue cleared. */
-static const char *
-ssl_reason(void)
-{
-	static char buf[256];
-	unsigned long e = ERR_peek_last_error();
-
-	if (e == 0)
-		util_strlcpy(buf, "unknown error", sizeof(buf));
-	else
-		ERR_error_string_n(e, buf, sizeof(buf));
-	ERR_clear_error();
-	return buf;
-}
-
-/*
- * Refuses to prompt for a passphrase: the daemon has no terminal, and an
- * encrypted key must fail with a message rather than hang.
- */
-static int
-no_passphrase_cb(char *buf, int size, int rwflag, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)arg;
-	return -1;
-}
-
-static X509 *
-load_cert(const char *path, char **err)
-{
-	BIO *bio = BIO_new_file(path, "r");
-	X509 *cert = NULL;
-
-	if (bio == NULL) {
-		*err = xasprintf("cannot open certificate %s: %s", path, ssl_reason());
-		return NULL;
-	}
-	cert = PEM_read_bio_X509(bio, NULL, no_passphrase_cb, NULL);
-	if (cert == NULL)
-		*err = xasprintf("%s holds no PEM certificate: %s", path, ssl_reason());
-	BIO_free(bio);
-	return cert;
-}
-
-static EVP_PKEY *
-load_key(const char *path, char **err)
-{
-	EVP_PKEY *key = NULL;
-	BIO *bio;
-
-	if (secret_file_check(path, err) == -1)
-		return NULL;
-	bio = BIO_new_file(path, "r");
-	if (bio == NULL) {
-		*err = xasprintf("cannot open private key %s: %s", path, ssl_reason());
-		return NULL;
-	}
-	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, NULL);
-	if (key == NULL)
-		*err = xasprintf("%s holds no unencrypted PEM private key: %s", path,
-		    ssl_reason());
-	BIO_free(bio);
-	return key;
-}
 
 static char *
 cert_thumbprint(X509 *cert, const EVP_MD *md)
@@ -120,12 +50,7 @@ check_pair(const struct jwt_signer *s, const char *cert_file, const char *key_fi
 		    key_file, EVP_PKEY_get_bits(s->key), JWT_MIN_RSA_BITS);
 		return -1;
 	}
-	if (X509_check_private_key(s->cert, s->key) != 1) {
-		ERR_clear_error();
-		*err = xasprintf("%s does not belong to the certificate %s", key_file, cert_file);
-		return -1;
-	}
-	return 0;
+	return crypto_key_matches(s->cert, s->key, cert_file, key_file, err);
 }
 
 struct jwt_signer *
@@ -133,16 +58,17 @@ jwt_signer_new(const char *cert_file, const char *key_file, char **err)
 {
 	struct jwt_signer *s = xcalloc(1, sizeof(*s));
 
-	s->cert = load_cert(cert_file, err);
+	s->cert = crypto_cert_load(cert_file, err);
 	if (s->cert == NULL)
 		goto fail;
-	s->key = load_key(key_file, err);
+	s->key = crypto_key_load(key_file, err);
 	if (s->key == NULL || check_pair(s, cert_file, key_file, err) == -1)
 		goto fail;
 	s->x5t_s256 = cert_thumbprint(s->cert, EVP_sha256());
 	s->x5t = cert_thumbprint(s->cert, EVP_sha1());
 	if (s->x5t_s256 == NULL || s->x5t == NULL) {
-		*err = xasprintf("%s: cannot hash the certificate: %s", cert_file, ssl_reason());
+		*err = xasprintf("%s: cannot hash the certificate: %s", cert_file,
+		    crypto_ssl_reason());
 		goto fail;
 	}
 	return s;
@@ -173,11 +99,11 @@ jwt_signer_thumbprint(const struct jwt_signer *s, enum jwt_alg alg)
 int64_t
 jwt_signer_not_after(const struct jwt_signer *s)
 {
-	struct tm tm;
+	int64_t not_before, not_after;
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(s->cert), &tm) != 1)
+	if (crypto_cert_dates(s->cert, &not_before, &not_after) == -1)
 		return 0;
-	return (int64_t)timegm(&tm);
+	return not_after;
 }
 
 int
@@ -324,7 +250,7 @@ jwt_client_assertion(const struct jwt_signer *s, enum jwt_alg alg, const char *c
 		return NULL;
 	}
 	if (sign(s->key, alg, input, strlen(input), &sig, &siglen) == -1) {
-		*err = xasprintf("cannot sign the assertion: %s", ssl_reason());
+		*err = xasprintf("cannot sign the assertion: %s", crypto_ssl_reason());
 		goto out;
 	}
 	sig64 = crypto_b64_encode(sig, siglen, 1);

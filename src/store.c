@@ -16,30 +16,58 @@ struct store {
 	int relaxed;		/* commits skip the fsync (store_set_durability) */
 };
 
-struct store *
-store_open(const char *url, char **err)
+/* The backend of url's scheme, or NULL. */
+static const struct store_backend *
+find_backend(const char *url)
 {
-	size_t i, n;
-	struct store *st;
-	void *db;
+	size_t i;
 
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-		n = strlen(backends[i]->scheme);
-		if (strncmp(url, backends[i]->scheme, n) != 0)
-			continue;
-		db = backends[i]->open(url + n, err);
-		if (db == NULL)
-			return NULL;
-		st = xcalloc(1, sizeof(*st));
-		st->be = backends[i];
-		st->db = db;
-		return st;
-	}
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strncmp(url, backends[i]->scheme, strlen(backends[i]->scheme)) == 0)
+			return backends[i];
+	return NULL;
+}
+
+/* Why no backend takes url, in *err. */
+static void
+no_backend(const char *url, char **err)
+{
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
 		*err = xstrdup("the PostgreSQL store is not available in this version; use sqlite:PATH");
 	else
 		*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH)", url);
-	return NULL;
+}
+
+struct store *
+store_open(const char *url, char **err)
+{
+	const struct store_backend *be = find_backend(url);
+	struct store *st;
+	void *db;
+
+	if (be == NULL) {
+		no_backend(url, err);
+		return NULL;
+	}
+	db = be->open(url + strlen(be->scheme), err);
+	if (db == NULL)
+		return NULL;
+	st = xcalloc(1, sizeof(*st));
+	st->be = be;
+	st->db = db;
+	return st;
+}
+
+int
+store_check_url(const char *url, char **err)
+{
+	const struct store_backend *be = find_backend(url);
+
+	if (be == NULL) {
+		no_backend(url, err);
+		return -1;
+	}
+	return be->check(url + strlen(be->scheme), err);
 }
 
 void

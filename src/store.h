@@ -234,10 +234,17 @@ struct store_backend {
 	int (*incident_is_open)(void *db, const char *id);
 	int (*reclaim_outbox)(void *db);
 	int (*resolve_incident)(void *db, const char *id, const char *by, int64_t at_ms);
+	/* Whether open could succeed, touching nothing: 0, or -1 and *err. */
+	int (*check)(const char *rest, char **err);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
 struct store *store_open(const char *url, char **err);
+/*
+ * Whether store_open(url) could succeed, judged without creating or opening
+ * anything (for rekey check): 0, or -1 and *err saying why not (caller frees).
+ */
+int store_check_url(const char *url, char **err);
 void store_close(struct store *st);
 
 int store_begin(struct store *st);

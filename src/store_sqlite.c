@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -279,6 +280,59 @@ make_parent_dir(const char *path, char **err)
 
 	if (strcmp(dir, ".") != 0 && mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		*err = xasprintf("cannot create store directory %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Whether make_parent_dir could make dir: its own parent must be a
+ * directory we may write.  0, or -1 and *err.
+ */
+static int
+check_can_make_dir(const char *dir, char **err)
+{
+	char *copy = xstrdup(dir), *up = dirname(copy);
+	struct stat st;
+	int rc = 0;
+
+	if (stat(up, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		*err = xasprintf("the store directory %s does not exist, nor does %s to make it in",
+		    dir, up);
+		rc = -1;
+	} else if (access(up, W_OK | X_OK) == -1) {
+		*err = xasprintf("the store directory %s does not exist and cannot be made in %s: %s",
+		    dir, up, strerror(errno));
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+/* What sqlite_open needs of the file system, looked at without changing it. */
+static int
+sqlite_check(const char *path, char **err)
+{
+	char *copy, *dir;
+	struct stat st;
+	int rc = 0;
+
+	if (*path == '\0') {
+		*err = xstrdup("store url sqlite: needs a path (sqlite:var/rekey.db)");
+		return -1;
+	}
+	copy = xstrdup(path);
+	dir = dirname(copy);
+	if (stat(dir, &st) == -1) {
+		rc = check_can_make_dir(dir, err);
+	} else if (!S_ISDIR(st.st_mode)) {
+		*err = xasprintf("%s, which would hold the store, is not a directory", dir);
+		rc = -1;
+	} else if (access(dir, W_OK | X_OK) == -1 ||
+	    (access(path, F_OK) == 0 && access(path, R_OK | W_OK) == -1)) {
+		/* SQLite writes its -wal and -shm files beside the database. */
+		*err = xasprintf("the store %s cannot be written: %s", path, strerror(errno));
 		rc = -1;
 	}
 	free(copy);
@@ -1417,6 +1471,7 @@ sqlite_lock_wait(void *db, int ms)
 const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite:",
 	.open = sqlite_open,
+	.check = sqlite_check,
 	.close = sqlite_close,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,

@@ -1,5 +1,7 @@
 """The CLI an operator types: `rekey check` reports every problem as
-FILE:LINE: message and exits 1 (0 and a summary when fine), `rekey serve`
+FILE:LINE: message and exits 1 (0 and a summary when fine), including what
+the config names (a rotator key of another certificate, an all-zero GUID, a
+store this build cannot open), `rekey serve`
 refuses the same config with the same messages, `rekey status` reads the
 store, and a wrong command line is a usage error (test_admin.py covers
 rotate and approve in full)."""
@@ -29,6 +31,57 @@ try:
     t.eq(len(out.splitlines()), 1, "check: one summary line")
     t.ok(out.startswith(d.conf_path + ": ok: 2 apps (prod, staging)"), "check: the summary names the apps", out)
     t.eq(err, "", "check: nothing on stderr when fine")
+
+    # What the config names is checked too (preflight), offline: a key of
+    # another certificate or an all-zero GUID loads fine but can never work.
+    def named_conf(name, app_lines, url="sqlite:%s/var/pre.db" % d.dir):
+        path = os.path.join(d.dir, name)
+        with open(path, "w") as f:
+            f.write("\n".join([
+                "[server]",                                            # 1
+                "listen = 127.0.0.1:0",                                # 2
+                "[store]",                                             # 3
+                "url = %s" % url,                                      # 4
+                "master_key_file = %s/secrets/master_key" % d.dir,     # 5
+                "[app prod]",                                          # 6
+                "nylas_webhook_secret_file = %s/secrets/webhook" % d.dir,  # 7
+            ] + app_lines) + "\n")                                     # 8, 9, ...
+        return path
+
+    def problem(err, path, line, *texts):
+        prefix = "%s:%d: " % (path, line)
+        return any(l.startswith(prefix) and all(x in l for x in texts) for l in err.splitlines())
+
+    ids = ["azure_client_id = 11111111-2222-3333-4444-555555555555",   # 8
+           "rotator_client_id = 22222222-3333-4444-5555-666666666666",  # 9
+           "rotator_cert_file = %s/rotator.crt" % d.certs]             # 10
+    good = named_conf("rotator-good.conf", ids + ["rotator_key_file = %s/rotator.key" % d.certs])
+    rc, out, err = run("check", "-c", good)
+    t.eq(rc, 0, "check: a rotator key that belongs to its certificate exits 0", err)
+    t.eq(err, "", "check: and says nothing on stderr")
+    t.ok(out.startswith(good + ": ok: 1 app (prod)"), "check: and prints the summary", out)
+
+    mismatch = named_conf("rotator-mismatch.conf",
+                          ids + ["rotator_key_file = %s/server.key" % d.certs])  # 11
+    rc, out, err = run("check", "-c", mismatch)
+    t.eq(rc, 1, "check: a rotator key of another certificate exits 1", err)
+    t.ok(problem(err, mismatch, 11, "rotator key matches certificate",
+                 "does not belong to the certificate", "fix: set rotator_key_file"),
+         "check: names the rotator_key_file line and the fix", err)
+    t.eq(out, "", "check: no summary when a check fails")
+
+    zero = named_conf("zero-guid.conf", ["azure_client_id = 00000000-0000-0000-0000-000000000000"])
+    rc, out, err = run("check", "-c", zero)
+    t.eq(rc, 1, "check: an all-zero azure_client_id exits 1", err)
+    t.ok(problem(err, zero, 8, "placeholder 00000000-0000-0000-0000-000000000000",
+                 "fix: set azure_client_id to the Application (client) ID"),
+         "check: names the azure_client_id line and the fix", err)
+
+    pg = named_conf("pg.conf", ids[:1], url="postgresql://rekey@db.example.com/rekey")
+    rc, out, err = run("check", "-c", pg)
+    t.eq(rc, 1, "check: a postgresql:// store exits 1 (serve would refuse it)", err)
+    t.ok(problem(err, pg, 4, "PostgreSQL", "fix: set [store] url to sqlite:PATH"),
+         "check: names the url line and the fix", err)
 
     # A config with one problem of every kind, each on a known line.
     open_secret = os.path.join(d.dir, "secrets", "open")
