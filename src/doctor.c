@@ -19,12 +19,14 @@
 #include "jwt.h"
 #include "log.h"
 #include "nylas_api.h"
+#include "preflight.h"
 #include "rotation.h"
 #include "secret.h"
 #include "store.h"
 #include "util.h"
 #include "wbuf.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,16 +291,34 @@ nylas_failed(struct doctor *d, const char *check, const struct nylas_result *res
 
 /* --- the offline checks ----------------------------------------------------- */
 
-/*
- * OFFLINE CHECKS CALL SITE: the config's and files' checks come from
- * preflight_offline (src/preflight.c, branch check-offline), not from here.
- * Until that module is merged nothing is checked offline beyond what
- * config_load already refused.
- */
+/* One of preflight's lines as a doctor line: its check name in doctor's words, its place. */
+static void
+offline_cb(const struct preflight_line *l, void *arg)
+{
+	static const enum doctor_level levels[] = { DOCTOR_OK, DOCTOR_WARN, DOCTOR_FAIL };
+	struct doctor *d = arg;
+	struct line *out;
+	char *p;
+
+	d->lines = xrealloc(d->lines, (d->n_lines + 1) * sizeof(*d->lines));
+	out = &d->lines[d->n_lines++];
+	out->level = levels[l->level];
+	out->app = xstrdup_null(l->app);
+	out->check = xstrdup(str_or(l->check, "config"));
+	for (p = out->check; *p != '\0'; p++)
+		*p = *p == ' ' ? '_' : (char)tolower((unsigned char)*p);
+	if (l->file != NULL)
+		out->seen = xasprintf("%s (%s:%d)", str_or(l->seen, ""), l->file, l->line);
+	else
+		out->seen = xstrdup(str_or(l->seen, ""));
+	out->fix = xstrdup_null(l->fix);
+}
+
+/* The config and files, offline (preflight.c, shared with rekey check). */
 static void
 offline_checks(struct doctor *d)
 {
-	(void)d;
+	preflight_offline(d->cfg, d->only_app, d->now, offline_cb, d);
 }
 
 /* --- sign-in ------------------------------------------------------------- */
@@ -1080,7 +1100,6 @@ step_app_begin(struct doctor *d)
 	char *err = NULL;
 
 	app_reset(d);
-	offline_checks(d);
 	if (d->app->graph_base == NULL || d->app->graph_base[0] == '\0')
 		err = xstrdup("graph_base is empty");
 	else
@@ -1089,8 +1108,8 @@ step_app_begin(struct doctor *d)
 		d->gc = graph_client_new(d->hc, d->app->graph_base, d->id, d->app->name);
 	else
 		add_line(d, DOCTOR_FAIL, "rotator_signin", "set azure_tenant_id, rotator_client_id, "
-		    "rotator_cert_file and rotator_key_file (a certificate registered on the "
-		    "rotator app)", "%s", err);
+		    "and rotator_cert_file with rotator_key_file, its key (the certificate "
+		    "registered on the rotator app)", "no sign-in attempted: %s", err);
 	free(err);
 	err = NULL;
 	d->nc = nylas_client_from_app(d->hc, d->app, &err);
@@ -1442,10 +1461,9 @@ doctor_run(const struct config *cfg, const char *app_name, int json, int send_te
 	d.hc = http_client_new(d.base, cfg->ca_file, cfg->timeout_ms);
 	/* Only read: rotation_in_use_secret and rotation_in_use_key take no write. */
 	d.st = store_open(cfg->store_url, &d.store_err);
+	/* An unknown app name is one of the offline checks' lines. */
+	offline_checks(&d);
 	d.app = next_app(&d);
-	if (app_name != NULL && d.app == NULL)
-		add_line(&d, DOCTOR_FAIL, "app", "name an app of the config, or none for all",
-		    "no app '%s' in %s", app_name, cfg->path);
 	run(&d);
 	w = worst(&d);
 	if (json)

@@ -4,7 +4,7 @@ says the same as the text, and nothing is sent (SMTP authenticates without
 MAIL; Slack, Teams and the webhook are not posted to without --send-test).
 Then one fault at a time, each checked by its line's level, its fix and the
 exit code: a rotator certificate the identity platform does not know
-(AADSTS700027), Graph 403 on GET /applications, a rotator with only
+(AADSTS700027), a rotator key of another certificate (offline and at sign-in), Graph 403 on GET /applications, a rotator with only
 Application.ReadWrite.OwnedBy that is not an owner (whether or not Graph lists
 its service principal to it), an expired in-use secret, no webhook
 destination and one lacking a trigger, a connector tenant mismatch, an SMTP
@@ -67,9 +67,10 @@ def make_rig(sinks, subscribe=False):
     return rig
 
 
-def doctor(rig, *args):
+def doctor(rig, *args, env=None):
     p = subprocess.run([REKEY_BIN, "doctor", "-c", rig.d.conf_path] + list(args),
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, **(env or {})))
     return p.returncode, p.stdout, p.stderr
 
 
@@ -95,10 +96,10 @@ def find(lines, check):
     return [line for line in lines if line["check"] == check]
 
 
-def expect(t, rig, name, check, level, fix=None, seen=None, rc=None, args=()):
+def expect(t, rig, name, check, level, fix=None, seen=None, rc=None, args=(), env=None):
     """Runs doctor; checks that a line of check has level (and fix, seen
     contain the texts) and the exit code.  Returns the parsed lines."""
-    code, out, err = doctor(rig, *args)
+    code, out, err = doctor(rig, *args, env=env)
     lines = parse(out)
     hits = [x for x in find(lines, check) if x["level"] == level and
             (fix is None or (x["fix"] or "").find(fix) >= 0) and
@@ -116,7 +117,7 @@ def run_healthy(t, rig, sinks):
     lines = parse(out)
     t.eq(code, 0, "healthy: exit 0", out + err)
     t.ok(lines and all(x["level"] == "ok" for x in lines), "healthy: every line ok", out)
-    want = ["rotator_signin", "graph_app", "rotator_access", "in_use_secret", "in_use_hint",
+    want = ["store_url", "rotator_key_matches_certificate", "rotator_signin", "graph_app", "rotator_access", "in_use_secret", "in_use_hint",
             "secret_end", "nylas_api_key", "nylas_connector", "connector_tenant",
             "nylas_webhook", "notify_smtp", "notify_slack", "notify_teams", "notify_webhook"]
     t.eq([c for c in want if not find(lines, c)], [], "healthy: every check has a line", out)
@@ -164,6 +165,17 @@ def run_cert(t, rig):
     expect(t, rig, "unregistered certificate", "rotator_signin", "fail",
            fix="upload rotator_cert_file's certificate there", seen="AADSTS700027", rc=2)
     rig.fakes.seed({"tenants": {TENANT: {"apps": {ROTATOR: {"certificates": ["rotator.crt"]}}}}})
+
+
+def run_key_mismatch(t, rig):
+    # The server's RSA key in place of the rotator's: the offline check says so, and the
+    # identity platform refuses the assertion it signs (AADSTS700027).
+    env = {"REKEY_APP_PROD_ROTATOR_KEY_FILE": os.path.join(rig.d.certs, "server.key")}
+    expect(t, rig, "rotator key of another certificate", "rotator_key_matches_certificate",
+           "fail", env=env, rc=2)
+    expect(t, rig, "rotator key of another certificate", "rotator_signin", "fail",
+           fix="rotator_key_file, its key", seen="does not belong to the certificate",
+           env=env)
 
 
 def run_graph_403(t, rig):
@@ -260,7 +272,8 @@ def run_smtp(t, rig, sinks):
 
 def run_unknown_app(t, rig):
     code, out, _ = doctor(rig, "staging")
-    t.ok(code == 2 and "no app 'staging'" in out, "unknown app: FAIL, exit 2", out)
+    t.ok(code == 2 and "[app staging]" in out and "rotator_signin" not in out,
+         "unknown app: FAIL, exit 2, no app checked", out)
 
 
 def run_subscription(t, sinks):
@@ -294,6 +307,7 @@ def main():
         run_healthy(t, rig, sinks)
         run_send_test(t, rig, sinks)
         run_cert(t, rig)
+        run_key_mismatch(t, rig)
         run_graph_403(t, rig)
         run_not_owner(t, rig)
         run_expired(t, rig)
