@@ -317,6 +317,12 @@ def main():
         run_unknown_app(t, rig)
         code, out, _ = doctor(rig)
         t.eq(code, 0, "healthy again after every fault is undone", out)
+        # Beside a running daemon (same store, read only here).
+        rig.d.start()
+        code, out, _ = doctor(rig)
+        t.eq(code, 0, "healthy with the daemon running", out)
+        t.eq(rig.d.stop(), 0, "the daemon stops cleanly after doctor ran beside it",
+             rig.d.log_text()[-3000:])
         run_subscription(t, sinks)
     finally:
         if rig is not None:
