@@ -110,6 +110,7 @@ struct doctor {
 	struct graph_client *gc;
 	struct nylas_client *nc;
 	int signed_in;
+	int nylas_key_ok;		/* the connector read got past the API key */
 	char *app_oid;			/* the application's object id, once found */
 	struct cred *creds;
 	size_t n_creds;
@@ -875,6 +876,7 @@ connector_cb(const struct nylas_result *res, void *arg)
 	/* Freed clients tell their pending calls: the doctor is being torn down. */
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
+	d->nylas_key_ok = res->outcome == NYLAS_OK || res->outcome == NYLAS_NOT_FOUND;
 	if (res->outcome == NYLAS_OK) {
 		add_line(d, DOCTOR_OK, "nylas_api_key", NULL, "the API key works at %s",
 		    d->app->nylas_api_base);
@@ -1010,7 +1012,8 @@ webhooks_cb(const struct nylas_result *res, void *arg)
 static int
 step_webhooks(struct doctor *d)
 {
-	if (d->nc == NULL)
+	/* A key Nylas refused, or no answer at all, has its line already; asking again adds noise. */
+	if (d->nc == NULL || !d->nylas_key_ok)
 		return 1;
 	if (d->cfg->public_url == NULL || d->cfg->public_url[0] == '\0') {
 		add_line(d, DOCTOR_WARN, "nylas_webhook", "set public_url in [server] to the "
@@ -1091,6 +1094,7 @@ app_reset(struct doctor *d)
 	d->in_use = NULL;
 	d->in_use_source = NULL;
 	d->signed_in = d->roles_known = d->has_owned_by = d->has_all = d->has_user_read = 0;
+	d->nylas_key_ok = 0;
 	d->owner = -1;
 }
 

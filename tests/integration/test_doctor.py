@@ -7,7 +7,8 @@ exit code: a rotator certificate the identity platform does not know
 (AADSTS700027), a rotator key of another certificate (offline and at sign-in), Graph 403 on GET /applications, a rotator with only
 Application.ReadWrite.OwnedBy that is not an owner (whether or not Graph lists
 its service principal to it), an expired in-use secret, no webhook
-destination and one lacking a trigger, a connector tenant mismatch, an SMTP
+destination and one lacking a trigger, a connector tenant mismatch, a Nylas
+API key refused, an in-use secret rekey cannot tell, an SMTP
 server refusing AUTH, a Graph subscription missing or about to end, and
 User.Read.All missing while graph_subscribe_users is on."""
 
@@ -262,6 +263,21 @@ def run_tenant(t, rig):
     rig.fakes.seed({"nylas": {"connector": {"settings": {"client_id": TARGET}}}})
 
 
+def run_nylas_key(t, rig):
+    rig.fakes.seed({"nylas": {"api_key": "nyk_v0_another_key"}})
+    lines = expect(t, rig, "Nylas refuses the API key", "nylas_api_key", "fail",
+                   fix="check nylas_api_key_file and that nylas_api_base is the application's "
+                       "region", seen="401 api.authentication_error", rc=2)
+    t.eq(find(lines, "nylas_webhook"), [], "Nylas refuses the API key: no webhook line as well")
+    rig.fakes.seed({"nylas": {"api_key": "nyk_v0_rotation_test_key"}})
+
+
+def run_unknown_in_use(t, rig):
+    expect(t, rig, "no current_secret_file", "in_use_secret", "warn",
+           fix="set current_secret_file", rc=1,
+           env={"REKEY_APP_PROD_CURRENT_SECRET_FILE": ""})
+
+
 def run_smtp(t, rig, sinks):
     sinks.configure(smtp_auth=(SMTP_USER, "another-password"))
     expect(t, rig, "SMTP refuses AUTH", "notify_smtp", "fail",
@@ -313,6 +329,8 @@ def main():
         run_expired(t, rig)
         run_webhook(t, rig)
         run_tenant(t, rig)
+        run_nylas_key(t, rig)
+        run_unknown_in_use(t, rig)
         run_smtp(t, rig, sinks)
         run_unknown_app(t, rig)
         code, out, _ = doctor(rig)
