@@ -8,10 +8,12 @@
  *   rekey rotate -c FILE APP [--dry-run]
  *   rekey approve -c FILE ROTATION_ID
  *   rekey resolve -c FILE INCIDENT_ID
+ *   rekey doctor -c FILE [APP] [--json] [--send-test]
  */
 #include "config.h"
 #include "alerts.h"
 #include "correlate.h"
+#include "doctor.h"
 #include "graph_worker.h"
 #include "http_client.h"
 #include "journal.h"
@@ -69,8 +71,10 @@ usage(void)
 	    "       rekey rotate -c FILE APP [--dry-run]\n"
 	    "       rekey approve -c FILE ROTATION_ID\n"
 	    "       rekey resolve -c FILE INCIDENT_ID\n"
+	    "       rekey doctor -c FILE [APP] [--json] [--send-test]\n"
 	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
-	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage.\n",
+	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage;\n"
+	    "doctor: 0 all ok, 1 a warning, 2 a failure (as status).\n",
 	    stderr);
 	exit(2);
 }
@@ -528,6 +532,22 @@ store_action(const char *path, const char *cmd, const char *id,
 	return rc == -1 ? 1 : 0;
 }
 
+/* The live preflight: loads the config, then doctor does the rest. */
+static int
+doctor(const char *path, const char *app, int json, int send_test)
+{
+	struct config *cfg = load_or_report(path);
+	int rc;
+
+	if (cfg == NULL)
+		return 2;
+	/* Its own outbound calls log at warn and above; the lines on stdout say the rest. */
+	log_set_level(LOG_LEVEL_WARN);
+	rc = doctor_run(cfg, app, json, send_test, stdout);
+	config_free(cfg);
+	return rc;
+}
+
 static int
 approve(const char *path, const char *id)
 {
@@ -558,7 +578,7 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd, *path = NULL, *arg = NULL;
-	int i, json = 0, dry_run = 0, n_args = 0;
+	int i, json = 0, dry_run = 0, send_test = 0, n_args = 0;
 
 	if (argc < 2)
 		usage();
@@ -572,6 +592,8 @@ main(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			dry_run = 1;
+		else if (strcmp(argv[i], "--send-test") == 0)
+			send_test = 1;
 		else if (argv[i][0] != '-' && n_args++ == 0)
 			arg = argv[i];
 	}
@@ -589,5 +611,7 @@ main(int argc, char **argv)
 		return approve(path, arg);
 	if (strcmp(cmd, "resolve") == 0 && n_args == 1)
 		return resolve(path, arg);
+	if (strcmp(cmd, "doctor") == 0 && n_args <= 1)
+		return doctor(path, arg, json, send_test);
 	usage();
 }

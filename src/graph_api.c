@@ -39,6 +39,7 @@ enum graph_op {
 	OP_SUB_RENEW,
 	OP_SUB_REAUTHORIZE,
 	OP_SUB_DELETE,
+	OP_GET_JSON,
 };
 
 /*
@@ -1196,6 +1197,10 @@ finish_answer(struct graph_call *c, const struct http_response *resp)
 			res.request_id = e.request_id;
 	}
 	res.outcome = graph_outcome_of(resp->outcome, resp->status, res.error);
+	if (res.outcome == GRAPH_OK && c->op == OP_GET_JSON) {
+		res.body = resp->body;
+		res.body_len = resp->body_len;
+	}
 	if (res.outcome == GRAPH_OK && parse_payload(c, resp, &p, &res, &err) == -1) {
 		res.outcome = GRAPH_PERMANENT;
 		res.detail = err;
@@ -1478,4 +1483,16 @@ graph_delete_subscription(struct graph_client *gc, const char *id, graph_cb cb, 
 		return bad_arg(gc, "subscription id");
 	return call_submit(gc, call_new(OP_SUB_DELETE, "DELETE",
 	    path_url(gc->base, "subscriptions", id, NULL), NULL, cb, arg));
+}
+
+int
+graph_get_json(struct graph_client *gc, const char *path, graph_cb cb, void *arg)
+{
+	struct wbuf b = WBUF_INIT;
+
+	if (empty(path) || path[0] != '/')
+		return bad_arg(gc, "path");
+	add_base(&b, gc->base);
+	wbuf_add_str(&b, path);
+	return call_submit(gc, call_new(OP_GET_JSON, "GET", wbuf_to_str(&b), NULL, cb, arg));
 }

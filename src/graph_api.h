@@ -136,6 +136,8 @@ struct graph_result {
 	const struct graph_subscription *subscription;	/* create, renew */
 	const struct graph_subscription *subscriptions;	/* list */
 	size_t n_subscriptions;
+	const char *body;			/* graph_get_json: the answer, NUL-terminated */
+	size_t body_len;
 };
 
 typedef void (*graph_cb)(const struct graph_result *res, void *arg);
@@ -187,6 +189,14 @@ int graph_reauthorize_subscription(struct graph_client *gc, const char *id, grap
     void *arg);
 /* DELETE /subscriptions/{id} -> 204. */
 int graph_delete_subscription(struct graph_client *gc, const char *id, graph_cb cb, void *arg);
+
+/*
+ * GET {graph_base}{path} (path starts with "/" and is already encoded, query
+ * included), one page: the answer's JSON in res->body for the caller to
+ * parse.  For reads only rekey doctor makes (service principals, app role
+ * assignments, owners of every type).
+ */
+int graph_get_json(struct graph_client *gc, const char *path, graph_cb cb, void *arg);
 
 const char *graph_outcome_name(enum graph_outcome outcome);
 

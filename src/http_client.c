@@ -76,6 +76,7 @@ struct hreq {
 
 	/* The request, copied at send time. */
 	int mail;			/* an http_mail, not an http_request */
+	int connect_only;		/* mail: the connect phase only (http_mail) */
 	char *method;			/* "MAIL" for a mail */
 	char *url;
 	char *log_url;			/* scheme, host and path: no query */
@@ -977,12 +978,18 @@ set_mail(struct hreq *hr, CURL *e, int64_t timeout_ms)
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK;
 	/* smtp:// must upgrade with STARTTLS; a server that does not offer it fails. */
 	bad |= curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_MAIL_FROM, hr->mail_from) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_MAIL_RCPT, hr->rcpt) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_READDATA, hr) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)hr->body_len) != CURLE_OK;
+	if (hr->connect_only) {
+		/* libcurl's SMTP connect phase is greeting, EHLO, STARTTLS and AUTH (smtp.c). */
+		bad |= curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK;
+	} else {
+		bad |= curl_easy_setopt(e, CURLOPT_MAIL_FROM, hr->mail_from) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_MAIL_RCPT, hr->rcpt) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_READDATA, hr) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)hr->body_len) != CURLE_OK;
+	}
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, reply_cb) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, hr) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb) != CURLE_OK;
@@ -1460,6 +1467,8 @@ mail_problem(const struct http_client *hc, const struct http_mail *m)
 	if ((!url_ok(m->url, "smtp://") && !url_ok(m->url, "smtps://")) ||
 	    strchr(m->url, '@') != NULL)
 		return "the URL is not an smtp:// or smtps:// URL without credentials";
+	if (m->connect_only)
+		return credentials_problem(m->user, m->password);
 	if (!address_ok(m->from))
 		return "an empty or malformed sender address";
 	if (m->rcpt == NULL || m->n_rcpt == 0 || m->n_rcpt > HTTP_MAIL_MAX_RCPT)
@@ -1641,11 +1650,15 @@ hreq_new_mail(struct http_client *hc, const struct http_mail *m, http_done_cb cb
 	size_t i;
 
 	hr->mail = 1;
+	hr->connect_only = m->connect_only != 0;
 	hreq_set_context(hr, m->service, m->req_id, m->app);
 	hreq_set_limits(hr, m->timeout_ms, m->budget_ms, m->max_attempts);
-	hreq_set_body(hr, m->message, m->message_len);
-	hr->mail_from = xstrdup(m->from);
-	for (i = 0; i < m->n_rcpt; i++) {
+	if (hr->connect_only)
+		hreq_set_body(hr, "", 0);
+	else
+		hreq_set_body(hr, m->message, m->message_len);
+	hr->mail_from = xstrdup(hr->connect_only ? "" : m->from);
+	for (i = 0; !hr->connect_only && i < m->n_rcpt; i++) {
 		struct curl_slist *l = curl_slist_append(hr->rcpt, m->rcpt[i]);
 
 		if (l == NULL)

@@ -111,6 +111,12 @@ struct http_mail {
 	int64_t timeout_ms;		/* per attempt; 0 = [outbound] timeout_ms */
 	int64_t budget_ms;		/* all attempts and waits; 0 = 6 x timeout */
 	int max_attempts;		/* 0 = 5 */
+	/*
+	 * 1: only the session's connect phase (greeting, EHLO, STARTTLS, AUTH:
+	 * libcurl's CURLOPT_CONNECT_ONLY), nothing sent; from, rcpt and message
+	 * are then ignored.  What rekey doctor checks.
+	 */
+	int connect_only;
 };
 
 /* Called once per request.  The response and everything it points to is freed after the return. */

@@ -28,6 +28,7 @@ enum nylas_op {
 	OP_CREATE_WEBHOOK,
 	OP_ROTATE_SECRET,
 	OP_SEND_MESSAGE,
+	OP_GET_JSON,
 };
 
 /* The state of a grants listing between pages. */
@@ -741,6 +742,10 @@ finish_answer(struct nylas_call *c, const struct http_response *resp)
 		if (e.request_id != NULL)
 			res.request_id = e.request_id;
 	}
+	if (res.outcome == NYLAS_OK && c->op == OP_GET_JSON) {
+		res.body = resp->body;
+		res.body_len = resp->body_len;
+	}
 	if (res.outcome == NYLAS_OK && parse_payload(c, resp, &p, &res, &err) == -1) {
 		res.outcome = NYLAS_PERMANENT;
 		res.detail = err;
@@ -1061,4 +1066,13 @@ nylas_send_message(struct nylas_client *nc, const char *grant_id,
 	    arg);
 	c->extra_header = xasprintf("Idempotency-Key: %s", idempotency_key);
 	return call_submit(nc, c);
+}
+
+int
+nylas_get_json(struct nylas_client *nc, const char *path, nylas_cb cb, void *arg)
+{
+	if (empty(path) || path[0] != '/')
+		return bad_arg(nc, "an empty or relative path");
+	return call_submit(nc, call_new(OP_GET_JSON, "GET", api_url(nc, path, NULL, NULL), NULL,
+	    cb, arg));
 }

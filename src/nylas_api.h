@@ -117,6 +117,8 @@ struct nylas_result {
 	struct nylas_webhook *webhook;		/* create, rotate: the callback may take
 						 * webhook_secret (set it to NULL) */
 	const char *message_id;			/* send */
+	const char *body;			/* nylas_get_json: the answer, NUL-terminated */
+	size_t body_len;
 };
 
 typedef void (*nylas_cb)(const struct nylas_result *res, void *arg);
@@ -156,6 +158,13 @@ int nylas_rotate_webhook_secret(struct nylas_client *nc, const char *webhook_id,
 /* POST /v3/grants/{grant_id}/messages/send with Idempotency-Key (required). */
 int nylas_send_message(struct nylas_client *nc, const char *grant_id,
     const struct nylas_message *msg, const char *idempotency_key, nylas_cb cb, void *arg);
+
+/*
+ * GET {api_base}{path} (path starts with "/" and is already encoded): the
+ * answer's JSON in res->body for the caller to parse.  For reads only rekey
+ * doctor makes (webhook destinations, the connector as Nylas shows it).
+ */
+int nylas_get_json(struct nylas_client *nc, const char *path, nylas_cb cb, void *arg);
 
 const char *nylas_outcome_name(enum nylas_outcome outcome);
 

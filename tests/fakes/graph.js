@@ -17,7 +17,9 @@
 // GET /applications/{id} and /applications(appId='..'); POST .../addPassword,
 // .../removePassword; GET .../owners (paged by page_size or $top with
 // @odata.nextLink/$skiptoken); GET /users/{id|upn}; POST/GET /subscriptions,
-// GET/PATCH/DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize.
+// GET/PATCH/DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize;
+// GET /servicePrincipals?$filter=appId eq '..', GET /servicePrincipals/{id}/
+// appRoleAssignments (the app's "permissions" as Graph app role ids; see below).
 //
 // Credential changes take credential_change_ms; another add/remove on the
 // same app meanwhile fails with Directory_ConcurrencyViolation (HTTP
@@ -869,6 +871,97 @@ async function lifecycle(ctx) {
 	await post(ctx, b.url || s.lifecycleNotificationUrl, { value: [item] });
 }
 
+// --- service principals (rekey doctor) -------------------------------------------
+// What rekey doctor reads to tell what the rotator may do. Sources
+// (microsoft-graph-docs-contrib, api-reference/v1.0): serviceprincipal-list
+// (GET /servicePrincipals, $filter on appId; application permissions
+// Application.Read.All, or the higher Application.ReadWrite.OwnedBy,
+// Application.ReadWrite.All, Directory.Read.All) and
+// serviceprincipal-list-approleassignments (GET /servicePrincipals/{id}/
+// appRoleAssignments; Application.Read.All, Directory.Read.All,
+// Application.ReadWrite.All, Directory.ReadWrite.All: OwnedBy is NOT among
+// them, so a least-privileged rotator gets 403 here). An assignment is an
+// appRoleAssignment: id, createdDateTime, appRoleId, principalDisplayName,
+// principalId, principalType "ServicePrincipal", resourceDisplayName
+// "Microsoft Graph", resourceId (the docs' example response).
+//
+// The docs do not say which service principals an OwnedBy-only caller sees
+// in the list: state "sp_list_owned_only" true shows it none (it owns no
+// service principal here), else (default) every one of the tenant.
+//
+// App role ids of Microsoft Graph's application permissions, the same in
+// every tenant (learn.microsoft.com/graph/permissions-reference). An app's
+// "permissions" are names in the state.
+const GRAPH_APP_ROLES = {
+	'Application.ReadWrite.OwnedBy': '18a4783c-866b-4cc7-a460-3d5e5662c884',
+	'Application.ReadWrite.All': '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9',
+	'Application.Read.All': '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30',
+	'Directory.ReadWrite.All': '19dbc75e-c2e2-444c-a770-ec69d8559fc7',
+	'Directory.Read.All': '7ab1d382-f21e-4acd-a863-ba3e13f7da61',
+	'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214',
+};
+// The Microsoft Graph service principal's object id differs per tenant; the
+// docs' example value here.
+const GRAPH_SP_ID = 'fea94d6d-b5bf-44d2-a887-4f72a8d74f44';
+const SP_READERS = ['Application.Read.All', 'Application.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+
+function spJson(app) {
+	return {
+		id: app.sp_id,
+		appId: app.app_id,
+		displayName: app.display_name,
+		servicePrincipalType: 'Application',
+		accountEnabled: true,
+	};
+}
+
+// $filter=appId eq 'x' | id eq 'x' | displayName eq 'x' on service principals.
+function spFilter(filter) {
+	const m = /^\s*(appId|id|displayName)\s+eq\s+'((?:[^']|'')*)'\s*$/i.exec(filter);
+	if (!m)
+		throw gerr(400, 'Request_UnsupportedQuery', "Unsupported or invalid query filter clause specified for property '" + filter + "' of resource 'ServicePrincipal'.");
+	const field = { appid: 'app_id', id: 'sp_id', displayname: 'display_name' }[m[1].toLowerCase()];
+	return (app) => app[field] === m[2].replace(/''/g, "'");
+}
+
+function listServicePrincipals(ctx) {
+	const auth = bearer(ctx);
+	const reader = has(auth, ...SP_READERS);
+	if (!reader && !has(auth, 'Application.ReadWrite.OwnedBy'))
+		throw denied();
+	const filter = ctx.query.get('$filter');
+	const select = ctx.query.get('$select');
+	const match = filter ? spFilter(filter) : () => true;
+	const ownedOnly = !reader && ctx.world.state.data.sp_list_owned_only;
+	const apps = ownedOnly ? [] : Object.values(auth.tenant.apps).filter(match);
+	ctx.send(200, {
+		'@odata.context': contextUrl(ctx, 'servicePrincipals', select),
+		value: apps.map((a) => selectFields(spJson(a), select)),
+	});
+}
+
+function listAppRoleAssignments(ctx) {
+	const auth = bearer(ctx);
+	if (!has(auth, ...SP_READERS))
+		throw denied();
+	const app = Object.values(auth.tenant.apps).find((a) => a.sp_id === ctx.params[0]);
+	if (!app)
+		throw notFound(ctx.params[0]);
+	const perms = app.permissions || DEFAULT_PERMISSIONS;
+	const value = perms.filter((p) => GRAPH_APP_ROLES[p]).map((p) => ({
+		id: crypto.createHash('sha256').update(app.sp_id + p).digest('base64url').slice(0, 43),
+		deletedDateTime: null,
+		appRoleId: GRAPH_APP_ROLES[p],
+		createdDateTime: '2026-01-01T00:00:00.0000000Z',
+		principalDisplayName: app.display_name,
+		principalId: app.sp_id,
+		principalType: 'ServicePrincipal',
+		resourceDisplayName: 'Microsoft Graph',
+		resourceId: GRAPH_SP_ID,
+	}));
+	ctx.send(200, { '@odata.context': contextUrl(ctx, 'appRoleAssignments'), value });
+}
+
 // --- the server ------------------------------------------------------------------
 
 function onError(ctx, e) {
@@ -905,6 +998,8 @@ function createGraph(world) {
 			['PATCH', /^\/v1\.0\/subscriptions\/([^/]+)$/, renewSubscription],
 			['DELETE', /^\/v1\.0\/subscriptions\/([^/]+)$/, deleteSubscription],
 			['POST', /^\/v1\.0\/subscriptions\/([^/]+)\/reauthorize$/, reauthorizeSubscription],
+			['GET', /^\/v1\.0\/servicePrincipals$/, listServicePrincipals],
+			['GET', /^\/v1\.0\/servicePrincipals\/([^/]+)\/appRoleAssignments$/, listAppRoleAssignments],
 		],
 		control: [
 			['POST', /^\/_fake\/notify$/, notify],
