@@ -1879,3 +1879,17 @@ config_each_secret_file(const struct config *cfg, config_file_cb cb, void *arg)
 		}
 	}
 }
+
+char *
+config_public_endpoint(const struct config *cfg, const char *path, const char *app)
+{
+	const char *p = cfg->public_url;
+	size_t n;
+
+	if (p == NULL || *p == '\0')
+		return NULL;
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	return xasprintf("%.*s%s%s", (int)n, p, path, app);
+}

@@ -144,6 +144,13 @@ void config_free(struct config *cfg);
 const struct config_app *config_find_app(const struct config *cfg, const char *name);
 
 /*
+ * Where the world reaches app's endpoint: public_url (without a trailing
+ * slash) + path + app, e.g. "https://hooks.example.com/webhooks/nylas/prod".
+ * NULL without public_url; caller frees.
+ */
+char *config_public_endpoint(const struct config *cfg, const char *path, const char *app);
+
+/*
  * Where key (of the app named app, or a global key when app is NULL) was
  * set, for messages in the "FILE:LINE: message" form: *line is its line in
  * cfg->path, else the line of its section's header, else 0; *env is the

@@ -213,15 +213,7 @@ same_nocase(const char *a, const char *b)
 static char *
 public_endpoint(const struct doctor *d, const char *suffix)
 {
-	const char *p = d->cfg->public_url;
-	size_t n;
-
-	if (p == NULL || *p == '\0')
-		return NULL;
-	n = strlen(p);
-	while (n > 0 && p[n - 1] == '/')
-		n--;
-	return xasprintf("%.*s%s%s", (int)n, p, suffix, d->app->name);
+	return config_public_endpoint(d->cfg, suffix, d->app->name);
 }
 
 /* --- error wording -------------------------------------------------------- */
@@ -901,78 +893,36 @@ step_connector(struct doctor *d)
 	return nylas_get_json(d->nc, "/v3/connectors/microsoft", connector_cb, d) == 0 ? 0 : 1;
 }
 
-/* The required triggers a destination lacks, as text ("" when none). */
-static char *
-missing_triggers(const cJSON *triggers)
-{
-	static const char *const want[] = DOCTOR_NYLAS_TRIGGERS;
-	struct wbuf b = WBUF_INIT;
-	const cJSON *t;
-	size_t i;
-	int found;
-
-	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		found = 0;
-		cJSON_ArrayForEach(t, triggers)
-			found |= cJSON_IsString(t) && strcmp(t->valuestring, want[i]) == 0;
-		if (!found) {
-			wbuf_add_str(&b, b.len > 0 ? ", " : "");
-			wbuf_add_str(&b, want[i]);
-		}
-	}
-	return wbuf_to_str(&b);
-}
-
-/* Triggers beyond the required ones (rekey ignores them), as text. */
-static char *
-extra_triggers(const cJSON *triggers)
-{
-	static const char *const want[] = DOCTOR_NYLAS_TRIGGERS;
-	struct wbuf b = WBUF_INIT;
-	const cJSON *t;
-	size_t i;
-	int known;
-
-	cJSON_ArrayForEach(t, triggers) {
-		if (!cJSON_IsString(t))
-			continue;
-		known = 0;
-		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-			known |= strcmp(t->valuestring, want[i]) == 0;
-		if (!known) {
-			wbuf_add_str(&b, b.len > 0 ? ", " : "");
-			wbuf_add_str(&b, t->valuestring);
-		}
-	}
-	return wbuf_to_str(&b);
-}
-
-/* The verdict on rekey's destination w. */
+/* The verdict on rekey's destination as nylas_find_destination judged it. */
 static void
-webhook_verdict(struct doctor *d, const cJSON *w, const char *url)
+webhook_verdict(struct doctor *d, const struct nylas_destination *w, const char *url)
 {
-	const cJSON *triggers = cJSON_GetObjectItemCaseSensitive(w, "trigger_types");
-	const char *status = str_or(json_str(w, "status"), "(none)");
-	char *missing = missing_triggers(triggers), *extra = extra_triggers(triggers);
 	char *fix = app_command(d, "rekey nylas register");
 
-	if (*missing != '\0')
+	switch (w->state) {
+	case NYLAS_DESTINATION_MISSING:
+		add_line(d, DOCTOR_FAIL, "nylas_webhook", fix, "no webhook destination points "
+		    "at %s (%d destinations)", url, w->n_destinations);
+		break;
+	case NYLAS_DESTINATION_NO_TRIGGERS:
 		add_line(d, DOCTOR_FAIL, "nylas_webhook", fix, "%s lacks the triggers %s", url,
-		    missing);
-	else if (strcmp(status, "active") != 0)
-		/* Nylas statuses: active, failing, failed, pause (webhook docs); only active delivers surely. */
-		add_line(d, strcmp(status, "failing") == 0 ? DOCTOR_WARN : DOCTOR_FAIL,
+		    w->missing);
+		break;
+	case NYLAS_DESTINATION_INACTIVE:
+		add_line(d, strcmp(w->status, "failing") == 0 ? DOCTOR_WARN : DOCTOR_FAIL,
 		    "nylas_webhook", "make the endpoint answer (rekey serve behind public_url), then "
 		    "set the destination active in the Nylas dashboard", "%s has status %s", url,
-		    status);
-	else if (*extra != '\0')
+		    w->status);
+		break;
+	case NYLAS_DESTINATION_EXTRA:
 		add_line(d, DOCTOR_WARN, "nylas_webhook", "remove the other triggers from the "
-		    "destination: rekey ignores them", "%s also has the triggers %s", url, extra);
-	else
+		    "destination: rekey ignores them", "%s also has the triggers %s", url, w->extra);
+		break;
+	case NYLAS_DESTINATION_OK:
 		add_line(d, DOCTOR_OK, "nylas_webhook", NULL, "%s, active, grant.created/updated/"
 		    "deleted/expired", url);
-	free(missing);
-	free(extra);
+		break;
+	}
 	free(fix);
 }
 
@@ -980,31 +930,21 @@ static void
 webhooks_cb(const struct nylas_result *res, void *arg)
 {
 	struct doctor *d = arg;
-	char *url = public_endpoint(d, "/webhooks/nylas/"), *fix;
-	cJSON *root = NULL;
-	const cJSON *data, *w, *found = NULL;
+	char *url = public_endpoint(d, "/webhooks/nylas/"), *err = NULL;
+	struct nylas_destination w;
 
 	/* Freed clients tell their pending calls: the doctor is being torn down. */
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
-	if (res->outcome == NYLAS_OK) {
-		root = cJSON_ParseWithLength(res->body, res->body_len);
-		data = json_array(root, "data");
-		cJSON_ArrayForEach(w, data)
-			if (found == NULL && same(json_str(w, "webhook_url"), url))
-				found = w;
-		if (found != NULL) {
-			webhook_verdict(d, found, url);
-		} else {
-			fix = app_command(d, "rekey nylas register");
-			add_line(d, DOCTOR_FAIL, "nylas_webhook", fix, "no webhook destination points "
-			    "at %s (%d destinations)", url, cJSON_GetArraySize(data));
-			free(fix);
-		}
-	} else if (res->outcome != NYLAS_CANCELLED) {
+	if (res->outcome != NYLAS_OK)
 		nylas_failed(d, "nylas_webhook", res);
-	}
-	cJSON_Delete(root);
+	else if (nylas_find_destination(res->body, res->body_len, url, &w, &err) == -1)
+		add_line(d, DOCTOR_FAIL, "nylas_webhook", NULL, "GET /v3/webhooks: %s", err);
+	else
+		webhook_verdict(d, &w, url);
+	if (res->outcome == NYLAS_OK && err == NULL)
+		nylas_destination_clear(&w);
+	free(err);
 	free(url);
 	advance(d);
 }

@@ -20,10 +20,6 @@ enum doctor_level {
 	DOCTOR_FAIL,
 };
 
-/* Webhook triggers rekey needs on its Nylas destination (nylas register asks for these). */
-#define DOCTOR_NYLAS_TRIGGERS { "grant.created", "grant.updated", "grant.deleted", \
-	"grant.expired" }
-
 /*
  * Checks every app of cfg (only app_name's when it is not NULL; an unknown
  * name is one FAIL line), then the notification channels, and prints the

@@ -1076,3 +1076,103 @@ nylas_get_json(struct nylas_client *nc, const char *path, nylas_cb cb, void *arg
 	return call_submit(nc, call_new(OP_GET_JSON, "GET", api_url(nc, path, NULL, NULL), NULL,
 	    cb, arg));
 }
+
+/* ---- The webhook destination that delivers to rekey ---- */
+
+static const char *const grant_triggers[] = NYLAS_GRANT_TRIGGERS;
+#define N_GRANT_TRIGGERS (sizeof(grant_triggers) / sizeof(grant_triggers[0]))
+
+static int
+has_trigger(const cJSON *triggers, const char *name)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, triggers)
+		if (cJSON_IsString(t) && strcmp(t->valuestring, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+is_grant_trigger(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_GRANT_TRIGGERS; i++)
+		if (strcmp(grant_triggers[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+add_listed(struct wbuf *b, const char *name)
+{
+	wbuf_add_str(b, b->len > 0 ? ", " : "");
+	wbuf_add_str(b, name);
+}
+
+/* What destination w lacks and has beyond the grant triggers, and its verdict. */
+static void
+judge_destination(const cJSON *w, struct nylas_destination *out)
+{
+	const cJSON *triggers = cJSON_GetObjectItemCaseSensitive(w, "trigger_types");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(w, "id");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(w, "status");
+	struct wbuf missing = WBUF_INIT, extra = WBUF_INIT;
+	const cJSON *t;
+	size_t i;
+
+	for (i = 0; i < N_GRANT_TRIGGERS; i++)
+		if (!has_trigger(triggers, grant_triggers[i]))
+			add_listed(&missing, grant_triggers[i]);
+	cJSON_ArrayForEach(t, triggers)
+		if (cJSON_IsString(t) && !is_grant_trigger(t->valuestring))
+			add_listed(&extra, t->valuestring);
+	out->id = xstrdup(cJSON_IsString(id) ? id->valuestring : "(none)");
+	out->status = xstrdup(cJSON_IsString(status) ? status->valuestring : "(none)");
+	out->missing = wbuf_to_str(&missing);
+	out->extra = wbuf_to_str(&extra);
+	/* Nylas's statuses: active, failing, failed, pause; only active surely delivers. */
+	if (out->missing[0] != '\0')
+		out->state = NYLAS_DESTINATION_NO_TRIGGERS;
+	else if (strcmp(out->status, "active") != 0)
+		out->state = NYLAS_DESTINATION_INACTIVE;
+	else
+		out->state = out->extra[0] != '\0' ? NYLAS_DESTINATION_EXTRA : NYLAS_DESTINATION_OK;
+}
+
+int
+nylas_find_destination(const char *body, size_t len, const char *url,
+    struct nylas_destination *out, char **err)
+{
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *w, *u;
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsArray(data)) {
+		*err = xstrdup("the webhook list has no data array");
+		cJSON_Delete(root);
+		return -1;
+	}
+	out->n_destinations = cJSON_GetArraySize(data);
+	out->state = NYLAS_DESTINATION_MISSING;
+	cJSON_ArrayForEach(w, data) {
+		u = cJSON_GetObjectItemCaseSensitive(w, "webhook_url");
+		if (cJSON_IsString(u) && strcmp(u->valuestring, url) == 0) {
+			judge_destination(w, out);
+			break;
+		}
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
+void
+nylas_destination_clear(struct nylas_destination *d)
+{
+	free(d->id);
+	free(d->status);
+	free(d->missing);
+	free(d->extra);
+	memset(d, 0, sizeof(*d));
+}

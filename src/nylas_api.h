@@ -209,6 +209,35 @@ void nylas_grants_page_clear(struct nylas_grants_page *p);
 int nylas_grants_next_page(const struct nylas_grants_page *page, int limit, int64_t *offset,
     const char **page_token);
 void nylas_grants_free(struct nylas_grant *grants, size_t n);
+/* The triggers rekey needs on its webhook destination (nylas register asks for these). */
+#define NYLAS_GRANT_TRIGGERS { "grant.created", "grant.updated", "grant.deleted", \
+	"grant.expired" }
+
+enum nylas_destination_state {
+	NYLAS_DESTINATION_OK,		/* active, with the grant triggers */
+	NYLAS_DESTINATION_MISSING,	/* no destination has the URL */
+	NYLAS_DESTINATION_NO_TRIGGERS,	/* it lacks some of the grant triggers (missing) */
+	NYLAS_DESTINATION_INACTIVE,	/* status is not active (failing, failed, pause) */
+	NYLAS_DESTINATION_EXTRA,	/* fine, with other triggers too (extra) */
+};
+
+/* What GET /v3/webhooks says of the destination for one URL; strings owned. */
+struct nylas_destination {
+	enum nylas_destination_state state;
+	int n_destinations;		/* how many the list had */
+	char *id;			/* NULL when missing */
+	char *status;			/* "(none)" when the destination has none */
+	char *missing;			/* the grant triggers it lacks, comma-separated, or "" */
+	char *extra;			/* its other triggers, or "" */
+};
+/*
+ * Finds url in {"data":[destination...]} and judges it: the order of the
+ * states above is the order of the checks.  0, or -1 and *err.
+ */
+int nylas_find_destination(const char *body, size_t len, const char *url,
+    struct nylas_destination *out, char **err);
+void nylas_destination_clear(struct nylas_destination *d);
+
 /* {"data":{"id","status","webhook_secret"}}.  0, or -1 and *err. */
 int nylas_parse_webhook(const char *body, size_t len, struct nylas_webhook *out, char **err);
 void nylas_webhook_clear(struct nylas_webhook *w);

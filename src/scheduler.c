@@ -37,6 +37,7 @@ struct app_poll {
 };
 
 struct scheduler {
+	const struct config *cfg;	/* borrowed */
 	struct rotator *rot;		/* borrowed; may be NULL */
 	struct store *st;		/* borrowed */
 	struct app_poll **polls;
@@ -190,14 +191,116 @@ record_poll(struct app_poll *p, const struct graph_result *res)
 	record(p, CONDITION_SECRETS_READ, CONDITION_FALSE, permanent, reason, msg);
 }
 
+/* The next round: sooner after a failure. */
+static void
+next_round(struct app_poll *p)
+{
+	schedule(p, p->failed && p->interval_s > RETRY_AFTER_FAILURE_S ? RETRY_AFTER_FAILURE_S :
+	    p->interval_s);
+}
+
+/* A Nylas call that failed, as a condition's words; 1 when a person must act. */
+static int
+nylas_problem(const struct nylas_result *res, const char *call, char *reason, size_t rsize,
+    char *msg, size_t msize)
+{
+	const char *type = res->error && res->error->type ? res->error->type : NULL;
+	const char *fix = explain_nylas(res->status, type);
+
+	util_strlcpy(reason, res->outcome == NYLAS_NOT_FOUND ? "NotFound" :
+	    res->outcome == NYLAS_RETRYABLE ? "NylasUnavailable" : res->status == 401 ?
+	    "Unauthorized" : "NylasRefused", rsize);
+	snprintf(msg, msize, "Nylas answered %s%ld%s%s to %s%s%s%s", res->status ? "" :
+	    "no answer, ", res->status, type ? " " : "", type ? type : "", call, fix ? ": " : "",
+	    fix ? fix : "", res->outcome == NYLAS_RETRYABLE ? "; rekey tries again" : "");
+	return res->outcome != NYLAS_RETRYABLE;
+}
+
+/* WebhookRegistered from the destination Nylas lists for rekey's URL. */
+static void
+record_destination(struct app_poll *p, const struct nylas_destination *w, const char *url)
+{
+	char msg[CONDITION_MESSAGE_MAX];
+
+	switch (w->state) {
+	case NYLAS_DESTINATION_OK:
+	case NYLAS_DESTINATION_EXTRA:
+		snprintf(msg, sizeof(msg), "Nylas webhook destination %s delivers the grant events "
+		    "to %s (active)%s%s", w->id, url, w->extra[0] ? "; it also has the triggers " : "",
+		    w->extra);
+		record(p, CONDITION_WEBHOOK_REGISTERED, CONDITION_TRUE, 0, "Registered", msg);
+		return;
+	case NYLAS_DESTINATION_MISSING:
+		snprintf(msg, sizeof(msg), "no Nylas webhook destination points at %s (%d "
+		    "destinations): rekey gets no grant events; create it with rekey nylas register "
+		    "-c FILE %s, or in the Nylas dashboard", url, w->n_destinations, p->app->name);
+		record(p, CONDITION_WEBHOOK_REGISTERED, CONDITION_FALSE, 1, "NotRegistered", msg);
+		break;
+	case NYLAS_DESTINATION_NO_TRIGGERS:
+		snprintf(msg, sizeof(msg), "Nylas webhook destination %s for %s lacks the triggers "
+		    "%s: add them (rekey nylas register --fix)", w->id, url, w->missing);
+		record(p, CONDITION_WEBHOOK_REGISTERED, CONDITION_FALSE, 1, "MissingTriggers", msg);
+		break;
+	case NYLAS_DESTINATION_INACTIVE:
+		/* "failing" still delivers and recovers by itself; "failed" and "pause" do not. */
+		snprintf(msg, sizeof(msg), "Nylas webhook destination %s for %s has status %s: "
+		    "make sure Nylas reaches public_url, then set it active in the Nylas dashboard",
+		    w->id, url, w->status);
+		record(p, CONDITION_WEBHOOK_REGISTERED, CONDITION_FALSE,
+		    strcmp(w->status, "failing") != 0, "Inactive", msg);
+		break;
+	}
+	p->failed = 1;
+}
+
+static void
+webhooks_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_poll *p = arg;
+	char reason[CONDITION_REASON_MAX], msg[CONDITION_MESSAGE_MAX], *url, *err = NULL;
+	struct nylas_destination w;
+	int permanent;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	p->in_flight = 0;
+	url = config_public_endpoint(p->s->cfg, "/webhooks/nylas/", p->app->name);
+	if (res->outcome != NYLAS_OK) {
+		permanent = nylas_problem(res, "GET /v3/webhooks", reason, sizeof(reason), msg,
+		    sizeof(msg));
+		record(p, CONDITION_WEBHOOK_REGISTERED, CONDITION_FALSE, permanent, reason, msg);
+		p->failed = 1;
+	} else if (nylas_find_destination(res->body, res->body_len, url, &w, &err) == -1) {
+		snprintf(msg, sizeof(msg), "GET /v3/webhooks: %s", err);
+		record(p, CONDITION_WEBHOOK_REGISTERED, CONDITION_FALSE, 0, "BadAnswer", msg);
+		p->failed = 1;
+	} else {
+		record_destination(p, &w, url);
+		nylas_destination_clear(&w);
+	}
+	free(err);
+	free(url);
+	next_round(p);
+}
+
+/* After the connector: is there a destination that delivers to rekey? */
+static void
+check_webhooks(struct app_poll *p)
+{
+	if (p->s->cfg->public_url != NULL && nylas_get_json(p->nc, "/v3/webhooks", webhooks_cb,
+	    p) == 0) {
+		p->in_flight = 1;
+		return;
+	}
+	next_round(p);
+}
+
 /* ConnectorReady from the connector as Nylas answered. */
 static void
 connector_cb(const struct nylas_result *res, void *arg)
 {
 	struct app_poll *p = arg;
 	const struct nylas_connector *c = res->connector;
-	const char *type = res->error && res->error->type ? res->error->type : NULL;
-	const char *fix = explain_nylas(res->status, type);
 	char msg[CONDITION_MESSAGE_MAX];
 
 	if (res->outcome == NYLAS_CANCELLED)
@@ -217,17 +320,18 @@ connector_cb(const struct nylas_result *res, void *arg)
 		record(p, CONDITION_CONNECTOR_READY, CONDITION_FALSE, 1, "ClientIdMismatch", msg);
 		p->failed = 1;
 	} else {
-		snprintf(msg, sizeof(msg), "Nylas answered %s%ld%s%s to GET /v3/connectors/microsoft%s%s"
-		    "%s", res->status ? "" : "no answer, ", res->status, type ? " " : "",
-		    type ? type : "", fix ? ": " : "", fix ? fix : "",
-		    res->outcome == NYLAS_RETRYABLE ? "; rekey tries again" : "");
-		record(p, CONDITION_CONNECTOR_READY, CONDITION_FALSE, res->outcome != NYLAS_RETRYABLE,
-		    res->outcome == NYLAS_NOT_FOUND ? "NoConnector" : res->outcome == NYLAS_RETRYABLE ?
-		    "NylasUnavailable" : res->status == 401 ? "Unauthorized" : "NylasRefused", msg);
+		char reason[CONDITION_REASON_MAX];
+		int permanent = nylas_problem(res, "GET /v3/connectors/microsoft", reason,
+		    sizeof(reason), msg, sizeof(msg));
+
+		record(p, CONDITION_CONNECTOR_READY, CONDITION_FALSE, permanent,
+		    res->outcome == NYLAS_NOT_FOUND ? "NoConnector" : reason, msg);
 		p->failed = 1;
+		/* A key Nylas refuses cannot list the destinations either: one cause, one record. */
+		next_round(p);
+		return;
 	}
-	schedule(p, p->failed && p->interval_s > RETRY_AFTER_FAILURE_S ? RETRY_AFTER_FAILURE_S :
-	    p->interval_s);
+	check_webhooks(p);
 }
 
 /* After the Graph read: the Nylas side, then the next round. */
@@ -238,8 +342,7 @@ check_nylas(struct app_poll *p)
 		p->in_flight = 1;
 		return;
 	}
-	schedule(p, p->failed && p->interval_s > RETRY_AFTER_FAILURE_S ? RETRY_AFTER_FAILURE_S :
-	    p->interval_s);
+	next_round(p);
 }
 
 static void
@@ -343,6 +446,7 @@ scheduler_new(struct event_base *base, struct http_client *hc, const struct conf
 	struct app_poll *p;
 	size_t i;
 
+	s->cfg = cfg;
 	s->rot = rot;
 	s->st = st;
 	s->polls = xcalloc(cfg->n_apps + 1, sizeof(*s->polls));

@@ -301,6 +301,73 @@ def run_connector(sinks):
         sinks.reset()
 
 
+PUBLIC = "https://hooks.example.test"
+HOOK_URL = PUBLIC + "/webhooks/nylas/prod"
+GRANT_TRIGGERS = ["grant.created", "grant.updated", "grant.deleted", "grant.expired"]
+
+
+def destination(triggers=None, status="active", url=HOOK_URL):
+    return {"id": "wh-rekey", "description": "rekey", "webhook_url": url,
+            "trigger_types": triggers or GRANT_TRIGGERS, "webhook_secret": "s" * 32,
+            "status": status, "notification_email_addresses": [], "compressed_delivery": False,
+            "status_updated_at": 1, "created_at": 1, "updated_at": 1}
+
+
+def with_public_url(rig):
+    with open(rig.d.conf_path) as f:
+        text = f.read().replace("[server]\n", "[server]\npublic_url = %s\n" % PUBLIC, 1)
+    with open(rig.d.conf_path, "w") as f:
+        f.write(text)
+
+
+def run_webhook_and_healthy(sinks):
+    """WebhookRegistered from Nylas's destinations; with everything in place, status exits 0."""
+    seed = state()
+    seed["nylas"]["webhooks"] = {"wh-other": destination(url="https://elsewhere.example/hook")}
+    rig = make_rig(sinks, seed=seed)
+    try:
+        with_public_url(rig)
+        rig.d.start()
+        rc, doc, c = wait_condition(rig, "WebhookRegistered",
+                                    lambda c: c.get("status") == "false")
+        t.ok(c.get("reason") == "NotRegistered" and HOOK_URL in c.get("message", "") and
+             "rekey nylas register" in c.get("message", "") and c.get("level") == "critical",
+             "webhook: no destination for public_url is critical, with the command", c)
+        s = rig.fakes.state()
+        s["nylas"]["webhooks"]["wh-rekey"] = destination(triggers=GRANT_TRIGGERS[:2])
+        rig.fakes.seed(s)
+        rc, doc, c = wait_condition(rig, "WebhookRegistered",
+                                    lambda c: c.get("reason") == "MissingTriggers")
+        t.ok(c.get("reason") == "MissingTriggers" and "grant.deleted, grant.expired" in
+             c.get("message", ""), "webhook: missing triggers named", c)
+        s["nylas"]["webhooks"]["wh-rekey"] = destination(status="failing")
+        rig.fakes.seed(s)
+        rc, doc, c = wait_condition(rig, "WebhookRegistered",
+                                    lambda c: c.get("reason") == "Inactive")
+        t.ok(c.get("reason") == "Inactive" and c.get("level") == "warning",
+             "webhook: a failing destination is a warning (Nylas still retries it)", c)
+        s["nylas"]["webhooks"]["wh-rekey"] = destination()
+        rig.fakes.seed(s)
+        rc, doc, c = wait_condition(rig, "WebhookRegistered", lambda c: c.get("status") == "true")
+        t.ok(c.get("status") == "true" and "wh-rekey" in c.get("message", ""),
+             "webhook: the active destination with the grant triggers", c)
+        rc, doc = status(rig)
+        bad = {k: (v.get("status"), v.get("reason")) for k, v in conditions(doc).items()
+               if v.get("level") != "ok"}
+        t.ok(rc == 0 and doc.get("health") == "ok" and not bad,
+             "healthy: every condition ok, status exits 0", (rc, bad))
+        m = metrics(rig)
+        wait_for(lambda: metric(metrics(rig), "rekey_app_health", app="prod") == 0, 20, 0.5)
+        t.ok(metric(metrics(rig), "rekey_app_health", app="prod") == 0 and
+             metric(metrics(rig), "rekey_app_condition", app="prod",
+                    type="WebhookRegistered") == 1,
+             "healthy: rekey_app_health 0, conditions 1",
+             "\n".join(x for x in m.splitlines() if "rekey_app" in x))
+    finally:
+        rig.stop()
+        sinks.reset()
+
+
 def main():
     cdir = make_certs(tempfile.mkdtemp(prefix="rekey-health-"))
     with Sinks().start(cdir, webhook_secret=WHSEC) as sinks:
@@ -311,6 +378,7 @@ def main():
         run_unregistered(sinks)
         run_metrics_and_cert(sinks)
         run_connector(sinks)
+        run_webhook_and_healthy(sinks)
     shutil.rmtree(cdir, ignore_errors=True)
     t.done()
 

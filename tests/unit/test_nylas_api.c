@@ -408,6 +408,51 @@ test_webhook(void)
 	free(err);
 }
 
+/* nylas_find_destination: the destination for rekey's URL, judged in order. */
+static void
+test_destination(void)
+{
+	static const struct {
+		const char *body;
+		enum nylas_destination_state want;
+		const char *missing, *extra;
+	} cases[] = {
+		{ "{\"data\":[]}", NYLAS_DESTINATION_MISSING, NULL, NULL },
+		{ "{\"data\":[{\"id\":\"a\",\"webhook_url\":\"https://x/other\",\"status\":"
+		  "\"active\",\"trigger_types\":[]}]}", NYLAS_DESTINATION_MISSING, NULL, NULL },
+		{ "{\"data\":[{\"id\":\"a\",\"webhook_url\":\"https://x/h\",\"status\":\"active\","
+		  "\"trigger_types\":[\"grant.created\",\"grant.expired\"]}]}",
+		  NYLAS_DESTINATION_NO_TRIGGERS, "grant.updated, grant.deleted", "" },
+		{ "{\"data\":[{\"id\":\"a\",\"webhook_url\":\"https://x/h\",\"status\":\"failed\","
+		  "\"trigger_types\":[\"grant.created\",\"grant.updated\",\"grant.deleted\","
+		  "\"grant.expired\"]}]}", NYLAS_DESTINATION_INACTIVE, "", "" },
+		{ "{\"data\":[{\"id\":\"a\",\"webhook_url\":\"https://x/h\",\"status\":\"active\","
+		  "\"trigger_types\":[\"grant.created\",\"grant.updated\",\"grant.deleted\","
+		  "\"grant.expired\",\"message.created\"]}]}", NYLAS_DESTINATION_EXTRA, "",
+		  "message.created" },
+		{ "{\"data\":[{\"id\":\"a\",\"webhook_url\":\"https://x/h\",\"status\":\"active\","
+		  "\"trigger_types\":[\"grant.expired\",\"grant.deleted\",\"grant.updated\","
+		  "\"grant.created\"]}]}", NYLAS_DESTINATION_OK, "", "" },
+	};
+	struct nylas_destination d;
+	char *err = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = nylas_find_destination(cases[i].body, strlen(cases[i].body), "https://x/h",
+		    &d, &err);
+
+		TAP_OK(rc == 0 && d.state == cases[i].want &&
+		    (cases[i].missing == NULL || strcmp(d.missing, cases[i].missing) == 0) &&
+		    (cases[i].extra == NULL || strcmp(d.extra, cases[i].extra) == 0),
+		    "destination case %zu judged %d", i, (int)cases[i].want);
+		nylas_destination_clear(&d);
+	}
+	TAP_OK(nylas_find_destination("{\"data\":{}}", 11, "https://x/h", &d, &err) == -1 &&
+	    err != NULL, "a list without a data array is refused");
+	free(err);
+}
+
 int
 main(void)
 {
@@ -420,5 +465,6 @@ main(void)
 	test_grant_fields();
 	test_connector();
 	test_webhook();
+	test_destination();
 	return tap_done();
 }
