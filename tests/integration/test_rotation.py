@@ -161,7 +161,7 @@ def proactive(rig):
     made = rig.made_by(row.get("id", ""))
     t.ok(made and creds["client_secret"] == made[0]["secretText"] and creds["tenant"] == TENANT,
          "proactive: the connector credential holds the new secret")
-    t.eq(rig.connector_secret(), CURRENT, "proactive: the connector settings are untouched")
+    t.eq(rig.settings()["client_secret"], CURRENT, "proactive: the connector settings are untouched")
     warned = sorted(rig.values("warned:").keys())
     t.eq(warned, ["warned:%s:%d" % (CURRENT_KEY, 14 * DAY), "warned:%s:%d" % (CURRENT_KEY, 30 * DAY)],
          "proactive: the 30d and 14d warnings recorded once each")
