@@ -253,5 +253,5 @@ run("429", throttled)
 run("reloads", reloads)
 run("reload while storing", reload_while_storing)
 run("proactive", proactive, seed=state(passwords(current_end=soon(10))),
-    app_lines=["nylas_connector_credential_id = cred-1"])
+    app_lines=["nylas_connector_credential_id = cred-1", "nylas_tenant = %s" % TENANT])
 t.done()
