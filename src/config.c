@@ -176,6 +176,15 @@ static const struct config_key config_keys[] = {
 	  .secret_count_offset = AO(n_webhook_secrets) },
 	{ SEC_APP, "nylas_connector_credential_id", KT_STRING, NULL,
 	  A(nylas_connector_credential_id) },
+	/*
+	 * The tenant a rotation writes into the connector credential it updates
+	 * (and into settings when Nylas's GET shows none).  Nylas never shows a
+	 * credential's data, and a PATCH replaces the whole credential_data
+	 * object (Nylas's "Update a connector credential" reference): a tenant
+	 * left out is dropped, one made up (the app's home tenant) locks out
+	 * every other tenant's users.  So only the operator can say which it is.
+	 */
+	{ SEC_APP, "nylas_tenant", KT_STRING, NULL, A(nylas_tenant) },
 	{ SEC_APP, "azure_tenant_id", KT_STRING, NULL, A(azure_tenant_id) },
 	{ SEC_APP, "azure_client_id", KT_STRING, NULL, A(azure_client_id) },
 	{ SEC_APP, "azure_app_object_id", KT_STRING, NULL, A(azure_app_object_id) },

@@ -35,6 +35,7 @@ struct config_app {
 	char *nylas_api_key_file;
 	char *nylas_webhook_secret_file;
 	char *nylas_connector_credential_id;
+	char *nylas_tenant;		/* the tenant Nylas should hold where it does not show it */
 	char *azure_tenant_id;
 	char *azure_client_id;
 	char *azure_app_object_id;

@@ -228,7 +228,13 @@ json_str_array(struct wbuf *b, const char *const *items, size_t n)
 	wbuf_add_str(b, "]");
 }
 
-/* {"client_id":…,"client_secret":…,"tenant":…}: the three always together. */
+/*
+ * {"client_id":…,"client_secret":…[,"tenant":…]}.  The tenant is optional in
+ * Nylas's API (nylas-nodejs src/models/connectors.ts and nylas-python
+ * nylas/models/connectors.py: MicrosoftCreateConnectorSettings has
+ * "tenant?" / NotRequired[str]; Nylas's default is "common"), so it is left
+ * out when the caller has none: never one made up here.
+ */
 static void
 azure_settings(struct wbuf *b, const char *client_id, const struct secret *client_secret,
     const char *tenant)
@@ -239,18 +245,19 @@ azure_settings(struct wbuf *b, const char *client_id, const struct secret *clien
 	wbuf_add_str(b, ",");
 	json_key(b, "client_secret");
 	wbuf_add_json_string(b, client_secret->data, client_secret->len);
-	wbuf_add_str(b, ",");
-	json_key(b, "tenant");
-	json_str(b, tenant);
+	if (!empty(tenant)) {
+		wbuf_add_str(b, ",");
+		json_key(b, "tenant");
+		json_str(b, tenant);
+	}
 	wbuf_add_str(b, "}");
 }
 
+/* client_id and client_secret: the two a replaced nested object cannot do without. */
 static int
-settings_complete(const char *client_id, const struct secret *client_secret,
-    const char *tenant)
+settings_complete(const char *client_id, const struct secret *client_secret)
 {
-	return !empty(client_id) && client_secret != NULL && client_secret->len > 0 &&
-	    !empty(tenant);
+	return !empty(client_id) && client_secret != NULL && client_secret->len > 0;
 }
 
 struct secret *
@@ -259,7 +266,7 @@ nylas_connector_body(const char *client_id, const struct secret *client_secret,
 {
 	struct wbuf b = WBUF_INIT;
 
-	if (!settings_complete(client_id, client_secret, tenant))
+	if (!settings_complete(client_id, client_secret))
 		return NULL;
 	wbuf_add_str(&b, "{");
 	json_key(&b, "settings");
@@ -279,7 +286,7 @@ nylas_credential_body(const char *client_id, const struct secret *client_secret,
 {
 	struct wbuf b = WBUF_INIT;
 
-	if (!settings_complete(client_id, client_secret, tenant))
+	if (!settings_complete(client_id, client_secret))
 		return NULL;
 	wbuf_add_str(&b, "{");
 	json_key(&b, "credential_data");
@@ -364,6 +371,7 @@ connector_from(cJSON *data, struct nylas_connector *c, char **err)
 	cJSON *settings = cJSON_GetObjectItemCaseSensitive(data, "settings");
 
 	if (get_str(data, "provider", 0, &c->provider, err) == -1 ||
+	    get_str(data, "active_credential_id", 0, &c->active_credential_id, err) == -1 ||
 	    parse_scope(cJSON_GetObjectItemCaseSensitive(data, "scope"), c, err) == -1)
 		return -1;
 	if (settings == NULL || cJSON_IsNull(settings))
@@ -410,6 +418,7 @@ nylas_connector_clear(struct nylas_connector *c)
 	free(c->provider);
 	free(c->client_id);
 	free(c->tenant);
+	free(c->active_credential_id);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -938,7 +947,7 @@ nylas_patch_connector(struct nylas_client *nc, const char *client_id,
 		return bad_arg(nc, "too many scopes");
 	body = nylas_connector_body(client_id, client_secret, tenant, scope, n_scope);
 	if (body == NULL)
-		return bad_arg(nc, "connector settings need client_id, client_secret and tenant");
+		return bad_arg(nc, "connector settings need client_id and client_secret");
 	return call_submit(nc, call_new(OP_PATCH_CONNECTOR, "PATCH",
 	    api_url(nc, "/v3/connectors/microsoft", NULL, NULL), body, cb, arg));
 }
@@ -954,7 +963,7 @@ nylas_patch_credential(struct nylas_client *nc, const char *credential_id,
 		return bad_arg(nc, "credential id is empty");
 	body = nylas_credential_body(client_id, client_secret, tenant);
 	if (body == NULL)
-		return bad_arg(nc, "credential_data needs client_id, client_secret and tenant");
+		return bad_arg(nc, "credential_data needs client_id and client_secret");
 	return call_submit(nc, call_new(OP_PATCH_CREDENTIAL, "PATCH",
 	    api_url(nc, "/v3/connectors/microsoft/creds/", credential_id, NULL), body, cb,
 	    arg));

@@ -1,7 +1,7 @@
 /*
  * nylas_api: the Nylas v3 REST calls rekey makes, asynchronous on
  * http_client with the app's API key as bearer: read and update the
- * Microsoft connector (settings always complete) or one connector
+ * Microsoft connector (settings always whole) or one connector
  * credential, list grants, create a webhook destination and rotate its
  * secret, and send a message through a grant.
  *
@@ -48,7 +48,13 @@ struct nylas_error {
 struct nylas_connector {
 	char *provider;
 	char *client_id;		/* settings.client_id */
-	char *tenant;			/* settings.tenant */
+	char *tenant;			/* settings.tenant; NULL when not shown (optional) */
+	/*
+	 * The credential Nylas signs users in with when set ("used as a default
+	 * for communication with the provider"), instead of settings; NULL when
+	 * unset.
+	 */
+	char *active_credential_id;
 	int has_secret;			/* settings.client_secret came back (it is not kept) */
 	char **scope;
 	size_t n_scope;
@@ -136,13 +142,13 @@ void nylas_client_free(struct nylas_client *nc);
 int nylas_get_connector(struct nylas_client *nc, nylas_cb cb, void *arg);
 /*
  * PATCH /v3/connectors/microsoft with the whole settings object (a PATCH
- * replaces it): client_id, client_secret and tenant, all required.  scope
- * is sent only when n_scope > 0.
+ * replaces it): client_id and client_secret required, tenant sent only when
+ * not NULL or empty.  scope is sent only when n_scope > 0.
  */
 int nylas_patch_connector(struct nylas_client *nc, const char *client_id,
     const struct secret *client_secret, const char *tenant, const char *const *scope,
     size_t n_scope, nylas_cb cb, void *arg);
-/* PATCH /v3/connectors/microsoft/creds/{credential_id} with credential_data, all three required. */
+/* PATCH /v3/connectors/microsoft/creds/{credential_id} with credential_data, tenant likewise optional. */
 int nylas_patch_credential(struct nylas_client *nc, const char *credential_id,
     const char *client_id, const struct secret *client_secret, const char *tenant,
     nylas_cb cb, void *arg);
@@ -176,13 +182,14 @@ void nylas_error_clear(struct nylas_error *e);
 enum nylas_outcome nylas_outcome_of(enum http_outcome outcome, long status);
 
 /*
- * {"settings":{"client_id","client_secret","tenant"}[,"scope":[...]]}, or
- * NULL when any of the three is missing or empty: a partial settings object
- * would wipe the others.  A secret (caller frees).
+ * {"settings":{"client_id","client_secret"[,"tenant"]}[,"scope":[...]]}, or
+ * NULL when client_id or client_secret is missing or empty: a settings object
+ * without them would wipe them.  tenant NULL or "" is left out, never made
+ * up.  A secret (caller frees).
  */
 struct secret *nylas_connector_body(const char *client_id, const struct secret *client_secret,
     const char *tenant, const char *const *scope, size_t n_scope);
-/* {"credential_data":{"client_id","client_secret","tenant"}}, or NULL likewise. */
+/* {"credential_data":{"client_id","client_secret"[,"tenant"]}}, or NULL likewise. */
 struct secret *nylas_credential_body(const char *client_id, const struct secret *client_secret,
     const char *tenant);
 /* The body of a webhook destination create; caller frees. */

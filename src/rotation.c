@@ -419,6 +419,8 @@ struct app_rot {
 	struct saving *saving;		/* the row's write in flight, or NULL */
 	int retry_max;			/* the tries the step being retried has (for its log line) */
 	char *orphan_key;		/* creating: this rotation's credential found without its text */
+	char *target;			/* where Nylas gets the secret, as last read (for logs) */
+	int to_credential;		/* ... and whether that is a connector credential */
 };
 
 /* What a rotation does once its row is durably stored (see save_then). */
@@ -973,6 +975,112 @@ find_key(const struct graph_application *app, const char *key_id)
 	return NULL;
 }
 
+/* ---- Where Nylas gets the new secret ---- */
+
+enum publish_kind {
+	PUBLISH_SETTINGS,		/* the connector's settings */
+	PUBLISH_CREDENTIAL,		/* a connector credential */
+};
+
+/* Where a rotation publishes, and what it sends with the secret; borrowed strings. */
+struct publish_target {
+	enum publish_kind kind;
+	const char *credential_id;	/* PUBLISH_CREDENTIAL */
+	const char *source;		/* "settings", "config" or "active_credential_id" */
+	const char *tenant;		/* sent with client_id and client_secret; NULL: none */
+};
+
+static const char *
+nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/*
+ * Where the new secret goes, from the app's config and the connector as read
+ * now: the configured nylas_connector_credential_id (an explicit override),
+ * else the connector's active_credential_id (Nylas signs users in with that
+ * credential's data, not with settings: "used as a default for communication
+ * with the provider", Nylas's "Update a connector" reference), else settings.
+ *
+ * The tenant is never made up.  settings.tenant is optional and a PATCH
+ * replaces the whole settings object, so settings get back exactly the tenant
+ * Nylas shows, else nylas_tenant if the operator set it, else none.  A
+ * credential's data is never shown, and its PATCH replaces all of
+ * credential_data too (Nylas's "Update a connector credential" reference):
+ * sending no tenant would drop the one it has, sending azure_tenant_id would
+ * narrow a multi-tenant app to its home tenant.  So a credential is updated
+ * only with the operator's nylas_tenant; without it, -1 and *why (caller
+ * frees).
+ */
+static int
+publish_target_of(const struct config_app *app, const struct nylas_connector *c,
+    struct publish_target *t, char **why)
+{
+	memset(t, 0, sizeof(*t));
+	t->kind = PUBLISH_CREDENTIAL;
+	if (nonempty(app->nylas_connector_credential_id) != NULL) {
+		t->credential_id = app->nylas_connector_credential_id;
+		t->source = "config";
+	} else if (nonempty(c->active_credential_id) != NULL) {
+		t->credential_id = c->active_credential_id;
+		t->source = "active_credential_id";
+	} else {
+		t->kind = PUBLISH_SETTINGS;
+		t->source = "settings";
+		t->tenant = nonempty(c->tenant) != NULL ? c->tenant : nonempty(app->nylas_tenant);
+		return 0;
+	}
+	t->tenant = nonempty(app->nylas_tenant);
+	if (t->tenant != NULL)
+		return 0;
+	*why = xasprintf("not publishing to connector credential %s (from %s) without "
+	    "nylas_tenant: Nylas never shows a credential's tenant and an update replaces all "
+	    "of its data, so rekey would drop or narrow it; set nylas_tenant to the tenant the "
+	    "credential signs users in with (common for a multi-tenant app)", t->credential_id,
+	    t->source);
+	return -1;
+}
+
+/* {"kind","credential_id","source"} of t for the store and status (cJSON_free). */
+static char *
+publish_target_json(const struct publish_target *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *out;
+
+	cJSON_AddStringToObject(o, "kind", t->kind == PUBLISH_CREDENTIAL ? "credential" :
+	    "settings");
+	cJSON_AddItemToObject(o, "credential_id", t->credential_id != NULL ?
+	    cJSON_CreateString(t->credential_id) : cJSON_CreateNull());
+	cJSON_AddStringToObject(o, "source", t->source);
+	out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (out == NULL)
+		fatal("out of memory");
+	return out;
+}
+
+/* Logs where the rotation publishes (what: "will publish to", ...) and records it for status. */
+static void
+note_target(struct app_rot *a, const struct publish_target *t, const char *what)
+{
+	char *json = publish_target_json(t);
+
+	free(a->target);
+	if (t->kind == PUBLISH_CREDENTIAL)
+		a->target = xasprintf("connector credential %s (from %s)", t->credential_id,
+		    t->source);
+	else
+		a->target = xstrdup("connector settings");
+	a->to_credential = t->kind == PUBLISH_CREDENTIAL;
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s %s, tenant %s", a->row.id,
+	    what, a->target, t->tenant != NULL ? t->tenant : "none sent");
+	if (store_put_value(a->r->st, a->app->name, "publish_target", json) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record publish_target");
+	cJSON_free(json);
+}
+
 /* ---- The calls of each step and their answers ---- */
 
 /* Reads the application (and learns its object id); cb gets the answer. */
@@ -1016,7 +1124,7 @@ dry_run_note(const struct app_rot *a, const char *old_key, const char *why)
 	return xasprintf("dry-run: would addPassword with displayName " DISPLAY_PREFIX "%s, "
 	    "lifetime %lldd; would publish to Nylas (%s); %s%s%s%s", a->row.id,
 	    (long long)(a->row.lifetime / 86400),
-	    a->app->nylas_connector_credential_id ? "connector credential" : "connector settings",
+	    a->target ? a->target : "?",
 	    old_key ? "would retire " : "would not retire the old secret: ",
 	    old_key ? old_key : why, old_key ? " after " : "", old_key ? grace : "");
 }
@@ -1114,6 +1222,42 @@ planned_read_cb(const struct graph_result *res, void *arg)
 	a->row.old_key_id = old;
 	note_orphan(a, res->application);
 	enter(a, &st, NULL, creating_stored);
+}
+
+/* planned: where the secret would go, settled before anything is written. */
+static void
+planned_connector_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	struct publish_target t;
+	char *why = NULL;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
+		nylas_failed(a, "read connector", res);
+		return;
+	}
+	if (publish_target_of(a->app, res->connector, &t, &why) == -1) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+		free(why);
+		return;
+	}
+	note_target(a, &t, a->row.dry_run ? "would publish to" : "will publish to");
+	read_app(a, planned_read_cb, "planned");
+}
+
+/*
+ * planned: reads the connector first, so that a rotation whose secret could
+ * not be published (see publish_target_of) fails before a secret is made.
+ */
+static void
+read_target(struct app_rot *a)
+{
+	call_started(a, "planned");
+	if (nylas_get_connector(a->nc, planned_connector_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }
 
 static void
@@ -1305,7 +1449,7 @@ patched_cb(const struct nylas_result *res, void *arg)
 		return;
 	call_done(a);
 	if (res->outcome != NYLAS_OK) {
-		nylas_failed(a, a->app->nylas_connector_credential_id ? "update connector credential" :
+		nylas_failed(a, a->to_credential ? "update connector credential" :
 		    "update connector", res);
 		return;
 	}
@@ -1319,20 +1463,39 @@ patched_cb(const struct nylas_result *res, void *arg)
 	decide(a, ROTATION_OUTCOME_OK, NULL, -1);
 }
 
+/* Publishes secret s to t; 0, or -1 when the call could not be sent. */
+static int
+patch_target(struct app_rot *a, const struct publish_target *t, const struct nylas_connector *c,
+    const struct secret *s)
+{
+	if (t->kind == PUBLISH_CREDENTIAL)
+		return nylas_patch_credential(a->nc, t->credential_id, a->app->azure_client_id, s,
+		    t->tenant, patched_cb, a);
+	/* A PATCH replaces the whole settings object: send it whole, keep the scopes. */
+	return nylas_patch_connector(a->nc, a->app->azure_client_id, s, t->tenant,
+	    (const char *const *)c->scope, c->n_scope, patched_cb, a);
+}
+
+/* publishing: the connector as it is now says where the secret goes; then the update. */
 static void
 connector_cb(const struct nylas_result *res, void *arg)
 {
 	struct app_rot *a = arg;
-	const struct nylas_connector *c = res->connector;
-	const char *tenant;
+	struct publish_target t;
 	struct secret *s;
+	char *why = NULL;
 	int rc;
 
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
 	call_done(a);
-	if (res->outcome != NYLAS_OK || c == NULL) {
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
 		nylas_failed(a, "read connector", res);
+		return;
+	}
+	if (publish_target_of(a->app, res->connector, &t, &why) == -1) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+		free(why);
 		return;
 	}
 	s = new_secret(a);
@@ -1341,40 +1504,22 @@ connector_cb(const struct nylas_result *res, void *arg)
 		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
-	tenant = c->tenant != NULL && c->tenant[0] != '\0' ? c->tenant : a->app->azure_tenant_id;
+	note_target(a, &t, "publishing to");
 	call_started(a, "publishing");
-	/* A PATCH replaces the whole settings object: send it complete, keep the scopes. */
-	rc = nylas_patch_connector(a->nc, a->app->azure_client_id, s, tenant,
-	    (const char *const *)c->scope, c->n_scope, patched_cb, a);
+	rc = patch_target(a, &t, res->connector, s);
 	secret_free(s);
 	if (rc == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector update", -1);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, t.kind == PUBLISH_CREDENTIAL ?
+		    "cannot send the connector credential update" :
+		    "cannot send the connector update", -1);
 }
 
 static void
 publish(struct app_rot *a)
 {
-	struct secret *s;
-	int rc;
-
 	call_started(a, "publishing");
-	if (a->app->nylas_connector_credential_id == NULL) {
-		if (nylas_get_connector(a->nc, connector_cb, a) == -1)
-			decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
-		return;
-	}
-	s = new_secret(a);
-	if (s == NULL) {
-		decide(a, ROTATION_OUTCOME_PERMANENT,
-		    "the stored secret cannot be unsealed with the master key", -1);
-		return;
-	}
-	rc = nylas_patch_credential(a->nc, a->app->nylas_connector_credential_id,
-	    a->app->azure_client_id, s, a->app->azure_tenant_id, patched_cb, a);
-	secret_free(s);
-	if (rc == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE,
-		    "cannot send the connector credential update", -1);
+	if (nylas_get_connector(a->nc, connector_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }
 
 static void
@@ -1465,7 +1610,7 @@ drive(struct app_rot *a)
 		return;
 	switch (s) {
 	case ROTATION_PLANNED:
-		read_app(a, planned_read_cb, "planned");
+		read_target(a);
 		return;
 	case ROTATION_CREATING:
 		/* Also after a restart: the orphan check comes before any add. */
@@ -1591,6 +1736,7 @@ app_rot_free(struct app_rot *a)
 	free(a->object_id);
 	free(a->told_waiting);
 	free(a->orphan_key);
+	free(a->target);
 	free(a);
 }
 

@@ -181,6 +181,35 @@ out:
 	return rc;
 }
 
+/*
+ * "publish_target": where the last rotation published or will publish the
+ * secret, as the rotator recorded it ({"kind","credential_id","source"});
+ * null until a rotation has read the connector.  0 or -1.
+ */
+static int
+add_publish_target(cJSON *app_obj, struct store *st, const char *app)
+{
+	char *json = NULL;
+	cJSON *t = NULL, *o;
+
+	if (get_value(st, app, "publish_target", &json) == -1)
+		return -1;
+	if (json != NULL)
+		t = cJSON_Parse(json);
+	free(json);
+	if (!cJSON_IsObject(t)) {
+		cJSON_Delete(t);
+		cJSON_AddNullToObject(app_obj, "publish_target");
+		return 0;
+	}
+	o = cJSON_AddObjectToObject(app_obj, "publish_target");
+	add_str_or_null(o, "kind", credential_str(t, "kind"));
+	add_str_or_null(o, "credential_id", credential_str(t, "credential_id"));
+	add_str_or_null(o, "source", credential_str(t, "source"));
+	cJSON_Delete(t);
+	return 0;
+}
+
 static cJSON *
 incident_json(const struct store_incident *inc)
 {
@@ -464,7 +493,8 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	cJSON_AddStringToObject(o, "name", app->name);
 	cJSON_AddStringToObject(o, "rotation_mode", mode_name(app->rotation_mode));
 	add_owners(o, st, app);
-	if (add_secrets(o, st, app->name, now) == -1 || add_incidents(o, st, app->name) == -1 ||
+	if (add_secrets(o, st, app->name, now) == -1 ||
+	    add_publish_target(o, st, app->name) == -1 || add_incidents(o, st, app->name) == -1 ||
 	    add_rotations(o, st, app->name) == -1 || add_notifications(o, st, cfg, app->name) == -1 ||
 	    add_health(o, st, cfg, app, now, level) == -1) {
 		cJSON_Delete(o);
@@ -593,6 +623,20 @@ text_secrets(struct wbuf *b, const cJSON *app)
 		    why ? why : "unknown");
 	else if (why != NULL && why[0] != '\0')
 		add_fmt(b, "    in use: %s (%s)\n", in_use, why);
+}
+
+static void
+text_publish_target(struct wbuf *b, const cJSON *app)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(app, "publish_target");
+
+	if (!cJSON_IsObject(t))
+		add_fmt(b, "  publishes to: not known yet (no rotation has read the connector)\n");
+	else if (strcmp(str(t, "kind", ""), "credential") == 0)
+		add_fmt(b, "  publishes to: connector credential %s (from %s)\n",
+		    str(t, "credential_id", "?"), str(t, "source", "?"));
+	else
+		add_fmt(b, "  publishes to: connector settings\n");
 }
 
 static void
@@ -744,6 +788,7 @@ status_text(const cJSON *status)
 		    str(app, "rotation_mode", "?"));
 		text_health(&b, app);
 		text_secrets(&b, app);
+		text_publish_target(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);
 		text_notify(&b, app);

@@ -75,9 +75,12 @@
 //   "nylas": {
 //     "api_key": "...",           the only accepted bearer
 //     "application_id": "nylas-app-1",
-//     "connector": {"settings": {"client_id","client_secret","tenant"}, "scope": [...]},
+//     "connector": {"settings": {"client_id","client_secret","tenant"?}, "scope": [...],
+//                   "active_credential_id"?},
 //                                 null -> the connector does not exist (404)
-//     "credentials": {"<id>": {"name", "credential_data": {"client_id","client_secret","tenant"}}},
+//     "credentials": {"<id>": {"name", "credential_data": {"client_id","client_secret","tenant"?}}},
+//     "connector_get_hides_tenant": false,  GET leaves settings.tenant out
+//     "credential_patch": "replace",  "replace" (documented) | "merge" (see nylas.js)
 //     "grants": [{"id","provider","grant_status","email","created_at","updated_at",
 //                 "credential_id","scope"}],
 //     "grants_paging": "offset",  "offset" | "cursor" | "both" (see nylas.js)

@@ -8,12 +8,17 @@
 // Retry-After beyond that many requests per second.
 //
 // Routes:
-//   GET        /v3/connectors/microsoft             settings without client_secret
-//   PATCH|PUT  /v3/connectors/microsoft             settings REPLACE the nested object,
-//              so this fake insists on client_id, client_secret and tenant together
-//              (400 otherwise): it proves that the client always sends all three
-//   GET|PATCH  /v3/connectors/microsoft/creds/{id}  credential_data (all three fields,
-//              same strictness); answers never echo the data
+//   GET        /v3/connectors/microsoft             settings without client_secret, scope,
+//              active_credential_id when set; settings.tenant unless
+//              nylas.connector_get_hides_tenant (whether GET echoes it is undocumented)
+//   PATCH|PUT  /v3/connectors/microsoft             settings REPLACE the nested object
+//              (a tenant left out is gone), so this fake insists on client_id and
+//              client_secret (400 otherwise); tenant is optional (Nylas's default is
+//              common); active_credential_id may be set
+//   GET|PATCH  /v3/connectors/microsoft/creds/{id}  credential_data replaces the nested
+//              object too (nylas.credential_patch "replace", the documented default) or,
+//              with "merge", updates the fields sent; client_id and client_secret
+//              required; answers never echo the data
 //   GET        /v3/grants[/{id}]                    provider, grant_status, email filters;
 //              limit (default 10, clamped to 200) with offset and/or page_token;
 //              nylas.grants_paging: "offset" answers limit/offset, "cursor" next_cursor,
@@ -31,6 +36,10 @@
 //                        bytes sent (after gzip when compressed) with the destination's
 //                        current webhook_secret, POSTs it; answers {status, body, headers,
 //                        latency_ms, envelope, signature, compressed}
+//   GET  /_fake/connector/effective -> {"source":"active_credential"|"settings",
+//                        "credential_id", "data":{client_id, client_secret, tenant?}}: what
+//                        Nylas signs users in with (the active credential's data when
+//                        active_credential_id is set, else settings)
 //   POST /_fake/grants   {"grants":[partial grants, upserted by id]} |
 //                        {"generate":{count, grant_status, provider, email_pattern "u{i}@x",
 //                        credential_id}} | {"delete":[ids]} -> {"count": N}
@@ -117,34 +126,60 @@ function connector(ctx) {
 	return c;
 }
 
-function connectorJson(c) {
+// settings.tenant is optional: nylas-nodejs src/models/connectors.ts and
+// nylas-python nylas/models/connectors.py (MicrosoftCreateConnectorSettings:
+// "tenant?" / NotRequired[str]); spec/nylas.md: Nylas's default is "common".
+// active_credential_id: the Connector model of both SDKs (optional) and
+// Nylas's "Update a connector" reference ("used as a default for
+// communication with the provider").
+function connectorJson(ctx, c) {
 	const settings = Object.assign({}, c.settings || {});
 	delete settings.client_secret;
-	return { provider: 'microsoft', settings, scope: c.scope || [] };
+	if (nylasState(ctx).connector_get_hides_tenant)
+		delete settings.tenant;
+	const out = { provider: 'microsoft', settings, scope: c.scope || [] };
+	if (c.active_credential_id)
+		out.active_credential_id = c.active_credential_id;
+	return out;
 }
 
-// A nested object that must carry all three fields: Nylas replaces the whole
-// object, so a missing field would be dropped on the real service.
-function fullCredentials(obj, name) {
+// A nested object as a PATCH sends it: client_id and client_secret are
+// required ("To use the credential to override a connector, this field must
+// contain the client_id and client_secret", Nylas's "Update a connector
+// credential" reference; the SDKs' Microsoft settings require both), tenant
+// is optional and kept only when sent.
+function azureSettings(obj, name) {
 	if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
 		throw nerr(400, `${name} must be an object.`);
-	const missing = ['client_id', 'client_secret', 'tenant'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
+	const missing = ['client_id', 'client_secret'].filter((k) => typeof obj[k] !== 'string' || obj[k] === '');
 	if (missing.length)
 		throw nerr(400, `${name} replaces the whole object: missing ${missing.join(', ')}.`);
-	return { client_id: obj.client_id, client_secret: obj.client_secret, tenant: obj.tenant };
+	if (obj.tenant !== undefined && (typeof obj.tenant !== 'string' || obj.tenant === ''))
+		throw nerr(400, `${name}.tenant must be a non-empty string.`);
+	const out = { client_id: obj.client_id, client_secret: obj.client_secret };
+	if (obj.tenant !== undefined)
+		out.tenant = obj.tenant;
+	return out;
 }
 
+// "When you make a PATCH request, Nylas replaces all data in the nested
+// object with the information included in your request" (Nylas's "Update a
+// connector" reference): settings are replaced whole, a tenant left out is gone.
 function updateConnector(ctx) {
 	const c = connector(ctx);
 	const b = jsonBody(ctx);
 	if (b.scope !== undefined && !(Array.isArray(b.scope) && b.scope.every((s) => typeof s === 'string')))
 		throw nerr(400, 'scope must be an array of strings.');
+	if (b.active_credential_id !== undefined && typeof b.active_credential_id !== 'string')
+		throw nerr(400, 'active_credential_id must be a string.');
 	if (b.settings !== undefined)
-		c.settings = fullCredentials(b.settings, 'settings');
+		c.settings = azureSettings(b.settings, 'settings');
 	if (b.scope !== undefined)
 		c.scope = b.scope;
+	if (b.active_credential_id !== undefined)
+		c.active_credential_id = b.active_credential_id;
 	c.updated_at = nowSec();
-	ok(ctx, connectorJson(c));
+	ok(ctx, connectorJson(ctx, c));
 }
 
 function credentialJson(c) {
@@ -169,8 +204,14 @@ function credential(ctx) {
 function updateCredential(ctx) {
 	const c = credential(ctx);
 	const b = jsonBody(ctx);
-	if (b.credential_data !== undefined)
-		c.credential_data = fullCredentials(b.credential_data, 'credential_data');
+	// Nylas's "Update a connector credential" reference says the same as for
+	// the connector: the nested object is replaced whole. "merge" is the
+	// other plausible behaviour, for tests that must hold under both.
+	if (b.credential_data !== undefined) {
+		const data = azureSettings(b.credential_data, 'credential_data');
+		c.credential_data = nylasState(ctx).credential_patch === 'merge' ?
+			Object.assign({}, c.credential_data || {}, data) : data;
+	}
 	if (typeof b.name === 'string')
 		c.name = b.name;
 	c.updated_at = nowSec();
@@ -230,14 +271,25 @@ function findGrant(ctx, id) {
 	return grantDefaults(g);
 }
 
+// What Nylas signs users in with: the active credential's data when the
+// connector has active_credential_id (spec/nylas.md, "Details checked
+// later"), else the connector's settings.
+function effective(n) {
+	const c = n.connector || {};
+	const cred = c.active_credential_id && n.credentials[c.active_credential_id];
+	if (cred)
+		return { source: 'active_credential', credential_id: c.active_credential_id, data: cred.credential_data || {} };
+	return { source: 'settings', credential_id: null, data: c.settings || {} };
+}
+
 // The Microsoft secret a grant authenticates with: its connector
-// credential's, else the connector's.
+// credential's, else what the connector uses.
 function grantSecret(ctx, g) {
 	const n = nylasState(ctx);
 	const cred = g.credential_id && n.credentials[g.credential_id];
 	if (cred)
 		return cred.credential_data || {};
-	return (n.connector && n.connector.settings) || {};
+	return effective(n).data;
 }
 
 // A Microsoft grant cannot send while the Microsoft secret is broken (spec);
@@ -248,7 +300,10 @@ function checkProvider(ctx, g) {
 		return;
 	const s = grantSecret(ctx, g);
 	const state = ctx.world.state;
-	const app = state.app(state.tenant(s.tenant || ''), s.client_id);
+	// No tenant, or common/organizations: the app's secrets live in its home tenant.
+	const home = (s.tenant && state.tenant(s.tenant)) ||
+		Object.values(state.data.tenants || {}).find((t) => t.apps && t.apps[s.client_id]) || null;
+	const app = state.app(home, s.client_id);
 	if (!app)
 		return;
 	const verdict = state.checkSecret(app, s.client_secret);
@@ -466,7 +521,7 @@ function createNylas(world) {
 	return new FakeServer(world, {
 		name: 'nylas',
 		routes: [
-			['GET', CONN, authed((ctx) => ok(ctx, connectorJson(connector(ctx))))],
+			['GET', CONN, authed((ctx) => ok(ctx, connectorJson(ctx, connector(ctx))))],
 			['PATCH', CONN, authed(updateConnector)],
 			['PUT', CONN, authed(updateConnector)],
 			['GET', CRED, authed((ctx) => ok(ctx, credentialJson(credential(ctx))))],
@@ -488,6 +543,7 @@ function createNylas(world) {
 		control: [
 			['POST', /^\/_fake\/deliver$/, deliver],
 			['POST', /^\/_fake\/grants$/, upsertGrants],
+			['GET', /^\/_fake\/connector\/effective$/, (ctx) => ctx.send(200, effective(nylasState(ctx)))],
 			['GET', /^\/_fake\/challenges$/, (ctx) => ctx.send(200, { challenges: world.challenges })],
 		],
 		error: onError,

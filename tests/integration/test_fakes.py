@@ -771,6 +771,50 @@ def test_nylas_connector(f):
          "PATCH connector credential: 200, data not echoed, secret stored", r)
     t.eq(nylas(f, "PATCH", "/v3/connectors/microsoft/creds/nope", {"credential_data": {}}).status, 404,
          "an unknown connector credential: 404")
+    test_nylas_tenant_and_active_credential(f)
+
+
+def test_nylas_tenant_and_active_credential(f):
+    conn = "/v3/connectors/microsoft"
+    r = nylas(f, "PATCH", conn, {"settings": {"client_id": TARGET, "client_secret": CURRENT}})
+    t.ok(r.status == 200 and f.state()["nylas"]["connector"]["settings"] == {"client_id": TARGET,
+                                                                            "client_secret": CURRENT},
+         "PATCH connector without tenant: 200, settings replaced whole (no tenant left)", r)
+    t.eq(nylas(f, "GET", conn).json()["data"]["settings"], {"client_id": TARGET},
+         "GET connector after it: no tenant shown")
+    nylas(f, "PATCH", conn, {"settings": {"client_id": TARGET, "client_secret": CURRENT, "tenant": "common"}})
+    f.seed({"nylas": {"connector_get_hides_tenant": True}})
+    t.eq(nylas(f, "GET", conn).json()["data"]["settings"], {"client_id": TARGET},
+         "connector_get_hides_tenant: GET leaves the tenant out")
+    t.eq(f.state()["nylas"]["connector"]["settings"]["tenant"], "common", "... which Nylas still holds")
+    f.seed({"nylas": {"connector_get_hides_tenant": None}})
+    t.eq(f.nylas_effective(), {"source": "settings", "credential_id": None, "data": {
+        "client_id": TARGET, "client_secret": CURRENT, "tenant": "common"}},
+        "effective sign-in data: settings without active_credential_id")
+    f.seed({"nylas": {"connector": {"active_credential_id": "cred-1"}}})
+    t.eq(nylas(f, "GET", conn).json()["data"].get("active_credential_id"), "cred-1",
+         "GET connector shows active_credential_id")
+    cred = f.state()["nylas"]["credentials"]["cred-1"]["credential_data"]
+    eff = f.nylas_effective()
+    t.eq((eff["source"], eff["credential_id"], eff["data"]), ("active_credential", "cred-1", cred),
+         "effective sign-in data: the active credential's")
+    other = "oth8Q~" + "o" * 34
+    path = conn + "/creds/cred-1"
+    r = nylas(f, "PATCH", path, {"credential_data": {"client_id": TARGET, "client_secret": other}})
+    t.ok(r.status == 200 and f.nylas_effective()["data"] == {"client_id": TARGET, "client_secret": other},
+         "PATCH credential without tenant (replace, documented): the tenant is gone", r)
+    t.eq(nylas(f, "PATCH", path, {"credential_data": {"client_id": TARGET}}).status, 400,
+         "PATCH credential without client_secret: 400")
+    f.seed({"nylas": {"credential_patch": "merge"}})
+    nylas(f, "PATCH", path, {"credential_data": {"client_id": TARGET, "client_secret": CURRENT,
+                                                 "tenant": TENANT}})
+    nylas(f, "PATCH", path, {"credential_data": {"client_id": TARGET, "client_secret": other}})
+    t.eq(f.nylas_effective()["data"], {"client_id": TARGET, "client_secret": other, "tenant": TENANT},
+         "PATCH credential without tenant (merge): the tenant is kept")
+    nylas(f, "PATCH", path, {"credential_data": {"client_id": TARGET, "client_secret": CURRENT,
+                                                 "tenant": TENANT}})
+    nylas(f, "PATCH", conn, {"settings": {"client_id": TARGET, "client_secret": CURRENT, "tenant": TENANT}})
+    f.seed({"nylas": {"credential_patch": None, "connector": {"active_credential_id": None}}})
 
 
 def test_nylas_grants(f):

@@ -161,7 +161,7 @@ def proactive(rig):
     made = rig.made_by(row.get("id", ""))
     t.ok(made and creds["client_secret"] == made[0]["secretText"] and creds["tenant"] == TENANT,
          "proactive: the connector credential holds the new secret")
-    t.eq(rig.connector_secret(), CURRENT, "proactive: the connector settings are untouched")
+    t.eq(rig.settings()["client_secret"], CURRENT, "proactive: the connector settings are untouched")
     warned = sorted(rig.values("warned:").keys())
     t.eq(warned, ["warned:%s:%d" % (CURRENT_KEY, 14 * DAY), "warned:%s:%d" % (CURRENT_KEY, 30 * DAY)],
          "proactive: the 30d and 14d warnings recorded once each")
@@ -253,5 +253,5 @@ run("429", throttled)
 run("reloads", reloads)
 run("reload while storing", reload_while_storing)
 run("proactive", proactive, seed=state(passwords(current_end=soon(10))),
-    app_lines=["nylas_connector_credential_id = cred-1"])
+    app_lines=["nylas_connector_credential_id = cred-1", "nylas_tenant = %s" % TENANT])
 t.done()

@@ -136,6 +136,11 @@ class Fakes(NodeProcess):
             body["object"] = object_
         return self._control("nylas", "POST", "deliver", body)
 
+    def nylas_effective(self):
+        """What Nylas signs users in with: {"source": "active_credential" |
+        "settings", "credential_id", "data": {client_id, client_secret, tenant?}}."""
+        return self._control("nylas", "GET", "connector/effective")
+
     def add_grants(self, grants=None, generate=None, delete=None):
         body = {}
         if grants:

@@ -145,7 +145,15 @@ class Rig:
         return [p for p in self.app()["passwords"] if p.get("displayName") == "rekey-" + rid]
 
     def connector_secret(self):
-        return self.fakes.state()["nylas"]["connector"]["settings"]["client_secret"]
+        """The secret Nylas signs users in with (settings, or the active credential's)."""
+        return self.fakes.nylas_effective()["data"].get("client_secret")
+
+    def settings(self):
+        """The connector's settings as Nylas holds them (with the secret)."""
+        return self.fakes.state()["nylas"]["connector"]["settings"]
+
+    def credential_data(self, cid):
+        return self.fakes.state()["nylas"]["credentials"][cid].get("credential_data", {})
 
     def token_ok(self, secret):
         """Does the identity platform give a token for the target app with this secret?"""

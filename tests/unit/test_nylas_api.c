@@ -1,6 +1,6 @@
 /*
  * Unit tests: Nylas's error envelope, connector and credential bodies
- * (always complete), grants pages in both pagination styles, connector and
+ * (client_id and client_secret always, the tenant only when given), grants pages in both pagination styles, connector and
  * webhook answers.  No network.
  */
 #include "nylas_api.h"
@@ -170,8 +170,20 @@ test_connector_body(void)
 	    "connector body: refused without a secret");
 	TAP_OK(nylas_connector_body("c", none, "t", NULL, 0) == NULL,
 	    "connector body: refused with an empty secret");
-	TAP_OK(nylas_connector_body("c", sec, NULL, NULL, 0) == NULL,
-	    "connector body: refused without tenant");
+	/* settings.tenant is optional (Nylas's default is common): none given, none sent. */
+	b = nylas_connector_body("c", sec, NULL, NULL, 0);
+	TAP_STR_EQ(b ? (const char *)b->data : NULL,
+	    "{\"settings\":{\"client_id\":\"c\",\"client_secret\":\"q~8Q\\\"x\\\\y/z\"}}",
+	    "connector body without a tenant: client_id and client_secret only");
+	secret_free(b);
+	b = nylas_connector_body("c", sec, "", scope, 1);
+	TAP_OK(b != NULL && strstr((const char *)b->data, "tenant") == NULL,
+	    "connector body with an empty tenant: no tenant member");
+	secret_free(b);
+	b = nylas_connector_body("c", sec, "common", NULL, 0);
+	TAP_OK(b != NULL && strstr((const char *)b->data, ",\"tenant\":\"common\"}") != NULL,
+	    "connector body: common is sent back as it is");
+	secret_free(b);
 	b = nylas_credential_body("11111111-2222-3333-4444-555555555555", sec,
 	    "contoso.onmicrosoft.com");
 	TAP_STR_EQ((const char *)b->data, "{\"credential_data\":{\"client_id\":"
@@ -179,8 +191,19 @@ test_connector_body(void)
 	    "\"tenant\":\"contoso.onmicrosoft.com\"}}", "credential body: exact JSON");
 	check_settings(b, "credential_data", "q~8Q\"x\\y/z", "credential body");
 	secret_free(b);
-	TAP_OK(nylas_credential_body("c", sec, "") == NULL,
-	    "credential body: refused with an empty tenant");
+	b = nylas_credential_body("c", sec, NULL);
+	TAP_STR_EQ(b ? (const char *)b->data : NULL,
+	    "{\"credential_data\":{\"client_id\":\"c\",\"client_secret\":\"q~8Q\\\"x\\\\y/z\"}}",
+	    "credential body without a tenant: client_id and client_secret only");
+	secret_free(b);
+	b = nylas_credential_body("c", sec, "");
+	TAP_OK(b != NULL && strstr((const char *)b->data, "tenant") == NULL,
+	    "credential body with an empty tenant: no tenant member");
+	secret_free(b);
+	TAP_OK(nylas_credential_body(NULL, sec, "t") == NULL,
+	    "credential body: refused without client_id");
+	TAP_OK(nylas_credential_body("c", none, "t") == NULL,
+	    "credential body: refused with an empty secret");
 	secret_free(sec);
 	secret_free(none);
 }
@@ -367,6 +390,18 @@ test_connector(void)
 	TAP_STR_EQ(c.tenant, "common", "connector: tenant");
 	TAP_OK(c.n_scope == 2 && strcmp(c.scope[1], "offline_access") == 0, "connector: scope");
 	TAP_OK(c.has_secret == 0, "connector: no secret came back");
+	TAP_OK(c.active_credential_id == NULL, "connector: no active_credential_id");
+	nylas_connector_clear(&c);
+	TAP_OK(nylas_parse_connector(S("{\"data\":{\"provider\":\"microsoft\","
+	    "\"active_credential_id\":\"cred-9\",\"settings\":{\"client_id\":\"c\"}}}"), &c,
+	    &err) == 0, "connector with active_credential_id and no tenant: parses");
+	TAP_STR_EQ(c.active_credential_id, "cred-9", "connector: active_credential_id");
+	TAP_OK(c.tenant == NULL, "connector: no tenant shown, none made up");
+	nylas_connector_clear(&c);
+	TAP_OK(nylas_parse_connector(S("{\"data\":{\"provider\":\"microsoft\","
+	    "\"active_credential_id\":null,\"settings\":{\"client_id\":\"c\",\"tenant\":null}}}"),
+	    &c, &err) == 0 && c.active_credential_id == NULL && c.tenant == NULL,
+	    "connector: null active_credential_id and tenant read as unset");
 	nylas_connector_clear(&c);
 	TAP_OK(nylas_parse_connector(echo, strlen(echo), &c, &err) == 0 && c.has_secret == 1,
 	    "connector: an echoed secret is noticed (and not kept)");

@@ -87,6 +87,8 @@ seed(struct store *st)
 	store_put_value(st, "staging", "in_use_key_id", "");
 	store_put_value(st, "staging", "in_use_why", "2 credentials share hint abc");
 	store_put_value(st, "staging", "password_credentials", "[]");
+	store_put_value(st, "prod", "publish_target",
+	    "{\"kind\":\"credential\",\"credential_id\":\"cred-1\",\"source\":\"active_credential_id\"}");
 	store_put_rotation(st, &failing);
 	store_put_rotation(st, &waiting);
 	store_put_incident(st, &inc);
@@ -131,6 +133,12 @@ test_json(const cJSON *doc)
 	TAP_OK(cJSON_IsNumber(at(k1, "days_left")) && at(k1, "days_left")->valuedouble < 0,
 	    "json: days_left negative once ended");
 	TAP_OK(cJSON_IsNull(at(prod, "in_use_why")), "json: no why when the key is known");
+	TAP_STR_EQ(s_at(at(prod, "publish_target"), "kind"), "credential", "json: publish_target kind");
+	TAP_STR_EQ(s_at(at(prod, "publish_target"), "credential_id"), "cred-1",
+	    "json: publish_target credential_id");
+	TAP_STR_EQ(s_at(at(prod, "publish_target"), "source"), "active_credential_id",
+	    "json: publish_target source");
+	TAP_OK(cJSON_IsNull(at(staging, "publish_target")), "json: publish_target null until known");
 	TAP_OK(cJSON_IsNull(at(staging, "in_use_key_id")) &&
 	    s_at(staging, "in_use_why") != NULL &&
 	    strcmp(s_at(staging, "in_use_why"), "2 credentials share hint abc") == 0,
@@ -170,6 +178,9 @@ test_text(const cJSON *doc)
 	TAP_OK(strstr(text, "waiting for approval: rekey approve -c test.conf r-2") != NULL,
 	    "text: how to approve");
 	TAP_OK(strstr(text, "events journaled: nylas 0, graph 0") != NULL, "text: journal counts");
+	TAP_OK(strstr(text, "  publishes to: connector credential cred-1 (from active_credential_id)\n")
+	    != NULL && strstr(text, "  publishes to: not known yet") != NULL,
+	    "text: one line on where the secret is published");
 	free(text);
 }
 
