@@ -977,19 +977,6 @@ find_key(const struct graph_application *app, const char *key_id)
 
 /* ---- Where Nylas gets the new secret ---- */
 
-enum publish_kind {
-	PUBLISH_SETTINGS,		/* the connector's settings */
-	PUBLISH_CREDENTIAL,		/* a connector credential */
-};
-
-/* Where a rotation publishes, and what it sends with the secret; borrowed strings. */
-struct publish_target {
-	enum publish_kind kind;
-	const char *credential_id;	/* PUBLISH_CREDENTIAL */
-	const char *source;		/* "settings", "config" or "active_credential_id" */
-	const char *tenant;		/* sent with client_id and client_secret; NULL: none */
-};
-
 static const char *
 nonempty(const char *s)
 {
@@ -1013,8 +1000,8 @@ nonempty(const char *s)
  * only with the operator's nylas_tenant; without it, -1 and *why (caller
  * frees).
  */
-static int
-publish_target_of(const struct config_app *app, const struct nylas_connector *c,
+int
+rotation_publish_target(const struct config_app *app, const struct nylas_connector *c,
     struct publish_target *t, char **why)
 {
 	memset(t, 0, sizeof(*t));
@@ -1239,7 +1226,7 @@ planned_connector_cb(const struct nylas_result *res, void *arg)
 		nylas_failed(a, "read connector", res);
 		return;
 	}
-	if (publish_target_of(a->app, res->connector, &t, &why) == -1) {
+	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
 		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
 		free(why);
 		return;
@@ -1493,7 +1480,7 @@ connector_cb(const struct nylas_result *res, void *arg)
 		nylas_failed(a, "read connector", res);
 		return;
 	}
-	if (publish_target_of(a->app, res->connector, &t, &why) == -1) {
+	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
 		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
 		free(why);
 		return;

@@ -295,6 +295,31 @@ check_webhooks(struct app_poll *p)
 	next_round(p);
 }
 
+/* The connector is the app's: can a new secret be put where Nylas signs users in? */
+static void
+connector_target(struct app_poll *p, const struct nylas_connector *c)
+{
+	char msg[CONDITION_MESSAGE_MAX], *why = NULL;
+	struct publish_target t;
+
+	if (rotation_publish_target(p->app, c, &t, &why) == -1) {
+		snprintf(msg, sizeof(msg), "a rotation would stop before making a secret: %s", why);
+		record(p, CONDITION_CONNECTOR_READY, CONDITION_FALSE, 1, "TenantUnknown", msg);
+		p->failed = 1;
+		free(why);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "the Nylas API key works and the Microsoft connector signs in "
+	    "with azure_client_id %s; new secrets go to %s%s%s (tenant %s)", c->client_id,
+	    t.kind == PUBLISH_CREDENTIAL ? "connector credential " : "the connector's settings",
+	    t.kind == PUBLISH_CREDENTIAL ? t.credential_id : "",
+	    t.kind == PUBLISH_CREDENTIAL && strcmp(t.source, "config") == 0 ?
+	    " (nylas_connector_credential_id)" : t.kind == PUBLISH_CREDENTIAL ?
+	    " (its active_credential_id)" : "",
+	    t.tenant != NULL ? t.tenant : "none: Nylas's default, common");
+	record(p, CONDITION_CONNECTOR_READY, CONDITION_TRUE, 0, "Ready", msg);
+}
+
 /* ConnectorReady from the connector as Nylas answered. */
 static void
 connector_cb(const struct nylas_result *res, void *arg)
@@ -308,10 +333,7 @@ connector_cb(const struct nylas_result *res, void *arg)
 	p->in_flight = 0;
 	if (res->outcome == NYLAS_OK && c->client_id != NULL &&
 	    strcmp(c->client_id, p->app->azure_client_id) == 0) {
-		snprintf(msg, sizeof(msg), "the Nylas API key works and the Microsoft connector signs "
-		    "in with azure_client_id %s (tenant %s)", c->client_id,
-		    c->tenant != NULL ? c->tenant : "not set: Nylas's default, common");
-		record(p, CONDITION_CONNECTOR_READY, CONDITION_TRUE, 0, "Ready", msg);
+		connector_target(p, c);
 	} else if (res->outcome == NYLAS_OK) {
 		snprintf(msg, sizeof(msg), "the Nylas Microsoft connector signs in with client_id %s, "
 		    "not azure_client_id %s: the secret rekey rotates is not the one Nylas uses; fix "

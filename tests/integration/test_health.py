@@ -290,6 +290,19 @@ def run_connector(sinks):
              "22222222-2222-3333-4444-555555555555" in c.get("message", ""),
              "connector: another client_id is critical and named", c)
         rig.d.stop()
+        # Nylas signs users in with a credential whose tenant it never shows: without
+        # nylas_tenant a rotation would stop at planned, so rekey says so beforehand.
+        s = rig.fakes.state()
+        s["nylas"]["connector"]["settings"]["client_id"] = TARGET
+        s["nylas"]["connector"]["active_credential_id"] = "cred-1"
+        rig.fakes.seed(s)
+        rig.d.start()
+        rc, doc, c = wait_condition(rig, "ConnectorReady",
+                                    lambda c: c.get("reason") == "TenantUnknown")
+        t.ok(c.get("reason") == "TenantUnknown" and "nylas_tenant" in c.get("message", "") and
+             "cred-1" in c.get("message", "") and c.get("level") == "critical",
+             "connector: an active credential without nylas_tenant is critical, with the fix", c)
+        rig.d.stop()
         write_secret(os.path.join(rig.d.dir, "secrets", "nylas_api_key"), "nyk_wrong\n")
         rig.d.start()
         rc, doc, c = wait_condition(rig, "ConnectorReady",
