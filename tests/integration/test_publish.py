@@ -60,7 +60,8 @@ def writes(rig):
 def status(rig):
     p = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path, "--json"],
                        capture_output=True, text=True, timeout=20)
-    doc = json.loads(p.stdout) if p.returncode == 0 else {}
+    # The exit code is the health (0, 1, 2); the document is there whatever it is.
+    doc = json.loads(p.stdout) if p.returncode in (0, 1, 2) and p.stdout else {}
     text = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
                           text=True, timeout=20).stdout
     app = (doc.get("apps") or [{}])[0]
