@@ -889,11 +889,6 @@ graph_subscription_body(const struct graph_subscription_spec *spec)
 	json_time_field(&b, "expirationDateTime", spec->expiration);
 	json_field(&b, "clientState", spec->client_state->data, spec->client_state->len);
 	json_str_field(&b, "latestSupportedTlsVersion", "v1_2");
-	if (spec->include_resource_data) {
-		wbuf_add_str(&b, ",\"includeResourceData\":true");
-		json_str_field(&b, "encryptionCertificate", spec->encryption_certificate);
-		json_str_field(&b, "encryptionCertificateId", spec->encryption_certificate_id);
-	}
 	wbuf_add_str(&b, "}");
 	return wbuf_to_secret(&b);
 }
@@ -1433,9 +1428,6 @@ graph_create_subscription(struct graph_client *gc, const struct graph_subscripti
 	if (empty(spec->change_type) || empty(spec->notification_url) || empty(spec->resource) ||
 	    spec->client_state == NULL || spec->client_state->len == 0)
 		return bad_arg(gc, "a subscription field");
-	if (spec->include_resource_data && (empty(spec->encryption_certificate) ||
-	    empty(spec->encryption_certificate_id)))
-		return bad_arg(gc, "encryptionCertificate or encryptionCertificateId");
 	return call_submit(gc, call_new(OP_SUB_CREATE, "POST",
 	    path_url(gc->base, "subscriptions", NULL, NULL), graph_subscription_body(spec), cb,
 	    arg));

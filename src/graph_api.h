@@ -108,10 +108,10 @@ struct graph_subscription_spec {
 	const char *resource;			/* "/users" */
 	int64_t expiration;			/* Unix seconds */
 	const struct secret *client_state;	/* at most 128 characters */
-	/* Rich notifications: all three, or include_resource_data 0 and the others NULL. */
-	int include_resource_data;
-	const char *encryption_certificate;	/* base64 of the certificate's DER */
-	const char *encryption_certificate_id;
+	/*
+	 * No includeResourceData: Graph has no rich notifications for the
+	 * directory resources rekey subscribes to (spec/graph.md).
+	 */
 };
 
 /* What a call came to; everything is valid only during the callback. */

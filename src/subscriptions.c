@@ -2,7 +2,6 @@
 #include "config.h"
 #include "crypto.h"
 #include "graph_api.h"
-#include "graph_crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "secret.h"
@@ -46,8 +45,6 @@ struct app_sub {
 	char *notification_url;
 	char *lifecycle_url;
 	struct secret *client_state;
-	char *cert_b64;			/* rich notifications; NULL when plain */
-	char *cert_id;
 	int64_t lifetime;		/* seconds asked for */
 	struct graph_client *gc;
 	struct event *timer;
@@ -492,10 +489,8 @@ start_create(struct app_sub *a)
 	spec.lifecycle_url = a->lifecycle_url;
 	spec.resource = SUB_RESOURCE;
 	spec.expiration = a->asked;
+	/* Never includeResourceData: Graph offers no rich notifications for /users. */
 	spec.client_state = a->client_state;
-	spec.include_resource_data = a->cert_b64 != NULL;
-	spec.encryption_certificate = a->cert_b64;
-	spec.encryption_certificate_id = a->cert_id;
 	return graph_create_subscription(a->gc, &spec, done_cb, a);
 }
 
@@ -620,8 +615,6 @@ app_free(struct app_sub *a)
 	free(a->name);
 	free(a->notification_url);
 	free(a->lifecycle_url);
-	free(a->cert_b64);
-	free(a->cert_id);
 	free(a->call_id);
 	free(a->id);
 	free(a->replaced);
@@ -646,13 +639,6 @@ app_new(struct subscriptions *m, struct event_base *base, struct http_client *hc
 	a->client_state = secret_new(app->graph_client_state->data, app->graph_client_state->len);
 	a->lifetime = app->graph_subscription_lifetime > 0 ? app->graph_subscription_lifetime :
 	    41760 * 60;
-	if (app->graph_encryption_cert_file != NULL) {
-		a->cert_b64 = graph_cert_b64(app->graph_encryption_cert_file, &err);
-		a->cert_id = app->graph_encryption_cert_id ? xstrdup(app->graph_encryption_cert_id) :
-		    NULL;
-		if (a->cert_b64 == NULL || a->cert_id == NULL)
-			goto fail;
-	}
 	a->gc = graph_client_from_app(hc, app, &err);
 	if (a->gc == NULL)
 		goto fail;
@@ -662,7 +648,7 @@ app_new(struct subscriptions *m, struct event_base *base, struct http_client *hc
 	return a;
 fail:
 	log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "graph subscription: off (%s)",
-	    err ? err : "graph_encryption_cert_id is not set");
+	    err ? err : "no Graph client");
 	free(err);
 	app_free(a);
 	return NULL;

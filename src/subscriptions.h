@@ -3,7 +3,9 @@
  * app (graph_subscribe_users = yes, a rotator identity, public_url and a
  * graph_client_state_file): one subscription on /users, changeType
  * "updated,deleted", notificationUrl public_url + /webhooks/graph/{app} and
- * its /lifecycle twin, rich when graph_encryption_cert_file is set.
+ * its /lifecycle twin.  Basic notifications only: Graph supports no rich
+ * notifications (includeResourceData) for users, so an item is only a hint
+ * that the worker checks with GET /users/{id}.
  *
  * At start the stored subscription is kept when it is still live and for the
  * same URL; otherwise the app's subscriptions at Graph are listed and ours is

@@ -22,6 +22,8 @@ function defaults() {
 		clock_skew_s: 300,
 		secret_style: 'modern',
 		subscription_max_minutes: 41760,
+		subscription_expiry_error: 'minutes',
+		graph_clock_offset_s: 0,
 		validation_timeout_ms: 10000,
 		validation_token: null,
 		validation_space: '+',

@@ -260,7 +260,7 @@ start_graph_more(struct run *r, struct graph_client *gc, struct secret **sec, ch
 		return graph_get_application(gc, argv[1], graph_done_cb, r);
 	if (strcmp(call, "sub-create") == 0 && argc == 4) {
 		struct graph_subscription_spec spec = { "updated,deleted", argv[1], argv[2], "/users",
-		    (int64_t)time(NULL) + 2 * 86400, NULL, 0, NULL, NULL };
+		    (int64_t)time(NULL) + 2 * 86400, NULL };
 
 		*sec = read_secret(argv[3]);
 		spec.client_state = *sec;

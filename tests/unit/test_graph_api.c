@@ -562,7 +562,7 @@ test_subscription_body(void)
 	struct graph_subscription_spec spec = {
 		"updated,deleted", "https://hooks.example.com/webhooks/graph/prod",
 		"https://hooks.example.com/webhooks/graph/prod/lifecycle", "/users",
-		1767225600, state, 0, NULL, NULL,
+		1767225600, state,
 	};
 	struct secret *body = graph_subscription_body(&spec);
 	cJSON *root = cJSON_Parse((const char *)body->data);
@@ -585,19 +585,6 @@ test_subscription_body(void)
 	TAP_OK(strstr((const char *)body->data, "lifecycle") == NULL &&
 	    strstr((const char *)body->data, "includeResourceData") == NULL,
 	    "subscription body: no lifecycle URL when none is given, no rich fields");
-	secret_free(body);
-	spec.include_resource_data = 1;
-	spec.encryption_certificate = "MIIBCgKCAQEA+/=";
-	spec.encryption_certificate_id = "notify-2026";
-	body = graph_subscription_body(&spec);
-	TAP_OK(strstr((const char *)body->data, "\"latestSupportedTlsVersion\":\"v1_2\","
-	    "\"includeResourceData\":true,\"encryptionCertificate\":\"MIIBCgKCAQEA+/=\","
-	    "\"encryptionCertificateId\":\"notify-2026\"}") != NULL,
-	    "subscription body: rich notification fields");
-	root = cJSON_Parse((const char *)body->data);
-	TAP_OK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "includeResourceData")),
-	    "subscription body: includeResourceData is a JSON true");
-	cJSON_Delete(root);
 	secret_free(body);
 	secret_free(state);
 }
