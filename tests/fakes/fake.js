@@ -66,6 +66,9 @@
 //   "page_size": 100,             Graph owners page size
 //   "token_lifetime_s": 3599,     expires_in of issued tokens
 //   "clock_skew_s": 300,          tolerated for an assertion's nbf
+//   "unknown_graph_scope": "refuse", a scope other than this Graph's origin + /.default:
+//                                 "refuse" (AADSTS500011) | "issue" (a token the fake
+//                                 Graph refuses: 401 invalid audience)
 //   "subscription_max_minutes": 41760,
 //   "subscription_expiry_error": "minutes",  the wording of the refusal past it:
 //                                 "minutes" | "timespan" (graph.js)
@@ -225,6 +228,8 @@ async function main() {
 	const ports = {};
 	for (const [name, s] of Object.entries(servers))
 		ports[name] = await s.listen();
+	// The resource the token endpoint knows as "Graph": this cloud's Graph.
+	world.graphOrigin = servers.graph.origin;
 	announcePorts(ports, args.watchStdin);
 }
 

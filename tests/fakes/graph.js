@@ -167,6 +167,9 @@ function bearer(ctx) {
 		throw gerr(401, 'InvalidAuthenticationToken', 'CompactToken parsing failed with error code: 80049217');
 	if (tok.exp_ms <= Date.now())
 		throw gerr(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
+	// A token for another resource (another cloud's Graph) is not for this one.
+	if (tok.aud !== undefined && tok.aud !== ctx.server.origin)
+		throw gerr(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
 	const tenant = ctx.world.state.tenant(tok.tenant);
 	const caller = tenant && tenant.apps[tok.client_id];
 	if (!caller)

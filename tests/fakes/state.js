@@ -20,6 +20,7 @@ function defaults() {
 		page_size: 100,
 		token_lifetime_s: 3599,
 		clock_skew_s: 300,
+		unknown_graph_scope: 'refuse',
 		secret_style: 'modern',
 		subscription_max_minutes: 41760,
 		subscription_expiry_error: 'minutes',

@@ -35,7 +35,7 @@ TARGET = "11111111-2222-3333-4444-555555555555"      # the app Nylas signs in as
 TARGET_OID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 ROTATOR = "99999999-8888-7777-6666-555555555555"     # rekey's own identity (certificate)
 STRANGER = "44444444-3333-2222-1111-000000000000"    # may sign in, owns nothing
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+GLOBAL_SCOPE = "https://graph.microsoft.com/.default"
 CURRENT = "cur8Q~" + "c" * 34
 EXPIRED = "old8Q~" + "o" * 34
 STRANGER_SECRET = "str8Q~" + "s" * 34
@@ -119,7 +119,7 @@ def assertion(certs, aud, client_id=ROTATOR, alg="PS256", lifetime=300, jti=None
 
 def token(f, tenant=TENANT, **form):
     form.setdefault("grant_type", "client_credentials")
-    form.setdefault("scope", GRAPH_SCOPE)
+    form.setdefault("scope", f.graph_scope)
     return f.call("identity", "POST", "/%s/oauth2/v2.0/token" % tenant, urllib.parse.urlencode(form),
                   {"Content-Type": "application/x-www-form-urlencoded"})
 
@@ -238,6 +238,20 @@ def test_secrets(f):
     t.eq(aad_code(token(f, client_id=TARGET)), (401, [7000218]), "no credential at all: AADSTS7000218")
     t.eq(aad_code(token(f, client_id=TARGET, client_secret=CURRENT, scope="User.Read")),
          (400, [1002012]), "a scope without /.default: AADSTS1002012")
+    r = token(f, client_id=TARGET, client_secret=CURRENT, scope=GLOBAL_SCOPE)
+    t.ok(aad_code(r) == (400, [500011]) and r.json()["error"] == "invalid_resource"
+         and "https://graph.microsoft.com was not found" in r.json()["error_description"],
+         "the global Graph scope at a token endpoint whose Graph is elsewhere: AADSTS500011", r)
+    r = token(f, client_id=TARGET, client_secret=CURRENT,
+              scope="00000003-0000-0000-c000-000000000000/.default")
+    t.eq(r.status, 200, "Graph's appId scope works in any cloud", r)
+    f.seed({"unknown_graph_scope": "issue"})
+    r = token(f, client_id=TARGET, client_secret=CURRENT, scope=GLOBAL_SCOPE)
+    f.seed({"unknown_graph_scope": "refuse"})
+    g = graph(f, r.json()["access_token"], "GET", "/applications") if r.status == 200 else None
+    t.ok(g is not None and g.status == 401 and gcode(g) == "InvalidAuthenticationToken"
+         and "Invalid audience" in g.json()["error"]["message"],
+         "unknown_graph_scope issue: a token for another Graph, which this Graph refuses (401)", g)
 
 
 def test_assertions(f, certs):
@@ -321,7 +335,7 @@ def test_add_remove(f, bearer):
     oks = [token(f, client_id=TARGET, client_secret=p2["secretText"]).status for p2 in legacy]
     raw = f.call("identity", "POST", "/%s/oauth2/v2.0/token" % TENANT,
                  "grant_type=client_credentials&scope=%s&client_id=%s&client_secret=%s"
-                 % (urllib.parse.quote(GRAPH_SCOPE), TARGET, legacy[0]["secretText"]),
+                 % (urllib.parse.quote(f.graph_scope), TARGET, legacy[0]["secretText"]),
                  {"Content-Type": "application/x-www-form-urlencoded"})
     t.ok(oks == [200] * 5 and any(c in "".join(p2["secretText"] for p2 in legacy) for c in "+/:@")
          and (raw.status == 200) == ("+" not in legacy[0]["secretText"] and "&" not in legacy[0]["secretText"]),
@@ -873,7 +887,7 @@ def test_recording(f, certs):
     reqs = f.requests("identity")
     form = reqs[0]["form"] if reqs else {}
     t.ok(len(reqs) == 1 and reqs[0]["method"] == "POST" and reqs[0]["path"] == "/%s/oauth2/v2.0/token" % TENANT
-         and form.get("client_assertion_type", "").endswith("jwt-bearer") and form.get("scope") == GRAPH_SCOPE
+         and form.get("client_assertion_type", "").endswith("jwt-bearer") and form.get("scope") == f.graph_scope
          and reqs[0]["headers"]["content-type"].startswith("application/x-www-form-urlencoded")
          and isinstance(reqs[0]["time_ms"], int),
          "the identity fake records method, path, lower-case headers, body and form fields", reqs)

@@ -73,6 +73,12 @@ class Fakes(NodeProcess):
         return self.url("graph", "/v1.0")
 
     @property
+    def graph_scope(self):
+        """The client-credentials scope of this Graph: its origin + /.default (like
+        https://graph.microsoft.us/.default in a national cloud)."""
+        return self.url("graph", "/.default")
+
+    @property
     def nylas_base(self):
         return self.url("nylas")
 
