@@ -12,7 +12,9 @@
  * adopted (and renewed) or, when there is none, one is created, so a restart
  * never makes a duplicate even if rekey died between Graph's 201 and the
  * store write.  Renewal comes when less than half the asked lifetime is
- * left.  Every call runs on the event loop, one at most per app, with
+ * left.  The lifetime asked stays 5 minutes (or more, see subscriptions.c)
+ * below Graph's maximum, and Graph's "expiration too far" refusal is read
+ * and the call made again, shorter.  Every call runs on the event loop, one at most per app, with
  * backoff; the store is written from the loop's thread.
  */
 #ifndef REKEY_SUBSCRIPTIONS_H

@@ -555,6 +555,62 @@ test_subscription_list_bound(void)
 	free(body);
 }
 
+struct expiry_case {
+	long status;
+	const char *message;
+	int64_t max_s;		/* 0: not an expiry refusal */
+};
+
+/* Both real wordings (graph_api.c cites them), and what must not be taken for them. */
+static const struct expiry_case expiry_cases[] = {
+	{ 400, "Subscription expiration can only be 41760 minutes in the future.", 41760 * 60 },
+	{ 400, "Subscription expiration can only be 4230 minutes in the future.", 4230 * 60 },
+	{ 400, "Subscription expiration can only be 10070 minutes in the future", 10070 * 60 },
+	{ 400, "Operation: Create; Exception: [Status Code: BadRequest; Reason: Expiration time "
+	  "'2024-05-19T12:16:55.8224757+00:00' ('-5.23:59:55.5782571' from now) is beyond allowed "
+	  "max '3.00:00:00'.]", 3 * 86400 },
+	{ 400, "Operation: Update; Exception: [Status Code: BadRequest; Reason: Expiration time "
+	  "'x' ('-1:00:00' from now) is beyond allowed max '28.23:59:00.5000000'.]",
+	  28 * 86400 + 23 * 3600 + 59 * 60 },
+	{ 400, "... is beyond allowed max '23:59:59'.", 86399 },
+	{ 409, "Subscription expiration can only be 41760 minutes in the future.", 0 },
+	{ 400, "Subscription expiration can only be many minutes in the future.", 0 },
+	{ 400, "Subscription expiration can only be 41760 hours in the future.", 0 },
+	{ 400, "Subscription expiration can only be 9999999999 minutes in the future.", 0 },
+	{ 400, "Subscription expiration can only be 0 minutes in the future.", 0 },
+	{ 400, "Subscription expiration must be in the future.", 0 },
+	{ 400, "... is beyond allowed max '3.25:00:00'.", 0 },
+	{ 400, "... is beyond allowed max '3.00:00'.", 0 },
+	{ 400, "... is beyond allowed max '3.00:00:00", 0 },
+	{ 400, "Invalid value for property 'expirationDateTime'.", 0 },
+	{ 400, NULL, 0 },
+};
+
+static void
+test_expiry_limit(void)
+{
+	struct graph_error e;
+	int64_t max_s;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(expiry_cases) / sizeof(expiry_cases[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		e.code = (char *)"ExtensionError";
+		e.message = (char *)expiry_cases[i].message;
+		max_s = -1;
+		r = graph_expiry_limit(expiry_cases[i].status, &e, &max_s);
+		if (expiry_cases[i].max_s == 0)
+			TAP_OK(r == 0 && max_s == -1, "expiry limit: not one (HTTP %ld, %s)",
+			    expiry_cases[i].status, e.message ? e.message : "no message");
+		else
+			TAP_OK(r == 1 && max_s == expiry_cases[i].max_s,
+			    "expiry limit: %lld s from '%s' (got %d, %lld)",
+			    (long long)expiry_cases[i].max_s, e.message, r, (long long)max_s);
+	}
+	TAP_OK(graph_expiry_limit(400, NULL, &max_s) == 0, "expiry limit: no envelope, not one");
+}
+
 static void
 test_subscription_body(void)
 {
@@ -671,6 +727,7 @@ main(void)
 	test_subscription_list();
 	test_subscription_list_bound();
 	test_subscription_body();
+	test_expiry_limit();
 	test_add_password_body();
 	test_urls();
 	test_links();
