@@ -167,7 +167,7 @@ identity_graph_scope(const char *graph_base)
 	    strncmp(end - 3, ":80", 3) == 0)
 		host_len -= 3;
 	scope = xasprintf("%.*s://%.*s/.default", (int)scheme_len, graph_base, (int)host_len, host);
-	/* Scheme and host are case-insensitive; the identity platform's resource names are lower case. */
+	/* Scheme and host are case-insensitive (RFC 3986): lower case, as the docs write them. */
 	for (i = 0; i < scheme_len + 3 + host_len; i++)
 		scope[i] = (char)tolower((unsigned char)scope[i]);
 	return scope;

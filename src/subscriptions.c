@@ -115,7 +115,7 @@ min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-/* The lifetime to ask for: the configured one, and never closer to Graph's maximum than the margin. */
+/* The lifetime to ask for: the configured one, never closer to Graph's maximum than the margin. */
 static int64_t
 ask_lifetime(const struct app_sub *a)
 {
@@ -469,7 +469,8 @@ expiry_refused(struct app_sub *a, enum sub_op op, const struct graph_result *res
 	if ((op != SUB_OP_CREATE && op != SUB_OP_RENEW) ||
 	    !graph_expiry_limit(res->status, res->error, &max_s))
 		return 0;
-	if (++a->expiry_refusals > SUB_EXPIRY_RETRIES_MAX) {
+	a->expiry_refusals++;
+	if (a->expiry_refusals > SUB_EXPIRY_RETRIES_MAX) {
 		a->expiry_refusals = 0;
 		return 0;
 	}
