@@ -93,6 +93,16 @@ load_or_report(const char *path)
 	return cfg;
 }
 
+/* A config's warnings go to the log of a daemon that runs with it (start and reload). */
+static void
+log_config_warnings(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_warnings; i++)
+		log_warn("config: %s", cfg->warnings[i]);
+}
+
 static void
 apply_log_level(const struct config *cfg)
 {
@@ -136,6 +146,7 @@ reload(struct daemon *d)
 		return;
 	}
 	apply_log_level(cfg);
+	log_config_warnings(cfg);
 	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
 	/* The old scheduler's and rotator's clients point into the old config: start afresh. */
 	scheduler_free(d->scheduler);
@@ -256,6 +267,7 @@ serve(const char *path)
 	apply_log_level(d.rt.cfg);
 	metrics_gauge_set("rekey_build_info", "Always 1; the version of the running rekey.",
 	    "version=\"" REKEY_VERSION "\"", 1);
+	log_config_warnings(d.rt.cfg);
 	signal(SIGPIPE, SIG_IGN);
 	d.rt.base = new_base();
 	/* Three priorities: the journal's group commit runs below HTTP (see journal.c). */
@@ -378,6 +390,9 @@ check(const char *path)
 
 	if (cfg == NULL)
 		return 1;
+	/* Warnings do not fail the check: an older config must still load. */
+	for (i = 0; i < cfg->n_warnings; i++)
+		fprintf(stderr, "%s\n", cfg->warnings[i]);
 	/* What the config names must work too: a key of another certificate loads fine. */
 	if (check_preflight(path, cfg) == PREFLIGHT_FAIL) {
 		config_free(cfg);

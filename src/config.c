@@ -81,6 +81,7 @@ enum key_type {
 	KT_DURATION_LIST,	/* int64_t *, descending, each in [min, max] */
 	KT_EMAIL_LIST,		/* char ** */
 	KT_CIDR_LIST,		/* struct cidr * */
+	KT_IGNORED,		/* nothing: an old key still accepted, with a warning (why_ignored) */
 };
 
 /* What is done with a secret file once it has passed secret_file_check. */
@@ -109,6 +110,7 @@ struct config_key {
 	size_t secret_offset;		/* the struct secret * (or array) loaded */
 	size_t secret_count_offset;	/* LOAD_LINES: its count */
 	size_t secret_max;		/* LOAD_FIRST_LINE: longest value accepted; 0: any */
+	const char *why_ignored;	/* KT_IGNORED: the warning's reason */
 };
 
 static const char *const http_schemes[] = { "https://", "http://", NULL };
@@ -119,6 +121,10 @@ static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL
 static const char *const rotation_modes[] = { "auto", "approve", "dry-run", NULL };
 
 _Static_assert(sizeof(enum rotation_mode) == sizeof(int), "KT_ENUM stores an int");
+
+#define NO_RICH_USERS "Graph does not support rich notifications for /users " \
+    "(includeResourceData); rekey subscribes without them and believes only what " \
+    "GET /users/{id} shows. Remove the key."
 
 /* In the rows, S(f) and A(f) name the target field in struct config and struct config_app. */
 #define S(field) .offset = offsetof(struct config, field)
@@ -206,14 +212,16 @@ static const struct config_key config_keys[] = {
 	{ SEC_APP, "graph_jwks_url", KT_URL, NULL, A(graph_jwks_url), .words = http_schemes },
 	{ SEC_APP, "graph_jwks_refresh_min", KT_DURATION, "5m", A(graph_jwks_refresh_min),
 	  .min = 1, .max = DAY },
-	{ SEC_APP, "graph_encryption_cert_file", KT_PATH, NULL, A(graph_encryption_cert_file) },
-	{ SEC_APP, "graph_encryption_key_file", KT_SECRET_FILE, NULL,
-	  A(graph_encryption_key_file) },
-	{ SEC_APP, "graph_encryption_cert_id", KT_STRING, NULL, A(graph_encryption_cert_id) },
-	{ SEC_APP, "graph_encryption_old_key_file", KT_SECRET_FILE, NULL,
-	  A(graph_encryption_old_key_file) },
-	{ SEC_APP, "graph_encryption_old_cert_id", KT_STRING, NULL,
-	  A(graph_encryption_old_cert_id) },
+	/*
+	 * Rich notifications: Graph does not offer them for /users (the docs'
+	 * change-notifications-with-resource-data, "Supported resources", list no
+	 * user or group), so an older config's keys load and are ignored aloud.
+	 */
+	{ SEC_APP, "graph_encryption_cert_file", KT_IGNORED, .why_ignored = NO_RICH_USERS },
+	{ SEC_APP, "graph_encryption_key_file", KT_IGNORED, .why_ignored = NO_RICH_USERS },
+	{ SEC_APP, "graph_encryption_cert_id", KT_IGNORED, .why_ignored = NO_RICH_USERS },
+	{ SEC_APP, "graph_encryption_old_key_file", KT_IGNORED, .why_ignored = NO_RICH_USERS },
+	{ SEC_APP, "graph_encryption_old_cert_id", KT_IGNORED, .why_ignored = NO_RICH_USERS },
 	{ SEC_APP, "rotation_mode", KT_ENUM, "auto", A(rotation_mode), .words = rotation_modes },
 	{ SEC_APP, "rotate_before", KT_DURATION, "30d", A(rotate_before), .min = 1, .max = 10 * YEAR },
 	{ SEC_APP, "secret_lifetime", KT_DURATION, "180d", A(secret_lifetime), .min = 1,
@@ -282,6 +290,8 @@ static void report(struct parser *, int, const char *, const char *, ...)
     __attribute__((format(printf, 4, 5)));
 static void report_slot(struct parser *, const struct slot *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
+static void warn_slot(struct config *, const char *, const struct slot *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Records one problem; env names the environment variable it came from, if any. */
 static void
@@ -325,6 +335,32 @@ report_slot(struct parser *p, const struct slot *slot, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport(p, slot->line, slot->env, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Records a warning, "FILE:LINE: warning: message", in the order found: the
+ * config still loads, and whoever loaded it shows them (check prints them,
+ * serve logs them).
+ */
+static void
+warn_slot(struct config *cfg, const char *path, const struct slot *slot, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (cfg->n_warnings >= CONFIG_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	cfg->warnings = xrealloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*cfg->warnings));
+	if (slot->env != NULL)
+		cfg->warnings[cfg->n_warnings++] = xasprintf("%s:%d: warning: %s (environment): %s",
+		    path, slot->line, slot->env, msg);
+	else
+		cfg->warnings[cfg->n_warnings++] = xasprintf("%s:%d: warning: %s", path,
+		    slot->line, msg);
+	free(msg);
 }
 
 static int
@@ -1150,6 +1186,8 @@ set_value(const struct config_key *k, void *base, const char *v)
 		return set_email_list(k, field, count, v);
 	case KT_CIDR_LIST:
 		return set_cidr_list(k, field, count, v);
+	case KT_IGNORED:
+		break;
 	}
 	return NULL;
 }
@@ -1162,6 +1200,11 @@ apply_key(struct parser *p, const struct config_key *k, void *base, const struct
 	const char *v = slot->value != NULL && *slot->value != '\0' ? slot->value : k->def;
 	char *msg;
 
+	if (k->type == KT_IGNORED) {
+		if (v != NULL)
+			warn_slot(p->cfg, p->path, slot, "%s: ignored: %s", k->name, k->why_ignored);
+		return;
+	}
 	if (v == NULL) {
 		if (k->flags & KEY_REQUIRED)
 			report(p, header_line, NULL, "missing required key '%s' in %s", k->name,
@@ -1259,12 +1302,6 @@ check_group(struct parser *p, const struct slot *slots, enum section_kind sectio
 }
 
 static void
-check_app_group(struct parser *p, size_t a, const char *const *names, const char *what)
-{
-	check_group(p, p->apps[a]->slots, SEC_APP, names, 0, what);
-}
-
-static void
 check_notify(struct parser *p)
 {
 	static const char *const smtp[] = { "smtp_url", "smtp_from", NULL };
@@ -1295,20 +1332,6 @@ check_reauth_template(struct parser *p, size_t a)
 }
 
 static void
-check_app_encryption(struct parser *p, size_t a)
-{
-	static const char *const current[] = { "graph_encryption_cert_file",
-	    "graph_encryption_key_file", "graph_encryption_cert_id", NULL };
-	static const char *const old[] = { "graph_encryption_old_key_file",
-	    "graph_encryption_old_cert_id", NULL };
-
-	check_app_group(p, a, current, "rich notifications need graph_encryption_cert_file, "
-	    "graph_encryption_key_file and graph_encryption_cert_id");
-	check_app_group(p, a, old, "the previous encryption key needs "
-	    "graph_encryption_old_key_file and graph_encryption_old_cert_id");
-}
-
-static void
 check_cross(struct parser *p)
 {
 	const struct config *cfg = p->cfg;
@@ -1326,7 +1349,6 @@ check_cross(struct parser *p)
 	check_notify(p);
 	for (a = 0; a < cfg->n_apps; a++) {
 		check_app_times(p, a);
-		check_app_encryption(p, a);
 		check_reauth_template(p, a);
 	}
 }
@@ -1621,6 +1643,7 @@ config_free(struct config *cfg)
 	free(cfg->apps);
 	free_fields(cfg, 0);
 	free_origins(cfg->origins);
+	util_strings_free(cfg->warnings, cfg->n_warnings);
 	free(cfg->path);
 	free(cfg);
 }

@@ -50,12 +50,6 @@ struct config_app {
 	int64_t graph_subscription_lifetime;	/* seconds asked for a subscription */
 	char *graph_jwks_url;		/* NULL: azure_login_base + /common/discovery/v2.0/keys */
 	int64_t graph_jwks_refresh_min;	/* seconds between two fetches for unknown kids */
-	/* Rich notifications: the key Graph encrypts to, and the previous one while it rotates. */
-	char *graph_encryption_cert_file;
-	char *graph_encryption_key_file;
-	char *graph_encryption_cert_id;
-	char *graph_encryption_old_key_file;
-	char *graph_encryption_old_cert_id;
 	enum rotation_mode rotation_mode;
 	int64_t rotate_before;		/* seconds */
 	int64_t secret_lifetime;	/* seconds */
@@ -118,6 +112,10 @@ struct config {
 
 	struct config_app **apps;
 	size_t n_apps;
+
+	/* "FILE:LINE: warning: ..." for what loads but deserves a look (ignored keys). */
+	char **warnings;
+	size_t n_warnings;
 
 	/* Loaded from the files above at load time. */
 	struct secret *admin_token;	/* NULL when admin_token_file is not set */

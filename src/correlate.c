@@ -908,8 +908,7 @@ maybe_probe(struct app_corr *a)
 	memcpy(a->hint, s->data, s->len < HINT_LEN ? s->len : HINT_LEN);
 	ref = xcalloc(1, sizeof(*ref));
 	ref->a = a;
-	if (identity_probe_secret(c->hc, app->azure_login_base, app->azure_tenant_id,
-	    app->azure_client_id, s, probe_cb, ref) == -1) {
+	if (identity_probe_secret(c->hc, app, s, probe_cb, ref) == -1) {
 		free(ref);
 		probe_set(a, CORRELATE_PROBE_ERROR, xstrdup("the in-use secret could not be "
 		    "probed: the token request was not sent"));

@@ -340,6 +340,105 @@ graph_classify(long status, const char *body, size_t len)
 	return v;
 }
 
+/*
+ * The numbers of Graph's "too far" refusals: at most 9 digits each (a year
+ * is 525,600 minutes), so nothing overflows.
+ */
+#define EXPIRY_DIGITS_MAX 9
+/* Quoted from a real answer (microsoft-graph-docs-contrib#7726, code ExtensionError). */
+#define EXPIRY_MINUTES_TEXT "Subscription expiration can only be "
+/*
+ * Quoted from a real answer for a Teams subscription ("... Expiration time
+ * '...' ('-5.23:59:55.5782571' from now) is beyond allowed max '3.00:00:00'.]"):
+ * the maximum is a .NET TimeSpan, [d.]hh:mm:ss[.fffffff].
+ */
+#define EXPIRY_SPAN_TEXT "is beyond allowed max '"
+
+/* Reads 1..EXPIRY_DIGITS_MAX digits at *p into *out and moves *p past them; 0 or -1. */
+static int
+read_digits(const char **p, int64_t *out)
+{
+	size_t n = 0;
+
+	*out = 0;
+	while ((*p)[n] >= '0' && (*p)[n] <= '9') {
+		if (n == EXPIRY_DIGITS_MAX)
+			return -1;
+		*out = *out * 10 + ((*p)[n] - '0');
+		n++;
+	}
+	*p += n;
+	return n > 0 ? 0 : -1;
+}
+
+/* "41760 minutes in the future": seconds into *max_s; 0 or -1. */
+static int
+expiry_minutes(const char *p, int64_t *max_s)
+{
+	int64_t minutes;
+
+	if (read_digits(&p, &minutes) == -1 || strncmp(p, " minutes", 8) != 0)
+		return -1;
+	*max_s = minutes * 60;
+	return 0;
+}
+
+/* Reads a number and the character c after it; 0 or -1. */
+static int
+read_then(const char **p, int64_t *out, char c)
+{
+	if (read_digits(p, out) == -1 || **p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+/* "[d.]hh:mm:ss[.fffffff]'": seconds into *max_s (the fraction dropped); 0 or -1. */
+static int
+expiry_span(const char *p, int64_t *max_s)
+{
+	const char *dot = p + strspn(p, "0123456789");
+	int64_t days = 0, h, m, sec, frac;
+
+	if (*dot == '.' && read_then(&p, &days, '.') == -1)
+		return -1;
+	if (read_then(&p, &h, ':') == -1 || read_then(&p, &m, ':') == -1 ||
+	    read_digits(&p, &sec) == -1 || h > 23 || m > 59 || sec > 59)
+		return -1;
+	if (*p == '.') {
+		p++;
+		if (read_digits(&p, &frac) == -1)
+			return -1;
+	}
+	if (*p != '\'')
+		return -1;
+	*max_s = ((days * 24 + h) * 60 + m) * 60 + sec;
+	return 0;
+}
+
+int
+graph_expiry_limit(long status, const struct graph_error *e, int64_t *max_s)
+{
+	const char *p;
+	int64_t s = 0;
+
+	if (status != 400 || e == NULL || e->message == NULL)
+		return 0;
+	if ((p = strstr(e->message, EXPIRY_MINUTES_TEXT)) != NULL) {
+		if (expiry_minutes(p + strlen(EXPIRY_MINUTES_TEXT), &s) == -1)
+			return 0;
+	} else if ((p = strstr(e->message, EXPIRY_SPAN_TEXT)) != NULL) {
+		if (expiry_span(p + strlen(EXPIRY_SPAN_TEXT), &s) == -1)
+			return 0;
+	} else {
+		return 0;
+	}
+	if (s <= 0)
+		return 0;
+	*max_s = s;
+	return 1;
+}
+
 enum graph_outcome
 graph_outcome_of(enum http_outcome outcome, long status, const struct graph_error *e)
 {
@@ -890,11 +989,6 @@ graph_subscription_body(const struct graph_subscription_spec *spec)
 	json_time_field(&b, "expirationDateTime", spec->expiration);
 	json_field(&b, "clientState", spec->client_state->data, spec->client_state->len);
 	json_str_field(&b, "latestSupportedTlsVersion", "v1_2");
-	if (spec->include_resource_data) {
-		wbuf_add_str(&b, ",\"includeResourceData\":true");
-		json_str_field(&b, "encryptionCertificate", spec->encryption_certificate);
-		json_str_field(&b, "encryptionCertificateId", spec->encryption_certificate_id);
-	}
 	wbuf_add_str(&b, "}");
 	return wbuf_to_secret(&b);
 }
@@ -1438,9 +1532,6 @@ graph_create_subscription(struct graph_client *gc, const struct graph_subscripti
 	if (empty(spec->change_type) || empty(spec->notification_url) || empty(spec->resource) ||
 	    spec->client_state == NULL || spec->client_state->len == 0)
 		return bad_arg(gc, "a subscription field");
-	if (spec->include_resource_data && (empty(spec->encryption_certificate) ||
-	    empty(spec->encryption_certificate_id)))
-		return bad_arg(gc, "encryptionCertificate or encryptionCertificateId");
 	return call_submit(gc, call_new(OP_SUB_CREATE, "POST",
 	    path_url(gc->base, "subscriptions", NULL, NULL), graph_subscription_body(spec), cb,
 	    arg));

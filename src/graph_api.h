@@ -108,10 +108,10 @@ struct graph_subscription_spec {
 	const char *resource;			/* "/users" */
 	int64_t expiration;			/* Unix seconds */
 	const struct secret *client_state;	/* at most 128 characters */
-	/* Rich notifications: all three, or include_resource_data 0 and the others NULL. */
-	int include_resource_data;
-	const char *encryption_certificate;	/* base64 of the certificate's DER */
-	const char *encryption_certificate_id;
+	/*
+	 * No includeResourceData: Graph has no rich notifications for the
+	 * directory resources rekey subscribes to (spec/graph.md).
+	 */
 };
 
 /* What a call came to; everything is valid only during the callback. */
@@ -216,6 +216,14 @@ void graph_error_clear(struct graph_error *e);
 int graph_error_is_concurrency(long status, const struct graph_error *e);
 /* http_client classify callback: the concurrent-update error is retried. */
 enum http_verdict graph_classify(long status, const char *body, size_t len);
+/*
+ * 1 when a create or renew was refused because its expirationDateTime lies
+ * past Graph's maximum, with that maximum (seconds from Graph's now) in
+ * *max_s; 0 for anything else.  Graph says the number only in its message,
+ * in one of two wordings (see graph_api.c), so the text is read here, and
+ * only for a 400.
+ */
+int graph_expiry_limit(long status, const struct graph_error *e, int64_t *max_s);
 /* The outcome for an answer (e may be NULL). */
 enum graph_outcome graph_outcome_of(enum http_outcome outcome, long status,
     const struct graph_error *e);

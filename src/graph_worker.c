@@ -1,7 +1,6 @@
 #include "graph_worker.h"
 #include "config.h"
 #include "graph_api.h"
-#include "graph_crypto.h"
 #include "graph_token.h"
 #include "graph_webhook.h"
 #include "journal.h"
@@ -16,7 +15,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
 
 /* Events in flight at once (reading users from Graph, or waiting for their commit). */
 #define JOBS_MAX 64
@@ -41,7 +39,6 @@ struct app_ctx {
 	char *rotator_client_id;	/* the aud of validation tokens: the subscriber */
 	char *tenant_id;
 	struct graph_client *gc;	/* NULL without a rotator identity */
-	struct graph_keyring *keys;	/* empty without rich notifications */
 	struct jwks_cache *jwks;
 };
 
@@ -131,26 +128,6 @@ jwks_url_of(const struct config_app *app)
 	return xasprintf("%.*s/common/discovery/v2.0/keys", (int)n, app->azure_login_base);
 }
 
-static void
-load_keys(struct app_ctx *a, const struct config_app *app)
-{
-	char *err = NULL;
-
-	if (app->graph_encryption_key_file != NULL &&
-	    graph_keyring_add(a->keys, app->graph_encryption_cert_id,
-	    app->graph_encryption_key_file, &err) == -1) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, a->name, "rich notifications: %s", err);
-		free(err);
-		err = NULL;
-	}
-	if (app->graph_encryption_old_key_file != NULL &&
-	    graph_keyring_add(a->keys, app->graph_encryption_old_cert_id,
-	    app->graph_encryption_old_key_file, &err) == -1) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, a->name, "rich notifications (old key): %s", err);
-		free(err);
-	}
-}
-
 static struct app_ctx *
 app_new(struct graph_worker *w, struct http_client *hc, const struct config_app *app)
 {
@@ -160,8 +137,6 @@ app_new(struct graph_worker *w, struct http_client *hc, const struct config_app 
 	a->name = xstrdup(app->name);
 	a->rotator_client_id = app->rotator_client_id ? xstrdup(app->rotator_client_id) : NULL;
 	a->tenant_id = app->azure_tenant_id ? xstrdup(app->azure_tenant_id) : NULL;
-	a->keys = graph_keyring_new();
-	load_keys(a, app);
 	a->jwks = jwks_cache_new(w->rt->base, hc, url);
 	jwks_cache_set_min_refresh(a->jwks, app->graph_jwks_refresh_min * 1000);
 	free(url);
@@ -182,7 +157,6 @@ app_free(struct app_ctx *a)
 		return;
 	graph_client_free(a->gc);
 	jwks_cache_free(a->jwks);
-	graph_keyring_free(a->keys);
 	free(a->name);
 	free(a->rotator_client_id);
 	free(a->tenant_id);
@@ -478,6 +452,9 @@ user_cb(const struct graph_result *res, void *arg)
 	uid = user_id_of(&j->batch.items[0]);
 	switch (res->outcome) {
 	case GRAPH_OK:
+		if (strcmp(j->batch.items[0].change_type, "deleted") == 0)
+			log_ctx(LOG_LEVEL_INFO, NULL, j->ev.app, "user %s: notified as deleted, but "
+			    "GET /users/{id} still finds the user: not recorded as deleted", uid);
 		record_user(j, uid, res->user, "GET /users");
 		break;
 	case GRAPH_NOT_FOUND:
@@ -496,61 +473,19 @@ user_cb(const struct graph_result *res, void *arg)
 }
 
 static void
-decrypted_user(struct job *j, const char *uid)
-{
-	const cJSON *enc = j->batch.items[0].encrypted;
-	const char *cert_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(enc,
-	    "encryptionCertificateId"));
-	unsigned char *plain = NULL;
-	size_t plain_len = 0;
-	struct graph_user u;
-	enum graph_decrypt_result r;
-	char *err = NULL;
-
-	r = graph_decrypt(j->app->keys, cert_id,
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(enc, "dataKey")),
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(enc, "data")),
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(enc, "dataSignature")),
-	    &plain, &plain_len, &err);
-	if (r != GRAPH_DECRYPT_OK) {
-		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "rich notification %s not decrypted: %s%s%s",
-		    j->ev.event_id, graph_decrypt_result_name(r), err ? ": " : "", err ? err : "");
-		free(err);
-		job_done(j, graph_decrypt_result_name(r));
-		return;
-	}
-	memset(&u, 0, sizeof(u));
-	if (graph_parse_user((const char *)plain, plain_len, &u, &err) == -1) {
-		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "rich notification %s: %s",
-		    j->ev.event_id, err);
-		free(err);
-		OPENSSL_cleanse(plain, plain_len);
-		free(plain);
-		job_done(j, "bad_resource");
-		return;
-	}
-	OPENSSL_cleanse(plain, plain_len);
-	free(plain);
-	record_user(j, u.id ? u.id : uid, &u, "rich notification");
-	graph_user_clear(&u);
-}
-
-static void
 change(struct job *j)
 {
 	const struct graph_item *item = &j->batch.items[0];
 	const char *uid = user_id_of(item);
 
+	/*
+	 * A /users notification is a hint, whatever it says (deleted included):
+	 * Graph sends basic notifications only for users (no resource data, no
+	 * validationTokens), so anyone who learnt the clientState could forge
+	 * one.  Only what GET /users/{id} shows is recorded.
+	 */
 	if (uid == NULL) {
 		job_done(j, "not_a_user");
-		return;
-	}
-	if (item->encrypted != NULL) {
-		decrypted_user(j, uid);
-		return;
-	}
-	if (strcmp(item->change_type, "deleted") == 0) {
-		record_user(j, uid, NULL, "changeType deleted");
 		return;
 	}
 	if (j->app->gc == NULL) {
@@ -621,16 +556,18 @@ start_job(struct graph_worker *w, struct store_pending *ev)
 		job_done(j, "unknown_app");
 		return;
 	}
+	/*
+	 * Tokens are checked when a batch carries them (Graph sends none for
+	 * /users; a batch whose tokens fail is suspect), and either way the item
+	 * is only a hint: its content, encryptedContent included, is never
+	 * believed.
+	 */
 	if (j->batch.n_tokens > 0) {
 		if (graph_tokens_verify(j->app->jwks, j->batch.tokens, j->batch.n_tokens,
 		    j->app->rotator_client_id ? j->app->rotator_client_id : "",
 		    j->app->tenant_id ? j->app->tenant_id : "", util_now_ms() / 1000,
 		    tokens_cb, j) == -1)
 			tokens_cb(0, "cannot verify", j);
-		return;
-	}
-	if (j->batch.items[0].encrypted != NULL) {
-		tokens_cb(0, "rich notification without validationTokens", j);
 		return;
 	}
 	act(j);

@@ -1,11 +1,12 @@
 /*
  * graph_worker: what happens to a Graph notification after the 202.  It
  * reads the journaled notifications from the store in order, checks the
- * batch's validationTokens (a batch with any bad token is flagged suspect
- * and not acted on), decrypts rich notifications, hands lifecycle events to
- * the subscription manager, and for user notifications reads the user (from
- * the decrypted resource or GET /users/{id}) and records user-side evidence
- * (disabled, deleted, sessions revoked, password changed) for correlation.
+ * batch's validationTokens when it carries any (a batch with any bad token is
+ * flagged suspect and not acted on), hands lifecycle events to the
+ * subscription manager, and takes every user notification as a hint: it
+ * reads the user with GET /users/{id} (a 404 means deleted) and records the
+ * user-side evidence that shows (disabled, deleted, sessions revoked,
+ * password changed) for correlation.
  * Each event is marked processed, with its result, in the transaction that
  * records what it found, so a crash repeats at most the work in progress.
  */

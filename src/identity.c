@@ -9,6 +9,7 @@
 #include "util.h"
 #include "wbuf.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +46,7 @@ struct identity {
 	char *app;
 	char *client_id;
 	char *token_url;
+	char *scope;			/* the Graph's "{origin}/.default" */
 	struct jwt_signer *signer;	/* a certificate identity, or */
 	enum jwt_alg alg;
 	struct secret *client_secret;	/* a secret identity */
@@ -110,6 +112,12 @@ identity_err_name(enum identity_err kind)
 
 /* --- pure helpers ------------------------------------------------------- */
 
+static int
+empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
 char *
 identity_token_url(const char *login_base, const char *tenant)
 {
@@ -125,6 +133,46 @@ identity_token_url(const char *login_base, const char *tenant)
 	return wbuf_to_str(&b);
 }
 
+/*
+ * Microsoft's national clouds each have their own Graph host
+ * (graph.microsoft.us, dod-graph.microsoft.us, microsoftgraph.chinacloudapi.cn)
+ * and their token endpoints know only their own Graph as a resource: the
+ * global scope there is refused (AADSTS500011, the resource principal not
+ * found in the tenant).  So the scope follows graph_base rather than being
+ * the global one.
+ */
+char *
+identity_graph_scope(const char *graph_base)
+{
+	const char *sep, *host, *end;
+	size_t scheme_len, host_len, i;
+	char *scope;
+
+	if (graph_base == NULL || strlen(graph_base) > IDENTITY_SCOPE_BASE_MAX)
+		return NULL;
+	sep = strstr(graph_base, "://");
+	if (sep == NULL || sep == graph_base)
+		return NULL;
+	scheme_len = (size_t)(sep - graph_base);
+	host = sep + 3;
+	end = host + strcspn(host, "/?#");
+	host_len = (size_t)(end - host);
+	if (host_len == 0 || memchr(host, '@', host_len) != NULL)
+		return NULL;
+	/* The default port names the same origin: "https://graph.microsoft.us:443" is that host. */
+	if (scheme_len == 5 && strncasecmp(graph_base, "https", 5) == 0 && host_len > 4 &&
+	    strncmp(end - 4, ":443", 4) == 0)
+		host_len -= 4;
+	else if (scheme_len == 4 && strncasecmp(graph_base, "http", 4) == 0 && host_len > 3 &&
+	    strncmp(end - 3, ":80", 3) == 0)
+		host_len -= 3;
+	scope = xasprintf("%.*s://%.*s/.default", (int)scheme_len, graph_base, (int)host_len, host);
+	/* Scheme and host are case-insensitive (RFC 3986): lower case, as the docs write them. */
+	for (i = 0; i < scheme_len + 3 + host_len; i++)
+		scope[i] = (char)tolower((unsigned char)scope[i]);
+	return scope;
+}
+
 static void
 form_field(struct wbuf *b, const char *name, const void *value, size_t len)
 {
@@ -136,13 +184,13 @@ form_field(struct wbuf *b, const char *name, const void *value, size_t len)
 }
 
 struct secret *
-identity_token_body(const char *client_id, const struct secret *assertion,
+identity_token_body(const char *client_id, const char *scope, const struct secret *assertion,
     const struct secret *client_secret)
 {
 	struct wbuf b = WBUF_INIT;
 
 	form_field(&b, "client_id", client_id, strlen(client_id));
-	form_field(&b, "scope", IDENTITY_GRAPH_SCOPE, strlen(IDENTITY_GRAPH_SCOPE));
+	form_field(&b, "scope", scope, strlen(scope));
 	form_field(&b, "grant_type", "client_credentials", strlen("client_credentials"));
 	if (assertion != NULL) {
 		form_field(&b, "client_assertion_type", assertion_type, strlen(assertion_type));
@@ -382,13 +430,14 @@ send_token_request(struct http_client *hc, const char *url, const struct secret 
 
 static struct identity *
 identity_alloc(struct http_client *hc, const char *login_base, const char *tenant,
-    const char *client_id, const char *app)
+    const char *client_id, const char *scope, const char *app)
 {
 	struct identity *id = xcalloc(1, sizeof(*id));
 
 	id->hc = hc;
 	id->app = app != NULL ? xstrdup(app) : NULL;
 	id->client_id = xstrdup(client_id);
+	id->scope = xstrdup(scope);
 	id->token_url = identity_token_url(login_base, tenant);
 	TAILQ_INIT(&id->waiters);
 	return id;
@@ -396,9 +445,10 @@ identity_alloc(struct http_client *hc, const char *login_base, const char *tenan
 
 struct identity *
 identity_new_cert(struct http_client *hc, const char *login_base, const char *tenant,
-    const char *client_id, struct jwt_signer *signer, enum jwt_alg alg, const char *app)
+    const char *client_id, const char *scope, struct jwt_signer *signer, enum jwt_alg alg,
+    const char *app)
 {
-	struct identity *id = identity_alloc(hc, login_base, tenant, client_id, app);
+	struct identity *id = identity_alloc(hc, login_base, tenant, client_id, scope, app);
 
 	id->signer = signer;
 	id->alg = alg;
@@ -407,24 +457,21 @@ identity_new_cert(struct http_client *hc, const char *login_base, const char *te
 
 struct identity *
 identity_new_secret(struct http_client *hc, const char *login_base, const char *tenant,
-    const char *client_id, const struct secret *client_secret, const char *app)
+    const char *client_id, const char *scope, const struct secret *client_secret,
+    const char *app)
 {
-	struct identity *id = identity_alloc(hc, login_base, tenant, client_id, app);
+	struct identity *id = identity_alloc(hc, login_base, tenant, client_id, scope, app);
 
 	id->client_secret = secret_new(client_secret->data, client_secret->len);
 	return id;
-}
-
-static int
-empty(const char *s)
-{
-	return s == NULL || *s == '\0';
 }
 
 struct identity *
 identity_rotator_new(struct http_client *hc, const struct config_app *app, char **err)
 {
 	struct jwt_signer *signer;
+	struct identity *id;
+	char *scope;
 
 	if (empty(app->azure_tenant_id) || empty(app->rotator_client_id) ||
 	    empty(app->rotator_cert_file) || empty(app->rotator_key_file) ||
@@ -433,11 +480,17 @@ identity_rotator_new(struct http_client *hc, const struct config_app *app, char 
 		    "and rotator_key_file are all needed to sign in to Graph", app->name);
 		return NULL;
 	}
-	signer = jwt_signer_new(app->rotator_cert_file, app->rotator_key_file, err);
-	if (signer == NULL)
+	scope = identity_graph_scope(app->graph_base);
+	if (scope == NULL) {
+		*err = xasprintf("app %s: graph_base has no https://host to derive the token scope "
+		    "from", app->name);
 		return NULL;
-	return identity_new_cert(hc, app->azure_login_base, app->azure_tenant_id,
-	    app->rotator_client_id, signer, JWT_ALG_PS256, app->name);
+	}
+	signer = jwt_signer_new(app->rotator_cert_file, app->rotator_key_file, err);
+	id = signer == NULL ? NULL : identity_new_cert(hc, app->azure_login_base,
+	    app->azure_tenant_id, app->rotator_client_id, scope, signer, JWT_ALG_PS256, app->name);
+	free(scope);
+	return id;
 }
 
 /* Runs every waiter queued so far with res; new waiters queued meanwhile wait for the next answer. */
@@ -474,6 +527,7 @@ destroy(struct identity *id)
 	secret_free(id->client_secret);
 	jwt_signer_free(id->signer);
 	free(id->token_url);
+	free(id->scope);
 	free(id->client_id);
 	free(id->app);
 	free(id);
@@ -581,12 +635,12 @@ request_body(struct identity *id, char **err)
 	struct secret *assertion, *body;
 
 	if (id->signer == NULL)
-		return identity_token_body(id->client_id, NULL, id->client_secret);
+		return identity_token_body(id->client_id, id->scope, NULL, id->client_secret);
 	assertion = jwt_client_assertion(id->signer, id->alg, id->client_id, id->token_url,
 	    util_now_ms() / 1000, err);
 	if (assertion == NULL)
 		return NULL;
-	body = identity_token_body(id->client_id, assertion, NULL);
+	body = identity_token_body(id->client_id, id->scope, assertion, NULL);
 	secret_free(assertion);
 	return body;
 }
@@ -657,20 +711,30 @@ probe_done_cb(const struct http_response *resp, void *arg)
 }
 
 int
-identity_probe_secret(struct http_client *hc, const char *login_base, const char *tenant,
-    const char *client_id, const struct secret *client_secret, identity_cb cb, void *arg)
+identity_probe_secret(struct http_client *hc, const struct config_app *app,
+    const struct secret *client_secret, identity_cb cb, void *arg)
 {
 	struct probe_req *probe;
 	struct secret *body;
-	char *url;
+	char *url, *scope;
 	int rc;
 
-	if (client_secret == NULL || client_secret->len == 0) {
-		log_error("probe for client %s: no secret to probe", client_id);
+	if (client_secret == NULL || client_secret->len == 0 || empty(app->azure_client_id) ||
+	    empty(app->azure_tenant_id) || empty(app->azure_login_base)) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "secret probe: no secret, client id, tenant "
+		    "or login base to probe with");
 		return -1;
 	}
-	url = identity_token_url(login_base, tenant);
-	body = identity_token_body(client_id, NULL, client_secret);
+	/* The rotator's rule: a secret that works for another cloud's Graph does not count. */
+	scope = identity_graph_scope(app->graph_base);
+	if (scope == NULL) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "secret probe: graph_base has no "
+		    "https://host to derive the token scope from");
+		return -1;
+	}
+	url = identity_token_url(app->azure_login_base, app->azure_tenant_id);
+	body = identity_token_body(app->azure_client_id, scope, NULL, client_secret);
+	free(scope);
 	probe = xcalloc(1, sizeof(*probe));
 	probe->cb = cb;
 	probe->arg = arg;

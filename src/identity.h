@@ -19,8 +19,8 @@ struct http_client;
 struct identity;
 struct secret;
 
-/* The one scope rekey asks for: the application permissions granted on Microsoft Graph. */
-#define IDENTITY_GRAPH_SCOPE "https://graph.microsoft.com/.default"
+/* The longest graph_base whose scope identity_graph_scope derives. */
+#define IDENTITY_SCOPE_BASE_MAX 2048
 /* A cached token is used until this many seconds before it expires. */
 #define IDENTITY_REFRESH_MARGIN 300
 /* Bounds on what a token endpoint answer may carry. */
@@ -81,17 +81,18 @@ typedef void (*identity_cb)(const struct identity_result *res, void *arg);
  * (may be NULL).  login_base is e.g. "https://login.microsoftonline.com".
  */
 struct identity *identity_new_cert(struct http_client *hc, const char *login_base,
-    const char *tenant, const char *client_id, struct jwt_signer *signer, enum jwt_alg alg,
-    const char *app);
+    const char *tenant, const char *client_id, const char *scope, struct jwt_signer *signer,
+    enum jwt_alg alg, const char *app);
 /* A client-secret identity (the secret is copied); cached alike. */
 struct identity *identity_new_secret(struct http_client *hc, const char *login_base,
-    const char *tenant, const char *client_id, const struct secret *client_secret,
-    const char *app);
+    const char *tenant, const char *client_id, const char *scope,
+    const struct secret *client_secret, const char *app);
 /*
  * The rotator identity of an app: rotator_client_id signing with
- * rotator_cert_file/rotator_key_file (PS256) in azure_tenant_id.  Copies what
- * it needs from app.  NULL and *err (caller frees) when the config lacks
- * something or the certificate does not load.
+ * rotator_cert_file/rotator_key_file (PS256) in azure_tenant_id, for the
+ * scope of the app's graph_base (identity_graph_scope).  Copies what it needs
+ * from app.  NULL and *err (caller frees) when the config lacks something or
+ * the certificate does not load.
  */
 struct identity *identity_rotator_new(struct http_client *hc, const struct config_app *app,
     char **err);
@@ -122,24 +123,35 @@ void identity_invalidate(struct identity *id, uint64_t gen);
 const char *identity_token_endpoint(const struct identity *id);
 
 /*
- * Asks once for a token with client_secret, caching nothing, to learn
- * whether the secret works: IDENTITY_OK, IDENTITY_REJECTED with the AADSTS
- * code, or a transport failure.  The secret goes only into a wiped body.
- * 0 and cb runs once later, or -1 (logged) and it never runs.
+ * Asks once for a token for app's azure_client_id with client_secret, at
+ * app's azure_login_base and azure_tenant_id and for the scope of its
+ * graph_base (the rotator's rule), caching nothing, to learn whether the
+ * secret works: IDENTITY_OK, IDENTITY_REJECTED with the AADSTS code, or a
+ * transport failure.  The secret goes only into a wiped body.  0 and cb runs
+ * once later, or -1 (logged) and it never runs.
  */
-int identity_probe_secret(struct http_client *hc, const char *login_base, const char *tenant,
-    const char *client_id, const struct secret *client_secret, identity_cb cb, void *arg);
+int identity_probe_secret(struct http_client *hc, const struct config_app *app,
+    const struct secret *client_secret, identity_cb cb, void *arg);
 
 /* Pure helpers, public for the unit tests. */
 
 /* "{login_base}/{tenant}/oauth2/v2.0/token" (one slash between); caller frees. */
 char *identity_token_url(const char *login_base, const char *tenant);
 /*
- * The form-encoded body of a client-credentials request with either an
- * assertion or a client secret (exactly one non-NULL).  A secret (caller frees).
+ * The client-credentials scope of the Graph that graph_base names: its
+ * origin + "/.default" ("https://graph.microsoft.us/v1.0" ->
+ * "https://graph.microsoft.us/.default"), so that a national cloud's Graph
+ * gets a token for itself; the scheme and host lower-cased, a default port
+ * dropped.  NULL when graph_base has no scheme://host.  Caller frees.
  */
-struct secret *identity_token_body(const char *client_id, const struct secret *assertion,
-    const struct secret *client_secret);
+char *identity_graph_scope(const char *graph_base);
+/*
+ * The form-encoded body of a client-credentials request for scope with
+ * either an assertion or a client secret (exactly one non-NULL).  A secret
+ * (caller frees).
+ */
+struct secret *identity_token_body(const char *client_id, const char *scope,
+    const struct secret *assertion, const struct secret *client_secret);
 /* 0 when body is an error envelope (an object with "error" or "error_codes"); -1 otherwise. */
 int identity_parse_error(const char *body, size_t len, struct identity_error *out);
 void identity_error_clear(struct identity_error *e);

@@ -1417,8 +1417,7 @@ test_secret(struct app_rot *a)
 	p = xcalloc(1, sizeof(*p));
 	p->a = a;
 	call_started(a, "testing");
-	if (identity_probe_secret(a->r->hc, a->app->azure_login_base, a->app->azure_tenant_id,
-	    a->app->azure_client_id, s, probe_cb, p) == -1) {
+	if (identity_probe_secret(a->r->hc, a->app, s, probe_cb, p) == -1) {
 		free(p);
 		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
 	} else {

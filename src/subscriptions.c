@@ -2,7 +2,6 @@
 #include "config.h"
 #include "crypto.h"
 #include "graph_api.h"
-#include "graph_crypto.h"
 #include "log.h"
 #include "metrics.h"
 #include "secret.h"
@@ -24,6 +23,21 @@
 #define SUB_RETRY_CAP_S (15 * 60)
 /* The longest Retry-After honoured. */
 #define SUB_RETRY_AFTER_MAX_MS (3600 * 1000)
+/* Graph's maximum lifetime of a /users subscription (spec/graph.md), until Graph says another. */
+#define SUB_MAX_S (41760 * 60)
+/*
+ * What is asked for stays this far below the maximum.  Graph checks
+ * expirationDateTime against its own clock when the request arrives, and
+ * rekey computes it from its own clock before sending: with a clock ahead of
+ * Graph's by X, Graph sees the asked lifetime plus X.  Five minutes covers
+ * any clock kept by NTP (and is Kerberos's default skew).  A clock further
+ * ahead shows as a refusal although rekey asked for no more than the
+ * maximum Graph states: the margin then doubles (10, 20, 40 ... minutes) up
+ * to half the maximum, which a renewal at half-life still outlives.
+ */
+#define SUB_MARGIN_S (5 * 60)
+/* Refusals of the expiration in a row that are retried at once, before the usual backoff. */
+#define SUB_EXPIRY_RETRIES_MAX 8
 
 /* The Graph call an app has in flight; there is at most one. */
 enum sub_op {
@@ -46,15 +60,17 @@ struct app_sub {
 	char *notification_url;
 	char *lifecycle_url;
 	struct secret *client_state;
-	char *cert_b64;			/* rich notifications; NULL when plain */
-	char *cert_id;
-	int64_t lifetime;		/* seconds asked for */
+	int64_t lifetime;		/* seconds configured (graph_subscription_lifetime) */
+	int64_t max_s;			/* Graph's maximum lifetime, as last stated */
+	int64_t margin_s;		/* kept below max_s (clock skew) */
+	int expiry_refusals;		/* "expiration too far" answers in a row */
 	struct graph_client *gc;
 	struct event *timer;
 
 	enum sub_op in_flight;
 	char *call_id;			/* the subscription the call in flight is about */
 	int64_t asked;			/* the expiration the create or renew in flight asked for */
+	int64_t asked_at;		/* when, by rekey's clock */
 	int64_t backoff_s;		/* the next retry delay; 0 after a success */
 	int backing_off;		/* the timer holds a retry: lifecycle events wait for it */
 
@@ -99,10 +115,21 @@ min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* The lifetime to ask for: the configured one, never closer to Graph's maximum than the margin. */
+static int64_t
+ask_lifetime(const struct app_sub *a)
+{
+	int64_t most = a->max_s - a->margin_s;
+
+	if (most < a->max_s / 2)
+		most = a->max_s / 2;
+	return most > 0 ? min64(a->lifetime, most) : 1;
+}
+
 static int64_t
 retry_first(const struct app_sub *a)
 {
-	int64_t s = min64(SUB_RETRY_FIRST_S, a->lifetime / 4);
+	int64_t s = min64(SUB_RETRY_FIRST_S, ask_lifetime(a) / 4);
 
 	return s > 0 ? s : 1;
 }
@@ -110,7 +137,7 @@ retry_first(const struct app_sub *a)
 static int64_t
 retry_cap(const struct app_sub *a)
 {
-	int64_t s = min64(SUB_RETRY_CAP_S, a->lifetime);
+	int64_t s = min64(SUB_RETRY_CAP_S, ask_lifetime(a));
 
 	return s > retry_first(a) ? s : retry_first(a);
 }
@@ -427,7 +454,44 @@ deleted(struct app_sub *a, const struct graph_result *res)
 		undoom_first(a);
 }
 
-/* Whether the answer to op is final (no retry of op); 0 means retry later. */
+/*
+ * A create or renew refused because its expiration lies past Graph's
+ * maximum: learn the maximum, widen the margin when what was asked did not
+ * exceed it by rekey's clock (the clock is ahead of Graph's), and ask again
+ * at once.  1 when handled that way; 0 when it is no such refusal or the
+ * refusals go on (the usual failure path then backs off).
+ */
+static int
+expiry_refused(struct app_sub *a, enum sub_op op, const struct graph_result *res)
+{
+	int64_t max_s, asked_s = a->asked - a->asked_at;
+
+	if ((op != SUB_OP_CREATE && op != SUB_OP_RENEW) ||
+	    !graph_expiry_limit(res->status, res->error, &max_s))
+		return 0;
+	a->expiry_refusals++;
+	if (a->expiry_refusals > SUB_EXPIRY_RETRIES_MAX) {
+		a->expiry_refusals = 0;
+		return 0;
+	}
+	if (asked_s <= max_s)
+		a->margin_s = min64(a->margin_s * 2, max_s / 2);
+	a->max_s = max_s;
+	log_ctx(LOG_LEVEL_WARN, res->client_request_id, a->name, "graph subscription %s refused: "
+	    "%lld minutes asked, Graph allows %lld from its clock; asking for %lld minutes now",
+	    op_names[op], (long long)(asked_s / 60), (long long)(max_s / 60),
+	    (long long)(ask_lifetime(a) / 60));
+	if (op == SUB_OP_CREATE)
+		a->listed = 1;		/* refused: nothing was created */
+	else
+		a->renew_now = 1;
+	return 1;
+}
+
+/*
+ * Whether the answer to op is final (no retry of op); 0 means retry later.
+ * The one place where the result of every subscription call is known.
+ */
 static int
 settle(struct app_sub *a, enum sub_op op, const struct graph_result *res)
 {
@@ -445,10 +509,14 @@ settle(struct app_sub *a, enum sub_op op, const struct graph_result *res)
 		return 1;
 	}
 	if (res->outcome != GRAPH_OK) {
+		if (expiry_refused(a, op, res))
+			return 1;
 		if (op == SUB_OP_CREATE)
 			a->listed = 0;	/* its answer may be lost: look before creating again */
 		return 0;
 	}
+	if (op == SUB_OP_CREATE || op == SUB_OP_RENEW)
+		a->expiry_refusals = 0;
 	if (op == SUB_OP_LIST)
 		listed(a, res);
 	else if (op == SUB_OP_CREATE)
@@ -486,16 +554,15 @@ start_create(struct app_sub *a)
 	struct graph_subscription_spec spec;
 
 	memset(&spec, 0, sizeof(spec));
-	a->asked = now_s() + a->lifetime;
+	a->asked_at = now_s();
+	a->asked = a->asked_at + ask_lifetime(a);
 	spec.change_type = SUB_CHANGE_TYPE;
 	spec.notification_url = a->notification_url;
 	spec.lifecycle_url = a->lifecycle_url;
 	spec.resource = SUB_RESOURCE;
 	spec.expiration = a->asked;
+	/* Never includeResourceData: Graph offers no rich notifications for /users. */
 	spec.client_state = a->client_state;
-	spec.include_resource_data = a->cert_b64 != NULL;
-	spec.encryption_certificate = a->cert_b64;
-	spec.encryption_certificate_id = a->cert_id;
 	return graph_create_subscription(a->gc, &spec, done_cb, a);
 }
 
@@ -514,7 +581,8 @@ start(struct app_sub *a, enum sub_op op)
 		break;
 	case SUB_OP_RENEW:
 		set_str(&a->call_id, a->id);
-		a->asked = now_s() + a->lifetime;
+		a->asked_at = now_s();
+		a->asked = a->asked_at + ask_lifetime(a);
 		rc = graph_renew_subscription(a->gc, a->id, a->asked, done_cb, a);
 		break;
 	case SUB_OP_REAUTHORIZE:
@@ -541,7 +609,7 @@ start(struct app_sub *a, enum sub_op op)
 static int64_t
 renew_at(const struct app_sub *a)
 {
-	int64_t span = a->granted > 0 ? min64(a->granted, a->lifetime) : a->lifetime;
+	int64_t span = a->granted > 0 ? min64(a->granted, ask_lifetime(a)) : ask_lifetime(a);
 
 	return a->expiration - span / 2;
 }
@@ -620,8 +688,6 @@ app_free(struct app_sub *a)
 	free(a->name);
 	free(a->notification_url);
 	free(a->lifecycle_url);
-	free(a->cert_b64);
-	free(a->cert_id);
 	free(a->call_id);
 	free(a->id);
 	free(a->replaced);
@@ -645,14 +711,9 @@ app_new(struct subscriptions *m, struct event_base *base, struct http_client *hc
 	a->lifecycle_url = xasprintf("%s/lifecycle", a->notification_url);
 	a->client_state = secret_new(app->graph_client_state->data, app->graph_client_state->len);
 	a->lifetime = app->graph_subscription_lifetime > 0 ? app->graph_subscription_lifetime :
-	    41760 * 60;
-	if (app->graph_encryption_cert_file != NULL) {
-		a->cert_b64 = graph_cert_b64(app->graph_encryption_cert_file, &err);
-		a->cert_id = app->graph_encryption_cert_id ? xstrdup(app->graph_encryption_cert_id) :
-		    NULL;
-		if (a->cert_b64 == NULL || a->cert_id == NULL)
-			goto fail;
-	}
+	    SUB_MAX_S;
+	a->max_s = SUB_MAX_S;
+	a->margin_s = SUB_MARGIN_S;
 	a->gc = graph_client_from_app(hc, app, &err);
 	if (a->gc == NULL)
 		goto fail;
@@ -662,7 +723,7 @@ app_new(struct subscriptions *m, struct event_base *base, struct http_client *hc
 	return a;
 fail:
 	log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "graph subscription: off (%s)",
-	    err ? err : "graph_encryption_cert_id is not set");
+	    err ? err : "no Graph client");
 	free(err);
 	app_free(a);
 	return NULL;

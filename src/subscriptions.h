@@ -3,14 +3,18 @@
  * app (graph_subscribe_users = yes, a rotator identity, public_url and a
  * graph_client_state_file): one subscription on /users, changeType
  * "updated,deleted", notificationUrl public_url + /webhooks/graph/{app} and
- * its /lifecycle twin, rich when graph_encryption_cert_file is set.
+ * its /lifecycle twin.  Basic notifications only: Graph supports no rich
+ * notifications (includeResourceData) for users, so an item is only a hint
+ * that the worker checks with GET /users/{id}.
  *
  * At start the stored subscription is kept when it is still live and for the
  * same URL; otherwise the app's subscriptions at Graph are listed and ours is
  * adopted (and renewed) or, when there is none, one is created, so a restart
  * never makes a duplicate even if rekey died between Graph's 201 and the
  * store write.  Renewal comes when less than half the asked lifetime is
- * left.  Every call runs on the event loop, one at most per app, with
+ * left.  The lifetime asked stays 5 minutes (or more, see subscriptions.c)
+ * below Graph's maximum, and Graph's "expiration too far" refusal is read
+ * and the call made again, shorter.  Every call runs on the event loop, one at most per app, with
  * backoff; the store is written from the loop's thread.
  */
 #ifndef REKEY_SUBSCRIPTIONS_H

@@ -66,7 +66,13 @@
 //   "page_size": 100,             Graph owners page size
 //   "token_lifetime_s": 3599,     expires_in of issued tokens
 //   "clock_skew_s": 300,          tolerated for an assertion's nbf
+//   "unknown_graph_scope": "refuse", a scope other than this Graph's origin + /.default:
+//                                 "refuse" (AADSTS500011) | "issue" (a token the fake
+//                                 Graph refuses: 401 invalid audience)
 //   "subscription_max_minutes": 41760,
+//   "subscription_expiry_error": "minutes",  the wording of the refusal past it:
+//                                 "minutes" | "timespan" (graph.js)
+//   "graph_clock_offset_s": 0,    Graph's clock for that check, against the real one
 //   "validation_timeout_ms": 10000,
 //   "validation_token": null,     fixed validation token (default: random, with
 //                                 spaces, a colon, + / = & %)
@@ -108,8 +114,8 @@
 //                         envelope for that code ("status", "message" override)
 //   {"nylas_error":"api.rate_limit_error"}  nylas: the Nylas envelope
 // Service control routes: identity /_fake/tokens, /_fake/expire_tokens,
-// /_fake/jwks/rotate, /_fake/jwks/requests; graph /_fake/notify (rich
-// notifications with "encrypted": true), /_fake/lifecycle, /_fake/validations;
+// /_fake/jwks/rotate, /_fake/jwks/requests; graph /_fake/notify (basic
+// notifications, as Graph sends for users), /_fake/lifecycle, /_fake/validations;
 // nylas /_fake/deliver, /_fake/grants, /_fake/challenges.
 //
 // The identity server also serves the token signing keys (JWKS) at
@@ -148,8 +154,9 @@
 //    while the Microsoft secret is broken, grants limit clamp at 200;
 //  - Graph InvalidAuthenticationToken texts for empty/garbage/expired tokens
 //    follow commonly seen answers;
-//  - the 400 for an encryptionCertificate that does not parse (code
-//    InvalidRequest, text made up); the JWKS of an unknown tenant (AADSTS90002);
+//  - the code and text of the 400 for includeResourceData on users or groups
+//    (modelled on Outlook's "workload is not enabled for rich notifications");
+//    the JWKS of an unknown tenant (AADSTS90002);
 //    JWKS entries have no x5c (x5t = SHA-1 of the key's SPKI, not of a cert);
 //    the optional claims of validationTokens beyond aud, iss, azp/appid, tid,
 //    iat, nbf, exp (azpacr/appidacr "2", ver).
@@ -224,6 +231,8 @@ async function main() {
 	const ports = {};
 	for (const [name, s] of Object.entries(servers))
 		ports[name] = await s.listen();
+	// The resource the token endpoint knows as "Graph": this cloud's Graph.
+	world.graphOrigin = servers.graph.origin;
 	announcePorts(ports, args.watchStdin);
 }
 

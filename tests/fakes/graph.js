@@ -26,16 +26,40 @@
 // concurrency_status, default 400 as spec/graph.md says; public reports show
 // 409 and 503 for the same code and message, so tests can set those).
 //
-// Subscriptions with includeResourceData need encryptionCertificate (base64
-// of the certificate's DER; an RSA key) and encryptionCertificateId; a
-// certificate that does not parse is refused with 400 InvalidRequest (the
-// message is assumed).
+// Subscriptions never get rich notifications here: includeResourceData true
+// is refused with 400, because Graph offers rich notifications for none of
+// the resources this fake accepts (users, groups). Source: the list of
+// supported resources, microsoft-graph-docs-contrib
+// concepts/includes/change-notifications-rich-notifications-supported-resources.md
+// (2024-11-07: Copilot, Outlook, Teams; no user, no group). The error's code
+// and text are assumed: the only real refusal found is for Outlook in v1.0,
+// "Exchange workload is not enabled for rich notifications"
+// (microsoftgraph/java-spring-webhooks-sample#235), and this one is modelled
+// on it. Notifications are therefore basic: no encryptedContent, no
+// validationTokens (change-notifications-with-resource-data.md: tokens come
+// with rich notifications only).
+//
+// Expiration (create and renew): past now + subscription_max_minutes (41760
+// for users, spec/graph.md) is refused with 400. Two real wordings are known
+// and both can be answered (subscription_expiry_error):
+//   "minutes" (default): code ExtensionError, "Subscription expiration can
+//     only be N minutes in the future." (quoted from a real answer in
+//     microsoftgraph/microsoft-graph-docs-contrib#7726, an Outlook
+//     subscription; which code directory subscriptions use is not known);
+//   "timespan": code InvalidRequest (assumed), "Operation: Create; Exception:
+//     [Status Code: BadRequest; Reason: Expiration time '<time>' ('<span>' from
+//     now) is beyond allowed max '<d.hh:mm:ss>'.]" (quoted in a public script
+//     for a Teams subscription; the sign of its span there is negative, copied
+//     as it was).
+// graph_clock_offset_s (default 0) moves the fake's clock for that check
+// only: -600 is a Graph whose clock is ten minutes behind the caller's, so
+// that asking for exactly the maximum by one's own clock is refused.
 //
 // Control routes of this service:
 //   POST /_fake/notify     {"subscription_id", "items":[{changeType, resource|user_id,
 //                          resourceData?, clientState?, subscription_id?, id?, tenantId?,
-//                          resource_data?, tamper?}], "client_state_override"?, "url"?,
-//                          "encrypted"?, "tamper"?, "token"?, "token_version"?}
+//                          extra?}], "client_state_override"?, "url"?, "token"?,
+//                          "token_version"?}
 //                          -> POSTs the change notification batch to the subscription's
 //                          notificationUrl; answers {status, body, headers, latency_ms,
 //                          url, payload} (or {error, latency_ms, url, payload})
@@ -43,24 +67,14 @@
 //                          -> the same to lifecycleNotificationUrl
 //   GET  /_fake/validations every validation handshake made, with its outcome
 //
-// Rich notifications ("encrypted": true; the subscriptions need an
-// encryptionCertificate): each item's resource (its "resource_data" object,
-// else the tenant's user: id, displayName, mail, userPrincipalName,
-// accountEnabled, signInSessionsValidFromDateTime, lastPasswordChangeDateTime)
-// is encrypted as Graph does (spec/graph.md): a random 32-byte key,
-// AES-256-CBC/PKCS7 with IV = the key's first 16 bytes -> data; HMAC-SHA256
-// (key, ciphertext) -> dataSignature; RSA-OAEP SHA-1/MGF1-SHA-1 of the key with
-// the certificate -> dataKey; plus encryptionCertificateId and
-// encryptionCertificateThumbprint (SHA-1 of the DER, upper-case hex). The
-// item's resourceData is only @odata.type, @odata.id, id. The batch carries
-// validationTokens: one JWT per distinct (app, tenant) of its subscriptions,
-// signed by the identity fake's keys (identity.js).
-//   "tamper" (batch or item): "data_signature" (a flipped HMAC byte), "data" (a
-//     flipped ciphertext byte after signing), "oaep_sha256" (the key wrapped
-//     with OAEP SHA-256), "cert_id" (an encryptionCertificateId never registered)
+// A basic notification, as Graph sends for users (changeType "updated" or
+// "deleted"): the plain fields and resourceData with @odata.type, @odata.id
+// and id, nothing else. What real Graph never sends, for forgery tests only:
+//   "extra" (item): fields merged into the item as given (e.g. a made-up
+//     encryptedContent);
 //   "token": "valid" (default) | "expired" | "not_yet_valid" | "forged" (same kid,
 //     another key) | "unknown_kid" | "wrong_aud" | "wrong_iss" | "wrong_appid" |
-//     "none" (no validationTokens); applies to every token of the batch. A plain
+//     "none" (no validationTokens); applies to every token of the batch. A
 //     batch carries validationTokens only when "token" is given.
 //   "token_version": 2 (default: login.microsoftonline.com/{tid}/v2.0, azp) or 1
 //     (sts.windows.net/{tid}/, appid).
@@ -81,10 +95,6 @@ const CONTENT_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=tr
 const SUPPORTED_RESOURCES = [/^users$/i, /^users\/[^/]+$/i, /^groups$/i, /^groups\/[^/]+\/(members|owners)$/i, /^groups\/[^/]+$/i];
 // Accepted, then never delivered: spec/graph.md warns of exactly this.
 const SILENT_RESOURCES = [/^applications(\/.*)?$/i, /^servicePrincipals(\/.*)?$/i];
-// What a rich notification about a user carries (spec/graph.md "Users").
-const RICH_USER_FIELDS = ['id', 'displayName', 'mail', 'userPrincipalName', 'accountEnabled',
-	'signInSessionsValidFromDateTime', 'lastPasswordChangeDateTime'];
-const TAMPERS = ['data_signature', 'data', 'oaep_sha256', 'cert_id'];
 
 // Canned errors for scripts: code -> [status, message]. Messages of
 // Directory_ConcurrencyViolation, CredentialInvalidLifetimeAsPerAppPolicy,
@@ -159,6 +169,9 @@ function bearer(ctx) {
 		throw gerr(401, 'InvalidAuthenticationToken', 'CompactToken parsing failed with error code: 80049217');
 	if (tok.exp_ms <= Date.now())
 		throw gerr(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
+	// A token for another resource (another cloud's Graph) is not for this one.
+	if (tok.aud !== undefined && tok.aud !== ctx.server.origin)
+		throw gerr(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
 	const tenant = ctx.world.state.tenant(tok.tenant);
 	const caller = tenant && tenant.apps[tok.client_id];
 	if (!caller)
@@ -497,15 +510,37 @@ function subNotFound(id) {
 	return gerr(404, 'ResourceNotFound', `The object was not found. Subscription '${id}'.`);
 }
 
-function checkExpiration(ctx, text) {
+// .NET's TimeSpan text, [-]d.hh:mm:ss[.fffffff], as the "timespan" wording prints it.
+function timeSpan(ms) {
+	const neg = ms < 0;
+	let t = Math.abs(ms);
+	const frac = Math.floor((t % 1000) * 10000);
+	t = Math.floor(t / 1000);
+	const pad = (n) => String(n).padStart(2, '0');
+	const d = Math.floor(t / 86400);
+	const hms = `${pad(Math.floor(t / 3600) % 24)}:${pad(Math.floor(t / 60) % 60)}:${pad(t % 60)}`;
+	return `${neg ? '-' : ''}${d ? d + '.' : ''}${hms}${frac ? '.' + String(frac).padStart(7, '0') : ''}`;
+}
+
+function expiryRefused(ctx, ms, now, max, op) {
+	if (ctx.world.state.data.subscription_expiry_error === 'timespan') {
+		return gerr(400, 'InvalidRequest', `Operation: ${op}; Exception: [Status Code: BadRequest; ` +
+			`Reason: Expiration time '${new Date(ms).toISOString()}' ('${timeSpan(now - ms)}' from now) ` +
+			`is beyond allowed max '${timeSpan(max * 60e3)}'.]`);
+	}
+	return gerr(400, 'ExtensionError', `Subscription expiration can only be ${max} minutes in the future.`);
+}
+
+function checkExpiration(ctx, text, op) {
 	const ms = parseTime(text);
 	if (Number.isNaN(ms))
 		throw gerr(400, 'InvalidRequest', "Invalid value for property 'expirationDateTime'.");
 	const max = ctx.world.state.data.subscription_max_minutes;
-	if (ms <= Date.now())
+	const now = Date.now() + (ctx.world.state.data.graph_clock_offset_s || 0) * 1000;
+	if (ms <= now)
 		throw gerr(400, 'InvalidRequest', 'Subscription expiration must be in the future.');
-	if (ms > Date.now() + max * 60e3)
-		throw gerr(400, 'InvalidRequest', `Subscription expiration can only be ${max} minutes in the future.`);
+	if (ms > now + max * 60e3)
+		throw expiryRefused(ctx, ms, now, max, op);
 }
 
 function checkHttps(field, url) {
@@ -536,47 +571,18 @@ function checkSubscription(ctx, auth, b) {
 	if (b.clientState !== undefined && b.clientState !== null &&
 		(typeof b.clientState !== 'string' || b.clientState.length > 128))
 		throw gerr(400, 'InvalidRequest', 'clientState must be a string of at most 128 characters.');
-	if (b.includeResourceData && !(b.encryptionCertificate && b.encryptionCertificateId))
-		throw gerr(400, 'InvalidRequest', 'A subscription with includeResourceData needs encryptionCertificate and encryptionCertificateId.');
-	if (b.includeResourceData && typeof b.encryptionCertificateId !== 'string')
-		throw gerr(400, 'InvalidRequest', "Invalid value for property 'encryptionCertificateId'.");
-	if (b.includeResourceData && !encryptionCertificate(b.encryptionCertificate))
-		throw gerr(400, 'InvalidRequest', 'The encryptionCertificate is not a valid base64-encoded X.509 certificate with an RSA public key.');
-	checkExpiration(ctx, b.expirationDateTime);
+	checkExpiration(ctx, b.expirationDateTime, 'Create');
 	const res = b.resource.replace(/^\//, '');
 	if (SILENT_RESOURCES.some((r) => r.test(res)))
 		return true;
 	if (!SUPPORTED_RESOURCES.some((r) => r.test(res)))
 		throw gerr(400, 'InvalidRequest', `Resource '${b.resource}' is not supported for change notifications.`);
+	// No resource here supports rich notifications (see the top of this file).
+	if (b.includeResourceData === true)
+		throw gerr(400, 'ExtensionError', `Directory workload is not enabled for rich notifications: resource '${b.resource}' does not support includeResourceData.`);
 	if (!canReadUsers(auth))
 		throw denied();
 	return false;
-}
-
-// The certificate of a rich subscription: base64 of its DER (whitespace
-// tolerated), parsed -> {x509, publicKey, thumbprint}; null when it is not an
-// RSA certificate.
-function encryptionCertificate(b64) {
-	if (typeof b64 !== 'string')
-		return null;
-	const clean = b64.replace(/\s+/g, '');
-	if (!/^[A-Za-z0-9+/]+={0,2}$/.test(clean))
-		return null;
-	const der = Buffer.from(clean, 'base64');
-	if (der[0] !== 0x30)	// a DER SEQUENCE, not base64 of a PEM
-		return null;
-	let x509;
-	try {
-		x509 = new crypto.X509Certificate(der);
-	} catch (e) {
-		return null;
-	}
-	if (x509.publicKey.asymmetricKeyType !== 'rsa')
-		return null;
-	return {
-		x509, publicKey: x509.publicKey,
-		thumbprint: crypto.createHash('sha1').update(x509.raw).digest('hex').toUpperCase(),
-	};
 }
 
 // The validation token is opaque (spec): this one has spaces, colons and
@@ -645,10 +651,10 @@ async function createSubscription(ctx) {
 		lifecycleNotificationUrl: b.lifecycleNotificationUrl || null,
 		expirationDateTime: graphTime(parseTime(b.expirationDateTime)),
 		creatorId: auth.caller.sp_id,
-		includeResourceData: Boolean(b.includeResourceData),
+		includeResourceData: false,
 		latestSupportedTlsVersion: b.latestSupportedTlsVersion || 'v1_2',
-		encryptionCertificate: b.encryptionCertificate || null,
-		encryptionCertificateId: b.encryptionCertificateId || null,
+		encryptionCertificate: null,
+		encryptionCertificateId: null,
 		notificationUrlAppId: null,
 		_tenant: auth.tenant.id,
 		_silent: silent,
@@ -686,7 +692,7 @@ function renewSubscription(ctx) {
 	if (b.lifecycleNotificationUrl !== undefined && b.lifecycleNotificationUrl !== s.lifecycleNotificationUrl)
 		throw gerr(400, 'InvalidRequest', 'lifecycleNotificationUrl cannot be changed: delete and recreate the subscription.');
 	if (b.expirationDateTime !== undefined) {
-		checkExpiration(ctx, b.expirationDateTime);
+		checkExpiration(ctx, b.expirationDateTime, 'Update');
 		s.expirationDateTime = graphTime(parseTime(b.expirationDateTime));
 	}
 	s._reauthorized = graphNow();	// a renewing PATCH also reauthorizes (spec)
@@ -732,7 +738,7 @@ function changeItem(ctx, item, defaults) {
 	const id = resource.split('/').pop();
 	const clientState = 'clientState' in item ? item.clientState :
 		('client_state_override' in defaults ? defaults.client_state_override : s.clientState);
-	return {
+	return Object.assign({
 		id: item.id || uuid(),
 		subscriptionId: s.id,
 		subscriptionExpirationDateTime: s.expirationDateTime,
@@ -746,65 +752,7 @@ function changeItem(ctx, item, defaults) {
 			id,
 			organizationId: item.tenantId || s._tenant,
 		}, item.resourceData || {}),
-	};
-}
-
-// --- rich notifications ---
-
-// The resource a rich item carries: the item's resource_data, else the user.
-function richResource(ctx, item, s, id) {
-	if (item.resource_data !== undefined) {
-		if (typeof item.resource_data !== 'object' || item.resource_data === null)
-			throw controlError(400, 'resource_data must be an object');
-		return item.resource_data;
-	}
-	const tenant = ctx.world.state.tenant(s._tenant);
-	const u = tenant && tenant.users[id];
-	if (!u || u.deleted)
-		throw controlError(404, `no user '${id}' in tenant ${s._tenant}: give the item a resource_data`);
-	return userJson(u, RICH_USER_FIELDS);
-}
-
-// encryptedContent of one resource, as Graph builds it; tamper spoils one part.
-function encryptedContent(s, resource, tamper) {
-	const cert = encryptionCertificate(s.encryptionCertificate);
-	if (!cert)
-		throw controlError(409, `subscription '${s.id}' has no usable encryptionCertificate`);
-	const key = crypto.randomBytes(32);
-	const cipher = crypto.createCipheriv('aes-256-cbc', key, key.subarray(0, 16));	// PKCS7 padding
-	const data = Buffer.concat([cipher.update(JSON.stringify(resource), 'utf8'), cipher.final()]);
-	const sig = crypto.createHmac('sha256', key).update(data).digest();
-	if (tamper === 'data_signature')
-		sig[0] ^= 0x01;
-	if (tamper === 'data')
-		data[0] ^= 0x01;	// after signing; with 2+ blocks the padding stays valid
-	const dataKey = crypto.publicEncrypt({
-		key: cert.publicKey,
-		padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
-		oaepHash: tamper === 'oaep_sha256' ? 'sha256' : 'sha1',
-	}, key);
-	return {
-		data: data.toString('base64'),
-		dataSignature: sig.toString('base64'),
-		dataKey: dataKey.toString('base64'),
-		encryptionCertificateId: tamper === 'cert_id' ? 'unknown-' + uuid() : s.encryptionCertificateId,
-		encryptionCertificateThumbprint: cert.thumbprint,
-	};
-}
-
-function richItem(ctx, item, defaults) {
-	const out = changeItem(ctx, item, defaults);
-	const s = subscriptionFor(ctx, item.subscription_id || defaults.subscription_id);
-	const tamper = item.tamper !== undefined ? item.tamper : defaults.tamper;
-	if (tamper !== undefined && tamper !== null && !TAMPERS.includes(tamper))
-		throw controlError(400, `tamper must be one of ${TAMPERS.join(', ')}`);
-	out.resourceData = Object.assign({
-		'@odata.type': out.resourceData['@odata.type'],
-		'@odata.id': out.resourceData['@odata.id'],
-		id: out.resourceData.id,
-	}, item.resourceData || {});
-	out.encryptedContent = encryptedContent(s, richResource(ctx, item, s, out.resourceData.id), tamper);
-	return out;
+	}, item.extra || {});
 }
 
 // validationTokens: one per distinct (creating app, tenant) of the batch's
@@ -845,10 +793,12 @@ async function post(ctx, url, payload) {
 async function notify(ctx) {
 	const b = ctx.json() || {};
 	const items = Array.isArray(b.items) && b.items.length ? b.items : [{}];
-	const value = items.map((it) => (b.encrypted ? richItem(ctx, it, b) : changeItem(ctx, it, b)));
+	if (b.encrypted)
+		throw controlError(400, 'Graph sends no rich notifications for users or groups (see graph.js)');
+	const value = items.map((it) => changeItem(ctx, it, b));
 	const s = subscriptionFor(ctx, items[0].subscription_id || b.subscription_id);
 	const payload = { value };
-	if (b.encrypted || (b.token !== undefined && b.token !== null)) {
+	if (b.token !== undefined && b.token !== null) {
 		const tokens = validationTokens(ctx, items, b);
 		if (tokens)
 			payload.validationTokens = tokens;

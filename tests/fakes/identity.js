@@ -14,7 +14,10 @@
 //    iss = sub = client_id; exp > now; nbf <= now + skew; exp - nbf <= 600 s;
 //    jti present and never reused.
 // Issued tokens are opaque and remembered in world.tokens so that the Graph
-// fake can check bearers: token -> {client_id, tenant, exp_ms}.
+// fake can check bearers: token -> {client_id, tenant, aud, exp_ms}.
+//
+// The scope must be the Graph of this cloud: the fake Graph's origin +
+// "/.default" (or Graph's appId + "/.default"); see checkScope.
 //
 // The platform's signing keys (spec/graph.md "Rich notifications"): an
 // RSA-2048 key set made at start, published as a JWKS at
@@ -38,7 +41,8 @@
 const crypto = require('crypto');
 const { FakeServer, HttpError, log, uuid, aadTimestamp, randomToken, b64url } = require('./common');
 
-const GRAPH_SCOPES = ['https://graph.microsoft.com/.default', '00000003-0000-0000-c000-000000000000/.default'];
+// Microsoft Graph's appId, the same resource in every cloud.
+const GRAPH_APP_SCOPE = '00000003-0000-0000-c000-000000000000/.default';
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const CERT_DOC = 'Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .';
 const MAX_ASSERTION_LIFETIME_S = 600;
@@ -117,17 +121,32 @@ async function token(ctx) {
 		throw fail(700016, { tenant: ctx.params[0] });
 	if (app.disabled)
 		throw fail(7000112, { name: app.display_name });
-	checkScope(f.get('scope'), tenant);
+	const audience = checkScope(world, f.get('scope'), tenant);
 	authenticate(ctx, tenant, app);
-	issue(ctx, tenant, app);
+	issue(ctx, tenant, app, audience);
 }
 
-function checkScope(scope, tenant) {
+// The resource of a client-credentials scope must be the Graph this cloud
+// serves: here the fake Graph's origin (https://127.0.0.1:PORT), which, like
+// graph.microsoft.us or microsoftgraph.chinacloudapi.cn, is not the global
+// https://graph.microsoft.com. A token endpoint answers a resource it does not
+// know with 400 invalid_resource AADSTS500011 ("The resource principal named
+// ... was not found in the tenant named ...": the AADSTS reference, and a
+// real answer in a national cloud asked for a global resource,
+// Azure/Azure-DataFactory#293). unknown_graph_scope "issue" is the other
+// plausible behaviour: a token is issued for that resource, and the fake
+// Graph then refuses it (401 InvalidAuthenticationToken, invalid audience).
+// Returns the token's audience.
+function checkScope(world, scope, tenant) {
 	const scopes = scope.split(' ').filter(Boolean);
 	if (scopes.length !== 1 || !scopes[0].endsWith('/.default'))
 		throw fail(1002012, { scope });
-	if (!GRAPH_SCOPES.includes(scopes[0]))
-		throw fail(500011, { resource: scopes[0].slice(0, -'/.default'.length), tenant: tenant.id });
+	const resource = scopes[0].slice(0, -'/.default'.length);
+	if (scopes[0] === GRAPH_APP_SCOPE || resource === world.graphOrigin)
+		return world.graphOrigin;
+	if (world.state.data.unknown_graph_scope === 'issue')
+		return resource;
+	throw fail(500011, { resource, tenant: tenant.id });
 }
 
 function authenticate(ctx, tenant, app) {
@@ -151,10 +170,11 @@ function authenticate(ctx, tenant, app) {
 	throw fail(7000218);
 }
 
-function issue(ctx, tenant, app) {
+function issue(ctx, tenant, app, audience) {
 	const lifetime = ctx.world.state.data.token_lifetime_s;
 	const tok = randomToken(48);
-	ctx.world.tokens.set(tok, { client_id: app.app_id, tenant: tenant.id, exp_ms: Date.now() + lifetime * 1000 });
+	ctx.world.tokens.set(tok, { client_id: app.app_id, tenant: tenant.id, aud: audience,
+		exp_ms: Date.now() + lifetime * 1000 });
 	ctx.send(200, { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: tok });
 }
 

@@ -59,10 +59,11 @@ fuzz_graph(const char *p, size_t n)
 	struct graph_error e;
 	struct graph_user u;
 	char *err = NULL;
-	int64_t t;
+	int64_t t, max_s;
 
 	if (graph_parse_error(p, n, &e) == 0) {
 		graph_outcome_of(HTTP_OUTCOME_PERMANENT, 400, &e);
+		graph_expiry_limit(400, &e, &max_s);
 		graph_error_clear(&e);
 	}
 	graph_classify(409, p, n);
@@ -71,8 +72,12 @@ fuzz_graph(const char *p, size_t n)
 	free(err);
 	fuzz_graph_payloads(p, n);
 	/* The time parser takes a C string: only a NUL-terminated prefix. */
-	if (n > 0 && p[n - 1] == '\0')
+	if (n > 0 && p[n - 1] == '\0') {
 		graph_parse_time(p, &t);
+		/* The expiry refusal's message, as the envelope's text would carry it. */
+		e = (struct graph_error){ .message = (char *)p };
+		graph_expiry_limit(400, &e, &max_s);
+	}
 }
 
 static void

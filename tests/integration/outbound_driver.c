@@ -260,7 +260,7 @@ start_graph_more(struct run *r, struct graph_client *gc, struct secret **sec, ch
 		return graph_get_application(gc, argv[1], graph_done_cb, r);
 	if (strcmp(call, "sub-create") == 0 && argc == 4) {
 		struct graph_subscription_spec spec = { "updated,deleted", argv[1], argv[2], "/users",
-		    (int64_t)time(NULL) + 2 * 86400, NULL, 0, NULL, NULL };
+		    (int64_t)time(NULL) + 2 * 86400, NULL };
 
 		*sec = read_secret(argv[3]);
 		spec.client_state = *sec;
@@ -361,8 +361,7 @@ start(struct run *r, struct http_client *hc, struct graph_client **gc, struct ny
 	}
 	if (strcmp(call, "probe") == 0 && argc == 2) {
 		*sec = read_secret(argv[1]);
-		return identity_probe_secret(hc, r->app->azure_login_base, r->app->azure_tenant_id,
-		    r->app->azure_client_id, *sec, identity_done_cb, r);
+		return identity_probe_secret(hc, r->app, *sec, identity_done_cb, r);
 	}
 	if (strncmp(call, "connector", 9) == 0 || strcmp(call, "grants") == 0 ||
 	    strcmp(call, "cred-patch") == 0 || strncmp(call, "webhook-", 8) == 0 ||

@@ -7,6 +7,7 @@ retried; and the lifecycle events the Graph worker hands over
 (reauthorizationRequired, subscriptionRemoved, missed, unknown ones) when the
 worker passes them on (otherwise those checks are skipped)."""
 
+import json
 import os
 import re
 import subprocess
@@ -113,8 +114,21 @@ try:
     t.eq((sub.get("resource"), sub.get("changeType")), ("/users", "updated,deleted"),
          "on /users, updated and deleted")
     t.eq(sub.get("clientState"), CLIENT_STATE, "clientState is the app's secret")
-    t.eq((sub.get("includeResourceData"), sub.get("encryptionCertificateId")), (True, "notify-2026"),
-         "rich notifications with the configured certificate id")
+    # Graph has no rich notifications for /users (the fake refuses them, as Graph does):
+    # the encryption keys of an older config are ignored, aloud.
+    posts = [json.loads(r["body"] or "{}") for r in sub_calls("POST")]
+    t.ok(posts and all("includeResourceData" not in b and "encryptionCertificate" not in b
+                       for b in posts),
+         "created without includeResourceData or a certificate, though the config names one", posts)
+    t.ok("graph_encryption_cert_file: ignored: Graph does not support rich notifications for "
+         "/users" in d.log_text() and "graph_encryption_cert_id: ignored: " in d.log_text(),
+         "the ignored keys are logged as warnings at start")
+    chk = subprocess.run([os.environ.get("REKEY_BIN", "build/rekey"), "check", "-c", d.conf_path],
+                         capture_output=True, text=True)
+    t.ok(chk.returncode == 0 and re.search(r"rekey\.conf:\d+: warning: graph_encryption_cert_file: "
+                                            r"ignored: Graph does not support rich notifications "
+                                            r"for /users", chk.stderr),
+         "rekey check: exit 0, the warning at the key's line", (chk.returncode, chk.stderr))
     exp = parse_time(sub.get("expirationDateTime", "1970-01-01T00:00:00Z"))
     t.ok(abs(exp - (time.time() + LIFETIME)) <= 15, "expiration is about now + lifetime",
          sub.get("expirationDateTime"))

@@ -1,11 +1,13 @@
 """Graph notifications end to end: the daemon subscribes to /users at the
-fake Graph (which validates both URLs), the fake delivers change
-notifications, plain and encrypted, and the worker turns them into user
-evidence: disabled, deleted, sessions revoked, password changed.  Rich
-notifications are decrypted with the daemon's key; tampered ones, keys
-wrapped the wrong way, and batches with bad validation tokens are flagged
-and never acted on.  A notification journaled but not processed when the
-daemon is killed is processed after the restart."""
+fake Graph (which validates both URLs), the fake delivers basic change
+notifications (Graph has no rich ones for users), and the worker takes each
+as a hint: it reads the user with GET /users/{id} and records what that
+shows: disabled, deleted (404), sessions revoked, password changed.  A
+"deleted" for a user who is still there records nothing of the kind, a
+forged encryptedContent is never believed, and batches that carry bad
+validation tokens are flagged suspect and never acted on.  A notification
+journaled but not processed when the daemon is killed is processed after
+the restart."""
 
 import os
 import subprocess
@@ -48,7 +50,8 @@ def make_encryption_cert(directory):
 
 
 t = Tap()
-users = {n: user(n) for n in ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank")}
+users = {n: user(n) for n in ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank",
+                               "ivan")}
 d = Daemon()
 fakes = Fakes()
 try:
@@ -89,7 +92,8 @@ try:
     t.eq(len(subs), 1, "the daemon subscribed to /users at start")
     sub = subs[0] if subs else {}
     sid = sub.get("id")
-    t.eq(sub.get("encryptionCertificateId"), "notify-2026", "the subscription asks for rich notifications")
+    t.eq((sub.get("includeResourceData"), sub.get("encryptionCertificateId")), (False, None),
+         "the subscription is basic (no rich notifications for /users), the config's certificate ignored")
 
     def events(where="1=1", args=()):
         return d.events("source = 'graph' AND " + where, args)
@@ -105,8 +109,10 @@ try:
     def patch_user(name, **fields):
         fakes.seed({"tenants": {TENANT: {"users": {users[name]["id"]: fields}}}})
 
-    def deliver(name, **kw):
-        item = {"user_id": users[name]["id"], "id": str(uuid.uuid4())}
+    def deliver(name, change="updated", extra=None, **kw):
+        item = {"user_id": users[name]["id"], "id": str(uuid.uuid4()), "changeType": change}
+        if extra:
+            item["extra"] = extra
         r = fakes.notify_graph(sid, [item], **kw)
         t.eq(r.get("status"), 202, "the daemon acks the notification for %s (%s)" % (name, kw or "plain"))
         wait_for(lambda: result_of(item["id"]) is not None, 20)
@@ -147,9 +153,19 @@ try:
     _, res = deliver("carol")
     t.eq([u["kind"] for u in user_events(users["carol"]["id"])], ["password_changed"], "carol: password changed")
 
+    # "deleted" is a hint like any other: only GET /users/{id} answering 404 records it.
+    def user_gets(name):
+        return [r for r in fakes.requests("graph", r"/users/") if users[name]["id"] in r["path"]]
+
+    _, res = deliver("ivan", change="deleted")
+    t.eq((res, user_events(users["ivan"]["id"])), ("no_change", []),
+         "a forged 'deleted' for ivan, who is still there: nothing recorded")
+    t.eq(len(user_gets("ivan")), 1, "ivan's 'deleted' was checked with GET /users/{id}")
     fakes.seed({"tenants": {TENANT: {"users": {users["dave"]["id"]: None}}}})
-    _, res = deliver("dave")
+    _, res = deliver("dave", change="deleted")
     t.eq([u["kind"] for u in user_events(users["dave"]["id"])], ["deleted"], "dave gone (404): deleted")
+    t.ok(user_gets("dave") and "GET /users answered 404" in user_events(users["dave"]["id"])[0]["evidence"],
+         "dave's deletion is what GET /users/{id} answered", user_events(users["dave"]["id"]))
 
     _, res = deliver("erin")
     t.eq((res, user_events(users["erin"]["id"])), ("no_change", []), "erin unchanged: no evidence")
@@ -160,56 +176,47 @@ try:
     _, res = deliver("bob")
     t.eq(len(user_events(users["bob"]["id"])), 2, "bob's sessions revoked again: a second event")
 
-    # Rich notifications: decrypted with the daemon's key, no GET /users.
+    # A notification's own content is never believed: a made-up encryptedContent, no tokens.
     fakes.clear_requests("graph")
-    patch_user("frank", accountEnabled=False)
-    jwks_before = fakes.jwks_requests()
-    _, res = deliver("frank", encrypted=True)
-    t.eq(res, "user_evidence", "frank (encrypted): evidence from the decrypted resource")
-    t.eq([u["kind"] for u in user_events(users["frank"]["id"])], ["disabled"], "frank: disabled")
-    t.ok(user_events(users["frank"]["id"]) and "rich notification" in user_events(users["frank"]["id"])[0]["evidence"],
-         "frank: the evidence names the rich notification")
-    t.eq(fakes.requests("graph", r"/users/"), [], "no GET /users for a rich notification")
-    t.eq(fakes.jwks_requests(), jwks_before + 1, "the JWKS was fetched once for the token")
-    _, res = deliver("erin", encrypted=True)
-    t.eq(fakes.jwks_requests(), jwks_before + 1, "the second token is checked against the cached JWKS")
+    forged = {"encryptedContent": {"data": "AAAA", "dataSignature": "AAAA", "dataKey": "AAAA",
+                                   "encryptionCertificateId": "notify-2026",
+                                   "encryptionCertificateThumbprint": "00"}}
+    _, res = deliver("frank", extra=forged)
+    t.eq((res, user_events(users["frank"]["id"])), ("no_change", []),
+         "frank: a batch with encryptedContent and no tokens is a hint, not suspect; nothing shows")
+    t.eq(len(user_gets("frank")), 1, "frank was read with GET /users/{id}")
 
-    # Tampering: flagged, never acted on.
+    # Validation tokens, when a batch carries them: any bad one makes the batch suspect.
     patch_user("gina", accountEnabled=False)
-    for tamper, want in (("data_signature", "bad_signature"), ("data", "bad_signature"),
-                         ("oaep_sha256", "bad_key"), ("cert_id", "unknown_key")):
-        _, res = deliver("gina", encrypted=True, tamper=tamper)
-        t.eq(res, want, "tampered %s: %s" % (tamper, want))
-    t.eq(user_events(users["gina"]["id"]), [], "gina: no evidence from tampered notifications")
-
-    # Validation tokens: any bad one makes the batch suspect.
+    jwks_before = fakes.jwks_requests()
     suspect_before = d.metric("rekey_webhooks_total", {"source": "graph", "result": "suspect"}) or 0
-    for token in ("expired", "not_yet_valid", "forged", "wrong_aud", "wrong_iss", "wrong_appid", "none"):
-        _, res = deliver("gina", encrypted=True, token=token)
+    for token in ("expired", "not_yet_valid", "forged", "wrong_aud", "wrong_iss", "wrong_appid"):
+        _, res = deliver("gina", token=token)
         t.eq(res, "suspect", "token %s: suspect" % token)
     t.eq(user_events(users["gina"]["id"]), [], "gina: no evidence from suspect batches")
-    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "suspect"}), suspect_before + 7,
+    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "suspect"}), suspect_before + 6,
          "suspect batches are counted")
+    t.eq(fakes.jwks_requests(), jwks_before + 1, "the JWKS was fetched once for those tokens")
     time.sleep(3.2)  # graph_jwks_refresh_min since the last fetch
     before = fakes.jwks_requests()
-    _, res = deliver("gina", encrypted=True, token="unknown_kid")
+    _, res = deliver("gina", token="unknown_kid")
     t.eq(res, "suspect", "an unknown kid: suspect")
     t.eq(fakes.jwks_requests(), before + 1, "an unknown kid makes the daemon refresh the JWKS once")
-    _, res = deliver("gina", encrypted=True, token="unknown_kid")
+    _, res = deliver("gina", token="unknown_kid")
     t.eq(fakes.jwks_requests(), before + 1, "a second unknown kid soon after does not refetch")
 
     # The identity platform rotates its signing key: the new kid is fetched and trusted.
     time.sleep(3.2)
     fakes.rotate_jwks(keep_old=False)
     before = fakes.jwks_requests()
-    patch_user("gina", accountEnabled=False, displayName="Gina B.")
-    _, res = deliver("gina", encrypted=True)
+    _, res = deliver("gina", token="valid")
     t.eq((res, fakes.jwks_requests()), ("user_evidence", before + 1),
-         "a token signed with a newly published key: one refresh, then accepted")
+         "a token signed with a newly published key: one refresh, then GET /users/{id}")
+    t.eq([u["kind"] for u in user_events(users["gina"]["id"])], ["disabled"], "gina: disabled, seen by GET")
 
     # v1 tokens are good too.
     patch_user("hank", accountEnabled=False)
-    _, res = deliver("hank", encrypted=True, token_version=1)
+    _, res = deliver("hank", token="valid", token_version=1)
     t.eq(res, "user_evidence", "a v1 token (sts.windows.net issuer, appid) is accepted")
 
     # A journaled notification survives kill -9 before the worker got to it.

@@ -127,8 +127,17 @@ try:
     reqs = fakes.requests("identity")
     t.ok(reqs and "client_assertion" in reqs[-1].get("body", "") and "client_secret" not in reqs[-1].get("body", ""),
          "the rotator signs in with its certificate, never a secret")
+    # The scope is this Graph's origin + /.default (a national cloud's Graph is not
+    # graph.microsoft.com, and the fake's token endpoint, like those clouds', refuses the
+    # global scope with AADSTS500011).
+    t.eq(reqs[-1].get("form", {}).get("scope") if reqs else None, fakes.graph_scope,
+         "the token's scope is derived from graph_base's origin, not the global Graph", reqs[-1:])
+    fakes.clear_requests("identity")
     r = drive("probe", os.path.join(s, "current"))
     t.eq(r.get("status"), "ok", "probe: the in-use secret works", r)
+    reqs = fakes.requests("identity")
+    t.eq(reqs[-1].get("form", {}).get("scope") if reqs else None, fakes.graph_scope,
+         "the probe asks for the same scope as the rotator", reqs[-1:])
     r = drive("probe", os.path.join(s, "expired"))
     t.eq((r.get("status"), r.get("aadsts"), r.get("kind")), ("rejected", 7000222, "secret_expired"),
          "probe: an expired secret is AADSTS7000222", r)
@@ -142,6 +151,13 @@ try:
     t.ok(r.get("status") == "ok" and took >= 0.95, "a 429 with Retry-After: 1 is waited for, then retried (%.2fs)" % took, r)
 
     # --- Graph
+    # A token endpoint that issues tokens for any resource: the fake Graph refuses one that
+    # is not for it (401, invalid audience); rekey's is for it.
+    fakes.seed({"unknown_graph_scope": "issue"})
+    r = drive("find-app")
+    fakes.seed({"unknown_graph_scope": "refuse"})
+    t.eq(r.get("outcome"), "ok", "with a token endpoint that issues any scope, Graph accepts "
+         "rekey's token (its audience is this Graph)", r)
     r = drive("find-app")
     t.eq(r.get("outcome"), "ok", "find the application by appId", r)
     t.eq(r.get("object_id"), TARGET_OID, "its object id")
@@ -252,7 +268,10 @@ try:
     # --- TLS verification is never off
     configure(graph_base=fakes.untrusted_url + "/v1.0")
     fakes.clear_requests()
+    # That Graph's scope is not the fake token endpoint's Graph: let it issue one anyway.
+    fakes.seed({"unknown_graph_scope": "issue"})
     r = drive("find-app")
+    fakes.seed({"unknown_graph_scope": "refuse"})
     t.eq(r.get("outcome"), "permanent", "a Graph with an untrusted certificate is refused", r)
     t.ok("certificate" in (r.get("detail") or ""), "and the error says why", r)
 finally:

@@ -73,6 +73,12 @@ class Fakes(NodeProcess):
         return self.url("graph", "/v1.0")
 
     @property
+    def graph_scope(self):
+        """The client-credentials scope of this Graph: its origin + /.default (like
+        https://graph.microsoft.us/.default in a national cloud)."""
+        return self.url("graph", "/.default")
+
+    @property
     def nylas_base(self):
         return self.url("nylas")
 
@@ -151,22 +157,18 @@ class Fakes(NodeProcess):
             body["delete"] = delete
         return self._control("nylas", "POST", "grants", body)["count"]
 
-    def notify_graph(self, subscription_id, items=None, encrypted=False, tamper=None, token=None,
-                     token_version=None, **kw):
-        """Delivers a Graph change notification batch; returns what the
-        daemon answered: {status, headers, body, latency_ms, url, payload}.
-        items: [{changeType, user_id | resource, id?, clientState?,
-        subscription_id?, resource_data? (rich: the resource to encrypt),
-        tamper?}]. encrypted: a rich notification (encryptedContent and
-        validationTokens). tamper: "data_signature" | "data" | "oaep_sha256" |
-        "cert_id". token: "valid" | "expired" | "not_yet_valid" | "forged" |
-        "unknown_kid" | "wrong_aud" | "wrong_iss" | "wrong_appid" | "none"
-        (also adds validationTokens to a plain batch). token_version: 1 or 2
-        (default). kw: client_state_override, url."""
+    def notify_graph(self, subscription_id, items=None, token=None, token_version=None, **kw):
+        """Delivers a Graph change notification batch, basic as Graph sends
+        them for users; returns what the daemon answered: {status, headers,
+        body, latency_ms, url, payload}. items: [{changeType, user_id |
+        resource, id?, clientState?, subscription_id?, extra? (fields merged
+        into the item: forgeries only)}]. token: "valid" | "expired" |
+        "not_yet_valid" | "forged" | "unknown_kid" | "wrong_aud" |
+        "wrong_iss" | "wrong_appid" | "none" adds validationTokens (which
+        Graph sends only with rich notifications, never for users).
+        token_version: 1 or 2 (default). kw: client_state_override, url."""
         body = dict(kw, subscription_id=subscription_id, items=items or [{}])
-        if encrypted:
-            body["encrypted"] = True
-        for k, v in (("tamper", tamper), ("token", token), ("token_version", token_version)):
+        for k, v in (("token", token), ("token_version", token_version)):
             if v is not None:
                 body[k] = v
         return self._control("graph", "POST", "notify", body)

@@ -158,7 +158,7 @@ class Rig:
     def token_ok(self, secret):
         """Does the identity platform give a token for the target app with this secret?"""
         body = urllib.parse.urlencode({"client_id": TARGET, "client_secret": secret,
-                                       "scope": "https://graph.microsoft.com/.default",
+                                       "scope": self.fakes.graph_scope,
                                        "grant_type": "client_credentials"})
         r = self.fakes.call("identity", "POST", "/%s/oauth2/v2.0/token" % TENANT, body,
                             {"Content-Type": "application/x-www-form-urlencoded"})

@@ -6,6 +6,7 @@
  * the directory is shown as "$D" again.
  */
 #include "config.h"
+#include "util.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -348,6 +349,49 @@ test_defaults(void)
 	config_free(cfg);
 }
 
+/*
+ * The rich-notification keys of older configs: accepted (even half a group,
+ * even a file that is gone), each with a warning at its line, never an error.
+ */
+static void
+test_ignored_keys(void)
+{
+	static const char *const env[] = { "REKEY_APP_BASE_GRAPH_ENCRYPTION_CERT_ID=k1", NULL };
+	static const char why[] = "ignored: Graph does not support rich notifications for /users "
+	    "(includeResourceData); rekey subscribes without them and believes only what "
+	    "GET /users/{id} shows. Remove the key.";
+	struct config *cfg;
+	char *errors, *want;
+
+	cfg = parse(TAIL "graph_encryption_cert_file = $D/gone.crt\n"
+	    "graph_encryption_old_key_file = $D/gone.key\n", env, &errors);
+	TAP_OK(cfg != NULL && errors == NULL, "ignored keys: the config loads (%s)",
+	    errors ? errors : "no errors");
+	free(errors);
+	if (cfg == NULL)
+		return;
+	TAP_OK(cfg->n_warnings == 3, "ignored keys: one warning per key given (%zu)",
+	    cfg->n_warnings);
+	if (cfg->n_warnings == 3) {
+		want = xasprintf("t.conf:5: warning: graph_encryption_cert_file: %s", why);
+		TAP_STR_EQ(cfg->warnings[0], want, "ignored keys: the file's line and the reason");
+		free(want);
+		TAP_OK(strstr(cfg->warnings[1], "t.conf:0: warning: "
+		    "REKEY_APP_BASE_GRAPH_ENCRYPTION_CERT_ID (environment): graph_encryption_cert_id: "
+		    "ignored: ") == cfg->warnings[1], "ignored keys: the environment variable named (%s)",
+		    cfg->warnings[1]);
+		TAP_OK(strstr(cfg->warnings[2], "t.conf:6: warning: graph_encryption_old_key_file: "
+		    "ignored: ") == cfg->warnings[2], "ignored keys: the old key's line (%s)",
+		    cfg->warnings[2]);
+	}
+	config_free(cfg);
+	cfg = parse(TAIL, NULL, &errors);
+	TAP_OK(cfg != NULL && cfg->n_warnings == 0 && cfg->warnings == NULL,
+	    "ignored keys: none given, no warning");
+	free(errors);
+	config_free(cfg);
+}
+
 struct error_case {
 	const char *name;
 	const char *text;
@@ -402,17 +446,6 @@ static const struct error_case error_cases[] = {
 	  "t.conf:5: owners: expected comma-separated email addresses, got 'ops'" },
 	{ "bad warn_before", TAIL "warn_before = 30d, x\n",
 	  "t.conf:5: warn_before: expected a duration like 90s, 15m, 1h, 30d or 2w, got 'x'" },
-	{ "encryption cert id alone", TAIL "graph_encryption_cert_id = k1\n",
-	  "t.conf:5: graph_encryption_cert_id is set but graph_encryption_cert_file is not; rich "
-	  "notifications need graph_encryption_cert_file, graph_encryption_key_file and "
-	  "graph_encryption_cert_id\n"
-	  "t.conf:5: graph_encryption_cert_id is set but graph_encryption_key_file is not; rich "
-	  "notifications need graph_encryption_cert_file, graph_encryption_key_file and "
-	  "graph_encryption_cert_id" },
-	{ "old encryption cert id alone", TAIL "graph_encryption_old_cert_id = k0\n",
-	  "t.conf:5: graph_encryption_old_cert_id is set but graph_encryption_old_key_file is not; "
-	  "the previous encryption key needs graph_encryption_old_key_file and "
-	  "graph_encryption_old_cert_id" },
 	{ "subscription lifetime over Graph's maximum", TAIL "graph_subscription_lifetime = 30d\n",
 	  "t.conf:5: graph_subscription_lifetime: must be from 10s to 29d, got '30d'" },
 	{ "rotate_before not shorter than lifetime", TAIL "secret_lifetime = 30d\n",
@@ -976,6 +1009,7 @@ main(void)
 	setup();
 	test_full();
 	test_defaults();
+	test_ignored_keys();
 	test_errors();
 	test_limits();
 	test_env_table();

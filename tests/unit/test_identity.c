@@ -251,7 +251,8 @@ test_form(void)
 	struct secret *assertion = secret_new("hdr.claims.sig-_", 16);
 	struct secret *body;
 
-	body = identity_token_body("11111111-2222-3333-4444-555555555555", NULL, secret);
+	body = identity_token_body("11111111-2222-3333-4444-555555555555",
+	    "https://graph.microsoft.com/.default", NULL, secret);
 	TAP_STR_EQ((const char *)body->data,
 	    "client_id=11111111-2222-3333-4444-555555555555"
 	    "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
@@ -259,21 +260,67 @@ test_form(void)
 	    "&client_secret=a%2Bb%2Fc%3Dd%26e%20f%25~._-%22Z9",
 	    "form: secret body, special characters escaped");
 	secret_free(body);
-	body = identity_token_body("app", assertion, NULL);
+	body = identity_token_body("app", "https://graph.microsoft.us/.default", assertion, NULL);
 	TAP_STR_EQ((const char *)body->data,
-	    "client_id=app&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+	    "client_id=app&scope=https%3A%2F%2Fgraph.microsoft.us%2F.default"
 	    "&grant_type=client_credentials"
 	    "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
 	    "&client_assertion=hdr.claims.sig-_", "form: assertion body");
 	secret_free(body);
 	secret_free(secret);
 	secret = secret_new("\xc3\xa9\x01", 3);
-	body = identity_token_body("x", NULL, secret);
+	body = identity_token_body("x", "s", NULL, secret);
 	TAP_OK(strstr((const char *)body->data, "&client_secret=%C3%A9%01") != NULL,
 	    "form: non-ASCII and control bytes percent-encoded");
 	secret_free(body);
 	secret_free(secret);
 	secret_free(assertion);
+}
+
+struct scope_case {
+	const char *graph_base;
+	const char *scope;	/* NULL: refused */
+};
+
+/* The national clouds' Graph hosts: spec/graph.md, "Details checked later". */
+static const struct scope_case scope_cases[] = {
+	{ "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default" },
+	{ "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default" },
+	{ "https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default" },
+	{ "https://microsoftgraph.chinacloudapi.cn/v1.0",
+	  "https://microsoftgraph.chinacloudapi.cn/.default" },
+	{ "https://graph.microsoft.com", "https://graph.microsoft.com/.default" },
+	{ "https://graph.microsoft.com/", "https://graph.microsoft.com/.default" },
+	{ "https://graph.microsoft.com/beta?x=1", "https://graph.microsoft.com/.default" },
+	{ "HTTPS://Graph.Microsoft.US/v1.0", "https://graph.microsoft.us/.default" },
+	{ "https://graph.microsoft.us:443/v1.0", "https://graph.microsoft.us/.default" },
+	{ "https://127.0.0.1:8443/v1.0", "https://127.0.0.1:8443/.default" },
+	{ "http://127.0.0.1:80/v1.0", "http://127.0.0.1/.default" },
+	{ "http://[::1]:9001/v1.0", "http://[::1]:9001/.default" },
+	{ "graph.microsoft.com/v1.0", NULL },
+	{ "https:///v1.0", NULL },
+	{ "://graph.microsoft.com", NULL },
+	{ "https://user@graph.microsoft.com/v1.0", NULL },
+	{ "", NULL },
+};
+
+static void
+test_scopes(void)
+{
+	char *scope;
+	size_t i;
+
+	for (i = 0; i < sizeof(scope_cases) / sizeof(scope_cases[0]); i++) {
+		scope = identity_graph_scope(scope_cases[i].graph_base);
+		if (scope_cases[i].scope == NULL)
+			TAP_OK(scope == NULL, "scope of '%s': refused (got %s)",
+			    scope_cases[i].graph_base, scope ? scope : "NULL");
+		else
+			TAP_STR_EQ(scope ? scope : "(null)", scope_cases[i].scope, "scope of '%s'",
+			    scope_cases[i].graph_base);
+		free(scope);
+	}
+	TAP_OK(identity_graph_scope(NULL) == NULL, "scope of NULL: refused");
 }
 
 struct url_case {
@@ -324,6 +371,7 @@ test_config_errors(void)
 {
 	char name[] = "prod", base[] = "https://login.microsoftonline.com", tenant[] = "t";
 	char client[] = "c", cert[] = "/nonexistent/rotator.crt", key[] = "/nonexistent/rotator.key";
+	char graph[] = "graph.microsoft.com/v1.0";
 	struct secret *empty = secret_new("", 0);
 	struct config_app app;
 	char *err = NULL;
@@ -339,10 +387,17 @@ test_config_errors(void)
 	app.rotator_client_id = client;
 	app.rotator_cert_file = cert;
 	app.rotator_key_file = key;
+	app.graph_base = graph;
+	TAP_OK(identity_rotator_new(NULL, &app, &err) == NULL && err != NULL &&
+	    strstr(err, "graph_base") != NULL, "config: a graph_base without a host is refused");
+	free(err);
+	err = NULL;
+	app.graph_base = base;
 	TAP_OK(identity_rotator_new(NULL, &app, &err) == NULL && err != NULL &&
 	    strstr(err, cert) != NULL, "config: a missing certificate is named");
 	free(err);
-	TAP_OK(identity_probe_secret(NULL, base, tenant, client, empty, NULL, NULL) == -1,
+	app.azure_client_id = client;
+	TAP_OK(identity_probe_secret(NULL, &app, empty, NULL, NULL) == -1,
 	    "probe: an empty secret is not sent");
 	secret_free(empty);
 }
@@ -356,6 +411,7 @@ main(void)
 	test_tokens();
 	test_token_value();
 	test_form();
+	test_scopes();
 	test_urls();
 	test_codes();
 	test_config_errors();
