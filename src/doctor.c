@@ -706,8 +706,7 @@ step_probe(struct doctor *d)
 		    d->st == NULL ? "; store not readable: " : "", str_or(d->store_err, ""));
 		return 1;
 	}
-	if (identity_probe_secret(d->hc, d->app->azure_login_base, d->app->azure_tenant_id,
-	    d->app->azure_client_id, d->in_use, probe_cb, d) == 0)
+	if (identity_probe_secret(d->hc, d->app, d->in_use, probe_cb, d) == 0)
 		return 0;
 	add_line(d, DOCTOR_WARN, "in_use_secret", NULL, "the probe could not be sent");
 	return 1;
