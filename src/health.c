@@ -243,6 +243,10 @@ health_evaluate(const struct config *cfg, const struct config_app *app,
 		it->level = level_of(&it->c, app->condition_grace, now);
 		if (i == CONDITION_ROTATOR_CERT_FRESH && it->c.status == CONDITION_FALSE)
 			it->level = it->c.permanent ? HEALTH_CRITICAL : HEALTH_WARNING;
+		/* Without user notifications rekey still watches and rotates the secret: it only
+		 * cannot tell a user-side cause from it.  Worth a look, not a page. */
+		if (i == CONDITION_SUBSCRIPTION_READY && it->level == HEALTH_CRITICAL)
+			it->level = HEALTH_WARNING;
 		if (it->level > out->level)
 			out->level = it->level;
 	}

@@ -8,6 +8,8 @@
  * status gathers (the secrets as last read, the rotations, the rotator
  * certificate's dates).  A false condition that needs a person is critical at
  * once; a transient one is a warning until it has lasted condition_grace.
+ * SubscriptionReady is at most a warning: without user notifications rekey
+ * still watches and rotates the secret.
  * Unknown (not checked yet, not configured) is a warning: rekey is not sure
  * it can act, and says so.  Pure: the caller reads the store.
  */

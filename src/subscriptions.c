@@ -1,4 +1,5 @@
 #include "subscriptions.h"
+#include "condition.h"
 #include "config.h"
 #include "crypto.h"
 #include "graph_api.h"
@@ -527,8 +528,46 @@ settle(struct app_sub *a, enum sub_op op, const struct graph_result *res)
 }
 
 static void
+ready(struct subscriptions *m, const char *app, enum condition_status st, int permanent,
+    const char *reason, const char *msg)
+{
+	if (condition_record(m->store, app, CONDITION_SUBSCRIPTION_READY, st, permanent, reason,
+	    msg, now_s()) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, app, "cannot record SubscriptionReady in the store");
+}
+
+/* SubscriptionReady from what a create, renew or reauthorize came to. */
+static void
+record_outcome(struct app_sub *a, enum sub_op op, const struct graph_result *res, int settled)
+{
+	const char *code = res->error && res->error->code ? res->error->code : NULL;
+	char msg[CONDITION_MESSAGE_MAX], when[32];
+
+	if (op != SUB_OP_CREATE && op != SUB_OP_RENEW && op != SUB_OP_REAUTHORIZE)
+		return;
+	if (settled && a->id != NULL && a->expiration > now_s()) {
+		util_format_time(a->expiration, when, sizeof(when));
+		snprintf(msg, sizeof(msg), "Graph subscription %s delivers /users changes to %s until "
+		    "%s", a->id, a->notification_url, when);
+		ready(a->m, a->name, CONDITION_TRUE, 0, "Subscribed", msg);
+		return;
+	}
+	if (settled)
+		return;		/* refused for its expiry: asked again at once, shorter */
+	snprintf(msg, sizeof(msg), "Graph answered %s%ld%s%s to the /users subscription's %s: "
+	    "rekey gets no user notifications and cannot tell a user-side cause from the secret%s",
+	    res->status ? "" : "no answer, ", res->status, code ? " " : "", code ? code : "",
+	    op_names[op], res->status == 403 ? "; the rotator needs User.Read.All (admin consent)" :
+	    res->outcome == GRAPH_RETRYABLE ? "; rekey tries again" : "");
+	ready(a->m, a->name, CONDITION_FALSE, res->outcome != GRAPH_RETRYABLE,
+	    res->outcome == GRAPH_RETRYABLE ? "GraphUnavailable" : res->status == 403 ?
+	    "Forbidden" : "Refused", msg);
+}
+
+static void
 done_cb(const struct graph_result *res, void *arg)
 {
+	int settled;
 	struct app_sub *a = arg;
 	enum sub_op op = a->in_flight;
 
@@ -536,7 +575,9 @@ done_cb(const struct graph_result *res, void *arg)
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
 	count_op(a, op, res->outcome);
-	if (settle(a, op, res)) {
+	settled = settle(a, op, res);
+	record_outcome(a, op, res, settled);
+	if (settled) {
 		a->backoff_s = 0;
 		kick(a);
 	} else {
@@ -699,15 +740,11 @@ app_new(struct subscriptions *m, struct event_base *base, struct http_client *hc
     const struct config *cfg, const struct config_app *app)
 {
 	struct app_sub *a = xcalloc(1, sizeof(*a));
-	size_t n = strlen(cfg->public_url);
 	char *err = NULL;
 
-	while (n > 0 && cfg->public_url[n - 1] == '/')
-		n--;
 	a->m = m;
 	a->name = xstrdup(app->name);
-	a->notification_url = xasprintf("%.*s/webhooks/graph/%s", (int)n, cfg->public_url,
-	    app->name);
+	a->notification_url = config_public_endpoint(cfg, "/webhooks/graph/", app->name);
 	a->lifecycle_url = xasprintf("%s/lifecycle", a->notification_url);
 	a->client_state = secret_new(app->graph_client_state->data, app->graph_client_state->len);
 	a->lifetime = app->graph_subscription_lifetime > 0 ? app->graph_subscription_lifetime :
@@ -767,6 +804,18 @@ app_resume(struct app_sub *a)
 	schedule_ms(a, 0);
 }
 
+/* graph_subscribe_users asks for a subscription this config cannot make. */
+static void
+not_possible(struct subscriptions *m, const char *app, const char *why)
+{
+	char msg[CONDITION_MESSAGE_MAX];
+
+	snprintf(msg, sizeof(msg), "graph_subscribe_users is on but no subscription can be made: "
+	    "%s; set it, or graph_subscribe_users = no (user-side causes are then not told apart)",
+	    why);
+	ready(m, app, CONDITION_FALSE, 1, "NotPossible", msg);
+}
+
 struct subscriptions *
 subscriptions_new(struct event_base *base, struct http_client *hc, const struct config *cfg,
     struct store *st)
@@ -783,11 +832,15 @@ subscriptions_new(struct event_base *base, struct http_client *hc, const struct 
 		if (why != NULL) {
 			log_ctx(LOG_LEVEL_INFO, NULL, cfg->apps[i]->name, "graph subscription: off (%s)",
 			    why);
+			if (cfg->apps[i]->graph_subscribe_users)
+				not_possible(m, cfg->apps[i]->name, why);
 			continue;
 		}
 		a = app_new(m, base, hc, cfg, cfg->apps[i]);
-		if (a == NULL)
+		if (a == NULL) {
+			not_possible(m, cfg->apps[i]->name, "the rotator identity cannot be used");
 			continue;
+		}
 		m->apps[m->n++] = a;
 		app_resume(a);
 	}

@@ -148,6 +148,16 @@ try:
          "the expiry gauge")
     t.eq(d.metric("rekey_graph_subscription_operations_total", {"op": "create", "result": "ok"}),
          1.0, "one create counted")
+    st = json.loads(subprocess.run([os.environ.get("REKEY_BIN", "build/rekey"), "status", "-c",
+                                    d.conf_path, "--json"], capture_output=True,
+                                   text=True).stdout or "{}")
+    conds = {a["name"]: {c["type"]: c for c in a.get("conditions", [])}
+             for a in st.get("apps", [])}
+    sr = conds.get("prod", {}).get("SubscriptionReady", {})
+    t.ok(sr.get("status") == "true" and sid in sr.get("message", "") and sr.get("level") == "ok",
+         "status: SubscriptionReady true, naming the subscription", sr)
+    t.ok("SubscriptionReady" not in conds.get("other", {"SubscriptionReady": 1}),
+         "status: no SubscriptionReady for the app without graph_subscribe_users")
     t.ok(re.search(r'"graph subscription: off \(graph_subscribe_users = no\)","app":"other"',
                    d.log_text()),
          "the app without graph_subscribe_users is logged as off")

@@ -48,8 +48,10 @@ def make_rig(sinks, app_lines=(), seed=None):
     rig = Rig(seed=seed or state(), certs=sinks.certs)
     sd = os.path.join(rig.d.dir, "secrets")
     write_secret(os.path.join(sd, "whsec"), WHSEC + "\n")
-    rig.configure(app_lines=["owners = %s" % OWNER, "owners_from_graph = no",
-                             "graph_subscribe_users = no", "expiry_poll = 2s"] +
+    base = ["owners = %s" % OWNER, "owners_from_graph = no", "graph_subscribe_users = no",
+            "expiry_poll = 2s"]
+    given = set(x.split("=")[0].strip() for x in app_lines)
+    rig.configure(app_lines=[x for x in base if x.split("=")[0].strip() not in given] +
                   list(app_lines) + [""] + sinks.notify_config(os.path.join(sd, "whsec")))
     return rig
 
@@ -381,6 +383,20 @@ def run_webhook_and_healthy(sinks):
         sinks.reset()
 
 
+def run_subscription(sinks):
+    """graph_subscribe_users with no way to subscribe: said, but only a warning."""
+    rig = make_rig(sinks, app_lines=["graph_subscribe_users = yes"])
+    try:
+        rig.d.start()
+        rc, doc, c = wait_condition(rig, "SubscriptionReady", lambda c: c.get("status") == "false")
+        t.ok(c.get("reason") == "NotPossible" and "public_url" in c.get("message", "") and
+             c.get("level") == "warning",
+             "subscription: none can be made without public_url: said, a warning", c)
+    finally:
+        rig.stop()
+        sinks.reset()
+
+
 def main():
     cdir = make_certs(tempfile.mkdtemp(prefix="rekey-health-"))
     with Sinks().start(cdir, webhook_secret=WHSEC) as sinks:
@@ -392,6 +408,7 @@ def main():
         run_metrics_and_cert(sinks)
         run_connector(sinks)
         run_webhook_and_healthy(sinks)
+        run_subscription(sinks)
     shutil.rmtree(cdir, ignore_errors=True)
     t.done()
 

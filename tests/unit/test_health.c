@@ -181,6 +181,11 @@ test_evaluate(void)
 	TAP_OK(strcmp(r.items[CONDITION_ROTATOR_READY].c.reason, "NotConfigured") == 0 &&
 	    r.level == HEALTH_CRITICAL, "no rotator identity configured: critical");
 	app.rotator_client_id = (char *)"r";
+	healthy(&f, recs);
+	recs[CONDITION_SUBSCRIPTION_READY] = rec(CONDITION_SUBSCRIPTION_READY, CONDITION_FALSE, 1, 1);
+	health_evaluate(&cfg, &app, &f, NOW, &r);
+	TAP_OK(level_of(&r, CONDITION_SUBSCRIPTION_READY) == HEALTH_WARNING &&
+	    r.level == HEALTH_WARNING, "a Graph subscription that cannot be made is a warning only");
 	app.graph_subscribe_users = 0;
 	recs[CONDITION_SUBSCRIPTION_READY] = rec(CONDITION_SUBSCRIPTION_READY, CONDITION_FALSE, 1, 1);
 	health_evaluate(&cfg, &app, &f, NOW, &r);
