@@ -514,22 +514,31 @@ roles_cb(const struct graph_result *res, void *arg)
  * approleassignments): needs Application.Read.All or more, which a least-
  * privileged rotator lacks; a 403 leaves the roles unknown.
  */
+/* GET prefix + id (escaped) + suffix from Graph; 0 when sent, 1 when the step is skipped. */
 static int
-step_roles(struct doctor *d)
+get_object_part(struct doctor *d, const char *prefix, const char *id, const char *suffix,
+    graph_cb cb)
 {
 	struct wbuf b = WBUF_INIT;
 	char *path;
 	int rc;
 
-	if (d->sp_id == NULL)
+	if (id == NULL)
 		return 1;
-	wbuf_add_str(&b, "/servicePrincipals/");
-	wbuf_add_escaped(&b, d->sp_id, strlen(d->sp_id));
-	wbuf_add_str(&b, "/appRoleAssignments");
+	wbuf_add_str(&b, prefix);
+	wbuf_add_escaped(&b, id, strlen(id));
+	wbuf_add_str(&b, suffix);
 	path = wbuf_to_str(&b);
-	rc = graph_get_json(d->gc, path, roles_cb, d);
+	rc = graph_get_json(d->gc, path, cb, d);
 	free(path);
 	return rc == 0 ? 0 : 1;
+}
+
+static int
+step_roles(struct doctor *d)
+{
+	return get_object_part(d, "/servicePrincipals/", d->sp_id, "/appRoleAssignments",
+	    roles_cb);
 }
 
 /* Is the rotator among the owners (directory objects of any type)? */
@@ -570,19 +579,7 @@ owners_cb(const struct graph_result *res, void *arg)
 static int
 step_owners(struct doctor *d)
 {
-	struct wbuf b = WBUF_INIT;
-	char *path;
-	int rc;
-
-	if (d->app_oid == NULL)
-		return 1;
-	wbuf_add_str(&b, "/applications/");
-	wbuf_add_escaped(&b, d->app_oid, strlen(d->app_oid));
-	wbuf_add_str(&b, "/owners");
-	path = wbuf_to_str(&b);
-	rc = graph_get_json(d->gc, path, owners_cb, d);
-	free(path);
-	return rc == 0 ? 0 : 1;
+	return get_object_part(d, "/applications/", d->app_oid, "/owners", owners_cb);
 }
 
 static const char *
