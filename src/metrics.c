@@ -9,9 +9,13 @@
 
 #include <event2/buffer.h>
 
-/* Label values come from bounded sets; this cap guards against a mistake. */
-#define METRICS_SERIES_MAX 2048
-#define HASH_SIZE 512
+/*
+ * Label values come from bounded sets; this cap guards against a mistake.
+ * About 25 series per app (its conditions, expiry dates, polls, outbound
+ * calls): room for a few hundred apps.
+ */
+#define METRICS_SERIES_MAX 8192
+#define HASH_SIZE 2048
 
 enum series_kind { KIND_COUNTER, KIND_GAUGE };
 
@@ -296,26 +300,36 @@ render_histogram(struct evbuffer *out, const struct histogram *h)
 }
 
 /* Whether a series of this name was already rendered (it appears before s). */
+/* Whether name is among the first n of names. */
 static int
-name_seen_before(const struct series *s)
+listed_name(const char *const *names, size_t n, const char *name)
 {
-	const struct series *p;
+	size_t i;
 
-	for (p = head; p != s; p = p->next)
-		if (strcmp(p->name, s->name) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
 			return 1;
 	return 0;
 }
 
+/*
+ * Each metric once, its series together, in the order names first appeared.
+ * The names already written are kept aside (there are a few dozen), so that
+ * a scrape costs series x names, not series squared.
+ */
 void
 metrics_render(struct evbuffer *out)
 {
 	const struct series *s, *t;
+	const char **done;
+	size_t n_done = 0;
 
 	pthread_mutex_lock(&lock);
+	done = xcalloc(n_series + 1, sizeof(*done));
 	for (s = head; s != NULL; s = s->next) {
-		if (name_seen_before(s))
+		if (listed_name(done, n_done, s->name))
 			continue;
+		done[n_done++] = s->name;
 		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help,
 		    s->name, s->kind == KIND_COUNTER ? "counter" : "gauge");
 		for (t = s; t != NULL; t = t->next)
@@ -324,6 +338,7 @@ metrics_render(struct evbuffer *out)
 				    *t->labels ? "{" : "", t->labels, *t->labels ? "}" : "",
 				    t->value);
 	}
+	free(done);
 	render_histogram(out, &ack_hist);
 	render_histogram(out, &commit_hist);
 	render_histogram(out, &batch_hist);

@@ -38,7 +38,10 @@ def crash_at(label, service, rule, want_state, before=None):
     rig.d.start()
     if before is not None:
         before()
-    held = wait_for(lambda: rig.fakes.hung(service) >= 1, 30)
+    # The expiry poll makes some of the same calls (the connector read, for its
+    # ConnectorReady condition): wait for the rotation itself to be held there.
+    held = wait_for(lambda: rig.fakes.hung(service) >= 1 and rid and rig.rotation(rid) and
+                    rig.rotation(rid)["state"] == want_state, 30)
     row = rig.rotation(rid) if rid else None
     t.ok(held and row and row["state"] == want_state, "%s: killed in %s" % (label, want_state),
          (held, row and row["state"], rig.d.log_text()[-2500:]))
@@ -73,7 +76,7 @@ try:
     # created (resumed from), then publishing: the connector read.
     set_state("created")
     crash_at("created -> publishing", "nylas", {"method": "GET", "path": "/v3/connectors/microsoft$",
-                                                "action": {"hang": True}}, "publishing")
+                                                "times": 0, "action": {"hang": True}}, "publishing")
     # tested (resumed from), then publishing: the update applied, its answer lost.
     set_state("tested")
     crash_at("tested -> publishing (applied)", "nylas",
