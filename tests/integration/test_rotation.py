@@ -193,12 +193,15 @@ def reloads(rig):
     while time.time() < deadline and state_of(rig, rid) not in ("done", "failed"):
         rig.d.signal(signal.SIGHUP)
         sent += 1
-        # A reload takes about 30 ms: leave each new rotator time for a step or two.
+        # A reload takes 30-40 ms here, several times that under ASan on a busy
+        # machine: wait for it to be done, then leave the new rotator time for a
+        # step or two.
+        wait_for(lambda: rig.d.log_text().count("reload: config") >= sent, 10, 0.01)
         time.sleep(random.uniform(0.05, 0.2))
     r = rig.wait_state(rid)
     t.eq(r and r["state"], "done", "reloads: the rotation reaches done through %d reloads" % sent,
          rig.d.log_text()[-3000:])
-    t.ok(sent >= 10, "reloads: the rotation saw reloads (%d)" % sent)
+    t.ok(sent >= 5, "reloads: the rotation saw reloads (%d)" % sent)
     made = rig.made_by(rid)
     t.eq(len(made), 1, "reloads: exactly one credential named rekey-<id> is left")
     new = made[0]["secretText"] if made else None
