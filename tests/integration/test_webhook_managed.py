@@ -17,47 +17,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import REKEY_BIN, Daemon, Tap, free_port, sign, wait_for  # noqa: E402
-from rotationlib import Rig, state  # noqa: E402
+from rekeytest import REKEY_BIN, Tap, sign, wait_for  # noqa: E402
+from webhooklib import GRACE_S, TRIGGERS, cli, deliver, make_rig, webhooks  # noqa: E402
 
-TRIGGERS = ["grant.created", "grant.updated", "grant.deleted", "grant.expired"]
-GRACE_S = 3
 STREAM_EVENTS = int(os.environ.get("WEBHOOK_STREAM_EVENTS", "3000"))
-
-
-def make_rig(app_lines=()):
-    rig = Rig(seed=state())
-    port = free_port()
-    d = rig.d
-    plain = Daemon.write_config
-
-    def write_config(listen="127.0.0.1:0", more=""):
-        plain(d, "127.0.0.1:%d" % port, more)
-    d.write_config = write_config
-    d.extra_server = "public_url = https://127.0.0.1:%d" % port
-    rig.configure(["graph_subscribe_users = no", "owners = ops@example.com",
-                   "nylas_webhook_secret_grace = %ds" % GRACE_S] + list(app_lines))
-    rig.url = "https://127.0.0.1:%d/webhooks/nylas/prod" % port
-    return rig
-
-
-def cli(rig, *args):
-    p = subprocess.run([REKEY_BIN, "nylas"] + list(args[:1]) + ["-c", rig.d.conf_path] +
-                       list(args[1:]), capture_output=True, text=True, timeout=150)
-    return p.returncode, p.stdout, p.stderr
-
-
-def webhooks(rig):
-    return rig.fakes.state()["nylas"]["webhooks"]
 
 
 def creates(rig):
     return [r for r in rig.fakes.requests("nylas", "^/v3/webhooks$") if r["method"] == "POST"]
-
-
-def deliver(rig, wid, **kw):
-    return rig.fakes.deliver_nylas(webhook_id=wid, type_="grant.updated",
-                                   object_={"grant_id": "g-1", "provider": "microsoft"}, **kw)
 
 
 def post_signed(rig, secret):
