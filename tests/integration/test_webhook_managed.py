@@ -134,6 +134,12 @@ try:
     text = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
                           text=True, timeout=60).stdout
     t.ok(wid in text and "rotated" in text, "and so does the text", text)
+    p = subprocess.run([REKEY_BIN, "doctor", "-c", rig.d.conf_path, "prod"],
+                       capture_output=True, text=True, timeout=120)
+    line = [x for x in p.stdout.splitlines() if " nylas_webhook: " in x]
+    t.ok(len(line) == 1 and wid in line[0] and "managed by rekey" in line[0] and
+         "last rotation: done" in line[0], "doctor gives the destination id, the secret's age "
+         "and the last rotation", p.stdout)
 finally:
     rig.stop()
 t.done()
