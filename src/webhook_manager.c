@@ -1,7 +1,10 @@
 #include "webhook_manager.h"
+#include "alerts.h"
 #include "config.h"
 #include "log.h"
+#include "messages.h"
 #include "metrics.h"
+#include "notify.h"
 #include "nylas_api.h"
 #include "nylas_secrets.h"
 #include "runtime.h"
@@ -296,6 +299,41 @@ count_rotation(const char *app, const char *result)
 	    "Nylas webhook secret rotations by outcome (done, failed, unknown).", labels, 1);
 }
 
+/* The owners are told after each rotation, through the outbox (ref: the destination and time). */
+static void
+tell_owners(struct wm_op *op, int64_t now, int64_t until)
+{
+	struct runtime *rt = op->m->rt;
+	const struct config_app *app = op_app(op);
+	char hint[512], *ref, **owners = NULL;
+	struct notice n;
+	size_t n_owners = 0, i;
+
+	if (app == NULL)
+		return;
+	memset(&n, 0, sizeof(n));
+	n.kind = NOTICE_WEBHOOK_SECRET_ROTATED;
+	n.app = app->name;
+	n.azure_client_id = app->azure_client_id;
+	n.now_ms = now;
+	snprintf(hint, sizeof(hint), "rekey status -c %s", rt->cfg->path);
+	n.status_hint = hint;
+	n.config_path = rt->cfg->path;
+	n.webhook_id = op->webhook_id;
+	n.rotation_reason = op->reason;
+	n.webhook_grace_until_ms = until;
+	ref = xasprintf("webhook:%s:%lld", op->webhook_id, (long long)now);
+	alerts_owners(rt->store, app, &owners, &n_owners, NULL);
+	if (notify_queue(rt->store, rt->cfg, &n, ref, (const char *const *)owners, n_owners) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, op->app, "nylas webhook: cannot queue the owners' "
+		    "notice of the rotation");
+	notifier_kick(rt->notifier);
+	for (i = 0; i < n_owners; i++)
+		free(owners[i]);
+	free(owners);
+	free(ref);
+}
+
 static void
 rotated(struct wm_op *op, const struct secret *secret)
 {
@@ -311,6 +349,7 @@ rotated(struct wm_op *op, const struct secret *secret)
 	nylas_secrets_close_window(rt->nylas_secrets, op->app);
 	op->calling = 0;
 	count_rotation(op->app, "done");
+	tell_owners(op, now, until);
 	snprintf(msg, sizeof(msg), "rotated the secret of destination %s; the previous one is "
 	    "accepted for %lld s more%s", op->webhook_id, (long long)(grace_ms(op) / 1000),
 	    stored == 0 ? "" : "; the new secret is in force but NOT stored (store error): "

@@ -87,7 +87,8 @@ try:
 
     # --- scheduled ---
     rig.d.stop()
-    rig.configure(rig.app_lines + ["nylas_webhook_secret_rotate_every = 2s"])
+    rig.configure(rig.app_lines + ["nylas_webhook_secret_rotate_every = 2s", "",
+                                   "[notify]", "slack_webhook_url = https://127.0.0.1:9/slack"])
     before = webhooks(rig)[wid]["webhook_secret"]
     rig.d.start()
     t.ok(wait_for(lambda: rotation().get("reason") == "scheduled" and
@@ -96,6 +97,13 @@ try:
     t.ok(webhooks(rig)[wid]["webhook_secret"] != before, "Nylas holds a new secret")
     r = deliver(rig, wid)
     t.eq(r.get("status"), 200, "and deliveries signed with it are accepted", r)
+    with rig.d.db() as c:
+        told = [dict(x) for x in c.execute("SELECT channel, payload FROM outbox WHERE app = 'prod'"
+                                           " AND kind = 'webhook_secret_rotated'")]
+    t.ok(len(told) >= 1 and all(x["channel"] == "slack" for x in told) and
+         any(b"nylas_webhook_secret_rotate_every" in bytes(x["payload"]) for x in told) and
+         all(wid.encode() in bytes(x["payload"]) for x in told), "the owners are told after the rotation",
+         told[:1])
 finally:
     rig.stop()
 t.done()
