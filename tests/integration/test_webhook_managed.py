@@ -27,8 +27,9 @@ def creates(rig):
     return [r for r in rig.fakes.requests("nylas", "^/v3/webhooks$") if r["method"] == "POST"]
 
 
-def post_signed(rig, secret):
-    body = json.dumps({"specversion": "1.0", "type": "grant.updated", "id": os.urandom(8).hex(),
+def post_signed(rig, secret, event_id=None):
+    body = json.dumps({"specversion": "1.0", "type": "grant.updated",
+                       "id": event_id or os.urandom(8).hex(),
                        "time": int(time.time()), "data": {"application_id": "nylas-app-1",
                        "object": {"grant_id": "g-2"}}}).encode()
     st, _, _ = rig.d.post_nylas(body, signature=sign(body, secret))
@@ -117,7 +118,10 @@ try:
     t.eq(rig.d.metric("rekey_nylas_webhook_secret_rotations_total",
                       {"app": "prod", "result": "done"}), 1.0, "the rotation is counted")
     time.sleep(GRACE_S + 0.5)
-    t.eq(post_signed(rig, old), 401, "after the grace the old secret is answered 401")
+    t.eq(post_signed(rig, old, "after-grace"), 401, "after the grace the old secret is answered 401")
+    t.eq(rig.d.events("event_id = 'after-grace'"), [], "and nothing is stored")
+    st, _, _ = rig.d.request("POST", "/api/v1/apps/prod/webhook/rotate-secret")
+    t.eq(st, 401, "the admin API's rotate-secret needs the admin token")
     t.eq(post_signed(rig, new), 200, "and the new one is accepted")
 
     # --- status ---

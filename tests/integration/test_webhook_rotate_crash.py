@@ -37,10 +37,16 @@ def status_webhook():
 
 
 try:
+    base_lines = list(rig.app_lines)
+    rig.configure(base_lines + ["nylas_webhook_manage = yes"])
     rig.d.start()
+    t.ok(wait_for(lambda: len(webhooks(rig)) == 1 and rig.value("nylas_webhook.secret"), 20),
+         "with nylas_webhook_manage the daemon registers the destination at start")
     rc, out, err = cli(rig, "register", "prod")
-    t.eq(rc, 0, "registered", err)
+    t.ok(rc == 0 and out.startswith("unchanged:"), "and register then finds it unchanged",
+         out + err)
     wid = next(iter(webhooks(rig)))
+    rig.configure(base_lines)
 
     # --- kill -9 during the call ---
     rig.fakes.seed({"nylas": {"rotate_delay_ms": 5000}})
