@@ -1,5 +1,6 @@
 #include "webhook_manager.h"
 #include "alerts.h"
+#include "condition.h"
 #include "config.h"
 #include "log.h"
 #include "messages.h"
@@ -124,6 +125,18 @@ record_destination(struct wm_op *op, const char *triggers, const char *status)
 		log_ctx(LOG_LEVEL_WARN, NULL, op->app, "nylas webhook: cannot record the destination");
 }
 
+/*
+ * WebhookRegistered is true at once, not at the next poll: the owners hear
+ * that rekey gets grant events again as soon as it does.
+ */
+static void
+registered(struct wm_op *op, const char *msg)
+{
+	if (condition_record(op->m->rt->store, op->app, CONDITION_WEBHOOK_REGISTERED,
+	    CONDITION_TRUE, 0, "Registered", msg, util_now_ms() / 1000) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, op->app, "cannot record condition WebhookRegistered");
+}
+
 static void
 create_cb(const struct nylas_result *res, void *arg)
 {
@@ -154,6 +167,7 @@ create_cb(const struct nylas_result *res, void *arg)
 	snprintf(msg, sizeof(msg), "created destination %s for %s with the grant triggers; its "
 	    "secret is %s", op->webhook_id, op->url, stored == 0 ? "stored sealed and in force" :
 	    "in force but NOT stored (store error): run rekey nylas rotate-webhook-secret");
+	registered(op, msg);
 	op_finish(op, stored == 0 ? 201 : 500, "created", msg);
 }
 
@@ -192,6 +206,7 @@ update_cb(const struct nylas_result *res, void *arg)
 	}
 	snprintf(msg, sizeof(msg), "fixed destination %s for %s: it now has the grant triggers "
 	    "and is active", op->webhook_id, op->url);
+	registered(op, msg);
 	op_finish(op, 200, "fixed", msg);
 }
 
@@ -256,6 +271,7 @@ destination_found(struct wm_op *op, const struct nylas_destination *d)
 		    "does not hold its secret (Nylas shows it only when it is created or rotated): "
 		    "keep it in nylas_webhook_secret_file, or run rekey nylas rotate-webhook-secret "
 		    "to have rekey manage a new one", d->id, op->url, d->status, d->triggers);
+	registered(op, msg);
 	op_finish(op, 200, known ? "unchanged" : "found", msg);
 	nylas_secrets_record_clear(&rec);
 }

@@ -36,6 +36,15 @@ def post_signed(rig, secret, event_id=None):
     return st
 
 
+def condition(kind):
+    p = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    for c in json.loads(p.stdout)["apps"][0]["conditions"]:
+        if c["type"] == kind:
+            return c["status"]
+    return None
+
+
 t = Tap()
 rig = make_rig()
 try:
@@ -65,6 +74,9 @@ try:
     t.eq(rig.value("nylas_webhook.id"), wid, "with the destination's id")
     r = deliver(rig, wid)
     t.eq(r.get("status"), 200, "a delivery signed with the new secret is accepted at once", r)
+    t.ok(wait_for(lambda: condition("WebhookRegistered") == "true", 20),
+         "WebhookRegistered is true without waiting for the next poll",
+         condition("WebhookRegistered"))
 
     rc, out, err = cli(rig, "register", "prod")
     t.eq(rc, 0, "a second register exits 0", err)
