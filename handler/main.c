@@ -9,8 +9,11 @@
  *   rekey approve -c FILE ROTATION_ID
  *   rekey resolve -c FILE INCIDENT_ID
  *   rekey doctor -c FILE [APP] [--json] [--send-test]
+ *   rekey nylas register -c FILE APP [--fix]
+ *   rekey nylas rotate-webhook-secret -c FILE APP
  */
 #include "config.h"
+#include "admin_client.h"
 #include "alerts.h"
 #include "correlate.h"
 #include "doctor.h"
@@ -22,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "nylas_secrets.h"
 #include "preflight.h"
 #include "rotation.h"
 #include "runtime.h"
@@ -29,6 +33,7 @@
 #include "store.h"
 #include "subscriptions.h"
 #include "util.h"
+#include "webhook_manager.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -72,6 +77,8 @@ usage(void)
 	    "       rekey approve -c FILE ROTATION_ID\n"
 	    "       rekey resolve -c FILE INCIDENT_ID\n"
 	    "       rekey doctor -c FILE [APP] [--json] [--send-test]\n"
+	    "       rekey nylas register -c FILE APP [--fix]\n"
+	    "       rekey nylas rotate-webhook-secret -c FILE APP\n"
 	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
 	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage;\n"
 	    "doctor: 0 all ok, 1 a warning, 2 a failure (as status).\n",
@@ -161,6 +168,9 @@ reload(struct daemon *d)
 	d->rt.correlator = correlator_new(&d->rt, d->http);
 	alerts_free(d->rt.alerts);
 	d->rt.alerts = alerts_new(&d->rt, d->http, d->rt.notifier);
+	/* Its operations look their app up in the config: they are cut short and said so. */
+	webhook_manager_free(d->rt.webhooks);
+	d->rt.webhooks = webhook_manager_new(&d->rt, d->http);
 	config_free(old);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
@@ -219,6 +229,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	/* Notices are derived again from the store at the next start; messages in flight finish. */
 	alerts_free(d->rt.alerts);
 	d->rt.alerts = NULL;
+	/* A rotate-secret call cut short is recorded "unknown" and its window closed. */
+	webhook_manager_free(d->rt.webhooks);
+	d->rt.webhooks = NULL;
 	notifier_stop(d->rt.notifier);
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;
 	d->drain_ev = event_new(d->rt.base, -1, EV_PERSIST, drain_cb, d);
@@ -279,6 +292,9 @@ serve(const char *path)
 	d.rt.journal = journal_new(d.rt.base, d.rt.cfg->store_url, &err);
 	if (d.rt.journal == NULL)
 		fatal("store: %s", err);
+	/* The managed webhook secrets, before the listener takes deliveries signed with them. */
+	d.rt.nylas_secrets = nylas_secrets_new();
+	nylas_secrets_load(d.rt.nylas_secrets, d.rt.store, d.rt.cfg);
 	d.rt.listener = listener_new(&d.rt, &err);
 	if (d.rt.listener == NULL)
 		fatal("%s", err);
@@ -291,6 +307,8 @@ serve(const char *path)
 	d.rt.correlator = correlator_new(&d.rt, d.http);
 	d.rt.notifier = notifier_new(&d.rt, d.http);
 	d.rt.alerts = alerts_new(&d.rt, d.http, d.rt.notifier);
+	d.rt.webhooks = webhook_manager_new(&d.rt, d.http);
+	webhook_manager_start(d.rt.webhooks);
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
@@ -303,10 +321,12 @@ serve(const char *path)
 	graph_worker_free(d.rt.graph_worker);
 	correlator_free(d.rt.correlator);
 	alerts_free(d.rt.alerts);
+	webhook_manager_free(d.rt.webhooks);
 	notifier_free(d.rt.notifier);
 	http_client_free(d.http);
 	journal_free(d.rt.journal);
 	listener_free(d.rt.listener);
+	nylas_secrets_free(d.rt.nylas_secrets);
 	store_close(d.rt.store);
 	event_free(d.sig_hup);
 	event_free(d.sig_term);
@@ -577,6 +597,66 @@ resolve(const char *path, const char *id)
 	    "the owners are told within a few seconds, and new expiries open a new incident; see");
 }
 
+/* Prints the daemon's answer ({"result","message"}); 0 when it is a success. */
+static int
+print_answer(const char *cmd, long status, const char *answer)
+{
+	cJSON *doc = cJSON_Parse(answer != NULL ? answer : "");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(doc, "message");
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(doc, "result");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
+	int ok = status >= 200 && status < 300;
+
+	if (cJSON_IsString(msg))
+		fprintf(ok ? stdout : stderr, "%s%s: %s\n", ok ? "" : "rekey nylas ",
+		    cJSON_IsString(res) ? res->valuestring : cmd, msg->valuestring);
+	else
+		fprintf(stderr, "rekey nylas %s: the daemon answered %ld: %s\n", cmd, status,
+		    cJSON_IsString(e) ? e->valuestring : answer != NULL ? answer : "");
+	cJSON_Delete(doc);
+	return ok ? 0 : 1;
+}
+
+/*
+ * rekey nylas register|rotate-webhook-secret: done by the running daemon
+ * (Nylas's challenge must reach it; the intake must hold the new secret at
+ * once), asked through its admin API.
+ */
+static int
+nylas_cmd(const char *path, const char *sub, const char *name, int fix)
+{
+	struct config *cfg = load_or_report(path);
+	char *api = NULL, *answer = NULL, *err = NULL, *base;
+	long status = 0;
+	int rc = 1;
+
+	if (cfg == NULL)
+		return 1;
+	if (config_find_app(cfg, name) == NULL) {
+		print_unknown_app(cfg, name);
+		config_free(cfg);
+		return 1;
+	}
+	api = xasprintf("apps/%s/webhook/%s", name, strcmp(sub, "register") == 0 ? "register" :
+	    "rotate-secret");
+	if (admin_client_post(cfg, api, fix ? "{\"fix\":true}" : NULL, &status, &answer,
+	    &err) == -1) {
+		base = admin_client_base(cfg);
+		fprintf(stderr, "rekey nylas %s: %s; this is done by the running daemon%s: start it "
+		    "with rekey serve -c %s (listen = %s)\n", sub, err, strcmp(sub, "register") == 0 ?
+		    ", which must also be reachable at public_url for Nylas's challenge" : "", path,
+		    cfg->listen);
+		free(base);
+		free(err);
+	} else {
+		rc = print_answer(sub, status, answer);
+	}
+	free(answer);
+	free(api);
+	config_free(cfg);
+	return rc;
+}
+
 /* rekey version: what runs, and the libraries it was linked with. */
 static int
 version(void)
@@ -592,15 +672,18 @@ version(void)
 int
 main(int argc, char **argv)
 {
-	const char *cmd, *path = NULL, *arg = NULL;
-	int i, json = 0, dry_run = 0, send_test = 0, n_args = 0;
+	const char *cmd, *sub = NULL, *path = NULL, *arg = NULL;
+	int i, first = 2, json = 0, dry_run = 0, send_test = 0, fix = 0, n_args = 0;
 
 	if (argc < 2)
 		usage();
 	cmd = argv[1];
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
 		return version();
-	for (i = 2; i < argc; i++) {
+	/* rekey nylas SUBCOMMAND ...: the subcommand comes first. */
+	if (strcmp(cmd, "nylas") == 0 && argc > 2)
+		sub = argv[first++];
+	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
@@ -609,6 +692,8 @@ main(int argc, char **argv)
 			dry_run = 1;
 		else if (strcmp(argv[i], "--send-test") == 0)
 			send_test = 1;
+		else if (strcmp(argv[i], "--fix") == 0)
+			fix = 1;
 		else if (argv[i][0] != '-' && n_args++ == 0)
 			arg = argv[i];
 	}
@@ -628,5 +713,8 @@ main(int argc, char **argv)
 		return resolve(path, arg);
 	if (strcmp(cmd, "doctor") == 0 && n_args <= 1)
 		return doctor(path, arg, json, send_test);
+	if (sub != NULL && n_args == 1 && (strcmp(sub, "register") == 0 ||
+	    (strcmp(sub, "rotate-webhook-secret") == 0 && !fix)))
+		return nylas_cmd(path, sub, arg, fix);
 	usage();
 }

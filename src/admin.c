@@ -11,6 +11,7 @@
 #include "status.h"
 #include "store.h"
 #include "util.h"
+#include "webhook_manager.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,102 @@ segment(const char *rest, const char *prefix, const char *suffix, char *out, siz
 	return 0;
 }
 
+/* The answer of a webhook destination operation, when it ends. */
+static void
+webhook_answer_cb(const struct webhook_outcome *o, void *arg)
+{
+	struct http_req *hr = arg;
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(doc, "result", o->result);
+	cJSON_AddStringToObject(doc, "message", o->message);
+	if (o->webhook_id != NULL)
+		cJSON_AddStringToObject(doc, "webhook_id", o->webhook_id);
+	reply_json(hr, o->status, doc);
+}
+
+/* The optional {"fix":bool} body of a register; 0 and *fix, or -1 and *err. */
+static int
+parse_fix_body(struct http_req *hr, int *fix, char **err)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	size_t len = evbuffer_get_length(in);
+	const cJSON *v;
+	cJSON *root;
+
+	*fix = 0;
+	if (len == 0)
+		return 0;
+	root = json_parse_object((const char *)evbuffer_pullup(in, -1), len, ADMIN_MAX_BODY,
+	    ADMIN_JSON_DEPTH_MAX, err);
+	if (root == NULL)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "fix");
+	if (v != NULL && !cJSON_IsBool(v) && !cJSON_IsNull(v)) {
+		*err = xstrdup("fix must be true or false");
+		cJSON_Delete(root);
+		return -1;
+	}
+	*fix = cJSON_IsTrue(v);
+	cJSON_Delete(root);
+	return 0;
+}
+
+/*
+ * POST apps/{app}/webhook/register and .../rotate-secret: carried out by the
+ * daemon, answered when done (a rotation takes one call to Nylas).
+ */
+static void
+handle_webhook(struct http_req *hr, const struct config_app *app, int rotate)
+{
+	char *err = NULL;
+	int fix = 0;
+
+	if (evhttp_request_get_command(hr->req) != EVHTTP_REQ_POST) {
+		reply_method(hr, "POST");
+		return;
+	}
+	if (!rotate && parse_fix_body(hr, &fix, &err) == -1) {
+		reply_error(hr, 400, err);
+		free(err);
+		return;
+	}
+	if (hr->rt->webhooks == NULL) {
+		reply_error(hr, 503, "rekey is stopping");
+		return;
+	}
+	log_ctx(LOG_LEVEL_INFO, hr->id, app->name, "admin API: webhook %s%s from %s",
+	    rotate ? "rotate-secret" : "register", fix ? " --fix" : "", hr->client);
+	if (rotate)
+		webhook_manager_rotate(hr->rt->webhooks, app->name, "manual", webhook_answer_cb, hr);
+	else
+		webhook_manager_register(hr->rt->webhooks, app->name, fix, webhook_answer_cb, hr);
+}
+
+/* apps/{app}/webhook/{register|rotate-secret}: 1 when rest was one (answered), else 0. */
+static int
+route_webhook(struct http_req *hr, const char *rest)
+{
+	static const char *const suffixes[] = { "/webhook/register", "/webhook/rotate-secret" };
+	char name[sizeof(hr->app)];
+	const struct config_app *app;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (segment(rest, "apps/", suffixes[i], name, sizeof(name)) == -1)
+			continue;
+		app = config_find_app(hr->rt->cfg, name);
+		if (app == NULL) {
+			reply_error(hr, 404, "no such app");
+			return 1;
+		}
+		util_strlcpy(hr->app, app->name, sizeof(hr->app));
+		handle_webhook(hr, app, i == 1);
+		return 1;
+	}
+	return 0;
+}
+
 void
 admin_handle(struct http_req *hr, const char *rest)
 {
@@ -275,6 +372,8 @@ admin_handle(struct http_req *hr, const char *rest)
 			handle_status(hr);
 		else
 			reply_method(hr, "GET");
+	} else if (route_webhook(hr, rest)) {
+		return;
 	} else if (segment(rest, "apps/", "/rotate", name, sizeof(name)) == 0) {
 		app = config_find_app(hr->rt->cfg, name);
 		if (app == NULL) {

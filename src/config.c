@@ -180,6 +180,12 @@ static const struct config_key config_keys[] = {
 	{ SEC_APP, "nylas_webhook_secret_file", KT_SECRET_FILE, NULL, A(nylas_webhook_secret_file),
 	  .flags = KEY_REQUIRED, .load = LOAD_LINES, .secret_offset = AO(webhook_secrets),
 	  .secret_count_offset = AO(n_webhook_secrets) },
+	/* The destination rekey registered and whose secret it rotates (webhook_manager.c). */
+	{ SEC_APP, "nylas_webhook_manage", KT_BOOL, "no", A(nylas_webhook_manage) },
+	{ SEC_APP, "nylas_webhook_secret_grace", KT_DURATION, "10m", A(nylas_webhook_secret_grace),
+	  .min = 0, .max = 30 * DAY },
+	{ SEC_APP, "nylas_webhook_secret_rotate_every", KT_DURATION, "0",
+	  A(nylas_webhook_secret_rotate_every), .min = 0, .max = 10 * YEAR },
 	{ SEC_APP, "nylas_connector_credential_id", KT_STRING, NULL,
 	  A(nylas_connector_credential_id) },
 	/*

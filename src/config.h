@@ -35,6 +35,9 @@ struct config_app {
 	char *nylas_api_key_file;
 	char *nylas_webhook_secret_file;
 	char *nylas_connector_credential_id;
+	int nylas_webhook_manage;		/* bool: register the destination at start */
+	int64_t nylas_webhook_secret_grace;	/* seconds the previous managed secret is accepted */
+	int64_t nylas_webhook_secret_rotate_every;	/* seconds; 0: no scheduled rotation */
 	char *nylas_tenant;		/* the tenant Nylas should hold where it does not show it */
 	char *azure_tenant_id;
 	char *azure_client_id;

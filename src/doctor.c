@@ -22,6 +22,7 @@
 #include "preflight.h"
 #include "rotation.h"
 #include "secret.h"
+#include "nylas_secrets.h"
 #include "store.h"
 #include "util.h"
 #include "wbuf.h"
@@ -889,11 +890,36 @@ step_connector(struct doctor *d)
 	return nylas_get_json(d->nc, "/v3/connectors/microsoft", connector_cb, d) == 0 ? 0 : 1;
 }
 
+/*
+ * What the store says of the destination's secret: managed by rekey (its
+ * age) or the operator's file, and the last rotation.  Caller frees.
+ */
+static char *
+webhook_secret_facts(struct doctor *d)
+{
+	struct nylas_secrets_record r;
+	char when[32] = "?", *out;
+
+	if (d->st == NULL || nylas_secrets_get(d->st, d->app->name, &r) == -1)
+		return xstrdup("; secret: store not readable");
+	if (r.rotation_at_ms > 0)
+		util_format_time(r.rotation_at_ms / 1000, when, sizeof(when));
+	out = xasprintf("; secret %s%lld s old%s; last rotation: %s%s%s%s%s",
+	    r.secret_created_ms > 0 ? "managed by rekey, " : "from nylas_webhook_secret_file (",
+	    r.secret_created_ms > 0 ? (long long)(d->now - r.secret_created_ms / 1000) : 0LL,
+	    r.secret_created_ms > 0 ? "" : " unknown)",
+	    r.rotation_state != NULL ? r.rotation_state : "never",
+	    r.rotation_state != NULL ? " at " : "", r.rotation_state != NULL ? when : "",
+	    r.rotation_error != NULL ? ": " : "", r.rotation_error != NULL ? r.rotation_error : "");
+	nylas_secrets_record_clear(&r);
+	return out;
+}
+
 /* The verdict on rekey's destination as nylas_find_destination judged it. */
 static void
 webhook_verdict(struct doctor *d, const struct nylas_destination *w, const char *url)
 {
-	char *fix = app_command(d, "rekey nylas register");
+	char *fix = app_command(d, "rekey nylas register"), *facts = webhook_secret_facts(d);
 
 	switch (w->state) {
 	case NYLAS_DESTINATION_MISSING:
@@ -901,24 +927,26 @@ webhook_verdict(struct doctor *d, const struct nylas_destination *w, const char 
 		    "at %s (%d destinations)", url, w->n_destinations);
 		break;
 	case NYLAS_DESTINATION_NO_TRIGGERS:
-		add_line(d, DOCTOR_FAIL, "nylas_webhook", fix, "%s lacks the triggers %s", url,
-		    w->missing);
+		add_line(d, DOCTOR_FAIL, "nylas_webhook", fix, "destination %s for %s lacks the "
+		    "triggers %s (add them: --fix)", w->id, url, w->missing);
 		break;
 	case NYLAS_DESTINATION_INACTIVE:
 		add_line(d, strcmp(w->status, "failing") == 0 ? DOCTOR_WARN : DOCTOR_FAIL,
 		    "nylas_webhook", "make the endpoint answer (rekey serve behind public_url), then "
-		    "set the destination active in the Nylas dashboard", "%s has status %s", url,
-		    w->status);
+		    "set the destination active in the Nylas dashboard", "destination %s for %s has "
+		    "status %s", w->id, url, w->status);
 		break;
 	case NYLAS_DESTINATION_EXTRA:
 		add_line(d, DOCTOR_WARN, "nylas_webhook", "remove the other triggers from the "
-		    "destination: rekey ignores them", "%s also has the triggers %s", url, w->extra);
+		    "destination: rekey ignores them", "destination %s for %s also has the triggers "
+		    "%s%s", w->id, url, w->extra, facts);
 		break;
 	case NYLAS_DESTINATION_OK:
-		add_line(d, DOCTOR_OK, "nylas_webhook", NULL, "%s, active, grant.created/updated/"
-		    "deleted/expired", url);
+		add_line(d, DOCTOR_OK, "nylas_webhook", NULL, "destination %s for %s, active, "
+		    "grant.created/updated/deleted/expired%s", w->id, url, facts);
 		break;
 	}
+	free(facts);
 	free(fix);
 }
 

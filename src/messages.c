@@ -187,6 +187,8 @@ static const struct field fields[] = {
 	TIME("condition_since", condition_since_ms),
 	TIME("condition_until", condition_until_ms),
 	STR(certificate, MAX_FIELD),
+	STR(webhook_id, MAX_FIELD),
+	TIME("webhook_grace_until", webhook_grace_until_ms),
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -1446,6 +1448,29 @@ build_cert_expiry_warning(struct doc *d)
 	fact_details(d);
 }
 
+static void
+build_webhook_secret_rotated(struct doc *d)
+{
+	const struct notice *n = d->n;
+
+	subject(d, "rekey rotated the Nylas webhook secret of app %s", n->app);
+	para(d, "rekey rotated the secret Nylas signs grant webhooks with (destination %s)%s. "
+	    "No delivery was lost: rekey accepted the new secret as soon as Nylas gave it, and "
+	    "keeps accepting the old one for deliveries already in flight until %s.", n->webhook_id,
+	    n->rotation_reason != NULL && strcmp(n->rotation_reason, "scheduled") == 0 ?
+	    ", on the schedule of nylas_webhook_secret_rotate_every" : "",
+	    n->webhook_grace_until_ms > 0 ? rfc3339(n->webhook_grace_until_ms).s : "now");
+	heading(d, "What to do");
+	para(d, "Nothing. If the old secret is still written in nylas_webhook_secret_file, remove "
+	    "that line: every line of the file stays accepted.");
+	heading(d, "Facts");
+	fact(d, "Destination", "%s", n->webhook_id);
+	if (n->rotation_reason != NULL)
+		fact(d, "Reason", "%s", n->rotation_reason);
+	fact_app(d);
+	fact_details(d);
+}
+
 static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
@@ -1561,6 +1586,8 @@ static const struct kind_info kinds[NOTICE_KIND_COUNT] = {
 	    { "condition_type" }, build_condition_recovered },
 	[NOTICE_CERT_EXPIRY_WARNING] = { "cert_expiry_warning", "rekey.certificate.expiring",
 	    { "end" }, build_cert_expiry_warning },
+	[NOTICE_WEBHOOK_SECRET_ROTATED] = { "webhook_secret_rotated", "rekey.webhook.secret_rotated",
+	    { "webhook_id" }, build_webhook_secret_rotated },
 };
 
 const char *

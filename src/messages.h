@@ -29,8 +29,9 @@ enum notice_kind {
 	NOTICE_CONDITION_FAILED,   /* rekey cannot act for the app: a condition turned critical */
 	NOTICE_CONDITION_RECOVERED, /* ... and it can again */
 	NOTICE_CERT_EXPIRY_WARNING, /* the rotator certificate ends within a warn_before threshold */
+	NOTICE_WEBHOOK_SECRET_ROTATED, /* rekey rotated the Nylas webhook destination's secret */
 };
-#define NOTICE_KIND_COUNT (NOTICE_CERT_EXPIRY_WARNING + 1)
+#define NOTICE_KIND_COUNT (NOTICE_WEBHOOK_SECRET_ROTATED + 1)
 
 /*
  * What a notice is about.  Strings are borrowed (NULL or "" = not set);
@@ -68,6 +69,9 @@ struct notice {
 	int64_t condition_since_ms, condition_until_ms;	/* until: when it recovered */
 	/* certificate warning: end_ms and threshold_s above, and the file */
 	const char *certificate;
+	/* webhook secret rotated: the destination, rotation_reason above, the old secret's grace */
+	const char *webhook_id;
+	int64_t webhook_grace_until_ms;
 };
 
 /* A rendered notice; every string is owned (message_clear). */

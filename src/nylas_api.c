@@ -27,6 +27,7 @@ enum nylas_op {
 	OP_LIST_GRANTS,
 	OP_CREATE_WEBHOOK,
 	OP_ROTATE_SECRET,
+	OP_UPDATE_WEBHOOK,
 	OP_SEND_MESSAGE,
 	OP_GET_JSON,
 };
@@ -1036,6 +1037,37 @@ nylas_rotate_webhook_secret(struct nylas_client *nc, const char *webhook_id, nyl
 }
 
 struct secret *
+nylas_webhook_update_body(const char *const *trigger_types, size_t n_trigger_types,
+    const char *status)
+{
+	struct wbuf b = WBUF_INIT;
+
+	wbuf_add_str(&b, "{");
+	json_key(&b, "trigger_types");
+	json_str_array(&b, trigger_types, n_trigger_types);
+	if (!empty(status)) {
+		wbuf_add_str(&b, ",");
+		json_key(&b, "status");
+		json_str(&b, status);
+	}
+	wbuf_add_str(&b, "}");
+	return wbuf_to_secret(&b);
+}
+
+int
+nylas_update_webhook(struct nylas_client *nc, const char *webhook_id,
+    const char *const *trigger_types, size_t n_trigger_types, const char *status, nylas_cb cb,
+    void *arg)
+{
+	if (empty(webhook_id) || n_trigger_types == 0)
+		return bad_arg(nc, "a webhook update needs an id and trigger types");
+	/* PUT, as nylas-nodejs's Webhooks.update (_update) sends it. */
+	return call_submit(nc, call_new(OP_UPDATE_WEBHOOK, "PUT",
+	    api_url(nc, "/v3/webhooks/", webhook_id, NULL),
+	    nylas_webhook_update_body(trigger_types, n_trigger_types, status), cb, arg));
+}
+
+struct secret *
 nylas_message_body(const struct nylas_message *msg)
 {
 	struct wbuf b = WBUF_INIT;
@@ -1127,20 +1159,25 @@ judge_destination(const cJSON *w, struct nylas_destination *out)
 	const cJSON *triggers = cJSON_GetObjectItemCaseSensitive(w, "trigger_types");
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(w, "id");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(w, "status");
-	struct wbuf missing = WBUF_INIT, extra = WBUF_INIT;
+	struct wbuf missing = WBUF_INIT, extra = WBUF_INIT, all = WBUF_INIT;
 	const cJSON *t;
 	size_t i;
 
 	for (i = 0; i < N_GRANT_TRIGGERS; i++)
 		if (!has_trigger(triggers, grant_triggers[i]))
 			add_listed(&missing, grant_triggers[i]);
-	cJSON_ArrayForEach(t, triggers)
-		if (cJSON_IsString(t) && !is_grant_trigger(t->valuestring))
+	cJSON_ArrayForEach(t, triggers) {
+		if (!cJSON_IsString(t))
+			continue;
+		add_listed(&all, t->valuestring);
+		if (!is_grant_trigger(t->valuestring))
 			add_listed(&extra, t->valuestring);
+	}
 	out->id = xstrdup(cJSON_IsString(id) ? id->valuestring : "(none)");
 	out->status = xstrdup(cJSON_IsString(status) ? status->valuestring : "(none)");
 	out->missing = wbuf_to_str(&missing);
 	out->extra = wbuf_to_str(&extra);
+	out->triggers = wbuf_to_str(&all);
 	/* Nylas's statuses: active, failing, failed, pause; only active surely delivers. */
 	if (out->missing[0] != '\0')
 		out->state = NYLAS_DESTINATION_NO_TRIGGERS;
@@ -1183,5 +1220,6 @@ nylas_destination_clear(struct nylas_destination *d)
 	free(d->status);
 	free(d->missing);
 	free(d->extra);
+	free(d->triggers);
 	memset(d, 0, sizeof(*d));
 }

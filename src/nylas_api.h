@@ -161,6 +161,13 @@ int nylas_create_webhook(struct nylas_client *nc, const struct nylas_webhook_spe
 /* POST /v3/webhooks/rotate-secret/{id}: the old secret stops working at once. */
 int nylas_rotate_webhook_secret(struct nylas_client *nc, const char *webhook_id, nylas_cb cb,
     void *arg);
+/*
+ * PUT /v3/webhooks/{id} with trigger_types and, when not NULL, status (the
+ * destination's other fields are left as they are).
+ */
+int nylas_update_webhook(struct nylas_client *nc, const char *webhook_id,
+    const char *const *trigger_types, size_t n_trigger_types, const char *status, nylas_cb cb,
+    void *arg);
 /* POST /v3/grants/{grant_id}/messages/send with Idempotency-Key (required). */
 int nylas_send_message(struct nylas_client *nc, const char *grant_id,
     const struct nylas_message *msg, const char *idempotency_key, nylas_cb cb, void *arg);
@@ -194,6 +201,9 @@ struct secret *nylas_credential_body(const char *client_id, const struct secret 
     const char *tenant);
 /* The body of a webhook destination create; caller frees. */
 struct secret *nylas_webhook_body(const struct nylas_webhook_spec *spec);
+/* {"trigger_types":[...][,"status"]}; caller frees. */
+struct secret *nylas_webhook_update_body(const char *const *trigger_types,
+    size_t n_trigger_types, const char *status);
 /* {"to":[{"email"}...],"subject","body"}; caller frees. */
 struct secret *nylas_message_body(const struct nylas_message *msg);
 /* The URL of one grants page: page_token when not NULL, else offset when > 0.  Caller frees. */
@@ -236,6 +246,7 @@ struct nylas_destination {
 	char *status;			/* "(none)" when the destination has none */
 	char *missing;			/* the grant triggers it lacks, comma-separated, or "" */
 	char *extra;			/* its other triggers, or "" */
+	char *triggers;			/* all its triggers, or "" */
 };
 /*
  * Finds url in {"data":[destination...]} and judges it: the order of the

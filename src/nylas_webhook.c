@@ -7,6 +7,7 @@
 #include "journal.h"
 #include "listener.h"
 #include "log.h"
+#include "nylas_secrets.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "secret.h"
@@ -14,6 +15,7 @@
 
 #include <ctype.h>
 #include <sys/queue.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +297,41 @@ journal_event(struct http_req *hr, const struct nylas_event *ev, const char *bod
 	journal_submit(hr->rt->journal, &se, ack_cb, p);
 }
 
+/* Signed with a line of the app's secret file or a managed secret in force. */
+static int
+signed_by_app(struct http_req *hr, const struct config_app *app, const void *raw, size_t len)
+{
+	const char *header = http_header(hr, "X-Nylas-Signature");
+	int file_ok = nylas_signature_matches(header, raw, len, app->webhook_secrets,
+	    app->n_webhook_secrets);
+	int managed_ok = nylas_secrets_match(hr->rt->nylas_secrets, app->name, header, raw, len,
+	    util_now_ms());
+
+	return file_ok || managed_ok;
+}
+
+/*
+ * 401, which Nylas never retries; but inside a rotation window the delivery
+ * may be signed with a secret rekey is about to learn, so it is answered
+ * 503 and Nylas delivers it again later.
+ */
+static void
+bad_signature(struct http_req *hr)
+{
+	char labels[128];
+
+	if (!nylas_secrets_in_window(hr->rt->nylas_secrets, hr->app, util_mono_us() / 1000)) {
+		reject(hr, 401, "bad_signature", "missing or invalid X-Nylas-Signature");
+		return;
+	}
+	snprintf(labels, sizeof(labels), "app=\"%s\"", hr->app);
+	metrics_counter_add("rekey_nylas_webhook_window_503_total", "Deliveries with a signature "
+	    "rekey did not know answered 503 during a webhook secret rotation window.", labels, 1);
+	metrics_inc_webhook("nylas", "unknown", "rotation_window");
+	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+	http_reply_text(hr, 503, "webhook secret rotation in progress; retry later");
+}
+
 static void
 handle_delivery(struct http_req *hr, const struct config_app *app)
 {
@@ -306,9 +343,8 @@ handle_delivery(struct http_req *hr, const struct config_app *app)
 	struct nylas_event ev;
 	char *err = NULL;
 
-	if (!nylas_signature_matches(http_header(hr, "X-Nylas-Signature"), raw, len,
-	    app->webhook_secrets, app->n_webhook_secrets)) {
-		reject(hr, 401, "bad_signature", "missing or invalid X-Nylas-Signature");
+	if (!signed_by_app(hr, app, raw, len)) {
+		bad_signature(hr);
 		return;
 	}
 	if (encoding != NULL && strcasecmp(encoding, "gzip") == 0) {

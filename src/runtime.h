@@ -17,6 +17,8 @@ struct correlator;
 struct rotator;
 struct notifier;
 struct alerts;
+struct nylas_secrets;
+struct webhook_manager;
 
 struct runtime {
 	struct event_base *base;
@@ -30,6 +32,8 @@ struct runtime {
 	struct rotator *rotator;		/* NULL while none runs (rotator_wake takes NULL) */
 	struct notifier *notifier;		/* the owners' outbox */
 	struct alerts *alerts;			/* NULL while none runs */
+	struct nylas_secrets *nylas_secrets;	/* managed webhook secrets and windows (intake reads) */
+	struct webhook_manager *webhooks;	/* register, rotate-secret; NULL while none runs */
 	int draining;		/* SIGTERM received: finish in-flight work and exit */
 };
 

@@ -5,6 +5,7 @@
 #include "health.h"
 #include "rotation.h"
 #include "notify.h"
+#include "nylas_secrets.h"
 #include "store.h"
 #include "util.h"
 #include "wbuf.h"
@@ -484,6 +485,49 @@ status_app_health(struct store *st, const struct config *cfg, const struct confi
 	return rc;
 }
 
+/*
+ * The Nylas webhook destination as rekey last saw it, the managed secret's
+ * age and the last rotation of it; null when rekey has never seen one.
+ */
+static int
+add_webhook(cJSON *app_obj, struct store *st, const char *app, int64_t now)
+{
+	struct nylas_secrets_record r;
+	cJSON *o, *rot;
+
+	if (nylas_secrets_get(st, app, &r) == -1)
+		return -1;
+	if (r.webhook_id == NULL && r.rotation_state == NULL) {
+		cJSON_AddNullToObject(app_obj, "webhook");
+		nylas_secrets_record_clear(&r);
+		return 0;
+	}
+	o = cJSON_AddObjectToObject(app_obj, "webhook");
+	add_str_or_null(o, "id", r.webhook_id);
+	add_str_or_null(o, "url", r.url);
+	add_str_or_null(o, "triggers", r.triggers);
+	add_str_or_null(o, "status", r.status);
+	cJSON_AddBoolToObject(o, "secret_managed", r.secret_created_ms > 0);
+	if (r.secret_created_ms > 0)
+		cJSON_AddNumberToObject(o, "secret_age_s",
+		    (double)(now - r.secret_created_ms / 1000 > 0 ? now - r.secret_created_ms / 1000 : 0));
+	else
+		cJSON_AddNullToObject(o, "secret_age_s");
+	add_time_ms(o, "previous_secret_until", r.previous_until_ms);
+	if (r.rotation_state == NULL) {
+		cJSON_AddNullToObject(o, "last_rotation");
+	} else {
+		rot = cJSON_AddObjectToObject(o, "last_rotation");
+		cJSON_AddStringToObject(rot, "state", r.rotation_state);
+		add_str_or_null(rot, "reason", r.rotation_reason);
+		add_time_ms(rot, "at", r.rotation_at_ms);
+		add_str_or_null(rot, "error", r.rotation_error);
+	}
+	add_time_ms(o, "rotated_at", r.rotated_ms);
+	nylas_secrets_record_clear(&r);
+	return 0;
+}
+
 static cJSON *
 app_json(struct store *st, const struct config *cfg, const struct config_app *app, int64_t now,
     enum health_level *level)
@@ -495,7 +539,8 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	add_owners(o, st, app);
 	if (add_secrets(o, st, app->name, now) == -1 ||
 	    add_publish_target(o, st, app->name) == -1 || add_incidents(o, st, app->name) == -1 ||
-	    add_rotations(o, st, app->name) == -1 || add_notifications(o, st, cfg, app->name) == -1 ||
+	    add_rotations(o, st, app->name) == -1 || add_webhook(o, st, app->name, now) == -1 ||
+	    add_notifications(o, st, cfg, app->name) == -1 ||
 	    add_health(o, st, cfg, app, now, level) == -1) {
 		cJSON_Delete(o);
 		return NULL;
@@ -750,6 +795,27 @@ text_notify(struct wbuf *b, const cJSON *app)
 }
 
 /* ok, warn, FAIL: readable without colour, as doctor prints them. */
+static void
+text_webhook(struct wbuf *b, const cJSON *app)
+{
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(app, "webhook");
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(w, "last_rotation");
+
+	if (!cJSON_IsObject(w))
+		return;
+	add_fmt(b, "  nylas webhook: destination %s (%s) %s, triggers %s\n", str(w, "id", "?"),
+	    str(w, "status", "?"), str(w, "url", "?"), str(w, "triggers", "?"));
+	if (flag(w, "secret_managed"))
+		add_fmt(b, "    secret managed by rekey, %.0f s old\n", num(w, "secret_age_s", 0));
+	else
+		add_fmt(b, "    secret not managed by rekey (nylas_webhook_secret_file)\n");
+	if (cJSON_IsObject(r))
+		add_fmt(b, "    last rotation: %s (%s) at %s%s%s; last rotated %s\n",
+		    str(r, "state", "?"), str(r, "reason", "?"), str(r, "at", "?"),
+		    str(r, "error", NULL) ? ": " : "", str(r, "error", ""),
+		    str(w, "rotated_at", "never"));
+}
+
 static const char *
 level_word(const char *level)
 {
@@ -791,6 +857,7 @@ status_text(const cJSON *status)
 		text_publish_target(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);
+		text_webhook(&b, app);
 		text_notify(&b, app);
 		add_fmt(&b, "\n");
 	}

@@ -25,7 +25,15 @@
 //              "both" both
 //   POST       /v3/webhooks                          challenge GET first (10 s, exact body)
 //   GET        /v3/webhooks[/{id}], DELETE /v3/webhooks/{id}
-//   POST       /v3/webhooks/rotate-secret/{id}      new secret; the old one is gone at once
+//   PUT        /v3/webhooks/{id}                     update trigger_types, webhook_url,
+//              description, notification_email_addresses, status (nylas-nodejs
+//              src/resources/webhooks.ts: update() is _update, a PUT, with
+//              UpdateWebhookRequest = Partial<CreateWebhookRequest>); the answer has no secret
+//   POST       /v3/webhooks/rotate-secret/{id}      new secret, only in this answer; the
+//              old one is gone at once (spec/nylas.md "Details checked later";
+//              nylas-nodejs rotateSecret() returns WebhookWithSecret, the other calls
+//              Webhook without it); nylas.rotate_delay_ms holds the answer back after
+//              the secret has changed (deliveries meanwhile are signed with the new one)
 //   POST       /v3/grants/{id}/messages/send        Idempotency-Key: same key, same answer,
 //              sent once
 //
@@ -40,6 +48,16 @@
 //                        "credential_id", "data":{client_id, client_secret, tenant?}}: what
 //                        Nylas signs users in with (the active credential's data when
 //                        active_credential_id is set, else settings)
+//   POST /_fake/stream   {"webhook_id", "count", "concurrency"?, "retry_base_ms"?,
+//                        "max_attempts"?} -> starts delivering count signed grant events to
+//                        the destination, concurrency at a time, as Nylas does: each attempt
+//                        signed with the destination's secret at that moment; 408, 429, 502,
+//                        503, 504 and 507 retried (Retry-After honoured, else exponential
+//                        backoff from retry_base_ms; Nylas's own is minutes) up to
+//                        max_attempts (3, webhook_delivery_attempt 1..3); anything else, a
+//                        401 above all, drops the event for good
+//   GET  /_fake/stream   -> {sent, attempts, delivered, dropped, by_status, dropped_by_status,
+//                        pending, done, ids}
 //   POST /_fake/grants   {"grants":[partial grants, upserted by id]} |
 //                        {"generate":{count, grant_status, provider, email_pattern "u{i}@x",
 //                        credential_id}} | {"delete":[ids]} -> {"count": N}
@@ -411,11 +429,133 @@ async function createWebhook(ctx) {
 	ok(ctx, webhookJson(w, true));
 }
 
-function rotateSecret(ctx) {
+async function rotateSecret(ctx) {
 	const w = webhook(ctx, ctx.params[0]);
 	w.webhook_secret = randomToken(32);
 	w.updated_at = nowSec();
-	ok(ctx, webhookJson(w, true));
+	const answer = webhookJson(w, true);
+	const delay = nylasState(ctx).rotate_delay_ms || 0;
+	if (delay > 0)
+		await new Promise((resolve) => setTimeout(resolve, delay));
+	ok(ctx, answer);
+}
+
+const UPDATABLE = ['trigger_types', 'webhook_url', 'description', 'notification_email_addresses', 'status'];
+
+function updateWebhook(ctx) {
+	const w = webhook(ctx, ctx.params[0]);
+	const b = jsonBody(ctx);
+	if (b.trigger_types !== undefined || b.webhook_url !== undefined)
+		checkWebhookBody(Object.assign({ trigger_types: w.trigger_types, webhook_url: w.webhook_url }, b));
+	if (b.status !== undefined && !['active', 'pause'].includes(b.status))
+		throw nerr(400, 'status must be active or pause.');
+	for (const k of UPDATABLE) {
+		if (b[k] !== undefined)
+			w[k] = b[k];
+	}
+	w.updated_at = nowSec();
+	if (b.status !== undefined)
+		w.status_updated_at = w.updated_at;
+	ok(ctx, webhookJson(w, false));
+}
+
+// --- a continuous delivery stream, retried as Nylas retries ---------------------------
+
+const RETRIED = [408, 429, 502, 503, 504, 507];
+
+function newStream(b) {
+	return {
+		webhook_id: b.webhook_id, total: b.count || 1000, concurrency: b.concurrency || 8,
+		retry_base_ms: b.retry_base_ms || 200, max_attempts: b.max_attempts || 3,
+		next: 0, queue: [], timers: 0, active: 0, sent: 0, attempts: 0, delivered: 0, dropped: 0,
+		by_status: {}, dropped_by_status: {}, ids: [],
+	};
+}
+
+function streamEvent(ctx, st, i) {
+	const grant = 'g-stream-' + i;
+	return {
+		specversion: '1.0', type: 'grant.updated', source: '/nylas/system', id: 'stream-' + st.seed + '-' + i,
+		time: nowSec(), webhook_delivery_attempt: 1,
+		data: { application_id: nylasState(ctx).application_id || 'nylas-app-1', object: {
+			code: 25014, grant_id: grant, integration_id: 'int-microsoft', provider: 'microsoft',
+			email: 'u' + i + '@example.com', reauthentication_flag: false } },
+	};
+}
+
+async function streamAttempt(ctx, st, ev) {
+	const w = nylasState(ctx).webhooks[st.webhook_id];
+	ev.webhook_delivery_attempt = ev.attempt;
+	const bytes = Buffer.from(JSON.stringify(ev));
+	// Signed with the secret in force when this attempt leaves.
+	const sig = crypto.createHmac('sha256', w.webhook_secret).update(bytes).digest('hex');
+	st.attempts++;
+	const r = await outbound(ctx.world, w.webhook_url, { method: 'POST', body: bytes, timeoutMs: 10000,
+		headers: { 'Content-Type': 'application/json', 'X-Nylas-Signature': sig } });
+	const code = r.error ? 'error' : String(r.status);
+	st.by_status[code] = (st.by_status[code] || 0) + 1;
+	if (r.status === 200) {
+		st.delivered++;
+		st.ids.push(ev.id);
+		return;
+	}
+	const retried = r.error || RETRIED.includes(r.status);
+	if (!retried || ev.attempt >= st.max_attempts) {
+		st.dropped++;
+		st.dropped_by_status[code] = (st.dropped_by_status[code] || 0) + 1;
+		return;
+	}
+	const ra = r.headers && parseInt(r.headers['retry-after'], 10);
+	// Retry-After is in seconds; the stream shortens it as it shortens its own backoff.
+	const wait = ra > 0 ? Math.min(ra * 1000, st.retry_base_ms * 4) : st.retry_base_ms * 2 ** (ev.attempt - 1);
+	ev.attempt++;
+	st.timers++;
+	setTimeout(() => {
+		st.timers--;
+		st.queue.push(ev);
+		streamPump(ctx, st);
+	}, wait);
+}
+
+function streamPump(ctx, st) {
+	while (st.active < st.concurrency) {
+		let ev = st.queue.shift();
+		if (!ev && st.next < st.total) {
+			ev = streamEvent(ctx, st, st.next++);
+			ev.attempt = 1;
+			st.sent++;
+		}
+		if (!ev)
+			return;
+		st.active++;
+		streamAttempt(ctx, st, ev).finally(() => {
+			st.active--;
+			streamPump(ctx, st);
+		});
+	}
+}
+
+function startStream(ctx) {
+	const b = ctx.json() || {};
+	if (!nylasState(ctx).webhooks[b.webhook_id])
+		throw controlError(404, `no webhook '${b.webhook_id}'`);
+	const st = newStream(b);
+	st.seed = randomToken(6);
+	ctx.world.stream = st;
+	streamPump(ctx, st);
+	ctx.send(200, { started: st.total });
+}
+
+function streamReport(ctx) {
+	const st = ctx.world.stream;
+	if (!st)
+		throw controlError(404, 'no stream');
+	const pending = st.total - st.delivered - st.dropped;
+	ctx.send(200, {
+		sent: st.sent, attempts: st.attempts, delivered: st.delivered, dropped: st.dropped,
+		by_status: st.by_status, dropped_by_status: st.dropped_by_status, pending,
+		done: pending === 0, ids: pending === 0 ? st.ids : [],
+	});
 }
 
 // --- deliveries (control) ------------------------------------------------------------------
@@ -538,10 +678,13 @@ function createNylas(world) {
 				delete nylasState(ctx).webhooks[ctx.params[0]];
 				ok(ctx, { status: 'success' });
 			})],
+			['PUT', /^\/v3\/webhooks\/([^/]+)$/, authed(updateWebhook)],
 			['POST', /^\/v3\/webhooks\/rotate-secret\/([^/]+)$/, authed(rotateSecret)],
 		],
 		control: [
 			['POST', /^\/_fake\/deliver$/, deliver],
+			['POST', /^\/_fake\/stream$/, startStream],
+			['GET', /^\/_fake\/stream$/, streamReport],
 			['POST', /^\/_fake\/grants$/, upsertGrants],
 			['GET', /^\/_fake\/connector\/effective$/, (ctx) => ctx.send(200, effective(nylasState(ctx)))],
 			['GET', /^\/_fake\/challenges$/, (ctx) => ctx.send(200, { challenges: world.challenges })],

@@ -142,6 +142,16 @@ class Fakes(NodeProcess):
             body["object"] = object_
         return self._control("nylas", "POST", "deliver", body)
 
+    def stream_nylas(self, webhook_id, count, concurrency=8, retry_base_ms=200):
+        """Starts a stream of count signed grant events to the destination,
+        retried as Nylas retries (see nylas.js, /_fake/stream)."""
+        return self._control("nylas", "POST", "stream", {
+            "webhook_id": webhook_id, "count": count, "concurrency": concurrency,
+            "retry_base_ms": retry_base_ms})
+
+    def stream_report(self):
+        return self._control("nylas", "GET", "stream")
+
     def nylas_effective(self):
         """What Nylas signs users in with: {"source": "active_credential" |
         "settings", "credential_id", "data": {client_id, client_secret, tenant?}}."""

@@ -239,7 +239,7 @@ class Daemon:
         for line in body.decode().splitlines():
             if line.startswith("#") or not line.startswith(name):
                 continue
-            m = re.match(r'^([a-zA-Z_:]+)(\{[^}]*\})? (\S+)$', line)
+            m = re.match(r'^([a-zA-Z0-9_:]+)(\{[^}]*\})? (\S+)$', line)
             if not m or m.group(1) != name:
                 continue
             if labels and not all('%s="%s"' % kv in (m.group(2) or "") for kv in labels.items()):

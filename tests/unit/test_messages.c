@@ -73,6 +73,8 @@ full_notice(enum notice_kind k)
 	n.rotate_at_ms = NOW_MS + DAY_MS;
 	n.email = "ana@example.com";
 	n.reauth_url = "https://app.example.com/reauth?email=ana%40example.com";
+	n.webhook_id = "wh-9";
+	n.webhook_grace_until_ms = NOW_MS + 600000;
 	return n;
 }
 
@@ -224,6 +226,11 @@ static const struct kind_case cases[] = {
 	    "sign in again" },
 	  { { "email", "ana@example.com" },
 	    { "reauth_url", "https://app.example.com/reauth?email=ana%40example.com" } } },
+	{ NOTICE_WEBHOOK_SECRET_ROTATED, "webhook_secret_rotated", "rekey.webhook.secret_rotated",
+	  "rotated the Nylas webhook secret",
+	  { "wh-9", "2026-07-01T00:10:00Z", "No delivery was lost", "nylas_webhook_secret_file",
+	    HINT },
+	  { { "webhook_id", "wh-9" }, { "webhook_grace_until", "2026-07-01T00:10:00Z" } } },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -388,6 +395,7 @@ static void js_url(struct notice *n) { n->reauth_url = "javascript:alert(1)"; }
 static void spaced_url(struct notice *n) { n->reauth_url = "https://x.example/a b"; }
 static void negative(struct notice *n) { n->affected = -1; }
 static void no_lines(struct notice *n) { n->evidence = NULL; }
+static void no_webhook(struct notice *n) { n->webhook_id = NULL; }
 
 static const struct bad_case bad_cases[] = {
 	{ NOTICE_INCIDENT_OPENED, "no app", no_app, "app" },
@@ -416,6 +424,7 @@ static const struct bad_case bad_cases[] = {
 	{ NOTICE_USER_REAUTH, "no reauth_url", no_url, "reauth_url" },
 	{ NOTICE_USER_REAUTH, "a javascript: link", js_url, "reauth_url" },
 	{ NOTICE_USER_REAUTH, "a link with a space", spaced_url, "reauth_url" },
+	{ NOTICE_WEBHOOK_SECRET_ROTATED, "no webhook_id", no_webhook, "webhook_id" },
 };
 
 static void

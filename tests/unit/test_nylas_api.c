@@ -483,15 +483,36 @@ test_destination(void)
 		    "destination case %zu judged %d", i, (int)cases[i].want);
 		nylas_destination_clear(&d);
 	}
+	TAP_OK(nylas_find_destination(cases[4].body, strlen(cases[4].body), "https://x/h", &d,
+	    &err) == 0 && strcmp(d.triggers, "grant.created, grant.updated, grant.deleted, "
+	    "grant.expired, message.created") == 0, "all its triggers are listed");
+	nylas_destination_clear(&d);
 	TAP_OK(nylas_find_destination("{\"data\":{}}", 11, "https://x/h", &d, &err) == -1 &&
 	    err != NULL, "a list without a data array is refused");
 	free(err);
+}
+
+/* The body of a destination update (rekey nylas register --fix). */
+static void
+test_update_body(void)
+{
+	static const char *const triggers[] = { "grant.created", "message.created" };
+	struct secret *b = nylas_webhook_update_body(triggers, 2, "active");
+
+	TAP_STR_EQ((const char *)b->data, "{\"trigger_types\":[\"grant.created\","
+	    "\"message.created\"],\"status\":\"active\"}", "update: triggers and status");
+	secret_free(b);
+	b = nylas_webhook_update_body(triggers, 1, NULL);
+	TAP_STR_EQ((const char *)b->data, "{\"trigger_types\":[\"grant.created\"]}",
+	    "update: no status when none is asked");
+	secret_free(b);
 }
 
 int
 main(void)
 {
 	test_errors();
+	test_update_body();
 	test_outcomes();
 	test_connector_body();
 	test_other_bodies();
