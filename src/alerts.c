@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "nylas_api.h"
+#include "rotation.h"
 #include "runtime.h"
 #include "status.h"
 #include "store.h"
@@ -574,6 +575,26 @@ incident_of(const struct store_incident *incs, size_t n, const char *id)
 	return NULL;
 }
 
+/*
+ * The outbox ref of r's notice: its id, but for a failure the app, the cause
+ * and the UTC day, so that the owners hear once of each cause and then at
+ * most once a day while it lasts, however often rotations fail of it (and
+ * whatever restarts come between).
+ */
+static void
+rotation_ref(const struct store_rotation *r, enum notice_kind kind, char *ref, size_t size)
+{
+	char cause[17];
+
+	if (kind != NOTICE_ROTATION_FAILED) {
+		snprintf(ref, size, "%s", r->id);
+		return;
+	}
+	rotation_failure_cause(r->last_error, cause);
+	snprintf(ref, size, "rotation-failed:%s:%s:%lld", r->app, cause,
+	    (long long)(r->updated_at / 86400000));
+}
+
 static void
 sweep_rotation(struct sweep *sw, const struct store_rotation *r,
     const struct store_incident *incs, size_t n_incs)
@@ -583,10 +604,13 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	struct store_incident inc;
 	struct evidence ev;
 	enum notice_kind kind;
+	char ref[256];
 	int has_inc;
 
-	if (!rotation_kind(r, &kind) || store_outbox_exists(sw->al->st, r->id,
-	    notice_kind_name(kind)) != 0)
+	if (!rotation_kind(r, &kind))
+		return;
+	rotation_ref(r, kind, ref, sizeof(ref));
+	if (store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) != 0)
 		return;
 	notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
 	memset(&ev, 0, sizeof(ev));
@@ -609,7 +633,7 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	}
 	notice_rotation(&n, r);
 	n.incident_id = incident_id;
-	tell(sw, &n, r->id);
+	tell(sw, &n, ref);
 	if (has_inc)
 		store_incident_clear(&inc);
 	cJSON_Delete(ev.arr);

@@ -51,13 +51,96 @@ rotation_state_parse(const char *name, enum rotation_state *out)
 
 /* ---- What the CLI and the diagnosis call: store writes only ---- */
 
+/* The backoff doubles with each failed rotation in a row, up to 2^5 = 32 times the first. */
+#define BACKOFF_DOUBLINGS 5
+
+int
+rotation_backoff(struct store *st, const struct config_app *app, int64_t now_ms,
+    int64_t *until_ms, int *failures)
+{
+	struct store_rotation *list = NULL;
+	size_t n = 0, i;
+	int64_t last = 0, wait = app->rotation_backoff * 1000;
+	int failed = 0;
+
+	if (store_list_rotations(st, app->name, 0, 64, &list, &n) == -1)
+		return -1;
+	/* Newest first: the failed rotations since the last one that did not fail. */
+	for (i = 0; i < n; i++) {
+		if (list[i].dry_run)
+			continue;
+		if (strcmp(list[i].state, state_names[ROTATION_FAILED]) != 0)
+			break;
+		if (failed++ == 0)
+			last = list[i].updated_at;
+	}
+	store_rotations_free(list, n);
+	for (i = 1; i < (size_t)failed && i <= BACKOFF_DOUBLINGS; i++)
+		wait *= 2;
+	*until_ms = last + wait;
+	*failures = failed;
+	return failed > 0 && *until_ms > now_ms;
+}
+
+/* 1 and *err (caller frees) when a rotation must wait for the backoff; 0; -1 and *err. */
+static int
+backing_off(struct store *st, const struct config_app *app, char **err)
+{
+	char when[32];
+	int64_t until = 0;
+	int failures = 0, rc = rotation_backoff(st, app, util_now_ms(), &until, &failures);
+
+	if (rc == -1) {
+		*err = xstrdup("cannot read the store");
+		return -1;
+	}
+	if (rc == 1) {
+		util_format_time(until / 1000, when, sizeof(when));
+		*err = xasprintf("not before %s: %d rotation%s in a row failed (rotation_backoff; "
+		    "rekey rotate does not wait)", when, failures, failures == 1 ? "" : "s");
+	}
+	return rc;
+}
+
+/* Whether c is a character of a GUID, a request id or a number. */
+static int
+cause_noise(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+	    c == '-';
+}
+
+void
+rotation_failure_cause(const char *last_error, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	const char *p = last_error != NULL ? last_error : "";
+	size_t run;
+
+	while (*p != '\0') {
+		for (run = 0; cause_noise(p[run]); run++)
+			;
+		/* Request ids, trace ids and timestamps differ between tries of one cause. */
+		if (run >= 8) {
+			p += run;
+			continue;
+		}
+		if (*p < '0' || *p > '9') {
+			h ^= (unsigned char)*p;
+			h *= 0x100000001b3ULL;
+		}
+		p++;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 int
 rotation_plan(struct store *st, const struct config_app *app, const char *reason,
     const char *incident_id, int dry_run, char *id_out, char **err)
 {
 	struct store_rotation *open = NULL, r;
 	size_t n = 0;
-	int rc = -1;
+	int rc = -1, wait;
 
 	if (store_begin(st) == -1) {
 		*err = xstrdup("the store is busy; try again");
@@ -70,6 +153,12 @@ rotation_plan(struct store *st, const struct config_app *app, const char *reason
 	if (n > 0) {
 		util_strlcpy(id_out, open[0].id, ROTATION_ID_SIZE);
 		rc = 1;
+		goto out;
+	}
+	/* An operator's rotation never waits: it is how a person says "try now". */
+	wait = strcmp(reason, "manual") != 0 ? backing_off(st, app, err) : 0;
+	if (wait != 0) {
+		rc = wait == 1 ? 2 : -1;
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
@@ -237,14 +326,19 @@ rotation_in_use_key(struct store *st, const struct config_app *app,
 #define RETRY_FIRST_MS 2000
 #define RETRY_CAP_MS (5 * 60 * 1000)
 /*
- * testing: the identity platform refuses a new secret for a few seconds
- * (propagation).  A probe every TEST_EVERY_MS, TEST_MAX times: a deadline of
- * 5 minutes that survives a restart because the tries are stored.  Often,
- * because every moment between the secret working and Nylas having it is
- * part of the outage; one small token request each time.
+ * testing: the identity platform refuses a new secret until it reaches
+ * Entra's replicas, and a first acceptance is followed by refusals for
+ * minutes (hashicorp/vault#27593: 2 to 10 minutes).  A refused probe is
+ * repeated every TEST_EVERY_MS (every moment between the secret working and
+ * Nylas having it is part of the outage; one small token request each time)
+ * and breaks the run of acceptances; an accepted one is repeated after
+ * secret_test_spacing_ms until secret_test_successes in a row have passed.
+ * The deadline is secret_propagation_timeout from entering testing
+ * (test_since, stored, so it survives a restart); TEST_MAX bounds the
+ * refusals whatever the clock does.
  */
 #define TEST_EVERY_MS 250
-#define TEST_MAX 1200
+#define TEST_MAX 3600
 /* A lifetime policy rejection halves the lifetime, never below a day. */
 #define LIFETIME_MIN_S 86400
 #define DISPLAY_PREFIX "rekey-"
@@ -364,6 +458,9 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			return step_to(ROTATION_DONE, ROTATION_ACTION_GO);
 		if ((s == ROTATION_TESTING || s == ROTATION_PUBLISHING) && !f->secret_stored)
 			return stop(ROTATION_FAILED, "the new secret is not stored");
+		/* One acceptance is not propagation: publish only after enough in a row. */
+		if (s == ROTATION_TESTING && f->test_ok + 1 < f->test_needed)
+			return step_to(s, ROTATION_ACTION_PACE);
 		if (calls_out(s))
 			return step_to(s + 1, ROTATION_ACTION_GO);
 		break;
@@ -376,7 +473,10 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			return step_to(ROTATION_RETIRED, ROTATION_ACTION_GO);
 		break;
 	case ROTATION_OUTCOME_REJECTED:
-		/* Propagation: probe at a steady pace until the deadline (TEST_MAX tries). */
+		/* Propagation: probe at a steady pace until the deadline (TEST_MAX tries at most). */
+		if (s == ROTATION_TESTING && f->test_timed_out && f->attempts + 1 < TEST_MAX)
+			return stop(ROTATION_FAILED, "testing: the new secret was not accepted "
+			    "consistently within secret_propagation_timeout");
 		if (s == ROTATION_TESTING)
 			return retry_or_give_up(s, f, TEST_MAX, TEST_EVERY_MS);
 		break;
@@ -635,6 +735,10 @@ advance(struct app_rot *a, enum rotation_state s, saved_fn then)
 	a->row.attempts = 0;
 	a->row.next_at = 0;
 	set_text(&a->row.last_error, NULL);
+	if (s == ROTATION_TESTING) {
+		a->row.test_ok = 0;
+		a->row.test_since = util_now_ms();
+	}
 	save_then(a, then, NULL);
 }
 
@@ -751,6 +855,25 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 	save_then(a, retried, NULL);
 }
 
+static void
+paced(struct app_rot *a)
+{
+	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: testing: %d of %lld "
+	    "consecutive acceptances", a->row.id, a->row.test_ok,
+	    (long long)a->app->secret_test_successes);
+	arm(a, a->row.next_at);
+	idle(a);
+}
+
+/* testing: one more acceptance in a row, stored; the next probe after the spacing. */
+static void
+pace(struct app_rot *a)
+{
+	a->row.test_ok++;
+	a->row.next_at = util_now_ms() + a->app->secret_test_spacing_ms;
+	save_then(a, paced, NULL);
+}
+
 /* What rotation_next is told about the rotation being driven. */
 static void
 facts_of(const struct app_rot *a, struct rotation_facts *f)
@@ -768,6 +891,10 @@ facts_of(const struct app_rot *a, struct rotation_facts *f)
 	f->retire_unmanaged = a->app->retire_unmanaged_secrets != 0;
 	f->lifetime_at_min = row->lifetime <= LIFETIME_MIN_S;
 	f->attempts = row->attempts;
+	f->test_ok = row->test_ok;
+	f->test_needed = (int)a->app->secret_test_successes;
+	f->test_timed_out = row->test_since > 0 &&
+	    util_now_ms() - row->test_since >= a->app->secret_propagation_timeout * 1000;
 }
 
 /* Where outcome o of the current state leads. */
@@ -880,6 +1007,9 @@ apply(struct app_rot *a, const struct rotation_step *st, const char *why,
 		return 0;
 	case ROTATION_ACTION_AGAIN:
 		drive(a);
+		return 0;
+	case ROTATION_ACTION_PACE:
+		pace(a);
 		return 0;
 	case ROTATION_ACTION_WAIT:
 	case ROTATION_ACTION_HOLD:
@@ -1392,9 +1522,12 @@ probe_cb(const struct identity_result *res, void *arg)
 	}
 	if (res->status == IDENTITY_REJECTED) {
 		/* Most likely propagation: a new secret is refused for a few seconds. */
-		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)",
+		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)%s",
 		    (long long)(res->aad ? res->aad->code : 0),
-		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER));
+		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER),
+		    a->row.test_ok > 0 ? " after it was accepted (not yet everywhere)" : "");
+		/* A refusal breaks the run: the acceptances are counted again from none. */
+		a->row.test_ok = 0;
 		decide(a, ROTATION_OUTCOME_REJECTED, why, -1);
 	} else {
 		why = xasprintf("token request: %s", res->detail ? res->detail : "failed");
@@ -1603,6 +1736,9 @@ drive(struct app_rot *a)
 		read_app(a, creating_read_cb, "creating");
 		return;
 	case ROTATION_TESTING:
+		/* A rotation stored before test_since existed: its deadline starts now. */
+		if (a->row.test_since == 0)
+			a->row.test_since = util_now_ms();
 		test_secret(a);
 		return;
 	case ROTATION_PUBLISHING:
@@ -1857,6 +1993,9 @@ plan_proactive(struct rotator *r, const struct config_app *app, const char *why)
 
 	if (rc == -1) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "cannot plan a rotation: %s", err);
+		free(err);
+	} else if (rc == 2) {
+		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "no proactive rotation (%s) %s", why, err);
 		free(err);
 	} else if (rc == 0) {
 		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "planned proactive rotation %s: %s", id, why);

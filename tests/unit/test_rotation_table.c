@@ -14,8 +14,13 @@
 
 #define N_STATES (ROTATION_FAILED + 1)
 #define N_OUTCOMES ROTATION_OUTCOME_COUNT
-/* Enumerated facts: 8 flags plus attempts (none made, or far more than any limit). */
-#define N_FACTS (1 << 9)
+/*
+ * Enumerated facts: 8 flags, attempts (none made, or far more than any
+ * limit), the propagation timeout passed or not, and the acceptances in a
+ * row one short of those needed or fewer.
+ */
+#define N_FACTS (1 << 11)
+#define TEST_NEEDED 3
 #define MANY_TRIES 1000000
 
 struct want {
@@ -28,6 +33,7 @@ struct want {
 #define RETRY(s)	{ ROTATION_##s, ROTATION_ACTION_RETRY }
 #define AGAIN(s)	{ ROTATION_##s, ROTATION_ACTION_AGAIN }
 #define HOLD(s)		{ ROTATION_##s, ROTATION_ACTION_HOLD }
+#define PACE(s)		{ ROTATION_##s, ROTATION_ACTION_PACE }
 #define FAIL		GO(FAILED)
 /* Unreachable: the driver never reports this outcome in this state.  Failing stops safely. */
 #define X		FAIL
@@ -104,6 +110,8 @@ static int unmanaged_early(const struct rotation_facts *f)
 	return f->retire_unmanaged && !f->grace_over;
 }
 static int at_min(const struct rotation_facts *f) { return f->lifetime_at_min; }
+static int more_needed(const struct rotation_facts *f) { return f->test_ok + 1 < f->test_needed; }
+static int timed_out(const struct rotation_facts *f) { return f->test_timed_out; }
 
 /* How facts change the table; the first rule that matches wins, else the table holds. */
 static const struct rule {
@@ -118,6 +126,8 @@ static const struct rule {
 	    "dry-run: no writes to Graph or Nylas (a dry run found past planned stops)" },
 	{ CALLING, O(RETRYABLE), exhausted, FAIL, "give up -> failed" },
 	{ S(TESTING), O(REJECTED), exhausted, FAIL, "testing: until a deadline passes" },
+	{ S(TESTING), O(REJECTED), timed_out, FAIL,
+	    "testing: within secret_propagation_timeout" },
 	{ S(PLANNED), O(START), not_approved, { ROTATION_PLANNED, ROTATION_ACTION_WAIT },
 	    "approve: stop at planned until approved" },
 	{ S(PLANNED), O(OK), dry, GO(DONE), "dry-run: record what would be done" },
@@ -125,6 +135,8 @@ static const struct rule {
 	    "secretText stored in the same transaction as created" },
 	{ S(TESTING) | S(PUBLISHING), O(OK), no_secret, FAIL,
 	    "secretText stored in the same transaction as created (unreachable: fail)" },
+	{ S(TESTING), O(OK), more_needed, PACE(TESTING),
+	    "testing: several consecutive acceptances spread over time before publishing" },
 	{ S(PUBLISHED), O(START), old_unknown, GO(DONE),
 	    "retiring: nothing to remove when the old secret is unknown" },
 	{ S(PUBLISHED), O(START), old_is_new, GO(DONE),
@@ -152,6 +164,9 @@ facts_from(unsigned bits, struct rotation_facts *f)
 	f->retire_unmanaged = (bits >> 6) & 1;
 	f->lifetime_at_min = (bits >> 7) & 1;
 	f->attempts = (bits >> 8) & 1 ? MANY_TRIES : 0;
+	f->test_timed_out = (bits >> 9) & 1;
+	f->test_needed = TEST_NEEDED;
+	f->test_ok = (bits >> 10) & 1 ? TEST_NEEDED - 2 : TEST_NEEDED - 1;
 }
 
 /* What the design wants; *rule (may be NULL) names the rule that applied, if any. */
@@ -173,7 +188,7 @@ expected(enum rotation_state s, enum rotation_outcome o, const struct rotation_f
 }
 
 static const char *const action_names[] = {
-	"go", "continue", "retry", "again", "wait", "hold",
+	"go", "continue", "retry", "again", "wait", "hold", "pace",
 };
 
 static int checks;
@@ -238,6 +253,15 @@ p_tested_before_publishing(unsigned s, unsigned o, const struct rotation_facts *
 	(void)f;
 	return st->next != ROTATION_PUBLISHING || s == ROTATION_TESTED ||
 	    s == ROTATION_PUBLISHING;
+}
+
+static int
+p_consistently_accepted(unsigned s, unsigned o, const struct rotation_facts *f,
+    const struct rotation_step *st)
+{
+	(void)o;
+	return st->next != ROTATION_TESTED || s != ROTATION_TESTING ||
+	    f->test_ok + 1 >= f->test_needed;
 }
 
 static int
@@ -307,6 +331,10 @@ p_bounded(unsigned s, unsigned o, const struct rotation_facts *f, const struct r
 	if (st->action == ROTATION_ACTION_AGAIN)
 		return s == ROTATION_CREATING && (o == ROTATION_OUTCOME_ORPHAN_REMOVED ||
 		    (o == ROTATION_OUTCOME_LIFETIME_POLICY && !f->lifetime_at_min));
+	/* Acceptances are counted up to those needed, never more. */
+	if (st->action == ROTATION_ACTION_PACE)
+		return s == ROTATION_TESTING && o == ROTATION_OUTCOME_OK &&
+		    f->test_ok + 1 < f->test_needed;
 	return 1;
 }
 
@@ -388,6 +416,8 @@ test_properties(void)
 {
 	check_property(p_no_skip, "a transition moves one step on, to done, or to failed");
 	check_property(p_tested_before_publishing, "publishing is entered only from tested");
+	check_property(p_consistently_accepted, "tested is entered only after the acceptances "
+	    "needed, in a row");
 	check_property(p_terminal, "nothing leaves done or failed");
 	check_property(p_retiring_from_published, "retiring is reached only from published, "
 	    "and only with an old secret known that is not the new one");
@@ -396,7 +426,8 @@ test_properties(void)
 	    "entered (nor their calls made) without the new secret stored");
 	check_property(p_stay_or_go, "go changes the state; every other action keeps it");
 	check_property(p_bounded, "retries are bounded: a retry only below max_tries, giving up "
-	    "at it; repeats without a try only in creating (orphan, shorter lifetime)");
+	    "at it; repeats without a try only in creating (orphan, shorter lifetime) and, "
+	    "counted, in testing below the acceptances needed");
 	check_property(p_calls_only_when_allowed, "a step calls out only when allowed: approved; "
 	    "retiring after the grace and only rekey's secrets unless allowed");
 	check_property(p_permanent_fails, "a permanent failure of any step fails the rotation");

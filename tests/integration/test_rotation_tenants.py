@@ -1,0 +1,129 @@
+"""Rotation against tenants that behave as real ones do (issue 23).
+
+1. gating: a new secret is accepted, then refused every other request for a
+   while (replicas catching up, hashicorp/vault#27593): nothing is published
+   inside that window, the rotation publishes after it, and status shows the
+   progress of testing ("N of M consecutive").
+2. backoff: addPassword is refused for good (403) and the expiry poll runs
+   every second: rotations are planned again only after rotation_backoff,
+   doubling; the owners hear once of the cause (one rotation_failed per
+   recipient and channel, not one per failure); status says it backs off;
+   `rekey rotate` does not wait for the backoff."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from rekeytest import REKEY_BIN, Tap  # noqa: E402
+from rotationlib import DAY, Rig, passwords, state, wait_for  # noqa: E402
+
+t = Tap()
+
+
+def soon(days):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * DAY))
+
+
+def run(name, body, seed=None, app_lines=()):
+    rig = Rig(seed=seed, app_lines=app_lines)
+    try:
+        body(rig)
+    except Exception as e:  # a crash of the test counts as a failure, with the daemon's log
+        t.ok(False, "%s: %s" % (name, e), rig.d.log_text()[-3000:])
+    finally:
+        if rig.d.proc is not None:
+            t.eq(rig.d.stop(), 0, "%s: clean stop" % name)
+        rig.stop()
+
+
+def status(rig):
+    p = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path, "--json"],
+                       capture_output=True, text=True, timeout=20)
+    doc = json.loads(p.stdout) if p.returncode in (0, 1, 2) and p.stdout else {}
+    text = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
+                          text=True, timeout=20).stdout
+    return (doc.get("apps") or [{}])[0], text
+
+
+PROPAGATION_MS = 500
+FLAKY_MS = 4000
+
+
+def gating(rig):
+    rig.fakes.seed({"propagation_ms": PROPAGATION_MS, "propagation_flaky_ms": FLAKY_MS})
+    rig.d.start()
+    rid = rig.plan()
+    seen = wait_for(lambda: (rig.rotation(rid) or {}).get("test_ok", 0) >= 1, 20, 0.05)
+    t.ok(seen, "gating: an acceptance is counted while testing")
+    app, text = status(rig)
+    rot = (app.get("rotations") or [{}])[0]
+    t.ok(rot.get("test_needed") == 4 and "of 4 consecutive" in (rot.get("testing") or "")
+         and "testing: " in text and " of 4 consecutive, " in text,
+         "gating: status shows the progress of testing", (rot.get("testing"), text[-800:]))
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "gating: the rotation is done", rig.d.log_text()[-3000:])
+    made = rig.made_by(rid)
+    adds = rig.fakes.requests("graph", "addPassword")
+    patches = rig.nylas_writes()
+    t.eq(len(patches), 1, "gating: one connector update")
+    window_end = (made[0]["created_ms"] if made else 0) + PROPAGATION_MS + FLAKY_MS
+    t.ok(patches and made and patches[0]["time_ms"] >= window_end,
+         "gating: nothing published while the secret was refused now and then (%d ms after "
+         "the window)" % ((patches[0]["time_ms"] - window_end) if patches and made else 0))
+    t.eq(len(adds), 1, "gating: one secret made")
+    t.eq(rig.connector_secret(), made[0]["secretText"] if made else None,
+         "gating: Nylas holds the new secret")
+    probes = [q for q in rig.fakes.requests("identity") if "client_secret=" in q.get("body", "")]
+    t.ok(len(probes) >= 6, "gating: probed again after refusals (%d probes)" % len(probes))
+
+
+def outbox(rig, kind):
+    with rig.d.db() as c:
+        return [dict(r) for r in c.execute("SELECT ref, channel, recipient FROM outbox"
+                                           " WHERE kind = ?", (kind,))]
+
+
+def backoff(rig):
+    rig.fakes.script("graph", [{"method": "POST", "path": "addPassword", "times": 1000,
+                                "action": {"graph_error": "Authorization_RequestDenied"}}])
+    rig.d.start()
+    time.sleep(9)
+    rows = [r for r in rig.rotations() if r["reason"] == "proactive"]
+    adds = rig.fakes.requests("graph", "addPassword")
+    t.ok(2 <= len(rows) <= 4 and all(r["state"] == "failed" for r in rows),
+         "backoff: %d proactive rotations in 9 s with expiry_poll = 1s, all failed" % len(rows),
+         [(r["state"], r["created_at"]) for r in rows])
+    t.eq(len(adds), len(rows), "backoff: one addPassword per rotation")
+    gaps = [rows[i + 1]["created_at"] - rows[i]["updated_at"] for i in range(len(rows) - 1)]
+    t.ok(gaps and gaps[0] >= 1900 and (len(gaps) < 2 or gaps[1] >= 3900),
+         "backoff: the next rotation waits rotation_backoff (2 s), then twice that", gaps)
+    told = wait_for(lambda: outbox(rig, "rotation_failed"), 10, 0.2) or []
+    time.sleep(1)
+    told = outbox(rig, "rotation_failed")
+    t.eq(len(told), 1, "backoff: the owner is told once of the cause, not once per failure",
+         told)
+    app, text = status(rig)
+    b = app.get("rotation_backoff") or {}
+    t.ok(b.get("failed_in_a_row", 0) >= 2 and b.get("until") and "backing off:" in text,
+         "backoff: status says when the next rotation may come", (b, text[-800:]))
+    before = len(rig.rotations())
+    r = subprocess.run([REKEY_BIN, "rotate", "-c", rig.d.conf_path, "prod"],
+                       capture_output=True, text=True, timeout=30)
+    t.eq(r.returncode, 0, "backoff: rekey rotate plans at once", r.stderr)
+    manual = wait_for(lambda: [x for x in rig.rotations() if x["reason"] == "manual" and
+                               x["state"] == "failed"], 10, 0.1)
+    t.ok(manual and len(rig.rotations()) == before + 1,
+         "backoff: the manual rotation ran without waiting (and failed of the same cause)")
+    time.sleep(1)
+    t.eq(len(outbox(rig, "rotation_failed")), 1,
+         "backoff: the same cause on the same day is not told again")
+
+
+run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
+run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
+    app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
+               "[notify]", "smtp_url = smtp://127.0.0.1:9", "smtp_from = rekey@example.com"])
+t.done()
