@@ -595,6 +595,23 @@ rotation_ref(const struct store_rotation *r, enum notice_kind kind, char *ref, s
 	    (long long)(r->updated_at / 86400000));
 }
 
+/*
+ * Whether r failed for the cause RotationPossible records (the two-secret
+ * limit): the condition's notice names the blocking secret and the fix, so
+ * the owners get that one and not a second for the same cause.
+ */
+static int
+told_by_condition(struct sweep *sw, const struct store_rotation *r, enum notice_kind kind)
+{
+	struct condition c;
+
+	if (kind != NOTICE_ROTATION_FAILED || r->last_error == NULL || r->last_error[0] == '\0' ||
+	    condition_get(sw->al->st, r->app, CONDITION_ROTATION_POSSIBLE, &c) != 1)
+		return 0;
+	return c.status == CONDITION_FALSE &&
+	    strncmp(c.message, r->last_error, strlen(r->last_error)) == 0;
+}
+
 static void
 sweep_rotation(struct sweep *sw, const struct store_rotation *r,
     const struct store_incident *incs, size_t n_incs)
@@ -607,7 +624,7 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	char ref[256];
 	int has_inc;
 
-	if (!rotation_kind(r, &kind))
+	if (!rotation_kind(r, &kind) || told_by_condition(sw, r, kind))
 		return;
 	rotation_ref(r, kind, ref, sizeof(ref));
 	if (store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) != 0)

@@ -1,5 +1,6 @@
 #include "rotation.h"
 #include "config.h"
+#include "condition.h"
 #include "crypto.h"
 #include "graph_api.h"
 #include "identity.h"
@@ -12,6 +13,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +352,7 @@ rotation_in_use_key(struct store *st, const struct config_app *app,
 /* In the order of enum rotation_outcome. */
 static const char *const outcome_names[] = {
 	"start", "ok", "retryable", "permanent", "not_found", "rejected", "lifetime_policy",
-	"orphan_removed", "unmanaged",
+	"orphan_removed", "unmanaged", "room_made",
 };
 
 _Static_assert(sizeof(outcome_names) / sizeof(outcome_names[0]) == ROTATION_OUTCOME_COUNT,
@@ -486,6 +488,8 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			    step_to(s, ROTATION_ACTION_AGAIN);
 		break;
 	case ROTATION_OUTCOME_ORPHAN_REMOVED:
+	case ROTATION_OUTCOME_ROOM_MADE:
+		/* Read the app again, then add (or make more room). */
 		if (s == ROTATION_CREATING)
 			return step_to(s, ROTATION_ACTION_AGAIN);
 		break;
@@ -521,6 +525,8 @@ struct app_rot {
 	char *orphan_key;		/* creating: this rotation's credential found without its text */
 	char *target;			/* where Nylas gets the secret, as last read (for logs) */
 	int to_credential;		/* ... and whether that is a connector credential */
+	int room_made;			/* creating: secrets removed for the two-secret limit this run */
+	char *room_key;			/* ... the one being removed */
 };
 
 /* What a rotation does once its row is durably stored (see save_then). */
@@ -1248,6 +1254,176 @@ dry_run_note(const struct app_rot *a, const char *old_key, const char *why)
 
 static void add_password(struct app_rot *a);
 static void remove_orphan_cb(const struct graph_result *res, void *arg);
+static void creating_read_cb(const struct graph_result *res, void *arg);
+
+/* ---- The two-secret limit ---- */
+
+/*
+ * An app that also signs in personal Microsoft accounts (Nylas's Microsoft
+ * connector requires that audience) holds at most two client secrets: Graph
+ * refuses a third with 400 TooManyAppPasswords (Azure/azure-cli#12946; "You
+ * can only add a maximum of 2 encrypted credentials").
+ */
+#define PERSONAL_MAX_SECRETS 2
+/* Secrets removed for room in one run of creating: bounds a Graph that lists a removed one still. */
+#define ROOM_MAX 3
+
+static int
+at_secret_limit(const struct graph_application *app)
+{
+	const char *aud = app->sign_in_audience;
+
+	return aud != NULL && (strcmp(aud, "AzureADandPersonalMicrosoftAccount") == 0 ||
+	    strcmp(aud, "PersonalMicrosoftAccount") == 0) &&
+	    app->n_passwords >= PERSONAL_MAX_SECRETS;
+}
+
+static int
+made_by_rekey(const struct graph_password *pw)
+{
+	return pw->display_name != NULL &&
+	    strncmp(pw->display_name, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) == 0;
+}
+
+/* Whether key_id is the new secret of another finished rotation of the app (rekey is done with it). */
+static int
+finished_rotation_key(struct app_rot *a, const char *key_id)
+{
+	struct store_rotation *list = NULL;
+	size_t n = 0, i;
+	int found = 0;
+
+	if (store_list_rotations(a->r->st, a->app->name, 0, SCAN_MAX, &list, &n) == -1)
+		return 0;
+	for (i = 0; i < n && !found; i++)
+		found = list[i].new_key_id != NULL && strcmp(list[i].new_key_id, key_id) == 0 &&
+		    strcmp(list[i].id, a->row.id) != 0 &&
+		    (strcmp(list[i].state, state_names[ROTATION_DONE]) == 0 ||
+		    strcmp(list[i].state, state_names[ROTATION_FAILED]) == 0);
+	store_rotations_free(list, n);
+	return found;
+}
+
+/* Why pw may not go to make room, or NULL when it may (static text). */
+static const char *
+kept_because(struct app_rot *a, const struct graph_password *pw, const char *in_use)
+{
+	if (pw->key_id == NULL)
+		return "it has no keyId";
+	if ((in_use != NULL && strcmp(pw->key_id, in_use) == 0) ||
+	    (a->row.old_key_id != NULL && strcmp(pw->key_id, a->row.old_key_id) == 0))
+		return "Nylas uses it";
+	if (made_by_rekey(pw))
+		return finished_rotation_key(a, pw->key_id) ? NULL :
+		    "rekey made it but knows no finished rotation of it";
+	return a->app->retire_foreign_secrets ? NULL :
+	    "rekey did not make it (retire_foreign_secrets = no)";
+}
+
+/* The secret to remove for room: rekey's before another's, the one ending first; or NULL. */
+static const struct graph_password *
+room_candidate(struct app_rot *a, const struct graph_application *app, const char *in_use)
+{
+	const struct graph_password *best = NULL, *pw;
+	size_t i;
+
+	for (i = 0; i < app->n_passwords; i++) {
+		pw = &app->passwords[i];
+		if (kept_because(a, pw, in_use) != NULL)
+			continue;
+		if (best == NULL || made_by_rekey(pw) > made_by_rekey(best) ||
+		    (made_by_rekey(pw) == made_by_rekey(best) && pw->end < best->end))
+			best = pw;
+	}
+	return best;
+}
+
+/* Appends to out (size bytes, NUL-terminated), truncating. */
+static void append(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+append(char *out, size_t size, const char *fmt, ...)
+{
+	size_t len = strnlen(out, size);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/* What blocks the rotation and what to do, for RotationPossible and last_error. */
+static void
+no_room_message(struct app_rot *a, const struct graph_application *app, const char *in_use,
+    char *out, size_t size)
+{
+	char end[GRAPH_TIME_MAX];
+	size_t i;
+
+	out[0] = '\0';
+	append(out, size, "signInAudience %s allows %d client secrets and rekey may remove none "
+	    "of the %zu:", app->sign_in_audience, PERSONAL_MAX_SECRETS, app->n_passwords);
+	for (i = 0; i < app->n_passwords; i++) {
+		const struct graph_password *pw = &app->passwords[i];
+
+		util_format_time(pw->end, end, sizeof(end));
+		append(out, size, " %s (hint %s, \"%s\", ends %s): %s;",
+		    pw->key_id ? pw->key_id : "?", pw->hint ? pw->hint : "?",
+		    pw->display_name ? pw->display_name : "", end, kept_because(a, pw, in_use));
+	}
+	append(out, size, " remove one nothing uses (Entra: App registrations > Certificates & "
+	    "secrets) or set retire_foreign_secrets = yes");
+}
+
+static void
+room_made_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
+		graph_failed(a, "removePassword (to make room)", res);
+		return;
+	}
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: removed %s to stay within the "
+	    "two-secret limit", a->row.id, a->room_key);
+	decide(a, ROTATION_OUTCOME_ROOM_MADE, NULL, -1);
+}
+
+/*
+ * creating, at the two-secret limit: removes a secret rekey may remove (see
+ * kept_because) and reads again; without one, the rotation stops and
+ * RotationPossible says which secrets block it and what to do.
+ */
+static void
+make_room(struct app_rot *a, const struct graph_application *app)
+{
+	const char *why = NULL;
+	char *in_use = rotation_in_use_key(a->r->st, a->app, app, &why);
+	const struct graph_password *pw = room_candidate(a, app, in_use);
+	char msg[CONDITION_MESSAGE_MAX];
+
+	if (pw == NULL || a->room_made >= ROOM_MAX) {
+		no_room_message(a, app, in_use, msg, sizeof(msg));
+		if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE,
+		    CONDITION_FALSE, 1, "TooManySecrets", msg, now_s()) == -1)
+			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
+		decide(a, ROTATION_OUTCOME_PERMANENT, msg, -1);
+		free(in_use);
+		return;
+	}
+	a->room_made++;
+	set_text(&a->room_key, pw->key_id);
+	free(in_use);
+	call_started(a, "creating");
+	if (graph_remove_password(a->gc, a->object_id, a->room_key, room_made_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword to make room", -1);
+}
 
 /*
  * Keeps, for creating, this rotation's credential in the application just
@@ -1287,12 +1463,17 @@ create(struct app_rot *a)
 		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword for an orphan", -1);
 }
 
-/* The intent, creating, is stored: from here on a lost addPassword answer is recognised. */
+/*
+ * The intent, creating, is stored: from here on a lost addPassword answer is
+ * recognised.  The app is read again (creating_read_cb): what planned read
+ * may be minutes old (an approval), and the two-secret limit is judged on
+ * the secrets as they are just before the add.
+ */
 static void
 creating_stored(struct app_rot *a)
 {
 	log_state(a);
-	create(a);
+	read_app(a, creating_read_cb, "creating");
 }
 
 static void
@@ -1385,6 +1566,10 @@ creating_read_cb(const struct graph_result *res, void *arg)
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
 	note_orphan(a, res->application);
+	if (a->orphan_key == NULL && at_secret_limit(res->application)) {
+		make_room(a, res->application);
+		return;
+	}
 	create(a);
 }
 
@@ -1415,6 +1600,10 @@ seal_created(struct app_rot *a, const struct graph_password *cred, const struct 
 static void
 created_stored(struct app_rot *a)
 {
+	a->room_made = 0;
+	if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE, CONDITION_TRUE,
+	    0, "SecretAdded", "addPassword added a new secret", now_s()) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
 	    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
 	drive(a);
@@ -1858,6 +2047,7 @@ app_rot_free(struct app_rot *a)
 	free(a->object_id);
 	free(a->told_waiting);
 	free(a->orphan_key);
+	free(a->room_key);
 	free(a->target);
 	free(a);
 }

@@ -51,8 +51,9 @@ enum rotation_outcome {
 	ROTATION_OUTCOME_LIFETIME_POLICY, /* creating: the tenant's policy refused the lifetime */
 	ROTATION_OUTCOME_ORPHAN_REMOVED, /* creating: an orphan of this rotation was removed */
 	ROTATION_OUTCOME_UNMANAGED,	/* retiring: the old secret was not made by rekey */
+	ROTATION_OUTCOME_ROOM_MADE,	/* creating: a secret was removed to stay under the two-secret limit */
 };
-#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_UNMANAGED + 1)
+#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_ROOM_MADE + 1)
 
 /* What the driver knows of the rotation and its app when it asks. */
 struct rotation_facts {

@@ -8,7 +8,16 @@
    every second: rotations are planned again only after rotation_backoff,
    doubling; the owners hear once of the cause (one rotation_failed per
    recipient and channel, not one per failure); status says it backs off;
-   `rekey rotate` does not wait for the backoff."""
+   `rekey rotate` does not wait for the backoff.
+3. the two-secret limit (an app that also signs in personal Microsoft
+   accounts; the fake Graph refuses a third secret, TooManyAppPasswords):
+   - a secret of a finished rekey rotation is removed first, then the new one
+     added, and the rotation completes;
+   - with the in-use secret and a secret made in the portal, nothing is
+     added: RotationPossible is false and names the portal secret and the
+     fix, the owner gets one notice (the condition's, no rotation_failed),
+     and polls every second make no addPassword at all;
+   - retire_foreign_secrets = yes: the portal secret is removed instead."""
 
 import json
 import os
@@ -18,7 +27,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import REKEY_BIN, Tap  # noqa: E402
-from rotationlib import DAY, Rig, passwords, state, wait_for  # noqa: E402
+from rotationlib import (CURRENT_KEY, DAY, PORTAL_KEY, TARGET, TENANT, Rig,  # noqa: E402
+                         passwords, state, wait_for)
 
 t = Tap()
 
@@ -122,8 +132,102 @@ def backoff(rig):
          "backoff: the same cause on the same day is not told again")
 
 
+PERSONAL = "AzureADandPersonalMicrosoftAccount"
+OLD_KEY = "5e0e5e0e-1111-2222-3333-444444444444"
+OLD_RID = "0ld0ld00-0000-4000-8000-000000000001"
+NOTIFY = ["owners = ops@example.com", "", "[notify]", "smtp_url = smtp://127.0.0.1:9",
+          "smtp_from = rekey@example.com"]
+
+
+def personal(pw):
+    s = state(pw)
+    s["tenants"][TENANT]["apps"][TARGET]["sign_in_audience"] = PERSONAL
+    return s
+
+
+def finished_pair():
+    """The in-use secret and the new secret of an earlier rotation that rekey finished."""
+    pw = passwords()[:1]
+    pw.append({"keyId": OLD_KEY, "displayName": "rekey-" + OLD_RID, "secretText": "old8Q~" + "o" * 34,
+               "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": "2027-03-01T00:00:00Z"})
+    return pw
+
+
+def limit_finished(rig):
+    rig.d.start()
+    wait_for(lambda: os.path.exists(rig.d.db_path), 10)
+    long_ago = int((time.time() - 30 * DAY) * 1000)
+    with rig.d.db() as c:
+        c.execute("INSERT INTO rotations (id, app, state, reason, dry_run, approved, lifetime,"
+                  " new_key_id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  (OLD_RID, "prod", "done", "manual", 0, 1, 180 * DAY, OLD_KEY, long_ago,
+                   long_ago))
+    rid = rig.plan()
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "limit, rekey's finished secret: the rotation is done",
+         rig.d.log_text()[-3000:])
+    writes = [(q["path"].split("/")[-1], json.loads(q["body"] or "{}").get("keyId"))
+              for q in rig.graph_writes()]
+    t.eq(writes[:2], [("removePassword", OLD_KEY), ("addPassword", None)],
+         "limit, rekey's finished secret: removed first, then the new one added", writes)
+    t.ok(all(k != CURRENT_KEY for _, k in writes[:2]), "limit: the in-use secret is not removed "
+         "to make room")
+    made = rig.made_by(rid)
+    t.eq(rig.connector_secret(), made[0]["secretText"] if made else None,
+         "limit, rekey's finished secret: Nylas holds the new secret")
+
+
+def conditions(app):
+    return dict((c.get("type"), c) for c in app.get("conditions") or [])
+
+
+def limit_foreign(rig):
+    rig.d.start()
+    time.sleep(7)
+    adds = rig.fakes.requests("graph", "addPassword")
+    t.eq(len(adds), 0, "limit, a foreign secret: no addPassword over 7 polls (nothing to "
+         "remove, so nothing sent that Graph would refuse)")
+    rows = rig.rotations()
+    t.ok(1 <= len(rows) <= 2 and all(r["state"] == "failed" for r in rows),
+         "limit, a foreign secret: the rotation stops, and is not planned again at each poll",
+         [(r["state"], r["last_error"]) for r in rows])
+    app, text = status(rig)
+    c = conditions(app).get("RotationPossible") or {}
+    msg = c.get("message") or ""
+    t.ok(c.get("status") == "false" and c.get("level") == "critical" and PORTAL_KEY in msg and
+         "Portal secret" in msg and "ends 2027-09-01" in msg and "retire_foreign_secrets" in msg
+         and "hint prt" in msg and CURRENT_KEY in msg and "Nylas uses it" in msg,
+         "limit, a foreign secret: RotationPossible is false, names the blocking secret and "
+         "the fix", c)
+    wait_for(lambda: outbox(rig, "condition_failed"), 10, 0.2)
+    time.sleep(1)
+    told = [o for o in outbox(rig, "condition_failed") if o["ref"].startswith("RotationPossible")]
+    t.eq(len(told), 1, "limit, a foreign secret: the owner is told once", outbox(rig, "condition_failed"))
+    t.eq(outbox(rig, "rotation_failed"), [], "limit: and not a second time as a failed rotation")
+    t.eq([p["keyId"] for p in rig.app()["passwords"]], [CURRENT_KEY, PORTAL_KEY],
+         "limit, a foreign secret: both secrets kept")
+
+
+def limit_foreign_allowed(rig):
+    rig.d.start()
+    rid = rig.plan()
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "limit, retire_foreign_secrets = yes: done",
+         rig.d.log_text()[-3000:])
+    removed = [json.loads(q["body"]).get("keyId") for q in rig.fakes.requests("graph", "removePassword")]
+    t.eq(removed[:1], [PORTAL_KEY], "limit, retire_foreign_secrets = yes: the portal secret made room")
+    app, _ = status(rig)
+    t.eq((conditions(app).get("RotationPossible") or {}).get("status"), "true",
+         "limit, retire_foreign_secrets = yes: RotationPossible is true")
+
+
 run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
 run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
     app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
                "[notify]", "smtp_url = smtp://127.0.0.1:9", "smtp_from = rekey@example.com"])
+run("limit, rekey's finished secret", limit_finished, seed=personal(finished_pair()))
+run("limit, a foreign secret", limit_foreign, seed=personal(passwords(current_end=soon(10))),
+    app_lines=["expiry_poll = 1s"] + NOTIFY)
+run("limit, retire_foreign_secrets", limit_foreign_allowed, seed=personal(passwords()),
+    app_lines=["retire_foreign_secrets = yes"])
 t.done()

@@ -49,45 +49,58 @@ struct want {
  */
 static const struct want base[N_STATES][N_OUTCOMES] = {
 	/*		start		ok		retryable	permanent	not_found
-	 *		rejected	lifetime	orphan_removed	unmanaged */
+	 *		rejected	lifetime	orphan_removed	unmanaged
+	 *		room_made */
 	[ROTATION_PLANNED] = {
 			ON(PLANNED),	GO(CREATING),	RETRY(PLANNED),	FAIL,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	/* creating: a lifetime-policy refusal adds again with a shorter lifetime; an
-	 * orphan (our displayName, text never stored) is removed, then add again. */
+	 * orphan (our displayName, text never stored) is removed, then add again;
+	 * a secret removed for the two-secret limit: read again, then add. */
 	[ROTATION_CREATING] = {
 			ON(CREATING),	GO(CREATED),	RETRY(CREATING), FAIL,		X,
-			X,		AGAIN(CREATING), AGAIN(CREATING), X },
+			X,		AGAIN(CREATING), AGAIN(CREATING), X,
+			AGAIN(CREATING) },
 	[ROTATION_CREATED] = {
 			GO(TESTING),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	/* testing: until the new secret works (propagation) or a deadline passes. */
 	[ROTATION_TESTING] = {
 			ON(TESTING),	GO(TESTED),	RETRY(TESTING),	FAIL,		X,
-			RETRY(TESTING),	X,		X,		X },
+			RETRY(TESTING),	X,		X,		X,
+			X },
 	[ROTATION_TESTED] = {
 			GO(PUBLISHING),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	[ROTATION_PUBLISHING] = {
 			ON(PUBLISHING),	GO(PUBLISHED),	RETRY(PUBLISHING), FAIL,	X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	[ROTATION_PUBLISHED] = {
 			GO(RETIRING),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	/* retiring: an old secret already gone is retired; one rekey did not make
 	 * stays (retire_unmanaged_secrets = no) and the rotation is done. */
 	[ROTATION_RETIRING] = {
 			ON(RETIRING),	GO(RETIRED),	RETRY(RETIRING), FAIL,		GO(RETIRED),
-			X,		X,		X,		GO(DONE) },
+			X,		X,		X,		GO(DONE),
+			X },
 	[ROTATION_RETIRED] = {
 			GO(DONE),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	[ROTATION_DONE] = {
 			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),
-			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE) },
+			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),
+			HOLD(DONE) },
 	[ROTATION_FAILED] = {
 			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),
-			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED) },
+			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),
+			HOLD(FAILED) },
 };
 
 #define S(s)		(1u << ROTATION_##s)
@@ -330,6 +343,7 @@ p_bounded(unsigned s, unsigned o, const struct rotation_facts *f, const struct r
 		    f->attempts + 1 >= st->max_tries;
 	if (st->action == ROTATION_ACTION_AGAIN)
 		return s == ROTATION_CREATING && (o == ROTATION_OUTCOME_ORPHAN_REMOVED ||
+		    o == ROTATION_OUTCOME_ROOM_MADE ||
 		    (o == ROTATION_OUTCOME_LIFETIME_POLICY && !f->lifetime_at_min));
 	/* Acceptances are counted up to those needed, never more. */
 	if (st->action == ROTATION_ACTION_PACE)
