@@ -525,6 +525,9 @@ struct app_rot {
 	char *orphan_key;		/* creating: this rotation's credential found without its text */
 	char *target;			/* where Nylas gets the secret, as last read (for logs) */
 	int to_credential;		/* ... and whether that is a connector credential */
+	struct publish_target sent;	/* publishing: where the update went (strings below or static) */
+	char *sent_cred;		/* ... its credential id, owned */
+	char *sent_tenant;		/* ... the tenant sent with it, owned; NULL: none */
 	int room_made;			/* creating: secrets removed for the two-secret limit this run */
 	char *room_key;			/* ... the one being removed */
 };
@@ -1748,6 +1751,68 @@ test_secret(struct app_rot *a)
 	secret_free(s);
 }
 
+static int
+same_text(const char *x, const char *y)
+{
+	return strcmp(nonempty(x) ? x : "", nonempty(y) ? y : "") == 0;
+}
+
+/*
+ * What the connector read after the update says against what was sent: NULL
+ * when it holds the update where Nylas signs users in with it, else why not
+ * (caller frees).  A credential's data is never shown (only whether it is
+ * still the active one); settings show client_id and tenant.
+ */
+static char *
+read_back_mismatch(const struct app_rot *a, const struct nylas_connector *c)
+{
+	const char *active = nonempty(c->active_credential_id);
+
+	if (a->sent.kind == PUBLISH_CREDENTIAL) {
+		if (strcmp(a->sent.source, "active_credential_id") == 0 &&
+		    (active == NULL || strcmp(active, a->sent_cred) != 0))
+			return xasprintf("the connector's active_credential_id is %s, not %s, "
+			    "which was updated", active ? active : "unset", a->sent_cred);
+		return NULL;
+	}
+	if (active != NULL)
+		return xasprintf("Nylas signs users in with credential %s (active_credential_id), "
+		    "not with the settings that were updated", active);
+	if (!same_text(c->client_id, a->app->azure_client_id))
+		return xasprintf("the connector's client_id is %s, not %s",
+		    c->client_id ? c->client_id : "unset", a->app->azure_client_id);
+	if (!same_text(c->tenant, a->sent_tenant))
+		return xasprintf("the connector's tenant is %s, not %s as sent",
+		    nonempty(c->tenant) ? c->tenant : "unset",
+		    a->sent_tenant ? a->sent_tenant : "unset");
+	return NULL;
+}
+
+static void
+read_back_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	char *mismatch, *why;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
+		nylas_failed(a, "read connector back", res);
+		return;
+	}
+	mismatch = read_back_mismatch(a, res->connector);
+	if (mismatch == NULL) {
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		return;
+	}
+	/* Not published: the old secret stays (retiring is never reached). */
+	why = xasprintf("read back after publishing: %s", mismatch);
+	decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+	free(mismatch);
+	free(why);
+}
+
 static void
 patched_cb(const struct nylas_result *res, void *arg)
 {
@@ -1761,14 +1826,10 @@ patched_cb(const struct nylas_result *res, void *arg)
 		    "update connector", res);
 		return;
 	}
-	/* What can be read back: the connector's client_id (credentials echo nothing). */
-	if (res->connector != NULL && (res->connector->client_id == NULL ||
-	    strcmp(res->connector->client_id, a->app->azure_client_id) != 0))
-		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: the connector answers "
-		    "client_id %s, not %s", a->row.id,
-		    res->connector->client_id ? res->connector->client_id : "(none)",
-		    a->app->azure_client_id);
-	decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+	/* An answer is not the state: read the connector back before calling it published. */
+	call_started(a, "publishing");
+	if (nylas_get_connector(a->nc, read_back_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read-back", -1);
 }
 
 /* Publishes secret s to t; 0, or -1 when the call could not be sent. */
@@ -1776,6 +1837,12 @@ static int
 patch_target(struct app_rot *a, const struct publish_target *t, const struct nylas_connector *c,
     const struct secret *s)
 {
+	/* Kept for the read-back: t borrows from the connector read, which is freed. */
+	a->sent = *t;
+	set_text(&a->sent_cred, t->credential_id);
+	set_text(&a->sent_tenant, t->tenant);
+	a->sent.credential_id = a->sent_cred;
+	a->sent.tenant = a->sent_tenant;
 	if (t->kind == PUBLISH_CREDENTIAL)
 		return nylas_patch_credential(a->nc, t->credential_id, a->app->azure_client_id, s,
 		    t->tenant, patched_cb, a);
@@ -2048,6 +2115,8 @@ app_rot_free(struct app_rot *a)
 	free(a->told_waiting);
 	free(a->orphan_key);
 	free(a->room_key);
+	free(a->sent_cred);
+	free(a->sent_tenant);
 	free(a->target);
 	free(a);
 }

@@ -17,7 +17,11 @@
      added: RotationPossible is false and names the portal secret and the
      fix, the owner gets one notice (the condition's, no rotation_failed),
      and polls every second make no addPassword at all;
-   - retire_foreign_secrets = yes: the portal secret is removed instead."""
+   - retire_foreign_secrets = yes: the portal secret is removed instead.
+4. read-back: while Nylas answers the settings update, someone makes a
+   connector credential the active one: the read-back after the update sees
+   that Nylas does not sign users in with what was updated, the publish
+   fails, and the old secret is kept."""
 
 import json
 import os
@@ -221,6 +225,29 @@ def limit_foreign_allowed(rig):
          "limit, retire_foreign_secrets = yes: RotationPossible is true")
 
 
+def read_back(rig):
+    rig.fakes.script("nylas", [{"method": "PATCH", "path": "connectors/microsoft$", "times": 1,
+                                "action": {"hang_after": True}}])
+    rig.d.start()
+    rid = rig.plan()
+    hung = wait_for(lambda: rig.fakes.hung("nylas") == 1, 20, 0.02)
+    rig.fakes.seed({"nylas": {"connector": {"active_credential_id": "cred-1"}}})
+    rig.fakes.release("nylas")
+    t.ok(hung, "read-back: the settings update was applied, its answer held")
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "failed", "read-back: the publish fails", rig.d.log_text()[-2000:])
+    t.ok(r and "read back after publishing" in (r["last_error"] or "") and
+         "cred-1" in r["last_error"], "read-back: and says why", r and r["last_error"])
+    reads = [q for q in rig.fakes.requests("nylas", "/v3/connectors/microsoft$")
+             if q["method"] == "GET"]
+    patch = rig.nylas_writes()
+    t.ok(patch and reads and reads[-1]["time_ms"] >= patch[0]["time_ms"],
+         "read-back: the connector was read after the update")
+    time.sleep(4)   # old_secret_grace = 3s: a publish taken for done would retire it by now
+    t.ok(CURRENT_KEY in [p["keyId"] for p in rig.app()["passwords"]],
+         "read-back: the old secret is kept")
+
+
 run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
 run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
     app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
@@ -230,4 +257,5 @@ run("limit, a foreign secret", limit_foreign, seed=personal(passwords(current_en
     app_lines=["expiry_poll = 1s"] + NOTIFY)
 run("limit, retire_foreign_secrets", limit_foreign_allowed, seed=personal(passwords()),
     app_lines=["retire_foreign_secrets = yes"])
+run("read-back", read_back)
 t.done()
