@@ -552,7 +552,9 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 static int
 rotation_kind(const struct store_rotation *r, enum notice_kind *kind)
 {
-	if (r->published_at > 0)
+	/* Done once watched: a rotation just published or being watched may still roll back. */
+	if (r->published_at > 0 && strcmp(r->state, "published") != 0 &&
+	    strcmp(r->state, "watching") != 0 && strcmp(r->state, "rolling_back") != 0)
 		*kind = NOTICE_ROTATION_DONE;
 	else if (strcmp(r->state, "failed") == 0)
 		*kind = NOTICE_ROTATION_FAILED;

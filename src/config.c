@@ -242,6 +242,11 @@ static const struct config_key config_keys[] = {
 	  .min = 1, .max = DAY },
 	{ SEC_APP, "rotation_backoff", KT_DURATION, "1h", A(rotation_backoff), .min = 1,
 	  .max = 7 * DAY },
+	/* After publishing, a refused new secret while the old works puts the old one back. */
+	{ SEC_APP, "secret_watch_period", KT_DURATION, "15m", A(secret_watch_period), .min = 0,
+	  .max = DAY },
+	{ SEC_APP, "secret_watch_interval_ms", KT_INT, "30000", A(secret_watch_interval_ms),
+	  .min = 50, .max = 3600000 },
 	{ SEC_APP, "expiry_poll", KT_DURATION, "1h", A(expiry_poll), .min = 1, .max = 30 * DAY },
 	{ SEC_APP, "warn_before", KT_DURATION_LIST, "30d,14d,7d,1d", A(warn_before), .min = 1,
 	  .max = 10 * YEAR, .count_offset = AO(n_warn_before) },

@@ -60,6 +60,8 @@ struct config_app {
 	int64_t secret_test_spacing_ms;	/* ... at least this far apart */
 	int64_t secret_propagation_timeout;	/* seconds testing may take before the rotation fails */
 	int64_t rotation_backoff;	/* seconds after a failed rotation before another is planned; doubles */
+	int64_t secret_watch_period;	/* seconds the new secret is watched after publishing */
+	int64_t secret_watch_interval_ms;	/* ... probed this often */
 	int64_t expiry_poll;		/* seconds */
 	int64_t *warn_before;		/* seconds, descending */
 	size_t n_warn_before;

@@ -25,7 +25,7 @@
 /* In the order of enum rotation_state. */
 static const char *const state_names[] = {
 	"planned", "creating", "created", "testing", "tested", "publishing", "published",
-	"retiring", "retired", "done", "failed",
+	"watching", "rolling_back", "retiring", "retired", "done", "failed",
 };
 
 _Static_assert(sizeof(state_names) / sizeof(state_names[0]) == ROTATION_FAILED + 1,
@@ -404,7 +404,8 @@ static int
 calls_out(enum rotation_state s)
 {
 	return s == ROTATION_PLANNED || s == ROTATION_CREATING || s == ROTATION_TESTING ||
-	    s == ROTATION_PUBLISHING || s == ROTATION_RETIRING;
+	    s == ROTATION_PUBLISHING || s == ROTATION_WATCHING || s == ROTATION_ROLLING_BACK ||
+	    s == ROTATION_RETIRING;
 }
 
 /* START: the gates before a step's calls, and the steps that make no call. */
@@ -431,7 +432,14 @@ next_on_start(enum rotation_state s, const struct rotation_facts *f)
 		if (f->old_is_new)
 			return stop(ROTATION_DONE,
 			    "not retired: the old secret is the one just published");
-		return step_to(ROTATION_RETIRING, ROTATION_ACTION_GO);
+		/* Without the old secret's text there is nothing to roll back to. */
+		return step_to(f->can_roll_back ? ROTATION_WATCHING : ROTATION_RETIRING,
+		    ROTATION_ACTION_GO);
+	case ROTATION_WATCHING:
+		if (!f->secret_stored)
+			return stop(ROTATION_FAILED, "the new secret is not stored");
+		return f->watch_over ? step_to(ROTATION_RETIRING, ROTATION_ACTION_GO) :
+		    step_to(s, ROTATION_ACTION_CONTINUE);
 	case ROTATION_RETIRING:
 		return step_to(s, f->grace_over ? ROTATION_ACTION_CONTINUE : ROTATION_ACTION_WAIT);
 	case ROTATION_RETIRED:
@@ -463,6 +471,14 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 		/* One acceptance is not propagation: publish only after enough in a row. */
 		if (s == ROTATION_TESTING && f->test_ok + 1 < f->test_needed)
 			return step_to(s, ROTATION_ACTION_PACE);
+		/* Watched long enough without a refusal: the old secret may go after its grace. */
+		if (s == ROTATION_WATCHING)
+			return f->watch_over ? step_to(ROTATION_RETIRING, ROTATION_ACTION_GO) :
+			    step_to(s, ROTATION_ACTION_PACE);
+		if (s == ROTATION_ROLLING_BACK)
+			return stop(ROTATION_FAILED, "rolled back: the new secret was refused while "
+			    "watched and the old one still works, so Nylas has the old one again; a "
+			    "later rotation tries anew");
 		if (calls_out(s))
 			return step_to(s + 1, ROTATION_ACTION_GO);
 		break;
@@ -480,6 +496,11 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			return stop(ROTATION_FAILED, "testing: the new secret was not accepted "
 			    "consistently within secret_propagation_timeout");
 		if (s == ROTATION_TESTING)
+			return retry_or_give_up(s, f, TEST_MAX, TEST_EVERY_MS);
+		/* Published, then refused: back to the old secret if it works, else look again. */
+		if (s == ROTATION_WATCHING && f->old_works)
+			return step_to(ROTATION_ROLLING_BACK, ROTATION_ACTION_GO);
+		if (s == ROTATION_WATCHING)
 			return retry_or_give_up(s, f, TEST_MAX, TEST_EVERY_MS);
 		break;
 	case ROTATION_OUTCOME_LIFETIME_POLICY:
@@ -529,6 +550,7 @@ struct app_rot {
 	char *sent_cred;		/* ... its credential id, owned */
 	char *sent_tenant;		/* ... the tenant sent with it, owned; NULL: none */
 	int room_made;			/* creating: secrets removed for the two-secret limit this run */
+	int old_works;			/* watching: the old secret was just accepted (for rotation_next) */
 	char *room_key;			/* ... the one being removed */
 };
 
@@ -867,9 +889,13 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 static void
 paced(struct app_rot *a)
 {
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: testing: %d of %lld "
-	    "consecutive acceptances", a->row.id, a->row.test_ok,
-	    (long long)a->app->secret_test_successes);
+	if (strcmp(a->row.state, state_names[ROTATION_WATCHING]) == 0)
+		log_ctx(LOG_LEVEL_DEBUG, NULL, a->app->name, "rotation %s: watching: the new "
+		    "secret is still accepted", a->row.id);
+	else
+		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: testing: %d of %lld "
+		    "consecutive acceptances", a->row.id, a->row.test_ok,
+		    (long long)a->app->secret_test_successes);
 	arm(a, a->row.next_at);
 	idle(a);
 }
@@ -878,9 +904,57 @@ paced(struct app_rot *a)
 static void
 pace(struct app_rot *a)
 {
+	int watching = strcmp(a->row.state, state_names[ROTATION_WATCHING]) == 0;
+
+	/* testing counts acceptances in a row; watching, the probes that passed. */
 	a->row.test_ok++;
-	a->row.next_at = util_now_ms() + a->app->secret_test_spacing_ms;
+	a->row.next_at = util_now_ms() + (watching ? a->app->secret_watch_interval_ms :
+	    a->app->secret_test_spacing_ms);
 	save_then(a, paced, NULL);
+}
+
+/*
+ * The secret Nylas had before this rotation published, to put back: the
+ * newest other published rotation's, else current_secret_file.  A new
+ * secret (caller frees) or NULL.
+ */
+static struct secret *
+old_secret(const struct app_rot *a)
+{
+	struct store_rotation *list = NULL;
+	struct secret *s = NULL;
+	unsigned char *pt = NULL;
+	size_t n = 0, i, ptlen = 0;
+
+	if (store_list_rotations(a->r->st, a->app->name, 0, SCAN_MAX, &list, &n) == -1)
+		return NULL;
+	for (i = 0; i < n && s == NULL; i++) {
+		const struct store_rotation *r = &list[i];
+
+		if (strcmp(r->id, a->row.id) == 0 || r->published_at <= 0 || r->dry_run ||
+		    r->secret_ct == NULL || r->created_at > a->row.created_at)
+			continue;
+		if (crypto_aead_open(a->r->cfg->master_key->data, r->id, strlen(r->id), r->secret_ct,
+		    r->secret_ct_len, &pt, &ptlen) == 0) {
+			s = secret_new(pt, ptlen);
+			OPENSSL_cleanse(pt, ptlen);
+			free(pt);
+		}
+	}
+	store_rotations_free(list, n);
+	if (s == NULL && a->app->current_secret != NULL)
+		s = secret_new(a->app->current_secret->data, a->app->current_secret->len);
+	return s;
+}
+
+static int
+old_secret_known(const struct app_rot *a)
+{
+	struct secret *s = old_secret(a);
+	int known = s != NULL;
+
+	secret_free(s);
+	return known;
 }
 
 /* What rotation_next is told about the rotation being driven. */
@@ -904,6 +978,11 @@ facts_of(const struct app_rot *a, struct rotation_facts *f)
 	f->test_needed = (int)a->app->secret_test_successes;
 	f->test_timed_out = row->test_since > 0 &&
 	    util_now_ms() - row->test_since >= a->app->secret_propagation_timeout * 1000;
+	f->watch_over = row->published_at > 0 &&
+	    util_now_ms() - row->published_at >= a->app->secret_watch_period * 1000;
+	f->old_works = a->old_works;
+	if (strcmp(row->state, state_names[ROTATION_PUBLISHED]) == 0)
+		f->can_roll_back = old_secret_known(a);
 }
 
 /* Where outcome o of the current state leads. */
@@ -970,6 +1049,11 @@ enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_
 		finish(a, text);
 		return;
 	case ROTATION_FAILED:
+		/* Rolled back: Nylas has the old secret again; this one is not in use. */
+		if (strcmp(a->row.state, state_names[ROTATION_ROLLING_BACK]) == 0) {
+			a->row.published_at = 0;
+			a->row.retire_at = 0;
+		}
 		if (!st->gave_up) {
 			fail(a, text != NULL ? text : "failed");
 			return;
@@ -1897,6 +1981,140 @@ publish(struct app_rot *a)
 		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }
 
+/* ---- watching, and rolling back ---- */
+
+/* Sends a token request with s; cb gets the answer.  0, or -1 when it could not be sent. */
+static int
+probe_with(struct app_rot *a, const struct secret *s, identity_cb cb)
+{
+	struct probe *p = xcalloc(1, sizeof(*p));
+
+	p->a = a;
+	call_started(a, strcmp(a->row.state, state_names[ROTATION_WATCHING]) == 0 ? "watching" :
+	    "testing");
+	if (identity_probe_secret(a->r->hc, a->app, s, cb, p) == -1) {
+		free(p);
+		return -1;
+	}
+	a->probe = p;
+	return 0;
+}
+
+/* The app_rot of a probe's answer, or NULL when it is to be ignored (freed rotator, cancelled). */
+static struct app_rot *
+probe_answered(struct probe *p, const struct identity_result *res)
+{
+	struct app_rot *a = p->a;
+
+	free(p);
+	if (a == NULL)
+		return NULL;
+	a->probe = NULL;
+	if (res->status == IDENTITY_CANCELLED)
+		return NULL;
+	call_done(a);
+	return a;
+}
+
+static void
+watch_old_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+
+	if (a == NULL)
+		return;
+	a->old_works = res->status == IDENTITY_OK;
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: the new secret is "
+	    "refused and the old one %s", a->row.id, a->old_works ? "still works: rolling back" :
+	    "is refused too: looking again");
+	decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+	    "published secret", -1);
+	a->old_works = 0;
+}
+
+static void
+watch_new_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+	struct secret *old;
+
+	if (a == NULL)
+		return;
+	if (res->status == IDENTITY_OK) {
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		return;
+	}
+	if (res->status != IDENTITY_REJECTED) {
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "watching: the token request failed", -1);
+		return;
+	}
+	/* Refused after publishing: does the old secret still work? */
+	old = old_secret(a);
+	if (old == NULL || probe_with(a, old, watch_old_cb) == -1)
+		decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+		    "published secret", -1);
+	secret_free(old);
+}
+
+/* watching: a token request with the published secret, every secret_watch_interval_ms. */
+static void
+watch(struct app_rot *a)
+{
+	struct secret *s = new_secret(a);
+
+	if (s == NULL) {
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
+		return;
+	}
+	if (probe_with(a, s, watch_new_cb) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
+	secret_free(s);
+}
+
+/* rolling_back: where the old secret goes (as for publishing), then the update and its read-back. */
+static void
+rollback_connector_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	struct publish_target t;
+	struct secret *s;
+	char *why = NULL;
+	int rc;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
+		nylas_failed(a, "read connector", res);
+		return;
+	}
+	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+		free(why);
+		return;
+	}
+	s = old_secret(a);
+	if (s == NULL) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, "rolling back: the old secret is not known", -1);
+		return;
+	}
+	note_target(a, &t, "rolling back to the old secret in");
+	call_started(a, "rolling_back");
+	rc = patch_target(a, &t, res->connector, s);
+	secret_free(s);
+	if (rc == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector update", -1);
+}
+
+static void
+roll_back(struct app_rot *a)
+{
+	call_started(a, "rolling_back");
+	if (nylas_get_connector(a->nc, rollback_connector_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
+}
+
 static void
 removed_old_cb(const struct graph_result *res, void *arg)
 {
@@ -2000,6 +2218,13 @@ drive(struct app_rot *a)
 	case ROTATION_PUBLISHING:
 		/* The intent was stored on entering: a restart publishes the same secret again. */
 		publish(a);
+		return;
+	case ROTATION_WATCHING:
+		watch(a);
+		return;
+	case ROTATION_ROLLING_BACK:
+		/* Stored on entering, like publishing: a restart puts the old secret back again. */
+		roll_back(a);
 		return;
 	case ROTATION_RETIRING:
 		read_app(a, retiring_read_cb, "retiring");

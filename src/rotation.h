@@ -30,6 +30,8 @@ enum rotation_state {
 	ROTATION_TESTED,	/* the identity platform accepted the new secret consistently */
 	ROTATION_PUBLISHING,	/* intent written; the Nylas update in flight */
 	ROTATION_PUBLISHED,	/* Nylas holds the new secret */
+	ROTATION_WATCHING,	/* the new secret is probed for secret_watch_period; the old one stays */
+	ROTATION_ROLLING_BACK,	/* the new secret was refused while the old works: the old one goes back */
 	ROTATION_RETIRING,	/* the old secret's removal is due or in flight */
 	ROTATION_RETIRED,	/* the old secret is gone */
 	ROTATION_DONE,		/* finished */
@@ -69,6 +71,9 @@ struct rotation_facts {
 	int test_ok;		/* testing: consecutive acceptances so far */
 	int test_needed;	/* testing: acceptances in a row before publishing */
 	int test_timed_out;	/* testing: secret_propagation_timeout has passed */
+	int can_roll_back;	/* published: the old secret's text is known (to publish it again) */
+	int watch_over;		/* watching: secret_watch_period has passed since publishing */
+	int old_works;		/* watching, rejected: the old secret is still accepted */
 };
 
 enum rotation_action {

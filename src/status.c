@@ -317,6 +317,8 @@ rotation_json(const struct store_rotation *r, const struct config_app *app)
 	add_time_ms(o, "published_at", r->published_at);
 	add_time_ms(o, "retire_at", r->retire_at);
 	add_testing(o, r, app);
+	if (strcmp(r->state, rotation_state_name(ROTATION_WATCHING)) == 0)
+		add_time_ms(o, "watch_until", r->published_at + app->secret_watch_period * 1000);
 	return o;
 }
 
@@ -739,6 +741,9 @@ text_rotation(struct wbuf *b, const cJSON *r, const char *config)
 		add_fmt(b, "      last error: %s\n", err);
 	if (str(r, "testing", NULL) != NULL)
 		add_fmt(b, "      testing: %s\n", str(r, "testing", "?"));
+	if (str(r, "watch_until", NULL) != NULL)
+		add_fmt(b, "      watching the new secret until %s (rolled back if it is refused "
+		    "while the old one works)\n", str(r, "watch_until", "?"));
 	if (flag(r, "waiting_for_approval"))
 		add_fmt(b, "      waiting for approval: rekey approve -c %s %s\n", config,
 		    str(r, "id", "?"));

@@ -10,7 +10,8 @@ updated but not yet recorded, the old secret removed but not yet recorded).
 States that make no call (created, tested, published, retired) are each
 written back into the row as a crash right after that write would leave it,
 then the daemon restarts from there.  Testing's count of acceptances and its
-deadline survive a kill -9 (test_ok, test_since in the row)."""
+deadline survive a kill -9 (test_ok, test_since in the row); watching resumes
+after one (rolling_back's kill -9 is in test_rotation_tenants.py)."""
 
 import os
 import sys
@@ -117,6 +118,17 @@ try:
     set_state("published")
     crash_at("published -> retiring", "graph", {"method": "GET", "path": GET_APP,
                                                 "action": {"hang": True}}, "retiring")
+    # watching (resumed from, just published): killed while its probe is held.
+    with rig.d.db() as c:
+        c.execute("UPDATE rotations SET state = 'watching', next_at = 0, published_at = ?"
+                  " WHERE id = ?", (int(time.time() * 1000), rid))
+    crash_at("watching", "identity", {"method": "POST", "body": "client_secret=",
+                                      "action": {"hang": True}}, "watching")
+    rig.d.start()
+    r = rig.wait_state(rid, ("retiring", "retired", "done", "failed"), 20)
+    t.ok(r is not None and r["state"] != "failed", "watching: resumed, and went on to retiring",
+         r and (r["state"], r["last_error"]))
+    rig.d.kill9()
     # retired (resumed from): done.
     set_state("retired")
     rig.d.start()

@@ -21,17 +21,26 @@
 4. read-back: while Nylas answers the settings update, someone makes a
    connector credential the active one: the read-back after the update sees
    that Nylas does not sign users in with what was updated, the publish
-   fails, and the old secret is kept."""
+   fails, and the old secret is kept.
+5. rollback: once published, the new secret is refused while the old one
+   still works: the old one is published again (exactly two connector
+   updates: new, then old), the rotation fails as rolled back, the owner is
+   told, the old secret is not retired, and the backoff holds the retry.
+   A clean watch, by contrast, goes on to retire the old secret (the other
+   tests).  And rolling back survives a kill -9 with the old secret's update
+   applied but not recorded: the restart puts the old one back again."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import REKEY_BIN, Tap  # noqa: E402
-from rotationlib import (CURRENT_KEY, DAY, PORTAL_KEY, TARGET, TENANT, Rig,  # noqa: E402
+from rotationlib import (CURRENT, CURRENT_KEY, DAY, PORTAL_KEY, TARGET, TENANT, Rig,  # noqa: E402
                          passwords, state, wait_for)
 
 t = Tap()
@@ -248,6 +257,43 @@ def read_back(rig):
          "read-back: the old secret is kept")
 
 
+def refuse(secret):
+    """Scripts the identity platform to refuse this client secret (AADSTS7000215)."""
+    body = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client "
+            "secret provided. Ensure the secret being sent in the request is the client secret "
+            "value, not the client secret ID.", "error_codes": [7000215]}
+    rig_secret = urllib.parse.quote(secret, safe="")
+    return [{"method": "POST", "body": "client_secret=" + re.escape(rig_secret), "times": 100000,
+             "action": {"status": 401, "body": body}}]
+
+
+def rollback(rig):
+    rig.d.start()
+    rid = rig.plan()
+    watching = rig.wait_state(rid, ("watching", "done", "failed"), 30)
+    t.eq(watching and watching["state"], "watching", "rollback: the published secret is watched",
+         rig.d.log_text()[-2000:])
+    made = rig.made_by(rid)
+    new = made[0]["secretText"] if made else "?"
+    rig.fakes.script("identity", refuse(new))
+    r = rig.wait_state(rid, ("done", "failed"), 30)
+    t.eq(r and r["state"], "failed", "rollback: the rotation ends failed", rig.d.log_text()[-2000:])
+    t.ok(r and (r["last_error"] or "").startswith("rolled back"), "rollback: as rolled back",
+         r and r["last_error"])
+    t.eq(rig.published_secrets(), [new, CURRENT], "rollback: two connector updates: the new "
+         "secret, then the old one again")
+    t.eq(rig.connector_secret(), CURRENT, "rollback: Nylas holds the old secret")
+    t.eq(r and r["published_at"], 0, "rollback: the rotation no longer counts as published")
+    time.sleep(4)   # old_secret_grace = 3s
+    t.ok(CURRENT_KEY in [p["keyId"] for p in rig.app()["passwords"]],
+         "rollback: the old secret is not retired")
+    told = wait_for(lambda: outbox(rig, "rotation_failed"), 10, 0.2)
+    t.ok(told and not outbox(rig, "rotation_done"), "rollback: the owner is told it failed "
+         "(and never that it was done)", (outbox(rig, "rotation_failed"), outbox(rig, "rotation_done")))
+    app, text = status(rig)
+    t.ok(app.get("rotation_backoff"), "rollback: the retry waits for the backoff")
+
+
 run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
 run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
     app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
@@ -258,4 +304,33 @@ run("limit, a foreign secret", limit_foreign, seed=personal(passwords(current_en
 run("limit, retire_foreign_secrets", limit_foreign_allowed, seed=personal(passwords()),
     app_lines=["retire_foreign_secrets = yes"])
 run("read-back", read_back)
+def rollback_crash(rig):
+    rig.d.start()
+    rid = rig.plan()
+    rig.wait_state(rid, ("watching", "done", "failed"), 30)
+    made = rig.made_by(rid)
+    new = made[0]["secretText"] if made else "?"
+    rig.fakes.script("nylas", [{"method": "PATCH", "path": "/v3/connectors", "times": 1,
+                                "action": {"hang_after": True}}])
+    rig.fakes.script("identity", refuse(new))
+    held = wait_for(lambda: rig.fakes.hung("nylas") >= 1, 20, 0.05)
+    row = rig.rotation(rid)
+    t.ok(held and row["state"] == "rolling_back", "rollback, kill -9: killed in rolling_back",
+         row["state"])
+    rig.d.kill9()
+    rig.fakes.release("nylas")
+    time.sleep(0.3)
+    rig.d.start()
+    r = rig.wait_state(rid, ("done", "failed"), 30)
+    t.ok(r and r["state"] == "failed" and (r["last_error"] or "").startswith("rolled back"),
+         "rollback, kill -9: resumed and rolled back", r and (r["state"], r["last_error"]))
+    t.eq(rig.connector_secret(), CURRENT, "rollback, kill -9: Nylas holds the old secret")
+    t.eq(set(rig.published_secrets()[1:]), {CURRENT}, "rollback, kill -9: only the old secret "
+         "was sent after the new one")
+
+
+run("rollback, kill -9", rollback_crash, app_lines=["secret_watch_period = 20s",
+                                                   "secret_watch_interval_ms = 100"])
+run("rollback", rollback, app_lines=["secret_watch_period = 20s", "secret_watch_interval_ms = 100"]
+    + NOTIFY)
 t.done()

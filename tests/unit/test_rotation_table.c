@@ -16,10 +16,11 @@
 #define N_OUTCOMES ROTATION_OUTCOME_COUNT
 /*
  * Enumerated facts: 8 flags, attempts (none made, or far more than any
- * limit), the propagation timeout passed or not, and the acceptances in a
- * row one short of those needed or fewer.
+ * limit), the propagation timeout passed or not, the acceptances in a
+ * row one short of those needed or fewer, the old secret's text known, the
+ * watch over, the old secret still accepted.
  */
-#define N_FACTS (1 << 11)
+#define N_FACTS (1 << 14)
 #define TEST_NEEDED 3
 #define MANY_TRIES 1000000
 
@@ -79,8 +80,20 @@ static const struct want base[N_STATES][N_OUTCOMES] = {
 			ON(PUBLISHING),	GO(PUBLISHED),	RETRY(PUBLISHING), FAIL,	X,
 			X,		X,		X,		X,
 			X },
+	/* published: watched when the old secret could be put back, else retiring. */
 	[ROTATION_PUBLISHED] = {
-			GO(RETIRING),	X,		X,		X,		X,
+			GO(WATCHING),	X,		X,		X,		X,
+			X,		X,		X,		X,
+			X },
+	/* watching: probed until the watch is over; a refusal while the old works
+	 * rolls back; a refusal of both is looked at again. */
+	[ROTATION_WATCHING] = {
+			ON(WATCHING),	PACE(WATCHING),	RETRY(WATCHING), FAIL,		X,
+			RETRY(WATCHING), X,		X,		X,
+			X },
+	/* rolling_back: the old secret published again ends the rotation failed. */
+	[ROTATION_ROLLING_BACK] = {
+			ON(ROLLING_BACK), FAIL,		RETRY(ROLLING_BACK), FAIL,	X,
 			X,		X,		X,		X,
 			X },
 	/* retiring: an old secret already gone is retired; one rekey did not make
@@ -107,7 +120,8 @@ static const struct want base[N_STATES][N_OUTCOMES] = {
 #define O(o)		(1u << ROTATION_OUTCOME_##o)
 #define ANY		0xffffffffu
 #define ACTIVE		(ANY & ~S(DONE) & ~S(FAILED))
-#define CALLING		(S(PLANNED) | S(CREATING) | S(TESTING) | S(PUBLISHING) | S(RETIRING))
+#define CALLING		(S(PLANNED) | S(CREATING) | S(TESTING) | S(PUBLISHING) | S(WATCHING) | \
+			 S(ROLLING_BACK) | S(RETIRING))
 
 static int always(const struct rotation_facts *f) { (void)f; return 1; }
 static int dry(const struct rotation_facts *f) { return f->dry_run; }
@@ -125,6 +139,9 @@ static int unmanaged_early(const struct rotation_facts *f)
 static int at_min(const struct rotation_facts *f) { return f->lifetime_at_min; }
 static int more_needed(const struct rotation_facts *f) { return f->test_ok + 1 < f->test_needed; }
 static int timed_out(const struct rotation_facts *f) { return f->test_timed_out; }
+static int no_rollback(const struct rotation_facts *f) { return !f->can_roll_back; }
+static int watched(const struct rotation_facts *f) { return f->watch_over; }
+static int old_works(const struct rotation_facts *f) { return f->old_works; }
 
 /* How facts change the table; the first rule that matches wins, else the table holds. */
 static const struct rule {
@@ -154,6 +171,14 @@ static const struct rule {
 	    "retiring: nothing to remove when the old secret is unknown" },
 	{ S(PUBLISHED), O(START), old_is_new, GO(DONE),
 	    "retiring: never the one just published" },
+	{ S(PUBLISHED), O(START), no_rollback, GO(RETIRING),
+	    "watching: only when the old secret could be put back" },
+	{ S(WATCHING), O(START), no_secret, FAIL, "watching: the published secret is stored" },
+	{ S(WATCHING), O(START) | O(OK), watched, GO(RETIRING),
+	    "watching: for secret_watch_period, then the old secret may be retired" },
+	{ S(WATCHING), O(REJECTED), old_works, GO(ROLLING_BACK),
+	    "rollback: refused after publishing while the old secret works" },
+	{ S(WATCHING), O(REJECTED), exhausted, FAIL, "watching: refusals of both are bounded" },
 	{ S(RETIRING), O(START), grace_pending, { ROTATION_RETIRING, ROTATION_ACTION_WAIT },
 	    "retiring: after old_secret_grace" },
 	{ S(RETIRING), O(UNMANAGED), unmanaged_early, FAIL,
@@ -180,6 +205,9 @@ facts_from(unsigned bits, struct rotation_facts *f)
 	f->test_timed_out = (bits >> 9) & 1;
 	f->test_needed = TEST_NEEDED;
 	f->test_ok = (bits >> 10) & 1 ? TEST_NEEDED - 2 : TEST_NEEDED - 1;
+	f->can_roll_back = !((bits >> 11) & 1);
+	f->watch_over = (bits >> 12) & 1;
+	f->old_works = (bits >> 13) & 1;
 }
 
 /* What the design wants; *rule (may be NULL) names the rule that applied, if any. */
@@ -255,7 +283,8 @@ p_no_skip(unsigned s, unsigned o, const struct rotation_facts *f, const struct r
 	(void)o;
 	(void)f;
 	return st->next == s || st->next == ROTATION_DONE || st->next == ROTATION_FAILED ||
-	    st->next == s + 1;
+	    st->next == s + 1 || (st->next == ROTATION_RETIRING &&
+	    (s == ROTATION_PUBLISHED || s == ROTATION_WATCHING));
 }
 
 static int
@@ -278,6 +307,15 @@ p_consistently_accepted(unsigned s, unsigned o, const struct rotation_facts *f,
 }
 
 static int
+p_rollback_only_when_old_works(unsigned s, unsigned o, const struct rotation_facts *f,
+    const struct rotation_step *st)
+{
+	if (st->next != ROTATION_ROLLING_BACK || s == ROTATION_ROLLING_BACK)
+		return 1;
+	return s == ROTATION_WATCHING && o == ROTATION_OUTCOME_REJECTED && f->old_works;
+}
+
+static int
 p_terminal(unsigned s, unsigned o, const struct rotation_facts *f, const struct rotation_step *st)
 {
 	(void)o;
@@ -293,7 +331,7 @@ p_retiring_from_published(unsigned s, unsigned o, const struct rotation_facts *f
 	(void)o;
 	if (st->next != ROTATION_RETIRING)
 		return 1;
-	if (s == ROTATION_RETIRING)
+	if (s == ROTATION_RETIRING || s == ROTATION_WATCHING)
 		return 1;
 	return s == ROTATION_PUBLISHED && f->old_known && !f->old_is_new;
 }
@@ -318,7 +356,7 @@ p_secret_stored(unsigned s, unsigned o, const struct rotation_facts *f,
 	    st->next == ROTATION_TESTED || st->next == ROTATION_PUBLISHING ||
 	    st->next == ROTATION_PUBLISHED);
 	int calling = st->action == ROTATION_ACTION_CONTINUE &&
-	    (s == ROTATION_TESTING || s == ROTATION_PUBLISHING);
+	    (s == ROTATION_TESTING || s == ROTATION_PUBLISHING || s == ROTATION_WATCHING);
 
 	(void)o;
 	return f->secret_stored || (!entering && !calling);
@@ -347,8 +385,8 @@ p_bounded(unsigned s, unsigned o, const struct rotation_facts *f, const struct r
 		    (o == ROTATION_OUTCOME_LIFETIME_POLICY && !f->lifetime_at_min));
 	/* Acceptances are counted up to those needed, never more. */
 	if (st->action == ROTATION_ACTION_PACE)
-		return s == ROTATION_TESTING && o == ROTATION_OUTCOME_OK &&
-		    f->test_ok + 1 < f->test_needed;
+		return o == ROTATION_OUTCOME_OK && ((s == ROTATION_TESTING &&
+		    f->test_ok + 1 < f->test_needed) || (s == ROTATION_WATCHING && !f->watch_over));
 	return 1;
 }
 
@@ -367,6 +405,8 @@ p_calls_only_when_allowed(unsigned s, unsigned o, const struct rotation_facts *f
 	case ROTATION_CREATING:
 	case ROTATION_TESTING:
 	case ROTATION_PUBLISHING:
+	case ROTATION_WATCHING:
+	case ROTATION_ROLLING_BACK:
 		return 1;
 	case ROTATION_RETIRING:
 		/* The old secret goes after the grace, and only rekey's unless allowed. */
@@ -433,8 +473,10 @@ test_properties(void)
 	check_property(p_consistently_accepted, "tested is entered only after the acceptances "
 	    "needed, in a row");
 	check_property(p_terminal, "nothing leaves done or failed");
-	check_property(p_retiring_from_published, "retiring is reached only from published, "
-	    "and only with an old secret known that is not the new one");
+	check_property(p_rollback_only_when_old_works, "rolling_back is entered only from "
+	    "watching, on a refusal of the new secret while the old one works");
+	check_property(p_retiring_from_published, "retiring is reached only from published "
+	    "(with an old secret known that is not the new one) or after watching");
 	check_property(p_dry_run, "a dry run never reaches creating (nor calls out past planned)");
 	check_property(p_secret_stored, "testing, tested, publishing and published are never "
 	    "entered (nor their calls made) without the new secret stored");
