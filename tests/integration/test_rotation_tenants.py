@@ -294,16 +294,6 @@ def rollback(rig):
     t.ok(app.get("rotation_backoff"), "rollback: the retry waits for the backoff")
 
 
-run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
-run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
-    app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
-               "[notify]", "smtp_url = smtp://127.0.0.1:9", "smtp_from = rekey@example.com"])
-run("limit, rekey's finished secret", limit_finished, seed=personal(finished_pair()))
-run("limit, a foreign secret", limit_foreign, seed=personal(passwords(current_end=soon(10))),
-    app_lines=["expiry_poll = 1s"] + NOTIFY)
-run("limit, retire_foreign_secrets", limit_foreign_allowed, seed=personal(passwords()),
-    app_lines=["retire_foreign_secrets = yes"])
-run("read-back", read_back)
 def rollback_crash(rig):
     rig.d.start()
     rid = rig.plan()
@@ -329,6 +319,16 @@ def rollback_crash(rig):
          "was sent after the new one")
 
 
+run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
+run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
+    app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
+               "[notify]", "smtp_url = smtp://127.0.0.1:9", "smtp_from = rekey@example.com"])
+run("limit, rekey's finished secret", limit_finished, seed=personal(finished_pair()))
+run("limit, a foreign secret", limit_foreign, seed=personal(passwords(current_end=soon(10))),
+    app_lines=["expiry_poll = 1s"] + NOTIFY)
+run("limit, retire_foreign_secrets", limit_foreign_allowed, seed=personal(passwords()),
+    app_lines=["retire_foreign_secrets = yes"])
+run("read-back", read_back)
 run("rollback, kill -9", rollback_crash, app_lines=["secret_watch_period = 20s",
                                                    "secret_watch_interval_ms = 100"])
 run("rollback", rollback, app_lines=["secret_watch_period = 20s", "secret_watch_interval_ms = 100"]
