@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "nylas_api.h"
+#include "rotation.h"
 #include "runtime.h"
 #include "status.h"
 #include "store.h"
@@ -551,7 +552,9 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 static int
 rotation_kind(const struct store_rotation *r, enum notice_kind *kind)
 {
-	if (r->published_at > 0)
+	/* Done once watched: a rotation just published or being watched may still roll back. */
+	if (r->published_at > 0 && strcmp(r->state, "published") != 0 &&
+	    strcmp(r->state, "watching") != 0 && strcmp(r->state, "rolling_back") != 0)
 		*kind = NOTICE_ROTATION_DONE;
 	else if (strcmp(r->state, "failed") == 0)
 		*kind = NOTICE_ROTATION_FAILED;
@@ -574,6 +577,43 @@ incident_of(const struct store_incident *incs, size_t n, const char *id)
 	return NULL;
 }
 
+/*
+ * The outbox ref of r's notice: its id, but for a failure the app, the cause
+ * and the UTC day, so that the owners hear once of each cause and then at
+ * most once a day while it lasts, however often rotations fail of it (and
+ * whatever restarts come between).
+ */
+static void
+rotation_ref(const struct store_rotation *r, enum notice_kind kind, char *ref, size_t size)
+{
+	char cause[17];
+
+	if (kind != NOTICE_ROTATION_FAILED) {
+		snprintf(ref, size, "%s", r->id);
+		return;
+	}
+	rotation_failure_cause(r->last_error, cause);
+	snprintf(ref, size, "rotation-failed:%s:%s:%lld", r->app, cause,
+	    (long long)(r->updated_at / 86400000));
+}
+
+/*
+ * Whether r failed for the cause RotationPossible records (the two-secret
+ * limit): the condition's notice names the blocking secret and the fix, so
+ * the owners get that one and not a second for the same cause.
+ */
+static int
+told_by_condition(struct sweep *sw, const struct store_rotation *r, enum notice_kind kind)
+{
+	struct condition c;
+
+	if (kind != NOTICE_ROTATION_FAILED || r->last_error == NULL || r->last_error[0] == '\0' ||
+	    condition_get(sw->al->st, r->app, CONDITION_ROTATION_POSSIBLE, &c) != 1)
+		return 0;
+	return c.status == CONDITION_FALSE &&
+	    strncmp(c.message, r->last_error, strlen(r->last_error)) == 0;
+}
+
 static void
 sweep_rotation(struct sweep *sw, const struct store_rotation *r,
     const struct store_incident *incs, size_t n_incs)
@@ -583,10 +623,13 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	struct store_incident inc;
 	struct evidence ev;
 	enum notice_kind kind;
+	char ref[256];
 	int has_inc;
 
-	if (!rotation_kind(r, &kind) || store_outbox_exists(sw->al->st, r->id,
-	    notice_kind_name(kind)) != 0)
+	if (!rotation_kind(r, &kind) || told_by_condition(sw, r, kind))
+		return;
+	rotation_ref(r, kind, ref, sizeof(ref));
+	if (store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) != 0)
 		return;
 	notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
 	memset(&ev, 0, sizeof(ev));
@@ -609,7 +652,7 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	}
 	notice_rotation(&n, r);
 	n.incident_id = incident_id;
-	tell(sw, &n, r->id);
+	tell(sw, &n, ref);
 	if (has_inc)
 		store_incident_clear(&inc);
 	cJSON_Delete(ev.arr);

@@ -19,6 +19,7 @@ static const char *const type_names[CONDITION_TYPE_COUNT] = {
 	[CONDITION_WEBHOOK_REGISTERED] = "WebhookRegistered",
 	[CONDITION_SUBSCRIPTION_READY] = "SubscriptionReady",
 	[CONDITION_ROTATOR_CERT_FRESH] = "RotatorCertFresh",
+	[CONDITION_ROTATION_POSSIBLE] = "RotationPossible",
 };
 
 static const char *const status_names[] = { "true", "false", "unknown" };

@@ -27,8 +27,9 @@ enum condition_type {
 	CONDITION_WEBHOOK_REGISTERED,	/* a Nylas webhook destination delivers to rekey */
 	CONDITION_SUBSCRIPTION_READY,	/* the Graph /users subscription is alive */
 	CONDITION_ROTATOR_CERT_FRESH,	/* the rotator certificate is not near its own end */
+	CONDITION_ROTATION_POSSIBLE,	/* a new secret can be added (two-secret limit, lifetime policy) */
 };
-#define CONDITION_TYPE_COUNT (CONDITION_ROTATOR_CERT_FRESH + 1)
+#define CONDITION_TYPE_COUNT (CONDITION_ROTATION_POSSIBLE + 1)
 
 enum condition_status {
 	CONDITION_TRUE,
@@ -49,7 +50,7 @@ struct condition {
 	int64_t false_since;		/* true again: when the false spell it ended began; else 0 */
 };
 
-/* "RotatorReady" ... "RotatorCertFresh". */
+/* "RotatorReady" ... "RotationPossible". */
 const char *condition_type_name(enum condition_type t);
 /* "true", "false", "unknown". */
 const char *condition_status_name(enum condition_status s);

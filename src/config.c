@@ -234,6 +234,25 @@ static const struct config_key config_keys[] = {
 	  .max = 10 * YEAR },
 	{ SEC_APP, "old_secret_grace", KT_DURATION, "7d", A(old_secret_grace), .min = 0, .max = YEAR },
 	{ SEC_APP, "retire_unmanaged_secrets", KT_BOOL, "no", A(retire_unmanaged_secrets) },
+	{ SEC_APP, "retire_foreign_secrets", KT_BOOL, "no", A(retire_foreign_secrets) },
+	/*
+	 * A new secret reaches Entra's replicas over minutes: a first accepted
+	 * token request is followed by refusals for 2 to 10 minutes
+	 * (hashicorp/vault#27593), so publishing waits for several in a row.
+	 */
+	{ SEC_APP, "secret_test_successes", KT_INT, "8", A(secret_test_successes), .min = 1,
+	  .max = 1000 },
+	{ SEC_APP, "secret_test_spacing_ms", KT_INT, "1000", A(secret_test_spacing_ms), .min = 0,
+	  .max = 600000 },
+	{ SEC_APP, "secret_propagation_timeout", KT_DURATION, "15m", A(secret_propagation_timeout),
+	  .min = 1, .max = DAY },
+	{ SEC_APP, "rotation_backoff", KT_DURATION, "1h", A(rotation_backoff), .min = 1,
+	  .max = 7 * DAY },
+	/* After publishing, a refused new secret while the old works puts the old one back. */
+	{ SEC_APP, "secret_watch_period", KT_DURATION, "15m", A(secret_watch_period), .min = 0,
+	  .max = DAY },
+	{ SEC_APP, "secret_watch_interval_ms", KT_INT, "30000", A(secret_watch_interval_ms),
+	  .min = 50, .max = 3600000 },
 	{ SEC_APP, "expiry_poll", KT_DURATION, "1h", A(expiry_poll), .min = 1, .max = 30 * DAY },
 	{ SEC_APP, "warn_before", KT_DURATION_LIST, "30d,14d,7d,1d", A(warn_before), .min = 1,
 	  .max = 10 * YEAR, .count_offset = AO(n_warn_before) },

@@ -58,6 +58,13 @@ struct config_app {
 	int64_t secret_lifetime;	/* seconds */
 	int64_t old_secret_grace;	/* seconds */
 	int retire_unmanaged_secrets;	/* bool: also remove old secrets rekey did not make */
+	int retire_foreign_secrets;	/* bool: make room at the two-secret limit with a secret rekey did not make */
+	int64_t secret_test_successes;	/* consecutive acceptances of a new secret before it is published */
+	int64_t secret_test_spacing_ms;	/* ... at least this far apart */
+	int64_t secret_propagation_timeout;	/* seconds testing may take before the rotation fails */
+	int64_t rotation_backoff;	/* seconds after a failed rotation before another is planned; doubles */
+	int64_t secret_watch_period;	/* seconds the new secret is watched after publishing */
+	int64_t secret_watch_interval_ms;	/* ... probed this often */
 	int64_t expiry_poll;		/* seconds */
 	int64_t *warn_before;		/* seconds, descending */
 	size_t n_warn_before;

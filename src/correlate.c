@@ -745,6 +745,13 @@ ensure_rotation(struct app_corr *a, struct incident *inc)
 		return;
 	}
 	rc = rotation_plan(c->rt->store, app, "incident", inc->id, 0, id, &err);
+	if (rc == 2) {
+		/* The last rotations failed: the next one waits (the owners were told why). */
+		log_ctx(LOG_LEVEL_DEBUG, NULL, a->name, "incident %s: no rotation yet: %s", inc->id,
+		    err);
+		free(err);
+		return;
+	}
 	if (rc == -1) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, a->name, "incident %s: cannot plan a rotation: %s",
 		    inc->id, err);

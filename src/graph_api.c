@@ -20,7 +20,7 @@
 #define GRAPH_JSON_DEPTH_MAX 32
 /* A nextLink carries a skiptoken, longer than the other fields. */
 #define GRAPH_LINK_MAX 8192
-#define APP_SELECT "$select=id,appId,displayName,passwordCredentials"
+#define APP_SELECT "$select=id,appId,displayName,signInAudience,passwordCredentials"
 #define USER_SELECT "$select=id,mail,userPrincipalName,accountEnabled," \
 	"signInSessionsValidFromDateTime,lastPasswordChangeDateTime"
 #define CONCURRENCY_CODE "Directory_ConcurrencyViolation"
@@ -519,6 +519,7 @@ application_from(const cJSON *obj, struct graph_application *a, char **err)
 	if (get_str(obj, "id", 1, &a->id, err) == -1 ||
 	    get_str(obj, "appId", 0, &a->app_id, err) == -1 ||
 	    get_str(obj, "displayName", 0, &a->display_name, err) == -1 ||
+	    get_str(obj, "signInAudience", 0, &a->sign_in_audience, err) == -1 ||
 	    parse_passwords(cJSON_GetObjectItemCaseSensitive(obj, "passwordCredentials"), a,
 		err) == -1) {
 		graph_application_clear(a);
@@ -578,6 +579,7 @@ graph_application_clear(struct graph_application *a)
 	free(a->id);
 	free(a->app_id);
 	free(a->display_name);
+	free(a->sign_in_audience);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -66,6 +66,7 @@ struct graph_application {
 	char *id;			/* object id */
 	char *app_id;			/* client id */
 	char *display_name;
+	char *sign_in_audience;		/* "AzureADMyOrg", ...; NULL when not shown */
 	struct graph_password *passwords;
 	size_t n_passwords;
 };

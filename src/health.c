@@ -214,6 +214,21 @@ webhook_registered(struct health_item *it, const struct config *cfg,
 	recorded(it, f, "the Nylas webhook destinations have not been read yet");
 }
 
+/*
+ * Recorded by the rotator when addPassword is refused for good before it is
+ * sent (the two-secret limit with nothing rekey may remove) and true again
+ * once a secret is added.  Nothing recorded: no rotation was ever blocked.
+ */
+static void
+rotation_possible(struct health_item *it, const struct health_facts *f)
+{
+	if (f->recorded[CONDITION_ROTATION_POSSIBLE] != NULL) {
+		it->c = *f->recorded[CONDITION_ROTATION_POSSIBLE];
+		return;
+	}
+	set(it, CONDITION_TRUE, 0, "NotBlocked", "no rotation has been blocked");
+}
+
 void
 health_evaluate(const struct config *cfg, const struct config_app *app,
     const struct health_facts *f, int64_t now, struct health_report *out)
@@ -234,6 +249,7 @@ health_evaluate(const struct config *cfg, const struct config_app *app,
 	    "been made yet");
 	out->items[CONDITION_SUBSCRIPTION_READY].applies = app->graph_subscribe_users;
 	cert_fresh(&out->items[CONDITION_ROTATOR_CERT_FRESH], app, f, now);
+	rotation_possible(&out->items[CONDITION_ROTATION_POSSIBLE], f);
 	out->level = HEALTH_OK;
 	for (i = 0; i < CONDITION_TYPE_COUNT; i++) {
 		struct health_item *it = &out->items[i];

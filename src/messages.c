@@ -1091,7 +1091,8 @@ static int
 failed_after_publishing(const char *state)
 {
 	return state != NULL && (strcmp(state, "published") == 0 ||
-	    strcmp(state, "retiring") == 0 || strcmp(state, "retired") == 0);
+	    strcmp(state, "watching") == 0 || strcmp(state, "retiring") == 0 ||
+	    strcmp(state, "retired") == 0);
 }
 
 static void

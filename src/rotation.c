@@ -1,5 +1,6 @@
 #include "rotation.h"
 #include "config.h"
+#include "condition.h"
 #include "crypto.h"
 #include "graph_api.h"
 #include "identity.h"
@@ -12,6 +13,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,7 @@
 /* In the order of enum rotation_state. */
 static const char *const state_names[] = {
 	"planned", "creating", "created", "testing", "tested", "publishing", "published",
-	"retiring", "retired", "done", "failed",
+	"watching", "rolling_back", "retiring", "retired", "done", "failed",
 };
 
 _Static_assert(sizeof(state_names) / sizeof(state_names[0]) == ROTATION_FAILED + 1,
@@ -51,13 +53,96 @@ rotation_state_parse(const char *name, enum rotation_state *out)
 
 /* ---- What the CLI and the diagnosis call: store writes only ---- */
 
+/* The backoff doubles with each failed rotation in a row, up to 2^5 = 32 times the first. */
+#define BACKOFF_DOUBLINGS 5
+
+int
+rotation_backoff(struct store *st, const struct config_app *app, int64_t now_ms,
+    int64_t *until_ms, int *failures)
+{
+	struct store_rotation *list = NULL;
+	size_t n = 0, i;
+	int64_t last = 0, wait = app->rotation_backoff * 1000;
+	int failed = 0;
+
+	if (store_list_rotations(st, app->name, 0, 64, &list, &n) == -1)
+		return -1;
+	/* Newest first: the failed rotations since the last one that did not fail. */
+	for (i = 0; i < n; i++) {
+		if (list[i].dry_run)
+			continue;
+		if (strcmp(list[i].state, state_names[ROTATION_FAILED]) != 0)
+			break;
+		if (failed++ == 0)
+			last = list[i].updated_at;
+	}
+	store_rotations_free(list, n);
+	for (i = 1; i < (size_t)failed && i <= BACKOFF_DOUBLINGS; i++)
+		wait *= 2;
+	*until_ms = last + wait;
+	*failures = failed;
+	return failed > 0 && *until_ms > now_ms;
+}
+
+/* 1 and *err (caller frees) when a rotation must wait for the backoff; 0; -1 and *err. */
+static int
+backing_off(struct store *st, const struct config_app *app, char **err)
+{
+	char when[32];
+	int64_t until = 0;
+	int failures = 0, rc = rotation_backoff(st, app, util_now_ms(), &until, &failures);
+
+	if (rc == -1) {
+		*err = xstrdup("cannot read the store");
+		return -1;
+	}
+	if (rc == 1) {
+		util_format_time(until / 1000, when, sizeof(when));
+		*err = xasprintf("not before %s: %d rotation%s in a row failed (rotation_backoff; "
+		    "rekey rotate does not wait)", when, failures, failures == 1 ? "" : "s");
+	}
+	return rc;
+}
+
+/* Whether c is a character of a GUID, a request id or a number. */
+static int
+cause_noise(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+	    c == '-';
+}
+
+void
+rotation_failure_cause(const char *last_error, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	const char *p = last_error != NULL ? last_error : "";
+	size_t run;
+
+	while (*p != '\0') {
+		for (run = 0; cause_noise(p[run]); run++)
+			;
+		/* Request ids, trace ids and timestamps differ between tries of one cause. */
+		if (run >= 8) {
+			p += run;
+			continue;
+		}
+		if (*p < '0' || *p > '9') {
+			h ^= (unsigned char)*p;
+			h *= 0x100000001b3ULL;
+		}
+		p++;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 int
 rotation_plan(struct store *st, const struct config_app *app, const char *reason,
     const char *incident_id, int dry_run, char *id_out, char **err)
 {
 	struct store_rotation *open = NULL, r;
 	size_t n = 0;
-	int rc = -1;
+	int rc = -1, wait;
 
 	if (store_begin(st) == -1) {
 		*err = xstrdup("the store is busy; try again");
@@ -70,6 +155,12 @@ rotation_plan(struct store *st, const struct config_app *app, const char *reason
 	if (n > 0) {
 		util_strlcpy(id_out, open[0].id, ROTATION_ID_SIZE);
 		rc = 1;
+		goto out;
+	}
+	/* An operator's rotation never waits: it is how a person says "try now". */
+	wait = strcmp(reason, "manual") != 0 ? backing_off(st, app, err) : 0;
+	if (wait != 0) {
+		rc = wait == 1 ? 2 : -1;
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
@@ -237,14 +328,19 @@ rotation_in_use_key(struct store *st, const struct config_app *app,
 #define RETRY_FIRST_MS 2000
 #define RETRY_CAP_MS (5 * 60 * 1000)
 /*
- * testing: the identity platform refuses a new secret for a few seconds
- * (propagation).  A probe every TEST_EVERY_MS, TEST_MAX times: a deadline of
- * 5 minutes that survives a restart because the tries are stored.  Often,
- * because every moment between the secret working and Nylas having it is
- * part of the outage; one small token request each time.
+ * testing: the identity platform refuses a new secret until it reaches
+ * Entra's replicas, and a first acceptance is followed by refusals for
+ * minutes (hashicorp/vault#27593: 2 to 10 minutes).  A refused probe is
+ * repeated every TEST_EVERY_MS (every moment between the secret working and
+ * Nylas having it is part of the outage; one small token request each time)
+ * and breaks the run of acceptances; an accepted one is repeated after
+ * secret_test_spacing_ms until secret_test_successes in a row have passed.
+ * The deadline is secret_propagation_timeout from entering testing
+ * (test_since, stored, so it survives a restart); TEST_MAX bounds the
+ * refusals whatever the clock does.
  */
 #define TEST_EVERY_MS 250
-#define TEST_MAX 1200
+#define TEST_MAX 3600
 /* A lifetime policy rejection halves the lifetime, never below a day. */
 #define LIFETIME_MIN_S 86400
 #define DISPLAY_PREFIX "rekey-"
@@ -256,7 +352,7 @@ rotation_in_use_key(struct store *st, const struct config_app *app,
 /* In the order of enum rotation_outcome. */
 static const char *const outcome_names[] = {
 	"start", "ok", "retryable", "permanent", "not_found", "rejected", "lifetime_policy",
-	"orphan_removed", "unmanaged",
+	"orphan_removed", "unmanaged", "room_made",
 };
 
 _Static_assert(sizeof(outcome_names) / sizeof(outcome_names[0]) == ROTATION_OUTCOME_COUNT,
@@ -308,7 +404,8 @@ static int
 calls_out(enum rotation_state s)
 {
 	return s == ROTATION_PLANNED || s == ROTATION_CREATING || s == ROTATION_TESTING ||
-	    s == ROTATION_PUBLISHING || s == ROTATION_RETIRING;
+	    s == ROTATION_PUBLISHING || s == ROTATION_WATCHING || s == ROTATION_ROLLING_BACK ||
+	    s == ROTATION_RETIRING;
 }
 
 /* START: the gates before a step's calls, and the steps that make no call. */
@@ -335,7 +432,14 @@ next_on_start(enum rotation_state s, const struct rotation_facts *f)
 		if (f->old_is_new)
 			return stop(ROTATION_DONE,
 			    "not retired: the old secret is the one just published");
-		return step_to(ROTATION_RETIRING, ROTATION_ACTION_GO);
+		/* Without the old secret's text there is nothing to roll back to. */
+		return step_to(f->can_roll_back ? ROTATION_WATCHING : ROTATION_RETIRING,
+		    ROTATION_ACTION_GO);
+	case ROTATION_WATCHING:
+		if (!f->secret_stored)
+			return stop(ROTATION_FAILED, "the new secret is not stored");
+		return f->watch_over ? step_to(ROTATION_RETIRING, ROTATION_ACTION_GO) :
+		    step_to(s, ROTATION_ACTION_CONTINUE);
 	case ROTATION_RETIRING:
 		return step_to(s, f->grace_over ? ROTATION_ACTION_CONTINUE : ROTATION_ACTION_WAIT);
 	case ROTATION_RETIRED:
@@ -364,6 +468,17 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			return step_to(ROTATION_DONE, ROTATION_ACTION_GO);
 		if ((s == ROTATION_TESTING || s == ROTATION_PUBLISHING) && !f->secret_stored)
 			return stop(ROTATION_FAILED, "the new secret is not stored");
+		/* One acceptance is not propagation: publish only after enough in a row. */
+		if (s == ROTATION_TESTING && f->test_ok + 1 < f->test_needed)
+			return step_to(s, ROTATION_ACTION_PACE);
+		/* Watched long enough without a refusal: the old secret may go after its grace. */
+		if (s == ROTATION_WATCHING)
+			return f->watch_over ? step_to(ROTATION_RETIRING, ROTATION_ACTION_GO) :
+			    step_to(s, ROTATION_ACTION_PACE);
+		if (s == ROTATION_ROLLING_BACK)
+			return stop(ROTATION_FAILED, "rolled back: the new secret was refused while "
+			    "watched and the old one still works, so Nylas has the old one again; a "
+			    "later rotation tries anew");
 		if (calls_out(s))
 			return step_to(s + 1, ROTATION_ACTION_GO);
 		break;
@@ -376,8 +491,16 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			return step_to(ROTATION_RETIRED, ROTATION_ACTION_GO);
 		break;
 	case ROTATION_OUTCOME_REJECTED:
-		/* Propagation: probe at a steady pace until the deadline (TEST_MAX tries). */
+		/* Propagation: probe at a steady pace until the deadline (TEST_MAX tries at most). */
+		if (s == ROTATION_TESTING && f->test_timed_out && f->attempts + 1 < TEST_MAX)
+			return stop(ROTATION_FAILED, "testing: the new secret was not accepted "
+			    "consistently within secret_propagation_timeout");
 		if (s == ROTATION_TESTING)
+			return retry_or_give_up(s, f, TEST_MAX, TEST_EVERY_MS);
+		/* Published, then refused: back to the old secret if it works, else look again. */
+		if (s == ROTATION_WATCHING && f->old_works)
+			return step_to(ROTATION_ROLLING_BACK, ROTATION_ACTION_GO);
+		if (s == ROTATION_WATCHING)
 			return retry_or_give_up(s, f, TEST_MAX, TEST_EVERY_MS);
 		break;
 	case ROTATION_OUTCOME_LIFETIME_POLICY:
@@ -386,6 +509,8 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 			    step_to(s, ROTATION_ACTION_AGAIN);
 		break;
 	case ROTATION_OUTCOME_ORPHAN_REMOVED:
+	case ROTATION_OUTCOME_ROOM_MADE:
+		/* Read the app again, then add (or make more room). */
 		if (s == ROTATION_CREATING)
 			return step_to(s, ROTATION_ACTION_AGAIN);
 		break;
@@ -421,6 +546,12 @@ struct app_rot {
 	char *orphan_key;		/* creating: this rotation's credential found without its text */
 	char *target;			/* where Nylas gets the secret, as last read (for logs) */
 	int to_credential;		/* ... and whether that is a connector credential */
+	struct publish_target sent;	/* publishing: where the update went (strings below or static) */
+	char *sent_cred;		/* ... its credential id, owned */
+	char *sent_tenant;		/* ... the tenant sent with it, owned; NULL: none */
+	int room_made;			/* creating: secrets removed for the two-secret limit this run */
+	int old_works;			/* watching: the old secret was just accepted (for rotation_next) */
+	char *room_key;			/* ... the one being removed */
 };
 
 /* What a rotation does once its row is durably stored (see save_then). */
@@ -635,6 +766,10 @@ advance(struct app_rot *a, enum rotation_state s, saved_fn then)
 	a->row.attempts = 0;
 	a->row.next_at = 0;
 	set_text(&a->row.last_error, NULL);
+	if (s == ROTATION_TESTING) {
+		a->row.test_ok = 0;
+		a->row.test_since = util_now_ms();
+	}
 	save_then(a, then, NULL);
 }
 
@@ -751,6 +886,77 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 	save_then(a, retried, NULL);
 }
 
+static void
+paced(struct app_rot *a)
+{
+	if (strcmp(a->row.state, state_names[ROTATION_WATCHING]) == 0)
+		log_ctx(LOG_LEVEL_DEBUG, NULL, a->app->name, "rotation %s: watching: the new "
+		    "secret is still accepted", a->row.id);
+	else
+		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: testing: %d of %lld "
+		    "consecutive acceptances", a->row.id, a->row.test_ok,
+		    (long long)a->app->secret_test_successes);
+	arm(a, a->row.next_at);
+	idle(a);
+}
+
+/* testing: one more acceptance in a row, stored; the next probe after the spacing. */
+static void
+pace(struct app_rot *a)
+{
+	int watching = strcmp(a->row.state, state_names[ROTATION_WATCHING]) == 0;
+
+	/* testing counts acceptances in a row; watching, the probes that passed. */
+	a->row.test_ok++;
+	a->row.next_at = util_now_ms() + (watching ? a->app->secret_watch_interval_ms :
+	    a->app->secret_test_spacing_ms);
+	save_then(a, paced, NULL);
+}
+
+/*
+ * The secret Nylas had before this rotation published, to put back: the
+ * newest other published rotation's, else current_secret_file.  A new
+ * secret (caller frees) or NULL.
+ */
+static struct secret *
+old_secret(const struct app_rot *a)
+{
+	struct store_rotation *list = NULL;
+	struct secret *s = NULL;
+	unsigned char *pt = NULL;
+	size_t n = 0, i, ptlen = 0;
+
+	if (store_list_rotations(a->r->st, a->app->name, 0, SCAN_MAX, &list, &n) == -1)
+		return NULL;
+	for (i = 0; i < n && s == NULL; i++) {
+		const struct store_rotation *r = &list[i];
+
+		if (strcmp(r->id, a->row.id) == 0 || r->published_at <= 0 || r->dry_run ||
+		    r->secret_ct == NULL || r->created_at > a->row.created_at)
+			continue;
+		if (crypto_aead_open(a->r->cfg->master_key->data, r->id, strlen(r->id), r->secret_ct,
+		    r->secret_ct_len, &pt, &ptlen) == 0) {
+			s = secret_new(pt, ptlen);
+			OPENSSL_cleanse(pt, ptlen);
+			free(pt);
+		}
+	}
+	store_rotations_free(list, n);
+	if (s == NULL && a->app->current_secret != NULL)
+		s = secret_new(a->app->current_secret->data, a->app->current_secret->len);
+	return s;
+}
+
+static int
+old_secret_known(const struct app_rot *a)
+{
+	struct secret *s = old_secret(a);
+	int known = s != NULL;
+
+	secret_free(s);
+	return known;
+}
+
 /* What rotation_next is told about the rotation being driven. */
 static void
 facts_of(const struct app_rot *a, struct rotation_facts *f)
@@ -768,6 +974,15 @@ facts_of(const struct app_rot *a, struct rotation_facts *f)
 	f->retire_unmanaged = a->app->retire_unmanaged_secrets != 0;
 	f->lifetime_at_min = row->lifetime <= LIFETIME_MIN_S;
 	f->attempts = row->attempts;
+	f->test_ok = row->test_ok;
+	f->test_needed = (int)a->app->secret_test_successes;
+	f->test_timed_out = row->test_since > 0 &&
+	    util_now_ms() - row->test_since >= a->app->secret_propagation_timeout * 1000;
+	f->watch_over = row->published_at > 0 &&
+	    util_now_ms() - row->published_at >= a->app->secret_watch_period * 1000;
+	f->old_works = a->old_works;
+	if (strcmp(row->state, state_names[ROTATION_PUBLISHED]) == 0)
+		f->can_roll_back = old_secret_known(a);
 }
 
 /* Where outcome o of the current state leads. */
@@ -834,6 +1049,11 @@ enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_
 		finish(a, text);
 		return;
 	case ROTATION_FAILED:
+		/* Rolled back: Nylas has the old secret again; this one is not in use. */
+		if (strcmp(a->row.state, state_names[ROTATION_ROLLING_BACK]) == 0) {
+			a->row.published_at = 0;
+			a->row.retire_at = 0;
+		}
 		if (!st->gave_up) {
 			fail(a, text != NULL ? text : "failed");
 			return;
@@ -880,6 +1100,9 @@ apply(struct app_rot *a, const struct rotation_step *st, const char *why,
 		return 0;
 	case ROTATION_ACTION_AGAIN:
 		drive(a);
+		return 0;
+	case ROTATION_ACTION_PACE:
+		pace(a);
 		return 0;
 	case ROTATION_ACTION_WAIT:
 	case ROTATION_ACTION_HOLD:
@@ -1118,6 +1341,176 @@ dry_run_note(const struct app_rot *a, const char *old_key, const char *why)
 
 static void add_password(struct app_rot *a);
 static void remove_orphan_cb(const struct graph_result *res, void *arg);
+static void creating_read_cb(const struct graph_result *res, void *arg);
+
+/* ---- The two-secret limit ---- */
+
+/*
+ * An app that also signs in personal Microsoft accounts (Nylas's Microsoft
+ * connector requires that audience) holds at most two client secrets: Graph
+ * refuses a third with 400 TooManyAppPasswords (Azure/azure-cli#12946; "You
+ * can only add a maximum of 2 encrypted credentials").
+ */
+#define PERSONAL_MAX_SECRETS 2
+/* Secrets removed for room in one run of creating: bounds a Graph that lists a removed one still. */
+#define ROOM_MAX 3
+
+static int
+at_secret_limit(const struct graph_application *app)
+{
+	const char *aud = app->sign_in_audience;
+
+	return aud != NULL && (strcmp(aud, "AzureADandPersonalMicrosoftAccount") == 0 ||
+	    strcmp(aud, "PersonalMicrosoftAccount") == 0) &&
+	    app->n_passwords >= PERSONAL_MAX_SECRETS;
+}
+
+static int
+made_by_rekey(const struct graph_password *pw)
+{
+	return pw->display_name != NULL &&
+	    strncmp(pw->display_name, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) == 0;
+}
+
+/* Whether key_id is the new secret of another finished rotation of the app (rekey is done with it). */
+static int
+finished_rotation_key(struct app_rot *a, const char *key_id)
+{
+	struct store_rotation *list = NULL;
+	size_t n = 0, i;
+	int found = 0;
+
+	if (store_list_rotations(a->r->st, a->app->name, 0, SCAN_MAX, &list, &n) == -1)
+		return 0;
+	for (i = 0; i < n && !found; i++)
+		found = list[i].new_key_id != NULL && strcmp(list[i].new_key_id, key_id) == 0 &&
+		    strcmp(list[i].id, a->row.id) != 0 &&
+		    (strcmp(list[i].state, state_names[ROTATION_DONE]) == 0 ||
+		    strcmp(list[i].state, state_names[ROTATION_FAILED]) == 0);
+	store_rotations_free(list, n);
+	return found;
+}
+
+/* Why pw may not go to make room, or NULL when it may (static text). */
+static const char *
+kept_because(struct app_rot *a, const struct graph_password *pw, const char *in_use)
+{
+	if (pw->key_id == NULL)
+		return "it has no keyId";
+	if ((in_use != NULL && strcmp(pw->key_id, in_use) == 0) ||
+	    (a->row.old_key_id != NULL && strcmp(pw->key_id, a->row.old_key_id) == 0))
+		return "Nylas uses it";
+	if (made_by_rekey(pw))
+		return finished_rotation_key(a, pw->key_id) ? NULL :
+		    "rekey made it but knows no finished rotation of it";
+	return a->app->retire_foreign_secrets ? NULL :
+	    "rekey did not make it (retire_foreign_secrets = no)";
+}
+
+/* The secret to remove for room: rekey's before another's, the one ending first; or NULL. */
+static const struct graph_password *
+room_candidate(struct app_rot *a, const struct graph_application *app, const char *in_use)
+{
+	const struct graph_password *best = NULL, *pw;
+	size_t i;
+
+	for (i = 0; i < app->n_passwords; i++) {
+		pw = &app->passwords[i];
+		if (kept_because(a, pw, in_use) != NULL)
+			continue;
+		if (best == NULL || made_by_rekey(pw) > made_by_rekey(best) ||
+		    (made_by_rekey(pw) == made_by_rekey(best) && pw->end < best->end))
+			best = pw;
+	}
+	return best;
+}
+
+/* Appends to out (size bytes, NUL-terminated), truncating. */
+static void append(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+append(char *out, size_t size, const char *fmt, ...)
+{
+	size_t len = strnlen(out, size);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/* What blocks the rotation and what to do, for RotationPossible and last_error. */
+static void
+no_room_message(struct app_rot *a, const struct graph_application *app, const char *in_use,
+    char *out, size_t size)
+{
+	char end[GRAPH_TIME_MAX];
+	size_t i;
+
+	out[0] = '\0';
+	append(out, size, "signInAudience %s allows %d client secrets and rekey may remove none "
+	    "of the %zu:", app->sign_in_audience, PERSONAL_MAX_SECRETS, app->n_passwords);
+	for (i = 0; i < app->n_passwords; i++) {
+		const struct graph_password *pw = &app->passwords[i];
+
+		util_format_time(pw->end, end, sizeof(end));
+		append(out, size, " %s (hint %s, \"%s\", ends %s): %s;",
+		    pw->key_id ? pw->key_id : "?", pw->hint ? pw->hint : "?",
+		    pw->display_name ? pw->display_name : "", end, kept_because(a, pw, in_use));
+	}
+	append(out, size, " remove one nothing uses (Entra: App registrations > Certificates & "
+	    "secrets) or set retire_foreign_secrets = yes");
+}
+
+static void
+room_made_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
+		graph_failed(a, "removePassword (to make room)", res);
+		return;
+	}
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: removed %s to stay within the "
+	    "two-secret limit", a->row.id, a->room_key);
+	decide(a, ROTATION_OUTCOME_ROOM_MADE, NULL, -1);
+}
+
+/*
+ * creating, at the two-secret limit: removes a secret rekey may remove (see
+ * kept_because) and reads again; without one, the rotation stops and
+ * RotationPossible says which secrets block it and what to do.
+ */
+static void
+make_room(struct app_rot *a, const struct graph_application *app)
+{
+	const char *why = NULL;
+	char *in_use = rotation_in_use_key(a->r->st, a->app, app, &why);
+	const struct graph_password *pw = room_candidate(a, app, in_use);
+	char msg[CONDITION_MESSAGE_MAX];
+
+	if (pw == NULL || a->room_made >= ROOM_MAX) {
+		no_room_message(a, app, in_use, msg, sizeof(msg));
+		if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE,
+		    CONDITION_FALSE, 1, "TooManySecrets", msg, now_s()) == -1)
+			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
+		decide(a, ROTATION_OUTCOME_PERMANENT, msg, -1);
+		free(in_use);
+		return;
+	}
+	a->room_made++;
+	set_text(&a->room_key, pw->key_id);
+	free(in_use);
+	call_started(a, "creating");
+	if (graph_remove_password(a->gc, a->object_id, a->room_key, room_made_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword to make room", -1);
+}
 
 /*
  * Keeps, for creating, this rotation's credential in the application just
@@ -1157,12 +1550,17 @@ create(struct app_rot *a)
 		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword for an orphan", -1);
 }
 
-/* The intent, creating, is stored: from here on a lost addPassword answer is recognised. */
+/*
+ * The intent, creating, is stored: from here on a lost addPassword answer is
+ * recognised.  The app is read again (creating_read_cb): what planned read
+ * may be minutes old (an approval), and the two-secret limit is judged on
+ * the secrets as they are just before the add.
+ */
 static void
 creating_stored(struct app_rot *a)
 {
 	log_state(a);
-	create(a);
+	read_app(a, creating_read_cb, "creating");
 }
 
 static void
@@ -1255,6 +1653,10 @@ creating_read_cb(const struct graph_result *res, void *arg)
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
 	note_orphan(a, res->application);
+	if (a->orphan_key == NULL && at_secret_limit(res->application)) {
+		make_room(a, res->application);
+		return;
+	}
 	create(a);
 }
 
@@ -1285,6 +1687,10 @@ seal_created(struct app_rot *a, const struct graph_password *cred, const struct 
 static void
 created_stored(struct app_rot *a)
 {
+	a->room_made = 0;
+	if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE, CONDITION_TRUE,
+	    0, "SecretAdded", "addPassword added a new secret", now_s()) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
 	    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
 	drive(a);
@@ -1392,9 +1798,12 @@ probe_cb(const struct identity_result *res, void *arg)
 	}
 	if (res->status == IDENTITY_REJECTED) {
 		/* Most likely propagation: a new secret is refused for a few seconds. */
-		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)",
+		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)%s",
 		    (long long)(res->aad ? res->aad->code : 0),
-		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER));
+		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER),
+		    a->row.test_ok > 0 ? " after it was accepted (not yet everywhere)" : "");
+		/* A refusal breaks the run: the acceptances are counted again from none. */
+		a->row.test_ok = 0;
 		decide(a, ROTATION_OUTCOME_REJECTED, why, -1);
 	} else {
 		why = xasprintf("token request: %s", res->detail ? res->detail : "failed");
@@ -1426,6 +1835,69 @@ test_secret(struct app_rot *a)
 	secret_free(s);
 }
 
+static int
+same_text(const char *x, const char *y)
+{
+	return strcmp(nonempty(x) ? x : "", nonempty(y) ? y : "") == 0;
+}
+
+/*
+ * What the connector read after the update says against what was sent: NULL
+ * when it holds the update where Nylas signs users in with it, else why not
+ * (caller frees).  A credential's data is never shown (only whether it is
+ * still the active one); settings show client_id, and the tenant when Nylas
+ * echoes it.
+ */
+static char *
+read_back_mismatch(const struct app_rot *a, const struct nylas_connector *c)
+{
+	const char *active = nonempty(c->active_credential_id);
+
+	if (a->sent.kind == PUBLISH_CREDENTIAL) {
+		if (strcmp(a->sent.source, "active_credential_id") == 0 &&
+		    (active == NULL || strcmp(active, a->sent_cred) != 0))
+			return xasprintf("the connector's active_credential_id is %s, not %s, "
+			    "which was updated", active ? active : "unset", a->sent_cred);
+		return NULL;
+	}
+	if (active != NULL)
+		return xasprintf("Nylas signs users in with credential %s (active_credential_id), "
+		    "not with the settings that were updated", active);
+	if (!same_text(c->client_id, a->app->azure_client_id))
+		return xasprintf("the connector's client_id is %s, not %s",
+		    c->client_id ? c->client_id : "unset", a->app->azure_client_id);
+	/* Whether GET shows settings.tenant is undocumented: only a tenant shown can differ. */
+	if (nonempty(c->tenant) != NULL && !same_text(c->tenant, a->sent_tenant))
+		return xasprintf("the connector's tenant is %s, not %s as sent", c->tenant,
+		    a->sent_tenant ? a->sent_tenant : "unset");
+	return NULL;
+}
+
+static void
+read_back_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	char *mismatch, *why;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
+		nylas_failed(a, "read connector back", res);
+		return;
+	}
+	mismatch = read_back_mismatch(a, res->connector);
+	if (mismatch == NULL) {
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		return;
+	}
+	/* Not published: the old secret stays (retiring is never reached). */
+	why = xasprintf("read back after publishing: %s", mismatch);
+	decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+	free(mismatch);
+	free(why);
+}
+
 static void
 patched_cb(const struct nylas_result *res, void *arg)
 {
@@ -1439,14 +1911,10 @@ patched_cb(const struct nylas_result *res, void *arg)
 		    "update connector", res);
 		return;
 	}
-	/* What can be read back: the connector's client_id (credentials echo nothing). */
-	if (res->connector != NULL && (res->connector->client_id == NULL ||
-	    strcmp(res->connector->client_id, a->app->azure_client_id) != 0))
-		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: the connector answers "
-		    "client_id %s, not %s", a->row.id,
-		    res->connector->client_id ? res->connector->client_id : "(none)",
-		    a->app->azure_client_id);
-	decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+	/* An answer is not the state: read the connector back before calling it published. */
+	call_started(a, "publishing");
+	if (nylas_get_connector(a->nc, read_back_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read-back", -1);
 }
 
 /* Publishes secret s to t; 0, or -1 when the call could not be sent. */
@@ -1454,6 +1922,12 @@ static int
 patch_target(struct app_rot *a, const struct publish_target *t, const struct nylas_connector *c,
     const struct secret *s)
 {
+	/* Kept for the read-back: t borrows from the connector read, which is freed. */
+	a->sent = *t;
+	set_text(&a->sent_cred, t->credential_id);
+	set_text(&a->sent_tenant, t->tenant);
+	a->sent.credential_id = a->sent_cred;
+	a->sent.tenant = a->sent_tenant;
 	if (t->kind == PUBLISH_CREDENTIAL)
 		return nylas_patch_credential(a->nc, t->credential_id, a->app->azure_client_id, s,
 		    t->tenant, patched_cb, a);
@@ -1505,6 +1979,140 @@ publish(struct app_rot *a)
 {
 	call_started(a, "publishing");
 	if (nylas_get_connector(a->nc, connector_cb, a) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
+}
+
+/* ---- watching, and rolling back ---- */
+
+/* Sends a token request with s; cb gets the answer.  0, or -1 when it could not be sent. */
+static int
+probe_with(struct app_rot *a, const struct secret *s, identity_cb cb)
+{
+	struct probe *p = xcalloc(1, sizeof(*p));
+
+	p->a = a;
+	call_started(a, strcmp(a->row.state, state_names[ROTATION_WATCHING]) == 0 ? "watching" :
+	    "testing");
+	if (identity_probe_secret(a->r->hc, a->app, s, cb, p) == -1) {
+		free(p);
+		return -1;
+	}
+	a->probe = p;
+	return 0;
+}
+
+/* The app_rot of a probe's answer, or NULL when it is to be ignored (freed rotator, cancelled). */
+static struct app_rot *
+probe_answered(struct probe *p, const struct identity_result *res)
+{
+	struct app_rot *a = p->a;
+
+	free(p);
+	if (a == NULL)
+		return NULL;
+	a->probe = NULL;
+	if (res->status == IDENTITY_CANCELLED)
+		return NULL;
+	call_done(a);
+	return a;
+}
+
+static void
+watch_old_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+
+	if (a == NULL)
+		return;
+	a->old_works = res->status == IDENTITY_OK;
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: the new secret is "
+	    "refused and the old one %s", a->row.id, a->old_works ? "still works: rolling back" :
+	    "is refused too: looking again");
+	decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+	    "published secret", -1);
+	a->old_works = 0;
+}
+
+static void
+watch_new_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+	struct secret *old;
+
+	if (a == NULL)
+		return;
+	if (res->status == IDENTITY_OK) {
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		return;
+	}
+	if (res->status != IDENTITY_REJECTED) {
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "watching: the token request failed", -1);
+		return;
+	}
+	/* Refused after publishing: does the old secret still work? */
+	old = old_secret(a);
+	if (old == NULL || probe_with(a, old, watch_old_cb) == -1)
+		decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+		    "published secret", -1);
+	secret_free(old);
+}
+
+/* watching: a token request with the published secret, every secret_watch_interval_ms. */
+static void
+watch(struct app_rot *a)
+{
+	struct secret *s = new_secret(a);
+
+	if (s == NULL) {
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
+		return;
+	}
+	if (probe_with(a, s, watch_new_cb) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
+	secret_free(s);
+}
+
+/* rolling_back: where the old secret goes (as for publishing), then the update and its read-back. */
+static void
+rollback_connector_cb(const struct nylas_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+	struct publish_target t;
+	struct secret *s;
+	char *why = NULL;
+	int rc;
+
+	if (res->outcome == NYLAS_CANCELLED)
+		return;
+	call_done(a);
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
+		nylas_failed(a, "read connector", res);
+		return;
+	}
+	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+		free(why);
+		return;
+	}
+	s = old_secret(a);
+	if (s == NULL) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, "rolling back: the old secret is not known", -1);
+		return;
+	}
+	note_target(a, &t, "rolling back to the old secret in");
+	call_started(a, "rolling_back");
+	rc = patch_target(a, &t, res->connector, s);
+	secret_free(s);
+	if (rc == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector update", -1);
+}
+
+static void
+roll_back(struct app_rot *a)
+{
+	call_started(a, "rolling_back");
+	if (nylas_get_connector(a->nc, rollback_connector_cb, a) == -1)
 		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }
 
@@ -1603,11 +2211,21 @@ drive(struct app_rot *a)
 		read_app(a, creating_read_cb, "creating");
 		return;
 	case ROTATION_TESTING:
+		/* A rotation stored before test_since existed: its deadline starts now. */
+		if (a->row.test_since == 0)
+			a->row.test_since = util_now_ms();
 		test_secret(a);
 		return;
 	case ROTATION_PUBLISHING:
 		/* The intent was stored on entering: a restart publishes the same secret again. */
 		publish(a);
+		return;
+	case ROTATION_WATCHING:
+		watch(a);
+		return;
+	case ROTATION_ROLLING_BACK:
+		/* Stored on entering, like publishing: a restart puts the old secret back again. */
+		roll_back(a);
 		return;
 	case ROTATION_RETIRING:
 		read_app(a, retiring_read_cb, "retiring");
@@ -1722,6 +2340,9 @@ app_rot_free(struct app_rot *a)
 	free(a->object_id);
 	free(a->told_waiting);
 	free(a->orphan_key);
+	free(a->room_key);
+	free(a->sent_cred);
+	free(a->sent_tenant);
 	free(a->target);
 	free(a);
 }
@@ -1857,6 +2478,9 @@ plan_proactive(struct rotator *r, const struct config_app *app, const char *why)
 
 	if (rc == -1) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, app->name, "cannot plan a rotation: %s", err);
+		free(err);
+	} else if (rc == 2) {
+		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "no proactive rotation (%s) %s", why, err);
 		free(err);
 	} else if (rc == 0) {
 		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "planned proactive rotation %s: %s", id, why);

@@ -26,10 +26,12 @@ enum rotation_state {
 	ROTATION_PLANNED,	/* recorded; waits for approval in approve mode */
 	ROTATION_CREATING,	/* intent written; addPassword in flight or to be checked */
 	ROTATION_CREATED,	/* the new credential and its sealed text are stored */
-	ROTATION_TESTING,	/* token requests with the new secret until it works */
-	ROTATION_TESTED,	/* the identity platform accepted the new secret */
+	ROTATION_TESTING,	/* token requests with the new secret until enough in a row pass */
+	ROTATION_TESTED,	/* the identity platform accepted the new secret consistently */
 	ROTATION_PUBLISHING,	/* intent written; the Nylas update in flight */
 	ROTATION_PUBLISHED,	/* Nylas holds the new secret */
+	ROTATION_WATCHING,	/* the new secret is probed for secret_watch_period; the old one stays */
+	ROTATION_ROLLING_BACK,	/* the new secret was refused while the old works: the old one goes back */
 	ROTATION_RETIRING,	/* the old secret's removal is due or in flight */
 	ROTATION_RETIRED,	/* the old secret is gone */
 	ROTATION_DONE,		/* finished */
@@ -51,8 +53,9 @@ enum rotation_outcome {
 	ROTATION_OUTCOME_LIFETIME_POLICY, /* creating: the tenant's policy refused the lifetime */
 	ROTATION_OUTCOME_ORPHAN_REMOVED, /* creating: an orphan of this rotation was removed */
 	ROTATION_OUTCOME_UNMANAGED,	/* retiring: the old secret was not made by rekey */
+	ROTATION_OUTCOME_ROOM_MADE,	/* creating: a secret was removed to stay under the two-secret limit */
 };
-#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_UNMANAGED + 1)
+#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_ROOM_MADE + 1)
 
 /* What the driver knows of the rotation and its app when it asks. */
 struct rotation_facts {
@@ -65,6 +68,12 @@ struct rotation_facts {
 	int retire_unmanaged;	/* retire_unmanaged_secrets: also remove secrets rekey did not make */
 	int lifetime_at_min;	/* the lifetime asked for is already the shortest (a day) */
 	int attempts;		/* tries of this step that failed already */
+	int test_ok;		/* testing: consecutive acceptances so far */
+	int test_needed;	/* testing: acceptances in a row before publishing */
+	int test_timed_out;	/* testing: secret_propagation_timeout has passed */
+	int can_roll_back;	/* published: the old secret's text is known (to publish it again) */
+	int watch_over;		/* watching: secret_watch_period has passed since publishing */
+	int old_works;		/* watching, rejected: the old secret is still accepted */
 };
 
 enum rotation_action {
@@ -74,6 +83,7 @@ enum rotation_action {
 	ROTATION_ACTION_AGAIN,		/* stay; run the step again now, no try counted */
 	ROTATION_ACTION_WAIT,		/* stay idle until approved or the grace is over */
 	ROTATION_ACTION_HOLD,		/* finished: nothing more to do */
+	ROTATION_ACTION_PACE,		/* stay; one more pass counted, the step again after a wait */
 };
 
 struct rotation_step {
@@ -108,11 +118,30 @@ int rotation_state_parse(const char *name, enum rotation_state *out);
  * Records a planned rotation of app (reason "incident", "proactive" or
  * "manual"; incident_id may be NULL) unless the app has an unfinished one:
  * then 1 and id_out names that one.  0 and id_out (ROTATION_ID_SIZE bytes)
- * when planned; -1 and *err (caller frees).  Only writes the store: a
- * running daemon picks the rotation up (this is what the CLI calls).
+ * when planned; 2 and *err (caller frees) when a rotation not asked for by
+ * an operator (reason other than "manual") must wait for rotation_backoff;
+ * -1 and *err (caller frees).  Only writes the store: a running daemon picks
+ * the rotation up (this is what the CLI calls).
  */
 int rotation_plan(struct store *st, const struct config_app *app, const char *reason,
     const char *incident_id, int dry_run, char *id_out, char **err);
+/*
+ * Whether a rotation planned now for app (not by an operator) must wait: a
+ * failed rotation is followed by rotation_backoff, doubling with each failed
+ * rotation in a row up to 32 times it (cert-manager's renewal backoff).  1
+ * and *until_ms, *failures (the failed rotations in a row) when it must; 0
+ * when not; -1 on a store error.
+ */
+int rotation_backoff(struct store *st, const struct config_app *app, int64_t now_ms,
+    int64_t *until_ms, int *failures);
+
+/*
+ * A short stable key of why a rotation failed (its last_error without the
+ * request ids and numbers that differ between two tries of the same cause),
+ * for the owners' "one notice per cause": 16 hex digits and a terminator.
+ */
+void rotation_failure_cause(const char *last_error, char out[17]);
+
 /* Marks a planned rotation approved.  0, or -1 and *err (unknown id, not planned). */
 int rotation_approve(struct store *st, const char *id, char **err);
 

@@ -271,9 +271,27 @@ rotation_finished(const struct store_rotation *r)
 	    strcmp(r->state, rotation_state_name(ROTATION_FAILED)) == 0;
 }
 
+/* "5 of 8 consecutive, 2m10s": how far testing has come (the acceptances rekey waits for). */
+static void
+add_testing(cJSON *o, const struct store_rotation *r, const struct config_app *app)
+{
+	char text[96];
+	int64_t took = r->test_since > 0 ? (util_now_ms() - r->test_since) / 1000 : 0;
+
+	if (strcmp(r->state, rotation_state_name(ROTATION_TESTING)) != 0)
+		return;
+	if (took < 0)
+		took = 0;
+	snprintf(text, sizeof(text), "%d of %lld consecutive, %lldm%02llds", r->test_ok,
+	    (long long)app->secret_test_successes, (long long)(took / 60), (long long)(took % 60));
+	cJSON_AddStringToObject(o, "testing", text);
+	cJSON_AddNumberToObject(o, "test_ok", r->test_ok);
+	cJSON_AddNumberToObject(o, "test_needed", (double)app->secret_test_successes);
+}
+
 /* Everything but secret_ct: the sealed secret text never leaves the store. */
 static cJSON *
-rotation_json(const struct store_rotation *r)
+rotation_json(const struct store_rotation *r, const struct config_app *app)
 {
 	cJSON *o = cJSON_CreateObject();
 	int planned = strcmp(r->state, rotation_state_name(ROTATION_PLANNED)) == 0;
@@ -299,13 +317,40 @@ rotation_json(const struct store_rotation *r)
 		add_time_ms(o, "next_at", r->next_at > 0 ? r->next_at : r->updated_at);
 	add_time_ms(o, "published_at", r->published_at);
 	add_time_ms(o, "retire_at", r->retire_at);
+	add_testing(o, r, app);
+	if (strcmp(r->state, rotation_state_name(ROTATION_WATCHING)) == 0)
+		add_time_ms(o, "watch_until", r->published_at + app->secret_watch_period * 1000);
 	return o;
+}
+
+/*
+ * "rotation_backoff": when failed rotations hold back the next planned one,
+ * {"until", "failed_in_a_row"}; else null.  0 or -1.
+ */
+static int
+add_backoff(cJSON *app_obj, struct store *st, const struct config_app *app)
+{
+	int64_t until = 0;
+	int failures = 0, rc = rotation_backoff(st, app, util_now_ms(), &until, &failures);
+	cJSON *o;
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		cJSON_AddNullToObject(app_obj, "rotation_backoff");
+		return 0;
+	}
+	o = cJSON_AddObjectToObject(app_obj, "rotation_backoff");
+	add_time_ms(o, "until", until);
+	cJSON_AddNumberToObject(o, "failed_in_a_row", failures);
+	return 0;
 }
 
 /* Unfinished rotations first, then the newest finished ones; 0 or -1. */
 static int
-add_rotations(cJSON *app_obj, struct store *st, const char *app)
+add_rotations(cJSON *app_obj, struct store *st, const struct config_app *cfg_app)
 {
+	const char *app = cfg_app->name;
 	cJSON *list = cJSON_AddArrayToObject(app_obj, "rotations");
 	struct store_rotation *open = NULL, *recent = NULL;
 	size_t n_open = 0, n_recent = 0, i;
@@ -317,10 +362,10 @@ add_rotations(cJSON *app_obj, struct store *st, const char *app)
 		return -1;
 	}
 	for (i = 0; i < n_open; i++)
-		cJSON_AddItemToArray(list, rotation_json(&open[i]));
+		cJSON_AddItemToArray(list, rotation_json(&open[i], cfg_app));
 	for (i = 0; i < n_recent; i++) {
 		if (rotation_finished(&recent[i]))
-			cJSON_AddItemToArray(list, rotation_json(&recent[i]));
+			cJSON_AddItemToArray(list, rotation_json(&recent[i], cfg_app));
 	}
 	store_rotations_free(open, n_open);
 	store_rotations_free(recent, n_recent);
@@ -479,7 +524,7 @@ status_app_health(struct store *st, const struct config *cfg, const struct confi
 	int64_t now = util_now_ms() / 1000;
 	int rc = -1;
 
-	if (add_secrets(o, st, app->name, now) == 0 && add_rotations(o, st, app->name) == 0)
+	if (add_secrets(o, st, app->name, now) == 0 && add_rotations(o, st, app) == 0)
 		rc = evaluate(o, st, cfg, app, now, out);
 	cJSON_Delete(o);
 	return rc;
@@ -539,7 +584,8 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	add_owners(o, st, app);
 	if (add_secrets(o, st, app->name, now) == -1 ||
 	    add_publish_target(o, st, app->name) == -1 || add_incidents(o, st, app->name) == -1 ||
-	    add_rotations(o, st, app->name) == -1 || add_webhook(o, st, app->name, now) == -1 ||
+	    add_rotations(o, st, app) == -1 || add_backoff(o, st, app) == -1 ||
+	    add_webhook(o, st, app->name, now) == -1 ||
 	    add_notifications(o, st, cfg, app->name) == -1 ||
 	    add_health(o, st, cfg, app, now, level) == -1) {
 		cJSON_Delete(o);
@@ -738,6 +784,11 @@ text_rotation(struct wbuf *b, const cJSON *r, const char *config)
 		    next ? next : "?", num(r, "attempts", 0));
 	else if (err != NULL)
 		add_fmt(b, "      last error: %s\n", err);
+	if (str(r, "testing", NULL) != NULL)
+		add_fmt(b, "      testing: %s\n", str(r, "testing", "?"));
+	if (str(r, "watch_until", NULL) != NULL)
+		add_fmt(b, "      watching the new secret until %s (rolled back if it is refused "
+		    "while the old one works)\n", str(r, "watch_until", "?"));
 	if (flag(r, "waiting_for_approval"))
 		add_fmt(b, "      waiting for approval: rekey approve -c %s %s\n", config,
 		    str(r, "id", "?"));
@@ -748,6 +799,12 @@ text_rotations(struct wbuf *b, const cJSON *app, const char *config)
 {
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(app, "rotations"), *r;
 
+	const cJSON *backoff = cJSON_GetObjectItemCaseSensitive(app, "rotation_backoff");
+
+	if (cJSON_IsObject(backoff))
+		add_fmt(b, "  backing off: %.0f rotation(s) in a row failed; no rotation planned by "
+		    "rekey before %s (rekey rotate does not wait)\n", num(backoff, "failed_in_a_row", 0),
+		    str(backoff, "until", "?"));
 	if (cJSON_GetArraySize(list) == 0) {
 		add_fmt(b, "  rotations: none\n");
 		return;

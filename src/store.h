@@ -113,6 +113,8 @@ struct store_rotation {
 	int64_t updated_at;
 	int64_t published_at;		/* Unix ms; 0: not yet */
 	int64_t retire_at;		/* Unix ms; 0: not scheduled */
+	int test_ok;			/* testing: consecutive acceptances of the new secret */
+	int64_t test_since;		/* testing: Unix ms it began (the propagation deadline's start) */
 };
 
 /* One incident: why a set of grants expired; strings owned (store_incident_clear). */

@@ -145,6 +145,13 @@ static const char *const migrations[] = {
 	" UPDATE incidents SET affected_grants = affected_grants - 1,"
 	" recovered_grants = recovered_grants - (OLD.recovered_ms != 0) WHERE id = OLD.incident_id;"
 	" END;",
+	/*
+	 * 6: testing counts consecutive acceptances of the new secret since
+	 * test_since (Unix ms), so that a restart resumes the count and the
+	 * propagation deadline instead of starting them over.
+	 */
+	"ALTER TABLE rotations ADD COLUMN test_ok INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rotations ADD COLUMN test_since INTEGER NOT NULL DEFAULT 0;",
 };
 
 static sqlite3_stmt *
@@ -905,7 +912,7 @@ sqlite_set_durability(void *db, int full)
 
 static const char rotation_columns[] = "id, app, state, reason, incident_id, dry_run, approved,"
     " old_key_id, new_key_id, new_hint, new_end, secret_ct, lifetime, attempts, next_at,"
-    " last_error, created_at, updated_at, published_at, retire_at";
+    " last_error, created_at, updated_at, published_at, retire_at, test_ok, test_since";
 
 static int
 sqlite_put_rotation(void *db, const struct store_rotation *r)
@@ -915,7 +922,7 @@ sqlite_put_rotation(void *db, const struct store_rotation *r)
 	sqlite3_stmt *st;
 
 	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO rotations (%s) VALUES (?1, ?2, ?3, ?4,"
-	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
 	    rotation_columns);
 	if ((st = prepare(s, sql)) == NULL)
 		return -1;
@@ -942,6 +949,8 @@ sqlite_put_rotation(void *db, const struct store_rotation *r)
 	sqlite3_bind_int64(st, 18, r->updated_at);
 	sqlite3_bind_int64(st, 19, r->published_at);
 	sqlite3_bind_int64(st, 20, r->retire_at);
+	sqlite3_bind_int(st, 21, r->test_ok);
+	sqlite3_bind_int64(st, 22, r->test_since);
 	return run_done(s, st, "put rotation");
 }
 
@@ -976,6 +985,8 @@ read_rotation(sqlite3_stmt *st, struct store_rotation *r)
 	r->updated_at = sqlite3_column_int64(st, 17);
 	r->published_at = sqlite3_column_int64(st, 18);
 	r->retire_at = sqlite3_column_int64(st, 19);
+	r->test_ok = sqlite3_column_int(st, 20);
+	r->test_since = sqlite3_column_int64(st, 21);
 }
 
 static int

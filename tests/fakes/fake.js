@@ -58,6 +58,9 @@
 //     }
 //   },
 //   "propagation_ms": 0,          a new secret is refused (7000215) this long
+//   "propagation_flaky_ms": 0,    ... then refused every other request for this long
+//                                 (replicas catching up: hashicorp/vault#27593 reports
+//                                 failures 2 to 10 minutes after a first success)
 //   "credential_change_ms": 200,  addPassword/removePassword take this long;
 //                                 overlapping changes to one app fail
 //   "concurrency_status": 400,    HTTP status of Directory_ConcurrencyViolation

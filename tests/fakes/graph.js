@@ -246,7 +246,7 @@ function appJson(world, app) {
 		deletedDateTime: null,
 		appId: app.app_id,
 		displayName: app.display_name,
-		signInAudience: 'AzureADMyOrg',
+		signInAudience: app.sign_in_audience || 'AzureADMyOrg',
 		keyCredentials: world.state.certificates(app).map(keyCredentialJson),
 		passwordCredentials: app.passwords.map(passwordJson),
 	};
@@ -366,6 +366,23 @@ function checkLifetimePolicy(world, t) {
 		[{ code: 'InvalidKeyEndDate', message: msg, target: 'EndDate' }]);
 }
 
+// An app that also signs in personal Microsoft accounts holds at most two
+// client secrets: Graph answers 400 TooManyAppPasswords to a third
+// (Azure/azure-cli#12946; the error code as Graph SDK users match it; the
+// message as the portal shows it, "You can only add a maximum of 2 encrypted
+// credentials.", jpazureid/blog#492). Seed an app with
+// "sign_in_audience": "AzureADandPersonalMicrosoftAccount" (or
+// "PersonalMicrosoftAccount") for it; other audiences have no such limit.
+const PERSONAL_AUDIENCES = ['AzureADandPersonalMicrosoftAccount', 'PersonalMicrosoftAccount'];
+const PERSONAL_MAX_SECRETS = 2;
+
+function checkSecretLimit(app) {
+	if (!PERSONAL_AUDIENCES.includes(app.sign_in_audience) ||
+	    app.passwords.length < PERSONAL_MAX_SECRETS)
+		return;
+	throw gerr(400, 'TooManyAppPasswords', 'You can only add a maximum of 2 encrypted credentials.');
+}
+
 async function addPassword(ctx) {
 	const auth = bearer(ctx);
 	const app = resolveApp(ctx, auth);
@@ -374,6 +391,7 @@ async function addPassword(ctx) {
 	const pc = jsonBody(ctx).passwordCredential || {};
 	const t = passwordTimes(pc);
 	checkLifetimePolicy(ctx.world, t);
+	checkSecretLimit(app);
 	await credentialChange(ctx, auth, app);
 	const secret = newSecret(ctx.world.state.data.secret_style);
 	const p = {

@@ -14,6 +14,7 @@ function defaults() {
 	return {
 		tenants: {},
 		propagation_ms: 0,
+		propagation_flaky_ms: 0,
 		credential_change_ms: 200,
 		max_lifetime_days: null,
 		concurrency_status: 400,
@@ -145,6 +146,20 @@ class State {
 	// Is a client secret good for an app right now? 'ok', 'expired' or
 	// 'invalid'. A secret that is not yet propagated is 'invalid', as Azure
 	// answers AADSTS7000215 for a brand-new secret for a few seconds.
+	// A secret is accepted by some replicas before others: for
+	// propagation_flaky_ms after propagation_ms, every other request with it
+	// is refused (hashicorp/vault#27593: "2 to 10 minutes" of intermittent
+	// invalid_client after a first success; terraform-provider-vault#2079).
+	// Alternating, not random, so that tests know no two in a row pass.
+	catchingUp(p, now) {
+		const prop = this.data.propagation_ms || 0;
+		const flaky = this.data.propagation_flaky_ms || 0;
+		if (p.created_ms === undefined || now - p.created_ms >= prop + flaky)
+			return false;
+		p.checks = (p.checks || 0) + 1;
+		return p.checks % 2 === 0;
+	}
+
 	checkSecret(app, secret, now = Date.now()) {
 		const matches = (app.passwords || []).filter((p) => p.secretText === secret);
 		if (matches.length === 0)
@@ -152,7 +167,10 @@ class State {
 		const prop = this.data.propagation_ms || 0;
 		const usable = (p) => Date.parse(p.startDateTime) <= now && now < Date.parse(p.endDateTime) &&
 			(p.created_ms === undefined || now - p.created_ms >= prop);
-		if (matches.some(usable))
+		const ok = matches.find(usable);
+		if (ok && this.catchingUp(ok, now))
+			return 'invalid';
+		if (ok)
 			return 'ok';
 		if (matches.some((p) => Date.parse(p.endDateTime) <= now))
 			return 'expired';

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import REKEY_BIN, Daemon, Tap, wait_for  # noqa: E402
 
 STATES = {"planned", "creating", "created", "testing", "tested", "publishing", "published",
+          "watching", "rolling_back",
           "retiring", "retired", "done", "failed"}
 
 

@@ -193,7 +193,7 @@ def run_storm(sinks):
             t.ok(1 <= len(got) <= 4, "%s: a handful of posts, not one per grant (%d)" % (ch, len(got)))
 
         rot = wait_for(lambda: (q(rig.d, "SELECT * FROM rotations WHERE state IN ('published',"
-                                         " 'retiring', 'retired', 'done')") or [None])[0], 40, 0.2)
+                                         " 'watching', 'retiring', 'retired', 'done')") or [None])[0], 40, 0.2)
         t.ok(rot is not None, "storm: the rotation published the new secret")
         done = one_each(sinks, "rotation_done", "rekey.rotation.done", "rotation done")
         new_secret = rig.connector_secret()

@@ -9,7 +9,9 @@ answer waits: addPassword answered but not yet stored, the connector
 updated but not yet recorded, the old secret removed but not yet recorded).
 States that make no call (created, tested, published, retired) are each
 written back into the row as a crash right after that write would leave it,
-then the daemon restarts from there."""
+then the daemon restarts from there.  Testing's count of acceptances and its
+deadline survive a kill -9 (test_ok, test_since in the row); watching resumes
+after one (rolling_back's kill -9 is in test_rotation_tenants.py)."""
 
 import os
 import sys
@@ -21,7 +23,9 @@ from rotationlib import CURRENT_KEY, PORTAL_KEY, TARGET_OID, Rig, wait_for  # no
 
 t = Tap()
 GET_APP = "/applications/%s(\\?|$)" % TARGET_OID
-rig = Rig(app_lines=["azure_app_object_id = %s" % TARGET_OID])
+# Two acceptances a second apart: testing lasts long enough to be seen halfway.
+rig = Rig(app_lines=["azure_app_object_id = %s" % TARGET_OID, "secret_test_spacing_ms = 1000"])
+CONNECTOR = "/v3/connectors/microsoft$"
 rid = None
 
 
@@ -30,14 +34,18 @@ def set_state(state):
         c.execute("UPDATE rotations SET state = ?, next_at = 0 WHERE id = ?", (state, rid))
 
 
-def crash_at(label, service, rule, want_state, before=None):
-    """Starts the daemon with rule armed at service, waits until the call is
-    held, checks the stored state, kills -9 and releases what was held."""
+def crash_at(label, service, rule, want_state, before=None, late=False):
+    """Starts the daemon with rule armed at service (late: after before(),
+    once the daemon runs), waits until the call is held, checks the stored
+    state, kills -9 and releases what was held."""
     global rid
-    rig.fakes.script(service, [rule])
+    if not late:
+        rig.fakes.script(service, [rule])
     rig.d.start()
     if before is not None:
         before()
+    if late:
+        rig.fakes.script(service, [rule])
     # The expiry poll makes some of the same calls (the connector read, for its
     # ConnectorReady condition): wait for the rotation itself to be held there.
     held = wait_for(lambda: rig.fakes.hung(service) >= 1 and rid and rig.rotation(rid) and
@@ -73,10 +81,28 @@ try:
     crash_at("testing", "identity", {"method": "POST", "body": "client_secret=",
                                      "action": {"hang": True}}, "testing")
     t.eq(len(rig.made_by(rid)), 1, "the orphans were removed before the add")
-    # created (resumed from), then publishing: the connector read.
+    # testing (resumed from): one acceptance counted, then killed; the count and
+    # the deadline's start come back from the row.
+    since = rig.rotation(rid)["test_since"]
+    rig.d.start()
+    halfway = wait_for(lambda: rig.rotation(rid)["test_ok"] == 1, 20, 0.05)
+    rig.d.kill9()
+    row = rig.rotation(rid)
+    t.ok(halfway and row["state"] == "testing" and row["test_ok"] == 1 and since > 0 and
+         row["test_since"] == since, "testing: one acceptance stored, the deadline's start kept "
+         "across the restart", (halfway, row["state"], row["test_ok"], since, row["test_since"]))
+    rig.d.start()
+    r = rig.wait_state(rid, ("publishing", "published", "retiring"), 20)
+    t.ok(r is not None, "testing: resumed from one acceptance to publishing")
+    rig.d.kill9()
+    # created (resumed from), then publishing: the connector read.  Armed once
+    # the expiry poll's own connector read at start is done.
     set_state("created")
-    crash_at("created -> publishing", "nylas", {"method": "GET", "path": "/v3/connectors/microsoft$",
-                                                "times": 0, "action": {"hang": True}}, "publishing")
+    reads = len(rig.fakes.requests("nylas", CONNECTOR))
+    crash_at("created -> publishing", "nylas", {"method": "GET", "path": CONNECTOR,
+                                                "action": {"hang": True}}, "publishing",
+             before=lambda: wait_for(lambda: len(rig.fakes.requests("nylas", CONNECTOR)) > reads,
+                                     20, 0.02), late=True)
     # tested (resumed from), then publishing: the update applied, its answer lost.
     set_state("tested")
     crash_at("tested -> publishing (applied)", "nylas",
@@ -95,6 +121,17 @@ try:
     set_state("published")
     crash_at("published -> retiring", "graph", {"method": "GET", "path": GET_APP,
                                                 "action": {"hang": True}}, "retiring")
+    # watching (resumed from, just published): killed while its probe is held.
+    with rig.d.db() as c:
+        c.execute("UPDATE rotations SET state = 'watching', next_at = 0, published_at = ?"
+                  " WHERE id = ?", (int(time.time() * 1000), rid))
+    crash_at("watching", "identity", {"method": "POST", "body": "client_secret=",
+                                      "action": {"hang": True}}, "watching")
+    rig.d.start()
+    r = rig.wait_state(rid, ("retiring", "retired", "done", "failed"), 20)
+    t.ok(r is not None and r["state"] != "failed", "watching: resumed, and went on to retiring",
+         r and (r["state"], r["last_error"]))
+    rig.d.kill9()
     # retired (resumed from): done.
     set_state("retired")
     rig.d.start()

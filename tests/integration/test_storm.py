@@ -157,7 +157,7 @@ def check_told(c, sinks):
 
 def published(rig):
     rows = rig.rotations() if os.path.exists(rig.d.db_path) else []
-    return [r for r in rows if r["state"] in ("published", "retiring", "retired", "done")]
+    return [r for r in rows if r["state"] in ("published", "watching", "retiring", "retired", "done")]
 
 
 def case(c, n, propagation_ms, after, sinks=None):

@@ -204,7 +204,7 @@ test_error_fields(void)
 #define APP_OBJECT \
 	"{\"id\":\"0c7ad4c4-3c5e-4f5e-8e58-2bc2b2c4d1a6\",\"appId\":" \
 	"\"11111111-2222-3333-4444-555555555555\",\"displayName\":\"Nylas connector\"," \
-	"\"passwordCredentials\":[" \
+	"\"signInAudience\":\"AzureADandPersonalMicrosoftAccount\",\"passwordCredentials\":[" \
 	"{\"customKeyIdentifier\":null,\"displayName\":\"rekey-r1\",\"endDateTime\":" \
 	"\"2026-07-01T00:00:00Z\",\"hint\":\"abc\",\"keyId\":\"f0b0b335-1d71-4883-8f98-" \
 	"567911bfdca6\",\"secretText\":null,\"startDateTime\":\"2026-01-01T00:00:00Z\"}," \
@@ -220,6 +220,8 @@ static void
 check_app(const struct graph_application *a, const char *what)
 {
 	TAP_STR_EQ(a->id, "0c7ad4c4-3c5e-4f5e-8e58-2bc2b2c4d1a6", "%s: object id", what);
+	TAP_STR_EQ(a->sign_in_audience, "AzureADandPersonalMicrosoftAccount",
+	    "%s: signInAudience (the two-secret limit)", what);
 	TAP_STR_EQ(a->app_id, "11111111-2222-3333-4444-555555555555", "%s: appId", what);
 	TAP_STR_EQ(a->display_name, "Nylas connector", "%s: displayName", what);
 	TAP_OK(a->n_passwords == 2, "%s: two passwords", what);
@@ -666,11 +668,11 @@ test_urls(void)
 
 	TAP_STR_EQ(u, "https://graph.microsoft.com/v1.0/applications?$filter=appId%20eq%20%27"
 	    "11111111-2222-3333-4444-555555555555%27&$select=id,appId,displayName,"
-	    "passwordCredentials", "url: appId filter percent-encoded");
+	    "signInAudience,passwordCredentials", "url: appId filter percent-encoded");
 	free(u);
 	u = graph_find_application_url("http://127.0.0.1:9/v1.0", "a'b&c");
 	TAP_STR_EQ(u, "http://127.0.0.1:9/v1.0/applications?$filter=appId%20eq%20%27a%27%27b%26c%27"
-	    "&$select=id,appId,displayName,passwordCredentials",
+	    "&$select=id,appId,displayName,signInAudience,passwordCredentials",
 	    "url: a quote is doubled, & is encoded");
 	free(u);
 }

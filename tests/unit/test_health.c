@@ -200,6 +200,29 @@ test_evaluate(void)
 	cfg.public_url = (char *)"https://hooks.example.com";
 }
 
+/* RotationPossible: ok until a rotation is blocked; a block that needs a person is critical. */
+static void
+test_rotation_possible(void)
+{
+	struct condition recs[CONDITION_TYPE_COUNT];
+	struct health_facts f;
+	struct health_report r;
+
+	healthy(&f, recs);
+	f.recorded[CONDITION_ROTATION_POSSIBLE] = NULL;
+	health_evaluate(&cfg, &app, &f, NOW, &r);
+	TAP_OK(r.items[CONDITION_ROTATION_POSSIBLE].c.status == CONDITION_TRUE && r.level == HEALTH_OK,
+	    "RotationPossible: true while no rotation was ever blocked");
+	recs[CONDITION_ROTATION_POSSIBLE] = rec(CONDITION_ROTATION_POSSIBLE, CONDITION_FALSE, 1,
+	    NOW - 5);
+	f.recorded[CONDITION_ROTATION_POSSIBLE] = &recs[CONDITION_ROTATION_POSSIBLE];
+	health_evaluate(&cfg, &app, &f, NOW, &r);
+	TAP_OK(level_of(&r, CONDITION_ROTATION_POSSIBLE) == HEALTH_CRITICAL &&
+	    r.level == HEALTH_CRITICAL, "RotationPossible: a blocked rotation is critical at once");
+	TAP_STR_EQ(condition_type_name(CONDITION_ROTATION_POSSIBLE), "RotationPossible",
+	    "RotationPossible: its name");
+}
+
 static void
 test_records(struct store *st)
 {
@@ -249,6 +272,7 @@ main(void)
 
 	setup();
 	test_evaluate();
+	test_rotation_possible();
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(url, sizeof(url), "sqlite:%s/rekey.db", dir);

@@ -22,7 +22,7 @@
 
 static const char *const names[] = {
 	"planned", "creating", "created", "testing", "tested", "publishing", "published",
-	"retiring", "retired", "done", "failed",
+	"watching", "rolling_back", "retiring", "retired", "done", "failed",
 };
 
 static void

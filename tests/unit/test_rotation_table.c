@@ -14,8 +14,14 @@
 
 #define N_STATES (ROTATION_FAILED + 1)
 #define N_OUTCOMES ROTATION_OUTCOME_COUNT
-/* Enumerated facts: 8 flags plus attempts (none made, or far more than any limit). */
-#define N_FACTS (1 << 9)
+/*
+ * Enumerated facts: 8 flags, attempts (none made, or far more than any
+ * limit), the propagation timeout passed or not, the acceptances in a
+ * row one short of those needed or fewer, the old secret's text known, the
+ * watch over, the old secret still accepted.
+ */
+#define N_FACTS (1 << 14)
+#define TEST_NEEDED 3
 #define MANY_TRIES 1000000
 
 struct want {
@@ -28,6 +34,7 @@ struct want {
 #define RETRY(s)	{ ROTATION_##s, ROTATION_ACTION_RETRY }
 #define AGAIN(s)	{ ROTATION_##s, ROTATION_ACTION_AGAIN }
 #define HOLD(s)		{ ROTATION_##s, ROTATION_ACTION_HOLD }
+#define PACE(s)		{ ROTATION_##s, ROTATION_ACTION_PACE }
 #define FAIL		GO(FAILED)
 /* Unreachable: the driver never reports this outcome in this state.  Failing stops safely. */
 #define X		FAIL
@@ -43,52 +50,78 @@ struct want {
  */
 static const struct want base[N_STATES][N_OUTCOMES] = {
 	/*		start		ok		retryable	permanent	not_found
-	 *		rejected	lifetime	orphan_removed	unmanaged */
+	 *		rejected	lifetime	orphan_removed	unmanaged
+	 *		room_made */
 	[ROTATION_PLANNED] = {
 			ON(PLANNED),	GO(CREATING),	RETRY(PLANNED),	FAIL,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	/* creating: a lifetime-policy refusal adds again with a shorter lifetime; an
-	 * orphan (our displayName, text never stored) is removed, then add again. */
+	 * orphan (our displayName, text never stored) is removed, then add again;
+	 * a secret removed for the two-secret limit: read again, then add. */
 	[ROTATION_CREATING] = {
 			ON(CREATING),	GO(CREATED),	RETRY(CREATING), FAIL,		X,
-			X,		AGAIN(CREATING), AGAIN(CREATING), X },
+			X,		AGAIN(CREATING), AGAIN(CREATING), X,
+			AGAIN(CREATING) },
 	[ROTATION_CREATED] = {
 			GO(TESTING),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	/* testing: until the new secret works (propagation) or a deadline passes. */
 	[ROTATION_TESTING] = {
 			ON(TESTING),	GO(TESTED),	RETRY(TESTING),	FAIL,		X,
-			RETRY(TESTING),	X,		X,		X },
+			RETRY(TESTING),	X,		X,		X,
+			X },
 	[ROTATION_TESTED] = {
 			GO(PUBLISHING),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	[ROTATION_PUBLISHING] = {
 			ON(PUBLISHING),	GO(PUBLISHED),	RETRY(PUBLISHING), FAIL,	X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
+	/* published: watched when the old secret could be put back, else retiring. */
 	[ROTATION_PUBLISHED] = {
-			GO(RETIRING),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			GO(WATCHING),	X,		X,		X,		X,
+			X,		X,		X,		X,
+			X },
+	/* watching: probed until the watch is over; a refusal while the old works
+	 * rolls back; a refusal of both is looked at again. */
+	[ROTATION_WATCHING] = {
+			ON(WATCHING),	PACE(WATCHING),	RETRY(WATCHING), FAIL,		X,
+			RETRY(WATCHING), X,		X,		X,
+			X },
+	/* rolling_back: the old secret published again ends the rotation failed. */
+	[ROTATION_ROLLING_BACK] = {
+			ON(ROLLING_BACK), FAIL,		RETRY(ROLLING_BACK), FAIL,	X,
+			X,		X,		X,		X,
+			X },
 	/* retiring: an old secret already gone is retired; one rekey did not make
 	 * stays (retire_unmanaged_secrets = no) and the rotation is done. */
 	[ROTATION_RETIRING] = {
 			ON(RETIRING),	GO(RETIRED),	RETRY(RETIRING), FAIL,		GO(RETIRED),
-			X,		X,		X,		GO(DONE) },
+			X,		X,		X,		GO(DONE),
+			X },
 	[ROTATION_RETIRED] = {
 			GO(DONE),	X,		X,		X,		X,
-			X,		X,		X,		X },
+			X,		X,		X,		X,
+			X },
 	[ROTATION_DONE] = {
 			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),
-			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE) },
+			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),
+			HOLD(DONE) },
 	[ROTATION_FAILED] = {
 			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),
-			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED) },
+			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),
+			HOLD(FAILED) },
 };
 
 #define S(s)		(1u << ROTATION_##s)
 #define O(o)		(1u << ROTATION_OUTCOME_##o)
 #define ANY		0xffffffffu
 #define ACTIVE		(ANY & ~S(DONE) & ~S(FAILED))
-#define CALLING		(S(PLANNED) | S(CREATING) | S(TESTING) | S(PUBLISHING) | S(RETIRING))
+#define CALLING		(S(PLANNED) | S(CREATING) | S(TESTING) | S(PUBLISHING) | S(WATCHING) | \
+			 S(ROLLING_BACK) | S(RETIRING))
 
 static int always(const struct rotation_facts *f) { (void)f; return 1; }
 static int dry(const struct rotation_facts *f) { return f->dry_run; }
@@ -104,6 +137,11 @@ static int unmanaged_early(const struct rotation_facts *f)
 	return f->retire_unmanaged && !f->grace_over;
 }
 static int at_min(const struct rotation_facts *f) { return f->lifetime_at_min; }
+static int more_needed(const struct rotation_facts *f) { return f->test_ok + 1 < f->test_needed; }
+static int timed_out(const struct rotation_facts *f) { return f->test_timed_out; }
+static int no_rollback(const struct rotation_facts *f) { return !f->can_roll_back; }
+static int watched(const struct rotation_facts *f) { return f->watch_over; }
+static int old_works(const struct rotation_facts *f) { return f->old_works; }
 
 /* How facts change the table; the first rule that matches wins, else the table holds. */
 static const struct rule {
@@ -118,6 +156,8 @@ static const struct rule {
 	    "dry-run: no writes to Graph or Nylas (a dry run found past planned stops)" },
 	{ CALLING, O(RETRYABLE), exhausted, FAIL, "give up -> failed" },
 	{ S(TESTING), O(REJECTED), exhausted, FAIL, "testing: until a deadline passes" },
+	{ S(TESTING), O(REJECTED), timed_out, FAIL,
+	    "testing: within secret_propagation_timeout" },
 	{ S(PLANNED), O(START), not_approved, { ROTATION_PLANNED, ROTATION_ACTION_WAIT },
 	    "approve: stop at planned until approved" },
 	{ S(PLANNED), O(OK), dry, GO(DONE), "dry-run: record what would be done" },
@@ -125,10 +165,20 @@ static const struct rule {
 	    "secretText stored in the same transaction as created" },
 	{ S(TESTING) | S(PUBLISHING), O(OK), no_secret, FAIL,
 	    "secretText stored in the same transaction as created (unreachable: fail)" },
+	{ S(TESTING), O(OK), more_needed, PACE(TESTING),
+	    "testing: several consecutive acceptances spread over time before publishing" },
 	{ S(PUBLISHED), O(START), old_unknown, GO(DONE),
 	    "retiring: nothing to remove when the old secret is unknown" },
 	{ S(PUBLISHED), O(START), old_is_new, GO(DONE),
 	    "retiring: never the one just published" },
+	{ S(PUBLISHED), O(START), no_rollback, GO(RETIRING),
+	    "watching: only when the old secret could be put back" },
+	{ S(WATCHING), O(START), no_secret, FAIL, "watching: the published secret is stored" },
+	{ S(WATCHING), O(START) | O(OK), watched, GO(RETIRING),
+	    "watching: for secret_watch_period, then the old secret may be retired" },
+	{ S(WATCHING), O(REJECTED), old_works, GO(ROLLING_BACK),
+	    "rollback: refused after publishing while the old secret works" },
+	{ S(WATCHING), O(REJECTED), exhausted, FAIL, "watching: refusals of both are bounded" },
 	{ S(RETIRING), O(START), grace_pending, { ROTATION_RETIRING, ROTATION_ACTION_WAIT },
 	    "retiring: after old_secret_grace" },
 	{ S(RETIRING), O(UNMANAGED), unmanaged_early, FAIL,
@@ -152,6 +202,12 @@ facts_from(unsigned bits, struct rotation_facts *f)
 	f->retire_unmanaged = (bits >> 6) & 1;
 	f->lifetime_at_min = (bits >> 7) & 1;
 	f->attempts = (bits >> 8) & 1 ? MANY_TRIES : 0;
+	f->test_timed_out = (bits >> 9) & 1;
+	f->test_needed = TEST_NEEDED;
+	f->test_ok = (bits >> 10) & 1 ? TEST_NEEDED - 2 : TEST_NEEDED - 1;
+	f->can_roll_back = !((bits >> 11) & 1);
+	f->watch_over = (bits >> 12) & 1;
+	f->old_works = (bits >> 13) & 1;
 }
 
 /* What the design wants; *rule (may be NULL) names the rule that applied, if any. */
@@ -173,7 +229,7 @@ expected(enum rotation_state s, enum rotation_outcome o, const struct rotation_f
 }
 
 static const char *const action_names[] = {
-	"go", "continue", "retry", "again", "wait", "hold",
+	"go", "continue", "retry", "again", "wait", "hold", "pace",
 };
 
 static int checks;
@@ -227,7 +283,8 @@ p_no_skip(unsigned s, unsigned o, const struct rotation_facts *f, const struct r
 	(void)o;
 	(void)f;
 	return st->next == s || st->next == ROTATION_DONE || st->next == ROTATION_FAILED ||
-	    st->next == s + 1;
+	    st->next == s + 1 || (st->next == ROTATION_RETIRING &&
+	    (s == ROTATION_PUBLISHED || s == ROTATION_WATCHING));
 }
 
 static int
@@ -238,6 +295,24 @@ p_tested_before_publishing(unsigned s, unsigned o, const struct rotation_facts *
 	(void)f;
 	return st->next != ROTATION_PUBLISHING || s == ROTATION_TESTED ||
 	    s == ROTATION_PUBLISHING;
+}
+
+static int
+p_consistently_accepted(unsigned s, unsigned o, const struct rotation_facts *f,
+    const struct rotation_step *st)
+{
+	(void)o;
+	return st->next != ROTATION_TESTED || s != ROTATION_TESTING ||
+	    f->test_ok + 1 >= f->test_needed;
+}
+
+static int
+p_rollback_only_when_old_works(unsigned s, unsigned o, const struct rotation_facts *f,
+    const struct rotation_step *st)
+{
+	if (st->next != ROTATION_ROLLING_BACK || s == ROTATION_ROLLING_BACK)
+		return 1;
+	return s == ROTATION_WATCHING && o == ROTATION_OUTCOME_REJECTED && f->old_works;
 }
 
 static int
@@ -256,7 +331,7 @@ p_retiring_from_published(unsigned s, unsigned o, const struct rotation_facts *f
 	(void)o;
 	if (st->next != ROTATION_RETIRING)
 		return 1;
-	if (s == ROTATION_RETIRING)
+	if (s == ROTATION_RETIRING || s == ROTATION_WATCHING)
 		return 1;
 	return s == ROTATION_PUBLISHED && f->old_known && !f->old_is_new;
 }
@@ -281,7 +356,7 @@ p_secret_stored(unsigned s, unsigned o, const struct rotation_facts *f,
 	    st->next == ROTATION_TESTED || st->next == ROTATION_PUBLISHING ||
 	    st->next == ROTATION_PUBLISHED);
 	int calling = st->action == ROTATION_ACTION_CONTINUE &&
-	    (s == ROTATION_TESTING || s == ROTATION_PUBLISHING);
+	    (s == ROTATION_TESTING || s == ROTATION_PUBLISHING || s == ROTATION_WATCHING);
 
 	(void)o;
 	return f->secret_stored || (!entering && !calling);
@@ -306,7 +381,12 @@ p_bounded(unsigned s, unsigned o, const struct rotation_facts *f, const struct r
 		    f->attempts + 1 >= st->max_tries;
 	if (st->action == ROTATION_ACTION_AGAIN)
 		return s == ROTATION_CREATING && (o == ROTATION_OUTCOME_ORPHAN_REMOVED ||
+		    o == ROTATION_OUTCOME_ROOM_MADE ||
 		    (o == ROTATION_OUTCOME_LIFETIME_POLICY && !f->lifetime_at_min));
+	/* Acceptances are counted up to those needed, never more. */
+	if (st->action == ROTATION_ACTION_PACE)
+		return o == ROTATION_OUTCOME_OK && ((s == ROTATION_TESTING &&
+		    f->test_ok + 1 < f->test_needed) || (s == ROTATION_WATCHING && !f->watch_over));
 	return 1;
 }
 
@@ -325,6 +405,8 @@ p_calls_only_when_allowed(unsigned s, unsigned o, const struct rotation_facts *f
 	case ROTATION_CREATING:
 	case ROTATION_TESTING:
 	case ROTATION_PUBLISHING:
+	case ROTATION_WATCHING:
+	case ROTATION_ROLLING_BACK:
 		return 1;
 	case ROTATION_RETIRING:
 		/* The old secret goes after the grace, and only rekey's unless allowed. */
@@ -388,15 +470,20 @@ test_properties(void)
 {
 	check_property(p_no_skip, "a transition moves one step on, to done, or to failed");
 	check_property(p_tested_before_publishing, "publishing is entered only from tested");
+	check_property(p_consistently_accepted, "tested is entered only after the acceptances "
+	    "needed, in a row");
 	check_property(p_terminal, "nothing leaves done or failed");
-	check_property(p_retiring_from_published, "retiring is reached only from published, "
-	    "and only with an old secret known that is not the new one");
+	check_property(p_rollback_only_when_old_works, "rolling_back is entered only from "
+	    "watching, on a refusal of the new secret while the old one works");
+	check_property(p_retiring_from_published, "retiring is reached only from published "
+	    "(with an old secret known that is not the new one) or after watching");
 	check_property(p_dry_run, "a dry run never reaches creating (nor calls out past planned)");
 	check_property(p_secret_stored, "testing, tested, publishing and published are never "
 	    "entered (nor their calls made) without the new secret stored");
 	check_property(p_stay_or_go, "go changes the state; every other action keeps it");
 	check_property(p_bounded, "retries are bounded: a retry only below max_tries, giving up "
-	    "at it; repeats without a try only in creating (orphan, shorter lifetime)");
+	    "at it; repeats without a try only in creating (orphan, shorter lifetime) and, "
+	    "counted, in testing below the acceptances needed");
 	check_property(p_calls_only_when_allowed, "a step calls out only when allowed: approved; "
 	    "retiring after the grace and only rekey's secrets unless allowed");
 	check_property(p_permanent_fails, "a permanent failure of any step fails the rotation");

@@ -70,7 +70,9 @@ test_counts_migrated(void)
 	static const char to_v4[] = "DROP TRIGGER incident_grant_listed;"
 	    " DROP TRIGGER incident_grant_recovered; DROP TRIGGER incident_grant_removed;"
 	    " ALTER TABLE incidents DROP COLUMN affected_grants;"
-	    " ALTER TABLE incidents DROP COLUMN recovered_grants; PRAGMA user_version = 4;";
+	    " ALTER TABLE incidents DROP COLUMN recovered_grants;"
+	    " ALTER TABLE rotations DROP COLUMN test_ok; ALTER TABLE rotations DROP COLUMN test_since;"
+	    " PRAGMA user_version = 4;";
 	struct store_incident got;
 	struct store *st;
 	char path[128], *err = NULL;
