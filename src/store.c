@@ -32,10 +32,13 @@ find_backend(const char *url)
 static void
 no_backend(const char *url, char **err)
 {
+	char *shown = util_url_shown(url, 0);
+
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
 		*err = xstrdup("the PostgreSQL store is not available in this version; use sqlite:PATH");
 	else
-		*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH)", url);
+		*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH)", shown);
+	free(shown);
 }
 
 struct store *
