@@ -488,6 +488,13 @@ change(struct job *j)
 		job_done(j, "not_a_user");
 		return;
 	}
+	/* Only a GUID or a UPN goes into a Graph path (a ".." would climb out of /users). */
+	if (!graph_user_id_valid(uid)) {
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "Graph notification %s names a user id "
+		    "that is neither a GUID nor a userPrincipalName: not acted on", j->ev.event_id);
+		job_done(j, "bad_user_id");
+		return;
+	}
 	if (j->app->gc == NULL) {
 		job_done(j, "no_graph_client");
 		return;
