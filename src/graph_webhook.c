@@ -302,26 +302,100 @@ journal_item(struct delivery *d, const struct graph_batch *b, size_t i)
 	free(record);
 }
 
+/*
+ * What a batch dropped, told in one warning line: anyone can POST a batch
+ * of GRAPH_BATCH_MAX items without knowing the clientState, and a line per
+ * item would let them write a thousand lines a request.
+ */
+struct drops {
+	size_t bad_state, invalid, misrouted;
+	const char *subscription;	/* of the first item with a wrong clientState */
+	int other_subscriptions;	/* 1 when another such item names another one */
+	const char *why;		/* of the first unusable item */
+};
+
+/* Per app, at most one such line this often; what is left out is counted into the next. */
+#define DROP_WARN_INTERVAL_MS (60 * 1000)
+#define DROP_WARN_APPS 64
+
+struct drop_warn {
+	char app[64];
+	int64_t last_ms;
+	uint64_t suppressed;		/* items dropped and not told since last_ms */
+};
+
+static struct drop_warn drop_warns[DROP_WARN_APPS];
+
+/* The app's slot; with more apps than slots, the least recently told one is reused. */
+static struct drop_warn *
+drop_warn_of(const char *app)
+{
+	struct drop_warn *oldest = &drop_warns[0];
+	size_t i;
+
+	for (i = 0; i < DROP_WARN_APPS; i++) {
+		if (strcmp(drop_warns[i].app, app) == 0)
+			return &drop_warns[i];
+		if (drop_warns[i].last_ms < oldest->last_ms)
+			oldest = &drop_warns[i];
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	util_strlcpy(oldest->app, app, sizeof(oldest->app));
+	return oldest;
+}
+
+static void
+warn_drops(struct http_req *hr, const struct drops *dr, size_t n_items)
+{
+	size_t n = dr->bad_state + dr->invalid + dr->misrouted;
+	struct drop_warn *w;
+	int64_t now = util_now_ms();
+	char state[GRAPH_ITEM_FIELD_MAX + 96] = "", invalid[128] = "", routed[96] = "", more[96] = "";
+
+	if (n == 0)
+		return;
+	w = drop_warn_of(hr->app);
+	if (w->last_ms != 0 && now - w->last_ms < DROP_WARN_INTERVAL_MS) {
+		w->suppressed += n;
+		return;
+	}
+	if (dr->bad_state > 0)
+		snprintf(state, sizeof(state), "; %zu with a wrong clientState (subscription %s%s)",
+		    dr->bad_state, dr->subscription, dr->other_subscriptions ? " and others" : "");
+	if (dr->invalid > 0)
+		snprintf(invalid, sizeof(invalid), "; %zu unusable (%s)", dr->invalid, dr->why);
+	if (dr->misrouted > 0)
+		snprintf(routed, sizeof(routed), "; %zu sent to the other URL", dr->misrouted);
+	if (w->suppressed > 0)
+		snprintf(more, sizeof(more), "; and %llu more in batches since the last warning",
+		    (unsigned long long)w->suppressed);
+	log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped %zu of %zu Graph notifications in a "
+	    "batch%s%s%s%s", n, n_items, state, invalid, routed, more);
+	w->last_ms = now;
+	w->suppressed = 0;
+}
+
 /* Drops the items that are unusable or whose clientState is not the app's; 1 when kept. */
 static int
-keep_item(struct http_req *hr, const struct config_app *app, const struct graph_item *item,
-    int lifecycle, const char *kind)
+keep_item(const struct config_app *app, const struct graph_item *item, int lifecycle,
+    const char *kind, struct drops *dr)
 {
 	if (item->invalid != NULL) {
-		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped a Graph notification: %s",
-		    item->invalid);
+		if (dr->invalid++ == 0)
+			dr->why = item->invalid;
 		metrics_inc_webhook("graph", kind, "invalid");
 		return 0;
 	}
 	if ((item->lifecycle_event != NULL) != lifecycle) {
-		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped a Graph %s notification sent "
-		    "to the %s URL", item->lifecycle_event ? "lifecycle" : "change", kind);
+		dr->misrouted++;
 		metrics_inc_webhook("graph", kind, "invalid");
 		return 0;
 	}
 	if (!graph_client_state_matches(app->graph_client_state, item->client_state)) {
-		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped a Graph notification with a "
-		    "wrong clientState (subscription %s)", item->subscription_id);
+		if (dr->bad_state++ == 0)
+			dr->subscription = item->subscription_id;
+		else if (strcmp(dr->subscription, item->subscription_id) != 0)
+			dr->other_subscriptions = 1;
 		metrics_inc_webhook("graph", kind, "bad_client_state");
 		return 0;
 	}
@@ -337,6 +411,7 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	const char *kind = kind_label(lifecycle);
 	struct delivery *d;
 	struct graph_batch b;
+	struct drops dr;
 	char *err = NULL;
 
 	if (graph_parse_batch(raw, len, (size_t)hr->rt->cfg->max_body, &b, &err) == -1) {
@@ -354,11 +429,13 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	d->kind = kind;
 	/* The extra count keeps the delivery alive until every item has been submitted. */
 	d->pending = 1;
+	memset(&dr, 0, sizeof(dr));
 	journal_hold(hr->rt->journal);
 	for (i = 0; i < b.n_items; i++)
-		if (keep_item(hr, app, &b.items[i], lifecycle, kind))
+		if (keep_item(app, &b.items[i], lifecycle, kind, &dr))
 			journal_item(d, &b, i);
 	journal_release(hr->rt->journal);
+	warn_drops(hr, &dr, b.n_items);
 	graph_batch_clear(&b);
 	if (--d->pending == 0)
 		answer(d);

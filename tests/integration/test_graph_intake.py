@@ -73,6 +73,27 @@ try:
     st, _, _ = d.request("POST", "/webhooks/graph/prod/other", b"{}")
     t.eq(st, 404, "a path other than /lifecycle under the app is 404")
 
+    # Without the clientState anyone can POST GRAPH_BATCH_MAX items: one warning line
+    # per batch (count and subscription), and per app at most one a minute.
+    def drop_lines():
+        return [l for l in d.log_text().splitlines() if "Graph notification" in l and "dropped" in l]
+
+    flood = {"value": [{"subscriptionId": SUB, "clientState": "guess-%d" % i, "changeType": "updated",
+                        "resource": "Users/x"} for i in range(1000)]}
+    st, _, _ = post("/webhooks/graph/prod", flood)
+    lines = wait_for(drop_lines, 5) or []
+    t.ok(st == 202 and len(lines) == 1, "1000 items with a wrong clientState: 202 and one warning line",
+         (st, len(lines)))
+    t.ok(lines and "dropped 1000 of 1000" in lines[0] and "1000 with a wrong clientState" in lines[0] and
+         SUB in lines[0], "the line gives the count and the subscription id", lines[:1])
+    st, _, _ = post("/webhooks/graph/prod", flood)
+    st2, _, _ = post("/webhooks/graph/prod", {"value": [{"subscriptionId": "s", "changeType": 5}] * 10})
+    t.ok(st == 202 and st2 == 202 and len(drop_lines()) == 1,
+         "more dropped batches within the minute add no line", len(drop_lines()))
+    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "bad_client_state"}), 2000.0,
+         "but every dropped item is counted")
+    bad_before = 2000.0
+
     # A batch: good items stored, a wrong clientState dropped and counted.
     good = [item(), item(change="deleted")]
     bad = item(client_state="not-the-state")
@@ -80,7 +101,7 @@ try:
     t.eq(st, 202, "a batch is answered 202")
     ids = sorted(e["event_id"] for e in graph_events())
     t.eq(ids, sorted(i["id"] for i in good), "the two good items are stored, the bad one is not")
-    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "bad_client_state"}), 1.0,
+    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "bad_client_state"}), bad_before + 1,
          "the wrong clientState is counted")
     rec = graph_events("event_id = ?", (good[0]["id"],))[0]
     stored = json.loads(rec["body"])
