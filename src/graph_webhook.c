@@ -73,10 +73,10 @@ parse_item(const cJSON *obj, struct graph_item *item)
 		item->invalid = "needs exactly one of changeType and lifecycleEvent";
 }
 
+/* tokens (an array, or NULL) into out->tokens, bounded in count and size.  0 or -1. */
 static int
-parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
+take_tokens(const cJSON *tokens, struct graph_batch *out, char **err)
 {
-	const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "validationTokens");
 	const cJSON *t;
 	int n;
 
@@ -93,7 +93,68 @@ parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
 			*err = xstrdup("a validation token is not a string");
 			return -1;
 		}
+		if (strlen(t->valuestring) > GRAPH_TOKEN_BYTES_MAX) {
+			*err = xasprintf("a validation token is longer than %d bytes",
+			    GRAPH_TOKEN_BYTES_MAX);
+			return -1;
+		}
 		out->tokens[out->n_tokens++] = t->valuestring;
+	}
+	return 0;
+}
+
+static int
+valid_ref(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < GRAPH_TOKENS_REF_LEN; i++)
+		if (crypto_hex_value(s[i]) < 0)
+			return 0;
+	return s[i] == '\0';
+}
+
+/* validationTokens, or (a journaled record) validationTokensRef; not both.  0 or -1. */
+static int
+parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
+{
+	const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "validationTokens");
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(root, "validationTokensRef");
+
+	if (ref == NULL || cJSON_IsNull(ref))
+		return take_tokens(tokens, out, err);
+	if (!cJSON_IsString(ref) || !valid_ref(ref->valuestring) ||
+	    (tokens != NULL && !cJSON_IsNull(tokens))) {
+		*err = xstrdup("validationTokensRef is not a digest, or comes with validationTokens");
+		return -1;
+	}
+	out->tokens_ref = ref->valuestring;
+	return 0;
+}
+
+int
+graph_batch_set_tokens(struct graph_batch *b, const char *json, size_t len, char **err)
+{
+	cJSON *root;
+
+	if (b->tokens_root != NULL || b->n_tokens > 0) {
+		*err = xstrdup("the batch has its tokens already");
+		return -1;
+	}
+	/* Each token escaped at most 6-fold ("\\u00xx"), with its quotes and comma. */
+	root = len <= (size_t)GRAPH_TOKENS_MAX * (6 * GRAPH_TOKEN_BYTES_MAX + 3) + 2 ?
+	    json_parse_whole(json, len) : NULL;
+	if (root == NULL || !cJSON_IsArray(root) || cJSON_GetArraySize(root) == 0) {
+		*err = xstrdup("stored validationTokens are not a non-empty array");
+		cJSON_Delete(root);
+		return -1;
+	}
+	b->tokens_root = root;
+	if (take_tokens(root, b, err) == -1) {
+		free(b->tokens);
+		b->tokens = NULL;
+		b->n_tokens = 0;
+		return -1;
 	}
 	return 0;
 }
@@ -134,26 +195,46 @@ void
 graph_batch_clear(struct graph_batch *b)
 {
 	cJSON_Delete(b->root);
+	cJSON_Delete(b->tokens_root);
 	free(b->items);
 	free(b->tokens);
 	memset(b, 0, sizeof(*b));
 }
 
 char *
-graph_item_record(const struct graph_batch *b, size_t i)
+graph_tokens_record(const struct graph_batch *b, char ref[GRAPH_TOKENS_REF_LEN + 1])
 {
-	cJSON *rec = cJSON_CreateObject(), *value = cJSON_CreateArray(), *tokens;
+	unsigned char digest[CRYPTO_SHA256_LEN];
+	cJSON *tokens;
 	char *out;
 	size_t t;
 
-	/* References: the record borrows the item and tokens from the batch's tree. */
+	if (b->n_tokens == 0)
+		return NULL;
+	tokens = cJSON_CreateArray();
+	/* References: the array borrows the strings from the batch's tree. */
+	for (t = 0; t < b->n_tokens; t++)
+		cJSON_AddItemToArray(tokens, cJSON_CreateStringReference(b->tokens[t]));
+	out = cJSON_PrintUnformatted(tokens);
+	cJSON_Delete(tokens);
+	if (out == NULL || crypto_sha256(out, strlen(out), digest) == -1)
+		fatal("out of memory");
+	crypto_hex_encode(digest, sizeof(digest), ref);
+	return out;
+}
+
+char *
+graph_item_record(const struct graph_batch *b, size_t i, const char *tokens_ref)
+{
+	cJSON *rec = cJSON_CreateObject(), *value = cJSON_CreateArray();
+	char *out;
+
+	/* A reference: the record borrows the item from the batch's tree. */
 	cJSON_AddItemReferenceToArray(value, (cJSON *)b->items[i].json);
 	cJSON_AddItemToObject(rec, "value", value);
-	if (b->n_tokens > 0) {
-		tokens = cJSON_AddArrayToObject(rec, "validationTokens");
-		for (t = 0; t < b->n_tokens; t++)
-			cJSON_AddItemToArray(tokens, cJSON_CreateStringReference(b->tokens[t]));
-	}
+	if (tokens_ref != NULL)
+		cJSON_AddItemToObject(rec, "validationTokensRef",
+		    cJSON_CreateStringReference(tokens_ref));
 	out = cJSON_PrintUnformatted(rec);
 	cJSON_Delete(rec);
 	if (out == NULL)
@@ -278,12 +359,69 @@ stored_cb(enum store_result result, void *arg)
 		answer(d);
 }
 
+/* A batch's validationTokens on their way to the store, once for all its items. */
+struct tokens_write {
+	struct delivery *d;
+	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	char *json;
+	int64_t now_ms;
+};
+
+static int
+tokens_op(struct store *st, void *arg)
+{
+	struct tokens_write *tw = arg;
+
+	return store_put_graph_tokens(st, tw->ref, tw->json, strlen(tw->json), tw->now_ms,
+	    GRAPH_TOKENS_KEEP_MS);
+}
+
+/*
+ * Should the tokens alone fail to be written, the items may be committed
+ * without them: the worker then finds none and holds the items suspect, and
+ * the 503 makes Graph deliver again.
+ */
 static void
-journal_item(struct delivery *d, const struct graph_batch *b, size_t i)
+tokens_stored_cb(enum store_result result, void *arg)
+{
+	struct tokens_write *tw = arg;
+	struct delivery *d = tw->d;
+
+	free(tw->json);
+	free(tw);
+	if (result == STORE_ERROR)
+		d->failed = 1;
+	if (--d->pending == 0)
+		answer(d);
+}
+
+/* Submits the batch's tokens (before its items, in the same commit) and fills ref; 0 without. */
+static int
+journal_tokens(struct delivery *d, const struct graph_batch *b,
+    char ref[GRAPH_TOKENS_REF_LEN + 1])
+{
+	struct tokens_write *tw;
+	char *json = graph_tokens_record(b, ref);
+
+	if (json == NULL)
+		return 0;
+	tw = xcalloc(1, sizeof(*tw));
+	tw->d = d;
+	memcpy(tw->ref, ref, GRAPH_TOKENS_REF_LEN + 1);
+	tw->json = json;
+	tw->now_ms = util_now_ms();
+	d->pending++;
+	journal_submit_durable_op(d->hr->rt->journal, tokens_op, tokens_stored_cb, tw);
+	return 1;
+}
+
+static void
+journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const char *tokens_ref)
 {
 	struct http_req *hr = d->hr;
 	const struct graph_item *item = &b->items[i];
-	char *record = graph_item_record(b, i), *key = graph_item_key(item, record, util_now_ms());
+	char *record = graph_item_record(b, i, tokens_ref);
+	char *key = graph_item_key(item, record, util_now_ms());
 	char type[GRAPH_ITEM_FIELD_MAX + 32];
 	struct store_event se = {
 		.source = "graph", .app = hr->app, .event_id = key, .type = type,
@@ -412,6 +550,10 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	struct delivery *d;
 	struct graph_batch b;
 	struct drops dr;
+	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	const char *tokens_ref = NULL;
+	unsigned char *keep;
+	size_t n_kept = 0;
 	char *err = NULL;
 
 	if (graph_parse_batch(raw, len, (size_t)hr->rt->cfg->max_body, &b, &err) == -1) {
@@ -430,12 +572,18 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	/* The extra count keeps the delivery alive until every item has been submitted. */
 	d->pending = 1;
 	memset(&dr, 0, sizeof(dr));
-	journal_hold(hr->rt->journal);
+	keep = xcalloc(b.n_items + 1, 1);
 	for (i = 0; i < b.n_items; i++)
-		if (keep_item(app, &b.items[i], lifecycle, kind, &dr))
-			journal_item(d, &b, i);
+		n_kept += keep[i] = (unsigned char)keep_item(app, &b.items[i], lifecycle, kind, &dr);
+	journal_hold(hr->rt->journal);
+	if (n_kept > 0 && journal_tokens(d, &b, ref))
+		tokens_ref = ref;
+	for (i = 0; i < b.n_items; i++)
+		if (keep[i])
+			journal_item(d, &b, i, tokens_ref);
 	journal_release(hr->rt->journal);
 	warn_drops(hr, &dr, b.n_items);
+	free(keep);
 	graph_batch_clear(&b);
 	if (--d->pending == 0)
 		answer(d);

@@ -224,6 +224,21 @@ store_put_user(struct store *st, const struct store_user *u)
 	return st->be->put_user(st->db, u);
 }
 
+int
+store_put_graph_tokens(struct store *st, const char *digest, const char *tokens, size_t len,
+    int64_t now_ms, int64_t keep_ms)
+{
+	return st->be->put_graph_tokens(st->db, digest, tokens, len, now_ms, keep_ms);
+}
+
+int
+store_get_graph_tokens(struct store *st, const char *digest, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	return st->be->get_graph_tokens(st->db, digest, out, len);
+}
+
 void
 store_user_clear(struct store_user *u)
 {

@@ -200,6 +200,9 @@ struct store_backend {
 	int (*get_user)(void *db, const char *app, const char *user_id, struct store_user *out);
 	int (*put_user)(void *db, const struct store_user *u);
 	int (*add_user_event)(void *db, const struct store_user_event *ev);
+	int (*put_graph_tokens)(void *db, const char *digest, const char *tokens, size_t len,
+	    int64_t now_ms, int64_t keep_ms);
+	int (*get_graph_tokens)(void *db, const char *digest, char **out, size_t *len);
 	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
 	int64_t (*count_results)(void *db, const char *source, const char *result);
 	int (*set_durability)(void *db, int full);
@@ -303,6 +306,15 @@ void store_subscription_clear(struct store_subscription *s);
 /* 1 and *out filled, 0 when unknown, -1 on error. */
 int store_get_user(struct store *st, const char *app, const char *user_id, struct store_user *out);
 int store_put_user(struct store *st, const struct store_user *u);
+/*
+ * A Graph batch's validationTokens (JSON, len bytes) under digest, kept
+ * once however many items name them; sets older than keep_ms (no use: the
+ * tokens have expired) go.  0 or -1.
+ */
+int store_put_graph_tokens(struct store *st, const char *digest, const char *tokens, size_t len,
+    int64_t now_ms, int64_t keep_ms);
+/* 1 and *out (caller frees, NUL-terminated) and *len, 0 when unknown, -1 on error. */
+int store_get_graph_tokens(struct store *st, const char *digest, char **out, size_t *len);
 void store_user_clear(struct store_user *u);
 int store_add_user_event(struct store *st, const struct store_user_event *ev);
 /* User events of app (NULL: any) and kind (NULL: any); -1 on error. */

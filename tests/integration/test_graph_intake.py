@@ -158,10 +158,35 @@ try:
     st, _, _ = d.request("GET", "/webhooks/graph/prod")
     t.eq(st, 400, "a GET without validationToken is 400")
 
+    # validationTokens: bounded at intake, and stored once per batch, not per item.
+    toks = ["eyJ0eXAiOiJKV1QifQ.%s.sig%d" % ("c" * 3000, i) for i in range(4)]
+    batch = [item() for _ in range(40)]
+    st, _, _ = post("/webhooks/graph/prod", {"value": batch, "validationTokens": toks})
+    t.eq(st, 202, "a batch of 40 items with 4 tokens of 3 KB is answered 202")
+    with d.db() as c:
+        bodies = [r[0] for r in c.execute("SELECT body FROM events WHERE event_id IN (%s)" %
+                                          ",".join("?" * len(batch)), [i["id"] for i in batch])]
+        stored = [r[0] for r in c.execute("SELECT tokens FROM graph_tokens")]
+    t.ok(len(bodies) == 40 and all(b"cccc" not in bytes(b) and len(b) < 2048 for b in bodies),
+         "no item's record holds a copy of the tokens", max(len(b) for b in bodies) if bodies else None)
+    t.ok(len(stored) == 1 and json.loads(bytes(stored[0])) == toks, "the batch's tokens are stored once")
+    st, _, _ = post("/webhooks/graph/prod", {"value": batch, "validationTokens": toks})
+    with d.db() as c:
+        n = c.execute("SELECT count(*) FROM graph_tokens").fetchone()[0]
+    t.eq((st, n), (202, 1), "a redelivery stores them no second time")
+    st, _, _ = post("/webhooks/graph/prod", {"value": [item()], "validationTokens": ["a" * 8193]})
+    t.eq(st, 400, "a token over 8 KB is refused at intake")
+    st, _, _ = post("/webhooks/graph/prod", {"value": [item()], "validationTokens": ["a"] * 17})
+    t.eq(st, 400, "so are 17 tokens")
+    st, _, _ = post("/webhooks/graph/prod", {"value": [item(client_state="x")], "validationTokens": ["b.c.d"]})
+    with d.db() as c:
+        n = c.execute("SELECT count(*) FROM graph_tokens").fetchone()[0]
+    t.eq((st, n), (202, 1), "a batch with nothing kept stores no tokens")
+
     # A batch of 100: every item stored, one answer.
     hundred = [item() for _ in range(100)]
     st, _, _ = post("/webhooks/graph/prod", {"value": hundred})
-    t.eq((st, len(graph_events())), (202, 103), "a batch of 100 is stored whole")
+    t.eq((st, len(graph_events())), (202, 143), "a batch of 100 is stored whole")
 
     # The worker: without a rotator identity it cannot read users, and a
     # "deleted" is only a hint until GET /users/{id} confirms it; a lifecycle
