@@ -279,6 +279,9 @@ serve(const char *path)
 	d.rt.store = store_open(d.rt.cfg->store_url, &err);
 	if (d.rt.store == NULL)
 		fatal("store: %s", err);
+	/* Before anything reads them: secrets sealed before the binding are bound now. */
+	if (rotation_reseal_legacy(d.rt.store, d.rt.cfg) == -1)
+		fatal("store: cannot read the rotations to seal their secrets again");
 	d.rt.journal = journal_new(d.rt.base, d.rt.cfg->store_url, &err);
 	if (d.rt.journal == NULL)
 		fatal("store: %s", err);
