@@ -473,6 +473,12 @@ store_update_outbox(struct store *st, const struct store_outbox *m)
 	return st->be->update_outbox(st->db, m);
 }
 
+int64_t
+store_outbox_unsent(struct store *st, const char *ref, const char *kind)
+{
+	return st->be->outbox_unsent(st->db, ref, kind);
+}
+
 int
 store_outbox_exists(struct store *st, const char *ref, const char *kind)
 {

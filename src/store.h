@@ -231,6 +231,7 @@ struct store_backend {
 	    size_t *n);
 	int (*update_outbox)(void *db, const struct store_outbox *m);
 	int (*outbox_exists)(void *db, const char *ref, const char *kind);
+	int64_t (*outbox_unsent)(void *db, const char *ref, const char *kind);
 	int (*outbox_stats)(void *db, const char *app, struct store_outbox_stats *out);
 	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
 	    char ***emails, size_t *n);
@@ -388,6 +389,8 @@ int store_due_outbox(struct store *st, int64_t now_ms, size_t max, struct store_
 int store_update_outbox(struct store *st, const struct store_outbox *m);
 /* 1 when some message of kind about ref is in the outbox (any recipient), 0 when none, -1. */
 int store_outbox_exists(struct store *st, const char *ref, const char *kind);
+/* How many messages of kind about ref are still to be sent (pending or sending), or -1. */
+int64_t store_outbox_unsent(struct store *st, const char *ref, const char *kind);
 int store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats *out);
 /* At start: the rows a dead process left "sending" are due now.  0 or -1. */
 int store_reclaim_outbox(struct store *st);

@@ -1401,6 +1401,20 @@ sqlite_outbox_exists(void *db, const char *ref, const char *kind)
 	return count < 0 ? -1 : count > 0;
 }
 
+static int64_t
+sqlite_outbox_unsent(void *db, const char *ref, const char *kind)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM outbox"
+	    " WHERE ref = ?1 AND kind = ?2 AND state IN ('pending', 'sending')");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, ref);
+	bind_text(st, 2, kind);
+	return run_count(s, st);
+}
+
 static int
 sqlite_outbox_stats(void *db, const char *app, struct store_outbox_stats *out)
 {
@@ -1560,6 +1574,7 @@ const struct store_backend store_sqlite_backend = {
 	.due_outbox = sqlite_due_outbox,
 	.update_outbox = sqlite_update_outbox,
 	.outbox_exists = sqlite_outbox_exists,
+	.outbox_unsent = sqlite_outbox_unsent,
 	.outbox_stats = sqlite_outbox_stats,
 	.unmailed_grants = sqlite_unmailed_grants,
 	.incident_is_open = sqlite_incident_is_open,
