@@ -1,7 +1,8 @@
 /*
  * rekey: keeps a Nylas application's Microsoft connector alive.
  *
- *   rekey serve -c FILE     run in the foreground; JSON log lines on stderr
+ *   rekey serve -c FILE [--allow-core]
+ *                           run in the foreground; JSON log lines on stderr
  *   rekey check -c FILE     validate the config and what it names (offline);
  *                           FILE:LINE: message per problem
  *   rekey status -c FILE [--json]
@@ -69,7 +70,7 @@ struct daemon {
 static void
 usage(void)
 {
-	fputs("usage: rekey serve -c FILE\n"
+	fputs("usage: rekey serve -c FILE [--allow-core]\n"
 	    "       rekey version\n"
 	    "       rekey check -c FILE\n"
 	    "       rekey status -c FILE [--json]\n"
@@ -81,7 +82,9 @@ usage(void)
 	    "       rekey nylas rotate-webhook-secret -c FILE APP\n"
 	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
 	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage;\n"
-	    "doctor: 0 all ok, 1 a warning, 2 a failure (as status).\n",
+	    "doctor: 0 all ok, 1 a warning, 2 a failure (as status).  Every command runs\n"
+	    "with umask 077 and no core dumps (they would hold the keys); --allow-core\n"
+	    "keeps the core limit and dumpability it was started with, for debugging.\n",
 	    stderr);
 	exit(2);
 }
@@ -271,7 +274,7 @@ static int
 serve(const char *path)
 {
 	struct daemon d;
-	char *err = NULL;
+	char *err = NULL, *store_shown;
 
 	memset(&d, 0, sizeof(d));
 	d.rt.cfg = load_or_report(path);
@@ -289,6 +292,9 @@ serve(const char *path)
 	d.rt.store = store_open(d.rt.cfg->store_url, &err);
 	if (d.rt.store == NULL)
 		fatal("store: %s", err);
+	/* Before anything reads them: secrets sealed before the binding are bound now. */
+	if (rotation_reseal_legacy(d.rt.store, d.rt.cfg) == -1)
+		fatal("store: cannot read the rotations to seal their secrets again");
 	d.rt.journal = journal_new(d.rt.base, d.rt.cfg->store_url, &err);
 	if (d.rt.journal == NULL)
 		fatal("store: %s", err);
@@ -312,7 +318,9 @@ serve(const char *path)
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
-	log_info("rekey serving %zu apps; store %s", d.rt.cfg->n_apps, d.rt.cfg->store_url);
+	store_shown = util_url_shown(d.rt.cfg->store_url, 0);
+	log_info("rekey serving %zu apps; store %s", d.rt.cfg->n_apps, store_shown);
+	free(store_shown);
 	event_base_dispatch(d.rt.base);
 
 	scheduler_free(d.scheduler);
@@ -406,6 +414,7 @@ static int
 check(const char *path)
 {
 	struct config *cfg = load_or_report(path);
+	char *store_shown;
 	size_t i;
 
 	if (cfg == NULL)
@@ -421,8 +430,10 @@ check(const char *path)
 	printf("%s: ok: %zu app%s (", path, cfg->n_apps, cfg->n_apps == 1 ? "" : "s");
 	for (i = 0; i < cfg->n_apps; i++)
 		printf("%s%s", i ? ", " : "", cfg->apps[i]->name);
+	store_shown = util_url_shown(cfg->store_url, 0);
 	printf("), listen %s (%s), store %s\n", cfg->listen,
-	    cfg->tls_cert ? "https" : "plain http", cfg->store_url);
+	    cfg->tls_cert ? "https" : "plain http", store_shown);
+	free(store_shown);
 	config_free(cfg);
 	return 0;
 }
@@ -431,7 +442,7 @@ check(const char *path)
 static int
 open_state(const char *path, struct config **cfg, struct store **st)
 {
-	char *err = NULL;
+	char *err = NULL, *shown;
 
 	*st = NULL;
 	*cfg = load_or_report(path);
@@ -439,7 +450,9 @@ open_state(const char *path, struct config **cfg, struct store **st)
 		return -1;
 	*st = store_open((*cfg)->store_url, &err);
 	if (*st == NULL) {
-		fprintf(stderr, "%s: store %s not reachable: %s\n", path, (*cfg)->store_url, err);
+		shown = util_url_shown((*cfg)->store_url, 0);
+		fprintf(stderr, "%s: store %s not reachable: %s\n", path, shown, err);
+		free(shown);
 		free(err);
 		config_free(*cfg);
 		*cfg = NULL;
@@ -461,7 +474,7 @@ status(const char *path, int json)
 	struct config *cfg;
 	struct store *st;
 	cJSON *doc;
-	char *text;
+	char *text, *shown;
 	int rc;
 
 	/* Monitoring reads 2 as critical: a status that cannot be told is one. */
@@ -469,7 +482,9 @@ status(const char *path, int json)
 		return 2;
 	doc = status_build(st, cfg);
 	if (doc == NULL) {
-		fprintf(stderr, "%s: cannot read the store %s\n", path, cfg->store_url);
+		shown = util_url_shown(cfg->store_url, 0);
+		fprintf(stderr, "%s: cannot read the store %s\n", path, shown);
+		free(shown);
 		close_state(cfg, st);
 		return 2;
 	}
@@ -673,7 +688,7 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd, *sub = NULL, *path = NULL, *arg = NULL;
-	int i, first = 2, json = 0, dry_run = 0, send_test = 0, fix = 0, n_args = 0;
+	int i, first = 2, json = 0, dry_run = 0, send_test = 0, fix = 0, allow_core = 0, n_args = 0;
 
 	if (argc < 2)
 		usage();
@@ -694,11 +709,16 @@ main(int argc, char **argv)
 			send_test = 1;
 		else if (strcmp(argv[i], "--fix") == 0)
 			fix = 1;
+		else if (strcmp(argv[i], "--allow-core") == 0)
+			allow_core = 1;
 		else if (argv[i][0] != '-' && n_args++ == 0)
 			arg = argv[i];
 	}
 	if (path == NULL)
 		usage();
+	/* Before any file is made or any secret read: every command reads the master key. */
+	if (util_harden_process(allow_core) == -1)
+		fatal("cannot turn core dumps off (use --allow-core to run with them)");
 	if (strcmp(cmd, "serve") == 0)
 		return serve(path);
 	if (strcmp(cmd, "check") == 0)

@@ -45,6 +45,8 @@
 #define ALERTS_RETRY_S		600	/* after a failed owners or grants read */
 #define ALERTS_EVIDENCE_MAX	16
 #define ALERTS_SETTLE_MS	3000	/* an incident's alert waits this long: a storm's count, not its first grant */
+/* Users' sign-in mails wait for the owners' messages at most this long after the fix. */
+#define ALERTS_OWNERS_FIRST_MS	60000
 #define ALERTS_OWNERS_WAIT_S	30	/* notices wait at most this long for Graph's owners at start */
 #define ALERTS_OWNERS_STORE_RETRY_S 5	/* owners read but not stored: read again this soon */
 #define ALERTS_HEALTH_MS	10000	/* the conditions are evaluated this often */
@@ -473,11 +475,38 @@ reauth_url(const char *tpl, const char *email)
 	return out;
 }
 
+/* 1 when the owners' messages of kind about ref are queued and none is left to send. */
+static int
+owners_out(struct sweep *sw, const char *ref, enum notice_kind kind)
+{
+	return store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) == 1 &&
+	    store_outbox_unsent(sw->al->st, ref, notice_kind_name(kind)) == 0;
+}
+
+/*
+ * The owners hear first: the users' sign-in mails wait until the owners'
+ * messages about the incident, and about its rotation when there is one,
+ * are out (sent, or given up), so that the owners are never the last to
+ * know.  A channel that keeps failing holds the users back no longer than
+ * ALERTS_OWNERS_FIRST_MS after the fix (or the incident's own alert).
+ */
+static int
+owners_heard(struct sweep *sw, const struct store_incident *inc, const struct store_rotation *r)
+{
+	int64_t since = r != NULL ? r->published_at : inc->opened_at + ALERTS_SETTLE_MS;
+
+	if (util_now_ms() - since >= ALERTS_OWNERS_FIRST_MS)
+		return 1;
+	return owners_out(sw, inc->id, NOTICE_INCIDENT_OPENED) &&
+	    (r == NULL || owners_out(sw, r->id, NOTICE_ROTATION_DONE));
+}
+
 /* One email per affected user with their own link, once the fix is in Nylas. */
 static void
 user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *base,
-    int rotation_published)
+    const struct store_rotation *r)
 {
+	int rotation_published = r != NULL && r->published_at > 0;
 	const char *tpl = sw->app->reauth_url_template;
 	enum correlate_cause cause;
 	char **emails = NULL, *url;
@@ -491,6 +520,9 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 	/* A disabled or deleted user cannot sign in; a secret must be replaced first. */
 	if (cause == CORRELATE_USER_DISABLED || cause == CORRELATE_USER_DELETED ||
 	    (correlate_cause_rotates(cause) && !rotation_published))
+		return;
+	/* Not yet: the next sweep looks again (ALERTS_SWEEP_MS). */
+	if (!owners_heard(sw, inc, rotation_published ? r : NULL))
 		return;
 	if (store_unmailed_grants(sw->al->st, inc->id, notice_kind_name(NOTICE_USER_REAUTH),
 	    ALERTS_REAUTH_BATCH, &emails, &n) == -1) {
@@ -537,7 +569,7 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 	if (open) {
 		if (correlate_cause_parse(inc->cause, &cause) == 0 && correlate_cause_rotates(cause))
 			list_grants(sw->a, inc);
-		user_mails(sw, inc, &n, has_rot && r.published_at > 0);
+		user_mails(sw, inc, &n, has_rot ? &r : NULL);
 		digest(sw, inc, &n);
 	} else {
 		n.kind = NOTICE_INCIDENT_RESOLVED;

@@ -91,6 +91,7 @@ enum secret_load {
 	LOAD_LINES,		/* every non-empty line */
 	LOAD_MASTER_KEY,	/* 64 hex characters, kept as the 32 bytes they encode */
 	LOAD_WHSEC,		/* checked to be "whsec_" and base64, then kept */
+	LOAD_URL,		/* a URL (of words[] schemes) into the char * at secret_offset */
 };
 
 #define KEY_REQUIRED	0x1
@@ -167,6 +168,13 @@ static const struct config_key config_keys[] = {
 	  .flags = KEY_SENSITIVE },
 	{ SEC_NOTIFY, "webhook_url", KT_URL, NULL, S(webhook_url), .words = http_schemes,
 	  .flags = KEY_SENSITIVE },
+	/* The same URLs from files, kept out of the config (they are credentials). */
+	{ SEC_NOTIFY, "slack_webhook_url_file", KT_SECRET_FILE, NULL, S(slack_webhook_url_file),
+	  .words = http_schemes, .load = LOAD_URL, .secret_offset = SO(slack_webhook_url) },
+	{ SEC_NOTIFY, "teams_webhook_url_file", KT_SECRET_FILE, NULL, S(teams_webhook_url_file),
+	  .words = http_schemes, .load = LOAD_URL, .secret_offset = SO(teams_webhook_url) },
+	{ SEC_NOTIFY, "webhook_url_file", KT_SECRET_FILE, NULL, S(webhook_url_file),
+	  .words = http_schemes, .load = LOAD_URL, .secret_offset = SO(webhook_url) },
 	{ SEC_NOTIFY, "webhook_secret_file", KT_SECRET_FILE, NULL, S(webhook_secret_file),
 	  .load = LOAD_WHSEC, .secret_offset = SO(webhook_secret) },
 	{ SEC_NOTIFY, "digest_interval", KT_DURATION, "1h", S(digest_interval), .min = 1,
@@ -1332,10 +1340,13 @@ check_notify(struct parser *p)
 	static const char *const smtp[] = { "smtp_url", "smtp_from", NULL };
 	static const char *const auth[] = { "smtp_user", "smtp_password_file", NULL };
 	static const char *const hook[] = { "webhook_url", "webhook_secret_file", NULL };
+	static const char *const hook_file[] = { "webhook_url_file", "webhook_secret_file", NULL };
 
 	check_group(p, p->global, SEC_NOTIFY, smtp, 1, "email needs the sender address");
 	check_group(p, p->global, SEC_NOTIFY, auth, 0, "SMTP authentication needs both");
 	check_group(p, p->global, SEC_NOTIFY, hook, 1, "the webhook channel signs every "
+	    "message (Standard Webhooks) and needs both");
+	check_group(p, p->global, SEC_NOTIFY, hook_file, 1, "the webhook channel signs every "
 	    "message (Standard Webhooks) and needs both");
 }
 
@@ -1467,6 +1478,38 @@ load_first_line(const struct config_key *k, void *base, const char *path)
 	return err;
 }
 
+/*
+ * A channel URL from its file, into the field its plain key fills (which
+ * must then be unset).  The value is checked like the plain key's but never
+ * quoted: its path is the credential.  NULL, or a message.
+ */
+static char *
+load_url(const struct config_key *k, void *base, const char *path)
+{
+	char **dst = (char **)((char *)base + k->secret_offset);
+	char *err = NULL, *msg = NULL, *schemes;
+	struct secret *s;
+
+	if (*dst != NULL)
+		return xasprintf("%s: set %.*s or %s, not both", k->name,
+		    (int)(strlen(k->name) - strlen("_file")), k->name, k->name);
+	s = secret_read_file(path, &err);
+	if (s == NULL) {
+		msg = xasprintf("%s: %s", k->name, err);
+		free(err);
+		return msg;
+	}
+	if (memchr(s->data, '\0', s->len) != NULL || !valid_url(k->words, (const char *)s->data)) {
+		schemes = word_list(k->words);
+		msg = xasprintf("%s: the file must hold one URL starting with %s", k->name, schemes);
+		free(schemes);
+	} else {
+		*dst = xstrndup((const char *)s->data, s->len);
+	}
+	secret_free(s);
+	return msg;
+}
+
 /* Loads the secret file of k as its row says.  NULL, or a message naming the key. */
 static char *
 load_secret(const struct config_key *k, void *base, const char *path)
@@ -1478,6 +1521,8 @@ load_secret(const struct config_key *k, void *base, const char *path)
 	switch (k->load) {
 	case LOAD_NONE:
 		return NULL;
+	case LOAD_URL:
+		return load_url(k, base, path);
 	case LOAD_LINES:
 		list = (struct secret ***)((char *)base + k->secret_offset);
 		n = (size_t *)((char *)base + k->secret_count_offset);

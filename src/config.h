@@ -114,9 +114,13 @@ struct config {
 	char *smtp_from;
 	char *smtp_user;
 	char *smtp_password_file;
+	/* Each from its key or its *_file (the URL is a credential: its path holds the secret). */
 	char *slack_webhook_url;
 	char *teams_webhook_url;
 	char *webhook_url;
+	char *slack_webhook_url_file;
+	char *teams_webhook_url_file;
+	char *webhook_url_file;
 	char *webhook_secret_file;
 	int64_t digest_interval;	/* seconds between re-auth progress digests of an incident */
 

@@ -1114,18 +1114,21 @@ static void
 smtp_cb(const struct http_response *resp, void *arg)
 {
 	struct doctor *d = arg;
+	char *shown;
 
 	/* Freed clients tell their pending calls: the doctor is being torn down. */
 	if (resp->outcome == HTTP_OUTCOME_CANCELLED)
 		return;
+	shown = util_url_shown(d->cfg->smtp_url, 1);
 	if (resp->outcome == HTTP_OUTCOME_OK)
 		add_line(d, DOCTOR_OK, "notify_smtp", NULL, "%s: connected, STARTTLS%s; nothing "
-		    "sent", d->cfg->smtp_url, d->cfg->smtp_user != NULL ? ", AUTH accepted" : "");
-	else if (resp->outcome != HTTP_OUTCOME_CANCELLED)
+		    "sent", shown, d->cfg->smtp_user != NULL ? ", AUTH accepted" : "");
+	else
 		add_line(d, DOCTOR_FAIL, "notify_smtp", resp->status == 535 || resp->status == 534 ?
 		    "check smtp_user and smtp_password_file (and that the account may send over "
 		    "SMTP AUTH)" : "check smtp_url, that the server offers STARTTLS and that "
-		    "ca_file trusts it", "%s: %s", d->cfg->smtp_url, str_or(resp->error, "failed"));
+		    "ca_file trusts it", "%s: %s", shown, str_or(resp->error, "failed"));
+	free(shown);
 	advance(d);
 }
 
@@ -1133,6 +1136,7 @@ static int
 step_smtp(struct doctor *d)
 {
 	struct http_mail m;
+	char *shown;
 
 	if (d->cfg->smtp_url == NULL)
 		return 1;
@@ -1145,9 +1149,10 @@ step_smtp(struct doctor *d)
 	m.connect_only = 1;
 	if (http_client_send_mail(d->hc, &m, smtp_cb, d) == 0)
 		return 0;
+	shown = util_url_shown(d->cfg->smtp_url, 1);
 	add_line(d, DOCTOR_FAIL, "notify_smtp", "check smtp_url, smtp_user and "
-	    "smtp_password_file", "%s: refused before connecting (see the log line)",
-	    d->cfg->smtp_url);
+	    "smtp_password_file", "%s: refused before connecting (see the log line)", shown);
+	free(shown);
 	return 1;
 }
 
@@ -1238,6 +1243,7 @@ post_test(struct doctor *d, const char *url)
 	req.service = d->step == STEP_SLACK ? "slack" : d->step == STEP_TEAMS ? "teams" : "webhook";
 	req.max_attempts = 1;
 	req.max_response = 64 * 1024;
+	req.url_is_secret = 1;
 	if (d->step != STEP_WEBHOOK || sign_test(d, &req, id_h, ts_h, sizeof(id_h), &sig_h) == 0)
 		rc = http_client_send(d->hc, &req, post_cb, d);
 	free(body);

@@ -9,6 +9,7 @@
 #include "util.h"
 #include "wbuf.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -1518,11 +1519,71 @@ graph_list_owners(struct graph_client *gc, const char *object_id, graph_cb cb, v
 	    path_url(gc->base, "applications", object_id, "owners"), NULL, cb, arg));
 }
 
+static int
+guid_shaped(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return 0;
+		}
+	}
+	return s[36] == '\0';
+}
+
+/*
+ * Letters, digits and the others given; no '.' first, last or twice in a row
+ * (so no part is ever a dot segment).
+ */
+static int
+upn_part_ok(const char *s, size_t n, const char *others)
+{
+	size_t i;
+
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (isalnum((unsigned char)s[i]))
+			continue;
+		if (strchr(others, s[i]) == NULL || (s[i] == '.' && s[i + 1] == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+graph_user_id_valid(const char *id)
+{
+	const char *at;
+	size_t len;
+
+	if (id == NULL)
+		return 0;
+	len = strlen(id);
+	if (len == 36 && guid_shaped(id))
+		return 1;
+	/* Entra ID: at most 113 characters, local part 64; ' . - _ ! # ^ ~ in the local part. */
+	at = strchr(id, '@');
+	if (len > 113 || at == NULL || strchr(at + 1, '@') != NULL || at - id > 64)
+		return 0;
+	return upn_part_ok(id, (size_t)(at - id), ".-_'!#^~") &&
+	    upn_part_ok(at + 1, len - (size_t)(at - id) - 1, ".-");
+}
+
 int
 graph_get_user(struct graph_client *gc, const char *user_id, graph_cb cb, void *arg)
 {
 	if (empty(user_id))
 		return bad_arg(gc, "user id");
+	if (!graph_user_id_valid(user_id)) {
+		log_ctx(LOG_LEVEL_ERROR, NULL, gc->app, "graph: a user id that is neither a GUID "
+		    "nor a userPrincipalName, not asked for");
+		return -1;
+	}
 	return call_submit(gc, call_new(OP_GET_USER, "GET",
 	    with_query(path_url(gc->base, "users", user_id, NULL), USER_SELECT), NULL, cb, arg));
 }

@@ -172,8 +172,18 @@ int graph_remove_password(struct graph_client *gc, const char *object_id, const 
     graph_cb cb, void *arg);
 /* GET /applications/{object_id}/owners, following @odata.nextLink on the same host. */
 int graph_list_owners(struct graph_client *gc, const char *object_id, graph_cb cb, void *arg);
-/* GET /users/{id or userPrincipalName}?$select=... */
+/*
+ * GET /users/{id or userPrincipalName}?$select=...; -1 unless user_id passes
+ * graph_user_id_valid.
+ */
 int graph_get_user(struct graph_client *gc, const char *user_id, graph_cb cb, void *arg);
+/*
+ * 1 when id is shaped like a user's object id (a GUID) or a userPrincipalName
+ * (local@domain of the characters Entra ID allows), else 0.  Escaping alone
+ * is not enough: libcurl collapses a "." or ".." segment, so an id from a
+ * notification could turn /users/{id} into /users or the API's root.
+ */
+int graph_user_id_valid(const char *id);
 int graph_create_subscription(struct graph_client *gc, const struct graph_subscription_spec *spec,
     graph_cb cb, void *arg);
 /*

@@ -73,10 +73,10 @@ parse_item(const cJSON *obj, struct graph_item *item)
 		item->invalid = "needs exactly one of changeType and lifecycleEvent";
 }
 
+/* tokens (an array, or NULL) into out->tokens, bounded in count and size.  0 or -1. */
 static int
-parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
+take_tokens(const cJSON *tokens, struct graph_batch *out, char **err)
 {
-	const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "validationTokens");
 	const cJSON *t;
 	int n;
 
@@ -93,7 +93,68 @@ parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
 			*err = xstrdup("a validation token is not a string");
 			return -1;
 		}
+		if (strlen(t->valuestring) > GRAPH_TOKEN_BYTES_MAX) {
+			*err = xasprintf("a validation token is longer than %d bytes",
+			    GRAPH_TOKEN_BYTES_MAX);
+			return -1;
+		}
 		out->tokens[out->n_tokens++] = t->valuestring;
+	}
+	return 0;
+}
+
+static int
+valid_ref(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < GRAPH_TOKENS_REF_LEN; i++)
+		if (crypto_hex_value(s[i]) < 0)
+			return 0;
+	return s[i] == '\0';
+}
+
+/* validationTokens, or (a journaled record) validationTokensRef; not both.  0 or -1. */
+static int
+parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
+{
+	const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "validationTokens");
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(root, "validationTokensRef");
+
+	if (ref == NULL || cJSON_IsNull(ref))
+		return take_tokens(tokens, out, err);
+	if (!cJSON_IsString(ref) || !valid_ref(ref->valuestring) ||
+	    (tokens != NULL && !cJSON_IsNull(tokens))) {
+		*err = xstrdup("validationTokensRef is not a digest, or comes with validationTokens");
+		return -1;
+	}
+	out->tokens_ref = ref->valuestring;
+	return 0;
+}
+
+int
+graph_batch_set_tokens(struct graph_batch *b, const char *json, size_t len, char **err)
+{
+	cJSON *root;
+
+	if (b->tokens_root != NULL || b->n_tokens > 0) {
+		*err = xstrdup("the batch has its tokens already");
+		return -1;
+	}
+	/* Each token escaped at most 6-fold ("\\u00xx"), with its quotes and comma. */
+	root = len <= (size_t)GRAPH_TOKENS_MAX * (6 * GRAPH_TOKEN_BYTES_MAX + 3) + 2 ?
+	    json_parse_whole(json, len) : NULL;
+	if (root == NULL || !cJSON_IsArray(root) || cJSON_GetArraySize(root) == 0) {
+		*err = xstrdup("stored validationTokens are not a non-empty array");
+		cJSON_Delete(root);
+		return -1;
+	}
+	b->tokens_root = root;
+	if (take_tokens(root, b, err) == -1) {
+		free(b->tokens);
+		b->tokens = NULL;
+		b->n_tokens = 0;
+		return -1;
 	}
 	return 0;
 }
@@ -134,26 +195,46 @@ void
 graph_batch_clear(struct graph_batch *b)
 {
 	cJSON_Delete(b->root);
+	cJSON_Delete(b->tokens_root);
 	free(b->items);
 	free(b->tokens);
 	memset(b, 0, sizeof(*b));
 }
 
 char *
-graph_item_record(const struct graph_batch *b, size_t i)
+graph_tokens_record(const struct graph_batch *b, char ref[GRAPH_TOKENS_REF_LEN + 1])
 {
-	cJSON *rec = cJSON_CreateObject(), *value = cJSON_CreateArray(), *tokens;
+	unsigned char digest[CRYPTO_SHA256_LEN];
+	cJSON *tokens;
 	char *out;
 	size_t t;
 
-	/* References: the record borrows the item and tokens from the batch's tree. */
+	if (b->n_tokens == 0)
+		return NULL;
+	tokens = cJSON_CreateArray();
+	/* References: the array borrows the strings from the batch's tree. */
+	for (t = 0; t < b->n_tokens; t++)
+		cJSON_AddItemToArray(tokens, cJSON_CreateStringReference(b->tokens[t]));
+	out = cJSON_PrintUnformatted(tokens);
+	cJSON_Delete(tokens);
+	if (out == NULL || crypto_sha256(out, strlen(out), digest) == -1)
+		fatal("out of memory");
+	crypto_hex_encode(digest, sizeof(digest), ref);
+	return out;
+}
+
+char *
+graph_item_record(const struct graph_batch *b, size_t i, const char *tokens_ref)
+{
+	cJSON *rec = cJSON_CreateObject(), *value = cJSON_CreateArray();
+	char *out;
+
+	/* A reference: the record borrows the item from the batch's tree. */
 	cJSON_AddItemReferenceToArray(value, (cJSON *)b->items[i].json);
 	cJSON_AddItemToObject(rec, "value", value);
-	if (b->n_tokens > 0) {
-		tokens = cJSON_AddArrayToObject(rec, "validationTokens");
-		for (t = 0; t < b->n_tokens; t++)
-			cJSON_AddItemToArray(tokens, cJSON_CreateStringReference(b->tokens[t]));
-	}
+	if (tokens_ref != NULL)
+		cJSON_AddItemToObject(rec, "validationTokensRef",
+		    cJSON_CreateStringReference(tokens_ref));
 	out = cJSON_PrintUnformatted(rec);
 	cJSON_Delete(rec);
 	if (out == NULL)
@@ -278,12 +359,69 @@ stored_cb(enum store_result result, void *arg)
 		answer(d);
 }
 
+/* A batch's validationTokens on their way to the store, once for all its items. */
+struct tokens_write {
+	struct delivery *d;
+	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	char *json;
+	int64_t now_ms;
+};
+
+static int
+tokens_op(struct store *st, void *arg)
+{
+	struct tokens_write *tw = arg;
+
+	return store_put_graph_tokens(st, tw->ref, tw->json, strlen(tw->json), tw->now_ms,
+	    GRAPH_TOKENS_KEEP_MS);
+}
+
+/*
+ * Should the tokens alone fail to be written, the items may be committed
+ * without them: the worker then finds none and holds the items suspect, and
+ * the 503 makes Graph deliver again.
+ */
 static void
-journal_item(struct delivery *d, const struct graph_batch *b, size_t i)
+tokens_stored_cb(enum store_result result, void *arg)
+{
+	struct tokens_write *tw = arg;
+	struct delivery *d = tw->d;
+
+	free(tw->json);
+	free(tw);
+	if (result == STORE_ERROR)
+		d->failed = 1;
+	if (--d->pending == 0)
+		answer(d);
+}
+
+/* Submits the batch's tokens (before its items, in the same commit) and fills ref; 0 without. */
+static int
+journal_tokens(struct delivery *d, const struct graph_batch *b,
+    char ref[GRAPH_TOKENS_REF_LEN + 1])
+{
+	struct tokens_write *tw;
+	char *json = graph_tokens_record(b, ref);
+
+	if (json == NULL)
+		return 0;
+	tw = xcalloc(1, sizeof(*tw));
+	tw->d = d;
+	memcpy(tw->ref, ref, GRAPH_TOKENS_REF_LEN + 1);
+	tw->json = json;
+	tw->now_ms = util_now_ms();
+	d->pending++;
+	journal_submit_durable_op(d->hr->rt->journal, tokens_op, tokens_stored_cb, tw);
+	return 1;
+}
+
+static void
+journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const char *tokens_ref)
 {
 	struct http_req *hr = d->hr;
 	const struct graph_item *item = &b->items[i];
-	char *record = graph_item_record(b, i), *key = graph_item_key(item, record, util_now_ms());
+	char *record = graph_item_record(b, i, tokens_ref);
+	char *key = graph_item_key(item, record, util_now_ms());
 	char type[GRAPH_ITEM_FIELD_MAX + 32];
 	struct store_event se = {
 		.source = "graph", .app = hr->app, .event_id = key, .type = type,
@@ -302,26 +440,100 @@ journal_item(struct delivery *d, const struct graph_batch *b, size_t i)
 	free(record);
 }
 
+/*
+ * What a batch dropped, told in one warning line: anyone can POST a batch
+ * of GRAPH_BATCH_MAX items without knowing the clientState, and a line per
+ * item would let them write a thousand lines a request.
+ */
+struct drops {
+	size_t bad_state, invalid, misrouted;
+	const char *subscription;	/* of the first item with a wrong clientState */
+	int other_subscriptions;	/* 1 when another such item names another one */
+	const char *why;		/* of the first unusable item */
+};
+
+/* Per app, at most one such line this often; what is left out is counted into the next. */
+#define DROP_WARN_INTERVAL_MS (60 * 1000)
+#define DROP_WARN_APPS 64
+
+struct drop_warn {
+	char app[64];
+	int64_t last_ms;
+	uint64_t suppressed;		/* items dropped and not told since last_ms */
+};
+
+static struct drop_warn drop_warns[DROP_WARN_APPS];
+
+/* The app's slot; with more apps than slots, the least recently told one is reused. */
+static struct drop_warn *
+drop_warn_of(const char *app)
+{
+	struct drop_warn *oldest = &drop_warns[0];
+	size_t i;
+
+	for (i = 0; i < DROP_WARN_APPS; i++) {
+		if (strcmp(drop_warns[i].app, app) == 0)
+			return &drop_warns[i];
+		if (drop_warns[i].last_ms < oldest->last_ms)
+			oldest = &drop_warns[i];
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	util_strlcpy(oldest->app, app, sizeof(oldest->app));
+	return oldest;
+}
+
+static void
+warn_drops(struct http_req *hr, const struct drops *dr, size_t n_items)
+{
+	size_t n = dr->bad_state + dr->invalid + dr->misrouted;
+	struct drop_warn *w;
+	int64_t now = util_now_ms();
+	char state[GRAPH_ITEM_FIELD_MAX + 96] = "", invalid[128] = "", routed[96] = "", more[96] = "";
+
+	if (n == 0)
+		return;
+	w = drop_warn_of(hr->app);
+	if (w->last_ms != 0 && now - w->last_ms < DROP_WARN_INTERVAL_MS) {
+		w->suppressed += n;
+		return;
+	}
+	if (dr->bad_state > 0)
+		snprintf(state, sizeof(state), "; %zu with a wrong clientState (subscription %s%s)",
+		    dr->bad_state, dr->subscription, dr->other_subscriptions ? " and others" : "");
+	if (dr->invalid > 0)
+		snprintf(invalid, sizeof(invalid), "; %zu unusable (%s)", dr->invalid, dr->why);
+	if (dr->misrouted > 0)
+		snprintf(routed, sizeof(routed), "; %zu sent to the other URL", dr->misrouted);
+	if (w->suppressed > 0)
+		snprintf(more, sizeof(more), "; and %llu more in batches since the last warning",
+		    (unsigned long long)w->suppressed);
+	log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped %zu of %zu Graph notifications in a "
+	    "batch%s%s%s%s", n, n_items, state, invalid, routed, more);
+	w->last_ms = now;
+	w->suppressed = 0;
+}
+
 /* Drops the items that are unusable or whose clientState is not the app's; 1 when kept. */
 static int
-keep_item(struct http_req *hr, const struct config_app *app, const struct graph_item *item,
-    int lifecycle, const char *kind)
+keep_item(const struct config_app *app, const struct graph_item *item, int lifecycle,
+    const char *kind, struct drops *dr)
 {
 	if (item->invalid != NULL) {
-		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped a Graph notification: %s",
-		    item->invalid);
+		if (dr->invalid++ == 0)
+			dr->why = item->invalid;
 		metrics_inc_webhook("graph", kind, "invalid");
 		return 0;
 	}
 	if ((item->lifecycle_event != NULL) != lifecycle) {
-		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped a Graph %s notification sent "
-		    "to the %s URL", item->lifecycle_event ? "lifecycle" : "change", kind);
+		dr->misrouted++;
 		metrics_inc_webhook("graph", kind, "invalid");
 		return 0;
 	}
 	if (!graph_client_state_matches(app->graph_client_state, item->client_state)) {
-		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped a Graph notification with a "
-		    "wrong clientState (subscription %s)", item->subscription_id);
+		if (dr->bad_state++ == 0)
+			dr->subscription = item->subscription_id;
+		else if (strcmp(dr->subscription, item->subscription_id) != 0)
+			dr->other_subscriptions = 1;
 		metrics_inc_webhook("graph", kind, "bad_client_state");
 		return 0;
 	}
@@ -337,6 +549,11 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	const char *kind = kind_label(lifecycle);
 	struct delivery *d;
 	struct graph_batch b;
+	struct drops dr;
+	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	const char *tokens_ref = NULL;
+	unsigned char *keep;
+	size_t n_kept = 0;
 	char *err = NULL;
 
 	if (graph_parse_batch(raw, len, (size_t)hr->rt->cfg->max_body, &b, &err) == -1) {
@@ -354,11 +571,19 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	d->kind = kind;
 	/* The extra count keeps the delivery alive until every item has been submitted. */
 	d->pending = 1;
-	journal_hold(hr->rt->journal);
+	memset(&dr, 0, sizeof(dr));
+	keep = xcalloc(b.n_items + 1, 1);
 	for (i = 0; i < b.n_items; i++)
-		if (keep_item(hr, app, &b.items[i], lifecycle, kind))
-			journal_item(d, &b, i);
+		n_kept += keep[i] = (unsigned char)keep_item(app, &b.items[i], lifecycle, kind, &dr);
+	journal_hold(hr->rt->journal);
+	if (n_kept > 0 && journal_tokens(d, &b, ref))
+		tokens_ref = ref;
+	for (i = 0; i < b.n_items; i++)
+		if (keep[i])
+			journal_item(d, &b, i, tokens_ref);
 	journal_release(hr->rt->journal);
+	warn_drops(hr, &dr, b.n_items);
+	free(keep);
 	graph_batch_clear(&b);
 	if (--d->pending == 0)
 		answer(d);

@@ -22,6 +22,12 @@ struct secret;
 #define GRAPH_ITEM_FIELD_MAX 1024	/* any string field of an item */
 #define GRAPH_BATCH_DEPTH_MAX 32
 #define GRAPH_VALIDATION_TOKEN_MAX 4096	/* decoded validationToken bytes */
+/* One of validationTokens[]: Graph's are JWTs of about 1.5 KB; more is not Graph. */
+#define GRAPH_TOKEN_BYTES_MAX 8192
+/* The hex SHA-256 that names a batch's stored tokens. */
+#define GRAPH_TOKENS_REF_LEN 64
+/* How long a batch's stored tokens are kept (they expire within hours). */
+#define GRAPH_TOKENS_KEEP_MS (2 * 86400 * 1000LL)
 
 /* One item of value[]; pointers into the batch's tree, NULL when absent. */
 struct graph_item {
@@ -43,8 +49,11 @@ struct graph_batch {
 	cJSON *root;
 	struct graph_item *items;
 	size_t n_items;
-	const char **tokens;		/* validationTokens, strings in root */
+	const char **tokens;		/* validationTokens, strings in root (or tokens_root) */
 	size_t n_tokens;
+	/* A journaled record's validationTokensRef: its tokens are stored apart. */
+	const char *tokens_ref;
+	cJSON *tokens_root;		/* what graph_batch_set_tokens parsed */
 };
 
 /*
@@ -59,11 +68,22 @@ int graph_parse_batch(const char *json, size_t len, size_t max_len, struct graph
 void graph_batch_clear(struct graph_batch *b);
 
 /*
- * The JSON that is journaled for item i: a batch of one, with the batch's
- * validationTokens, so the worker reads it back with graph_parse_batch.
- * Caller frees.
+ * The batch's validationTokens as the JSON array that is stored once for
+ * all its items, and in ref its digest (the name the items' records give);
+ * NULL when the batch has none.  Caller frees.
  */
-char *graph_item_record(const struct graph_batch *b, size_t i);
+char *graph_tokens_record(const struct graph_batch *b, char ref[GRAPH_TOKENS_REF_LEN + 1]);
+/*
+ * The JSON that is journaled for item i: a batch of one, naming the batch's
+ * stored tokens by tokens_ref (NULL: none), so the worker reads it back with
+ * graph_parse_batch and then graph_batch_set_tokens.  Caller frees.
+ */
+char *graph_item_record(const struct graph_batch *b, size_t i, const char *tokens_ref);
+/*
+ * Gives b (a record with tokens_ref) the tokens stored apart, as
+ * graph_tokens_record made them.  0, or -1 and *err (caller frees).
+ */
+int graph_batch_set_tokens(struct graph_batch *b, const char *json, size_t len, char **err);
 /* How long two deliveries of the same item without an id count as one. */
 #define GRAPH_DEDUP_WINDOW_MS (10 * 60 * 1000)
 /*

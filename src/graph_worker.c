@@ -488,6 +488,13 @@ change(struct job *j)
 		job_done(j, "not_a_user");
 		return;
 	}
+	/* Only a GUID or a UPN goes into a Graph path (a ".." would climb out of /users). */
+	if (!graph_user_id_valid(uid)) {
+		log_ctx(LOG_LEVEL_WARN, NULL, j->ev.app, "Graph notification %s names a user id "
+		    "that is neither a GUID nor a userPrincipalName: not acted on", j->ev.event_id);
+		job_done(j, "bad_user_id");
+		return;
+	}
 	if (j->app->gc == NULL) {
 		job_done(j, "no_graph_client");
 		return;
@@ -530,6 +537,32 @@ tokens_cb(int ok, const char *err, void *arg)
 	act(j);
 }
 
+/*
+ * A record journaled since the tokens are stored once per batch names them
+ * by digest: they are read back here.  0, or -1 when they cannot be had
+ * (the job is then done as suspect: a retry would act without them).
+ */
+static int
+load_tokens(struct job *j)
+{
+	char *json = NULL, *err = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (j->batch.tokens_ref == NULL)
+		return 0;
+	rc = store_get_graph_tokens(j->w->store, j->batch.tokens_ref, &json, &len);
+	if (rc != 1 || graph_batch_set_tokens(&j->batch, json, len, &err) == -1) {
+		free(json);
+		tokens_cb(0, err != NULL ? err : rc == 0 ? "the batch's tokens are not stored" :
+		    "cannot read the batch's tokens", j);
+		free(err);
+		return -1;
+	}
+	free(json);
+	return 0;
+}
+
 /* Takes ev over (its strings move into the job). */
 static void
 start_job(struct graph_worker *w, struct store_pending *ev)
@@ -556,6 +589,8 @@ start_job(struct graph_worker *w, struct store_pending *ev)
 		job_done(j, "unknown_app");
 		return;
 	}
+	if (load_tokens(j) == -1)
+		return;
 	/*
 	 * Tokens are checked when a batch carries them (Graph sends none for
 	 * /users; a batch whose tokens fail is suspect), and either way the item

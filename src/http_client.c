@@ -79,7 +79,7 @@ struct hreq {
 	int connect_only;		/* mail: the connect phase only (http_mail) */
 	char *method;			/* "MAIL" for a mail */
 	char *url;
-	char *log_url;			/* scheme, host and path: no query */
+	char *log_url;			/* as util_url_shown shows it */
 	char *service;
 	char *app;
 	char *req_id;
@@ -1516,11 +1516,13 @@ service_label(const char *service)
 }
 
 static char *
-make_log_url(const char *url)
+make_log_url(const char *url, int host_only)
 {
-	size_t n = strcspn(url, "?#");
+	char *shown = util_url_shown(url, host_only);
 
-	return xstrndup(url, n < LOG_URL_MAX ? n : LOG_URL_MAX);
+	if (strlen(shown) > LOG_URL_MAX)
+		shown[LOG_URL_MAX] = '\0';
+	return shown;
 }
 
 /* "Authorization: Bearer <token>" built straight into wiped memory. */
@@ -1579,8 +1581,8 @@ build_headers(struct hreq *hr, const struct http_request *req)
 
 /* The parts every request has; the caller fills in the rest. */
 static struct hreq *
-hreq_alloc(struct http_client *hc, const char *method, const char *url, http_done_cb cb,
-    void *arg)
+hreq_alloc(struct http_client *hc, const char *method, const char *url, int host_only,
+    http_done_cb cb, void *arg)
 {
 	struct hreq *hr = xcalloc(1, sizeof(*hr));
 
@@ -1589,7 +1591,7 @@ hreq_alloc(struct http_client *hc, const char *method, const char *url, http_don
 	hr->cb_arg = arg;
 	hr->method = xstrdup(method);
 	hr->url = xstrdup(url);
-	hr->log_url = make_log_url(url);
+	hr->log_url = make_log_url(url, host_only);
 	X509_STORE_up_ref(hc->store);
 	hr->store = hc->store;
 	hr->start_us = util_mono_us();
@@ -1627,7 +1629,7 @@ hreq_set_body(struct hreq *hr, const void *body, size_t len)
 static struct hreq *
 hreq_new(struct http_client *hc, const struct http_request *req, http_done_cb cb, void *arg)
 {
-	struct hreq *hr = hreq_alloc(hc, req->method, req->url, cb, arg);
+	struct hreq *hr = hreq_alloc(hc, req->method, req->url, req->url_is_secret, cb, arg);
 
 	hreq_set_context(hr, req->service, req->req_id, req->app);
 	hreq_set_limits(hr, req->timeout_ms, req->budget_ms, req->max_attempts);
@@ -1646,7 +1648,8 @@ hreq_new(struct http_client *hc, const struct http_request *req, http_done_cb cb
 static struct hreq *
 hreq_new_mail(struct http_client *hc, const struct http_mail *m, http_done_cb cb, void *arg)
 {
-	struct hreq *hr = hreq_alloc(hc, "MAIL", m->url, cb, arg);
+	/* A mail server is a notification channel: its host is all a log needs. */
+	struct hreq *hr = hreq_alloc(hc, "MAIL", m->url, 1, cb, arg);
 	size_t i;
 
 	hr->mail = 1;

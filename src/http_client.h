@@ -60,6 +60,12 @@ struct http_request {
 	int max_attempts;		/* 0 = 5 */
 	/* Optional: decides retry for a non-2xx answer (body NUL-terminated). */
 	enum http_verdict (*classify)(long status, const char *body, size_t len);
+	/*
+	 * 1: the URL's path is a credential (Slack and Teams incoming webhooks,
+	 * the signed webhook): logs show its scheme and host only.  Userinfo,
+	 * query and fragment are never shown in any case.
+	 */
+	int url_is_secret;
 };
 
 struct http_response {

@@ -429,6 +429,7 @@ send_post(struct notifier *n, struct sending *s, const struct config *cfg)
 	req.timeout_ms = NOTIFY_TIMEOUT_MS;
 	req.max_attempts = 2;
 	req.max_response = 64 * 1024;
+	req.url_is_secret = 1;
 	if (strcmp(s->row.channel, "slack") == 0) {
 		req.url = cfg->slack_webhook_url;
 	} else if (strcmp(s->row.channel, "teams") == 0) {

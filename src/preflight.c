@@ -127,11 +127,13 @@ check_store(struct preflight *p)
 {
 	const struct where w = { NULL, "url" };
 	const char *url = p->cfg->store_url;
-	char *err = NULL;
+	char *err = NULL, *shown;
 
 	if (store_check_url(url, &err) == 0) {
-		report(p, &w, PREFLIGHT_OK, "store url", xasprintf("store %s can be opened", url),
+		shown = util_url_shown(url, 0);
+		report(p, &w, PREFLIGHT_OK, "store url", xasprintf("store %s can be opened", shown),
 		    NULL);
+		free(shown);
 		return;
 	}
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)

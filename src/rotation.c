@@ -218,6 +218,139 @@ rotation_approve(struct store *st, const char *id, char **err)
 
 /* ---- Which secret Nylas uses ---- */
 
+/*
+ * The associated data of a sealed secret: a tag, then app, rotation id and
+ * new key id, each followed by a NUL (none of them holds one), so that no
+ * two rows give the same bytes.  Caller frees.
+ */
+#define SEAL_TAG "rekey-secret-v2"
+
+static unsigned char *
+seal_aad(const struct store_rotation *row, size_t *len)
+{
+	const char *parts[] = { SEAL_TAG, row->app, row->id, row->new_key_id };
+	unsigned char *aad;
+	size_t i, n = 0, off = 0;
+
+	for (i = 0; i < 4; i++)
+		n += strlen(parts[i] != NULL ? parts[i] : "") + 1;
+	aad = xmalloc(n);
+	for (i = 0; i < 4; i++) {
+		const char *p = parts[i] != NULL ? parts[i] : "";
+		size_t l = strlen(p) + 1;
+
+		memcpy(aad + off, p, l);
+		off += l;
+	}
+	*len = n;
+	return aad;
+}
+
+int
+rotation_seal(const struct secret *master_key, struct store_rotation *row,
+    const struct secret *text)
+{
+	unsigned char *ct = NULL, *aad;
+	size_t ctlen = 0, aadlen;
+	int rc;
+
+	if (master_key == NULL || row->app == NULL || row->id == NULL || row->new_key_id == NULL)
+		return -1;
+	aad = seal_aad(row, &aadlen);
+	rc = crypto_aead_seal(master_key->data, aad, aadlen, text->data, text->len, &ct, &ctlen);
+	free(aad);
+	if (rc == -1)
+		return -1;
+	free(row->secret_ct);
+	row->secret_ct = ct;
+	row->secret_ct_len = ctlen;
+	return 0;
+}
+
+/* Opens row's sealed text with aad; a new secret or NULL. */
+static struct secret *
+unseal_with(const struct secret *master_key, const struct store_rotation *row,
+    const void *aad, size_t aadlen)
+{
+	unsigned char *pt = NULL;
+	size_t ptlen = 0;
+	struct secret *s;
+
+	if (master_key == NULL || row->secret_ct == NULL ||
+	    crypto_aead_open(master_key->data, aad, aadlen, row->secret_ct, row->secret_ct_len,
+	    &pt, &ptlen) == -1)
+		return NULL;
+	s = secret_new(pt, ptlen);
+	OPENSSL_cleanse(pt, ptlen);
+	free(pt);
+	return s;
+}
+
+struct secret *
+rotation_unseal(const struct secret *master_key, const struct store_rotation *row)
+{
+	unsigned char *aad;
+	size_t aadlen;
+	struct secret *s;
+
+	if (row->app == NULL || row->id == NULL || row->new_key_id == NULL)
+		return NULL;
+	aad = seal_aad(row, &aadlen);
+	s = unseal_with(master_key, row, aad, aadlen);
+	free(aad);
+	return s;
+}
+
+/* One row: 1 when sealed again, 0 when it needs nothing, -1 when it cannot be opened or kept. */
+static int
+reseal_row(struct store *st, const struct secret *master_key, struct store_rotation *row)
+{
+	struct secret *s;
+	int rc = -1;
+
+	if (row->secret_ct == NULL || row->new_key_id == NULL)
+		return 0;
+	if ((s = rotation_unseal(master_key, row)) != NULL) {
+		secret_free(s);
+		return 0;
+	}
+	s = unseal_with(master_key, row, row->id, strlen(row->id));
+	if (s != NULL && rotation_seal(master_key, row, s) == 0 && store_put_rotation(st, row) == 0)
+		rc = 1;
+	secret_free(s);
+	return rc;
+}
+
+int
+rotation_reseal_legacy(struct store *st, const struct config *cfg)
+{
+	struct store_rotation *list = NULL;
+	size_t a, i, n = 0;
+	int done = 0, rc;
+
+	if (cfg->master_key == NULL)
+		return 0;
+	for (a = 0; a < cfg->n_apps; a++) {
+		if (store_list_rotations(st, cfg->apps[a]->name, 0, 100000, &list, &n) == -1)
+			return -1;
+		for (i = 0; i < n; i++) {
+			rc = reseal_row(st, cfg->master_key, &list[i]);
+			if (rc == 1)
+				done++;
+			else if (rc == -1)
+				log_ctx(LOG_LEVEL_WARN, NULL, cfg->apps[a]->name, "rotation %s: its "
+				    "sealed secret opens neither way (another master key?); left as "
+				    "it is", list[i].id);
+		}
+		store_rotations_free(list, n);
+		list = NULL;
+		n = 0;
+	}
+	if (done > 0)
+		log_info("store: %d sealed secrets bound to their app, rotation and key", done);
+	return done;
+}
+
 /* The newest published rotation of app (published_at set), or 0 when none; -1 on error. */
 static int
 last_published(struct store *st, const char *app, struct store_rotation *out)
@@ -245,18 +378,12 @@ rotation_in_use_secret(struct store *st, const struct config *cfg, const struct 
     const char **source)
 {
 	struct store_rotation r;
-	unsigned char *pt = NULL;
-	size_t ptlen = 0;
 	struct secret *s = NULL;
 
 	if (source != NULL)
 		*source = NULL;
-	if (last_published(st, app->name, &r) == 1 && cfg->master_key != NULL &&
-	    crypto_aead_open(cfg->master_key->data, r.id, strlen(r.id), r.secret_ct,
-	    r.secret_ct_len, &pt, &ptlen) == 0) {
-		s = secret_new(pt, ptlen);
-		OPENSSL_cleanse(pt, ptlen);
-		free(pt);
+	if (last_published(st, app->name, &r) == 1 &&
+	    (s = rotation_unseal(cfg->master_key, &r)) != NULL) {
 		if (source != NULL)
 			*source = "the last published rotation";
 	} else if (app->current_secret != NULL) {
@@ -1167,18 +1294,7 @@ nylas_failed(struct app_rot *a, const char *call, const struct nylas_result *res
 static struct secret *
 new_secret(struct app_rot *a)
 {
-	unsigned char *pt = NULL;
-	size_t ptlen = 0;
-	struct secret *s;
-
-	if (a->row.secret_ct == NULL ||
-	    crypto_aead_open(a->r->cfg->master_key->data, a->row.id, strlen(a->row.id),
-	    a->row.secret_ct, a->row.secret_ct_len, &pt, &ptlen) == -1)
-		return NULL;
-	s = secret_new(pt, ptlen);
-	OPENSSL_cleanse(pt, ptlen);
-	free(pt);
-	return s;
+	return rotation_unseal(a->r->cfg->master_key, &a->row);
 }
 
 static char *
@@ -1665,18 +1781,13 @@ static int
 seal_created(struct app_rot *a, const struct graph_password *cred, const struct secret *text)
 {
 	struct store_rotation *row = &a->row;
-	unsigned char *ct = NULL;
-	size_t ctlen = 0;
 
-	if (crypto_aead_seal(a->r->cfg->master_key->data, row->id, strlen(row->id), text->data,
-	    text->len, &ct, &ctlen) == -1)
-		return -1;
+	/* The key id first: the sealed text is bound to it. */
 	set_text(&row->new_key_id, cred->key_id);
+	if (rotation_seal(a->r->cfg->master_key, row, text) == -1)
+		return -1;
 	set_text(&row->new_hint, cred->hint);
 	row->new_end = cred->end;
-	free(row->secret_ct);
-	row->secret_ct = ct;
-	row->secret_ct_len = ctlen;
 	set_text(&row->state, rotation_state_name(ROTATION_CREATED));
 	row->attempts = 0;
 	row->next_at = 0;

@@ -2,8 +2,8 @@
  * rotation: the secret rotation state machine of DESIGN.md, one enum and one
  * driver, durable and resumable.  Each step writes its intent to the store
  * before its external call and its result after; secretText is sealed with
- * the master key (crypto_aead_seal, aad = the rotation id) in the transaction
- * that records "created".  Credential
+ * the master key (rotation_seal: bound to app, rotation id and key id) in the
+ * transaction that records "created".  Credential
  * changes are serialised per app.  The daemon's rotator drives every
  * unfinished rotation found in the store (also those planned or approved by
  * the CLI, which writes the store directly).
@@ -21,6 +21,7 @@ struct graph_application;
 struct http_client;
 struct secret;
 struct store;
+struct store_rotation;
 
 enum rotation_state {
 	ROTATION_PLANNED,	/* recorded; waits for approval in approve mode */
@@ -144,6 +145,24 @@ void rotation_failure_cause(const char *last_error, char out[17]);
 
 /* Marks a planned rotation approved.  0, or -1 and *err (unknown id, not planned). */
 int rotation_approve(struct store *st, const char *id, char **err);
+
+/*
+ * A rotation's new secret is sealed with the master key (AES-256-GCM) and
+ * bound by the associated data to the row's app, rotation id and new key id:
+ * a sealed text moved to another row (of another app, or naming another key)
+ * no longer opens.  rotation_seal puts text into row->secret_ct (row's app,
+ * id and new_key_id set); 0 or -1.  rotation_unseal gives it back (caller
+ * frees), or NULL.
+ */
+int rotation_seal(const struct secret *master_key, struct store_rotation *row,
+    const struct secret *text);
+struct secret *rotation_unseal(const struct secret *master_key, const struct store_rotation *row);
+/*
+ * Rows sealed before the binding (their associated data was the rotation id
+ * alone) are sealed again the new way, so that they stay readable: the
+ * rotations of each app of cfg.  The number sealed again, or -1 (logged).
+ */
+int rotation_reseal_legacy(struct store *st, const struct config *cfg);
 
 /*
  * The secret Nylas uses for app as rekey knows it: the newest published

@@ -32,10 +32,13 @@ find_backend(const char *url)
 static void
 no_backend(const char *url, char **err)
 {
+	char *shown = util_url_shown(url, 0);
+
 	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
 		*err = xstrdup("the PostgreSQL store is not available in this version; use sqlite:PATH");
 	else
-		*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH)", url);
+		*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH)", shown);
+	free(shown);
 }
 
 struct store *
@@ -219,6 +222,21 @@ int
 store_put_user(struct store *st, const struct store_user *u)
 {
 	return st->be->put_user(st->db, u);
+}
+
+int
+store_put_graph_tokens(struct store *st, const char *digest, const char *tokens, size_t len,
+    int64_t now_ms, int64_t keep_ms)
+{
+	return st->be->put_graph_tokens(st->db, digest, tokens, len, now_ms, keep_ms);
+}
+
+int
+store_get_graph_tokens(struct store *st, const char *digest, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	return st->be->get_graph_tokens(st->db, digest, out, len);
 }
 
 void
@@ -453,6 +471,12 @@ int
 store_update_outbox(struct store *st, const struct store_outbox *m)
 {
 	return st->be->update_outbox(st->db, m);
+}
+
+int64_t
+store_outbox_unsent(struct store *st, const char *ref, const char *kind)
+{
+	return st->be->outbox_unsent(st->db, ref, kind);
 }
 
 int

@@ -202,6 +202,9 @@ struct store_backend {
 	int (*get_user)(void *db, const char *app, const char *user_id, struct store_user *out);
 	int (*put_user)(void *db, const struct store_user *u);
 	int (*add_user_event)(void *db, const struct store_user_event *ev);
+	int (*put_graph_tokens)(void *db, const char *digest, const char *tokens, size_t len,
+	    int64_t now_ms, int64_t keep_ms);
+	int (*get_graph_tokens)(void *db, const char *digest, char **out, size_t *len);
 	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
 	int64_t (*count_results)(void *db, const char *source, const char *result);
 	int (*set_durability)(void *db, int full);
@@ -230,6 +233,7 @@ struct store_backend {
 	    size_t *n);
 	int (*update_outbox)(void *db, const struct store_outbox *m);
 	int (*outbox_exists)(void *db, const char *ref, const char *kind);
+	int64_t (*outbox_unsent)(void *db, const char *ref, const char *kind);
 	int (*outbox_stats)(void *db, const char *app, struct store_outbox_stats *out);
 	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
 	    char ***emails, size_t *n);
@@ -305,6 +309,15 @@ void store_subscription_clear(struct store_subscription *s);
 /* 1 and *out filled, 0 when unknown, -1 on error. */
 int store_get_user(struct store *st, const char *app, const char *user_id, struct store_user *out);
 int store_put_user(struct store *st, const struct store_user *u);
+/*
+ * A Graph batch's validationTokens (JSON, len bytes) under digest, kept
+ * once however many items name them; sets older than keep_ms (no use: the
+ * tokens have expired) go.  0 or -1.
+ */
+int store_put_graph_tokens(struct store *st, const char *digest, const char *tokens, size_t len,
+    int64_t now_ms, int64_t keep_ms);
+/* 1 and *out (caller frees, NUL-terminated) and *len, 0 when unknown, -1 on error. */
+int store_get_graph_tokens(struct store *st, const char *digest, char **out, size_t *len);
 void store_user_clear(struct store_user *u);
 int store_add_user_event(struct store *st, const struct store_user_event *ev);
 /* User events of app (NULL: any) and kind (NULL: any); -1 on error. */
@@ -378,6 +391,8 @@ int store_due_outbox(struct store *st, int64_t now_ms, size_t max, struct store_
 int store_update_outbox(struct store *st, const struct store_outbox *m);
 /* 1 when some message of kind about ref is in the outbox (any recipient), 0 when none, -1. */
 int store_outbox_exists(struct store *st, const char *ref, const char *kind);
+/* How many messages of kind about ref are still to be sent (pending or sending), or -1. */
+int64_t store_outbox_unsent(struct store *st, const char *ref, const char *kind);
 int store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats *out);
 /* At start: the rows a dead process left "sending" are due now.  0 or -1. */
 int store_reclaim_outbox(struct store *st);

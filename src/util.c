@@ -2,6 +2,9 @@
 #include "log.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +153,37 @@ util_format_time(int64_t unix_secs, char *buf, size_t size)
 
 	gmtime_r(&t, &tm);
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *
+util_url_shown(const char *url, int host_only)
+{
+	const char *sep = strstr(url, "://"), *auth, *at, *end;
+	size_t end_len, scheme_len;
+
+	/* "sqlite:path" has no authority, and a '?' there is part of the file's name. */
+	if (sep == NULL || strcspn(url, "/?#") < (size_t)(sep - url))
+		return xstrdup(url);
+	scheme_len = (size_t)(sep - url) + 3;
+	auth = url + scheme_len;
+	end = auth + strcspn(auth, "/?#");
+	/* The last '@' of the authority ends the userinfo (a password may hold '@'). */
+	for (at = end; at > auth && at[-1] != '@'; at--)
+		;
+	end_len = host_only ? 0 : strcspn(end, "?#");
+	return xasprintf("%.*s%.*s%.*s", (int)scheme_len, url, (int)(end - at), at,
+	    (int)end_len, end);
+}
+
+int
+util_harden_process(int allow_core)
+{
+	struct rlimit none = { 0, 0 };
+
+	umask(077);
+	if (allow_core)
+		return 0;
+	if (setrlimit(RLIMIT_CORE, &none) == -1)
+		return -1;
+	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ? -1 : 0;
 }

@@ -33,6 +33,22 @@ void util_strings_free(char **list, size_t n);
 /* Monotonic time in microseconds. */
 int64_t util_mono_us(void);
 
+/*
+ * url as it may be shown (logs, status, errors, doctor, rekey check): never
+ * its userinfo ("user:password@") nor its query or fragment; with host_only,
+ * only scheme and host (and port), for the URLs whose path is itself a
+ * credential (Slack, Teams and webhook channels).  Caller frees.
+ */
+char *util_url_shown(const char *url, int host_only);
+
+/*
+ * The process's own hygiene, at start: files it creates are its own only
+ * (umask 077, also outside systemd's UMask=), and unless allow_core no core
+ * dump holds the master key or a secret (RLIMIT_CORE 0, not dumpable, which
+ * also closes /proc/PID/mem to other processes of the same user).  0 or -1.
+ */
+int util_harden_process(int allow_core);
+
 /* Formats a Unix time as RFC 3339 UTC ("2026-01-01T00:00:00Z") into buf (>= 21 bytes). */
 void util_format_time(int64_t unix_secs, char *buf, size_t size);
 

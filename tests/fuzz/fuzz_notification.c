@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (b.items[i].invalid != NULL)
 			continue;
 		graph_client_state_matches(&want, b.items[i].client_state);
-		rec = graph_item_record(&b, i);
+		rec = graph_item_record(&b, i, NULL);
 		key = graph_item_key(&b.items[i], rec, 1800000000000);
 		/* What the worker reads back must parse as one valid item. */
 		if (graph_parse_batch(rec, strlen(rec), 1 << 21, &again, &err) == -1 ||

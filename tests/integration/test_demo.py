@@ -109,6 +109,24 @@ t.ok(re.search(r"mails to users: %d for %d users$" % (AFFECTED, AFFECTED), out, 
 opened = re.findall(r"^ .*mail +.*<- \[rekey prod\] Client secret expired: .*cut off", out, re.M)
 t.eq(len(opened), 1, "the owners get the incident-opened mail once, not once per user", opened)
 
+# The owners hear first (README): every owners' message about the incident and its fix
+# reaches them before the first user's sign-in mail.
+def stamped(pred):
+    found = []
+    for line in out.splitlines():
+        m = re.match(r"^ +\+([\d.]+)s +(mail|slack|teams|webhook) +(.*)$", line)
+        if m and pred(m.group(3)):
+            found.append((float(m.group(1)), m.group(3)[:70]))
+    return found
+
+
+owners = stamped(lambda s: "Please sign in" not in s and "Resolved" not in s and (
+    "Client secret expired" in s or "rekey.incident.opened" in s or "rekey.rotation.done" in s))
+users = stamped(lambda s: "Please sign in again" in s)
+t.ok(len(owners) >= 6 and users and max(owners)[0] <= min(users)[0],
+     "the owners hear first: their alerts (by mail, Slack, Teams and webhook) before any "
+     "user's sign-in mail", (max(owners) if owners else None, min(users) if users else None))
+
 # Nothing left running: the processes the demo named, and anything from its directory.
 m = re.search(r"rekey serve: \S+ \(pid (\d+)\); fakes pid (\d+); sinks pid (\d+)", out)
 run = re.search(r"\(\$RUN = (\S+)\)", out)

@@ -73,6 +73,27 @@ try:
     st, _, _ = d.request("POST", "/webhooks/graph/prod/other", b"{}")
     t.eq(st, 404, "a path other than /lifecycle under the app is 404")
 
+    # Without the clientState anyone can POST GRAPH_BATCH_MAX items: one warning line
+    # per batch (count and subscription), and per app at most one a minute.
+    def drop_lines():
+        return [l for l in d.log_text().splitlines() if "Graph notification" in l and "dropped" in l]
+
+    flood = {"value": [{"subscriptionId": SUB, "clientState": "guess-%d" % i, "changeType": "updated",
+                        "resource": "Users/x"} for i in range(1000)]}
+    st, _, _ = post("/webhooks/graph/prod", flood)
+    lines = wait_for(drop_lines, 5) or []
+    t.ok(st == 202 and len(lines) == 1, "1000 items with a wrong clientState: 202 and one warning line",
+         (st, len(lines)))
+    t.ok(lines and "dropped 1000 of 1000" in lines[0] and "1000 with a wrong clientState" in lines[0] and
+         SUB in lines[0], "the line gives the count and the subscription id", lines[:1])
+    st, _, _ = post("/webhooks/graph/prod", flood)
+    st2, _, _ = post("/webhooks/graph/prod", {"value": [{"subscriptionId": "s", "changeType": 5}] * 10})
+    t.ok(st == 202 and st2 == 202 and len(drop_lines()) == 1,
+         "more dropped batches within the minute add no line", len(drop_lines()))
+    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "bad_client_state"}), 2000.0,
+         "but every dropped item is counted")
+    bad_before = 2000.0
+
     # A batch: good items stored, a wrong clientState dropped and counted.
     good = [item(), item(change="deleted")]
     bad = item(client_state="not-the-state")
@@ -80,7 +101,7 @@ try:
     t.eq(st, 202, "a batch is answered 202")
     ids = sorted(e["event_id"] for e in graph_events())
     t.eq(ids, sorted(i["id"] for i in good), "the two good items are stored, the bad one is not")
-    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "bad_client_state"}), 1.0,
+    t.eq(d.metric("rekey_webhooks_total", {"source": "graph", "result": "bad_client_state"}), bad_before + 1,
          "the wrong clientState is counted")
     rec = graph_events("event_id = ?", (good[0]["id"],))[0]
     stored = json.loads(rec["body"])
@@ -137,10 +158,35 @@ try:
     st, _, _ = d.request("GET", "/webhooks/graph/prod")
     t.eq(st, 400, "a GET without validationToken is 400")
 
+    # validationTokens: bounded at intake, and stored once per batch, not per item.
+    toks = ["eyJ0eXAiOiJKV1QifQ.%s.sig%d" % ("Q" * 3000, i) for i in range(4)]
+    batch = [item() for _ in range(40)]
+    st, _, _ = post("/webhooks/graph/prod", {"value": batch, "validationTokens": toks})
+    t.eq(st, 202, "a batch of 40 items with 4 tokens of 3 KB is answered 202")
+    with d.db() as c:
+        bodies = [r[0] for r in c.execute("SELECT body FROM events WHERE event_id IN (%s)" %
+                                          ",".join("?" * len(batch)), [i["id"] for i in batch])]
+        stored = [r[0] for r in c.execute("SELECT tokens FROM graph_tokens")]
+    t.ok(len(bodies) == 40 and all(b"QQQQ" not in bytes(b) and len(b) < 2048 for b in bodies),
+         "no item's record holds a copy of the tokens", max(len(b) for b in bodies) if bodies else None)
+    t.ok(len(stored) == 1 and json.loads(bytes(stored[0])) == toks, "the batch's tokens are stored once")
+    st, _, _ = post("/webhooks/graph/prod", {"value": batch, "validationTokens": toks})
+    with d.db() as c:
+        n = c.execute("SELECT count(*) FROM graph_tokens").fetchone()[0]
+    t.eq((st, n), (202, 1), "a redelivery stores them no second time")
+    st, _, _ = post("/webhooks/graph/prod", {"value": [item()], "validationTokens": ["a" * 8193]})
+    t.eq(st, 400, "a token over 8 KB is refused at intake")
+    st, _, _ = post("/webhooks/graph/prod", {"value": [item()], "validationTokens": ["a"] * 17})
+    t.eq(st, 400, "so are 17 tokens")
+    st, _, _ = post("/webhooks/graph/prod", {"value": [item(client_state="x")], "validationTokens": ["b.c.d"]})
+    with d.db() as c:
+        n = c.execute("SELECT count(*) FROM graph_tokens").fetchone()[0]
+    t.eq((st, n), (202, 1), "a batch with nothing kept stores no tokens")
+
     # A batch of 100: every item stored, one answer.
     hundred = [item() for _ in range(100)]
     st, _, _ = post("/webhooks/graph/prod", {"value": hundred})
-    t.eq((st, len(graph_events())), (202, 103), "a batch of 100 is stored whole")
+    t.eq((st, len(graph_events())), (202, 143), "a batch of 100 is stored whole")
 
     # The worker: without a rotator identity it cannot read users, and a
     # "deleted" is only a hint until GET /users/{id} confirms it; a lifecycle

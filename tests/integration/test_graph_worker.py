@@ -219,6 +219,21 @@ try:
     _, res = deliver("hank", token="valid", token_version=1)
     t.eq(res, "user_evidence", "a v1 token (sts.windows.net issuer, appid) is accepted")
 
+    # resourceData.id goes into /users/{id}: a dot segment would have curl ask for
+    # /v1.0/ or /v1.0/users/ (every user) with rekey's token.  Only a GUID or a UPN is used.
+    fakes.clear_requests("graph")
+    for bad, res_path in (("..", None), (".", None), (None, "Users/.."), ("..", "Users/ivan@x")):
+        item = {"user_id": bad, "id": str(uuid.uuid4())}
+        if res_path:  # without resourceData.id, the id comes from the resource path
+            item["resource"] = res_path
+            item["resourceData"] = {"id": bad}
+        r = fakes.notify_graph(sid, [item])
+        wait_for(lambda: result_of(item["id"]) is not None, 20)
+        t.eq((r.get("status"), result_of(item["id"])), (202, "bad_user_id"),
+             "resourceData.id %r: acked, not acted on" % bad)
+    gets = [r["path"] for r in fakes.requests("graph") if r.get("method") == "GET"]
+    t.eq(gets, [], "no Graph call was made for them (no GET /v1.0/ nor /v1.0/users/)")
+
     # A journaled notification survives kill -9 before the worker got to it.
     fakes.script("graph", [{"method": "GET", "path": "users/", "times": 0, "action": {"hang": True}}])
     patch_user("erin", accountEnabled=False)

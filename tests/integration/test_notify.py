@@ -72,7 +72,7 @@ def seed(expired=True, pw=None):
     return s
 
 
-def make_rig(sinks, more_app=(), digest="1s", seed_state=None):
+def make_rig(sinks, more_app=(), digest="1s", seed_state=None, notify=None):
     # The sinks' certificate is signed by the CA the daemon trusts (one certs dir).
     rig = Rig(seed=seed_state or seed(), app_lines=[], certs=sinks.certs)
     sd = os.path.join(rig.d.dir, "secrets")
@@ -83,9 +83,38 @@ def make_rig(sinks, more_app=(), digest="1s", seed_state=None):
         "owners = %s" % OWNER,
         "owners_from_graph = yes",
         "reauth_url_template = https://app.example.com/login?hint={email}&src=rekey",
-    ] + list(more_app) + [""] + sinks.notify_config(os.path.join(sd, "whsec"),
-                                                     digest_interval=digest))
+    ] + list(more_app) + [""] + (notify(sd) if notify is not None else
+                                 sinks.notify_config(os.path.join(sd, "whsec"),
+                                                     digest_interval=digest)))
     return rig
+
+
+# Incoming-webhook URLs are credentials (the secret is their path): each
+# channel's with a secret path, Slack's in the config, Teams' and the
+# webhook's from *_file keys.
+HOOK_SECRETS = {"slack": "services/T0SECRET/B0SECRET/slackPathSecret1",
+                "teams": "webhookb2/teamsPathSecret2",
+                "webhook": "in/webhookPathSecret3"}
+
+
+def secret_hooks_notify(sinks):
+    def lines(sd):
+        for kind in ("teams", "webhook"):
+            write_secret(os.path.join(sd, kind + "_url"),
+                         sinks.hook_url(kind, HOOK_SECRETS[kind]) + "\n")
+        return ["[notify]", "smtp_url = %s" % sinks.smtp_url, "smtp_from = rekey@example.com",
+                "slack_webhook_url = %s" % sinks.hook_url("slack", HOOK_SECRETS["slack"]),
+                "teams_webhook_url_file = %s" % os.path.join(sd, "teams_url"),
+                "webhook_url_file = %s" % os.path.join(sd, "webhook_url"),
+                "webhook_secret_file = %s" % os.path.join(sd, "whsec"),
+                "digest_interval = 1s"]
+    return lines
+
+
+def leaked(text):
+    """The hook secrets (any part of their paths) found in text."""
+    parts = [p for s in HOOK_SECRETS.values() for p in s.split("/") if "SECRET" in p.upper()]
+    return [p for p in parts if p in text]
 
 
 def header(m, name):
@@ -265,18 +294,22 @@ def run_storm(sinks):
 
 def run_failure(sinks):
     sinks.reset()
-    sinks.script("slack", [{"status": 500, "times": 2}])
-    rig = make_rig(sinks, seed_state=seed(expired=False))
+    for ch in ("slack", "teams", "webhook"):
+        sinks.script(ch, [{"status": 500, "times": 2}])
+    sinks.script("smtp", [{"at": "RCPT", "reply": "451 4.3.0 try later", "times": 2}])
+    rig = make_rig(sinks, seed_state=seed(expired=False), notify=secret_hooks_notify(sinks))
     try:
         rig.d.start()
         r = subprocess.run([REKEY_BIN, "rotate", "-c", rig.d.conf_path, "prod"],
                            capture_output=True, text=True, timeout=30)
         t.eq(r.returncode, 0, "failure: rekey rotate plans a manual rotation", r.stderr)
+        # Every channel fails at first: the last error shown is one of theirs.
         pending = wait_for(lambda: (status_json(rig).get("notifications", {}).get("last_error")
                                     or None), 40, 0.3)
-        t.ok(pending is not None and "500" in pending,
-             "failure: status shows the Slack message's last error (%s)" % pending)
-        m = rig.d.metric("rekey_notifications_total", {"channel": "slack", "result": "retry"})
+        t.ok(pending is not None and ("500" in pending or "451" in pending),
+             "failure: status shows a message's last error (%s)" % pending)
+        m = wait_for(lambda: rig.d.metric("rekey_notifications_total",
+                                          {"channel": "slack", "result": "retry"}), 20, 0.2)
         t.ok(m is not None and m >= 1, "failure: the metrics count the retry", m)
         g = wait_for(lambda: (rig.d.metric("rekey_outbox_messages", {"app": "prod",
                                                                      "state": "pending"}) or 0) >= 1, 5)
@@ -287,6 +320,30 @@ def run_failure(sinks):
         got = [p for p in sinks.posts("slack") if p.get("status") == 200]
         t.ok(ok and len(got) == 1, "failure: once Slack answers again the message is delivered, "
              "once (%d attempts seen)" % len(sinks.posts("slack")))
+        ok = wait_for(lambda: all(any(p.get("status") == 200 for p in sinks.posts(ch))
+                                  for ch in ("teams", "webhook")), 30, 0.3)
+        t.ok(ok, "failure: Teams and the webhook, their URLs read from *_file keys, deliver too")
+        fails = {ch: len([p for p in sinks.posts(ch) if p.get("status") == 500])
+                 for ch in ("slack", "teams", "webhook")}
+        t.ok(all(n >= 1 for n in fails.values()), "failure: every channel failed first", fails)
+        # Secrets never in logs: every channel's failure path, status and doctor.
+        log = rig.d.log_text()
+        t.ok(all("%s POST https://127.0.0.1:%d: attempt 1 of 2 failed" % (ch, sinks.ports["hooks"])
+                 in log for ch in ("slack", "teams", "webhook")),
+             "failure: each channel's failed attempt is logged with scheme and host only",
+             [l for l in log.splitlines() if "attempt 1 of 2" in l][:6])
+        t.eq(leaked(log), [], "failure: no hook URL's path in the log")
+        st = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
+                            text=True, timeout=30)
+        t.eq(leaked(json.dumps(status_json(rig)) + st.stdout + st.stderr), [],
+             "failure: nor in rekey status (text and JSON)")
+        for ch in ("slack", "teams", "webhook"):
+            sinks.script(ch, [{"status": 404, "times": 1}])
+        doc = subprocess.run([REKEY_BIN, "doctor", "-c", rig.d.conf_path, "prod", "--send-test"],
+                             capture_output=True, text=True, timeout=60)
+        fails = [l for l in doc.stdout.splitlines() if l.strip().startswith("FAIL") and "notify_" in l]
+        t.ok(len(fails) >= 3, "failure: doctor --send-test reports the refused channels", doc.stdout)
+        t.eq(leaked(doc.stdout + doc.stderr), [], "failure: nor in doctor's output or log")
     finally:
         rig.stop()
 

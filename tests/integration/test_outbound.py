@@ -193,9 +193,10 @@ try:
     r = drive("owners", TARGET_OID)
     t.eq(r.get("owners"), ["one@contoso.com", "two@contoso.onmicrosoft.com"],
          "owners: mail, else userPrincipalName; service principals skipped", r)
-    r = drive("user", "u2")
+    # Only a GUID or a userPrincipalName goes into /users/{id}: u2 by its UPN.
+    r = drive("user", "two@contoso.onmicrosoft.com")
     t.eq((r.get("outcome"), r.get("account_enabled")), ("ok", 0), "get a user (disabled)", r)
-    r = drive("user", "nobody")
+    r = drive("user", "00000000-0000-0000-0000-00000000dead")
     t.eq(r.get("outcome"), "not_found", "an unknown user is not_found", r)
 
     # --- Nylas

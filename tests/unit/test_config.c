@@ -92,6 +92,11 @@ static const struct {
 	{ "rot_crt", "-----BEGIN CERTIFICATE-----\n", 0644 },
 	{ "rot_key", "-----BEGIN " "PRIVATE KEY-----\n", 0600 },
 	{ "ca", "-----BEGIN CERTIFICATE-----\n", 0644 },
+	{ "slack_url", "https://hooks.slack.com/services/T0/B0/SLACKSECRET\n", 0600 },
+	{ "teams_url", "https://x.webhook.office.com/webhookb2/TEAMSSECRET\n", 0600 },
+	{ "hook_url", "https://hooks.example.com/in/HOOKSECRET", 0600 },
+	{ "hook_url644", "https://hooks.example.com/in/HOOKSECRET\n", 0644 },
+	{ "bad_url", "ftp://hooks.example.com/BADSECRET\n", 0600 },
 };
 
 static void
@@ -949,6 +954,62 @@ test_secrets(void)
 	free(errors);
 }
 
+/* ---- channel URLs from files (they are credentials) ---- */
+
+#define URL_BASE "[store]\nmaster_key_file = $D/mk\n[app a]\nnylas_webhook_secret_file = $D/wh\n" \
+    "[notify]\n"
+
+static void
+test_url_files(void)
+{
+	struct config *cfg;
+	char *errors;
+
+	cfg = parse(URL_BASE "slack_webhook_url_file = $D/slack_url\n"
+	    "teams_webhook_url_file = $D/teams_url\nwebhook_url_file = $D/hook_url\n"
+	    "webhook_secret_file = $D/whsec\n", NULL, &errors);
+	TAP_OK(cfg != NULL, "url files: the three channel URLs load from files");
+	if (errors != NULL)
+		printf("# %s\n", errors);
+	free(errors);
+	if (cfg != NULL) {
+		TAP_STR_EQ(cfg->slack_webhook_url, "https://hooks.slack.com/services/T0/B0/SLACKSECRET",
+		    "url files: slack, without its newline");
+		TAP_STR_EQ(cfg->teams_webhook_url, "https://x.webhook.office.com/webhookb2/TEAMSSECRET",
+		    "url files: teams");
+		TAP_STR_EQ(cfg->webhook_url, "https://hooks.example.com/in/HOOKSECRET",
+		    "url files: webhook, a file without a final newline");
+	}
+	config_free(cfg);
+
+	cfg = parse(URL_BASE "slack_webhook_url = https://hooks.slack.com/services/T0/B0/OTHER\n"
+	    "slack_webhook_url_file = $D/slack_url\n", NULL, &errors);
+	TAP_OK(cfg == NULL && errors != NULL && strstr(errors, "not both") != NULL &&
+	    strstr(errors, "SECRET") == NULL && strstr(errors, "OTHER") == NULL,
+	    "url files: the key and its file together are refused, nothing quoted");
+	free(errors);
+	config_free(cfg);
+
+	cfg = parse(URL_BASE "teams_webhook_url_file = $D/bad_url\n", NULL, &errors);
+	TAP_OK(cfg == NULL && errors != NULL && strstr(errors, "teams_webhook_url_file") != NULL &&
+	    strstr(errors, "BADSECRET") == NULL, "url files: not https: refused, the value not quoted");
+	free(errors);
+	config_free(cfg);
+
+	cfg = parse(URL_BASE "webhook_url_file = $D/hook_url644\nwebhook_secret_file = $D/whsec\n",
+	    NULL, &errors);
+	TAP_OK(cfg == NULL && errors != NULL && strstr(errors, "webhook_url_file") != NULL,
+	    "url files: a file others may read is refused, like every secret file");
+	free(errors);
+	config_free(cfg);
+
+	cfg = parse(URL_BASE "webhook_url_file = $D/hook_url\n", NULL, &errors);
+	TAP_OK(cfg == NULL && errors != NULL && strstr(errors, "webhook_secret_file is not") != NULL,
+	    "url files: the webhook from a file still needs its signing secret");
+	free(errors);
+	config_free(cfg);
+}
+
 /* ---- config_load ---- */
 
 static void
@@ -1018,6 +1079,7 @@ main(void)
 	test_cidrs();
 	test_trusted();
 	test_secrets();
+	test_url_files();
 	test_load();
 	teardown();
 	return tap_done();

@@ -677,6 +677,33 @@ test_urls(void)
 	free(u);
 }
 
+/* What may go into /users/{id}: a GUID or a UPN, nothing that climbs out of /users. */
+static const struct { const char *id; int ok; } user_id_cases[] = {
+	{ "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", 1 },
+	{ "7F105C7D-2DC5-4530-97CD-4E7AE6534C07", 1 },
+	{ "ada.lovelace@contoso.onmicrosoft.com", 1 },
+	{ "o'brien_x-y+1@contoso.com", 0 },
+	{ "o'brien_x-y@contoso.com", 1 },
+	{ "ada_contoso.com#EXT#@fabrikam.onmicrosoft.com", 1 },
+	{ "..", 0 }, { ".", 0 }, { "", 0 },
+	{ "../users", 0 }, { "a/b@c.com", 0 }, { "a@b/../c", 0 }, { "a@..", 0 },
+	{ "a..b@c.com", 0 }, { ".a@c.com", 0 }, { "a@c.com.", 0 }, { "a@b@c.com", 0 },
+	{ "a@c.com?$select=x", 0 }, { "a%2e@c.com", 0 }, { "a @c.com", 0 },
+	{ "7f105c7d-2dc5-4530-97cd-4e7ae6534c0", 0 }, { "7f105c7d-2dc5-4530-97cd-4e7ae6534c07x", 0 },
+	{ "7f105c7d_2dc5-4530-97cd-4e7ae6534c07", 0 }, { "zf105c7d-2dc5-4530-97cd-4e7ae6534c07", 0 },
+};
+
+static void
+test_user_ids(void)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(user_id_cases); i++)
+		TAP_OK(graph_user_id_valid(user_id_cases[i].id) == user_id_cases[i].ok,
+		    "user id \"%s\": %s", user_id_cases[i].id, user_id_cases[i].ok ? "ok" : "refused");
+	TAP_OK(!graph_user_id_valid(NULL), "user id NULL: refused");
+}
+
 struct link_case {
 	const char *base;
 	const char *link;
@@ -732,6 +759,7 @@ main(void)
 	test_expiry_limit();
 	test_add_password_body();
 	test_urls();
+	test_user_ids();
 	test_links();
 	test_names();
 	return tap_done();

@@ -119,24 +119,33 @@ static void
 test_records(void)
 {
 	const char *json = "{\"value\":[" ITEM "," LIFECYCLE "],\"validationTokens\":[\"a.b.c\"]}";
+	const char *old = "{\"value\":[" ITEM "],\"validationTokens\":[\"a.b.c\",\"d.e.f\"]}";
 	struct graph_batch b, one;
-	char *err = NULL, *rec, *key, *rec2, *key2;
+	char *err = NULL, *rec, *key, *rec2, *key2, *tokens, ref[GRAPH_TOKENS_REF_LEN + 1];
 
 	if (graph_parse_batch(json, strlen(json), 65536, &b, &err) == -1) {
 		TAP_OK(0, "records: parse");
 		return;
 	}
-	rec = graph_item_record(&b, 0);
+	tokens = graph_tokens_record(&b, ref);
+	TAP_STR_EQ(tokens, "[\"a.b.c\"]", "records: the batch's tokens are one array, stored once");
+	TAP_OK(strlen(ref) == GRAPH_TOKENS_REF_LEN, "records: named by their digest");
+	rec = graph_item_record(&b, 0, ref);
+	TAP_OK(strstr(rec, "a.b.c") == NULL && strstr(rec, ref) != NULL,
+	    "records: an item's record names the tokens, holds no copy");
 	TAP_OK(graph_parse_batch(rec, strlen(rec), 65536, &one, &err) == 0 && one.n_items == 1 &&
-	    one.n_tokens == 1 && strcmp(one.items[0].id, "n1") == 0 &&
-	    strcmp(one.tokens[0], "a.b.c") == 0, "records: an item's record reads back with the tokens");
+	    one.n_tokens == 0 && one.tokens_ref != NULL && strcmp(one.tokens_ref, ref) == 0 &&
+	    strcmp(one.items[0].id, "n1") == 0, "records: an item's record reads back with the ref");
+	TAP_OK(graph_batch_set_tokens(&one, tokens, strlen(tokens), &err) == 0 && one.n_tokens == 1 &&
+	    strcmp(one.tokens[0], "a.b.c") == 0, "records: and the stored tokens join it");
 	graph_batch_clear(&one);
+	free(tokens);
 	key = graph_item_key(&b.items[0], rec, 1800000000000);
 	TAP_STR_EQ(key, "n1", "records: the key of an item with an id is the id");
 	free(key);
 	free(rec);
-	rec = graph_item_record(&b, 1);
-	rec2 = graph_item_record(&b, 1);
+	rec = graph_item_record(&b, 1, NULL);
+	rec2 = graph_item_record(&b, 1, NULL);
 	key = graph_item_key(&b.items[1], rec, 1800000000000);
 	key2 = graph_item_key(&b.items[1], rec2, 1800000000000 + 60000);
 	TAP_OK(strncmp(key, "sha256:", 7) == 0 && strlen(key) > 7 + 64 && key[7 + 64] == ':',
@@ -150,6 +159,47 @@ test_records(void)
 	free(rec);
 	free(rec2);
 	graph_batch_clear(&b);
+
+	/* Records journaled before the tokens were stored apart carry their own copy. */
+	TAP_OK(graph_parse_batch(old, strlen(old), 65536, &one, &err) == 0 && one.n_tokens == 2 &&
+	    one.tokens_ref == NULL, "records: an older record's own tokens still read");
+	TAP_OK(graph_batch_set_tokens(&one, "[\"x\"]", 5, &err) == -1,
+	    "records: a batch with tokens takes no stored ones besides");
+	free(err);
+	err = NULL;
+	graph_batch_clear(&one);
+}
+
+/* validationTokens are bounded at intake: in count and in size. */
+static void
+test_token_bounds(void)
+{
+	char *big = malloc(GRAPH_TOKEN_BYTES_MAX + 128), *err = NULL;
+	struct graph_batch b;
+	const char *ref_and_tokens = "{\"value\":[],\"validationTokens\":[\"a\"],"
+	    "\"validationTokensRef\":\"0000000000000000000000000000000000000000000000000000000000000000\"}";
+	size_t off;
+	int rc;
+
+	off = (size_t)snprintf(big, 64, "{\"value\":[],\"validationTokens\":[\"");
+	memset(big + off, 'a', GRAPH_TOKEN_BYTES_MAX);
+	snprintf(big + off + GRAPH_TOKEN_BYTES_MAX, 16, "\"]}");
+	rc = graph_parse_batch(big, strlen(big), 1 << 20, &b, &err);
+	TAP_OK(rc == 0 && b.n_tokens == 1, "tokens: one of GRAPH_TOKEN_BYTES_MAX bytes is taken");
+	graph_batch_clear(&b);
+	snprintf(big + off + GRAPH_TOKEN_BYTES_MAX, 16, "a\"]}");
+	rc = graph_parse_batch(big, strlen(big), 1 << 20, &b, &err);
+	TAP_OK(rc == -1 && err != NULL && strstr(err, "longer than"), "tokens: one byte more is refused");
+	free(err);
+	err = NULL;
+	rc = graph_parse_batch(ref_and_tokens, strlen(ref_and_tokens), 1 << 20, &b, &err);
+	TAP_OK(rc == -1, "tokens: a ref and tokens together are refused");
+	free(err);
+	err = NULL;
+	rc = graph_parse_batch("{\"value\":[],\"validationTokensRef\":\"../x\"}", 38, 1 << 20, &b, &err);
+	TAP_OK(rc == -1, "tokens: a ref that is not a digest is refused");
+	free(err);
+	free(big);
 }
 
 static void
@@ -244,6 +294,7 @@ main(void)
 	test_batches();
 	test_fields_and_bounds();
 	test_records();
+	test_token_bounds();
 	test_client_state();
 	test_query_decode();
 	test_evidence();

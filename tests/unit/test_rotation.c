@@ -122,6 +122,36 @@ pw(const char *key, const char *hint)
 	return p;
 }
 
+/* A sealed text moved to a row of another app, rotation or key no longer opens. */
+static void
+test_binding(struct store *st, const struct config *cfg, const char *id)
+{
+	struct store_rotation r;
+	struct secret *s;
+	char *saved;
+
+	if (store_get_rotation(st, id, &r) != 1) {
+		TAP_OK(0, "binding: the row reads back");
+		return;
+	}
+	s = rotation_unseal(cfg->master_key, &r);
+	TAP_OK(s != NULL && secret_equal(s, "new8Q~published", 15), "binding: opens on its own row");
+	secret_free(s);
+	saved = r.app;
+	r.app = (char *)"another";
+	TAP_OK(rotation_unseal(cfg->master_key, &r) == NULL, "binding: not as another app's");
+	r.app = saved;
+	saved = r.new_key_id;
+	r.new_key_id = (char *)"k-other";
+	TAP_OK(rotation_unseal(cfg->master_key, &r) == NULL, "binding: not as another key's");
+	r.new_key_id = saved;
+	saved = r.id;
+	r.id = (char *)"11111111-aaaa-bbbb-cccc-000000000002";
+	TAP_OK(rotation_unseal(cfg->master_key, &r) == NULL, "binding: not as another rotation's");
+	r.id = saved;
+	store_rotation_clear(&r);
+}
+
 static void
 test_in_use(struct store *st)
 {
@@ -129,6 +159,7 @@ test_in_use(struct store *st)
 	unsigned char key[32];
 	struct config cfg = { 0 };
 	struct config_app app = { .name = W("other"), .rotation_mode = ROTATION_MODE_AUTO };
+	struct config_app *app_p = &app;
 	struct graph_password list[3] = { pw("k1", "abc"), pw("k2", "xyz"), pw("k3", "xyz") };
 	struct graph_application a = { .id = W("oid"), .passwords = list, .n_passwords = 2 };
 	struct store_rotation r = { 0 };
@@ -170,8 +201,9 @@ test_in_use(struct store *st)
 	r.approved = 1;
 	r.new_key_id = W("k3");
 	r.created_at = r.updated_at = r.published_at = 1000;
+	/* Sealed as rekey did before the binding: the rotation id alone as associated data. */
 	TAP_OK(crypto_aead_seal(key, r.id, strlen(r.id), "new8Q~published", 15, &ct, &ctlen) == 0,
-	    "seal a published secret");
+	    "seal a published secret the old way");
 	r.secret_ct = ct;
 	r.secret_ct_len = ctlen;
 	TAP_OK(store_put_rotation(st, &r) == 0, "a published rotation stored");
@@ -180,6 +212,15 @@ test_in_use(struct store *st)
 	k = rotation_in_use_key(st, &app, &a, &why);
 	TAP_STR_EQ(k, "k3", "in use: the last published rotation's key");
 	free(k);
+	s = rotation_in_use_secret(st, &cfg, &app, &source);
+	TAP_OK(s != NULL && strcmp(source, "current_secret_file") == 0,
+	    "seal: a row sealed the old way does not open as it is");
+	secret_free(s);
+	cfg.apps = &app_p;
+	cfg.n_apps = 1;
+	TAP_OK(rotation_reseal_legacy(st, &cfg) == 1, "seal: the old row is sealed again, bound");
+	TAP_OK(rotation_reseal_legacy(st, &cfg) == 0, "seal: and only once");
+	test_binding(st, &cfg, r.id);
 	s = rotation_in_use_secret(st, &cfg, &app, &source);
 	TAP_OK(s != NULL && secret_equal(s, "new8Q~published", 15) &&
 	    strcmp(source, "the last published rotation") == 0,

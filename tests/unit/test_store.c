@@ -60,6 +60,26 @@ test_queue_fields(struct store *st)
 	store_pending_free(p, n);
 }
 
+/* A Graph batch's tokens: stored once under their digest, read back, pruned when old. */
+static void
+test_graph_tokens(struct store *st)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	TAP_OK(store_put_graph_tokens(st, "d1", "[\"a.b.c\"]", 9, 1000, 500) == 0 &&
+	    store_put_graph_tokens(st, "d1", "[\"x\"]", 5, 1100, 500) == 0,
+	    "tokens: stored, and a second time under the same digest");
+	TAP_OK(store_get_graph_tokens(st, "d1", &out, &len) == 1 && len == 9 &&
+	    strcmp(out, "[\"a.b.c\"]") == 0, "tokens: read back as first stored");
+	free(out);
+	TAP_OK(store_get_graph_tokens(st, "d2", &out, &len) == 0 && out == NULL,
+	    "tokens: an unknown digest is 0");
+	TAP_OK(store_put_graph_tokens(st, "d2", "[\"y\"]", 5, 2000, 500) == 0 &&
+	    store_get_graph_tokens(st, "d1", &out, &len) == 0, "tokens: older sets are pruned");
+	free(out);
+}
+
 /*
  * A store of schema 4 (no grant counters) is migrated with its incidents'
  * counts worked out, and counted from then on (i1: 2 grants, both back).
@@ -70,7 +90,7 @@ test_counts_migrated(void)
 	static const char to_v4[] = "DROP TRIGGER incident_grant_listed;"
 	    " DROP TRIGGER incident_grant_recovered; DROP TRIGGER incident_grant_removed;"
 	    " ALTER TABLE incidents DROP COLUMN affected_grants;"
-	    " ALTER TABLE incidents DROP COLUMN recovered_grants;"
+	    " ALTER TABLE incidents DROP COLUMN recovered_grants; DROP TABLE graph_tokens;"
 	    " ALTER TABLE rotations DROP COLUMN test_ok; ALTER TABLE rotations DROP COLUMN test_since;"
 	    " PRAGMA user_version = 4;";
 	struct store_incident got;
@@ -411,6 +431,7 @@ main(void)
 	test_list_values(st);
 	test_outbox(st);
 	test_read_snapshot(st);
+	test_graph_tokens(st);
 	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
 	store_close(st);
 	test_counts_migrated();
