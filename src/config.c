@@ -144,6 +144,9 @@ static const struct config_key config_keys[] = {
 	{ SEC_SERVER, "max_body", KT_SIZE, "1048576", S(max_body), .min = KIB, .max = 64 * MIB },
 	{ SEC_SERVER, "max_header_size", KT_SIZE, "16384", S(max_header_size), .min = KIB, .max = MIB },
 	{ SEC_SERVER, "max_connections", KT_INT, "4096", S(max_connections), .min = 1, .max = 1000000 },
+	/* Trusted proxies are exempt: behind one, every connection comes from it. */
+	{ SEC_SERVER, "max_connections_per_ip", KT_INT, "64", S(max_connections_per_ip), .min = 1,
+	  .max = 1000000 },
 	{ SEC_SERVER, "request_timeout", KT_DURATION, "30s", S(request_timeout), .min = 1, .max = HOUR },
 	{ SEC_SERVER, "log_level", KT_WORD, "info", S(log_level), .words = log_levels },
 

@@ -88,6 +88,7 @@ struct config {
 	int64_t max_body;		/* bytes */
 	int64_t max_header_size;	/* bytes */
 	int64_t max_connections;
+	int64_t max_connections_per_ip;	/* trusted proxies are exempt */
 	int64_t request_timeout;	/* seconds a connection may take to send a request */
 	char *log_level;
 
