@@ -597,6 +597,7 @@ find_client(struct http_req *hr, const struct sockaddr *peer)
 		return;
 	proto = http_header(hr, "X-Forwarded-Proto");
 	hr->forwarded_https = proto != NULL && strcasecmp(proto, "https") == 0;
+	hr->forwarded_plain = proto != NULL && !hr->forwarded_https;
 	xff = http_header(hr, "X-Forwarded-For");
 	if (xff == NULL)
 		return;

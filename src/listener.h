@@ -21,6 +21,7 @@ struct http_req {
 	char id[17];		/* request id, hex; also sent as X-Request-Id */
 	char client[64];	/* client address, after trusted X-Forwarded-For */
 	int forwarded_https;	/* X-Forwarded-Proto https from a trusted proxy */
+	int forwarded_plain;	/* X-Forwarded-Proto other than https from a trusted proxy */
 	int tls;		/* the listener speaks TLS itself */
 	int peer_loopback;	/* the peer (not the forwarded client) is a loopback address */
 	int64_t start_us;
