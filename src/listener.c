@@ -578,8 +578,8 @@ is_loopback(const struct sockaddr *sa)
  * The client is the peer, unless the peer is a trusted proxy: then it is
  * the rightmost X-Forwarded-For entry that is not itself a trusted proxy.
  */
-static void
-find_client(struct http_req *hr, const struct sockaddr *peer)
+void
+listener_find_client(struct http_req *hr, const struct sockaddr *peer)
 {
 	const struct config *cfg = hr->rt->cfg;
 	const char *xff, *proto, *end;
@@ -668,7 +668,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 	new_request_id(l, hr->id);
 	util_strlcpy(hr->client, "unknown", sizeof(hr->client));
 	if (peer != NULL)
-		find_client(hr, peer);
+		listener_find_client(hr, peer);
 	l->active++;
 	/* Every request comes through a checked connection; one that did not is refused. */
 	if (c == NULL || c->head.result != HTTP_HEAD_DONE) {
