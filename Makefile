@@ -36,8 +36,12 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 # Seconds each fuzz target runs in `make test`.
 FUZZ_SECONDS ?= 15
+# `make fuzz-long`: seconds per target, targets run at once, and MERGE=1 to copy
+# the inputs that raise coverage into the committed corpus.
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_JOBS ?= 1
 
-.PHONY: all deps deps-demo unit test test-one fuzz bench demo clean
+.PHONY: all deps deps-demo unit test test-one fuzz fuzz-long bench demo clean
 # Keep the fuzz build's objects between runs.
 .SECONDARY:
 all: $(BUILD)/rekey
@@ -96,6 +100,11 @@ test-one: all unit
 	tests/run.sh --fuzz-seconds 0 $(BUILD)
 
 fuzz: $(FUZZ_BINS)
+
+# Every target for FUZZ_LONG_SECONDS on a corpus kept in build-fuzz/corpus.
+fuzz-long: $(FUZZ_BINS)
+	tests/lib/fuzz-long.sh $(if $(filter 1,$(MERGE)),--merge) --jobs $(FUZZ_JOBS) \
+	    $(FUZZ_LONG_SECONDS) $(FUZZ_BINS)
 
 bench: deps
 	$(MAKE) all $(BUILD)/bench/store_floor

@@ -13,6 +13,7 @@
 #include "util.h"
 #include "webhook_manager.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,23 @@
 /* A rotate request's body is at most {"dry_run":true} with some room. */
 #define ADMIN_MAX_BODY 4096
 #define ADMIN_JSON_DEPTH_MAX 4
+
+/*
+ * Failed attempts: a client that fails FAIL_MAX times within FAIL_WINDOW_MS
+ * is answered 429 until that window ends, its token not even compared.  The
+ * table is bounded: a new client takes a free slot or the oldest one.
+ */
+#define FAIL_MAX 20
+#define FAIL_WINDOW_MS 60000
+#define FAIL_SLOTS 256
+
+struct failure {
+	char client[64];	/* as the listener found it: "" is a free slot */
+	int64_t since_ms;	/* the window's start */
+	int count;
+};
+
+static struct failure failures[FAIL_SLOTS];
 
 /* Answers with the JSON document (deleted here). */
 static void
@@ -53,12 +71,58 @@ reply_method(struct http_req *hr, const char *allow)
 	reply_error(hr, 405, "method not allowed");
 }
 
-/* 1 when the request carries the admin token, else 0. */
+/* The client's slot, or NULL when it has none. */
+static struct failure *
+failure_find(const char *client)
+{
+	size_t i;
+
+	for (i = 0; i < FAIL_SLOTS; i++)
+		if (failures[i].client[0] != '\0' && strcmp(failures[i].client, client) == 0)
+			return &failures[i];
+	return NULL;
+}
+
+/* Milliseconds the client must still wait, or 0 when it may try. */
+static int64_t
+failure_wait_ms(const char *client, int64_t now)
+{
+	const struct failure *f = failure_find(client);
+
+	if (f == NULL || f->count < FAIL_MAX || now - f->since_ms >= FAIL_WINDOW_MS)
+		return 0;
+	return FAIL_WINDOW_MS - (now - f->since_ms);
+}
+
+static void
+failure_record(const struct http_req *hr, int64_t now)
+{
+	struct failure *f = failure_find(hr->client);
+	size_t i;
+
+	if (f == NULL) {
+		f = &failures[0];
+		for (i = 0; i < FAIL_SLOTS && f->client[0] != '\0'; i++)
+			if (failures[i].client[0] == '\0' || failures[i].since_ms < f->since_ms)
+				f = &failures[i];
+		util_strlcpy(f->client, hr->client, sizeof(f->client));
+		f->count = 0;
+		f->since_ms = now;
+	}
+	if (now - f->since_ms >= FAIL_WINDOW_MS) {
+		f->count = 0;
+		f->since_ms = now;
+	}
+	if (++f->count == FAIL_MAX)
+		log_ctx(LOG_LEVEL_WARN, hr->id, NULL, "admin API: %d failed attempts from %s: "
+		    "refusing it for up to %d s", FAIL_MAX, hr->client, FAIL_WINDOW_MS / 1000);
+}
+
+/* 1 when the request carries the token want, else 0. */
 static int
-authorized(struct http_req *hr)
+authorized(struct http_req *hr, const struct secret *want)
 {
 	static int warned_off;
-	const struct secret *want = hr->rt->cfg->admin_token;
 	const char *h = http_header(hr, "Authorization");
 	unsigned char a[CRYPTO_SHA256_LEN], b[CRYPTO_SHA256_LEN];
 
@@ -76,6 +140,50 @@ authorized(struct http_req *hr)
 	if (crypto_sha256(want->data, want->len, a) == -1 || crypto_sha256(h, strlen(h), b) == -1)
 		return 0;
 	return crypto_memeq(a, b, sizeof(a));
+}
+
+/*
+ * The token must not cross a network in clear: a trusted proxy that says how
+ * the request reached it is believed (a proxy on this host would otherwise
+ * pass plain HTTP from anywhere as a loopback peer); else the listener speaks
+ * TLS, or the peer is on this host.
+ */
+static int
+transport_ok(const struct http_req *hr)
+{
+	if (hr->forwarded_https || hr->forwarded_plain)
+		return hr->forwarded_https;
+	return hr->tls || hr->peer_loopback;
+}
+
+/*
+ * 0 when the request may go on; else it has been answered (403 over plain
+ * HTTP, 429 after too many failures, 401 without the token want).
+ */
+static int
+admit(struct http_req *hr, const struct secret *want)
+{
+	int64_t now = util_now_ms(), wait = failure_wait_ms(hr->client, now);
+	char secs[24];
+
+	if (!transport_ok(hr)) {
+		reply_error(hr, 403, "the admin API is served over HTTPS only");
+		return -1;
+	}
+	if (wait > 0) {
+		snprintf(secs, sizeof(secs), "%lld", (long long)(wait + 999) / 1000);
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", secs);
+		reply_error(hr, 429, "too many failed attempts");
+		return -1;
+	}
+	if (!authorized(hr, want)) {
+		failure_record(hr, now);
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "WWW-Authenticate",
+		    "Bearer realm=\"rekey\"");
+		reply_error(hr, 401, "unauthorized");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -358,15 +466,15 @@ void
 admin_handle(struct http_req *hr, const char *rest)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(hr->req);
+	const struct config *cfg = hr->rt->cfg;
 	const struct config_app *app;
 	char name[sizeof(hr->app)], id[ROTATION_ID_SIZE];
+	int approving = segment(rest, "rotations/", "/approve", id, sizeof(id)) == 0;
 
-	if (!authorized(hr)) {
-		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "WWW-Authenticate",
-		    "Bearer realm=\"rekey\"");
-		reply_error(hr, 401, "unauthorized");
+	/* With approve_token_file, approving takes that token and no other. */
+	if (admit(hr, approving && cfg->approve_token != NULL ? cfg->approve_token :
+	    cfg->admin_token) == -1)
 		return;
-	}
 	if (strcmp(rest, "status") == 0) {
 		if (cmd == EVHTTP_REQ_GET)
 			handle_status(hr);
@@ -375,7 +483,7 @@ admin_handle(struct http_req *hr, const char *rest)
 	} else if (route_webhook(hr, rest)) {
 		return;
 	} else if (segment(rest, "apps/", "/rotate", name, sizeof(name)) == 0) {
-		app = config_find_app(hr->rt->cfg, name);
+		app = config_find_app(cfg, name);
 		if (app == NULL) {
 			reply_error(hr, 404, "no such app");
 			return;
@@ -385,7 +493,7 @@ admin_handle(struct http_req *hr, const char *rest)
 			handle_rotate(hr, app);
 		else
 			reply_method(hr, "POST");
-	} else if (segment(rest, "rotations/", "/approve", id, sizeof(id)) == 0) {
+	} else if (approving) {
 		if (cmd == EVHTTP_REQ_POST)
 			handle_approve(hr, id);
 		else

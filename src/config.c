@@ -42,6 +42,8 @@
 #define CONFIG_MAX_WARN		32		/* warn_before thresholds */
 #define MASTER_KEY_HEX		64
 #define GRAPH_CLIENT_STATE_MAX	128		/* Graph's limit on clientState */
+/* An admin token is a bearer credential: shorter ones can be guessed or were typed by hand. */
+#define ADMIN_TOKEN_MIN		32
 #define SHOWN_MAX		64		/* bytes of a bad value quoted in an error */
 
 #define KIB	1024LL
@@ -111,6 +113,7 @@ struct config_key {
 	size_t secret_offset;		/* the struct secret * (or array) loaded */
 	size_t secret_count_offset;	/* LOAD_LINES: its count */
 	size_t secret_max;		/* LOAD_FIRST_LINE: longest value accepted; 0: any */
+	size_t secret_min;		/* LOAD_FIRST_LINE: shortest value accepted; 0: any */
 	const char *why_ignored;	/* KT_IGNORED: the warning's reason */
 };
 
@@ -141,10 +144,16 @@ static const struct config_key config_keys[] = {
 	  .count_offset = SO(n_trusted_proxies) },
 	{ SEC_SERVER, "public_url", KT_URL, NULL, S(public_url), .words = http_schemes },
 	{ SEC_SERVER, "admin_token_file", KT_SECRET_FILE, NULL, S(admin_token_file),
-	  .load = LOAD_FIRST_LINE, .secret_offset = SO(admin_token) },
+	  .load = LOAD_FIRST_LINE, .secret_offset = SO(admin_token), .secret_min = ADMIN_TOKEN_MIN },
+	/* Set: approving a rotation takes this token, so that it can be a second person's call. */
+	{ SEC_SERVER, "approve_token_file", KT_SECRET_FILE, NULL, S(approve_token_file),
+	  .load = LOAD_FIRST_LINE, .secret_offset = SO(approve_token), .secret_min = ADMIN_TOKEN_MIN },
 	{ SEC_SERVER, "max_body", KT_SIZE, "1048576", S(max_body), .min = KIB, .max = 64 * MIB },
 	{ SEC_SERVER, "max_header_size", KT_SIZE, "16384", S(max_header_size), .min = KIB, .max = MIB },
 	{ SEC_SERVER, "max_connections", KT_INT, "4096", S(max_connections), .min = 1, .max = 1000000 },
+	/* Trusted proxies are exempt: behind one, every connection comes from it. */
+	{ SEC_SERVER, "max_connections_per_ip", KT_INT, "64", S(max_connections_per_ip), .min = 1,
+	  .max = 1000000 },
 	{ SEC_SERVER, "request_timeout", KT_DURATION, "30s", S(request_timeout), .min = 1, .max = HOUR },
 	{ SEC_SERVER, "log_level", KT_WORD, "info", S(log_level), .words = log_levels },
 
@@ -1470,6 +1479,9 @@ load_first_line(const struct config_key *k, void *base, const char *path)
 	} else if (k->secret_max > 0 && s->len > k->secret_max) {
 		err = xasprintf("%s: the value must be at most %zu characters", k->name,
 		    k->secret_max);
+	} else if (s->len < k->secret_min) {
+		err = xasprintf("%s: the value must be at least %zu characters (make one with "
+		    "openssl rand -hex 32)", k->name, k->secret_min);
 	} else {
 		*dst = s;
 		s = NULL;

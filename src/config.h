@@ -95,9 +95,11 @@ struct config {
 	size_t n_trusted_proxies;
 	char *public_url;
 	char *admin_token_file;
+	char *approve_token_file;
 	int64_t max_body;		/* bytes */
 	int64_t max_header_size;	/* bytes */
 	int64_t max_connections;
+	int64_t max_connections_per_ip;	/* trusted proxies are exempt */
 	int64_t request_timeout;	/* seconds a connection may take to send a request */
 	char *log_level;
 
@@ -133,6 +135,7 @@ struct config {
 
 	/* Loaded from the files above at load time. */
 	struct secret *admin_token;	/* NULL when admin_token_file is not set */
+	struct secret *approve_token;	/* NULL when approve_token_file is not set */
 	struct secret *master_key;	/* 32 bytes, decoded from hex */
 	struct secret *smtp_password;	/* NULL when smtp_password_file is not set */
 	struct secret *webhook_secret;	/* "whsec_..."; NULL when webhook_secret_file is not set */

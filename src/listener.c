@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "util.h"
 #include "crypto.h"
+#include "http_head.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -40,14 +42,42 @@ static const char tls12_ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+/* What a lingering close discards at most, and for how long, before it closes anyway. */
+#define LINGER_MAX_BYTES (4 * 1024 * 1024)
+#define LINGER_MS 5000
+/* At most one warning a minute about clients over max_connections_per_ip. */
+#define PER_IP_WARN_MS 60000
+
+/* Where a connection is, as the listener sees it (evhttp keeps its own state). */
+enum conn_phase {
+	CONN_HEAD,	/* a request has begun (or may): its head is being checked */
+	CONN_BODY,	/* the head is checked; evhttp reads the body */
+	CONN_IDLE,	/* the request was handed on; no byte of the next one yet */
+	CONN_LINGER,	/* evhttp is done: the client's bytes are discarded before the close */
+	CONN_CLOSED	/* done: released at the next sweep */
+};
+
 /*
  * A connection's bufferevent, held by one extra reference so that we can see
  * when evhttp has let it go (its callbacks are cleared on free): libevent 2.1
  * has no connection-close hook for connections that never send a request.
+ * The reference also keeps the socket open for the lingering close.
  */
 struct conn {
+	struct listener *l;
 	struct bufferevent *bev;
 	struct conn *next;
+	enum conn_phase phase;
+	int admitted;			/* its socket and peer are known */
+	int exempt;			/* a trusted proxy: no per-address limit */
+	evutil_socket_t fd;
+	struct sockaddr_storage peer;
+	struct evbuffer_cb_entry *input_cb;
+	size_t scan_pos;		/* bytes of the input already checked */
+	struct http_head head;
+	struct event deadline;		/* the request's, then the linger's */
+	int64_t linger_start_ms;
+	size_t lingered;		/* bytes discarded while lingering */
 };
 
 struct listener {
@@ -56,12 +86,17 @@ struct listener {
 	struct evconnlistener *lev;
 	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
 	struct event *sweep_ev;
+	struct event *admit_ev;		/* learns new connections' peers */
+	const struct timeval *deadline_tv;	/* request_timeout, as a common timeout */
 	struct conn *conns;
+	struct conn **by_fd;		/* the open connections by socket */
+	size_t by_fd_size;
 	size_t n_conns;
 	size_t active;
 	int accepting;			/* listener enabled */
 	int stopped;			/* no more accepting, ever */
 	int port;
+	int64_t per_ip_warned_ms;
 	uint64_t id_base;		/* random: request ids differ across restarts */
 	uint64_t id_next;		/* requests numbered so far */
 };
@@ -144,6 +179,275 @@ output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 	}
 }
 
+static void
+by_fd_set(struct listener *l, evutil_socket_t fd, struct conn *c)
+{
+	size_t n = l->by_fd_size;
+
+	if (fd < 0)
+		return;
+	if ((size_t)fd >= n) {
+		while (n <= (size_t)fd)
+			n = n ? 2 * n : 256;
+		l->by_fd = xrealloc(l->by_fd, n * sizeof(*l->by_fd));
+		memset(l->by_fd + l->by_fd_size, 0, (n - l->by_fd_size) * sizeof(*l->by_fd));
+		l->by_fd_size = n;
+	}
+	l->by_fd[fd] = c;
+}
+
+/* The connection a request came on, or NULL. */
+static struct conn *
+conn_of(struct listener *l, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	struct conn *c;
+
+	if (fd < 0 || (size_t)fd >= l->by_fd_size)
+		return NULL;
+	c = l->by_fd[fd];
+	return c != NULL && c->bev == bev ? c : NULL;
+}
+
+/*
+ * Ends a connection that overstayed: evhttp reads the end of the stream and
+ * frees it as it would for a client that went away.
+ */
+static void
+conn_cut(struct conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* Done with the socket: the next sweep drops the last reference, which closes it. */
+static void
+conn_close(struct conn *c)
+{
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_del(&c->deadline);
+	c->phase = CONN_CLOSED;
+}
+
+static void
+linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+
+	evbuffer_drain(in, n);
+	c->lingered += n;
+	if (c->lingered > LINGER_MAX_BYTES || util_now_ms() - c->linger_start_ms > LINGER_MS)
+		conn_close(c);
+}
+
+static void
+linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_close(arg);	/* the client closed, or the socket failed */
+}
+
+/*
+ * evhttp has answered and let the connection go, but the client may still
+ * be sending (a body over max_body, say): closing with unread bytes would
+ * reset the connection and could destroy the answer before the client reads
+ * it.  So, as nginx does, read and discard until the client closes, up to
+ * LINGER_MAX_BYTES and LINGER_MS, then close.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	struct timeval tv = { LINGER_MS / 1000, (LINGER_MS % 1000) * 1000 };
+
+	c->phase = CONN_LINGER;
+	c->linger_start_ms = util_now_ms();
+	c->lingered = 0;
+	evtimer_del(&c->deadline);
+	evtimer_add(&c->deadline, &tv);
+	bufferevent_setcb(c->bev, linger_read_cb, NULL, linger_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
+	linger_read_cb(c->bev, c);
+}
+
+/* A request not received in time, or a linger over: the connection ends. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->phase == CONN_LINGER) {
+		conn_close(c);
+		return;
+	}
+	log_debug("a request from a connection took over request_timeout (%llds): closing it",
+	    (long long)c->l->rt->cfg->request_timeout);
+	metrics_inc_request("unknown", 408);
+	conn_cut(c);
+}
+
+/* 1 when evhttp has freed the connection (and cleared the callbacks). */
+static int
+released(const struct conn *c)
+{
+	bufferevent_event_cb ecb;
+
+	bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+	return ecb == NULL;
+}
+
+/* Checks the input from where the last call stopped until the head ends. */
+static void
+scan_head(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec vec[4];
+	struct evbuffer_ptr pos;
+	size_t len = evbuffer_get_length(in), used;
+	int i, n;
+
+	while (c->phase == CONN_HEAD && c->scan_pos < len) {
+		if (evbuffer_ptr_set(in, &pos, c->scan_pos, EVBUFFER_PTR_SET) == -1)
+			return;
+		n = evbuffer_peek(in, (ev_ssize_t)(len - c->scan_pos), &pos, vec, 4);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n && i < 4 && c->phase == CONN_HEAD; i++) {
+			if (http_head_feed(&c->head, vec[i].iov_base, vec[i].iov_len, &used) !=
+			    HTTP_HEAD_MORE)
+				c->phase = CONN_BODY;
+			c->scan_pos += used;
+		}
+	}
+}
+
+/*
+ * Sees every byte a connection receives before evhttp does: a request's
+ * first byte starts its deadline, and its head is checked as it arrives.
+ */
+static void
+input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+
+	c->scan_pos -= info->n_deleted < c->scan_pos ? info->n_deleted : c->scan_pos;
+	if (info->n_added == 0 || c->phase == CONN_LINGER || c->phase == CONN_CLOSED)
+		return;
+	if (released(c)) {
+		conn_linger(c);
+		return;
+	}
+	if (c->phase == CONN_IDLE) {
+		c->phase = CONN_HEAD;
+		evtimer_add(&c->deadline, c->l->deadline_tv);
+	}
+	if (c->phase == CONN_HEAD)
+		scan_head(c, in);
+}
+
+/* Called with each request evhttp hands on: the next one starts afresh. */
+static void
+conn_next_request(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	evtimer_del(&c->deadline);
+	http_head_init(&c->head);
+	c->scan_pos = 0;
+	c->phase = CONN_IDLE;
+	if (evbuffer_get_length(in) > 0) {
+		/* Pipelined: the next request is already here. */
+		c->phase = CONN_HEAD;
+		evtimer_add(&c->deadline, c->l->deadline_tv);
+		scan_head(c, in);
+	}
+}
+
+static int
+same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/* Open connections (lingering ones aside) from c's address, c included. */
+static int64_t
+count_from(const struct listener *l, const struct conn *c)
+{
+	const struct conn *o;
+	int64_t n = 0;
+
+	for (o = l->conns; o != NULL; o = o->next)
+		if (o->admitted && o->fd >= 0 && o->phase < CONN_LINGER &&
+		    same_address(&o->peer, &c->peer))
+			n++;
+	return n;
+}
+
+static void
+over_limit(struct listener *l, struct conn *c)
+{
+	char addr[64] = "?";
+	int64_t now = util_now_ms();
+
+	if (c->peer.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&c->peer)->sin_addr, addr, sizeof(addr));
+	else if (c->peer.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&c->peer)->sin6_addr, addr, sizeof(addr));
+	if (now - l->per_ip_warned_ms >= PER_IP_WARN_MS) {
+		log_warn("%s has max_connections_per_ip (%lld) open: closing the new ones "
+		    "(a proxy in front belongs in trusted_proxies)", addr,
+		    (long long)l->rt->cfg->max_connections_per_ip);
+		l->per_ip_warned_ms = now;
+	}
+	metrics_inc_request("unknown", 429);
+	conn_cut(c);
+}
+
+/*
+ * evhttp hands the socket to the bufferevent only after bevcb returns, so
+ * new connections learn their socket and peer here, just after; those over
+ * max_connections_per_ip are closed before they are read from.
+ */
+static void
+admit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct conn *c;
+	socklen_t len;
+
+	(void)fd;
+	(void)what;
+	for (c = l->conns; c != NULL && !c->admitted; c = c->next) {
+		c->admitted = 1;
+		c->fd = bufferevent_getfd(c->bev);
+		len = sizeof(c->peer);
+		if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&c->peer, &len) == -1) {
+			c->fd = -1;	/* evhttp failed to set it up, and frees it */
+			continue;
+		}
+		by_fd_set(l, c->fd, c);
+		c->exempt = config_addr_trusted(l->rt->cfg, (struct sockaddr *)&c->peer);
+		if (!c->exempt && count_from(l, c) > l->rt->cfg->max_connections_per_ip)
+			over_limit(l, c);
+	}
+}
+
 static struct bufferevent *
 bevcb(struct event_base *base, void *arg)
 {
@@ -166,34 +470,59 @@ bevcb(struct event_base *base, void *arg)
 	evbuffer_add_cb(bufferevent_get_output(bev), output_cb, NULL);
 	bufferevent_incref(bev);
 	c = xcalloc(1, sizeof(*c));
+	c->l = l;
 	c->bev = bev;
+	c->fd = -1;
+	c->phase = CONN_HEAD;
+	http_head_init(&c->head);
+	c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), input_cb, c);
+	if (c->input_cb == NULL)
+		fatal("out of memory creating a connection");
+	/* The first request's time runs from the accept: the TLS handshake is part of it. */
+	evtimer_assign(&c->deadline, base, deadline_cb, c);
+	evtimer_add(&c->deadline, l->deadline_tv);
 	c->next = l->conns;
 	l->conns = c;
 	l->n_conns++;
+	event_active(l->admit_ev, EV_TIMEOUT, 1);
 	update_accepting(l);
 	return bev;
 }
 
-/* Releases connections evhttp has freed (their event callback is gone). */
+static void
+conn_free(struct listener *l, struct conn *c)
+{
+	if (c->fd >= 0 && (size_t)c->fd < l->by_fd_size && l->by_fd[c->fd] == c)
+		l->by_fd[c->fd] = NULL;
+	evtimer_del(&c->deadline);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+/*
+ * Closes connections that are done and starts the lingering close of those
+ * evhttp has let go of since (most start at their next input instead).
+ */
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct conn **pp = &l->conns, *c;
-	bufferevent_event_cb ecb;
 
 	(void)fd;
 	(void)what;
 	while ((c = *pp) != NULL) {
-		bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
-		if (ecb == NULL) {
+		if (c->phase == CONN_CLOSED) {
 			*pp = c->next;
-			bufferevent_decref(c->bev);
-			free(c);
+			conn_free(l, c);
 			l->n_conns--;
-		} else {
-			pp = &c->next;
+			continue;
 		}
+		if (c->phase != CONN_LINGER && released(c))
+			conn_linger(c);
+		pp = &c->next;
 	}
 	update_accepting(l);
 }
@@ -231,12 +560,25 @@ parse_addr(const char *s, size_t len, struct sockaddr_storage *ss, char *out, si
 	return 0;
 }
 
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	const struct in6_addr *a6;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
 /*
  * The client is the peer, unless the peer is a trusted proxy: then it is
  * the rightmost X-Forwarded-For entry that is not itself a trusted proxy.
  */
-static void
-find_client(struct http_req *hr, const struct sockaddr *peer)
+void
+listener_find_client(struct http_req *hr, const struct sockaddr *peer)
 {
 	const struct config *cfg = hr->rt->cfg;
 	const char *xff, *proto, *end;
@@ -249,10 +591,12 @@ find_client(struct http_req *hr, const struct sockaddr *peer)
 	else if (peer->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, hr->client,
 		    sizeof(hr->client));
+	hr->peer_loopback = is_loopback(peer);
 	if (!config_addr_trusted(cfg, peer))
 		return;
 	proto = http_header(hr, "X-Forwarded-Proto");
 	hr->forwarded_https = proto != NULL && strcasecmp(proto, "https") == 0;
+	hr->forwarded_plain = proto != NULL && !hr->forwarded_https;
 	xff = http_header(hr, "X-Forwarded-For");
 	if (xff == NULL)
 		return;
@@ -292,6 +636,18 @@ new_request_id(struct listener *l, char out[17])
 	crypto_hex_encode(raw, sizeof(raw), out);
 }
 
+/* A request whose head http_head refused: 400, and the connection closes. */
+static void
+reject_head(struct http_req *hr, const struct conn *c)
+{
+	const char *why = "malformed request head";
+
+	if (c != NULL && c->head.result == HTTP_HEAD_BAD)
+		why = c->head.bad;
+	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Connection", "close");
+	http_reply_text(hr, 400, why);
+}
+
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
@@ -300,17 +656,27 @@ gen_cb(struct evhttp_request *req, void *arg)
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const struct sockaddr *peer = evcon ? evhttp_connection_get_addr(evcon) : NULL;
+	struct conn *c = conn_of(l, req);
 	size_t i, n;
 
 	hr->req = req;
 	hr->rt = l->rt;
+	hr->tls = l->ssl_ctx != NULL;
 	hr->start_us = util_mono_us();
 	hr->route = "unknown";
 	new_request_id(l, hr->id);
 	util_strlcpy(hr->client, "unknown", sizeof(hr->client));
 	if (peer != NULL)
-		find_client(hr, peer);
+		listener_find_client(hr, peer);
 	l->active++;
+	/* Every request comes through a checked connection; one that did not is refused. */
+	if (c == NULL || c->head.result != HTTP_HEAD_DONE) {
+		if (c != NULL)
+			evtimer_del(&c->deadline);
+		reject_head(hr, c);
+		return;
+	}
+	conn_next_request(c);
 	if (path == NULL)
 		path = "/";
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -389,6 +755,10 @@ apply_limits(struct listener *l)
 	evhttp_set_max_body_size(l->http, cfg->max_body);
 	evhttp_set_max_headers_size(l->http, cfg->max_header_size);
 	evhttp_set_timeout(l->http, (int)cfg->request_timeout);
+	l->deadline_tv = event_base_init_common_timeout(l->rt->base,
+	    &(struct timeval){ (time_t)cfg->request_timeout, 0 });
+	if (l->deadline_tv == NULL)
+		fatal("out of memory setting the request deadline");
 }
 
 struct listener *
@@ -408,8 +778,12 @@ listener_new(struct runtime *rt, char **err)
 	l->http = evhttp_new(rt->base);
 	if (l->http == NULL)
 		fatal("out of memory creating the HTTP server");
-	/* Drain an oversized body before closing, so the client reads our 413. */
-	evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/*
+	 * No EVHTTP_SERVER_LINGERING_CLOSE: with it evhttp reads an oversized
+	 * body to its announced end before it answers 413, which for a length
+	 * of 2^63 is never.  Without it evhttp answers at once, and the
+	 * listener's own lingering close (bounded) lets the client read it.
+	 */
 	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
 	evhttp_set_bevcb(l->http, bevcb, l);
 	evhttp_set_gencb(l->http, gen_cb, l);
@@ -417,6 +791,9 @@ listener_new(struct runtime *rt, char **err)
 	if (bind_listener(l, err) == -1)
 		goto fail;
 	l->sweep_ev = event_new(rt->base, -1, EV_PERSIST, sweep_cb, l);
+	l->admit_ev = event_new(rt->base, -1, 0, admit_cb, l);
+	if (l->sweep_ev == NULL || l->admit_ev == NULL)
+		fatal("out of memory creating the listener's events");
 	event_add(l->sweep_ev, &tv);
 	log_info("listening on %s (%s), port %d", rt->cfg->listen,
 	    l->ssl_ctx ? "HTTPS" : "plain HTTP behind a proxy", l->port);
@@ -435,13 +812,15 @@ listener_free(struct listener *l)
 		return;
 	if (l->sweep_ev != NULL)
 		event_free(l->sweep_ev);
+	if (l->admit_ev != NULL)
+		event_free(l->admit_ev);
 	if (l->http != NULL)
 		evhttp_free(l->http);	/* frees the bound listener and connections */
 	for (c = l->conns; c != NULL; c = next) {
 		next = c->next;
-		bufferevent_decref(c->bev);
-		free(c);
+		conn_free(l, c);
 	}
+	free(l->by_fd);
 	SSL_CTX_free(l->ssl_ctx);
 	free(l);
 }
@@ -545,6 +924,13 @@ send_reply(struct http_req *hr, int status, const char *content_type,
 
 	if (content_type != NULL)
 		evhttp_add_header(out, "Content-Type", content_type);
+	/*
+	 * Every answer here is data, never a page: some echo what the caller
+	 * sent (?challenge=, ?validationToken=), so no browser may sniff one
+	 * into HTML or run anything in it on this origin.
+	 */
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(out, "Content-Security-Policy", "default-src 'none'");
 	evhttp_add_header(out, "X-Request-Id", hr->id);
 	if ((alen > 0 && evbuffer_add(buf, a, alen) == -1) ||
 	    (blen > 0 && evbuffer_add(buf, b, blen) == -1))

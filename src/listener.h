@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct evhttp_request;
+struct sockaddr;
 struct runtime;
 
 /* One request in flight.  Owned by the listener; valid until http_reply. */
@@ -21,6 +22,9 @@ struct http_req {
 	char id[17];		/* request id, hex; also sent as X-Request-Id */
 	char client[64];	/* client address, after trusted X-Forwarded-For */
 	int forwarded_https;	/* X-Forwarded-Proto https from a trusted proxy */
+	int forwarded_plain;	/* X-Forwarded-Proto other than https from a trusted proxy */
+	int tls;		/* the listener speaks TLS itself */
+	int peer_loopback;	/* the peer (not the forwarded client) is a loopback address */
 	int64_t start_us;
 	const char *route;	/* bounded label for metrics and logs */
 	char app[64];		/* app name when the route has one */
@@ -46,6 +50,11 @@ void http_reply(struct http_req *hr, int status, const char *content_type,
     const void *body, size_t len);
 /* Answers with a short text/plain message followed by a newline. */
 void http_reply_text(struct http_req *hr, int status, const char *msg);
+/*
+ * Sets hr's client, forwarded_https, forwarded_plain and peer_loopback from
+ * the peer and, when the peer is a trusted proxy, its X-Forwarded-* headers.
+ */
+void listener_find_client(struct http_req *hr, const struct sockaddr *peer);
 /* The request header's value (case-insensitive name), or NULL. */
 const char *http_header(const struct http_req *hr, const char *name);
 

@@ -192,6 +192,8 @@ tls_cert = $work/certs/server.crt
 tls_key = $work/certs/server.key
 log_level = warn
 max_connections = 20000
+# Every connection comes from this host, as from a proxy in front.
+max_connections_per_ip = 20000
 request_timeout = ${IDLE_TIMEOUT}s
 
 [store]

@@ -12,7 +12,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import REKEY_BIN, Daemon, Tap, wait_for  # noqa: E402
+from rekeytest import REKEY_BIN, Daemon, Tap, wait_for, write_secret  # noqa: E402
 
 STATES = {"planned", "creating", "created", "testing", "tested", "publishing", "published",
           "watching", "rolling_back",
@@ -324,6 +324,58 @@ try:
     t.eq(status, 401, "no admin_token_file: 401 with an empty token")
     t.ok("no admin_token_file" in d.log_text(), "and the log says why")
     t.eq(d.stop(), 0, "daemon without admin token stops cleanly")
+finally:
+    d.cleanup()
+
+# Plain HTTP behind a trusted proxy: the transport, failed attempts and a second
+# person's approval.
+d = Daemon(tls=False, extra_server="trusted_proxies = 127.0.0.1/32\n"
+           "approve_token_file = %s/approve_token" % "SECRETS")
+try:
+    secrets = os.path.join(d.dir, "secrets")
+    d.extra_server = d.extra_server.replace("SECRETS", secrets)
+    approve_token = "approve-" + uuid.uuid4().hex
+    write_secret(os.path.join(secrets, "approve_token"), approve_token + "\n")
+    d.write_config(more="rotation_mode = approve")
+    token = open(os.path.join(secrets, "admin_token")).read().strip()
+    d.start()
+
+    def proxied(method, path, tok, proto="https", client="192.0.2.1"):
+        h = {"Authorization": "Bearer " + tok, "X-Forwarded-For": client}
+        if proto is not None:
+            h["X-Forwarded-Proto"] = proto
+        return d.request(method, "/api/v1/" + path, b"" if method == "POST" else None, h)
+
+    st, _, body = proxied("GET", "status", token, proto="http")
+    t.eq(st, 403, "the proxy took it over plain HTTP: 403 even with the token", body)
+    t.eq(proxied("GET", "status", token)[0], 200, "the proxy took it over HTTPS: 200")
+    t.eq(api(d, "GET", "status", token)[0], 200, "a loopback peer without a proxy's word: 200")
+
+    # Failed attempts per client: the 21st try in a minute is 429, token or not.
+    codes = [proxied("GET", "status", "wrong-" + str(i), client="192.0.2.7")[0] for i in range(20)]
+    t.eq(codes, [401] * 20, "twenty wrong tokens from one client: 401 each")
+    st, h, _ = proxied("GET", "status", token, client="192.0.2.7")
+    t.eq(st, 429, "then that client is refused, even with the right token")
+    t.ok(0 < int(h.get("retry-after", "0")) <= 60, "with Retry-After", h)
+    t.eq(proxied("GET", "status", token, client="192.0.2.8")[0], 200, "another client is served")
+    t.ok("20 failed attempts from 192.0.2.7" in d.log_text(), "and the log names the client")
+
+    # approve_token_file: approving takes that token, and only that one.
+    st, _, body = proxied("POST", "apps/prod/rotate", token)
+    rid = json.loads(body).get("rotation_id") if st == 202 else None
+    t.eq(st, 202, "rotate with the admin token: 202", body)
+    t.eq(proxied("POST", "rotations/%s/approve" % rid, token)[0], 401,
+         "approve with the admin token: 401 when approve_token_file is set")
+    t.eq(proxied("GET", "status", approve_token)[0], 401, "the approve token is not an admin token")
+    st, _, body = proxied("POST", "rotations/%s/approve" % rid, approve_token)
+    t.eq(st, 200, "approve with the approve token: 200", body)
+    t.eq(d.stop(), 0, "daemon stops cleanly")
+
+    # Tokens under 32 characters are refused at the config check.
+    write_secret(os.path.join(secrets, "admin_token"), "short-token-0123456789abcdef\n")
+    rc, out, err = run("check", "-c", d.conf_path)
+    t.ok(rc != 0 and "admin_token_file: the value must be at least 32 characters" in out + err,
+         "rekey check refuses an admin token under 32 characters", (rc, out, err))
 finally:
     d.cleanup()
 t.done()

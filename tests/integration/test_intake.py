@@ -27,6 +27,13 @@ try:
     t.eq(st, 200, "challenge answered 200")
     t.eq(body, b"abc+ x-123", "challenge echoes the decoded value exactly")
     t.ok(h.get("content-type", "").startswith("text/plain"), "challenge is text/plain")
+    # An echo of the caller's text must never be sniffed into a page on this origin.
+    for path in ("/webhooks/nylas/prod?challenge=%3Cscript%3E", "/healthz", "/nothing",
+                 "/webhooks/graph/prod?validationToken=%3Chtml%3E", "/api/v1/status"):
+        method = "POST" if "graph" in path else "GET"
+        _, h, _ = d.request(method, path)
+        t.eq((h.get("x-content-type-options"), h.get("content-security-policy")),
+             ("nosniff", "default-src 'none'"), "nosniff and CSP on " + path)
     st, _, _ = d.request("GET", "/webhooks/nylas/prod")
     t.eq(st, 400, "GET without challenge is 400")
 

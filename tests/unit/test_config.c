@@ -75,7 +75,9 @@ static const struct {
 	{ "wh", "whsec-test-first\nwhsec-test-second\n", 0600 },
 	{ "wh3", "first\n\nsecond\r\nthird", 0600 },
 	{ "wh644", "first\n", 0644 },
-	{ "at", "tok-123\n", 0600 },
+	{ "at", "tok-123-0123456789abcdef0123456789\n", 0600 },
+	{ "at_short", "tok-123-0123456789abcdef01234\n", 0600 },
+	{ "apt", "approve-0123456789abcdef0123456789\n", 0600 },
 	{ "at644", "tok-123\n", 0644 },
 	{ "api", "nylas-api-key\n", 0600 },
 	{ "gcs", "client-state-1\n", 0600 },
@@ -168,9 +170,11 @@ static const char full_config[] =
     "trusted_proxies = 172.30.53.0/24, ::1 ; another comment\n"
     "public_url = https://hooks.example.com\n"
     "admin_token_file = $D/at\n"
+    "approve_token_file = $D/apt\n"
     "max_body = 2m\n"
     "max_header_size = 32k\n"
     "max_connections = 100\n"
+    "max_connections_per_ip = 7\n"
     "request_timeout = 1m\n"
     "log_level = debug\n"
     "\r\n"
@@ -252,7 +256,11 @@ test_full(void)
 	    cfg->trusted_proxies[1].family == AF_INET6 && cfg->trusted_proxies[1].prefix == 128,
 	    "full: trusted_proxies, inline ';' comment stripped");
 	TAP_STR_EQ(cfg->public_url, "https://hooks.example.com", "full: public_url");
-	TAP_OK(secret_is(cfg->admin_token, "tok-123"), "full: admin token loaded without newline");
+	TAP_OK(secret_is(cfg->admin_token, "tok-123-0123456789abcdef0123456789"),
+	    "full: admin token loaded without newline");
+	TAP_OK(secret_is(cfg->approve_token, "approve-0123456789abcdef0123456789"),
+	    "full: approve token loaded");
+	TAP_OK(cfg->max_connections_per_ip == 7, "full: max_connections_per_ip");
 	TAP_OK(cfg->max_body == 2 * 1024 * 1024, "full: max_body 2m");
 	TAP_OK(cfg->max_header_size == 32 * 1024, "full: max_header_size 32k");
 	TAP_OK(cfg->max_connections == 100, "full: max_connections");
@@ -329,7 +337,8 @@ test_defaults(void)
 	TAP_STR_EQ(cfg->store_url, "sqlite:var/rekey.db", "defaults: store url");
 	TAP_STR_EQ(cfg->log_level, "info", "defaults: log_level");
 	TAP_OK(cfg->max_body == 1048576 && cfg->max_header_size == 16384 &&
-	    cfg->max_connections == 4096 && cfg->request_timeout == 30 &&
+	    cfg->max_connections == 4096 && cfg->max_connections_per_ip == 64 &&
+	    cfg->request_timeout == 30 &&
 	    cfg->timeout_ms == 10000, "defaults: server and outbound numbers");
 	TAP_OK(cfg->tls_cert == NULL && cfg->tls_key == NULL && cfg->admin_token == NULL &&
 	    cfg->n_trusted_proxies == 0 && cfg->public_url == NULL && cfg->ca_file == NULL,
@@ -489,6 +498,12 @@ static const struct error_case error_cases[] = {
 	{ "webhook secret file mode 0644", "[app a]\nnylas_webhook_secret_file = $D/wh644\n" TAIL,
 	  "t.conf:2: nylas_webhook_secret_file: secret file $D/wh644 is readable or writable by "
 	  "group or others (mode 644); chmod 600 it" },
+	{ "admin token under 32 characters", "[server]\nadmin_token_file = $D/at_short\n" TAIL,
+	  "t.conf:2: admin_token_file: the value must be at least 32 characters (make one with "
+	  "openssl rand -hex 32)" },
+	{ "approve token under 32 characters", "[server]\napprove_token_file = $D/at_short\n" TAIL,
+	  "t.conf:2: approve_token_file: the value must be at least 32 characters (make one with "
+	  "openssl rand -hex 32)" },
 	{ "secret file is a directory", "[server]\nadmin_token_file = $D\n" TAIL,
 	  "t.conf:2: admin_token_file: secret file $D is not a regular file" },
 	{ "empty secret file", "[app a]\nnylas_webhook_secret_file = $D/empty\n" TAIL,

@@ -1,0 +1,154 @@
+/*
+ * libFuzzer target: a request head as rekey's handlers receive it.  The
+ * bytes go through http_head's check whole and split where the first byte
+ * says (both must agree); a head it accepts goes through libevent's own
+ * parser, which must then see the same body length (the two disagreeing is
+ * how one request hides inside another); then what the handlers read of it:
+ * the path, the query with ?challenge=, and the client address found from
+ * X-Forwarded-For behind a trusted proxy and without one.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+
+#include "config.h"
+#include "http_head.h"
+#include "listener.h"
+#include "runtime.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* libevent exports its parsers for its own regression tests (http-internal.h). */
+int evhttp_parse_firstline_(struct evhttp_request *req, struct evbuffer *buf);
+int evhttp_parse_headers_(struct evhttp_request *req, struct evbuffer *buf);
+#define PARSE_ALL_DATA_READ 1
+
+static struct config cfg;
+static struct runtime rt;
+
+static void
+setup(void)
+{
+	static struct cidr proxies[2];
+
+	if (rt.cfg != NULL)
+		return;
+	if (config_parse_cidr("127.0.0.0/8", &proxies[0]) == -1 ||
+	    config_parse_cidr("10.0.0.0/8", &proxies[1]) == -1)
+		abort();
+	cfg.trusted_proxies = proxies;
+	cfg.n_trusted_proxies = 2;
+	rt.cfg = &cfg;
+}
+
+/* The two feeds of one head must end alike. */
+static void
+check_split(const char *p, size_t size, size_t split, const struct http_head *whole,
+    enum http_head_result r_whole, size_t used_whole)
+{
+	struct http_head h;
+	enum http_head_result r;
+	size_t used1 = 0, used2 = 0;
+
+	http_head_init(&h);
+	r = http_head_feed(&h, p, split, &used1);
+	if (r == HTTP_HEAD_MORE)
+		r = http_head_feed(&h, p + split, size - split, &used2);
+	if (r != r_whole || used1 + used2 != used_whole || h.bad != whole->bad ||
+	    h.content_length != whole->content_length)
+		__builtin_trap();
+}
+
+/* What the handlers read: the client address, behind a trusted proxy and not. */
+static void
+check_handlers_view(struct evhttp_request *req)
+{
+	static const char *const peers[] = { "127.0.0.1", "192.0.2.1" };
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct sockaddr_in sin;
+	struct http_req hr;
+	struct evkeyvalq params;
+	unsigned char addr[16];
+	size_t i;
+
+	if (uri != NULL)
+		(void)evhttp_uri_get_path(uri);
+	TAILQ_INIT(&params);
+	if (query != NULL && evhttp_parse_query_str(query, &params) == 0)
+		(void)evhttp_find_header(&params, "challenge");
+	evhttp_clear_headers(&params);
+	for (i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+		memset(&hr, 0, sizeof(hr));
+		memset(&sin, 0, sizeof(sin));
+		hr.req = req;
+		hr.rt = &rt;
+		sin.sin_family = AF_INET;
+		inet_pton(AF_INET, peers[i], &sin.sin_addr);
+		listener_find_client(&hr, (struct sockaddr *)&sin);
+		/* Whatever the headers say, the client is an address. */
+		if (inet_pton(AF_INET, hr.client, addr) != 1 && inet_pton(AF_INET6, hr.client, addr) != 1)
+			__builtin_trap();
+		if (i == 1 && (hr.forwarded_https || hr.forwarded_plain ||
+		    strcmp(hr.client, peers[i]) != 0))
+			__builtin_trap();	/* an untrusted peer is believed */
+	}
+}
+
+/* libevent must find the body length http_head found. */
+static void
+check_libevent(const char *p, size_t used, const struct http_head *h)
+{
+	struct evhttp_request *req = evhttp_request_new(NULL, NULL);
+	struct evbuffer *buf = evbuffer_new();
+	const char *cl;
+	char *end;
+	long long n;
+
+	if (req == NULL || buf == NULL)
+		abort();
+	req->kind = EVHTTP_REQUEST;
+	evbuffer_add(buf, p, used);
+	if (evhttp_parse_firstline_(req, buf) == PARSE_ALL_DATA_READ &&
+	    evhttp_parse_headers_(req, buf) == PARSE_ALL_DATA_READ) {
+		cl = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Length");
+		if ((cl == NULL) != (h->content_length == -1))
+			__builtin_trap();
+		if (cl != NULL) {
+			n = strtoll(cl, &end, 10);
+			if (*end != '\0' || n != h->content_length)
+				__builtin_trap();
+		}
+		check_handlers_view(req);
+	}
+	evbuffer_free(buf);
+	evhttp_request_free(req);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *p = (const char *)data;
+	struct http_head h;
+	enum http_head_result r;
+	size_t used;
+
+	if (size < 1)
+		return 0;
+	setup();
+	http_head_init(&h);
+	r = http_head_feed(&h, p + 1, size - 1, &used);
+	check_split(p + 1, size - 1, data[0] % size, &h, r, used);
+	if (r == HTTP_HEAD_DONE)
+		check_libevent(p + 1, used, &h);
+	return 0;
+}

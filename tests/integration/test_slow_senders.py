@@ -1,0 +1,140 @@
+"""Slow senders against the real daemon over TLS: a request has a deadline for
+its whole head and body (a byte every second does not keep a connection),
+connections per client address are capped (trusted proxies exempt), and an
+announced body of 2^63 bytes gets its 413 and a close in bounded time."""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from rekeytest import Daemon, Tap  # noqa: E402
+
+t = Tap()
+
+
+def tls_socket(d, timeout=15):
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
+    return d.ssl_context().wrap_socket(s, server_hostname="localhost")
+
+
+def slow_sender(d, stop, results, i):
+    """Sends a request head one byte a second; records when the daemon ends it."""
+    start = time.time()
+    try:
+        s = tls_socket(d)
+        head = b"POST /webhooks/nylas/prod HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 100
+        for b in head:
+            if stop.is_set():
+                break
+            s.sendall(bytes([b]))
+            time.sleep(1)
+        results[i] = ("still open", time.time() - start)
+        s.close()
+    except (OSError, ValueError) as e:
+        results[i] = ("closed", time.time() - start, repr(e))
+
+
+d = Daemon(extra_server="max_connections = 4\nrequest_timeout = 3s")
+try:
+    d.start()
+
+    # Four slow senders take every connection; the deadline frees them.
+    stop = threading.Event()
+    results = [None] * 4
+    threads = [threading.Thread(target=slow_sender, args=(d, stop, results, i)) for i in range(4)]
+    for th in threads:
+        th.start()
+    time.sleep(1.5)
+    start = time.time()
+    try:
+        st = d.request("GET", "/healthz", conn=None)[0]
+    except OSError as e:
+        st = repr(e)
+    waited = time.time() - start
+    t.eq(st, 200, "/healthz answered while four slow senders hold max_connections")
+    t.ok(waited < 8, "within the request deadline and a sweep (%.1fs)" % waited)
+    for th in threads:
+        th.join(30)
+    stop.set()
+    t.eq([r[0] if r else None for r in results], ["closed"] * 4,
+         "every slow sender was cut off", repr(results))
+    t.ok(all(r and r[1] < 10 for r in results), "each within about request_timeout",
+         repr(results))
+
+    # An announced body of 2^63 bytes: 413 at once, then a bounded lingering close
+    # even while the client keeps sending as fast as it can.
+    s = tls_socket(d, timeout=20)
+    s.sendall(b"POST /webhooks/nylas/prod HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 9000000000000000000\r\n\r\n")
+    got = {"sent": 0, "error": None}
+
+    def flood():
+        chunk = b"x" * 65536
+        try:
+            while time.time() - start < 30:
+                s.sendall(chunk)
+                got["sent"] += len(chunk)
+        except (OSError, ValueError) as e:
+            got["error"] = repr(e)
+
+    start = time.time()
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    answer = b""
+    try:
+        while b"\r\n" not in answer:
+            part = s.recv(4096)
+            if not part:
+                break
+            answer += part
+    except OSError as e:
+        answer += repr(e).encode()
+    t.ok(answer.startswith(b"HTTP/1.1 413"), "Content-Length 2^63 is answered 413",
+         answer[:80])
+    flooder.join(40)
+    elapsed = time.time() - start
+    t.ok(got["error"] is not None and elapsed < 15,
+         "and the connection is closed in bounded time (%.1fs, %d bytes sent)"
+         % (elapsed, got["sent"]), got["error"])
+    t.ok(got["sent"] < 64 * 1024 * 1024, "after a bounded number of discarded bytes",
+         got["sent"])
+    s.close()
+    t.eq(d.request("GET", "/healthz")[0], 200, "the daemon still answers")
+    d.stop()
+
+    # Connections per client address: the third from 127.0.0.1 is closed at once.
+    d.extra_server = "max_connections_per_ip = 2"
+    d.write_config()
+    d.start()
+    idle = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(2)]
+    time.sleep(0.3)
+    third = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    try:
+        closed = third.recv(1) == b""
+    except OSError:
+        closed = True
+    t.ok(closed, "a connection over max_connections_per_ip is closed")
+    for c in idle + [third]:
+        c.close()
+    t.ok("max_connections_per_ip" in d.log_text(), "and the log says why")
+    time.sleep(0.5)
+    t.eq(d.request("GET", "/healthz")[0], 200, "a client under the limit is served")
+    d.stop()
+
+    # A trusted proxy is exempt: every connection comes from it.
+    d.extra_server = "max_connections_per_ip = 2\ntrusted_proxies = 127.0.0.1/32"
+    d.write_config()
+    d.start()
+    idle = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(3)]
+    time.sleep(0.3)
+    st = d.request("GET", "/healthz")[0]
+    t.eq(st, 200, "a trusted proxy's fourth connection is served")
+    for c in idle:
+        c.close()
+    t.eq(d.stop(), 0, "SIGTERM exits 0")
+finally:
+    d.cleanup()
+t.done()
