@@ -385,7 +385,12 @@ same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return 0;
 }
 
-/* Open connections (lingering ones aside) from c's address, c included. */
+/*
+ * Open connections from c's address, c included.  Those evhttp has let go of
+ * do not count, lingering or not yet swept: a client that opens a connection
+ * per request (as Python's http.client does) closes each before the next,
+ * and the sweep notices only every so often.
+ */
 static int64_t
 count_from(const struct listener *l, const struct conn *c)
 {
@@ -393,7 +398,7 @@ count_from(const struct listener *l, const struct conn *c)
 	int64_t n = 0;
 
 	for (o = l->conns; o != NULL; o = o->next)
-		if (o->admitted && o->fd >= 0 && o->phase < CONN_LINGER &&
+		if (o->admitted && o->fd >= 0 && o->phase < CONN_LINGER && !released(o) &&
 		    same_address(&o->peer, &c->peer))
 			n++;
 	return n;
