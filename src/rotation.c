@@ -1726,25 +1726,39 @@ planned_read_cb(const struct graph_result *res, void *arg)
 }
 
 /* planned: where the secret would go, settled before anything is written. */
+/*
+ * A connector read of a step: where new secrets go (*t, borrowing from the
+ * answer).  -1 when the step has been decided already (the read failed, or
+ * rekey cannot publish there).
+ */
+static int
+connector_target(struct app_rot *a, const struct nylas_result *res, struct publish_target *t)
+{
+	char *why = NULL;
+
+	call_done(a);
+	if (res->outcome != NYLAS_OK || res->connector == NULL) {
+		nylas_failed(a, "read connector", res);
+		return -1;
+	}
+	if (rotation_publish_target(a->app, res->connector, t, &why) == -1) {
+		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 planned_connector_cb(const struct nylas_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 	struct publish_target t;
-	char *why = NULL;
 
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
-	call_done(a);
-	if (res->outcome != NYLAS_OK || res->connector == NULL) {
-		nylas_failed(a, "read connector", res);
+	if (connector_target(a, res, &t) == -1)
 		return;
-	}
-	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
-		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
-		free(why);
-		return;
-	}
 	note_target(a, &t, a->row.dry_run ? "would publish to" : "will publish to");
 	read_app(a, planned_read_cb, "planned");
 }
@@ -2054,21 +2068,12 @@ connector_cb(const struct nylas_result *res, void *arg)
 	struct app_rot *a = arg;
 	struct publish_target t;
 	struct secret *s;
-	char *why = NULL;
 	int rc;
 
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
-	call_done(a);
-	if (res->outcome != NYLAS_OK || res->connector == NULL) {
-		nylas_failed(a, "read connector", res);
+	if (connector_target(a, res, &t) == -1)
 		return;
-	}
-	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
-		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
-		free(why);
-		return;
-	}
 	s = new_secret(a);
 	if (s == NULL) {
 		decide(a, ROTATION_OUTCOME_PERMANENT,
@@ -2191,21 +2196,12 @@ rollback_connector_cb(const struct nylas_result *res, void *arg)
 	struct app_rot *a = arg;
 	struct publish_target t;
 	struct secret *s;
-	char *why = NULL;
 	int rc;
 
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
-	call_done(a);
-	if (res->outcome != NYLAS_OK || res->connector == NULL) {
-		nylas_failed(a, "read connector", res);
+	if (connector_target(a, res, &t) == -1)
 		return;
-	}
-	if (rotation_publish_target(a->app, res->connector, &t, &why) == -1) {
-		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
-		free(why);
-		return;
-	}
 	s = old_secret(a);
 	if (s == NULL) {
 		decide(a, ROTATION_OUTCOME_PERMANENT, "rolling back: the old secret is not known", -1);
