@@ -787,7 +787,7 @@ sweep_warnings(struct sweep *sw)
 
 		if (colon == NULL || (size_t)(colon - k) >= sizeof(key_id) ||
 		    (thr = warned_threshold(colon + 1)) == -1 ||
-		    graph_parse_time(v[i].value, &end_s) == -1)
+		    util_parse_time(v[i].value, &end_s) == -1)
 			continue;
 		memcpy(key_id, k, (size_t)(colon - k));
 		key_id[colon - k] = '\0';

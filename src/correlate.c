@@ -1,6 +1,7 @@
 #include "correlate.h"
 #include "alerts.h"
 #include "config.h"
+#include "crypto.h"
 #include "graph_api.h"
 #include "identity.h"
 #include "journal.h"
@@ -361,9 +362,9 @@ static struct incident *
 incident_open(struct app_corr *a, enum correlate_cause cause, int64_t at_ms)
 {
 	struct incident *inc = xcalloc(1, sizeof(*inc));
-	char id[JWT_GUID_LEN + 1];
+	char id[CRYPTO_GUID_LEN + 1];
 
-	if (jwt_guid(id) == -1)
+	if (crypto_guid(id) == -1)
 		fatal("correlate: no randomness for an incident id");
 	inc->id = xstrdup(id);
 	inc->cause = cause;
@@ -942,7 +943,7 @@ credential_end(struct store *st, const char *app, const char *key_id)
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "end"));
 
 		if (id != NULL && strcmp(id, key_id) == 0 && v != NULL &&
-		    graph_parse_time(v, &t) == 0)
+		    util_parse_time(v, &t) == 0)
 			end = t;
 	}
 out:
@@ -1010,7 +1011,7 @@ check_credential(struct app_corr *a)
 		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "end"));
 
 		if (id == NULL || strcmp(id, key) != 0 || t == NULL ||
-		    graph_parse_time(t, &end) == -1 || end > util_now_ms() / 1000)
+		    util_parse_time(t, &end) == -1 || end > util_now_ms() / 1000)
 			continue;
 		util_format_time(end, when, sizeof(when));
 		a->credential_ended = 1;

@@ -601,3 +601,27 @@ crypto_cert_file_dates(const char *path, int64_t *not_before, int64_t *not_after
 	X509_free(cert);
 	return rc;
 }
+
+int
+crypto_guid(char out[CRYPTO_GUID_LEN + 1])
+{
+	unsigned char b[16];
+	char hex[33];
+
+	if (crypto_random(b, sizeof(b)) == -1)
+		return -1;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	crypto_hex_encode(b, sizeof(b), hex);
+	memcpy(out, hex, 8);
+	out[8] = '-';
+	memcpy(out + 9, hex + 8, 4);
+	out[13] = '-';
+	memcpy(out + 14, hex + 12, 4);
+	out[18] = '-';
+	memcpy(out + 19, hex + 16, 4);
+	out[23] = '-';
+	memcpy(out + 24, hex + 20, 12);
+	out[36] = '\0';
+	return 0;
+}

@@ -85,4 +85,9 @@ int crypto_cert_file_dates(const char *path, int64_t *not_before, int64_t *not_a
 /* The last OpenSSL error as text (static storage: one thread at a time), and the queue cleared. */
 const char *crypto_ssl_reason(void);
 
+/* Length of a GUID in text form, without the terminator. */
+#define CRYPTO_GUID_LEN 36
+/* A random (version 4) GUID, lowercase, into out.  0 or -1. */
+int crypto_guid(char out[CRYPTO_GUID_LEN + 1]);
+
 #endif

@@ -1207,9 +1207,9 @@ static int
 sign_test(const struct doctor *d, struct http_request *req, char *id_h, char *ts_h, size_t hsz,
     char **sig_h)
 {
-	char *sig, guid[JWT_GUID_LEN + 1], id[JWT_GUID_LEN + 8];
+	char *sig, guid[CRYPTO_GUID_LEN + 1], id[CRYPTO_GUID_LEN + 8];
 
-	if (jwt_guid(guid) == -1)
+	if (crypto_guid(guid) == -1)
 		return -1;
 	/* The id signed is the header's exactly (Standard Webhooks: "{id}.{timestamp}.{body}"). */
 	snprintf(id, sizeof(id), "msg_%s", guid);

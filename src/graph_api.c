@@ -1,10 +1,10 @@
 #include "graph_api.h"
 #include "json.h"
 #include "config.h"
+#include "crypto.h"
 #include "identity.h"
 #include "jwt.h"
 #include "log.h"
-#include "nylas_webhook.h"
 #include "secret.h"
 #include "util.h"
 #include "wbuf.h"
@@ -58,7 +58,7 @@ struct graph_call {
 	int max_attempts;		/* 0 = http_client's default */
 	int auth_retried;
 	uint64_t token_gen;
-	char guid[JWT_GUID_LEN + 1];	/* client-request-id and our req_id */
+	char guid[CRYPTO_GUID_LEN + 1];	/* client-request-id and our req_id */
 	char *guid_header;
 	graph_cb cb;
 	void *arg;
@@ -90,108 +90,6 @@ graph_outcome_name(enum graph_outcome outcome)
 	return outcome_names[outcome];
 }
 
-/* --- ISO 8601 ----------------------------------------------------------- */
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's algorithm). */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-days_in_month(int64_t y, int64_t m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* Reads exactly n digits at *p into *v and advances; -1 when they are not digits. */
-static int
-digits(const char **p, int n, int64_t *v)
-{
-	int i;
-
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		*v = *v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return 0;
-}
-
-static int
-expect(const char **p, char c)
-{
-	if (**p != c)
-		return -1;
-	(*p)++;
-	return 0;
-}
-
-/* "Z", "+hh:mm", "-hh:mm" or nothing: the offset east of UTC in seconds, or -1 via *bad. */
-static int
-parse_zone(const char *p, int64_t *offset)
-{
-	int64_t hh, mm;
-	int sign;
-
-	*offset = 0;
-	if (*p == '\0')
-		return 0;
-	if (p[0] == 'Z' && p[1] == '\0')
-		return 0;
-	if (*p != '+' && *p != '-')
-		return -1;
-	sign = *p == '-' ? -1 : 1;
-	p++;
-	if (digits(&p, 2, &hh) == -1 || expect(&p, ':') == -1 || digits(&p, 2, &mm) == -1 ||
-	    *p != '\0' || hh > 23 || mm > 59)
-		return -1;
-	*offset = sign * (hh * 3600 + mm * 60);
-	return 0;
-}
-
-int
-graph_parse_time(const char *s, int64_t *out)
-{
-	int64_t y, mo, d, h, mi, sec, offset;
-	const char *p = s;
-
-	if (s == NULL || strlen(s) > GRAPH_TIME_MAX)
-		return -1;
-	if (digits(&p, 4, &y) == -1 || expect(&p, '-') == -1 || digits(&p, 2, &mo) == -1 ||
-	    expect(&p, '-') == -1 || digits(&p, 2, &d) == -1 || expect(&p, 'T') == -1 ||
-	    digits(&p, 2, &h) == -1 || expect(&p, ':') == -1 || digits(&p, 2, &mi) == -1 ||
-	    expect(&p, ':') == -1 || digits(&p, 2, &sec) == -1)
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -1;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	if (parse_zone(p, &offset) == -1)
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-	    sec > 59)
-		return -1;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-	return 0;
-}
-
 /* --- JSON helpers ------------------------------------------------------- */
 
 static cJSON *
@@ -215,7 +113,7 @@ get_time(const cJSON *obj, const char *name, int64_t *out, char **err)
 	*out = 0;
 	if (v == NULL || cJSON_IsNull(v))
 		return 0;
-	if (!cJSON_IsString(v) || graph_parse_time(v->valuestring, out) == -1) {
+	if (!cJSON_IsString(v) || util_parse_time(v->valuestring, out) == -1) {
 		*err = xasprintf("\"%s\" is not an ISO 8601 time", name);
 		return -1;
 	}
@@ -972,7 +870,7 @@ json_str_field(struct wbuf *b, const char *name, const char *value)
 static void
 json_time_field(struct wbuf *b, const char *name, int64_t t)
 {
-	char buf[GRAPH_TIME_MAX];
+	char buf[UTIL_TIME_MAX];
 
 	util_format_time(t, buf, sizeof(buf));
 	json_str_field(b, name, buf);
@@ -1433,7 +1331,7 @@ call_new(enum graph_op op, const char *method, char *url, struct secret *body, g
 	c->body = body;
 	c->cb = cb;
 	c->arg = arg;
-	if (jwt_guid(c->guid) == -1)
+	if (crypto_guid(c->guid) == -1)
 		util_strlcpy(c->guid, "00000000-0000-4000-8000-000000000000", sizeof(c->guid));
 	c->guid_header = xasprintf("client-request-id: %s", c->guid);
 	return c;
@@ -1611,7 +1509,7 @@ int
 graph_renew_subscription(struct graph_client *gc, const char *id, int64_t expiration,
     graph_cb cb, void *arg)
 {
-	char when[GRAPH_TIME_MAX];
+	char when[UTIL_TIME_MAX];
 
 	if (empty(id))
 		return bad_arg(gc, "subscription id");

@@ -30,8 +30,6 @@ struct secret;
 #define GRAPH_MAX_SUBSCRIPTIONS 1000
 #define GRAPH_SUBSCRIPTION_PAGES_MAX 20
 #define GRAPH_FIELD_MAX 1024
-/* Longest ISO 8601 text graph_parse_time reads, and what util_format_time writes. */
-#define GRAPH_TIME_MAX 64
 
 /* What a call came to, for the caller's state machine. */
 enum graph_outcome {
@@ -213,12 +211,6 @@ const char *graph_outcome_name(enum graph_outcome outcome);
 
 /* Pure helpers, public for the unit tests. */
 
-/*
- * ISO 8601 as Graph writes it: "2026-01-01T00:00:00Z", with or without a
- * fraction (".1234567"), with "Z", an offset ("+02:00") or no zone (UTC, as
- * in innerError.date).  Unix seconds into *out (the fraction dropped).  0 or -1.
- */
-int graph_parse_time(const char *s, int64_t *out);
 
 /* 0 when body is Graph's error envelope; -1 otherwise. */
 int graph_parse_error(const char *body, size_t len, struct graph_error *out);

@@ -4,7 +4,6 @@
 #include "http_client.h"
 #include "jwt.h"
 #include "log.h"
-#include "nylas_webhook.h"
 #include "secret.h"
 #include "util.h"
 #include "wbuf.h"
@@ -208,7 +207,7 @@ parse_object(const char *body, size_t len)
 	cJSON *root;
 
 	if (body == NULL || len == 0 || len > IDENTITY_MAX_RESPONSE ||
-	    !nylas_json_depth_ok(body, len, IDENTITY_JSON_DEPTH_MAX))
+	    !json_depth_ok(body, len, IDENTITY_JSON_DEPTH_MAX))
 		return NULL;
 	root = json_parse_whole(body, len);
 	if (root != NULL && !cJSON_IsObject(root)) {

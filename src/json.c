@@ -1,5 +1,4 @@
 #include "json.h"
-#include "nylas_webhook.h"
 #include "util.h"
 
 #include <string.h>
@@ -30,7 +29,7 @@ json_parse_object(const char *body, size_t len, size_t max_len, int max_depth, c
 		*err = xstrdup("empty or oversized answer");
 		return NULL;
 	}
-	if (!nylas_json_depth_ok(body, len, max_depth)) {
+	if (!json_depth_ok(body, len, max_depth)) {
 		*err = xstrdup("answer nested too deep");
 		return NULL;
 	}
@@ -79,4 +78,47 @@ json_get_uint(const cJSON *obj, const char *name, int64_t absent, int64_t *out, 
 	}
 	*out = (int64_t)v->valuedouble;
 	return 0;
+}
+
+/*
+ * The index just past the string whose opening quote is before i (len when
+ * it does not end).  Whole runs without a quote or backslash are skipped with
+ * memchr: most of a body's bytes are inside strings.
+ */
+static size_t
+skip_string(const char *json, size_t len, size_t i)
+{
+	const char *quote, *esc;
+
+	while (i < len) {
+		quote = memchr(json + i, '"', len - i);
+		if (quote == NULL)
+			return len;
+		esc = memchr(json + i, '\\', (size_t)(quote - json) - i);
+		if (esc == NULL)
+			return (size_t)(quote - json) + 1;
+		i = (size_t)(esc - json) + 2;
+	}
+	return len;
+}
+
+int
+json_depth_ok(const char *json, size_t len, int max)
+{
+	int depth = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		char c = json[i++];
+
+		if (c == '"') {
+			i = skip_string(json, len, i);
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				return 0;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return 1;
 }

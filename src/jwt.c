@@ -1,7 +1,6 @@
 #include "jwt.h"
 #include "json.h"
 #include "crypto.h"
-#include "nylas_webhook.h"
 #include "secret.h"
 #include "util.h"
 
@@ -106,29 +105,6 @@ jwt_signer_not_after(const struct jwt_signer *s)
 	return not_after;
 }
 
-int
-jwt_guid(char out[JWT_GUID_LEN + 1])
-{
-	unsigned char b[16];
-	char hex[33];
-
-	if (crypto_random(b, sizeof(b)) == -1)
-		return -1;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
-	crypto_hex_encode(b, sizeof(b), hex);
-	memcpy(out, hex, 8);
-	out[8] = '-';
-	memcpy(out + 9, hex + 8, 4);
-	out[13] = '-';
-	memcpy(out + 14, hex + 12, 4);
-	out[18] = '-';
-	memcpy(out + 19, hex + 16, 4);
-	out[23] = '-';
-	memcpy(out + 24, hex + 20, 12);
-	out[36] = '\0';
-	return 0;
-}
 
 /* Sets up ctx for alg: PSS with a digest-length salt and MGF1-SHA-256, or PKCS#1 v1.5. */
 static int
@@ -216,11 +192,11 @@ static char *
 assertion_signing_input(const struct jwt_signer *s, enum jwt_alg alg, const char *client_id,
     const char *audience, int64_t now)
 {
-	char jti[JWT_GUID_LEN + 1];
+	char jti[CRYPTO_GUID_LEN + 1];
 	cJSON *header = NULL, *claims = NULL;
 	char *h = NULL, *c = NULL, *input = NULL;
 
-	if (jwt_guid(jti) == -1)
+	if (crypto_guid(jti) == -1)
 		return NULL;
 	header = assertion_header(s, alg);
 	claims = assertion_claims(client_id, audience, now, jti);
@@ -300,7 +276,7 @@ decode_json_segment(const char *s, size_t n)
 
 	if (decode_segment(s, n, &raw, &rawlen) == -1)
 		return NULL;
-	if (nylas_json_depth_ok((const char *)raw, rawlen, JWT_JSON_DEPTH_MAX))
+	if (json_depth_ok((const char *)raw, rawlen, JWT_JSON_DEPTH_MAX))
 		obj = json_parse_whole((const char *)raw, rawlen);
 	free(raw);
 	if (obj != NULL && !cJSON_IsObject(obj)) {

@@ -24,9 +24,6 @@ enum jwt_alg {
 #define JWT_ASSERTION_LIFETIME 300
 /* Longest token jwt_decode accepts, in bytes. */
 #define JWT_MAX_TOKEN 16384
-/* Length of a GUID in text form, without the terminator. */
-#define JWT_GUID_LEN 36
-
 /* A certificate and its RSA private key, loaded once and used for every assertion. */
 struct jwt_signer;
 
@@ -52,8 +49,6 @@ int64_t jwt_signer_not_after(const struct jwt_signer *s);
 struct secret *jwt_client_assertion(const struct jwt_signer *s, enum jwt_alg alg,
     const char *client_id, const char *audience, int64_t now, char **err);
 
-/* A random (version 4) GUID, lowercase, into out.  0 or -1. */
-int jwt_guid(char out[JWT_GUID_LEN + 1]);
 
 /* A decoded token; everything is owned (jwt_clear frees it). */
 struct jwt {

@@ -1,5 +1,4 @@
 #include "log.h"
-#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,6 +55,15 @@ log_json_escape(char *out, size_t size, const char *s)
 static void log_vemit(enum log_level, const char *, const char *,
     const char *, va_list) __attribute__((format(printf, 4, 0)));
 
+/* Appends s to the text in line (size bytes), cut short when full.  log is below util. */
+static void
+append(char *line, size_t size, const char *s)
+{
+	size_t used = strlen(line);
+
+	snprintf(line + used, size - used, "%s", s);
+}
+
 static void
 log_vemit(enum log_level level, const char *req_id, const char *app,
     const char *fmt, va_list ap)
@@ -72,14 +80,14 @@ log_vemit(enum log_level level, const char *req_id, const char *app,
 	    ts, now.tv_nsec / 1000000, level_names[level]);
 	log_json_escape(line, sizeof(line) - 64, msg);
 	if (req_id != NULL) {
-		util_strlcpy(line + strlen(line), "\",\"req\":\"", sizeof(line) - strlen(line));
+		append(line, sizeof(line), "\",\"req\":\"");
 		log_json_escape(line, sizeof(line) - 32, req_id);
 	}
 	if (app != NULL) {
-		util_strlcpy(line + strlen(line), "\",\"app\":\"", sizeof(line) - strlen(line));
+		append(line, sizeof(line), "\",\"app\":\"");
 		log_json_escape(line, sizeof(line) - 8, app);
 	}
-	util_strlcpy(line + strlen(line), "\"}\n", sizeof(line) - strlen(line));
+	append(line, sizeof(line), "\"}\n");
 	fputs(line, stderr);
 }
 

@@ -1,9 +1,9 @@
 #include "nylas_api.h"
 #include "json.h"
 #include "config.h"
+#include "crypto.h"
 #include "jwt.h"
 #include "log.h"
-#include "nylas_webhook.h"
 #include "secret.h"
 #include "util.h"
 #include "wbuf.h"
@@ -58,7 +58,7 @@ struct nylas_call {
 	struct secret *body;		/* JSON, may hold a secret; NULL when none */
 	char *extra_header;		/* "Idempotency-Key: ..." or NULL */
 	int max_attempts;
-	char req_id[JWT_GUID_LEN + 1];
+	char req_id[CRYPTO_GUID_LEN + 1];
 	struct grants_walk walk;
 	nylas_cb cb;
 	void *arg;
@@ -890,7 +890,7 @@ call_new(enum nylas_op op, const char *method, char *url, struct secret *body, n
 	c->body = body;
 	c->cb = cb;
 	c->arg = arg;
-	if (jwt_guid(c->req_id) == -1)
+	if (crypto_guid(c->req_id) == -1)
 		util_strlcpy(c->req_id, "00000000-0000-4000-8000-000000000000", sizeof(c->req_id));
 	return c;
 }

@@ -40,49 +40,6 @@ type_label(const char *type)
 	return "other";
 }
 
-/*
- * The index just past the string whose opening quote is before i (len when
- * it does not end).  Whole runs without a quote or backslash are skipped with
- * memchr: most of a body's bytes are inside strings.
- */
-static size_t
-skip_string(const char *json, size_t len, size_t i)
-{
-	const char *quote, *esc;
-
-	while (i < len) {
-		quote = memchr(json + i, '"', len - i);
-		if (quote == NULL)
-			return len;
-		esc = memchr(json + i, '\\', (size_t)(quote - json) - i);
-		if (esc == NULL)
-			return (size_t)(quote - json) + 1;
-		i = (size_t)(esc - json) + 2;
-	}
-	return len;
-}
-
-int
-nylas_json_depth_ok(const char *json, size_t len, int max)
-{
-	int depth = 0;
-	size_t i = 0;
-
-	while (i < len) {
-		char c = json[i++];
-
-		if (c == '"') {
-			i = skip_string(json, len, i);
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				return 0;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return 1;
-}
-
 /* A string member no longer than max; NULL when absent.  -1 when present but wrong. */
 static int
 get_string(const cJSON *obj, const char *name, size_t max, int required, char **out,
@@ -144,7 +101,7 @@ nylas_parse_envelope(const char *json, size_t len, struct nylas_event *ev, char 
 	memset(ev, 0, sizeof(*ev));
 	ev->time = ev->code = ev->grant_updated_at = -1;
 	ev->reauth_flag = -1;
-	if (!nylas_json_depth_ok(json, len, NYLAS_JSON_DEPTH_MAX)) {
+	if (!json_depth_ok(json, len, NYLAS_JSON_DEPTH_MAX)) {
 		*err = xasprintf("JSON nested deeper than %d", NYLAS_JSON_DEPTH_MAX);
 		return -1;
 	}

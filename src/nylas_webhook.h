@@ -47,9 +47,6 @@ int nylas_is_grant_type(const char *type);
 int nylas_signature_matches(const char *header, const void *body, size_t len,
     struct secret *const *secrets, size_t n);
 
-/* 1 when the JSON text nests no deeper than max (strings are skipped). */
-int nylas_json_depth_ok(const char *json, size_t len, int max);
-
 void nylas_webhook_handle(struct http_req *hr, const char *rest);
 
 #endif

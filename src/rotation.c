@@ -164,7 +164,7 @@ rotation_plan(struct store *st, const struct config_app *app, const char *reason
 		goto out;
 	}
 	memset(&r, 0, sizeof(r));
-	if (jwt_guid(id_out) == -1) {
+	if (crypto_guid(id_out) == -1) {
 		*err = xstrdup("no randomness for a rotation id");
 		goto out;
 	}
@@ -1563,7 +1563,7 @@ static void
 no_room_message(struct app_rot *a, const struct graph_application *app, const char *in_use,
     char *out, size_t size)
 {
-	char end[GRAPH_TIME_MAX];
+	char end[UTIL_TIME_MAX];
 	size_t i;
 
 	out[0] = '\0';
@@ -2519,7 +2519,7 @@ static char *
 credentials_json(const struct graph_application *a)
 {
 	cJSON *arr = cJSON_CreateArray(), *o;
-	char start[GRAPH_TIME_MAX], end[GRAPH_TIME_MAX], *out;
+	char start[UTIL_TIME_MAX], end[UTIL_TIME_MAX], *out;
 	size_t i;
 
 	for (i = 0; i < a->n_passwords; i++) {
@@ -2552,7 +2552,7 @@ static void
 warn_thresholds(struct rotator *r, const struct config_app *app, const struct graph_password *pw)
 {
 	int64_t left = pw->end - now_s();
-	char key[256], when[GRAPH_TIME_MAX], *seen;
+	char key[256], when[UTIL_TIME_MAX], *seen;
 	size_t i;
 	int found;
 
@@ -2621,7 +2621,7 @@ rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_appl
 	const struct config_app *app;
 	const struct graph_password *pw;
 	const char *why = NULL;
-	char *json, *key, when[GRAPH_TIME_MAX];
+	char *json, *key, when[UTIL_TIME_MAX];
 
 	if (r == NULL || (app = config_find_app(r->cfg, name)) == NULL)
 		return;

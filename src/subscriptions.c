@@ -366,7 +366,7 @@ static void
 created(struct app_sub *a, const struct graph_result *res)
 {
 	const struct graph_subscription *s = res->subscription;
-	char when[GRAPH_TIME_MAX];
+	char when[UTIL_TIME_MAX];
 
 	if (s == NULL || s->id == NULL) {
 		/* graph_api parses every 201 it passes on; this is a broken invariant. */
@@ -393,7 +393,7 @@ created(struct app_sub *a, const struct graph_result *res)
 static void
 renewed(struct app_sub *a, const struct graph_result *res)
 {
-	char when[GRAPH_TIME_MAX];
+	char when[UTIL_TIME_MAX];
 	int64_t now = now_s();
 
 	a->expiration = res->subscription != NULL && res->subscription->expiration > 0 ?
@@ -771,7 +771,7 @@ static void
 app_resume(struct app_sub *a)
 {
 	struct store_subscription row;
-	char when[GRAPH_TIME_MAX];
+	char when[UTIL_TIME_MAX];
 	int64_t now = now_s(), since;
 
 	memset(&row, 0, sizeof(row));

@@ -52,4 +52,14 @@ int util_harden_process(int allow_core);
 /* Formats a Unix time as RFC 3339 UTC ("2026-01-01T00:00:00Z") into buf (>= 21 bytes). */
 void util_format_time(int64_t unix_secs, char *buf, size_t size);
 
+/* Longest ISO 8601 text util_parse_time reads, and what util_format_time writes. */
+#define UTIL_TIME_MAX 64
+
+/*
+ * ISO 8601 as Graph writes it: "2026-01-01T00:00:00Z", with or without a
+ * fraction (".1234567"), with "Z", an offset ("+02:00") or no zone (UTC, as
+ * in innerError.date).  Unix seconds into *out (the fraction dropped).  0 or -1.
+ */
+int util_parse_time(const char *s, int64_t *out);
+
 #endif

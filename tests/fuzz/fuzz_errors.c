@@ -11,6 +11,7 @@
 #include "jwt.h"
 #include "nylas_api.h"
 #include "secret.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,7 +74,7 @@ fuzz_graph(const char *p, size_t n)
 	fuzz_graph_payloads(p, n);
 	/* The time parser takes a C string: only a NUL-terminated prefix. */
 	if (n > 0 && p[n - 1] == '\0') {
-		graph_parse_time(p, &t);
+		util_parse_time(p, &t);
 		/* The expiry refusal's message, as the envelope's text would carry it. */
 		e = (struct graph_error){ .message = (char *)p };
 		graph_expiry_limit(400, &e, &max_s);

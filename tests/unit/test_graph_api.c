@@ -65,14 +65,14 @@ test_times(void)
 	for (i = 0; i < LEN(time_cases); i++) {
 		const struct time_case *c = &time_cases[i];
 		int64_t t = 12345;
-		int rc = graph_parse_time(c->text, &t);
+		int rc = util_parse_time(c->text, &t);
 
 		TAP_OK((rc == 0) == c->ok, "time: \"%s\" %s", c->text, c->ok ? "parses" : "is refused");
 		if (c->ok)
 			TAP_OK(t == c->t, "time: \"%s\" is %lld (got %lld)", c->text,
 			    (long long)c->t, (long long)t);
 	}
-	TAP_OK(graph_parse_time(NULL, NULL) == -1, "time: NULL is refused");
+	TAP_OK(util_parse_time(NULL, NULL) == -1, "time: NULL is refused");
 }
 
 /* --- errors ------------------------------------------------------------- */

@@ -480,9 +480,9 @@ test_check_time(void)
 static void
 test_guid(void)
 {
-	char a[JWT_GUID_LEN + 1], b[JWT_GUID_LEN + 1];
+	char a[CRYPTO_GUID_LEN + 1], b[CRYPTO_GUID_LEN + 1];
 
-	TAP_OK(jwt_guid(a) == 0 && jwt_guid(b) == 0, "guid: made");
+	TAP_OK(crypto_guid(a) == 0 && crypto_guid(b) == 0, "guid: made");
 	TAP_OK(is_guid_v4(a) && is_guid_v4(b), "guid: version 4 form (%s)", a);
 	TAP_OK(strcmp(a, b) != 0, "guid: two differ");
 }
