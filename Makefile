@@ -28,7 +28,9 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
 LDLIBS = $(PKG_LIBS) -lpthread
 
-SRCS := $(wildcard src/*.c)
+# One folder per layer (README: Layout).
+SRCS := $(wildcard src/*/*.c)
+HDRS := $(wildcard src/*/*.h)
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -46,12 +48,13 @@ FUZZ_JOBS ?= 1
 .SECONDARY:
 all: $(BUILD)/rekey
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The version rekey reports (rekey version, rekey_build_info): git's description of the tree.
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/obj/main.o: handler/main.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/main.o: handler/main.c $(HDRS) | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o
@@ -70,7 +73,8 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/bench build-fuzz/obj:
 # Fuzz targets: clang + libFuzzer + ASan, the modules compiled alike.
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	-D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
-build-fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build-fuzz/obj
+build-fuzz/obj/%.o: src/%.c $(HDRS) | build-fuzz/obj
+	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)

@@ -13,28 +13,28 @@
  *   rekey nylas register -c FILE APP [--fix]
  *   rekey nylas rotate-webhook-secret -c FILE APP
  */
-#include "config.h"
-#include "admin_client.h"
-#include "alerts.h"
-#include "correlate.h"
-#include "doctor.h"
-#include "graph_worker.h"
-#include "http_client.h"
-#include "journal.h"
-#include "scheduler.h"
-#include "listener.h"
-#include "log.h"
-#include "metrics.h"
-#include "notify.h"
-#include "nylas_secrets.h"
-#include "preflight.h"
-#include "rotation.h"
-#include "runtime.h"
-#include "status.h"
-#include "store.h"
-#include "subscriptions.h"
-#include "util.h"
-#include "webhook_manager.h"
+#include "engine/alerts.h"
+#include "engine/correlate.h"
+#include "engine/doctor.h"
+#include "engine/expiry_poll.h"
+#include "engine/graph_worker.h"
+#include "engine/notifier.h"
+#include "engine/preflight.h"
+#include "engine/rotator.h"
+#include "engine/subscriptions.h"
+#include "engine/webhook_manager.h"
+#include "intake/listener.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/util.h"
+#include "notice/status.h"
+#include "outbound/admin_client.h"
+#include "outbound/http_client.h"
+#include "state/config.h"
+#include "state/journal.h"
+#include "state/nylas_secrets.h"
+#include "state/runtime.h"
+#include "state/store.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -61,7 +61,7 @@
 struct daemon {
 	struct runtime rt;
 	struct http_client *http;
-	struct scheduler *scheduler;
+	struct expiry_poll *expiry_poll;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_ev;
 	int64_t drain_deadline_us;
 	int quiet_polls;
@@ -158,11 +158,11 @@ reload(struct daemon *d)
 	apply_log_level(cfg);
 	log_config_warnings(cfg);
 	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
-	/* The old scheduler's and rotator's clients point into the old config: start afresh. */
-	scheduler_free(d->scheduler);
+	/* The old expiry poll's and rotator's clients point into the old config: start afresh. */
+	expiry_poll_free(d->expiry_poll);
 	rotator_free(d->rt.rotator);
 	d->rt.rotator = rotator_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.journal);
-	d->scheduler = scheduler_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.rotator);
+	d->expiry_poll = expiry_poll_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.rotator);
 	subscriptions_free(d->rt.subscriptions);
 	d->rt.subscriptions = subscriptions_new(d->rt.base, d->http, cfg, d->rt.store);
 	graph_worker_free(d->rt.graph_worker);
@@ -216,8 +216,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	d->rt.draining = 1;
 	listener_stop_accepting(d->rt.listener);
 	/* Outbound work is abandoned: the expiry poll only reads, and runs again at the next start. */
-	scheduler_free(d->scheduler);
-	d->scheduler = NULL;
+	expiry_poll_free(d->expiry_poll);
+	d->expiry_poll = NULL;
 	/* A subscription call cut short is redone from the store and Graph's list at the next start. */
 	subscriptions_free(d->rt.subscriptions);
 	d->rt.subscriptions = NULL;
@@ -305,9 +305,9 @@ serve(const char *path)
 	if (d.rt.listener == NULL)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
-	/* The rotator first: the scheduler hands it what each expiry poll reads. */
+	/* The rotator first: the expiry poll hands it what each expiry poll reads. */
 	d.rt.rotator = rotator_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.journal);
-	d.scheduler = scheduler_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.rotator);
+	d.expiry_poll = expiry_poll_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.rotator);
 	d.rt.subscriptions = subscriptions_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
 	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, lifecycle_cb, &d.rt);
 	d.rt.correlator = correlator_new(&d.rt, d.http);
@@ -323,7 +323,7 @@ serve(const char *path)
 	free(store_shown);
 	event_base_dispatch(d.rt.base);
 
-	scheduler_free(d.scheduler);
+	expiry_poll_free(d.expiry_poll);
 	subscriptions_free(d.rt.subscriptions);
 	rotator_free(d.rt.rotator);
 	graph_worker_free(d.rt.graph_worker);

@@ -13,8 +13,8 @@
  * ratio target.  PATH is removed first, with its -wal and -shm files, and
  * again at the end unless "keep" is given (tests count what it stored).
  */
-#include "store.h"
-#include "util.h"
+#include "lib/util.h"
+#include "state/store.h"
 
 #include <errno.h>
 #include <stdio.h>

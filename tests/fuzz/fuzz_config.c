@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "state/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "nylas_webhook.h"
+#include "intake/nylas.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,12 +6,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "graph_api.h"
-#include "identity.h"
-#include "jwt.h"
-#include "nylas_api.h"
-#include "secret.h"
-#include "util.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "outbound/graph.h"
+#include "outbound/identity.h"
+#include "outbound/nylas.h"
+#include "proto/jwt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

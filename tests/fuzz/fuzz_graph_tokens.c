@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph_token.h"
-#include "graph_webhook.h"
-#include "jwt.h"
+#include "intake/graph.h"
+#include "outbound/graph_tokens.h"
+#include "proto/jwt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

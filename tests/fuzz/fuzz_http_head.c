@@ -20,10 +20,10 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
-#include "config.h"
-#include "http_head.h"
-#include "listener.h"
-#include "runtime.h"
+#include "intake/listener.h"
+#include "lib/http_head.h"
+#include "state/config.h"
+#include "state/runtime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * (with no more than the cap), TOO_LARGE or BAD_DATA, never a crash, a leak
  * or unbounded memory.
  */
-#include "inflate.h"
+#include "lib/inflate.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "graph_token.h"
-#include "jwks.h"
-#include "jwt.h"
+#include "outbound/graph_tokens.h"
+#include "outbound/jwks.h"
+#include "proto/jwt.h"
 
 #define FUZZ_APP "11111111-2222-3333-4444-555555555555"
 #define FUZZ_TENANT "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph_webhook.h"
-#include "secret.h"
+#include "intake/graph.h"
+#include "lib/secret.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

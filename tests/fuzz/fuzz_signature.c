@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nylas_webhook.h"
-#include "secret.h"
+#include "intake/nylas.h"
+#include "lib/secret.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

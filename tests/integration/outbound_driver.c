@@ -26,16 +26,16 @@
  * mail also reports max_loop_gap_ms, the longest time between two runs of a
  * 10 ms timer: libcurl waits for some SMTP replies blocking the loop.
  */
-#include "config.h"
-#include "crypto.h"
-#include "graph_api.h"
-#include "http_client.h"
-#include "identity.h"
-#include "log.h"
-#include "metrics.h"
-#include "nylas_api.h"
-#include "secret.h"
-#include "util.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "outbound/graph.h"
+#include "outbound/http_client.h"
+#include "outbound/identity.h"
+#include "outbound/nylas.h"
+#include "state/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

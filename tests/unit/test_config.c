@@ -5,8 +5,8 @@
  * config text or an environment value stands for it, and in error messages
  * the directory is shown as "$D" again.
  */
-#include "config.h"
-#include "util.h"
+#include "lib/util.h"
+#include "state/config.h"
 #include "tap.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,5 @@
 /* test_correlate: the pure parts of the correlation (cause from evidence, bursts, counts). */
-#include "correlate.h"
+#include "engine/correlate.h"
 #include "tap.h"
 
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * SHA-256 (FIPS 180-2) and base64 (RFC 4648), the AEAD's refusal of
  * every kind of tampering, and the Standard Webhooks reference signature.
  */
-#include "crypto.h"
-#include "secret.h"
+#include "lib/crypto.h"
+#include "lib/secret.h"
 #include "tap.h"
 
 #include <stdlib.h>

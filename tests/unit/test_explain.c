@@ -3,7 +3,7 @@
  * branches on has a line with its fix; unknown codes give NULL; a Graph or
  * Nylas status without a known code falls back to the status's line.
  */
-#include "explain.h"
+#include "proto/explain.h"
 #include "tap.h"
 
 #include <stdint.h>

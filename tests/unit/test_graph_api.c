@@ -4,10 +4,10 @@
  * owners, users, subscriptions, ISO 8601 times, URLs and bodies.  The JSON
  * follows the shapes of the Graph documentation.  No network.
  */
-#include "graph_api.h"
-#include "secret.h"
+#include "lib/secret.h"
+#include "outbound/graph.h"
 #include "tap.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,13 +7,13 @@
  * and name the first failure of the others: a forgery under a published
  * kid, an unknown kid, an expired token, garbage.
  */
-#include "crypto.h"
-#include "graph_token.h"
-#include "http_client.h"
-#include "jwks.h"
-#include "jwt.h"
-#include "log.h"
-#include "util.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "outbound/graph_tokens.h"
+#include "outbound/http_client.h"
+#include "outbound/jwks.h"
+#include "proto/jwt.h"
 #include "tap.h"
 
 #include <arpa/inet.h>

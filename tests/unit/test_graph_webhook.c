@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph_api.h"
-#include "graph_webhook.h"
-#include "graph_worker.h"
-#include "secret.h"
+#include "engine/graph_worker.h"
+#include "intake/graph.h"
+#include "lib/secret.h"
+#include "outbound/graph.h"
 #include "tap.h"
 
 #define ITEM "{\"id\":\"n1\",\"subscriptionId\":\"s1\",\"clientState\":\"cs\"," \

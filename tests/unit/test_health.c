@@ -5,10 +5,10 @@
  * what only after condition_grace, what is derived from the secrets and the
  * rotator certificate, and the app's roll-up.
  */
-#include "condition.h"
-#include "config.h"
-#include "health.h"
-#include "store.h"
+#include "state/condition.h"
+#include "state/config.h"
+#include "state/health.h"
+#include "state/store.h"
 #include "tap.h"
 
 #include <stdio.h>

@@ -10,11 +10,11 @@
  * input checks and what needs no SMTP server (tests/integration/test_smtp.py
  * has the real conversations).
  */
-#include "http_client.h"
-#include "log.h"
-#include "metrics.h"
-#include "secret.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "outbound/http_client.h"
 #include "tap.h"
 
 #include <arpa/inet.h>

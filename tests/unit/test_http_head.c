@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "http_head.h"
+#include "lib/http_head.h"
 
 struct head_case {
 	const char *name;

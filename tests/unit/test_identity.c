@@ -3,9 +3,9 @@
  * error_codes, garbage, huge input), token answers, the form body and the
  * token URL.  No network: only the pure helpers are called.
  */
-#include "config.h"
-#include "identity.h"
-#include "secret.h"
+#include "lib/secret.h"
+#include "outbound/identity.h"
+#include "state/config.h"
 #include "tap.h"
 
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * corrupted or padded, and run through inflate_gzip against a table of
  * expected results.
  */
-#include "inflate.h"
+#include "lib/inflate.h"
 #include "tap.h"
 
 #include <stdint.h>

@@ -8,11 +8,11 @@
  * durable ops get one; an op that fails is left out and its batch written
  * again without it, so that its events and other ops are committed.
  */
-#include "journal.h"
-#include "metrics.h"
-#include "store.h"
+#include "lib/metrics.h"
+#include "state/journal.h"
+#include "state/store.h"
 #include "tap.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

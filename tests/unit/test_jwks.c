@@ -7,11 +7,11 @@
  * once, a down server or a bad set keeps the old keys, and the cache is
  * freed from inside its own callback and with a fetch in flight.
  */
-#include "crypto.h"
-#include "http_client.h"
-#include "jwks.h"
-#include "log.h"
-#include "util.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "outbound/http_client.h"
+#include "outbound/jwks.h"
 #include "tap.h"
 
 #include <arpa/inet.h>

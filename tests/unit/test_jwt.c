@@ -3,9 +3,9 @@
  * directly, the signer's loading errors, and the decoder on malformed
  * tokens.  Keys and certificates are made here, in a temporary directory.
  */
-#include "crypto.h"
-#include "jwt.h"
-#include "secret.h"
+#include "lib/crypto.h"
+#include "lib/secret.h"
+#include "proto/jwt.h"
 #include "tap.h"
 
 #include <stdlib.h>

@@ -7,10 +7,10 @@
  * needs it; and message_email writes a valid RFC 5322 / quoted-printable /
  * RFC 2047 message and refuses header injection.
  */
-#include "crypto.h"
-#include "messages.h"
+#include "lib/crypto.h"
+#include "notice/messages.h"
 #include "tap.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <cjson/cJSON.h>
 

@@ -3,10 +3,10 @@
  * never twice, rendered once with the headers mail filters use), the
  * channels a config enables, and the retry backoff.
  */
-#include "config.h"
-#include "messages.h"
-#include "notify.h"
-#include "store.h"
+#include "engine/notifier.h"
+#include "notice/messages.h"
+#include "state/config.h"
+#include "state/store.h"
 #include "tap.h"
 
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * (client_id and client_secret always, the tenant only when given), grants pages in both pagination styles, connector and
  * webhook answers.  No network.
  */
-#include "nylas_api.h"
-#include "secret.h"
+#include "lib/secret.h"
+#include "outbound/nylas.h"
 #include "tap.h"
 
 #include <stdio.h>

@@ -6,12 +6,12 @@
  * the record says what the store holds.
  */
 #include "tap.h"
-#include "config.h"
-#include "crypto.h"
-#include "nylas_secrets.h"
-#include "secret.h"
-#include "store.h"
-#include "util.h"
+#include "lib/crypto.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "state/config.h"
+#include "state/nylas_secrets.h"
+#include "state/store.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Unit tests: Nylas envelope parsing and signature checking, table-driven. */
-#include "crypto.h"
-#include "nylas_webhook.h"
-#include "secret.h"
+#include "intake/nylas.h"
+#include "lib/crypto.h"
+#include "lib/secret.h"
 #include "tap.h"
 
 #include <stdlib.h>

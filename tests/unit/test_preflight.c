@@ -7,9 +7,9 @@
  * loading each come out as they should, at the line of the key concerned.
  * Keys and certificates are made here, in a temporary directory.
  */
-#include "config.h"
-#include "crypto.h"
-#include "preflight.h"
+#include "engine/preflight.h"
+#include "lib/crypto.h"
+#include "state/config.h"
 #include "tap.h"
 
 #include <stdint.h>

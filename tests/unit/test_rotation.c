@@ -4,14 +4,14 @@
  * modes), approval, and which secret Nylas uses (by the hint of
  * current_secret_file, or the last published rotation).
  */
-#include "rotation.h"
-#include "config.h"
-#include "crypto.h"
-#include "graph_api.h"
-#include "secret.h"
-#include "store.h"
+#include "engine/rotator.h"
+#include "lib/crypto.h"
+#include "lib/secret.h"
+#include "outbound/graph.h"
+#include "state/config.h"
+#include "state/store.h"
 #include "tap.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,11 +4,11 @@
  * grant counts, rotations) never carries a rotation's sealed secret; and the
  * text table shows what an operator on call needs.
  */
-#include "config.h"
-#include "status.h"
-#include "store.h"
+#include "notice/status.h"
+#include "state/config.h"
+#include "state/store.h"
 #include "tap.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * incidents and their grants, per-app values; and that it all survives
  * closing and reopening.
  */
-#include "store.h"
+#include "state/store.h"
 #include "tap.h"
 
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * fragment; host only for the channels whose path is a credential) and the
  * process's hygiene at start (umask, no core dumps unless allowed).
  */
-#include "util.h"
+#include "lib/util.h"
 #include "tap.h"
 
 #include <stdlib.h>

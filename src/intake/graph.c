@@ -1,0 +1,683 @@
+#include "intake/graph.h"
+#include "engine/graph_worker.h"
+#include "intake/listener.h"
+#include "lib/crypto.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "state/config.h"
+#include "state/journal.h"
+#include "state/runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+/* ---- The batch parser ---- */
+
+/* A string member of at most GRAPH_ITEM_FIELD_MAX bytes; NULL when absent.  -1 when not a string. */
+static int
+item_str(const cJSON *obj, const char *name, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	*out = NULL;
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > GRAPH_ITEM_FIELD_MAX)
+		return -1;
+	*out = v->valuestring;
+	return 0;
+}
+
+/* Fills item from obj; sets item->invalid when the item cannot be used. */
+static void
+parse_item(const cJSON *obj, struct graph_item *item)
+{
+	const cJSON *rd, *enc;
+
+	item->json = obj;
+	if (!cJSON_IsObject(obj)) {
+		item->invalid = "item is not an object";
+		return;
+	}
+	rd = cJSON_GetObjectItemCaseSensitive(obj, "resourceData");
+	enc = cJSON_GetObjectItemCaseSensitive(obj, "encryptedContent");
+	if (item_str(obj, "id", &item->id) == -1 ||
+	    item_str(obj, "subscriptionId", &item->subscription_id) == -1 ||
+	    item_str(obj, "clientState", &item->client_state) == -1 ||
+	    item_str(obj, "changeType", &item->change_type) == -1 ||
+	    item_str(obj, "lifecycleEvent", &item->lifecycle_event) == -1 ||
+	    item_str(obj, "resource", &item->resource) == -1 ||
+	    item_str(obj, "tenantId", &item->tenant_id) == -1 ||
+	    (cJSON_IsObject(rd) && item_str(rd, "id", &item->resource_id) == -1)) {
+		item->invalid = "a field is not a string or too long";
+		return;
+	}
+	if (enc != NULL && !cJSON_IsNull(enc)) {
+		if (!cJSON_IsObject(enc)) {
+			item->invalid = "encryptedContent is not an object";
+			return;
+		}
+		item->encrypted = enc;
+	}
+	if (item->subscription_id == NULL || *item->subscription_id == '\0')
+		item->invalid = "no subscriptionId";
+	else if ((item->change_type == NULL) == (item->lifecycle_event == NULL))
+		item->invalid = "needs exactly one of changeType and lifecycleEvent";
+}
+
+/* tokens (an array, or NULL) into out->tokens, bounded in count and size.  0 or -1. */
+static int
+take_tokens(const cJSON *tokens, struct graph_batch *out, char **err)
+{
+	const cJSON *t;
+	int n;
+
+	if (tokens == NULL || cJSON_IsNull(tokens))
+		return 0;
+	n = cJSON_GetArraySize(tokens);
+	if (!cJSON_IsArray(tokens) || n > GRAPH_TOKENS_MAX) {
+		*err = xasprintf("validationTokens is not an array of at most %d", GRAPH_TOKENS_MAX);
+		return -1;
+	}
+	out->tokens = xcalloc((size_t)n + 1, sizeof(*out->tokens));
+	cJSON_ArrayForEach(t, tokens) {
+		if (!cJSON_IsString(t)) {
+			*err = xstrdup("a validation token is not a string");
+			return -1;
+		}
+		if (strlen(t->valuestring) > GRAPH_TOKEN_BYTES_MAX) {
+			*err = xasprintf("a validation token is longer than %d bytes",
+			    GRAPH_TOKEN_BYTES_MAX);
+			return -1;
+		}
+		out->tokens[out->n_tokens++] = t->valuestring;
+	}
+	return 0;
+}
+
+static int
+valid_ref(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < GRAPH_TOKENS_REF_LEN; i++)
+		if (crypto_hex_value(s[i]) < 0)
+			return 0;
+	return s[i] == '\0';
+}
+
+/* validationTokens, or (a journaled record) validationTokensRef; not both.  0 or -1. */
+static int
+parse_tokens(const cJSON *root, struct graph_batch *out, char **err)
+{
+	const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(root, "validationTokens");
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(root, "validationTokensRef");
+
+	if (ref == NULL || cJSON_IsNull(ref))
+		return take_tokens(tokens, out, err);
+	if (!cJSON_IsString(ref) || !valid_ref(ref->valuestring) ||
+	    (tokens != NULL && !cJSON_IsNull(tokens))) {
+		*err = xstrdup("validationTokensRef is not a digest, or comes with validationTokens");
+		return -1;
+	}
+	out->tokens_ref = ref->valuestring;
+	return 0;
+}
+
+int
+graph_batch_set_tokens(struct graph_batch *b, const char *json, size_t len, char **err)
+{
+	cJSON *root;
+
+	if (b->tokens_root != NULL || b->n_tokens > 0) {
+		*err = xstrdup("the batch has its tokens already");
+		return -1;
+	}
+	/* Each token escaped at most 6-fold ("\\u00xx"), with its quotes and comma. */
+	root = len <= (size_t)GRAPH_TOKENS_MAX * (6 * GRAPH_TOKEN_BYTES_MAX + 3) + 2 ?
+	    json_parse_whole(json, len) : NULL;
+	if (root == NULL || !cJSON_IsArray(root) || cJSON_GetArraySize(root) == 0) {
+		*err = xstrdup("stored validationTokens are not a non-empty array");
+		cJSON_Delete(root);
+		return -1;
+	}
+	b->tokens_root = root;
+	if (take_tokens(root, b, err) == -1) {
+		free(b->tokens);
+		b->tokens = NULL;
+		b->n_tokens = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int
+graph_parse_batch(const char *json, size_t len, size_t max_len, struct graph_batch *out,
+    char **err)
+{
+	const cJSON *value, *obj;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->root = json_parse_object(json, len, max_len, GRAPH_BATCH_DEPTH_MAX, err);
+	if (out->root == NULL)
+		return -1;
+	value = cJSON_GetObjectItemCaseSensitive(out->root, "value");
+	if (!cJSON_IsArray(value)) {
+		*err = xstrdup("no \"value\" array");
+		goto fail;
+	}
+	n = cJSON_GetArraySize(value);
+	if (n > GRAPH_BATCH_MAX) {
+		*err = xasprintf("batch of %d items, more than %d", n, GRAPH_BATCH_MAX);
+		goto fail;
+	}
+	out->items = xcalloc((size_t)n + 1, sizeof(*out->items));
+	cJSON_ArrayForEach(obj, value)
+		parse_item(obj, &out->items[out->n_items++]);
+	if (parse_tokens(out->root, out, err) == -1)
+		goto fail;
+	return 0;
+fail:
+	graph_batch_clear(out);
+	return -1;
+}
+
+void
+graph_batch_clear(struct graph_batch *b)
+{
+	cJSON_Delete(b->root);
+	cJSON_Delete(b->tokens_root);
+	free(b->items);
+	free(b->tokens);
+	memset(b, 0, sizeof(*b));
+}
+
+char *
+graph_tokens_record(const struct graph_batch *b, char ref[GRAPH_TOKENS_REF_LEN + 1])
+{
+	unsigned char digest[CRYPTO_SHA256_LEN];
+	cJSON *tokens;
+	char *out;
+	size_t t;
+
+	if (b->n_tokens == 0)
+		return NULL;
+	tokens = cJSON_CreateArray();
+	/* References: the array borrows the strings from the batch's tree. */
+	for (t = 0; t < b->n_tokens; t++)
+		cJSON_AddItemToArray(tokens, cJSON_CreateStringReference(b->tokens[t]));
+	out = cJSON_PrintUnformatted(tokens);
+	cJSON_Delete(tokens);
+	if (out == NULL || crypto_sha256(out, strlen(out), digest) == -1)
+		fatal("out of memory");
+	crypto_hex_encode(digest, sizeof(digest), ref);
+	return out;
+}
+
+char *
+graph_item_record(const struct graph_batch *b, size_t i, const char *tokens_ref)
+{
+	cJSON *rec = cJSON_CreateObject(), *value = cJSON_CreateArray();
+	char *out;
+
+	/* A reference: the record borrows the item from the batch's tree. */
+	cJSON_AddItemReferenceToArray(value, (cJSON *)b->items[i].json);
+	cJSON_AddItemToObject(rec, "value", value);
+	if (tokens_ref != NULL)
+		cJSON_AddItemToObject(rec, "validationTokensRef",
+		    cJSON_CreateStringReference(tokens_ref));
+	out = cJSON_PrintUnformatted(rec);
+	cJSON_Delete(rec);
+	if (out == NULL)
+		fatal("out of memory");
+	return out;
+}
+
+char *
+graph_item_key(const struct graph_item *item, const char *record, int64_t now_ms)
+{
+	unsigned char digest[CRYPTO_SHA256_LEN];
+	char hex[2 * CRYPTO_SHA256_LEN + 1];
+
+	if (item->id != NULL && *item->id != '\0')
+		return xstrdup(item->id);
+	/*
+	 * Lifecycle items carry no id.  A redelivery repeats the same bytes soon
+	 * after, but Graph may also send the very same reauthorizationRequired
+	 * again later, and that one must be acted on: the key is the content's
+	 * digest within a window of GRAPH_DEDUP_WINDOW_MS.
+	 */
+	if (crypto_sha256(record, strlen(record), digest) == -1)
+		fatal("sha256 failed");
+	crypto_hex_encode(digest, sizeof(digest), hex);
+	return xasprintf("sha256:%s:%lld", hex, (long long)(now_ms / GRAPH_DEDUP_WINDOW_MS));
+}
+
+int
+graph_client_state_matches(const struct secret *want, const char *got)
+{
+	unsigned char a[CRYPTO_SHA256_LEN], b[CRYPTO_SHA256_LEN];
+
+	if (want == NULL || got == NULL)
+		return 0;
+	/* Digests have one length, so neither the length nor a prefix leaks through timing. */
+	if (crypto_sha256(want->data, want->len, a) == -1 ||
+	    crypto_sha256(got, strlen(got), b) == -1)
+		return 0;
+	return crypto_memeq(a, b, sizeof(a));
+}
+
+long
+graph_query_decode(const char *in, size_t len, char *out, size_t outsize)
+{
+	size_t i = 0, o = 0;
+	int hi, lo;
+
+	while (i < len) {
+		if (o >= outsize)
+			return -1;
+		if (in[i] == '+') {
+			out[o++] = ' ';
+			i++;
+		} else if (in[i] == '%' && i + 2 < len &&
+		    (hi = crypto_hex_value(in[i + 1])) >= 0 && (lo = crypto_hex_value(in[i + 2])) >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 3;
+		} else {
+			out[o++] = in[i++];
+		}
+	}
+	return (long)o;
+}
+
+/* ---- The endpoint ---- */
+
+/* The bounded label for metrics: which endpoint. */
+static const char *
+kind_label(int lifecycle)
+{
+	return lifecycle ? "lifecycle" : "change";
+}
+
+/* One delivery in flight: answered when every journaled item has committed. */
+struct delivery {
+	struct http_req *hr;
+	const char *kind;
+	size_t pending;
+	size_t stored, duplicates;
+	int failed;
+};
+
+static void
+answer(struct delivery *d)
+{
+	struct http_req *hr = d->hr;
+	struct runtime *rt = hr->rt;
+
+	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
+	if (d->failed) {
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+		http_reply_text(hr, 503, "could not store the notifications; retry later");
+	} else {
+		/* hr is gone once answered. */
+		http_reply(hr, 202, NULL, NULL, 0);
+		if (d->stored > 0 && rt->graph_worker != NULL)
+			graph_worker_wake(rt->graph_worker);
+	}
+	free(d);
+}
+
+static void
+stored_cb(enum store_result result, void *arg)
+{
+	struct delivery *d = arg;
+
+	switch (result) {
+	case STORE_STORED:
+		d->stored++;
+		metrics_inc_webhook("graph", d->kind, "stored");
+		break;
+	case STORE_DUPLICATE:
+		d->duplicates++;
+		metrics_inc_webhook("graph", d->kind, "duplicate");
+		break;
+	case STORE_ERROR:
+		d->failed = 1;
+		metrics_inc_webhook("graph", d->kind, "store_error");
+		break;
+	}
+	if (--d->pending == 0)
+		answer(d);
+}
+
+/* A batch's validationTokens on their way to the store, once for all its items. */
+struct tokens_write {
+	struct delivery *d;
+	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	char *json;
+	int64_t now_ms;
+};
+
+static int
+tokens_op(struct store *st, void *arg)
+{
+	struct tokens_write *tw = arg;
+
+	return store_put_graph_tokens(st, tw->ref, tw->json, strlen(tw->json), tw->now_ms,
+	    GRAPH_TOKENS_KEEP_MS);
+}
+
+/*
+ * Should the tokens alone fail to be written, the items may be committed
+ * without them: the worker then finds none and holds the items suspect, and
+ * the 503 makes Graph deliver again.
+ */
+static void
+tokens_stored_cb(enum store_result result, void *arg)
+{
+	struct tokens_write *tw = arg;
+	struct delivery *d = tw->d;
+
+	free(tw->json);
+	free(tw);
+	if (result == STORE_ERROR)
+		d->failed = 1;
+	if (--d->pending == 0)
+		answer(d);
+}
+
+/* Submits the batch's tokens (before its items, in the same commit) and fills ref; 0 without. */
+static int
+journal_tokens(struct delivery *d, const struct graph_batch *b,
+    char ref[GRAPH_TOKENS_REF_LEN + 1])
+{
+	struct tokens_write *tw;
+	char *json = graph_tokens_record(b, ref);
+
+	if (json == NULL)
+		return 0;
+	tw = xcalloc(1, sizeof(*tw));
+	tw->d = d;
+	memcpy(tw->ref, ref, GRAPH_TOKENS_REF_LEN + 1);
+	tw->json = json;
+	tw->now_ms = util_now_ms();
+	d->pending++;
+	journal_submit_durable_op(d->hr->rt->journal, tokens_op, tokens_stored_cb, tw);
+	return 1;
+}
+
+static void
+journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const char *tokens_ref)
+{
+	struct http_req *hr = d->hr;
+	const struct graph_item *item = &b->items[i];
+	char *record = graph_item_record(b, i, tokens_ref);
+	char *key = graph_item_key(item, record, util_now_ms());
+	char type[GRAPH_ITEM_FIELD_MAX + 32];
+	struct store_event se = {
+		.source = "graph", .app = hr->app, .event_id = key, .type = type,
+		.received_ms = util_now_ms(), .remote_addr = hr->client, .code = -1,
+		.reauth_flag = -1, .event_time = -1, .grant_updated_at = -1,
+		.grant_id = item->resource_id, .body = record, .body_len = strlen(record),
+	};
+
+	if (item->lifecycle_event != NULL)
+		snprintf(type, sizeof(type), "lifecycle.%s", item->lifecycle_event);
+	else
+		snprintf(type, sizeof(type), "change.%s", item->change_type);
+	d->pending++;
+	journal_submit(hr->rt->journal, &se, stored_cb, d);
+	free(key);
+	free(record);
+}
+
+/*
+ * What a batch dropped, told in one warning line: anyone can POST a batch
+ * of GRAPH_BATCH_MAX items without knowing the clientState, and a line per
+ * item would let them write a thousand lines a request.
+ */
+struct drops {
+	size_t bad_state, invalid, misrouted;
+	const char *subscription;	/* of the first item with a wrong clientState */
+	int other_subscriptions;	/* 1 when another such item names another one */
+	const char *why;		/* of the first unusable item */
+};
+
+/* Per app, at most one such line this often; what is left out is counted into the next. */
+#define DROP_WARN_INTERVAL_MS (60 * 1000)
+#define DROP_WARN_APPS 64
+
+struct drop_warn {
+	char app[64];
+	int64_t last_ms;
+	uint64_t suppressed;		/* items dropped and not told since last_ms */
+};
+
+static struct drop_warn drop_warns[DROP_WARN_APPS];
+
+/* The app's slot; with more apps than slots, the least recently told one is reused. */
+static struct drop_warn *
+drop_warn_of(const char *app)
+{
+	struct drop_warn *oldest = &drop_warns[0];
+	size_t i;
+
+	for (i = 0; i < DROP_WARN_APPS; i++) {
+		if (strcmp(drop_warns[i].app, app) == 0)
+			return &drop_warns[i];
+		if (drop_warns[i].last_ms < oldest->last_ms)
+			oldest = &drop_warns[i];
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	util_strlcpy(oldest->app, app, sizeof(oldest->app));
+	return oldest;
+}
+
+static void
+warn_drops(struct http_req *hr, const struct drops *dr, size_t n_items)
+{
+	size_t n = dr->bad_state + dr->invalid + dr->misrouted;
+	struct drop_warn *w;
+	int64_t now = util_now_ms();
+	char state[GRAPH_ITEM_FIELD_MAX + 96] = "", invalid[128] = "", routed[96] = "", more[96] = "";
+
+	if (n == 0)
+		return;
+	w = drop_warn_of(hr->app);
+	if (w->last_ms != 0 && now - w->last_ms < DROP_WARN_INTERVAL_MS) {
+		w->suppressed += n;
+		return;
+	}
+	if (dr->bad_state > 0)
+		snprintf(state, sizeof(state), "; %zu with a wrong clientState (subscription %s%s)",
+		    dr->bad_state, dr->subscription, dr->other_subscriptions ? " and others" : "");
+	if (dr->invalid > 0)
+		snprintf(invalid, sizeof(invalid), "; %zu unusable (%s)", dr->invalid, dr->why);
+	if (dr->misrouted > 0)
+		snprintf(routed, sizeof(routed), "; %zu sent to the other URL", dr->misrouted);
+	if (w->suppressed > 0)
+		snprintf(more, sizeof(more), "; and %llu more in batches since the last warning",
+		    (unsigned long long)w->suppressed);
+	log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "dropped %zu of %zu Graph notifications in a "
+	    "batch%s%s%s%s", n, n_items, state, invalid, routed, more);
+	w->last_ms = now;
+	w->suppressed = 0;
+}
+
+/* Drops the items that are unusable or whose clientState is not the app's; 1 when kept. */
+static int
+keep_item(const struct config_app *app, const struct graph_item *item, int lifecycle,
+    const char *kind, struct drops *dr)
+{
+	if (item->invalid != NULL) {
+		if (dr->invalid++ == 0)
+			dr->why = item->invalid;
+		metrics_inc_webhook("graph", kind, "invalid");
+		return 0;
+	}
+	if ((item->lifecycle_event != NULL) != lifecycle) {
+		dr->misrouted++;
+		metrics_inc_webhook("graph", kind, "invalid");
+		return 0;
+	}
+	if (!graph_client_state_matches(app->graph_client_state, item->client_state)) {
+		if (dr->bad_state++ == 0)
+			dr->subscription = item->subscription_id;
+		else if (strcmp(dr->subscription, item->subscription_id) != 0)
+			dr->other_subscriptions = 1;
+		metrics_inc_webhook("graph", kind, "bad_client_state");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+handle_notifications(struct http_req *hr, const struct config_app *app, int lifecycle)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	size_t len = evbuffer_get_length(in), i;
+	const char *raw = (const char *)evbuffer_pullup(in, -1);
+	const char *kind = kind_label(lifecycle);
+	struct delivery *d;
+	struct graph_batch b;
+	struct drops dr;
+	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	const char *tokens_ref = NULL;
+	unsigned char *keep;
+	size_t n_kept = 0;
+	char *err = NULL;
+
+	if (graph_parse_batch(raw, len, (size_t)hr->rt->cfg->max_body, &b, &err) == -1) {
+		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "rejected a Graph notification batch: %s",
+		    err);
+		metrics_inc_webhook("graph", kind, strstr(err, "items, more than") ? "too_large" :
+		    "bad_json");
+		http_reply_text(hr, strstr(err, "items, more than") ? 413 : 400,
+		    "invalid notification batch");
+		free(err);
+		return;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->hr = hr;
+	d->kind = kind;
+	/* The extra count keeps the delivery alive until every item has been submitted. */
+	d->pending = 1;
+	memset(&dr, 0, sizeof(dr));
+	keep = xcalloc(b.n_items + 1, 1);
+	for (i = 0; i < b.n_items; i++)
+		n_kept += keep[i] = (unsigned char)keep_item(app, &b.items[i], lifecycle, kind, &dr);
+	journal_hold(hr->rt->journal);
+	if (n_kept > 0 && journal_tokens(d, &b, ref))
+		tokens_ref = ref;
+	for (i = 0; i < b.n_items; i++)
+		if (keep[i])
+			journal_item(d, &b, i, tokens_ref);
+	journal_release(hr->rt->journal);
+	warn_drops(hr, &dr, b.n_items);
+	free(keep);
+	graph_batch_clear(&b);
+	if (--d->pending == 0)
+		answer(d);
+}
+
+/* The value of ?validationToken= as sent (still encoded), or NULL. */
+static const char *
+find_token(const char *query, size_t *len)
+{
+	static const char name[] = "validationToken=";
+	const char *p = query, *end;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, sizeof(name) - 1) == 0) {
+			p += sizeof(name) - 1;
+			end = strchr(p, '&');
+			*len = end ? (size_t)(end - p) : strlen(p);
+			return p;
+		}
+		p = strchr(p, '&');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+/* The handshake: 1 when the request was one (and has been answered). */
+static int
+handle_validation(struct http_req *hr, const char *kind)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(hr->req));
+	const char *raw;
+	char out[GRAPH_VALIDATION_TOKEN_MAX];
+	size_t len = 0;
+	long n;
+
+	if (query == NULL || (raw = find_token(query, &len)) == NULL)
+		return 0;
+	n = graph_query_decode(raw, len, out, sizeof(out));
+	if (n < 0) {
+		metrics_inc_webhook("graph", "validation", "too_large");
+		http_reply_text(hr, 414, "validationToken too long");
+		return 1;
+	}
+	log_ctx(LOG_LEVEL_INFO, hr->id, hr->app, "answered Graph's validation of the %s URL",
+	    kind);
+	metrics_inc_webhook("graph", "validation", "answered");
+	http_reply(hr, 200, "text/plain", out, (size_t)n);
+	return 1;
+}
+
+/* rest is "{app}" or "{app}/lifecycle"; the app, and *lifecycle, or NULL. */
+static const struct config_app *
+find_app(struct http_req *hr, const char *rest, int *lifecycle)
+{
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+	char name[sizeof(hr->app)];
+
+	*lifecycle = 0;
+	if (slash != NULL) {
+		if (strcmp(slash, "/lifecycle") != 0)
+			return NULL;
+		*lifecycle = 1;
+	}
+	if (n == 0 || n >= sizeof(name))
+		return NULL;
+	memcpy(name, rest, n);
+	name[n] = '\0';
+	return config_find_app(hr->rt->cfg, name);
+}
+
+void
+graph_webhook_handle(struct http_req *hr, const char *rest)
+{
+	int lifecycle;
+	const struct config_app *app = find_app(hr, rest, &lifecycle);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(hr->req);
+
+	if (app == NULL) {
+		metrics_inc_webhook("graph", "unknown", "unknown_app");
+		http_reply_text(hr, 404, "unknown app");
+		return;
+	}
+	util_strlcpy(hr->app, app->name, sizeof(hr->app));
+	if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_GET) {
+		http_reply_text(hr, 405, "method not allowed");
+		return;
+	}
+	if (handle_validation(hr, kind_label(lifecycle)))
+		return;
+	if (cmd != EVHTTP_REQ_POST) {
+		http_reply_text(hr, 400, "expected ?validationToken= or a POSTed batch");
+		return;
+	}
+	handle_notifications(hr, app, lifecycle);
+}

@@ -1,0 +1,61 @@
+/*
+ * listener: the one HTTP(S) listener.  libevent evhttp over OpenSSL
+ * bufferevents (TLS 1.2 and 1.3 only), or plain HTTP behind a proxy; limits
+ * on body, header size, time and connections; X-Forwarded-For believed only
+ * from trusted proxies; a request id per request; an access line and metrics
+ * for every answer.  Routing is by path prefix to the modules' handlers.
+ */
+#ifndef REKEY_INTAKE_LISTENER_H
+#define REKEY_INTAKE_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evhttp_request;
+struct sockaddr;
+struct runtime;
+
+/* One request in flight.  Owned by the listener; valid until http_reply. */
+struct http_req {
+	struct evhttp_request *req;
+	struct runtime *rt;
+	char id[17];		/* request id, hex; also sent as X-Request-Id */
+	char client[64];	/* client address, after trusted X-Forwarded-For */
+	int forwarded_https;	/* X-Forwarded-Proto https from a trusted proxy */
+	int forwarded_plain;	/* X-Forwarded-Proto other than https from a trusted proxy */
+	int tls;		/* the listener speaks TLS itself */
+	int peer_loopback;	/* the peer (not the forwarded client) is a loopback address */
+	int64_t start_us;
+	const char *route;	/* bounded label for metrics and logs */
+	char app[64];		/* app name when the route has one */
+};
+
+struct listener;
+
+/* Binds cfg->listen and starts accepting.  NULL and *err (caller frees) on failure. */
+struct listener *listener_new(struct runtime *rt, char **err);
+void listener_free(struct listener *l);
+/* Re-reads the TLS certificate and limits from rt->cfg; the socket stays open.  0 or -1 (*err). */
+int listener_reload(struct listener *l, char **err);
+/* Stops accepting new connections (for a graceful stop). */
+void listener_stop_accepting(struct listener *l);
+/* Requests that have been read but not yet answered. */
+size_t listener_active_requests(const struct listener *l);
+size_t listener_connections(const struct listener *l);
+/* The bound port (useful with port 0). */
+int listener_port(const struct listener *l);
+
+/* Answers hr (exactly once) and frees it.  body may be NULL. */
+void http_reply(struct http_req *hr, int status, const char *content_type,
+    const void *body, size_t len);
+/* Answers with a short text/plain message followed by a newline. */
+void http_reply_text(struct http_req *hr, int status, const char *msg);
+/*
+ * Sets hr's client, forwarded_https, forwarded_plain and peer_loopback from
+ * the peer and, when the peer is a trusted proxy, its X-Forwarded-* headers.
+ */
+void listener_find_client(struct http_req *hr, const struct sockaddr *peer);
+/* The request header's value (case-insensitive name), or NULL. */
+const char *http_header(const struct http_req *hr, const char *name);
+
+#endif

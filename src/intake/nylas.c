@@ -1,0 +1,358 @@
+#include "intake/nylas.h"
+#include "engine/correlate.h"
+#include "intake/listener.h"
+#include "lib/crypto.h"
+#include "lib/inflate.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "state/config.h"
+#include "state/journal.h"
+#include "state/nylas_secrets.h"
+#include "state/runtime.h"
+
+#include <ctype.h>
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+static const char *const grant_types[] = {
+	"grant.created", "grant.updated", "grant.deleted", "grant.expired",
+};
+
+/* A bounded label for metrics: the known grant types, else "other". */
+static const char *
+type_label(const char *type)
+{
+	size_t i;
+
+	for (i = 0; type != NULL && i < sizeof(grant_types) / sizeof(grant_types[0]); i++)
+		if (strcmp(type, grant_types[i]) == 0)
+			return grant_types[i];
+	return "other";
+}
+
+/* A string member no longer than max; NULL when absent.  -1 when present but wrong. */
+static int
+get_string(const cJSON *obj, const char *name, size_t max, int required, char **out,
+    char **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	*out = NULL;
+	if (v == NULL || cJSON_IsNull(v)) {
+		if (required)
+			*err = xasprintf("missing \"%s\"", name);
+		return required ? -1 : 0;
+	}
+	if (!cJSON_IsString(v) || v->valuestring == NULL) {
+		*err = xasprintf("\"%s\" must be a string", name);
+		return -1;
+	}
+	if (strlen(v->valuestring) > max || (required && v->valuestring[0] == '\0')) {
+		*err = xasprintf("\"%s\" is empty or longer than %zu bytes", name, max);
+		return -1;
+	}
+	*out = xstrdup(v->valuestring);
+	return 0;
+}
+
+static int
+parse_grant_object(const cJSON *object, struct nylas_event *ev, char **err)
+{
+	const cJSON *flag;
+
+	if (!cJSON_IsObject(object)) {
+		*err = xstrdup("grant event without a \"data.object\" object");
+		return -1;
+	}
+	if (get_string(object, "grant_id", NYLAS_FIELD_MAX, 1, &ev->grant_id, err) == -1 ||
+	    get_string(object, "email", NYLAS_FIELD_MAX, 0, &ev->email, err) == -1 ||
+	    get_string(object, "provider", NYLAS_FIELD_MAX, 0, &ev->provider, err) == -1 ||
+	    get_string(object, "integration_id", NYLAS_FIELD_MAX, 0, &ev->integration_id,
+		err) == -1 ||
+	    json_get_uint(object, "code", -1, &ev->code, err) == -1 ||
+	    json_get_uint(object, "grant_updated_at", -1, &ev->grant_updated_at, err) == -1)
+		return -1;
+	flag = cJSON_GetObjectItemCaseSensitive(object, "reauthentication_flag");
+	if (flag != NULL && !cJSON_IsNull(flag) && !cJSON_IsBool(flag)) {
+		*err = xstrdup("\"reauthentication_flag\" must be a boolean");
+		return -1;
+	}
+	ev->reauth_flag = flag != NULL && cJSON_IsBool(flag) ? cJSON_IsTrue(flag) : -1;
+	return 0;
+}
+
+int
+nylas_parse_envelope(const char *json, size_t len, struct nylas_event *ev, char **err)
+{
+	cJSON *root = NULL;
+	const cJSON *data;
+	int rc = -1;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->time = ev->code = ev->grant_updated_at = -1;
+	ev->reauth_flag = -1;
+	if (!json_depth_ok(json, len, NYLAS_JSON_DEPTH_MAX)) {
+		*err = xasprintf("JSON nested deeper than %d", NYLAS_JSON_DEPTH_MAX);
+		return -1;
+	}
+	root = cJSON_ParseWithLength(json, len);
+	if (root == NULL || !cJSON_IsObject(root)) {
+		*err = xstrdup(root == NULL ? "not valid JSON" : "not a JSON object");
+		goto out;
+	}
+	if (get_string(root, "id", NYLAS_ID_MAX, 1, &ev->id, err) == -1 ||
+	    get_string(root, "type", NYLAS_TYPE_MAX, 1, &ev->type, err) == -1 ||
+	    json_get_uint(root, "time", -1, &ev->time, err) == -1)
+		goto out;
+	data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	if (!cJSON_IsObject(data)) {
+		*err = xstrdup("missing \"data\" object");
+		goto out;
+	}
+	if (get_string(data, "application_id", NYLAS_FIELD_MAX, 0, &ev->application_id, err) == -1)
+		goto out;
+	ev->is_grant = nylas_is_grant_type(ev->type);
+	if (ev->is_grant &&
+	    parse_grant_object(cJSON_GetObjectItemCaseSensitive(data, "object"), ev, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	if (rc == -1)
+		nylas_event_clear(ev);
+	return rc;
+}
+
+int
+nylas_is_grant_type(const char *type)
+{
+	return strcmp(type_label(type), "other") != 0;
+}
+
+void
+nylas_event_clear(struct nylas_event *ev)
+{
+	free(ev->id);
+	free(ev->type);
+	free(ev->application_id);
+	free(ev->grant_id);
+	free(ev->email);
+	free(ev->provider);
+	free(ev->integration_id);
+	memset(ev, 0, sizeof(*ev));
+}
+
+int
+nylas_signature_matches(const char *header, const void *body, size_t len,
+    struct secret *const *secrets, size_t n)
+{
+	unsigned char want[CRYPTO_SHA256_LEN], got[CRYPTO_SHA256_LEN];
+	size_t hlen, i;
+	int match = 0;
+
+	if (header == NULL)
+		return 0;
+	while (isspace((unsigned char)*header))
+		header++;
+	if (strncasecmp(header, "sha256=", 7) == 0)
+		header += 7;
+	hlen = strlen(header);
+	while (hlen > 0 && isspace((unsigned char)header[hlen - 1]))
+		hlen--;
+	if (hlen != 2 * CRYPTO_SHA256_LEN ||
+	    crypto_hex_decode(header, hlen, got, sizeof(got)) != CRYPTO_SHA256_LEN)
+		return 0;
+	/* Every secret is tried, so the time taken does not say which one matched. */
+	for (i = 0; i < n; i++) {
+		if (crypto_hmac_sha256(secrets[i]->data, secrets[i]->len, body, len, want) == 0 &&
+		    crypto_memeq(want, got, sizeof(got)))
+			match = 1;
+	}
+	return match;
+}
+
+/* What a journal callback needs once the batch has committed. */
+struct pending_ack {
+	struct http_req *hr;
+	const char *type_label;
+};
+
+static void
+ack_cb(enum store_result result, void *arg)
+{
+	struct pending_ack *p = arg;
+	struct http_req *hr = p->hr;
+	struct runtime *rt = hr->rt;	/* hr is gone once answered */
+
+	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
+	if (result == STORE_ERROR) {
+		metrics_inc_webhook("nylas", p->type_label, "store_error");
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+		http_reply_text(hr, 503, "could not store the event; retry later");
+	} else {
+		metrics_inc_webhook("nylas", p->type_label,
+		    result == STORE_STORED ? "stored" : "duplicate");
+		http_reply_text(hr, 200, result == STORE_STORED ? "stored" : "duplicate");
+		if (result == STORE_STORED && rt->correlator != NULL)
+			correlator_wake(rt->correlator);
+	}
+	free(p);
+}
+
+static void
+reject(struct http_req *hr, int status, const char *result, const char *msg)
+{
+	metrics_inc_webhook("nylas", "unknown", result);
+	http_reply_text(hr, status, msg);
+}
+
+static void
+handle_challenge(struct http_req *hr)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(hr->req));
+	struct evkeyvalq params;
+	const char *challenge;
+
+	TAILQ_INIT(&params);
+	if (query == NULL || evhttp_parse_query_str(query, &params) == -1 ||
+	    (challenge = evhttp_find_header(&params, "challenge")) == NULL) {
+		evhttp_clear_headers(&params);
+		http_reply_text(hr, 400, "expected ?challenge=");
+		return;
+	}
+	metrics_inc_webhook("nylas", "challenge", "answered");
+	http_reply(hr, 200, "text/plain", challenge, strlen(challenge));
+	evhttp_clear_headers(&params);
+}
+
+static void
+journal_event(struct http_req *hr, const struct nylas_event *ev, const char *body,
+    size_t len)
+{
+	struct pending_ack *p = xcalloc(1, sizeof(*p));
+	struct store_event se = {
+		.source = "nylas", .app = hr->app, .event_id = ev->id, .type = ev->type,
+		.received_ms = util_now_ms(), .remote_addr = hr->client,
+		.grant_id = ev->grant_id, .email = ev->email, .provider = ev->provider,
+		.integration_id = ev->integration_id, .code = ev->code,
+		.reauth_flag = ev->reauth_flag, .event_time = ev->time,
+		.grant_updated_at = ev->grant_updated_at, .body = body, .body_len = len,
+	};
+
+	p->hr = hr;
+	p->type_label = type_label(ev->type);
+	journal_submit(hr->rt->journal, &se, ack_cb, p);
+}
+
+/* Signed with a line of the app's secret file or a managed secret in force. */
+static int
+signed_by_app(struct http_req *hr, const struct config_app *app, const void *raw, size_t len)
+{
+	const char *header = http_header(hr, "X-Nylas-Signature");
+	int file_ok = nylas_signature_matches(header, raw, len, app->webhook_secrets,
+	    app->n_webhook_secrets);
+	int managed_ok = nylas_secrets_match(hr->rt->nylas_secrets, app->name, header, raw, len,
+	    util_now_ms());
+
+	return file_ok || managed_ok;
+}
+
+/*
+ * 401, which Nylas never retries; but inside a rotation window the delivery
+ * may be signed with a secret rekey is about to learn, so it is answered
+ * 503 and Nylas delivers it again later.
+ */
+static void
+bad_signature(struct http_req *hr)
+{
+	char labels[128];
+
+	if (!nylas_secrets_in_window(hr->rt->nylas_secrets, hr->app, util_mono_us() / 1000)) {
+		reject(hr, 401, "bad_signature", "missing or invalid X-Nylas-Signature");
+		return;
+	}
+	snprintf(labels, sizeof(labels), "app=\"%s\"", hr->app);
+	metrics_counter_add("rekey_nylas_webhook_window_503_total", "Deliveries with a signature "
+	    "rekey did not know answered 503 during a webhook secret rotation window.", labels, 1);
+	metrics_inc_webhook("nylas", "unknown", "rotation_window");
+	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+	http_reply_text(hr, 503, "webhook secret rotation in progress; retry later");
+}
+
+static void
+handle_delivery(struct http_req *hr, const struct config_app *app)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	size_t len = evbuffer_get_length(in);
+	const char *raw = (const char *)evbuffer_pullup(in, -1);
+	const char *encoding = http_header(hr, "Content-Encoding");
+	unsigned char *inflated = NULL;
+	struct nylas_event ev;
+	char *err = NULL;
+
+	if (!signed_by_app(hr, app, raw, len)) {
+		bad_signature(hr);
+		return;
+	}
+	if (encoding != NULL && strcasecmp(encoding, "gzip") == 0) {
+		switch (inflate_gzip(raw, len, (size_t)hr->rt->cfg->max_body, &inflated, &len)) {
+		case INFLATE_OK:
+			raw = (const char *)inflated;
+			break;
+		case INFLATE_TOO_LARGE:
+			reject(hr, 413, "too_large", "inflated body larger than max_body");
+			return;
+		case INFLATE_BAD_DATA:
+			reject(hr, 400, "bad_json", "body is not valid gzip");
+			return;
+		}
+	} else if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
+		reject(hr, 415, "bad_encoding", "unsupported Content-Encoding");
+		return;
+	}
+	if (nylas_parse_envelope(raw, len, &ev, &err) == -1) {
+		log_ctx(LOG_LEVEL_WARN, hr->id, hr->app, "rejected a Nylas webhook: %s", err);
+		free(err);
+		free(inflated);
+		reject(hr, 400, "bad_json", "invalid webhook envelope");
+		return;
+	}
+	journal_event(hr, &ev, raw, len);
+	nylas_event_clear(&ev);
+	free(inflated);
+}
+
+void
+nylas_webhook_handle(struct http_req *hr, const char *rest)
+{
+	const struct config_app *app = NULL;
+
+	if (strlen(rest) < sizeof(hr->app) && strchr(rest, '/') == NULL)
+		app = config_find_app(hr->rt->cfg, rest);
+	if (app == NULL) {
+		reject(hr, 404, "unknown_app", "unknown app");
+		return;
+	}
+	util_strlcpy(hr->app, app->name, sizeof(hr->app));
+	switch (evhttp_request_get_command(hr->req)) {
+	case EVHTTP_REQ_GET:
+		handle_challenge(hr);
+		break;
+	case EVHTTP_REQ_POST:
+		handle_delivery(hr, app);
+		break;
+	default:
+		http_reply_text(hr, 405, "method not allowed");
+		break;
+	}
+}

@@ -1,0 +1,673 @@
+#include "state/journal.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+/*
+ * The first hand-off after an idle spell runs below the default priority (1)
+ * of the HTTP events, so that a burst the loop is reading shares one commit.
+ * Answers run above it: an ack should not wait behind new requests.
+ */
+#define JOURNAL_PRIORITY 2
+#define DONE_PRIORITY 0
+/*
+ * An idle writer also goes as soon as this many entries wait, without
+ * waiting for the loop to read the rest.  It commits those while the loop
+ * reads the others, which then make the next batch: under load the
+ * connections fall into two groups whose reads and commits overlap, instead
+ * of one group that leaves the disk idle while the loop reads and the loop
+ * idle while the disk commits.  With 32 connections this took the intake
+ * benchmark from 5.5-6.2k to 6.7-7.1k requests/s (16: 6.3-6.9k, 1: 6.3-7.0k).
+ */
+#define HANDOFF_AT 8
+/*
+ * Ops alone (derived state: the correlator's and the Graph worker's results)
+ * wait this long for company before the writer commits them, unless events
+ * come first and take them along.  Committed as they came, they made many
+ * small transactions that rewrote the same pages, and every rewritten page
+ * is one more frame for the next event commit's fsync to flush: in the Graph
+ * benchmark 10 op commits of 2-11 frames sat between two event commits.
+ */
+#define OPS_DELAY_MS 5
+/*
+ * The checkpointer runs after this many committed events, or this often when
+ * fewer.  Small and frequent: each run ends with an fsync of the database,
+ * and the device flushes everything written before it, so a big copy stalls
+ * the commits' fdatasyncs running beside it (250 rather than 1000 took the
+ * commits over 5 ms from about 1.5% to 0.5%).  Commits overlapping a run
+ * still made most of the tail: 100 took the intake benchmark's ack p99 from
+ * 9.9-10.7 ms to 8.4-10.0 ms (1000: 13.5-16.2 ms; 50 and 25 no better than
+ * 100, for twice and four times the database fsyncs).
+ */
+#define CHECKPOINT_EVENTS 100
+#define CHECKPOINT_INTERVAL_S 5
+/*
+ * The log is rewound once it holds this many pages (4 KiB each): a commit
+ * into a rewound log overwrites blocks the file already has, and fdatasync
+ * is then about twice as fast as when it also has to extend the file.
+ */
+#define REWIND_LOG_PAGES 4096
+/* The writer finishes a checkpoint itself when at most this much is left to copy. */
+#define REWIND_LEFT_MAX 256
+/* Passes the checkpointer makes in a row to get there. */
+#define REWIND_PASSES 4
+/*
+ * The longest a submitter waits for the store's write lock (another process
+ * holding it) before its batch fails and it hears STORE_ERROR (a 503), in
+ * total: a batch that queued behind a failed one has spent part of it, so
+ * it gets the rest, and at least LOCK_WAIT_MIN_MS of its own.
+ */
+#define LOCK_WAIT_MS 5000
+#define LOCK_WAIT_MIN_MS 100
+
+/* One submitted event, deep-copied (the submitter's strings are short-lived). */
+struct entry {
+	struct store_event ev;
+	char *strings;			/* every string of ev, in one allocation */
+	journal_op_fn op;		/* non-NULL: run this instead of storing ev */
+	int left_out;			/* an op that failed: its batch is written without it */
+	int durable;			/* an op committed with an fsync, like an event */
+	int64_t submitted_us;		/* monotonic */
+	journal_done_cb cb;
+	void *arg;
+	enum store_result result;	/* set by the writer */
+};
+
+struct batch {
+	struct entry *entries;
+	size_t n, cap;
+	size_t events;			/* entries committed with an fsync: events, durable ops */
+	size_t left_out;		/* set by the writer: ops that failed and were left out */
+	int ok;				/* set by the writer: committed */
+	int64_t commit_us;		/* set by the writer */
+	struct batch *next;		/* in the done list */
+};
+
+/*
+ * Ownership: `open` and the `done` list are shared under mu: the loop appends
+ * to `open`, the writer swaps it for an empty batch when it starts a commit
+ * and appends the committed batch to `done`, which the loop takes back.  A
+ * batch between those two points belongs to the writer alone, as does its
+ * store connection.  `pending` is the loop's own count.
+ *
+ * The writer takes the next batch itself the moment a commit ends: waiting
+ * for the loop to hand it over would leave the disk idle for as long as the
+ * loop takes to come round (a whole pass over the ready connections).  Only
+ * when the writer found nothing to take does it wait for `go`, which the loop
+ * sets from a low-priority event once it has read what was waiting.
+ */
+struct journal {
+	struct store *store;
+	struct store *ckpt_store;	/* the checkpointer's own connection */
+	pthread_t ckpt_thread;
+	size_t since_checkpoint;	/* events committed since the last checkpoint (under mu) */
+	struct event *handoff_ev, *done_ev;
+	struct event *ops_ev;		/* the op-only hand-off (OPS_DELAY_MS) */
+	int wake[2];			/* writer -> loop: a batch is done */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct batch *open;		/* under mu */
+	struct batch *done, **done_tail;	/* under mu, oldest first */
+	int go;				/* under mu: the writer may take `open` */
+	int rewind_due;			/* under mu: the writer should finish a checkpoint */
+	int quit;			/* under mu */
+	int relaxed;			/* writer only: its connection skips the fsync */
+	size_t pending;			/* loop only: submitted, not yet answered */
+	int held;			/* loop only: inside journal_hold */
+};
+
+static void handoff_cb(evutil_socket_t fd, short what, void *arg);
+static void done_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct batch *
+batch_new(void)
+{
+	struct batch *b = xcalloc(1, sizeof(*b));
+
+	b->cap = 64;
+	b->entries = xcalloc(b->cap, sizeof(*b->entries));
+	return b;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++)
+		free(b->entries[i].strings);
+	free(b->entries);
+	free(b);
+}
+
+/* Appends s (may be NULL) to the arena at *pos; returns its copy. */
+static const char *
+copy_str(char *arena, size_t *pos, const char *s)
+{
+	char *out;
+	size_t len;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s) + 1;
+	out = arena + *pos;
+	memcpy(out, s, len);
+	*pos += len;
+	return out;
+}
+
+static size_t
+str_size(const char *s)
+{
+	return s == NULL ? 0 : strlen(s) + 1;
+}
+
+static void
+entry_copy(struct entry *e, const struct store_event *ev)
+{
+	size_t pos = 0, size = str_size(ev->source) + str_size(ev->app) +
+	    str_size(ev->event_id) + str_size(ev->type) + str_size(ev->remote_addr) +
+	    str_size(ev->grant_id) + str_size(ev->email) + str_size(ev->provider) +
+	    str_size(ev->integration_id) + ev->body_len + 1;
+
+	e->ev = *ev;
+	e->strings = xmalloc(size);
+	e->ev.source = copy_str(e->strings, &pos, ev->source);
+	e->ev.app = copy_str(e->strings, &pos, ev->app);
+	e->ev.event_id = copy_str(e->strings, &pos, ev->event_id);
+	e->ev.type = copy_str(e->strings, &pos, ev->type);
+	e->ev.remote_addr = copy_str(e->strings, &pos, ev->remote_addr);
+	e->ev.grant_id = copy_str(e->strings, &pos, ev->grant_id);
+	e->ev.email = copy_str(e->strings, &pos, ev->email);
+	e->ev.provider = copy_str(e->strings, &pos, ev->provider);
+	e->ev.integration_id = copy_str(e->strings, &pos, ev->integration_id);
+	memcpy(e->strings + pos, ev->body, ev->body_len);
+	e->strings[pos + ev->body_len] = '\0';
+	e->ev.body = e->strings + pos;
+}
+
+/* What is left of the oldest entry's LOCK_WAIT_MS, in ms. */
+static int
+lock_wait_left(const struct batch *b, int64_t now_us)
+{
+	int64_t left = LOCK_WAIT_MS - (now_us - b->entries[0].submitted_us) / 1000;
+
+	return left < LOCK_WAIT_MIN_MS ? LOCK_WAIT_MIN_MS : (int)left;
+}
+
+/*
+ * In the writer, inside the batch's transaction: stores its events and runs
+ * its ops, but for the ops left out.  0, or -1 when the transaction must be
+ * rolled back: an event could not be stored, or an op failed (it is then
+ * left out, so that the batch can be written again without it).
+ */
+static int
+write_entries(struct store *st, struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct entry *e = &b->entries[i];
+
+		if (e->op == NULL) {
+			if ((e->result = store_add_event(st, &e->ev)) == STORE_ERROR)
+				return -1;
+		} else if (e->left_out) {
+			e->result = STORE_ERROR;
+		} else if (e->op(st, e->arg) == 0) {
+			e->result = STORE_STORED;
+		} else {
+			e->result = STORE_ERROR;
+			e->left_out = 1;
+			b->left_out++;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Runs in the writer thread: one transaction for the whole batch. */
+static void
+write_batch(struct journal *j, struct batch *b)
+{
+	struct store *st = j->store;
+	int64_t start = util_mono_us();
+	size_t events = b->events, left_out;
+	int ok;
+
+	/*
+	 * Derived state alone needs no fsync of its own (see journal_submit_op).
+	 * Events are never committed relaxed: when full durability cannot be
+	 * set back, their batch fails (503) rather than skip the fsync.
+	 */
+	if (events == 0 && !j->relaxed && store_set_durability(st, 0) == 0)
+		j->relaxed = 1;
+	else if (events > 0 && j->relaxed && store_set_durability(st, 1) == 0)
+		j->relaxed = 0;
+	store_lock_wait(st, lock_wait_left(b, start));
+	ok = !(events > 0 && j->relaxed) && store_begin(st) == 0;
+	/*
+	 * A failed op is left out and the batch written again, so that a webhook
+	 * is not answered 503 because an incident's or a rotation's row could not
+	 * be written beside it.  Failures are rare: the common case pays nothing
+	 * (a savepoint per op cost 5-10% of the intake's rate).  Each pass leaves
+	 * out one more op or ends.
+	 */
+	for (left_out = 0; ok && write_entries(st, b) == -1; left_out = b->left_out) {
+		store_rollback(st);
+		/* The lock is let go meanwhile: the wait for it again counts against LOCK_WAIT_MS too. */
+		store_lock_wait(st, lock_wait_left(b, util_mono_us()));
+		ok = b->left_out > left_out && store_begin(st) == 0;
+	}
+	if (ok && store_commit(st) == 0) {
+		b->ok = 1;
+	} else {
+		store_rollback(st);
+		b->ok = 0;
+	}
+	b->commit_us = util_mono_us() - start;
+}
+
+/* How many of b's entries are ops. */
+static size_t
+ops_in(const struct batch *b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < b->n; i++)
+		n += b->entries[i].op != NULL;
+	return n;
+}
+
+/* Under mu: appends a committed batch to the done list and wakes the loop. */
+static void
+post_done(struct journal *j, struct batch *b)
+{
+	char one = 1;
+
+	*j->done_tail = b;
+	j->done_tail = &b->next;
+	j->since_checkpoint += b->n;
+	pthread_cond_broadcast(&j->cond);
+	/* The pipe is non-blocking and the loop drains it: a full pipe already means "wake up". */
+	while (write(j->wake[1], &one, 1) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Under mu, in the writer: copies the little the checkpointer left behind.
+ * Between two commits nothing new arrives in the log, so this checkpoint
+ * completes and the next commit rewinds the log (a checkpointer racing the
+ * writer never completes one).  It delays the next batch by a few pages'
+ * copy and one fsync of the database, once per REWIND_LOG_PAGES.
+ */
+static void
+finish_checkpoint(struct journal *j)
+{
+	j->rewind_due = 0;
+	pthread_mutex_unlock(&j->mu);
+	store_checkpoint(j->store, 0, NULL, NULL);
+	pthread_mutex_lock(&j->mu);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct journal *j = arg;
+	struct batch *b, *spare = batch_new();
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (!j->quit && (!j->go || j->open->n == 0))
+			pthread_cond_wait(&j->cond, &j->mu);
+		if (j->open->n == 0)
+			break;
+		b = j->open;
+		j->open = spare;
+		pthread_mutex_unlock(&j->mu);
+		write_batch(j, b);
+		spare = batch_new();
+		pthread_mutex_lock(&j->mu);
+		post_done(j, b);
+		/*
+		 * Events that arrived during that commit go next, at once; ops
+		 * alone wait for the loop's timer (see done_cb).
+		 */
+		j->go = j->open->events > 0;
+		if (j->rewind_due)
+			finish_checkpoint(j);
+	}
+	pthread_mutex_unlock(&j->mu);
+	batch_free(spare);
+	return NULL;
+}
+
+/*
+ * Without mu: one passive checkpoint, and when the log is long enough to be
+ * rewound a few more, each copying what the writer committed during the one
+ * before.  1 when the writer should now finish the job (see finish_checkpoint).
+ */
+static int
+checkpoint_passes(struct journal *j)
+{
+	int64_t log, left;
+	int pass;
+
+	for (pass = 0; pass < REWIND_PASSES; pass++) {
+		if (store_checkpoint(j->ckpt_store, 1, &log, &left) == -1 || log < 0 || left < 0 ||
+		    log < REWIND_LOG_PAGES)
+			return 0;
+		if (left <= REWIND_LEFT_MAX)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Checkpoints beside the writer: a passive checkpoint copies the log into
+ * the database while commits go on, so no ack ever waits for one.
+ */
+static void *
+checkpoint_main(void *arg)
+{
+	struct journal *j = arg;
+	struct timespec until;
+	int due;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->quit) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += CHECKPOINT_INTERVAL_S;
+		while (!j->quit && j->since_checkpoint < CHECKPOINT_EVENTS &&
+		    pthread_cond_timedwait(&j->cond, &j->mu, &until) == 0)
+			;
+		if (j->quit)
+			break;
+		j->since_checkpoint = 0;
+		pthread_mutex_unlock(&j->mu);
+		due = checkpoint_passes(j);
+		pthread_mutex_lock(&j->mu);
+		j->rewind_due = due;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+struct journal *
+journal_new(struct event_base *base, const char *store_url, char **err)
+{
+	struct journal *j = xcalloc(1, sizeof(*j));
+
+	j->store = store_open(store_url, err);
+	if (j->store == NULL) {
+		free(j);
+		return NULL;
+	}
+	j->ckpt_store = store_open(store_url, err);
+	if (j->ckpt_store == NULL) {
+		store_close(j->store);
+		free(j);
+		return NULL;
+	}
+	if (pipe2(j->wake, O_NONBLOCK | O_CLOEXEC) == -1)
+		fatal("journal: pipe: %s", strerror(errno));
+	j->handoff_ev = event_new(base, -1, 0, handoff_cb, j);
+	j->ops_ev = evtimer_new(base, handoff_cb, j);
+	j->done_ev = event_new(base, j->wake[0], EV_READ | EV_PERSIST, done_cb, j);
+	if (j->handoff_ev == NULL || j->done_ev == NULL || j->ops_ev == NULL ||
+	    event_priority_set(j->handoff_ev, JOURNAL_PRIORITY) == -1 ||
+	    event_priority_set(j->done_ev, DONE_PRIORITY) == -1 ||
+	    event_add(j->done_ev, NULL) == -1)
+		fatal("journal: cannot create its events");
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	j->open = batch_new();
+	j->done_tail = &j->done;
+	if (pthread_create(&j->thread, NULL, writer_main, j) != 0 ||
+	    pthread_create(&j->ckpt_thread, NULL, checkpoint_main, j) != 0)
+		fatal("journal: cannot start the writer threads");
+	return j;
+}
+
+void
+journal_free(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	journal_flush(j);
+	pthread_mutex_lock(&j->mu);
+	j->quit = 1;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(j->thread, NULL);
+	pthread_join(j->ckpt_thread, NULL);
+	event_free(j->handoff_ev);
+	event_free(j->ops_ev);
+	event_free(j->done_ev);
+	close(j->wake[0]);
+	close(j->wake[1]);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cond);
+	batch_free(j->open);
+	store_close(j->store);
+	store_close(j->ckpt_store);
+	free(j);
+}
+
+size_t
+journal_pending(const struct journal *j)
+{
+	return j->pending;
+}
+
+/* Under mu: lets the writer take the open batch, when there is one. */
+static void
+let_writer_go(struct journal *j)
+{
+	if (j->go || j->open->n == 0)
+		return;
+	j->go = 1;
+	pthread_cond_broadcast(&j->cond);
+}
+
+static void enqueue(struct journal *j, const struct entry *e);
+
+void
+journal_hold(struct journal *j)
+{
+	j->held = 1;
+}
+
+void
+journal_release(struct journal *j)
+{
+	j->held = 0;
+	pthread_mutex_lock(&j->mu);
+	if (!j->go && j->open->events >= HANDOFF_AT)
+		let_writer_go(j);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* Loop side: ops alone are handed off after OPS_DELAY_MS, unless events take them first. */
+static void
+arm_ops_timer(struct journal *j)
+{
+	struct timeval tv = { 0, OPS_DELAY_MS * 1000 };
+
+	if (!evtimer_pending(j->ops_ev, NULL))
+		evtimer_add(j->ops_ev, &tv);
+}
+
+void
+journal_submit(struct journal *j, const struct store_event *ev,
+    journal_done_cb cb, void *arg)
+{
+	struct entry e;
+
+	/* Copy outside the lock: the writer may be waiting for it to take the batch. */
+	memset(&e, 0, sizeof(e));
+	entry_copy(&e, ev);
+	e.cb = cb;
+	e.arg = arg;
+	enqueue(j, &e);
+}
+
+static void
+submit_op(struct journal *j, journal_op_fn op, int durable, journal_done_cb cb, void *arg)
+{
+	struct entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.op = op;
+	e.durable = durable;
+	e.cb = cb;
+	e.arg = arg;
+	enqueue(j, &e);
+}
+
+void
+journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg)
+{
+	submit_op(j, op, 0, cb, arg);
+}
+
+void
+journal_submit_durable_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg)
+{
+	submit_op(j, op, 1, cb, arg);
+}
+
+static void
+enqueue(struct journal *j, const struct entry *e)
+{
+	struct batch *b;
+	int64_t now = util_mono_us();
+	int idle, ops_only;
+
+	pthread_mutex_lock(&j->mu);
+	b = j->open;
+	if (b->n == b->cap) {
+		b->cap *= 2;
+		b->entries = xrealloc(b->entries, b->cap * sizeof(*b->entries));
+	}
+	b->entries[b->n] = *e;
+	b->entries[b->n++].submitted_us = now;
+	b->events += e->op == NULL || e->durable;
+	idle = !j->go;
+	if (idle && !j->held && b->events >= HANDOFF_AT) {
+		let_writer_go(j);
+		idle = 0;
+	}
+	ops_only = b->events == 0;
+	pthread_mutex_unlock(&j->mu);
+	j->pending++;
+	if (!idle)
+		return;
+	/* Else hand off once the loop has read what is waiting, so a burst shares one commit. */
+	if (!ops_only)
+		event_active(j->handoff_ev, 0, 0);
+	else
+		arm_ops_timer(j);
+}
+
+/* Answers every submitter of a written batch; the callbacks may submit again. */
+static void
+answer(struct journal *j, struct batch *b)
+{
+	size_t i;
+
+	j->pending -= b->n;
+	if (!b->ok)
+		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
+		    " answering 503", b->n - ops_in(b), ops_in(b));
+	metrics_observe_commit((double)b->commit_us / 1e6, b->n, b->ok);
+	if (b->ok && b->left_out > 0)
+		metrics_counter_add("rekey_store_writes_undone_total", "Writes beside the events"
+		    " (incidents, rotation steps, Graph results) that failed and were left out: their"
+		    " batch was written again without them.", "", (double)b->left_out);
+	for (i = 0; i < b->n; i++)
+		b->entries[i].cb(b->ok ? b->entries[i].result : STORE_ERROR, b->entries[i].arg);
+	batch_free(b);
+}
+
+/* Takes the done list (loop side), waiting for one when asked to. */
+static struct batch *
+take_done(struct journal *j, int wait)
+{
+	struct batch *b;
+
+	pthread_mutex_lock(&j->mu);
+	if (wait)
+		let_writer_go(j);
+	while (wait && j->done == NULL)
+		pthread_cond_wait(&j->cond, &j->mu);
+	b = j->done;
+	j->done = NULL;
+	j->done_tail = &j->done;
+	pthread_mutex_unlock(&j->mu);
+	return b;
+}
+
+/* Answers a done list, oldest batch first. */
+static void
+answer_all(struct journal *j, struct batch *b)
+{
+	struct batch *next;
+
+	for (; b != NULL; b = next) {
+		next = b->next;
+		answer(j, b);
+	}
+}
+
+void
+journal_flush(struct journal *j)
+{
+	while (j->pending > 0)
+		answer_all(j, take_done(j, 1));
+}
+
+static void
+handoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct journal *j = arg;
+
+	(void)fd;
+	(void)what;
+	evtimer_del(j->ops_ev);
+	pthread_mutex_lock(&j->mu);
+	let_writer_go(j);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct journal *j = arg;
+	char buf[64];
+	int ops_waiting;
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	answer_all(j, take_done(j, 0));
+	/* Ops left waiting by the writer (they came alone) get their timer. */
+	pthread_mutex_lock(&j->mu);
+	ops_waiting = !j->go && j->open->n > 0;
+	pthread_mutex_unlock(&j->mu);
+	if (ops_waiting)
+		arm_ops_timer(j);
+}

@@ -1,0 +1,75 @@
+/*
+ * journal: group commit of inbound events.  A writer thread with its own
+ * store connection commits one batch at a time; the events submitted while
+ * it is busy (the fsync is the slow part) make up the next batch, which it
+ * takes as soon as it is done.  The submitters are told only after their
+ * batch committed, so no 200 is sent before its event is durable, a burst
+ * costs one fsync per batch, and the event loop never waits for the disk.
+ */
+#ifndef REKEY_STATE_JOURNAL_H
+#define REKEY_STATE_JOURNAL_H
+
+#include "state/store.h"
+
+struct event_base;
+struct journal;
+
+/* Called once per submitted event after its batch committed (or failed: STORE_ERROR). */
+typedef void (*journal_done_cb)(enum store_result result, void *arg);
+
+/*
+ * Opens a second connection to the store at store_url for the writer.  The
+ * base must have been given 3 priorities (the hand-off runs at the lowest).
+ * NULL and *err (caller frees) when the store cannot be opened.
+ */
+struct journal *journal_new(struct event_base *base, const char *store_url, char **err);
+/* Commits what is pending (calling the callbacks), then frees. */
+void journal_free(struct journal *j);
+
+/* The event's strings need only live until this call returns. */
+void journal_submit(struct journal *j, const struct store_event *ev,
+    journal_done_cb cb, void *arg);
+
+/*
+ * Work for the writer's next transaction, so that the event loop never
+ * waits for the store's write lock: op runs in the writer thread, on the
+ * writer's connection, inside the batch's transaction, in submission order
+ * with the events.  It may use only the store and arg (which must stay alive
+ * until cb) and must not log or touch metrics.  cb runs on the loop with
+ * STORE_STORED once committed, or STORE_ERROR when op returned -1 or the
+ * commit failed.  A failing op fails alone: the batch is rolled back and
+ * written again without it, so its events and other ops are committed all
+ * the same.  Hence an op may run more than once: it sets what it reports in
+ * arg afresh on each run (never adds to it).  It returns -1 at its first
+ * failed store call and runs nothing after it: a store that has lost the
+ * transaction (a full disk) would commit any further statement on its own.
+ * Ops write derived state only (what their submitter works out again from
+ * the events when it is lost): a batch of ops alone is committed without an
+ * fsync, which the next batch of events then covers.
+ */
+typedef int (*journal_op_fn)(struct store *st, void *arg);
+void journal_submit_op(struct journal *j, journal_op_fn op, journal_done_cb cb, void *arg);
+/*
+ * An op whose writes are primary state that must survive a crash of the
+ * machine by the time cb runs (a rotation's intent before the call it
+ * announces): it is committed with an fsync and handed off as promptly as an
+ * event.  Otherwise as journal_submit_op.
+ */
+void journal_submit_durable_op(struct journal *j, journal_op_fn op, journal_done_cb cb,
+    void *arg);
+
+/*
+ * Between journal_hold and journal_release, entries are not handed to the
+ * writer by count (only once the loop has read what is waiting): the items
+ * of one Graph batch, submitted one by one and answered together, then share
+ * one commit instead of being split over two in a row.
+ */
+void journal_hold(struct journal *j);
+void journal_release(struct journal *j);
+
+/* Commits everything submitted, waiting for the writer (for shutdown and tests). */
+void journal_flush(struct journal *j);
+/* Number of events submitted but not yet answered. */
+size_t journal_pending(const struct journal *j);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * runtime: what the daemon's modules share while it runs.  Owned by
+ * handler/main.c; cfg is replaced on reload, so handlers look it up per
+ * request and never keep pointers into it across an asynchronous step.
+ */
+#ifndef REKEY_STATE_RUNTIME_H
+#define REKEY_STATE_RUNTIME_H
+
+struct event_base;
+struct config;
+struct store;
+struct journal;
+struct listener;
+struct subscriptions;
+struct graph_worker;
+struct correlator;
+struct rotator;
+struct notifier;
+struct alerts;
+struct nylas_secrets;
+struct webhook_manager;
+
+struct runtime {
+	struct event_base *base;
+	struct config *cfg;
+	struct store *store;
+	struct journal *journal;
+	struct listener *listener;
+	struct subscriptions *subscriptions;	/* NULL while none runs */
+	struct graph_worker *graph_worker;	/* NULL while none runs */
+	struct correlator *correlator;		/* NULL while none runs */
+	struct rotator *rotator;		/* NULL while none runs (rotator_wake takes NULL) */
+	struct notifier *notifier;		/* the owners' outbox */
+	struct alerts *alerts;			/* NULL while none runs */
+	struct nylas_secrets *nylas_secrets;	/* managed webhook secrets and windows (intake reads) */
+	struct webhook_manager *webhooks;	/* register, rotate-secret; NULL while none runs */
+	int draining;		/* SIGTERM received: finish in-flight work and exit */
+};
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * store: the durable journal and state.  A small interface with one
+ * implementation per backend (store_sqlite.c; PostgreSQL later), chosen by
+ * the url scheme.  All calls are synchronous; a connection is used by one
+ * thread only.  Inbound events are written by the journal's writer thread,
+ * many to a transaction (see journal.c).
+ */
+#ifndef REKEY_STATE_STORE_H
+#define REKEY_STATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One inbound webhook event as journaled.  Strings may be NULL when absent. */
+struct store_event {
+	const char *source;		/* "nylas" or "graph" */
+	const char *app;
+	const char *event_id;		/* the provider's notification id: the dedup key */
+	const char *type;		/* "grant.expired", ... */
+	int64_t received_ms;
+	const char *remote_addr;	/* client address (after trusted X-Forwarded-For) */
+	/* Parsed grant fields (Nylas grant.* events); -1 when absent. */
+	const char *grant_id;
+	const char *email;
+	const char *provider;
+	const char *integration_id;
+	int64_t code;
+	int reauth_flag;		/* 1, 0, or -1 when absent */
+	int64_t event_time;		/* envelope "time", Unix seconds */
+	int64_t grant_updated_at;
+	const char *body;		/* the raw (inflated) JSON */
+	size_t body_len;
+};
+
+/* A journaled event not yet processed by the worker (store_pending_free frees). */
+struct store_pending {
+	int64_t id;			/* the store's row id: processing order */
+	char *source;
+	char *app;
+	char *event_id;
+	char *type;
+	int64_t received_ms;
+	char *body;			/* NUL-terminated copy of the raw body; NULL unless asked for */
+	size_t body_len;
+	/* The fields parsed at intake (NULL or -1 when absent), for grant events. */
+	char *grant_id;
+	char *email;
+	char *provider;
+	int64_t code;
+	int64_t reauth_flag;
+};
+
+/* The Graph subscription rekey keeps for an app; strings owned (store_subscription_clear). */
+struct store_subscription {
+	char *app;
+	char *id;			/* Graph's subscription id */
+	char *resource;
+	char *notification_url;
+	int64_t expiration;		/* Unix seconds */
+	int64_t created_at;		/* Unix seconds */
+	int64_t renewed_at;		/* Unix seconds; 0: never */
+	int64_t resync_at;		/* a "missed" lifecycle event asked for a resync; 0: none */
+};
+
+/* What rekey last saw of a directory user (the baseline for "moved forward"). */
+struct store_user {
+	char *app;
+	char *user_id;
+	char *mail;
+	char *upn;
+	int account_enabled;		/* 1, 0, or -1 when unknown */
+	int deleted;			/* 1 once a notification said so */
+	int64_t sessions_valid_from;	/* Unix seconds; 0: unknown */
+	int64_t last_password_change;	/* Unix seconds; 0: unknown */
+	int64_t updated_ms;
+};
+
+/* One piece of user-side evidence for the correlation (strings borrowed). */
+struct store_user_event {
+	const char *app;
+	const char *user_id;
+	const char *email;		/* mail, else userPrincipalName; may be NULL */
+	const char *kind;		/* disabled, deleted, sessions_revoked, password_changed */
+	int64_t observed_ms;
+	int64_t changed_at;		/* when Graph says it happened (Unix seconds); 0: unknown */
+	int64_t source_event;		/* events.id of the notification */
+	const char *evidence;		/* one line for status and the owners */
+};
+
+/*
+ * One rotation (DESIGN.md "Rotation"); strings owned (store_rotation_clear).
+ * state and reason hold the state machine's names (rotation.h).
+ */
+struct store_rotation {
+	char *id;			/* a GUID; displayName "rekey-<id>" */
+	char *app;
+	char *state;			/* planned ... done, failed */
+	char *reason;			/* incident, proactive, manual */
+	char *incident_id;		/* NULL unless reason is incident */
+	int dry_run;
+	int approved;			/* approve mode: an operator said go */
+	char *old_key_id;		/* the secret being replaced, when known */
+	char *new_key_id;
+	char *new_hint;
+	int64_t new_end;		/* Unix seconds */
+	unsigned char *secret_ct;	/* secretText sealed with the master key (crypto_aead_seal) */
+	size_t secret_ct_len;
+	int64_t lifetime;		/* seconds asked of addPassword */
+	int attempts;			/* of the current step */
+	int64_t next_at;		/* Unix ms of the next try; 0: now */
+	char *last_error;
+	int64_t created_at;		/* Unix ms */
+	int64_t updated_at;
+	int64_t published_at;		/* Unix ms; 0: not yet */
+	int64_t retire_at;		/* Unix ms; 0: not scheduled */
+	int test_ok;			/* testing: consecutive acceptances of the new secret */
+	int64_t test_since;		/* testing: Unix ms it began (the propagation deadline's start) */
+};
+
+/* One incident: why a set of grants expired; strings owned (store_incident_clear). */
+struct store_incident {
+	char *id;
+	char *app;
+	char *cause;			/* secret_expired, ..., unknown */
+	char *state;			/* open, resolved */
+	char *evidence;			/* a JSON array of strings */
+	char *rotation_id;		/* NULL when none was started */
+	int64_t opened_at;		/* Unix ms */
+	int64_t updated_at;
+	int64_t resolved_at;		/* 0 while open */
+	char *resolved_by;		/* "recovered" (all grants back) or "operator"; NULL while open */
+	int64_t affected;		/* filled by store_get/list_incident(s) */
+	int64_t recovered;
+};
+
+/*
+ * One message of the notifier's outbox (notify.c); strings owned
+ * (store_outbox_clear).  (ref, kind, recipient, channel) is unique: adding
+ * the same message twice stores it once, across restarts.
+ */
+struct store_outbox {
+	int64_t id;
+	char *app;
+	char *kind;			/* incident_opened, rotation_done, ... (messages.h) */
+	char *ref;			/* what it is about: incident or rotation id, key:threshold */
+	char *channel;			/* email, slack, teams, webhook */
+	char *recipient;		/* an address for email; the channel's name otherwise */
+	char *msg_id;			/* Message-ID / webhook-id: the same on every attempt */
+	char *subject;
+	char *payload;			/* email: the RFC 5322 message; otherwise the JSON body */
+	size_t payload_len;
+	char *state;			/* pending, sending, sent, failed */
+	int attempts;
+	int64_t next_at;		/* Unix ms */
+	char *last_error;
+	int64_t created_at;		/* Unix ms */
+	int64_t sent_at;		/* Unix ms; 0: not yet */
+	int priority;			/* 0 first (the owners), then 1 (the users' own mails) */
+};
+
+/* The outbox of one app at a glance, for status and metrics. */
+struct store_outbox_stats {
+	int64_t pending;		/* pending or sending */
+	int64_t sent;
+	int64_t failed;
+	char *last_error;		/* of the newest failed or retrying message; caller frees */
+	int64_t last_error_at;
+};
+
+/* One small per-app fact as listed by store_list_values; strings owned. */
+struct store_value {
+	char *key;
+	char *value;
+};
+
+enum store_result {
+	STORE_STORED,
+	STORE_DUPLICATE,
+	STORE_ERROR,
+};
+
+struct store;
+
+struct store_backend {
+	const char *scheme;		/* url prefix, "sqlite:" */
+	void *(*open)(const char *rest, char **err);
+	void (*close)(void *db);
+	int (*begin)(void *db);
+	int (*commit)(void *db);
+	int (*rollback)(void *db);
+	enum store_result (*add_event)(void *db, const struct store_event *ev);
+	int (*ping)(void *db);
+	/* NULL when the backend needs none. */
+	int (*checkpoint)(void *db, int may_block, int64_t *log, int64_t *left);
+	int64_t (*count_events)(void *db, const char *source);
+	int (*unprocessed)(void *db, const char *source, int64_t after, size_t max, int with_body,
+	    struct store_pending **out, size_t *n);
+	int (*mark_processed)(void *db, int64_t id, const char *result);
+	int (*get_subscription)(void *db, const char *app, struct store_subscription *out);
+	int (*put_subscription)(void *db, const struct store_subscription *sub);
+	int (*delete_subscription)(void *db, const char *app);
+	int (*get_user)(void *db, const char *app, const char *user_id, struct store_user *out);
+	int (*put_user)(void *db, const struct store_user *u);
+	int (*add_user_event)(void *db, const struct store_user_event *ev);
+	int (*put_graph_tokens)(void *db, const char *digest, const char *tokens, size_t len,
+	    int64_t now_ms, int64_t keep_ms);
+	int (*get_graph_tokens)(void *db, const char *digest, char **out, size_t *len);
+	int64_t (*count_user_events)(void *db, const char *app, const char *kind);
+	int64_t (*count_results)(void *db, const char *source, const char *result);
+	int (*set_durability)(void *db, int full);
+	int (*begin_read)(void *db);
+	void (*lock_wait)(void *db, int ms);
+	int (*put_rotation)(void *db, const struct store_rotation *r);
+	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
+	int (*list_rotations)(void *db, const char *app, int unfinished, size_t max,
+	    struct store_rotation **out, size_t *n);
+	int (*put_incident)(void *db, const struct store_incident *inc);
+	int (*get_incident)(void *db, const char *id, struct store_incident *out);
+	int (*list_incidents)(void *db, const char *app, int open_only, size_t max,
+	    struct store_incident **out, size_t *n);
+	enum store_result (*add_incident_grant)(void *db, const char *incident_id,
+	    const char *grant_id, const char *email, int64_t seen_ms);
+	int64_t (*recover_grants)(void *db, const char *app, const char *grant_id,
+	    const char *email, int64_t at_ms);
+	int (*get_value)(void *db, const char *app, const char *key, char **out);
+	int (*put_value)(void *db, const char *app, const char *key, const char *value);
+	int64_t (*recent_user_event)(void *db, const char *app, const char *email,
+	    int64_t since_ms, char **kind, char **evidence);
+	int (*list_values)(void *db, const char *app, const char *prefix, size_t max,
+	    struct store_value **out, size_t *n);
+	enum store_result (*add_outbox)(void *db, const struct store_outbox *m);
+	int (*due_outbox)(void *db, int64_t now_ms, size_t max, struct store_outbox **out,
+	    size_t *n);
+	int (*update_outbox)(void *db, const struct store_outbox *m);
+	int (*outbox_exists)(void *db, const char *ref, const char *kind);
+	int64_t (*outbox_unsent)(void *db, const char *ref, const char *kind);
+	int (*outbox_stats)(void *db, const char *app, struct store_outbox_stats *out);
+	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
+	    char ***emails, size_t *n);
+	int (*incident_is_open)(void *db, const char *id);
+	int (*reclaim_outbox)(void *db);
+	int (*resolve_incident)(void *db, const char *id, const char *by, int64_t at_ms);
+	/* Whether open could succeed, touching nothing: 0, or -1 and *err. */
+	int (*check)(const char *rest, char **err);
+};
+
+/* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
+struct store *store_open(const char *url, char **err);
+/*
+ * Whether store_open(url) could succeed, judged without creating or opening
+ * anything (for rekey check): 0, or -1 and *err saying why not (caller frees).
+ */
+int store_check_url(const char *url, char **err);
+void store_close(struct store *st);
+
+int store_begin(struct store *st);
+/*
+ * A read-only transaction: the reads until store_commit see one snapshot and
+ * share one lock, instead of taking and dropping it at every statement.  A
+ * write inside it may fail (the snapshot is old): read only.
+ */
+int store_begin_read(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+/* Inside a transaction: adds the event unless its (source, app, event_id) is known. */
+enum store_result store_add_event(struct store *st, const struct store_event *ev);
+/*
+ * From now on this connection's commits survive a crash of the process but
+ * not necessarily of the machine (no fsync per commit).  Only for state that
+ * can be worked out again; never for the journal or a rotation.  0 or -1.
+ */
+int store_relax_durability(struct store *st);
+/* Full (1: an fsync per commit) or relaxed (0) durability for the next commits.  0 or -1. */
+int store_set_durability(struct store *st, int full);
+/* 1 when the next commit is fully durable (an fsync), 0 when relaxed. */
+int store_durable(const struct store *st);
+/*
+ * How long this connection waits for another's write lock before a call
+ * fails (default 5 s).  A connection used from the event loop sets it short:
+ * a failed write is retried later, a blocked loop answers nobody.
+ */
+void store_lock_wait(struct store *st, int ms);
+/* 0 when the store accepts a write now. */
+int store_ping(struct store *st);
+int64_t store_count_events(struct store *st, const char *source);
+/*
+ * The worker's queue: up to max events of source (NULL: any) not yet
+ * processed, with a row id above after, oldest first, with their bodies when
+ * with_body (the fields parsed at intake always).  *out (caller frees with
+ * store_pending_free) and *n.  0 or -1.
+ */
+int store_unprocessed(struct store *st, const char *source, int64_t after, size_t max,
+    int with_body, struct store_pending **out, size_t *n);
+void store_pending_free(struct store_pending *p, size_t n);
+/* Frees one entry's strings (a worker that took it over from the array). */
+void store_pending_clear(struct store_pending *p);
+/* Records that the worker is done with the event: result is a short word ("user_state", "suspect", ...). */
+int store_mark_processed(struct store *st, int64_t id, const char *result);
+/* Events of source (NULL: any) processed with that result (NULL: any); -1 on error. */
+int64_t store_count_results(struct store *st, const char *source, const char *result);
+
+/* 1 and *out filled, 0 when the app has none, -1 on error. */
+int store_get_subscription(struct store *st, const char *app, struct store_subscription *out);
+/* Inserts or replaces the app's subscription.  0 or -1. */
+int store_put_subscription(struct store *st, const struct store_subscription *sub);
+int store_delete_subscription(struct store *st, const char *app);
+void store_subscription_clear(struct store_subscription *s);
+
+/* 1 and *out filled, 0 when unknown, -1 on error. */
+int store_get_user(struct store *st, const char *app, const char *user_id, struct store_user *out);
+int store_put_user(struct store *st, const struct store_user *u);
+/*
+ * A Graph batch's validationTokens (JSON, len bytes) under digest, kept
+ * once however many items name them; sets older than keep_ms (no use: the
+ * tokens have expired) go.  0 or -1.
+ */
+int store_put_graph_tokens(struct store *st, const char *digest, const char *tokens, size_t len,
+    int64_t now_ms, int64_t keep_ms);
+/* 1 and *out (caller frees, NUL-terminated) and *len, 0 when unknown, -1 on error. */
+int store_get_graph_tokens(struct store *st, const char *digest, char **out, size_t *len);
+void store_user_clear(struct store_user *u);
+int store_add_user_event(struct store *st, const struct store_user_event *ev);
+/* User events of app (NULL: any) and kind (NULL: any); -1 on error. */
+int64_t store_count_user_events(struct store *st, const char *app, const char *kind);
+
+/* Inserts or replaces the whole row (callers read, change, put).  0 or -1. */
+int store_put_rotation(struct store *st, const struct store_rotation *r);
+/* 1 and *out, 0 when unknown, -1 on error. */
+int store_get_rotation(struct store *st, const char *id, struct store_rotation *out);
+/*
+ * Rotations of app (NULL: all), newest first, at most max; with unfinished,
+ * only those not done or failed.  *out (store_rotations_free) and *n.  0 or -1.
+ */
+int store_list_rotations(struct store *st, const char *app, int unfinished, size_t max,
+    struct store_rotation **out, size_t *n);
+void store_rotation_clear(struct store_rotation *r);
+/* A deep copy of src into dst (store_rotation_clear frees it). */
+void store_rotation_copy(struct store_rotation *dst, const struct store_rotation *src);
+void store_rotations_free(struct store_rotation *r, size_t n);
+
+/* Inserts or replaces the whole row, unless the stored one is resolved already (kept).  0 or -1. */
+int store_put_incident(struct store *st, const struct store_incident *inc);
+int store_get_incident(struct store *st, const char *id, struct store_incident *out);
+/*
+ * Marks incident id resolved by by at at_ms in one statement (no read of the
+ * row, so nothing another connection just wrote is lost): 1 when it was
+ * open, 0 when it was resolved already or is unknown, -1 on error.
+ */
+int store_resolve_incident(struct store *st, const char *id, const char *by, int64_t at_ms);
+/* 1 when incident id is open, 0 when resolved or unknown, -1 on error; no counting (cheap). */
+int store_incident_is_open(struct store *st, const char *id);
+/* Incidents of app (NULL: all), newest first, at most max, with affected/recovered counts. */
+int store_list_incidents(struct store *st, const char *app, int open_only, size_t max,
+    struct store_incident **out, size_t *n);
+void store_incident_clear(struct store_incident *inc);
+void store_incidents_free(struct store_incident *inc, size_t n);
+/* Adds a grant to an incident: STORE_STORED, STORE_DUPLICATE (already listed) or STORE_ERROR. */
+enum store_result store_add_incident_grant(struct store *st, const char *incident_id,
+    const char *grant_id, const char *email, int64_t seen_ms);
+/*
+ * Marks the not yet recovered grants of app's open incidents that match
+ * grant_id or email (either may be NULL; email case-insensitively) as
+ * recovered at at_ms.  The number marked, or -1.
+ */
+int64_t store_recover_grants(struct store *st, const char *app, const char *grant_id,
+    const char *email, int64_t at_ms);
+
+/* Small per-app facts ("in_use_key_id", "warned:<key>:<threshold>", ...): 1 and *out (caller frees), 0, -1. */
+int store_get_value(struct store *st, const char *app, const char *key, char **out);
+int store_put_value(struct store *st, const char *app, const char *key, const char *value);
+
+/*
+ * The newest user event of app for email (case-insensitive) observed at or
+ * after since_ms: its observed_ms, with *kind and *evidence (caller frees);
+ * 0 when none; -1 on error.
+ */
+int64_t store_recent_user_event(struct store *st, const char *app, const char *email,
+    int64_t since_ms, char **kind, char **evidence);
+
+/* Values of app whose key starts with prefix, oldest first, at most max: *out (store_values_free), *n.  0 or -1. */
+int store_list_values(struct store *st, const char *app, const char *prefix, size_t max,
+    struct store_value **out, size_t *n);
+void store_values_free(struct store_value *v, size_t n);
+
+/* Adds a message to the outbox: STORE_STORED, STORE_DUPLICATE (known already) or STORE_ERROR. */
+enum store_result store_add_outbox(struct store *st, const struct store_outbox *m);
+/* Up to max messages pending or sending whose next_at has come, by priority, oldest first (store_outboxes_free). */
+int store_due_outbox(struct store *st, int64_t now_ms, size_t max, struct store_outbox **out,
+    size_t *n);
+/* Writes m's state, attempts, next_at, last_error and sent_at to its row (by id).  0 or -1. */
+int store_update_outbox(struct store *st, const struct store_outbox *m);
+/* 1 when some message of kind about ref is in the outbox (any recipient), 0 when none, -1. */
+int store_outbox_exists(struct store *st, const char *ref, const char *kind);
+/* How many messages of kind about ref are still to be sent (pending or sending), or -1. */
+int64_t store_outbox_unsent(struct store *st, const char *ref, const char *kind);
+int store_outbox_stats(struct store *st, const char *app, struct store_outbox_stats *out);
+/* At start: the rows a dead process left "sending" are due now.  0 or -1. */
+int store_reclaim_outbox(struct store *st);
+void store_outbox_clear(struct store_outbox *m);
+void store_outboxes_free(struct store_outbox *m, size_t n);
+/*
+ * Addresses (lower case) of an incident's grants not yet recovered that have
+ * no message of kind to them about the incident in the outbox, at most max
+ * (an address with two grants may come twice):
+ * *emails (each and the array freed by the caller), *n.  0 or -1.
+ */
+int store_unmailed_grants(struct store *st, const char *incident_id, const char *kind, size_t max,
+    char ***emails, size_t *n);
+
+/*
+ * Moves committed data from the write-ahead log into the database without
+ * blocking writers or waiting for them; with may_block, a log grown past the
+ * backend's limit is then rewound even if writers must wait for that (never
+ * ask for it from the thread that commits).  *log (may be NULL) is set to the
+ * log's length and *left (may be NULL) to what was committed meanwhile and is
+ * still to copy, both in pages; when *left is 0 the next commit rewinds the
+ * log.  Either is -1 when not known (another checkpoint was running).  0 or -1.
+ */
+int store_checkpoint(struct store *st, int may_block, int64_t *log, int64_t *left);
+
+#endif
