@@ -35,6 +35,7 @@
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"
 #include "state/store.h"
+#include "state/wake.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -179,6 +180,54 @@ reload(struct daemon *d)
 	    cfg->n_apps);
 }
 
+/*
+ * The engines' wake-ups (state/wake.h), subscribed once: each finds its
+ * engine through rt when signalled, so reload and stop may replace or clear
+ * it (a cleared engine hears nothing).
+ */
+static void
+wake_correlator_cb(void *arg)
+{
+	correlator_wake(((struct runtime *)arg)->correlator);
+}
+
+static void
+wake_graph_worker_cb(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (rt->graph_worker != NULL)
+		graph_worker_wake(rt->graph_worker);
+}
+
+static void
+wake_rotator_cb(void *arg)
+{
+	rotator_wake(((struct runtime *)arg)->rotator);
+}
+
+static void
+wake_alerts_cb(void *arg)
+{
+	alerts_wake(((struct runtime *)arg)->alerts);
+}
+
+static void
+wake_notifier_cb(void *arg)
+{
+	notifier_kick(((struct runtime *)arg)->notifier);
+}
+
+static void
+subscribe_engines(struct runtime *rt)
+{
+	wake_subscribe(WAKE_NYLAS_EVENTS, wake_correlator_cb, rt);
+	wake_subscribe(WAKE_GRAPH_NOTIFICATIONS, wake_graph_worker_cb, rt);
+	wake_subscribe(WAKE_ROTATIONS, wake_rotator_cb, rt);
+	wake_subscribe(WAKE_INCIDENTS, wake_alerts_cb, rt);
+	wake_subscribe(WAKE_NOTICES, wake_notifier_cb, rt);
+}
+
 static void
 drain_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -314,6 +363,9 @@ serve(const char *path)
 	d.rt.notifier = notifier_new(&d.rt, d.http);
 	d.rt.alerts = alerts_new(&d.rt, d.http, d.rt.notifier);
 	d.rt.webhooks = webhook_manager_new(&d.rt, d.http);
+	d.rt.webhook_register = webhook_manager_register;
+	d.rt.webhook_rotate = webhook_manager_rotate;
+	subscribe_engines(&d.rt);
 	webhook_manager_start(d.rt.webhooks);
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);

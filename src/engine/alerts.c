@@ -21,6 +21,7 @@
 #include "outbound/graph.h"
 #include "outbound/nylas.h"
 #include "state/condition.h"
+#include "state/wake.h"
 #include "state/config.h"
 #include "state/health.h"
 #include "state/runtime.h"
@@ -364,7 +365,7 @@ tell(struct sweep *sw, const struct notice *n, const char *ref)
 	added = notify_queue(sw->al->st, sw->al->rt->cfg, n, ref, (const char *const *)sw->owners,
 	    sw->n_owners);
 	if (added > 0)
-		notifier_kick(sw->al->nt);
+		wake_signal(WAKE_NOTICES);
 	return added < 0 ? -1 : 0;
 }
 
@@ -537,7 +538,7 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 		n1.reauth_url = url;
 		if (url != NULL && notify_queue_email(sw->al->st, sw->al->rt->cfg, &n1, inc->id,
 		    emails[i]) > 0)
-			notifier_kick(sw->al->nt);
+			wake_signal(WAKE_NOTICES);
 		free(url);
 	}
 	util_strings_free(emails, n);

@@ -1,5 +1,4 @@
 #include "engine/correlate.h"
-#include "engine/alerts.h"
 #include "engine/rotator.h"
 #include "intake/nylas.h"
 #include "lib/crypto.h"
@@ -11,6 +10,7 @@
 #include "outbound/identity.h"
 #include "proto/jwt.h"
 #include "state/config.h"
+#include "state/wake.h"
 #include "state/journal.h"
 #include "state/runtime.h"
 #include "state/store.h"
@@ -702,7 +702,7 @@ incident_log(struct app_corr *a, struct incident *inc)
 	correlate_format_count(inc->affected, count, sizeof(count));
 	/* Opened, a new cause, a rotation, resolved: the owners hear of it at the next sweep. */
 	if (inc->is_new || inc->cause != inc->logged_cause || inc->rotation_new || inc->resolved)
-		alerts_wake(a->c->rt->alerts);
+		wake_signal(WAKE_INCIDENTS);
 	if (inc->is_new)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s opened: %s (%s)%s", inc->id,
 		    correlate_cause_name(inc->cause), inc->why ? inc->why : "no evidence yet", note);
@@ -762,7 +762,7 @@ ensure_rotation(struct app_corr *a, struct incident *inc)
 	inc->rotation_id = xstrdup(id);
 	inc->rotation_new = rc == 0;
 	inc->dirty = 1;
-	rotator_wake(c->rt->rotator);
+	wake_signal(WAKE_ROTATIONS);
 }
 
 /*

@@ -9,6 +9,7 @@
 #include "notice/messages.h"
 #include "outbound/nylas.h"
 #include "state/condition.h"
+#include "state/wake.h"
 #include "state/config.h"
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"
@@ -343,7 +344,7 @@ tell_owners(struct wm_op *op, int64_t now, int64_t until)
 	if (notify_queue(rt->store, rt->cfg, &n, ref, (const char *const *)owners, n_owners) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, op->app, "nylas webhook: cannot queue the owners' "
 		    "notice of the rotation");
-	notifier_kick(rt->notifier);
+	wake_signal(WAKE_NOTICES);
 	for (i = 0; i < n_owners; i++)
 		free(owners[i]);
 	free(owners);

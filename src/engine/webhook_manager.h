@@ -13,18 +13,10 @@
 #ifndef REKEY_ENGINE_WEBHOOK_MANAGER_H
 #define REKEY_ENGINE_WEBHOOK_MANAGER_H
 
+#include "state/webhook_commands.h"
+
 struct http_client;
 struct runtime;
-
-/* What an operation came to; valid only during the callback. */
-struct webhook_outcome {
-	int status;			/* for the admin API: 200, 201, 404, 409, 502, 503 */
-	const char *result;		/* created, unchanged, found, differs, fixed, rotated,
-					 * failed, unknown, busy, error, cancelled */
-	const char *message;		/* one line for the operator */
-	const char *webhook_id;		/* NULL when not known */
-};
-typedef void (*webhook_done_cb)(const struct webhook_outcome *o, void *arg);
 
 struct webhook_manager *webhook_manager_new(struct runtime *rt, struct http_client *hc);
 /* Operations in flight hear "cancelled" (a rotation's outcome is then unknown).  NULL: no-op. */
@@ -38,10 +30,10 @@ void webhook_manager_free(struct webhook_manager *m);
  */
 void webhook_manager_start(struct webhook_manager *m);
 
-/* Register app's destination (fix: change what differs).  cb runs once, maybe before this returns. */
+/* A webhook_register_fn (state/webhook_commands.h). */
 void webhook_manager_register(struct webhook_manager *m, const char *app, int fix,
     webhook_done_cb cb, void *arg);
-/* Rotate app's destination secret; reason is "manual" or "scheduled".  cb likewise. */
+/* A webhook_rotate_fn (state/webhook_commands.h). */
 void webhook_manager_rotate(struct webhook_manager *m, const char *app, const char *reason,
     webhook_done_cb cb, void *arg);
 

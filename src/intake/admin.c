@@ -1,8 +1,6 @@
 #include "intake/admin.h"
-#include "engine/alerts.h"
 #include "engine/correlate.h"
 #include "engine/rotator.h"
-#include "engine/webhook_manager.h"
 #include "intake/listener.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
@@ -10,6 +8,7 @@
 #include "lib/util.h"
 #include "notice/status.h"
 #include "state/config.h"
+#include "state/wake.h"
 #include "state/runtime.h"
 #include "state/store.h"
 
@@ -270,7 +269,7 @@ handle_rotate(struct http_req *hr, const struct config_app *app)
 	}
 	log_ctx(LOG_LEVEL_INFO, hr->id, app->name, "admin API: planned rotation %s%s from %s", id,
 	    dry_run ? " (dry run)" : "", hr->client);
-	rotator_wake(hr->rt->rotator);
+	wake_signal(WAKE_ROTATIONS);
 	doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "rotation_id", id);
 	cJSON_AddStringToObject(doc, "state", rotation_state_name(ROTATION_PLANNED));
@@ -307,7 +306,7 @@ handle_approve(struct http_req *hr, const char *id)
 	}
 	log_ctx(LOG_LEVEL_INFO, hr->id, r.app, "admin API: rotation %s approved from %s", id,
 	    hr->client);
-	rotator_wake(hr->rt->rotator);
+	wake_signal(WAKE_ROTATIONS);
 	doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "rotation_id", id);
 	cJSON_AddStringToObject(doc, "state", r.state);
@@ -338,7 +337,7 @@ handle_resolve(struct http_req *hr, const char *id)
 	}
 	log_ctx(LOG_LEVEL_INFO, hr->id, hr->app, "admin API: incident %s resolved from %s", id,
 	    hr->client);
-	alerts_wake(hr->rt->alerts);
+	wake_signal(WAKE_INCIDENTS);
 	doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "incident_id", id);
 	cJSON_AddStringToObject(doc, "state", "resolved");
@@ -433,9 +432,9 @@ handle_webhook(struct http_req *hr, const struct config_app *app, int rotate)
 	log_ctx(LOG_LEVEL_INFO, hr->id, app->name, "admin API: webhook %s%s from %s",
 	    rotate ? "rotate-secret" : "register", fix ? " --fix" : "", hr->client);
 	if (rotate)
-		webhook_manager_rotate(hr->rt->webhooks, app->name, "manual", webhook_answer_cb, hr);
+		hr->rt->webhook_rotate(hr->rt->webhooks, app->name, "manual", webhook_answer_cb, hr);
 	else
-		webhook_manager_register(hr->rt->webhooks, app->name, fix, webhook_answer_cb, hr);
+		hr->rt->webhook_register(hr->rt->webhooks, app->name, fix, webhook_answer_cb, hr);
 }
 
 /* apps/{app}/webhook/{register|rotate-secret}: 1 when rest was one (answered), else 0. */

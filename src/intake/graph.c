@@ -1,5 +1,4 @@
 #include "intake/graph.h"
-#include "engine/graph_worker.h"
 #include "intake/listener.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
@@ -8,6 +7,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "state/config.h"
+#include "state/wake.h"
 #include "state/journal.h"
 #include "state/runtime.h"
 
@@ -321,7 +321,6 @@ static void
 answer(struct delivery *d)
 {
 	struct http_req *hr = d->hr;
-	struct runtime *rt = hr->rt;
 
 	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
 	if (d->failed) {
@@ -330,8 +329,8 @@ answer(struct delivery *d)
 	} else {
 		/* hr is gone once answered. */
 		http_reply(hr, 202, NULL, NULL, 0);
-		if (d->stored > 0 && rt->graph_worker != NULL)
-			graph_worker_wake(rt->graph_worker);
+		if (d->stored > 0)
+			wake_signal(WAKE_GRAPH_NOTIFICATIONS);
 	}
 	free(d);
 }

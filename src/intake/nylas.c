@@ -1,5 +1,4 @@
 #include "intake/nylas.h"
-#include "engine/correlate.h"
 #include "intake/listener.h"
 #include "lib/crypto.h"
 #include "lib/inflate.h"
@@ -9,6 +8,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "state/config.h"
+#include "state/wake.h"
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"
@@ -191,8 +191,7 @@ static void
 ack_cb(enum store_result result, void *arg)
 {
 	struct pending_ack *p = arg;
-	struct http_req *hr = p->hr;
-	struct runtime *rt = hr->rt;	/* hr is gone once answered */
+	struct http_req *hr = p->hr;	/* gone once answered */
 
 	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
 	if (result == STORE_ERROR) {
@@ -203,8 +202,8 @@ ack_cb(enum store_result result, void *arg)
 		metrics_inc_webhook("nylas", p->type_label,
 		    result == STORE_STORED ? "stored" : "duplicate");
 		http_reply_text(hr, 200, result == STORE_STORED ? "stored" : "duplicate");
-		if (result == STORE_STORED && rt->correlator != NULL)
-			correlator_wake(rt->correlator);
+		if (result == STORE_STORED)
+			wake_signal(WAKE_NYLAS_EVENTS);
 	}
 	free(p);
 }

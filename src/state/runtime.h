@@ -6,6 +6,8 @@
 #ifndef REKEY_STATE_RUNTIME_H
 #define REKEY_STATE_RUNTIME_H
 
+#include "state/webhook_commands.h"
+
 struct event_base;
 struct config;
 struct store;
@@ -34,6 +36,9 @@ struct runtime {
 	struct alerts *alerts;			/* NULL while none runs */
 	struct nylas_secrets *nylas_secrets;	/* managed webhook secrets and windows (intake reads) */
 	struct webhook_manager *webhooks;	/* register, rotate-secret; NULL while none runs */
+	/* How intake asks the webhook manager without including engine/: set by main. */
+	webhook_register_fn webhook_register;
+	webhook_rotate_fn webhook_rotate;
 	int draining;		/* SIGTERM received: finish in-flight work and exit */
 };
 
