@@ -21,11 +21,11 @@
 #include "outbound/graph.h"
 #include "outbound/nylas.h"
 #include "state/condition.h"
-#include "state/wake.h"
 #include "state/config.h"
 #include "state/health.h"
 #include "state/runtime.h"
 #include "state/store.h"
+#include "state/wake.h"
 
 #include <stdio.h>
 #include <stdlib.h>

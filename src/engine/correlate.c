@@ -1,6 +1,5 @@
 #include "engine/correlate.h"
 #include "engine/rotator.h"
-#include "intake/nylas.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -9,11 +8,12 @@
 #include "outbound/graph.h"
 #include "outbound/identity.h"
 #include "proto/jwt.h"
+#include "proto/nylas_event.h"
 #include "state/config.h"
-#include "state/wake.h"
 #include "state/journal.h"
 #include "state/runtime.h"
 #include "state/store.h"
+#include "state/wake.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,11 +9,11 @@
 #include "notice/messages.h"
 #include "outbound/nylas.h"
 #include "state/condition.h"
-#include "state/wake.h"
 #include "state/config.h"
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"
 #include "state/store.h"
+#include "state/wake.h"
 
 #include <stdio.h>
 #include <stdlib.h>

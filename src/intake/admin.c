@@ -8,9 +8,9 @@
 #include "lib/util.h"
 #include "notice/status.h"
 #include "state/config.h"
-#include "state/wake.h"
 #include "state/runtime.h"
 #include "state/store.h"
+#include "state/wake.h"
 
 #include <stdio.h>
 #include <stdlib.h>

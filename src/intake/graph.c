@@ -7,9 +7,9 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "state/config.h"
-#include "state/wake.h"
 #include "state/journal.h"
 #include "state/runtime.h"
+#include "state/wake.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 #include "state/nylas_secrets.h"
-#include "intake/nylas.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/secret.h"
@@ -217,21 +216,20 @@ nylas_secrets_load(struct nylas_secrets *ks, struct store *st, const struct conf
 	return 0;
 }
 
-int
-nylas_secrets_match(const struct nylas_secrets *ks, const char *app, const char *header,
-    const void *body, size_t len, int64_t now_ms)
+size_t
+nylas_secrets_in_force(const struct nylas_secrets *ks, const char *app, int64_t now_ms,
+    struct secret *out[2])
 {
 	const struct app_keys *a = find_app(ks, app);
-	struct secret *list[2];
 	size_t n = 0;
 
 	if (a == NULL)
 		return 0;
 	if (a->current != NULL)
-		list[n++] = a->current;
+		out[n++] = a->current;
 	if (a->previous != NULL && now_ms < a->previous_until_ms)
-		list[n++] = a->previous;
-	return n > 0 && nylas_signature_matches(header, body, len, list, n);
+		out[n++] = a->previous;
+	return n;
 }
 
 void

@@ -52,11 +52,13 @@ void nylas_secrets_free(struct nylas_secrets *ks);
 int nylas_secrets_load(struct nylas_secrets *ks, struct store *st, const struct config *cfg);
 
 /*
- * For the intake: 1 when header (X-Nylas-Signature) signs body with app's
- * managed current secret, or its previous one before now_ms passes its grace.
+ * For the intake: the managed secrets a delivery to app may be signed with
+ * at now_ms, into out: the current one, and the previous one before its
+ * grace passes.  Their number (0 to 2); borrowed until the next install or
+ * load.
  */
-int nylas_secrets_match(const struct nylas_secrets *ks, const char *app, const char *header,
-    const void *body, size_t len, int64_t now_ms);
+size_t nylas_secrets_in_force(const struct nylas_secrets *ks, const char *app, int64_t now_ms,
+    struct secret *out[2]);
 
 /* The rotation window of app: open until until_ms (monotonic ms), or closed. */
 void nylas_secrets_open_window(struct nylas_secrets *ks, const char *app, int64_t until_ms);

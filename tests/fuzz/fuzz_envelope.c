@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "intake/nylas.h"
+#include "proto/nylas_event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intake/nylas.h"
 #include "lib/secret.h"
+#include "proto/nylas_event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,6 +9,7 @@
 #include "lib/crypto.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "proto/nylas_event.h"
 #include "state/config.h"
 #include "state/nylas_secrets.h"
 #include "state/store.h"
@@ -70,8 +71,11 @@ accepted(struct nylas_secrets *ks, const char *app, const char *key, int64_t now
 	char sig[2 * CRYPTO_SHA256_LEN + 1];
 	const char *body = "{\"id\":\"e-1\"}";
 
+	struct secret *in_force[2];
+	size_t n = nylas_secrets_in_force(ks, app, now_ms, in_force);
+
 	signature(key, body, sig);
-	return nylas_secrets_match(ks, app, sig, body, strlen(body), now_ms);
+	return n > 0 && nylas_signature_matches(sig, body, strlen(body), in_force, n);
 }
 
 static void

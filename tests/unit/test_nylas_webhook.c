@@ -1,7 +1,7 @@
 /* Unit tests: Nylas envelope parsing and signature checking, table-driven. */
-#include "intake/nylas.h"
 #include "lib/crypto.h"
 #include "lib/secret.h"
+#include "proto/nylas_event.h"
 #include "tap.h"
 
 #include <stdlib.h>
