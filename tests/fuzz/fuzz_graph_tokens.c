@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intake/graph.h"
 #include "outbound/graph_tokens.h"
+#include "proto/graph_notification.h"
 #include "proto/jwt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

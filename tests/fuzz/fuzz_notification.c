@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "intake/graph.h"
 #include "lib/secret.h"
+#include "proto/graph_notification.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "engine/graph_worker.h"
-#include "intake/graph.h"
 #include "lib/secret.h"
 #include "outbound/graph.h"
+#include "proto/graph_notification.h"
 #include "tap.h"
 
 #define ITEM "{\"id\":\"n1\",\"subscriptionId\":\"s1\",\"clientState\":\"cs\"," \
