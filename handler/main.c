@@ -23,7 +23,11 @@
 #include "engine/rotator.h"
 #include "engine/subscriptions.h"
 #include "engine/webhook_manager.h"
+#include "intake/admin.h"
+#include "intake/graph.h"
 #include "intake/listener.h"
+#include "intake/nylas.h"
+#include "intake/probes.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -179,6 +183,16 @@ reload(struct daemon *d)
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
 }
+
+/* What the listener serves; the first entry matching a request's path handles it. */
+static const struct listener_route routes[] = {
+	{ "/healthz", 1, "healthz", probes_healthz },
+	{ "/readyz", 1, "readyz", probes_readyz },
+	{ "/metrics", 1, "metrics", probes_metrics },
+	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
+	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
+	{ "/api/v1/", 0, "admin", admin_handle },
+};
 
 /*
  * The engines' wake-ups (state/wake.h), subscribed once: each finds its
@@ -350,7 +364,7 @@ serve(const char *path)
 	/* The managed webhook secrets, before the listener takes deliveries signed with them. */
 	d.rt.nylas_secrets = nylas_secrets_new();
 	nylas_secrets_load(d.rt.nylas_secrets, d.rt.store, d.rt.cfg);
-	d.rt.listener = listener_new(&d.rt, &err);
+	d.rt.listener = listener_new(&d.rt, routes, sizeof(routes) / sizeof(routes[0]), &err);
 	if (d.rt.listener == NULL)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);

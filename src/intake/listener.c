@@ -1,8 +1,4 @@
 #include "intake/listener.h"
-#include "intake/admin.h"
-#include "intake/graph.h"
-#include "intake/nylas.h"
-#include "intake/probes.h"
 #include "lib/crypto.h"
 #include "lib/http_head.h"
 #include "lib/log.h"
@@ -82,6 +78,8 @@ struct conn {
 
 struct listener {
 	struct runtime *rt;
+	const struct listener_route *routes;	/* main's table, borrowed */
+	size_t n_routes;
 	struct evhttp *http;
 	struct evconnlistener *lev;
 	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
@@ -99,22 +97,6 @@ struct listener {
 	int64_t per_ip_warned_ms;
 	uint64_t id_base;		/* random: request ids differ across restarts */
 	uint64_t id_next;		/* requests numbered so far */
-};
-
-struct route {
-	const char *prefix;
-	int exact;
-	const char *label;
-	void (*handle)(struct http_req *hr, const char *rest);
-};
-
-static const struct route routes[] = {
-	{ "/healthz", 1, "healthz", probes_healthz },
-	{ "/readyz", 1, "readyz", probes_readyz },
-	{ "/metrics", 1, "metrics", probes_metrics },
-	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
-	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
-	{ "/api/v1/", 0, "admin", admin_handle },
 };
 
 static SSL_CTX *
@@ -684,12 +666,12 @@ gen_cb(struct evhttp_request *req, void *arg)
 	conn_next_request(c);
 	if (path == NULL)
 		path = "/";
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		n = strlen(routes[i].prefix);
-		if (routes[i].exact ? strcmp(path, routes[i].prefix) == 0 :
-		    strncmp(path, routes[i].prefix, n) == 0) {
-			hr->route = routes[i].label;
-			routes[i].handle(hr, path + n);
+	for (i = 0; i < l->n_routes; i++) {
+		n = strlen(l->routes[i].prefix);
+		if (l->routes[i].exact ? strcmp(path, l->routes[i].prefix) == 0 :
+		    strncmp(path, l->routes[i].prefix, n) == 0) {
+			hr->route = l->routes[i].label;
+			l->routes[i].handle(hr, path + n);
 			return;
 		}
 	}
@@ -767,12 +749,15 @@ apply_limits(struct listener *l)
 }
 
 struct listener *
-listener_new(struct runtime *rt, char **err)
+listener_new(struct runtime *rt, const struct listener_route *routes, size_t n_routes,
+    char **err)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 	struct timeval tv = { 0, SWEEP_MS * 1000 };
 
 	l->rt = rt;
+	l->routes = routes;
+	l->n_routes = n_routes;
 	if (crypto_random(&l->id_base, sizeof(l->id_base)) == -1)
 		l->id_base = (uint64_t)util_now_ms();
 	if (rt->cfg->tls_cert != NULL) {

@@ -32,8 +32,25 @@ struct http_req {
 
 struct listener;
 
-/* Binds cfg->listen and starts accepting.  NULL and *err (caller frees) on failure. */
-struct listener *listener_new(struct runtime *rt, char **err);
+/*
+ * One entry of the route table main passes in (the listener knows no
+ * handler): the first entry that matches a request's path handles it.
+ */
+struct listener_route {
+	const char *prefix;	/* "/webhooks/nylas/" */
+	int exact;		/* 1: the path is prefix itself; 0: prefix starts it */
+	const char *label;	/* bounded label for metrics and logs */
+	/* rest: the path after prefix.  Answers hr exactly once. */
+	void (*handle)(struct http_req *hr, const char *rest);
+};
+
+/*
+ * Binds cfg->listen and starts accepting, routing by routes (n_routes
+ * entries, which must outlive the listener).  NULL and *err (caller frees)
+ * on failure.
+ */
+struct listener *listener_new(struct runtime *rt, const struct listener_route *routes,
+    size_t n_routes, char **err);
 void listener_free(struct listener *l);
 /* Re-reads the TLS certificate and limits from rt->cfg; the socket stays open.  0 or -1 (*err). */
 int listener_reload(struct listener *l, char **err);
