@@ -34,9 +34,6 @@
 #include <cjson/cJSON.h>
 #include <event2/event.h>
 
-/* Longest text of a line's seen or fix. */
-#define TEXT_MAX 1024
-
 const char *
 doctor_level_name(enum doctor_level level)
 {

@@ -191,12 +191,75 @@ add_odata_literal(struct wbuf *b, const char *v)
 	wbuf_clear(&lit);
 }
 
+/* The rotator's service principal: the first (the only) one listed. */
 static void
-sp_cb(const struct graph_result *res, void *arg)
+take_sp(struct doctor *d, const cJSON *value)
+{
+	const cJSON *sp = cJSON_GetArrayItem(value, 0);
+
+	if (sp != NULL && json_str(sp, "id") != NULL)
+		d->sp_id = xstrdup(json_str(sp, "id"));
+}
+
+static void
+take_roles(struct doctor *d, const cJSON *value)
+{
+	const cJSON *a;
+
+	d->roles_known = 1;
+	cJSON_ArrayForEach(a, value) {
+		const char *role = json_str(a, "appRoleId");
+
+		d->has_owned_by |= same_nocase(role, ROLE_APP_RW_OWNEDBY);
+		d->has_all |= same_nocase(role, ROLE_APP_RW_ALL) || same_nocase(role, ROLE_DIR_RW_ALL);
+		d->has_user_read |= same_nocase(role, ROLE_USER_READ_ALL);
+	}
+}
+
+/* Is the rotator among the owners (directory objects of any type)? */
+static int
+owners_include(const struct doctor *d, const cJSON *value)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, value) {
+		if (same_nocase(json_str(o, "id"), d->sp_id) ||
+		    same_nocase(json_str(o, "appId"), d->app->rotator_client_id))
+			return 1;
+	}
+	return 0;
+}
+
+/* What the step that asked learns from a Graph list's "value" array. */
+static void
+take_list(struct doctor *d, const cJSON *value)
+{
+	switch (d->step) {
+	case STEP_SP:
+		take_sp(d, value);
+		break;
+	case STEP_ROLES:
+		take_roles(d, value);
+		break;
+	case STEP_OWNERS:
+		d->owner = owners_include(d, value);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The answer of the lists STEP_SP, STEP_ROLES and STEP_OWNERS ask for.  A
+ * failure leaves what the step would have learnt unknown: the access
+ * verdict says so.
+ */
+static void
+list_cb(const struct graph_result *res, void *arg)
 {
 	struct doctor *d = arg;
 	cJSON *root;
-	const cJSON *value, *sp;
+	const cJSON *value;
 
 	/* Freed clients tell their pending calls: the doctor is being torn down. */
 	if (res->outcome == GRAPH_CANCELLED)
@@ -204,9 +267,8 @@ sp_cb(const struct graph_result *res, void *arg)
 	if (res->outcome == GRAPH_OK) {
 		root = cJSON_ParseWithLength(res->body, res->body_len);
 		value = json_array(root, "value");
-		sp = value != NULL ? cJSON_GetArrayItem(value, 0) : NULL;
-		if (sp != NULL && json_str(sp, "id") != NULL)
-			d->sp_id = xstrdup(json_str(sp, "id"));
+		if (value != NULL)
+			take_list(d, value);
 		cJSON_Delete(root);
 	}
 	doctor_advance(d);
@@ -230,55 +292,14 @@ doctor_step_sp(struct doctor *d)
 	add_odata_literal(&b, d->app->rotator_client_id);
 	wbuf_add_str(&b, "&$select=id,appId,displayName");
 	path = wbuf_to_str(&b);
-	rc = graph_get_json(d->gc, path, sp_cb, d);
+	rc = graph_get_json(d->gc, path, list_cb, d);
 	free(path);
 	return rc == 0 ? 0 : 1;
 }
 
-static void
-take_roles(struct doctor *d, const cJSON *value)
-{
-	const cJSON *a;
-
-	d->roles_known = 1;
-	cJSON_ArrayForEach(a, value) {
-		const char *role = json_str(a, "appRoleId");
-
-		d->has_owned_by |= same_nocase(role, ROLE_APP_RW_OWNEDBY);
-		d->has_all |= same_nocase(role, ROLE_APP_RW_ALL) || same_nocase(role, ROLE_DIR_RW_ALL);
-		d->has_user_read |= same_nocase(role, ROLE_USER_READ_ALL);
-	}
-}
-
-static void
-roles_cb(const struct graph_result *res, void *arg)
-{
-	struct doctor *d = arg;
-	cJSON *root;
-	const cJSON *value;
-
-	/* Freed clients tell their pending calls: the doctor is being torn down. */
-	if (res->outcome == GRAPH_CANCELLED)
-		return;
-	if (res->outcome == GRAPH_OK) {
-		root = cJSON_ParseWithLength(res->body, res->body_len);
-		value = json_array(root, "value");
-		if (value != NULL)
-			take_roles(d, value);
-		cJSON_Delete(root);
-	}
-	doctor_advance(d);
-}
-
-/*
- * GET /servicePrincipals/{id}/appRoleAssignments (serviceprincipal-list-
- * approleassignments): needs Application.Read.All or more, which a least-
- * privileged rotator lacks; a 403 leaves the roles unknown.
- */
 /* GET prefix + id (escaped) + suffix from Graph; 0 when sent, 1 when the step is skipped. */
 static int
-get_object_part(struct doctor *d, const char *prefix, const char *id, const char *suffix,
-    graph_cb cb)
+get_object_part(struct doctor *d, const char *prefix, const char *id, const char *suffix)
 {
 	struct wbuf b = WBUF_INIT;
 	char *path;
@@ -290,57 +311,27 @@ get_object_part(struct doctor *d, const char *prefix, const char *id, const char
 	wbuf_add_escaped(&b, id, strlen(id));
 	wbuf_add_str(&b, suffix);
 	path = wbuf_to_str(&b);
-	rc = graph_get_json(d->gc, path, cb, d);
+	rc = graph_get_json(d->gc, path, list_cb, d);
 	free(path);
 	return rc == 0 ? 0 : 1;
 }
 
+/*
+ * GET /servicePrincipals/{id}/appRoleAssignments (serviceprincipal-list-
+ * approleassignments): needs Application.Read.All or more, which a least-
+ * privileged rotator lacks; a 403 leaves the roles unknown.
+ */
 int
 doctor_step_roles(struct doctor *d)
 {
-	return get_object_part(d, "/servicePrincipals/", d->sp_id, "/appRoleAssignments",
-	    roles_cb);
-}
-
-/* Is the rotator among the owners (directory objects of any type)? */
-static int
-owners_include(const struct doctor *d, const cJSON *value)
-{
-	const cJSON *o;
-
-	cJSON_ArrayForEach(o, value) {
-		if (same_nocase(json_str(o, "id"), d->sp_id) ||
-		    same_nocase(json_str(o, "appId"), d->app->rotator_client_id))
-			return 1;
-	}
-	return 0;
-}
-
-static void
-owners_cb(const struct graph_result *res, void *arg)
-{
-	struct doctor *d = arg;
-	cJSON *root;
-	const cJSON *value;
-
-	/* Freed clients tell their pending calls: the doctor is being torn down. */
-	if (res->outcome == GRAPH_CANCELLED)
-		return;
-	if (res->outcome == GRAPH_OK) {
-		root = cJSON_ParseWithLength(res->body, res->body_len);
-		value = json_array(root, "value");
-		if (value != NULL)
-			d->owner = owners_include(d, value);
-		cJSON_Delete(root);
-	}
-	doctor_advance(d);
+	return get_object_part(d, "/servicePrincipals/", d->sp_id, "/appRoleAssignments");
 }
 
 /* GET /applications/{id}/owners: the first page (100 owners) is enough to find the rotator. */
 int
 doctor_step_owners(struct doctor *d)
 {
-	return get_object_part(d, "/applications/", d->app_oid, "/owners", owners_cb);
+	return get_object_part(d, "/applications/", d->app_oid, "/owners");
 }
 
 static const char *
