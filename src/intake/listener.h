@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 struct evhttp_request;
-struct sockaddr;
 struct runtime;
 
 /* One request in flight.  Owned by the listener; valid until http_reply. */
@@ -67,11 +66,6 @@ void http_reply(struct http_req *hr, int status, const char *content_type,
     const void *body, size_t len);
 /* Answers with a short text/plain message followed by a newline. */
 void http_reply_text(struct http_req *hr, int status, const char *msg);
-/*
- * Sets hr's client, forwarded_https, forwarded_plain and peer_loopback from
- * the peer and, when the peer is a trusted proxy, its X-Forwarded-* headers.
- */
-void listener_find_client(struct http_req *hr, const struct sockaddr *peer);
 /* The request header's value (case-insensitive name), or NULL. */
 const char *http_header(const struct http_req *hr, const char *name);
 

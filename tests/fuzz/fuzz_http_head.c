@@ -20,6 +20,7 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "intake/client_addr.h"
 #include "intake/listener.h"
 #include "lib/http_head.h"
 #include "state/config.h"
@@ -94,7 +95,7 @@ check_handlers_view(struct evhttp_request *req)
 		hr.rt = &rt;
 		sin.sin_family = AF_INET;
 		inet_pton(AF_INET, peers[i], &sin.sin_addr);
-		listener_find_client(&hr, (struct sockaddr *)&sin);
+		client_addr_find(&hr, (struct sockaddr *)&sin);
 		/* Whatever the headers say, the client is an address. */
 		if (inet_pton(AF_INET, hr.client, addr) != 1 && inet_pton(AF_INET6, hr.client, addr) != 1)
 			__builtin_trap();
