@@ -10,6 +10,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "state/config.h"
+#include "state/config_load.h"
 #include "state/nylas_secrets.h"
 #include "state/store.h"
 
