@@ -35,6 +35,7 @@
 #include "outbound/admin_client.h"
 #include "outbound/http_client.h"
 #include "state/config.h"
+#include "state/config_load.h"
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"

@@ -2,6 +2,7 @@
  * config: the INI file of DESIGN.md, with REKEY_<SECTION>_<KEY> environment
  * overrides, durations ("90s", "30m", "1h", "30d"), and secrets only through
  * *_file paths.  Loading collects every problem as "FILE:LINE: message".
+ * config_load() and config_parse() are in config_load.h.
  */
 #ifndef REKEY_STATE_CONFIG_H
 #define REKEY_STATE_CONFIG_H
@@ -143,18 +144,6 @@ struct config {
 	struct config_origin *origins;	/* owned; read with config_key_where */
 };
 
-/*
- * Loads and validates path, applying environment overrides from envp (NULL
- * means the process environment).  On success returns the config.  On
- * failure returns NULL and sets *errors to a newline-separated list of every
- * problem, each "FILE:LINE: message" (caller frees).
- */
-struct config *config_load(const char *path, char **errors);
-
-/* Same as config_load but parses text already in memory (for tests and fuzzing); secrets files are still read. */
-struct config *config_parse(const char *path, const char *text, size_t len,
-    char *const *envp, char **errors);
-
 void config_free(struct config *cfg);
 
 const struct config_app *config_find_app(const struct config *cfg, const char *name);
@@ -180,9 +169,6 @@ int config_key_where(const struct config *cfg, const char *app, const char *key,
 typedef void (*config_file_cb)(const char *app, const char *key, const char *path, void *arg);
 /* Calls cb for every *_file key whose value is a secret file (mode 600), in table order. */
 void config_each_secret_file(const struct config *cfg, config_file_cb cb, void *arg);
-
-/* Parses "90s", "15m", "1h", "30d", "2w" or a bare number of seconds; 0 or -1. */
-int config_parse_duration(const char *s, int64_t *out);
 
 /* Parses "10.0.0.0/8", "::1/128", or a bare address (full prefix); 0 or -1. */
 int config_parse_cidr(const char *s, struct cidr *out);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "state/config.h"
+#include "state/config_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -36,6 +36,7 @@
 #include "outbound/identity.h"
 #include "outbound/nylas.h"
 #include "state/config.h"
+#include "state/config_load.h"
 
 #include <stdio.h>
 #include <stdlib.h>

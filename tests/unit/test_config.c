@@ -7,6 +7,8 @@
  */
 #include "lib/util.h"
 #include "state/config.h"
+#include "state/config_load.h"
+#include "state/config_values.h"
 #include "tap.h"
 
 #include <arpa/inet.h>

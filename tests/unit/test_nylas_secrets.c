@@ -11,6 +11,7 @@
 #include "lib/util.h"
 #include "proto/nylas_event.h"
 #include "state/config.h"
+#include "state/config_load.h"
 #include "state/nylas_secrets.h"
 #include "state/store.h"
 

@@ -10,6 +10,7 @@
 #include "engine/preflight.h"
 #include "lib/crypto.h"
 #include "state/config.h"
+#include "state/config_load.h"
 #include "tap.h"
 
 #include <stdint.h>

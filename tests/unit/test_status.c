@@ -6,6 +6,7 @@
  */
 #include "notice/status.h"
 #include "state/config.h"
+#include "state/config_load.h"
 #include "state/store.h"
 #include "tap.h"
 #include "lib/util.h"
