@@ -1,5 +1,6 @@
 #include "notice/messages.h"
 #include "notice/clean.h"
+#include "notice/doc.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -15,8 +16,6 @@
 
 #include <cjson/cJSON.h>
 
-/* Bytes of a subject (RFC 5322 allows 998 per line; mail clients show far fewer). */
-#define MAX_SUBJECT 200
 /* Slack allows 3000 characters in a section's text; bytes are never fewer. */
 #define SLACK_SECTION_MAX 2900
 /* Longest header value message_email accepts (a header line is at most 998). */
@@ -106,114 +105,6 @@ mode_of(const char *s)
 	if (strcmp(s, "dry-run") == 0)
 		return MODE_DRY_RUN;
 	return MODE_UNKNOWN;
-}
-
-/* ---- The document: one list of parts that every channel renders ---- */
-
-enum part_type {
-	PART_HEADING,	/* a section's title */
-	PART_PARA,	/* a paragraph */
-	PART_FACT,	/* label: value */
-	PART_ITEM,	/* an item of a list (evidence) */
-	PART_COMMAND,	/* a command to run, shown as code */
-	PART_LINK,	/* a link on its own line; label says what it does */
-};
-
-struct part {
-	enum part_type type;
-	const char *label;	/* static text */
-	char *text;		/* owned */
-};
-
-struct doc {
-	const struct notice *n;	/* cleaned */
-	const struct clean *c;
-	struct part *parts;
-	size_t n_parts, cap;
-	char *subject;
-};
-
-static void
-add_part(struct doc *d, enum part_type type, const char *label, char *text)
-{
-	if (d->n_parts == d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 32;
-		d->parts = xrealloc(d->parts, d->cap * sizeof(*d->parts));
-	}
-	d->parts[d->n_parts].type = type;
-	d->parts[d->n_parts].label = label;
-	d->parts[d->n_parts].text = text;
-	d->n_parts++;
-}
-
-static void
-doc_free(struct doc *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_parts; i++)
-		free(d->parts[i].text);
-	free(d->parts);
-	free(d->subject);
-}
-
-static void heading(struct doc *d, const char *title);
-static void para(struct doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fact(struct doc *d, const char *label, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void command(struct doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void subject(struct doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-heading(struct doc *d, const char *title)
-{
-	add_part(d, PART_HEADING, NULL, xstrdup(title));
-}
-
-static void
-para(struct doc *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	add_part(d, PART_PARA, NULL, xvasprintf(fmt, ap));
-	va_end(ap);
-}
-
-static void
-fact(struct doc *d, const char *label, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	add_part(d, PART_FACT, label, xvasprintf(fmt, ap));
-	va_end(ap);
-}
-
-static void
-command(struct doc *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	add_part(d, PART_COMMAND, NULL, xvasprintf(fmt, ap));
-	va_end(ap);
-}
-
-/* The subject: "[rekey <app>] " and the formatted text, bounded. */
-static void
-subject(struct doc *d, const char *fmt, ...)
-{
-	va_list ap;
-	char *s, *all;
-
-	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
-	va_end(ap);
-	all = xasprintf("[rekey %s] %s", d->n->app, s);
-	d->subject = clean_text(all, MAX_SUBJECT, 1);
-	free(all);
-	free(s);
 }
 
 /* ---- Words for times, counts and keys ---- */
