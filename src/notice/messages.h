@@ -50,7 +50,4 @@ void message_clear(struct message *m);
 char *message_email(const struct message *m, const char *from, const char *to,
     const char *message_id, int64_t date_ms);
 
-/* "expiry_warning", "incident_opened", ...; "unknown" out of range. */
-const char *notice_kind_name(enum notice_kind k);
-
 #endif
