@@ -14,6 +14,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "notice/kinds.h"
+#include "notice/kinds.h"
 #include "notice/messages.h"
 #include "outbound/http_client.h"
 #include "outbound/mailer.h"

@@ -9,6 +9,7 @@
  */
 #include "lib/crypto.h"
 #include "notice/kinds.h"
+#include "notice/kinds.h"
 #include "notice/messages.h"
 #include "tap.h"
 #include "lib/util.h"
