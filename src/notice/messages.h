@@ -2,8 +2,8 @@
  * messages: what rekey tells people, rendered from one notice.  Pure
  * functions, no I/O: a notice (what happened, what rekey did, what is left)
  * becomes a subject, a plain-text body, a Slack and a Teams webhook body and
- * a Standard Webhooks JSON payload, all saying the same facts; and a
- * rendered message becomes a complete RFC 5322 email.
+ * a Standard Webhooks JSON payload, all saying the same facts
+ * (notice/email.h makes a complete RFC 5322 email of one).
  *
  * Every string of a notice may hold any bytes: the texts show it as valid
  * UTF-8 (U+FFFD for the rest), on one line, bounded; the JSON bodies are
@@ -37,17 +37,5 @@ struct message {
 int message_render(const struct notice *n, struct message *out, char **err);
 /* Frees m's strings and sets them to NULL; NULL is a no-op. */
 void message_clear(struct message *m);
-
-/*
- * A complete RFC 5322 message, CRLF line endings: From, To, Subject (RFC 2047
- * encoded-words when not ASCII), Date (from date_ms), Message-ID
- * <message_id> (brackets added unless given), MIME-Version 1.0, Content-Type
- * text/plain; charset=utf-8, Content-Transfer-Encoding quoted-printable
- * (lines <= 76), Auto-Submitted: auto-generated, X-Auto-Response-Suppress:
- * All; the body quoted-printable encoded.  NULL when a header value holds CR,
- * LF or another control character, or is empty or too long.  Caller frees.
- */
-char *message_email(const struct message *m, const char *from, const char *to,
-    const char *message_id, int64_t date_ms);
 
 #endif

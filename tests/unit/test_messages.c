@@ -8,7 +8,7 @@
  * RFC 2047 message and refuses header injection.
  */
 #include "lib/crypto.h"
-#include "notice/kinds.h"
+#include "notice/email.h"
 #include "notice/kinds.h"
 #include "notice/messages.h"
 #include "tap.h"
