@@ -13,6 +13,8 @@
 #include "lib/metrics.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "notice/email.h"
+#include "notice/kinds.h"
 #include "notice/messages.h"
 #include "outbound/http_client.h"
 #include "outbound/mailer.h"

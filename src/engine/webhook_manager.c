@@ -6,7 +6,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
-#include "notice/messages.h"
+#include "notice/notice.h"
 #include "outbound/nylas.h"
 #include "state/condition.h"
 #include "state/config.h"

@@ -8,6 +8,8 @@
  * RFC 2047 message and refuses header injection.
  */
 #include "lib/crypto.h"
+#include "notice/email.h"
+#include "notice/kinds.h"
 #include "notice/messages.h"
 #include "tap.h"
 #include "lib/util.h"

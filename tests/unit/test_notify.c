@@ -4,7 +4,7 @@
  * channels a config enables, and the retry backoff.
  */
 #include "engine/notifier.h"
-#include "notice/messages.h"
+#include "notice/notice.h"
 #include "state/config.h"
 #include "state/store.h"
 #include "tap.h"
