@@ -75,6 +75,12 @@ run_build() {
 # integration tests wait on timers and peers, not on the CPU, and one build
 # after the other took 25 minutes on 2 cores.  Each test has its own
 # directory, ports and store, and each build's lines are printed together.
+# The tree's own checks, once for both builds: the layering of src/ and its test.
+run_one "tree/layers" tests/layers.sh
+run_one "tree/layers-selftest" tests/layers-selftest.sh
+tree_p=$passed
+tree_f=$failed
+
 if [ $# -gt 1 ] && [ "${REKEY_TEST_SERIAL:-0}" != 1 ]; then
 	for build in "$@"; do
 		run_build "$build" >"$logs/$build.out" 2>&1 &
@@ -89,8 +95,8 @@ else
 		run_build "$build"
 	done
 fi
-sum_p=0
-sum_f=0
+sum_p=$tree_p
+sum_f=$tree_f
 for build in "$@"; do
 	read -r p f <"$logs/$build.counts"
 	rm -f "$logs/$build.counts"

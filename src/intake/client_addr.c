@@ -6,7 +6,7 @@
  * stand on it.
  */
 #include "intake/client_addr.h"
-#include "intake/listener.h"
+#include "intake/http_req.h"
 #include "lib/util.h"
 #include "state/config.h"
 #include "state/runtime.h"
@@ -74,6 +74,7 @@ void
 client_addr_find(struct http_req *hr, const struct sockaddr *peer)
 {
 	const struct config *cfg = hr->rt->cfg;
+	const struct evkeyvalq *headers = evhttp_request_get_input_headers(hr->req);
 	const char *xff, *proto, *end;
 	struct sockaddr_storage ss;
 	char addr[64];
@@ -87,10 +88,10 @@ client_addr_find(struct http_req *hr, const struct sockaddr *peer)
 	hr->peer_loopback = is_loopback(peer);
 	if (!config_addr_trusted(cfg, peer))
 		return;
-	proto = http_header(hr, "X-Forwarded-Proto");
+	proto = evhttp_find_header(headers, "X-Forwarded-Proto");
 	hr->forwarded_https = proto != NULL && strcasecmp(proto, "https") == 0;
 	hr->forwarded_plain = proto != NULL && !hr->forwarded_https;
-	xff = http_header(hr, "X-Forwarded-For");
+	xff = evhttp_find_header(headers, "X-Forwarded-For");
 	if (xff == NULL)
 		return;
 	end = xff + strlen(xff);

@@ -11,23 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct evhttp_request;
-struct runtime;
-
-/* One request in flight.  Owned by the listener; valid until http_reply. */
-struct http_req {
-	struct evhttp_request *req;
-	struct runtime *rt;
-	char id[17];		/* request id, hex; also sent as X-Request-Id */
-	char client[64];	/* client address, after trusted X-Forwarded-For */
-	int forwarded_https;	/* X-Forwarded-Proto https from a trusted proxy */
-	int forwarded_plain;	/* X-Forwarded-Proto other than https from a trusted proxy */
-	int tls;		/* the listener speaks TLS itself */
-	int peer_loopback;	/* the peer (not the forwarded client) is a loopback address */
-	int64_t start_us;
-	const char *route;	/* bounded label for metrics and logs */
-	char app[64];		/* app name when the route has one */
-};
+#include "intake/http_req.h"
 
 struct listener;
 
