@@ -9,7 +9,6 @@
  * only delays the sweep.
  */
 #include "engine/alerts.h"
-#include "engine/correlate.h"
 #include "engine/notifier.h"
 #include "engine/rotator.h"
 #include "lib/crypto.h"
@@ -23,6 +22,7 @@
 #include "state/condition.h"
 #include "state/config.h"
 #include "state/health.h"
+#include "state/incident.h"
 #include "state/runtime.h"
 #include "state/store.h"
 
@@ -508,18 +508,18 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 {
 	int rotation_published = r != NULL && r->published_at > 0;
 	const char *tpl = sw->app->reauth_url_template;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 	char **emails = NULL, *url;
 	size_t n = 0, i;
 	struct notice n1;
 	const char *names[4];
 
 	if (tpl == NULL || notify_channels(sw->al->rt->cfg, names) == 0 ||
-	    strcmp(names[0], "email") != 0 || correlate_cause_parse(inc->cause, &cause) == -1)
+	    strcmp(names[0], "email") != 0 || incident_cause_parse(inc->cause, &cause) == -1)
 		return;
 	/* A disabled or deleted user cannot sign in; a secret must be replaced first. */
-	if (cause == CORRELATE_USER_DISABLED || cause == CORRELATE_USER_DELETED ||
-	    (correlate_cause_rotates(cause) && !rotation_published))
+	if (cause == INCIDENT_USER_DISABLED || cause == INCIDENT_USER_DELETED ||
+	    (incident_cause_rotates(cause) && !rotation_published))
 		return;
 	/* Not yet: the next sweep looks again (ALERTS_SWEEP_MS). */
 	if (!owners_heard(sw, inc, rotation_published ? r : NULL))
@@ -551,7 +551,7 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 	struct notice n;
 	struct evidence ev;
 	struct store_rotation r;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 	int has_rot, open = strcmp(inc->state, "open") == 0;
 
 	if (!open && util_now_ms() - inc->resolved_at > ALERTS_RESOLVED_KEEP_MS)
@@ -567,7 +567,7 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 	if (!open || util_now_ms() - inc->opened_at >= ALERTS_SETTLE_MS)
 		tell(sw, &n, inc->id);
 	if (open) {
-		if (correlate_cause_parse(inc->cause, &cause) == 0 && correlate_cause_rotates(cause))
+		if (incident_cause_parse(inc->cause, &cause) == 0 && incident_cause_rotates(cause))
 			list_grants(sw->a, inc);
 		user_mails(sw, inc, &n, has_rot ? &r : NULL);
 		digest(sw, inc, &n);

@@ -52,14 +52,14 @@
 /* One open incident as the correlator keeps it between batches. */
 struct incident {
 	char *id;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 	cJSON *evidence;		/* array of strings, as stored */
 	char *why;			/* the evidence that decided the cause, for the log; may be NULL */
 	char *rotation_id;		/* NULL until one is planned or joined */
 	int64_t opened_at;
 	int64_t affected, recovered;
 	int64_t logged_affected;	/* affected at the last log line */
-	enum correlate_cause logged_cause;
+	enum incident_cause logged_cause;
 	int is_new;			/* opened since the last commit, not logged yet */
 	int rotation_new;		/* its rotation was planned for it, not logged yet */
 	int resolved;			/* all its grants recovered: leaves at the commit */
@@ -80,11 +80,11 @@ struct app_corr {
 	char *name;
 	struct incident *slot[N_SLOTS];
 	int loaded;
-	struct correlate_burst burst;
+	struct incident_burst burst;
 	/* The probe of the in-use secret. */
 	struct probe_ref *probe;	/* in flight, or NULL */
 	int64_t probe_started_ms;	/* 0: never */
-	enum correlate_probe probe_result;
+	enum incident_probe probe_result;
 	char *probe_text;		/* the evidence line of the last probe; NULL before one */
 	char hint[HINT_LEN + 1];	/* of the secret being probed */
 	const char *secret_source;	/* static text from rotation_in_use_secret */
@@ -118,145 +118,41 @@ struct correlator {
 
 /* ---- Pure parts ---- */
 
-static const char *const cause_names[CORRELATE_N_CAUSES] = {
-	"unknown", "suspected_app_wide", "user_password_changed", "user_sessions_revoked",
-	"user_deleted", "user_disabled", "secret_invalid", "secret_expired",
-};
-
-const char *
-correlate_cause_name(enum correlate_cause c)
-{
-	return (unsigned)c < CORRELATE_N_CAUSES ? cause_names[c] : "unknown";
-}
-
-int
-correlate_cause_parse(const char *name, enum correlate_cause *out)
-{
-	size_t i;
-
-	for (i = 0; name != NULL && i < CORRELATE_N_CAUSES; i++) {
-		if (strcmp(name, cause_names[i]) == 0) {
-			*out = (enum correlate_cause)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int
-correlate_cause_rotates(enum correlate_cause c)
-{
-	return c == CORRELATE_SECRET_EXPIRED || c == CORRELATE_SECRET_INVALID;
-}
-
-int
-correlate_cause_is_user(enum correlate_cause c)
-{
-	return c >= CORRELATE_USER_PASSWORD_CHANGED && c <= CORRELATE_USER_DISABLED;
-}
-
-const char *
-correlate_probe_name(enum correlate_probe p)
-{
-	switch (p) {
-	case CORRELATE_PROBE_UNPROBED:
-		return "unprobed";
-	case CORRELATE_PROBE_OK:
-		return "ok";
-	case CORRELATE_PROBE_EXPIRED:
-		return "secret_expired";
-	case CORRELATE_PROBE_INVALID:
-		return "secret_invalid";
-	case CORRELATE_PROBE_REJECTED:
-		return "rejected";
-	case CORRELATE_PROBE_ERROR:
-		return "error";
-	default:
-		return "none";
-	}
-}
-
-static enum correlate_cause
+static enum incident_cause
 user_cause(const char *kind)
 {
 	if (kind == NULL)
-		return CORRELATE_UNKNOWN;
+		return INCIDENT_UNKNOWN;
 	if (strcmp(kind, "disabled") == 0)
-		return CORRELATE_USER_DISABLED;
+		return INCIDENT_USER_DISABLED;
 	if (strcmp(kind, "deleted") == 0)
-		return CORRELATE_USER_DELETED;
+		return INCIDENT_USER_DELETED;
 	if (strcmp(kind, "sessions_revoked") == 0)
-		return CORRELATE_USER_SESSIONS_REVOKED;
+		return INCIDENT_USER_SESSIONS_REVOKED;
 	if (strcmp(kind, "password_changed") == 0)
-		return CORRELATE_USER_PASSWORD_CHANGED;
-	return CORRELATE_UNKNOWN;
+		return INCIDENT_USER_PASSWORD_CHANGED;
+	return INCIDENT_UNKNOWN;
 }
 
-enum correlate_cause
+enum incident_cause
 correlate_classify(const struct correlate_evidence *ev)
 {
-	enum correlate_cause user = user_cause(ev->user_kind);
+	enum incident_cause user = user_cause(ev->user_kind);
 
-	if (ev->probe == CORRELATE_PROBE_EXPIRED)
-		return CORRELATE_SECRET_EXPIRED;
-	if (ev->credential_ended && ev->probe != CORRELATE_PROBE_OK &&
-	    ev->probe != CORRELATE_PROBE_INVALID)
-		return CORRELATE_SECRET_EXPIRED;
-	if (ev->probe == CORRELATE_PROBE_INVALID)
-		return CORRELATE_SECRET_INVALID;
-	if (user != CORRELATE_UNKNOWN)
+	if (ev->probe == INCIDENT_PROBE_EXPIRED)
+		return INCIDENT_SECRET_EXPIRED;
+	if (ev->credential_ended && ev->probe != INCIDENT_PROBE_OK &&
+	    ev->probe != INCIDENT_PROBE_INVALID)
+		return INCIDENT_SECRET_EXPIRED;
+	if (ev->probe == INCIDENT_PROBE_INVALID)
+		return INCIDENT_SECRET_INVALID;
+	if (user != INCIDENT_UNKNOWN)
 		return user;
-	if (ev->replaced_ended && ev->probe == CORRELATE_PROBE_OK)
-		return CORRELATE_SECRET_EXPIRED;
-	if (ev->burst >= CORRELATE_BURST_MIN)
-		return CORRELATE_SUSPECTED_APP_WIDE;
-	return CORRELATE_UNKNOWN;
-}
-
-int
-correlate_burst_add(struct correlate_burst *b, const char *grant, int64_t at_ms)
-{
-	size_t i, found = b->n;
-	int n = 0;
-
-	for (i = 0; i < b->n; i++)
-		if (strncmp(b->grant[i], grant, sizeof(b->grant[i]) - 1) == 0)
-			found = i;
-	/* Drop the grant's old entry, or the oldest one when full. */
-	if (found == b->n && b->n == CORRELATE_BURST_MIN)
-		found = 0;
-	if (found < b->n) {
-		memmove(&b->grant[found], &b->grant[found + 1],
-		    (b->n - found - 1) * sizeof(b->grant[0]));
-		memmove(&b->at_ms[found], &b->at_ms[found + 1],
-		    (b->n - found - 1) * sizeof(b->at_ms[0]));
-		b->n--;
-	}
-	util_strlcpy(b->grant[b->n], grant, sizeof(b->grant[0]));
-	b->at_ms[b->n++] = at_ms;
-	for (i = 0; i < b->n; i++)
-		if (b->at_ms[i] >= at_ms - (int64_t)CORRELATE_BURST_WINDOW_S * 1000 &&
-		    b->at_ms[i] <= at_ms)
-			n++;
-	return n;
-}
-
-void
-correlate_format_count(int64_t n, char *buf, size_t size)
-{
-	char digits[24], out[32];
-	int len, i, o = 0;
-
-	len = snprintf(digits, sizeof(digits), "%lld", (long long)(n < 0 ? -n : n));
-	if (n < 0)
-		out[o++] = '-';
-	for (i = 0; i < len; i++) {
-		if (i > 0 && (len - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
-	}
-	out[o] = '\0';
-	util_strlcpy(buf, out, size);
+	if (ev->replaced_ended && ev->probe == INCIDENT_PROBE_OK)
+		return INCIDENT_SECRET_EXPIRED;
+	if (ev->burst >= INCIDENT_BURST_MIN)
+		return INCIDENT_SUSPECTED_APP_WIDE;
+	return INCIDENT_UNKNOWN;
 }
 
 /* ---- Incidents in memory ---- */
@@ -274,10 +170,10 @@ incident_free(struct incident *inc)
 }
 
 static int
-slot_of(enum correlate_cause cause)
+slot_of(enum incident_cause cause)
 {
-	return correlate_cause_is_user(cause) ?
-	    1 + (int)(cause - CORRELATE_USER_PASSWORD_CHANGED) : SLOT_APP;
+	return incident_cause_is_user(cause) ?
+	    1 + (int)(cause - INCIDENT_USER_PASSWORD_CHANGED) : SLOT_APP;
 }
 
 /* Adds text to the incident's evidence unless it is there; bounded. */
@@ -312,7 +208,7 @@ app_forget(struct app_corr *a)
 }
 
 static struct incident *
-incident_from_row(const struct store_incident *row, enum correlate_cause cause)
+incident_from_row(const struct store_incident *row, enum incident_cause cause)
 {
 	struct incident *inc = xcalloc(1, sizeof(*inc));
 
@@ -335,7 +231,7 @@ static int
 app_load(struct app_corr *a)
 {
 	struct store_incident *rows = NULL;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 	size_t i, n = 0;
 	int s;
 
@@ -347,7 +243,7 @@ app_load(struct app_corr *a)
 	}
 	/* Newest first: an older open incident of the same kind is left as it is. */
 	for (i = 0; i < n; i++) {
-		if (correlate_cause_parse(rows[i].cause, &cause) == -1)
+		if (incident_cause_parse(rows[i].cause, &cause) == -1)
 			continue;
 		s = slot_of(cause);
 		if (a->slot[s] == NULL)
@@ -359,7 +255,7 @@ app_load(struct app_corr *a)
 }
 
 static struct incident *
-incident_open(struct app_corr *a, enum correlate_cause cause, int64_t at_ms)
+incident_open(struct app_corr *a, enum incident_cause cause, int64_t at_ms)
 {
 	struct incident *inc = xcalloc(1, sizeof(*inc));
 	char id[CRYPTO_GUID_LEN + 1];
@@ -464,7 +360,7 @@ incident_row(const struct app_corr *a, const struct incident *inc, int64_t now_m
 	memset(row, 0, sizeof(*row));
 	row->id = xstrdup(inc->id);
 	row->app = xstrdup(a->name);
-	row->cause = xstrdup(correlate_cause_name(inc->cause));
+	row->cause = xstrdup(incident_cause_name(inc->cause));
 	row->state = xstrdup(inc->resolved ? "resolved" : "open");
 	row->evidence = xstrdup(evidence);
 	row->rotation_id = xstrdup_null(inc->rotation_id);
@@ -646,7 +542,7 @@ app_free(struct app_corr *a)
 static void
 app_gauges(struct app_corr *a)
 {
-	int open[CORRELATE_N_CAUSES] = { 0 };
+	int open[INCIDENT_N_CAUSES] = { 0 };
 	int64_t affected = 0, recovered = 0;
 	char labels[256];
 	size_t i;
@@ -658,8 +554,9 @@ app_gauges(struct app_corr *a)
 		affected += a->slot[i]->affected;
 		recovered += a->slot[i]->recovered;
 	}
-	for (i = 0; i < CORRELATE_N_CAUSES; i++) {
-		snprintf(labels, sizeof(labels), "app=\"%s\",cause=\"%s\"", a->name, cause_names[i]);
+	for (i = 0; i < INCIDENT_N_CAUSES; i++) {
+		snprintf(labels, sizeof(labels), "app=\"%s\",cause=\"%s\"", a->name,
+		    incident_cause_name((enum incident_cause)i));
 		metrics_gauge_set("rekey_incidents_open", "Open incidents, by app and cause.",
 		    labels, open[i]);
 	}
@@ -688,8 +585,8 @@ static char *
 rotation_note(const struct incident *inc)
 {
 	if (inc->rotation_id == NULL)
-		return xstrdup(correlate_cause_rotates(inc->cause) ? "; no rotation planned yet" :
-		    correlate_cause_is_user(inc->cause) ? "; a user cause: nothing is rotated" : "");
+		return xstrdup(incident_cause_rotates(inc->cause) ? "; no rotation planned yet" :
+		    incident_cause_is_user(inc->cause) ? "; a user cause: nothing is rotated" : "");
 	return xasprintf("; rotation %s %s", inc->rotation_id,
 	    inc->rotation_new ? "planned" : "already under way");
 }
@@ -699,20 +596,20 @@ incident_log(struct app_corr *a, struct incident *inc)
 {
 	char count[32], *note = rotation_note(inc);
 
-	correlate_format_count(inc->affected, count, sizeof(count));
+	incident_format_count(inc->affected, count, sizeof(count));
 	/* Opened, a new cause, a rotation, resolved: the owners hear of it at the next sweep. */
 	if (inc->is_new || inc->cause != inc->logged_cause || inc->rotation_new || inc->resolved)
 		alerts_wake(a->c->rt->alerts);
 	if (inc->is_new)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s opened: %s (%s)%s", inc->id,
-		    correlate_cause_name(inc->cause), inc->why ? inc->why : "no evidence yet", note);
+		    incident_cause_name(inc->cause), inc->why ? inc->why : "no evidence yet", note);
 	else if (inc->cause != inc->logged_cause)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s: cause %s is now %s (%s)%s",
-		    inc->id, correlate_cause_name(inc->logged_cause),
-		    correlate_cause_name(inc->cause), inc->why ? inc->why : "", note);
+		    inc->id, incident_cause_name(inc->logged_cause),
+		    incident_cause_name(inc->cause), inc->why ? inc->why : "", note);
 	else if (inc->rotation_new)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s: %s%s", inc->id,
-		    correlate_cause_name(inc->cause), note);
+		    incident_cause_name(inc->cause), note);
 	if (milestone(inc->affected) > milestone(inc->logged_affected))
 		log_ctx(LOG_LEVEL_INFO, NULL, a->name, "incident %s: %s grants affected so far",
 		    inc->id, count);
@@ -736,11 +633,11 @@ ensure_rotation(struct app_corr *a, struct incident *inc)
 	char id[ROTATION_ID_SIZE], *err = NULL;
 	int rc;
 
-	if (inc->resolved || inc->rotation_id != NULL || !correlate_cause_rotates(inc->cause) ||
+	if (inc->resolved || inc->rotation_id != NULL || !incident_cause_rotates(inc->cause) ||
 	    app == NULL)
 		return;
 	/* The secret works again because a rotation replaced the one that ended: that is the fix. */
-	if (a->probe_result == CORRELATE_PROBE_OK && a->replaced_rotation != NULL) {
+	if (a->probe_result == INCIDENT_PROBE_OK && a->replaced_rotation != NULL) {
 		inc->rotation_id = xstrdup(a->replaced_rotation);
 		inc->dirty = 1;
 		return;
@@ -799,12 +696,12 @@ app_after_commit(struct app_corr *a)
 /* ---- The probe of the in-use secret ---- */
 
 static void
-count_probe(struct app_corr *a, enum correlate_probe p)
+count_probe(struct app_corr *a, enum incident_probe p)
 {
 	char labels[256];
 
 	snprintf(labels, sizeof(labels), "app=\"%s\",result=\"%s\"", a->name,
-	    correlate_probe_name(p));
+	    incident_probe_name(p));
 	metrics_counter_add("rekey_secret_probes_total",
 	    "Probes of the in-use client secret at the token endpoint, by app and result.",
 	    labels, 1);
@@ -812,7 +709,7 @@ count_probe(struct app_corr *a, enum correlate_probe p)
 
 /* Remembers what the probe said (text is taken) and records it for status. */
 static void
-probe_set(struct app_corr *a, enum correlate_probe p, char *text)
+probe_set(struct app_corr *a, enum incident_probe p, char *text)
 {
 	char when[32], *json;
 	cJSON *o = cJSON_CreateObject();
@@ -823,41 +720,41 @@ probe_set(struct app_corr *a, enum correlate_probe p, char *text)
 	count_probe(a, p);
 	util_format_time(a->probe_started_ms / 1000, when, sizeof(when));
 	cJSON_AddStringToObject(o, "at", when);
-	cJSON_AddStringToObject(o, "result", correlate_probe_name(p));
+	cJSON_AddStringToObject(o, "result", incident_probe_name(p));
 	cJSON_AddStringToObject(o, "evidence", text);
 	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (json == NULL || store_put_value(a->c->store, a->name, "last_probe", json) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot record the last probe for status");
 	cJSON_free(json);
-	log_ctx(p == CORRELATE_PROBE_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, NULL, a->name,
+	log_ctx(p == INCIDENT_PROBE_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, NULL, a->name,
 	    "probe of the in-use secret: %s", text);
 }
 
 static char *
-probe_text(const struct app_corr *a, const struct identity_result *res, enum correlate_probe *p)
+probe_text(const struct app_corr *a, const struct identity_result *res, enum incident_probe *p)
 {
 	int64_t code = res->aad != NULL ? res->aad->code : 0;
 	const char *src = a->secret_source ? a->secret_source : "unknown source";
 
 	switch (res->status) {
 	case IDENTITY_OK:
-		*p = CORRELATE_PROBE_OK;
+		*p = INCIDENT_PROBE_OK;
 		return xasprintf("the in-use secret, hint %s (from %s), works at the token endpoint",
 		    a->hint, src);
 	case IDENTITY_REJECTED:
 		if (res->aad != NULL && res->aad->kind == IDENTITY_ERR_SECRET_EXPIRED)
-			*p = CORRELATE_PROBE_EXPIRED;
+			*p = INCIDENT_PROBE_EXPIRED;
 		else if (res->aad != NULL && res->aad->kind == IDENTITY_ERR_SECRET_INVALID)
-			*p = CORRELATE_PROBE_INVALID;
+			*p = INCIDENT_PROBE_INVALID;
 		else
-			*p = CORRELATE_PROBE_REJECTED;
+			*p = INCIDENT_PROBE_REJECTED;
 		return xasprintf("AADSTS%lld for the in-use secret, hint %s, from %s%s",
-		    (long long)code, a->hint, src, *p == CORRELATE_PROBE_EXPIRED ?
-		    ": it has expired" : *p == CORRELATE_PROBE_INVALID ?
+		    (long long)code, a->hint, src, *p == INCIDENT_PROBE_EXPIRED ?
+		    ": it has expired" : *p == INCIDENT_PROBE_INVALID ?
 		    ": it is not valid (deleted, or its id given instead of its value)" : "");
 	default:
-		*p = CORRELATE_PROBE_ERROR;
+		*p = INCIDENT_PROBE_ERROR;
 		return xasprintf("the in-use secret, hint %s, could not be probed: %s", a->hint,
 		    res->detail ? res->detail : "no answer from the token endpoint");
 	}
@@ -871,7 +768,7 @@ probe_cb(const struct identity_result *res, void *arg)
 {
 	struct probe_ref *ref = arg;
 	struct app_corr *a = ref->a;
-	enum correlate_probe p;
+	enum incident_probe p;
 	char *text;
 
 	free(ref);
@@ -901,14 +798,14 @@ maybe_probe(struct app_corr *a)
 		return;
 	a->probe_started_ms = now;
 	if (app->azure_tenant_id == NULL || app->azure_client_id == NULL) {
-		probe_set(a, CORRELATE_PROBE_UNPROBED, xstrdup("the in-use secret cannot be "
+		probe_set(a, INCIDENT_PROBE_UNPROBED, xstrdup("the in-use secret cannot be "
 		    "probed: azure_tenant_id or azure_client_id is not configured"));
 		return;
 	}
 	s = rotation_in_use_secret(c->store, c->rt->cfg, app, &a->secret_source);
 	if (s == NULL || s->len == 0) {
 		secret_free(s);
-		probe_set(a, CORRELATE_PROBE_UNPROBED, xstrdup("the in-use secret cannot be "
+		probe_set(a, INCIDENT_PROBE_UNPROBED, xstrdup("the in-use secret cannot be "
 		    "probed: rekey does not know it (no current_secret_file, no published rotation)"));
 		return;
 	}
@@ -918,7 +815,7 @@ maybe_probe(struct app_corr *a)
 	ref->a = a;
 	if (identity_probe_secret(c->hc, app, s, probe_cb, ref) == -1) {
 		free(ref);
-		probe_set(a, CORRELATE_PROBE_ERROR, xstrdup("the in-use secret could not be "
+		probe_set(a, INCIDENT_PROBE_ERROR, xstrdup("the in-use secret could not be "
 		    "probed: the token request was not sent"));
 	} else {
 		a->probe = ref;
@@ -1028,22 +925,22 @@ out:
 
 /* The evidence line behind cause, for an app-side incident. */
 static const char *
-app_side_why(const struct app_corr *a, enum correlate_cause cause)
+app_side_why(const struct app_corr *a, enum incident_cause cause)
 {
-	if (cause == CORRELATE_SECRET_EXPIRED && a->probe_result == CORRELATE_PROBE_OK &&
+	if (cause == INCIDENT_SECRET_EXPIRED && a->probe_result == INCIDENT_PROBE_OK &&
 	    a->replaced_text != NULL)
 		return a->replaced_text;
-	if (cause == CORRELATE_SECRET_EXPIRED && a->probe_result != CORRELATE_PROBE_EXPIRED)
+	if (cause == INCIDENT_SECRET_EXPIRED && a->probe_result != INCIDENT_PROBE_EXPIRED)
 		return a->credential_text;
-	if (cause == CORRELATE_SUSPECTED_APP_WIDE)
-		return "at least " STR(CORRELATE_BURST_MIN) " distinct grants expired within "
-		    STR(CORRELATE_BURST_WINDOW_S) " s";
+	if (cause == INCIDENT_SUSPECTED_APP_WIDE)
+		return "at least " STR(INCIDENT_BURST_MIN) " distinct grants expired within "
+		    STR(INCIDENT_BURST_WINDOW_S) " s";
 	return a->probe_text;
 }
 
 /* Adds the evidence that supports an app-side cause; upgrades the incident when it is stronger. */
 static void
-app_side_evidence(struct app_corr *a, struct incident *inc, enum correlate_cause cause)
+app_side_evidence(struct app_corr *a, struct incident *inc, enum incident_cause cause)
 {
 	const char *why = app_side_why(a, cause);
 
@@ -1058,14 +955,14 @@ app_side_evidence(struct app_corr *a, struct incident *inc, enum correlate_cause
 		evidence_add(inc, a->credential_text);
 	if (a->replaced_text != NULL)
 		evidence_add(inc, a->replaced_text);
-	if (cause == CORRELATE_SUSPECTED_APP_WIDE)
+	if (cause == INCIDENT_SUSPECTED_APP_WIDE)
 		evidence_add(inc, why);
 	if (a->probe_text == NULL)
 		evidence_add(inc, "no probe of the in-use secret had answered yet");
 }
 
 static struct incident *
-incident_for(struct app_corr *a, enum correlate_cause cause, const char *email,
+incident_for(struct app_corr *a, enum incident_cause cause, const char *email,
     const char *kind, const char *user_evidence, int64_t at_ms)
 {
 	struct incident *inc = a->slot[slot_of(cause)];
@@ -1073,7 +970,7 @@ incident_for(struct app_corr *a, enum correlate_cause cause, const char *email,
 
 	if (inc == NULL)
 		inc = incident_open(a, cause, at_ms);
-	if (!correlate_cause_is_user(cause)) {
+	if (!incident_cause_is_user(cause)) {
 		app_side_evidence(a, inc, cause);
 		return inc;
 	}
@@ -1117,7 +1014,7 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 	e.credential_ended = a->credential_ended;
 	e.replaced_ended = a->replaced_rotation != NULL;
 	e.user_kind = found > 0 ? kind : NULL;
-	e.burst = correlate_burst_add(&a->burst, ev->grant_id, received_ms);
+	e.burst = incident_burst_add(&a->burst, ev->grant_id, received_ms);
 	inc = incident_for(a, correlate_classify(&e), ev->email, kind, uev, received_ms);
 	free(kind);
 	free(uev);
@@ -1495,7 +1392,7 @@ upgrade_app_incident(struct app_corr *a)
 {
 	struct incident *inc = a->slot[SLOT_APP];
 	struct correlate_evidence e;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 
 	if (inc == NULL || inc->is_new)
 		return;
@@ -1504,7 +1401,7 @@ upgrade_app_incident(struct app_corr *a)
 	e.credential_ended = a->credential_ended;
 	e.replaced_ended = a->replaced_rotation != NULL;
 	cause = correlate_classify(&e);
-	if (cause <= inc->cause || correlate_cause_is_user(cause))
+	if (cause <= inc->cause || incident_cause_is_user(cause))
 		return;
 	app_side_evidence(a, inc, cause);
 	/* A batch in flight may hold new incidents not yet committed: its end does this. */
@@ -1599,24 +1496,4 @@ uint64_t
 correlator_processed(const struct correlator *c)
 {
 	return c->processed;
-}
-
-/* ---- What the CLI and the admin API call: store writes only ---- */
-
-int
-correlate_resolve(struct store *st, const char *id, char **err)
-{
-	struct store_incident inc;
-	int rc = store_resolve_incident(st, id, "operator", util_now_ms());
-
-	if (rc == 1)
-		return 0;
-	/* Not open: resolved already (resolving twice is harmless), or unknown. */
-	if (rc == 0 && (rc = store_get_incident(st, id, &inc)) == 1) {
-		store_incident_clear(&inc);
-		return 0;
-	}
-	*err = rc == 0 ? xasprintf("no incident %s", id) : xstrdup("cannot write the resolution "
-	    "to the store");
-	return -1;
 }
