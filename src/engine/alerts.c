@@ -66,9 +66,7 @@ static void
 owners_cb(const struct graph_result *res, void *arg)
 {
 	struct app_alerts *a = arg;
-	cJSON *arr;
 	char *json;
-	size_t i;
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
@@ -83,13 +81,8 @@ owners_cb(const struct graph_result *res, void *arg)
 		a->owners_next_s = util_now_ms() / 1000 + ALERTS_RETRY_S;
 		return;
 	}
-	arr = cJSON_CreateArray();
-	for (i = 0; i < res->n_owners; i++)
-		if (res->owners[i].address != NULL)
-			cJSON_AddItemToArray(arr, cJSON_CreateString(res->owners[i].address));
-	json = cJSON_PrintUnformatted(arr);
-	cJSON_Delete(arr);
-	if (json == NULL || store_put_value(a->al->st, a->name, "graph_owners", json) == -1) {
+	json = owners_put_graph(a->al->st, a->name, res->owners, res->n_owners);
+	if (json == NULL) {
 		/* Read but not kept: the first notices wait (at most ALERTS_OWNERS_WAIT_S) for a retry. */
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot record the app's owners read from "
 		    "Graph; again in %d s", ALERTS_OWNERS_STORE_RETRY_S);
@@ -675,7 +668,6 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	struct store_incident *incs = NULL, *open = NULL;
 	struct store_rotation *rots = NULL;
 	size_t n_incs = 0, n_open = 0, n_rots = 0, i;
-	char *known = NULL;
 
 	memset(&sw, 0, sizeof(sw));
 	sw.al = al;
@@ -683,9 +675,8 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	if ((sw.app = app_config(al, a->name)) == NULL)
 		return 0;
 	refresh_owners(a, sw.app);
-	if (!a->owners_ready && store_get_value(al->st, a->name, "graph_owners", &known) == 1)
+	if (!a->owners_ready && owners_graph_known(al->st, a->name))
 		a->owners_ready = 1;	/* read before a restart: good enough to start with */
-	free(known);
 	/* A first alert that leaves out Graph's owners would never reach them: wait a little. */
 	if (!a->owners_ready && util_now_ms() / 1000 < a->owners_wait_until_s)
 		return 0;

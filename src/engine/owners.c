@@ -51,3 +51,32 @@ owners_list(struct store *st, const struct config_app *app, char ***out, size_t 
 	}
 	cJSON_Delete(arr);
 }
+
+char *
+owners_put_graph(struct store *st, const char *app, const struct graph_owner *owners, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *json;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (owners[i].address != NULL)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(owners[i].address));
+	json = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (json != NULL && store_put_value(st, app, "graph_owners", json) == -1) {
+		cJSON_free(json);
+		json = NULL;
+	}
+	return json;
+}
+
+int
+owners_graph_known(struct store *st, const char *app)
+{
+	char *known = NULL;
+	int rc = store_get_value(st, app, "graph_owners", &known) == 1;
+
+	free(known);
+	return rc;
+}
