@@ -4,7 +4,7 @@
  * correlate_incidents.c (the open incidents of each app),
  * correlate_probe.c (the probe of the in-use secret) and
  * correlate_writes.c (the writes, through the journal's writer).  Other
- * modules use correlate.h.  Everything here runs on the event loop, but
+ * modules use correlate.h.  Everything here runs on the event loop, except
  * write ops' run functions (correlate_writes.c), which touch only their op.
  */
 #ifndef REKEY_ENGINE_CORRELATE_INTERNAL_H
