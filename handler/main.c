@@ -36,6 +36,7 @@
 #include "outbound/http_client.h"
 #include "state/config.h"
 #include "state/config_load.h"
+#include "state/incident.h"
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"
@@ -675,7 +676,7 @@ approve(const char *path, const char *id)
 static int
 resolve(const char *path, const char *id)
 {
-	return store_action(path, "resolve", id, correlate_resolve, "resolved incident",
+	return store_action(path, "resolve", id, incident_resolve, "resolved incident",
 	    "the owners are told within a few seconds, and new expiries open a new incident; see");
 }
 

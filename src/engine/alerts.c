@@ -9,21 +9,21 @@
  * only delays the sweep.
  */
 #include "engine/alerts.h"
-#include "engine/correlate.h"
+#include "engine/alerts_internal.h"
+#include "engine/invalid_grants.h"
 #include "engine/notifier.h"
+#include "engine/owners.h"
 #include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
-#include "lib/metrics.h"
 #include "lib/util.h"
 #include "notice/kinds.h"
 #include "notice/notice.h"
-#include "notice/status.h"
 #include "outbound/graph.h"
 #include "outbound/nylas.h"
 #include "state/condition.h"
 #include "state/config.h"
-#include "state/health.h"
+#include "state/incident.h"
 #include "state/runtime.h"
 #include "state/store.h"
 #include "state/wake.h"
@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
@@ -51,35 +50,6 @@
 #define ALERTS_OWNERS_FIRST_MS	60000
 #define ALERTS_OWNERS_WAIT_S	30	/* notices wait at most this long for Graph's owners at start */
 #define ALERTS_OWNERS_STORE_RETRY_S 5	/* owners read but not stored: read again this soon */
-#define ALERTS_HEALTH_MS	10000	/* the conditions are evaluated this often */
-
-struct app_alerts {
-	struct alerts *al;
-	char *name;
-	struct graph_client *gc;	/* NULL without a rotator identity */
-	struct nylas_client *nc;	/* NULL without an API key */
-	char *object_id;
-	int owners_busy;
-	int owners_ready;		/* Graph's owners are known (or not wanted, or unreadable) */
-	int64_t owners_wait_until_s;	/* notices wait this long for the first read */
-	int64_t owners_next_s;		/* when Graph's owners are read again */
-	int grants_busy;
-	char *grants_incident;		/* the incident the listing in flight is for */
-	int64_t grants_opened_ms;
-	int64_t grants_next_s;
-	int64_t health_next_ms;		/* when the conditions are evaluated again */
-	int64_t cert_end;		/* the rotator certificate's end (Unix s); 0: unknown */
-};
-
-struct alerts {
-	struct runtime *rt;
-	struct http_client *hc;
-	struct notifier *nt;
-	struct store *st;
-	struct event *timer;
-	struct app_alerts **apps;
-	size_t n_apps;
-};
 
 static const struct config_app *
 app_config(const struct alerts *al, const char *name)
@@ -94,53 +64,11 @@ app_config(const struct alerts *al, const char *name)
 
 /* ---- Owners ---- */
 
-static int
-listed(char **list, size_t n, const char *addr)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcasecmp(list[i], addr) == 0)
-			return 1;
-	return 0;
-}
-
-void
-alerts_owners(struct store *st, const struct config_app *app, char ***out, size_t *n,
-    size_t *from_graph)
-{
-	char *json = NULL;
-	cJSON *arr = NULL, *e;
-	size_t i, cap = app->n_owners + 1;
-
-	*n = 0;
-	if (from_graph != NULL)
-		*from_graph = 0;
-	if (app->owners_from_graph && store_get_value(st, app->name, "graph_owners", &json) == 1)
-		arr = cJSON_Parse(json);
-	free(json);
-	cap += (size_t)cJSON_GetArraySize(arr);
-	*out = xcalloc(cap, sizeof(**out));
-	for (i = 0; i < app->n_owners; i++)
-		if (!listed(*out, *n, app->owners[i]))
-			(*out)[(*n)++] = xstrdup(app->owners[i]);
-	cJSON_ArrayForEach(e, arr) {
-		if (!cJSON_IsString(e) || listed(*out, *n, e->valuestring) || *n + 1 >= cap)
-			continue;
-		(*out)[(*n)++] = xstrdup(e->valuestring);
-		if (from_graph != NULL)
-			(*from_graph)++;
-	}
-	cJSON_Delete(arr);
-}
-
 static void
 owners_cb(const struct graph_result *res, void *arg)
 {
 	struct app_alerts *a = arg;
-	cJSON *arr;
 	char *json;
-	size_t i;
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
@@ -155,20 +83,15 @@ owners_cb(const struct graph_result *res, void *arg)
 		a->owners_next_s = util_now_ms() / 1000 + ALERTS_RETRY_S;
 		return;
 	}
-	arr = cJSON_CreateArray();
-	for (i = 0; i < res->n_owners; i++)
-		if (res->owners[i].address != NULL)
-			cJSON_AddItemToArray(arr, cJSON_CreateString(res->owners[i].address));
-	json = cJSON_PrintUnformatted(arr);
-	cJSON_Delete(arr);
-	if (json == NULL || store_put_value(a->al->st, a->name, "graph_owners", json) == -1) {
+	json = owners_put_graph(a->al->st, a->name, res->owners, res->n_owners);
+	if (json == NULL) {
 		/* Read but not kept: the first notices wait (at most ALERTS_OWNERS_WAIT_S) for a retry. */
 		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot record the app's owners read from "
 		    "Graph; again in %d s", ALERTS_OWNERS_STORE_RETRY_S);
 		a->owners_next_s = util_now_ms() / 1000 + ALERTS_OWNERS_STORE_RETRY_S;
 	} else {
 		a->owners_ready = 1;
-		a->owners_next_s = util_now_ms() / 1000 + ALERTS_OWNERS_REFRESH_S;
+		a->owners_next_s = util_now_ms() / 1000 + OWNERS_REFRESH_S;
 		log_ctx(LOG_LEVEL_INFO, NULL, a->name, "owners from Graph: %s", json);
 	}
 	cJSON_free(json);
@@ -207,68 +130,6 @@ refresh_owners(struct app_alerts *a, const struct config_app *app)
 	}
 }
 
-/* ---- Nylas's invalid grants join a secret incident ---- */
-
-static void
-grants_cb(const struct nylas_result *res, void *arg)
-{
-	struct app_alerts *a = arg;
-	const struct config_app *app;
-	int64_t since_s;
-	size_t i, added = 0;
-
-	if (res->outcome == NYLAS_CANCELLED)
-		return;
-	a->grants_busy = 0;
-	app = app_config(a->al, a->name);
-	if (res->outcome != NYLAS_OK || app == NULL || store_begin(a->al->st) == -1) {
-		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "cannot list Nylas's invalid grants: %s",
-		    res->detail ? res->detail : nylas_outcome_name(res->outcome));
-		a->grants_next_s = util_now_ms() / 1000 + 60;
-		return;
-	}
-	/* Grants that went invalid long before this incident are not its doing. */
-	since_s = a->grants_opened_ms / 1000 - 86400;
-	for (i = 0; i < res->n_grants; i++) {
-		const struct nylas_grant *g = &res->grants[i];
-
-		if (g->id == NULL || (g->updated_at != 0 && g->updated_at < since_s))
-			continue;
-		if (app->nylas_connector_credential_id != NULL && g->credential_id != NULL &&
-		    strcmp(g->credential_id, app->nylas_connector_credential_id) != 0)
-			continue;
-		if (store_add_incident_grant(a->al->st, a->grants_incident, g->id, g->email,
-		    util_now_ms()) == STORE_STORED)
-			added++;
-	}
-	if (store_commit(a->al->st) == -1) {
-		store_rollback(a->al->st);
-		a->grants_next_s = util_now_ms() / 1000 + 60;
-		return;
-	}
-	a->grants_next_s = util_now_ms() / 1000 + ALERTS_GRANTS_LIST_S;
-	log_ctx(LOG_LEVEL_INFO, NULL, a->name, "Nylas lists %zu invalid Microsoft grants%s; %zu "
-	    "more joined incident %s", res->n_grants, res->grants_truncated ? " (truncated)" : "",
-	    added, a->grants_incident);
-}
-
-static void
-list_grants(struct app_alerts *a, const struct store_incident *inc)
-{
-	struct nylas_grant_query q = { .provider = "microsoft", .grant_status = "invalid" };
-
-	if (a->nc == NULL || a->grants_busy || util_now_ms() / 1000 < a->grants_next_s)
-		return;
-	free(a->grants_incident);
-	a->grants_incident = xstrdup(inc->id);
-	a->grants_opened_ms = inc->opened_at;
-	a->grants_busy = 1;
-	if (nylas_list_grants(a->nc, &q, grants_cb, a) == -1) {
-		a->grants_busy = 0;
-		a->grants_next_s = util_now_ms() / 1000 + 60;
-	}
-}
-
 /* ---- Building notices ---- */
 
 struct evidence {
@@ -289,8 +150,8 @@ evidence_load(struct evidence *ev, const char *json)
 			ev->lines[ev->n++] = e->valuestring;
 }
 
-static void
-notice_base(struct notice *n, enum notice_kind kind, const struct config_app *app,
+void
+alerts_notice_base(struct notice *n, enum notice_kind kind, const struct config_app *app,
     const struct config *cfg, char *hint, size_t hint_size)
 {
 	memset(n, 0, sizeof(*n));
@@ -342,22 +203,12 @@ notice_rotation(struct notice *n, const struct store_rotation *r)
 		n->rotation_mode = "dry-run";
 }
 
-struct sweep {
-	struct alerts *al;
-	struct app_alerts *a;
-	const struct config_app *app;
-	char **owners;
-	size_t n_owners;
-	char hint[512];
-	int more;			/* work was left for the next sweep: make it soon */
-};
-
 /*
  * Queues n about ref unless the outbox has it; the notifier is kicked when
  * rows were added.  0 when queued or known, -1 when it must be tried again.
  */
-static int
-tell(struct sweep *sw, const struct notice *n, const char *ref)
+int
+alerts_tell(struct sweep *sw, const struct notice *n, const char *ref)
 {
 	int known = store_outbox_exists(sw->al->st, ref, notice_kind_name(n->kind)), added;
 
@@ -434,7 +285,7 @@ digest(struct sweep *sw, const struct store_incident *inc, struct notice *n)
 		return;
 	n->kind = NOTICE_REAUTH_DIGEST;
 	snprintf(ref, sizeof(ref), "%s#%lld", inc->id, (long long)(d.seq + 1));
-	if (tell(sw, n, ref) == -1)
+	if (alerts_tell(sw, n, ref) == -1)
 		return;
 	d.at_ms = now;
 	d.recovered = inc->recovered;
@@ -510,18 +361,18 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 {
 	int rotation_published = r != NULL && r->published_at > 0;
 	const char *tpl = sw->app->reauth_url_template;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 	char **emails = NULL, *url;
 	size_t n = 0, i;
 	struct notice n1;
 	const char *names[4];
 
 	if (tpl == NULL || notify_channels(sw->al->rt->cfg, names) == 0 ||
-	    strcmp(names[0], "email") != 0 || correlate_cause_parse(inc->cause, &cause) == -1)
+	    strcmp(names[0], "email") != 0 || incident_cause_parse(inc->cause, &cause) == -1)
 		return;
 	/* A disabled or deleted user cannot sign in; a secret must be replaced first. */
-	if (cause == CORRELATE_USER_DISABLED || cause == CORRELATE_USER_DELETED ||
-	    (correlate_cause_rotates(cause) && !rotation_published))
+	if (cause == INCIDENT_USER_DISABLED || cause == INCIDENT_USER_DELETED ||
+	    (incident_cause_rotates(cause) && !rotation_published))
 		return;
 	/* Not yet: the next sweep looks again (ALERTS_SWEEP_MS). */
 	if (!owners_heard(sw, inc, rotation_published ? r : NULL))
@@ -553,13 +404,13 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 	struct notice n;
 	struct evidence ev;
 	struct store_rotation r;
-	enum correlate_cause cause;
+	enum incident_cause cause;
 	int has_rot, open = strcmp(inc->state, "open") == 0;
 
 	if (!open && util_now_ms() - inc->resolved_at > ALERTS_RESOLVED_KEEP_MS)
 		return;
 	evidence_load(&ev, inc->evidence);
-	notice_base(&n, NOTICE_INCIDENT_OPENED, sw->app, sw->al->rt->cfg, sw->hint,
+	alerts_notice_base(&n, NOTICE_INCIDENT_OPENED, sw->app, sw->al->rt->cfg, sw->hint,
 	    sizeof(sw->hint));
 	notice_incident(&n, inc, &ev);
 	memset(&r, 0, sizeof(r));
@@ -567,15 +418,15 @@ sweep_incident(struct sweep *sw, const struct store_incident *inc)
 	if (has_rot)
 		notice_rotation(&n, &r);
 	if (!open || util_now_ms() - inc->opened_at >= ALERTS_SETTLE_MS)
-		tell(sw, &n, inc->id);
+		alerts_tell(sw, &n, inc->id);
 	if (open) {
-		if (correlate_cause_parse(inc->cause, &cause) == 0 && correlate_cause_rotates(cause))
-			list_grants(sw->a, inc);
+		if (incident_cause_parse(inc->cause, &cause) == 0 && incident_cause_rotates(cause))
+			invalid_grants_list(sw->a, inc);
 		user_mails(sw, inc, &n, has_rot ? &r : NULL);
 		digest(sw, inc, &n);
 	} else {
 		n.kind = NOTICE_INCIDENT_RESOLVED;
-		tell(sw, &n, inc->id);
+		alerts_tell(sw, &n, inc->id);
 	}
 	if (has_rot)
 		store_rotation_clear(&r);
@@ -665,7 +516,7 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	rotation_ref(r, kind, ref, sizeof(ref));
 	if (store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) != 0)
 		return;
-	notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
+	alerts_notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
 	memset(&ev, 0, sizeof(ev));
 	/*
 	 * A rotation for an incident says what broke and how many users must
@@ -686,7 +537,7 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	}
 	notice_rotation(&n, r);
 	n.incident_id = incident_id;
-	tell(sw, &n, ref);
+	alerts_tell(sw, &n, ref);
 	if (has_inc)
 		store_incident_clear(&inc);
 	cJSON_Delete(ev.arr);
@@ -710,12 +561,12 @@ sweep_lifetime(struct sweep *sw)
 	/* Whole days, as the tenant's policy counts; under a day is still "shorter". */
 	if (cJSON_IsString(rot) && cJSON_IsNumber(from) && cJSON_IsNumber(to) &&
 	    (int64_t)to->valuedouble / 86400 < ((int64_t)from->valuedouble + 86399) / 86400) {
-		notice_base(&n, NOTICE_LIFETIME_SHORTENED, sw->app, sw->al->rt->cfg, sw->hint,
+		alerts_notice_base(&n, NOTICE_LIFETIME_SHORTENED, sw->app, sw->al->rt->cfg, sw->hint,
 		    sizeof(sw->hint));
 		n.rotation_id = rot->valuestring;
 		n.lifetime_requested_days = ((int64_t)from->valuedouble + 86399) / 86400;
 		n.lifetime_granted_days = (int64_t)to->valuedouble / 86400;
-		tell(sw, &n, rot->valuestring);
+		alerts_tell(sw, &n, rot->valuestring);
 	}
 	cJSON_Delete(o);
 }
@@ -797,7 +648,7 @@ sweep_warnings(struct sweep *sw)
 		    end_s * 1000 < util_now_ms())
 			continue;
 		hint = key_hint(sw, key_id);
-		notice_base(&nt, NOTICE_EXPIRY_WARNING, sw->app, sw->al->rt->cfg, sw->hint,
+		alerts_notice_base(&nt, NOTICE_EXPIRY_WARNING, sw->app, sw->al->rt->cfg, sw->hint,
 		    sizeof(sw->hint));
 		nt.key_id = key_id;
 		nt.hint = hint;
@@ -805,144 +656,10 @@ sweep_warnings(struct sweep *sw)
 		nt.threshold_s = thr;
 		nt.rotate_at_ms = (end_s - sw->app->rotate_before) * 1000;
 		snprintf(ref, sizeof(ref), "%s:%lld", key_id, (long long)thr);
-		tell(sw, &nt, ref);
+		alerts_tell(sw, &nt, ref);
 		free(hint);
 	}
 	store_values_free(v, n);
-}
-
-/* rekey_app_condition{app,type} and rekey_app_health{app} from the report. */
-static void
-health_gauges(const char *app, const struct health_report *r)
-{
-	char labels[256];
-	size_t i;
-
-	for (i = 0; i < CONDITION_TYPE_COUNT; i++) {
-		const struct health_item *it = &r->items[i];
-
-		if (!it->applies)
-			continue;
-		snprintf(labels, sizeof(labels), "app=\"%s\",type=\"%s\"", app,
-		    condition_type_name(it->c.type));
-		metrics_gauge_set("rekey_app_condition", "1 when the app's condition holds, 0 when it "
-		    "is false or unknown (see rekey status).", labels,
-		    it->c.status == CONDITION_TRUE ? 1 : 0);
-	}
-	snprintf(labels, sizeof(labels), "app=\"%s\"", app);
-	metrics_gauge_set("rekey_app_health", "The app's health: 0 ok, 1 warning, 2 critical.",
-	    labels, (double)r->level);
-}
-
-/*
- * Conditions told about when they turn critical.  The in-use secret's and the
- * certificate's end dates have warnings of their own (warn_before).
- */
-static int
-told_about(enum condition_type t)
-{
-	return t != CONDITION_SECRET_FRESH && t != CONDITION_ROTATOR_CERT_FRESH;
-}
-
-/*
- * Whether an earlier condition of r failed with the same words as item i: one
- * cause (a rotator that cannot sign in fails RotatorReady and SecretsRead
- * alike) is told once, under the first condition it breaks.
- */
-static int
-said_before(const struct health_report *r, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < i; j++)
-		if (r->items[j].applies && r->items[j].c.status == CONDITION_FALSE &&
-		    r->items[i].c.status == CONDITION_FALSE &&
-		    strcmp(r->items[j].c.message, r->items[i].c.message) == 0)
-			return 1;
-	return 0;
-}
-
-/* One notice per spell: failed when it turns critical, recovered when it ends (if told). */
-static void
-tell_condition(struct sweep *sw, const struct health_item *it)
-{
-	const char *type = condition_type_name(it->c.type);
-	struct notice n;
-	char ref[96];
-	int64_t spell = it->c.status == CONDITION_FALSE ? it->c.since : it->c.false_since;
-	enum notice_kind kind = it->c.status == CONDITION_FALSE ? NOTICE_CONDITION_FAILED :
-	    NOTICE_CONDITION_RECOVERED;
-
-	if (!it->applies || !told_about(it->c.type) || spell <= 0)
-		return;
-	if (it->c.status == CONDITION_UNKNOWN ||
-	    (it->c.status == CONDITION_FALSE && it->level != HEALTH_CRITICAL))
-		return;
-	snprintf(ref, sizeof(ref), "%s:%lld", type, (long long)spell);
-	if (kind == NOTICE_CONDITION_RECOVERED &&
-	    store_outbox_exists(sw->al->st, ref, notice_kind_name(NOTICE_CONDITION_FAILED)) != 1)
-		return;		/* a spell nobody was told of needs no all-clear */
-	notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
-	n.condition_type = type;
-	n.condition_reason = it->c.reason;
-	n.condition_message = it->c.message;
-	n.condition_since_ms = spell * 1000;
-	if (kind == NOTICE_CONDITION_RECOVERED)
-		n.condition_until_ms = it->c.since * 1000;
-	tell(sw, &n, ref);
-}
-
-/* The nearest warn_before mark the rotator certificate has crossed (0: it ended), or -1. */
-static int64_t
-cert_mark(const struct config_app *app, int64_t end, int64_t now)
-{
-	int64_t mark = -1;
-	size_t i;
-
-	if (end <= now)
-		return 0;
-	for (i = 0; i < app->n_warn_before; i++)
-		if (end - now <= app->warn_before[i])
-			mark = app->warn_before[i];
-	return mark;
-}
-
-static void
-sweep_cert(struct sweep *sw)
-{
-	int64_t now = util_now_ms() / 1000, mark;
-	struct notice n;
-	char ref[64];
-
-	if (sw->a->cert_end <= 0 || (mark = cert_mark(sw->app, sw->a->cert_end, now)) < 0)
-		return;
-	notice_base(&n, NOTICE_CERT_EXPIRY_WARNING, sw->app, sw->al->rt->cfg, sw->hint,
-	    sizeof(sw->hint));
-	n.end_ms = sw->a->cert_end * 1000;
-	n.threshold_s = mark;
-	n.certificate = sw->app->rotator_cert_file;
-	snprintf(ref, sizeof(ref), "rotator-cert:%lld:%lld", (long long)sw->a->cert_end,
-	    (long long)mark);
-	tell(sw, &n, ref);
-}
-
-/* Every ALERTS_HEALTH_MS: the conditions as metrics, and the notices they call for. */
-static void
-sweep_health(struct sweep *sw)
-{
-	struct health_report r;
-	size_t i;
-
-	if (util_now_ms() < sw->a->health_next_ms)
-		return;
-	sw->a->health_next_ms = util_now_ms() + ALERTS_HEALTH_MS;
-	if (status_app_health(sw->al->st, sw->al->rt->cfg, sw->app, &r) == -1)
-		return;
-	health_gauges(sw->app->name, &r);
-	for (i = 0; i < CONDITION_TYPE_COUNT; i++)
-		if (!said_before(&r, i))
-			tell_condition(sw, &r.items[i]);
-	sweep_cert(sw);
 }
 
 /* One app's sweep; 1 when it left work for the next one. */
@@ -953,7 +670,6 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	struct store_incident *incs = NULL, *open = NULL;
 	struct store_rotation *rots = NULL;
 	size_t n_incs = 0, n_open = 0, n_rots = 0, i;
-	char *known = NULL;
 
 	memset(&sw, 0, sizeof(sw));
 	sw.al = al;
@@ -961,13 +677,12 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	if ((sw.app = app_config(al, a->name)) == NULL)
 		return 0;
 	refresh_owners(a, sw.app);
-	if (!a->owners_ready && store_get_value(al->st, a->name, "graph_owners", &known) == 1)
+	if (!a->owners_ready && owners_graph_known(al->st, a->name))
 		a->owners_ready = 1;	/* read before a restart: good enough to start with */
-	free(known);
 	/* A first alert that leaves out Graph's owners would never reach them: wait a little. */
 	if (!a->owners_ready && util_now_ms() / 1000 < a->owners_wait_until_s)
 		return 0;
-	alerts_owners(al->st, sw.app, &sw.owners, &sw.n_owners, NULL);
+	owners_list(al->st, sw.app, &sw.owners, &sw.n_owners, NULL);
 	/* Every open incident, however old, and the newest ones (resolved lately). */
 	if (store_list_incidents(al->st, a->name, 1, ALERTS_INCIDENTS_MAX, &open, &n_open) == 0)
 		for (i = n_open; i-- > 0;)
@@ -984,7 +699,7 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	store_incidents_free(open, n_open);
 	sweep_lifetime(&sw);
 	sweep_warnings(&sw);
-	sweep_health(&sw);
+	alerts_sweep_health(&sw);
 	util_strings_free(sw.owners, sw.n_owners);
 	return sw.more;
 }

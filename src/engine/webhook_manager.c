@@ -1,6 +1,6 @@
 #include "engine/webhook_manager.h"
-#include "engine/alerts.h"
 #include "engine/notifier.h"
+#include "engine/owners.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/secret.h"
@@ -340,7 +340,7 @@ tell_owners(struct wm_op *op, int64_t now, int64_t until)
 	n.rotation_reason = op->reason;
 	n.webhook_grace_until_ms = until;
 	ref = xasprintf("webhook:%s:%lld", op->webhook_id, (long long)now);
-	alerts_owners(rt->store, app, &owners, &n_owners, NULL);
+	owners_list(rt->store, app, &owners, &n_owners, NULL);
 	if (notify_queue(rt->store, rt->cfg, &n, ref, (const char *const *)owners, n_owners) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, op->app, "nylas webhook: cannot queue the owners' "
 		    "notice of the rotation");

@@ -1,5 +1,4 @@
 #include "intake/admin.h"
-#include "engine/correlate.h"
 #include "engine/rotator.h"
 #include "intake/listener.h"
 #include "lib/crypto.h"
@@ -8,6 +7,7 @@
 #include "lib/util.h"
 #include "notice/status.h"
 #include "state/config.h"
+#include "state/incident.h"
 #include "state/runtime.h"
 #include "state/store.h"
 #include "state/wake.h"
@@ -330,7 +330,7 @@ handle_resolve(struct http_req *hr, const char *id)
 	}
 	util_strlcpy(hr->app, inc.app, sizeof(hr->app));
 	store_incident_clear(&inc);
-	if (correlate_resolve(hr->rt->store, id, &err) == -1) {
+	if (incident_resolve(hr->rt->store, id, &err) == -1) {
 		reply_error(hr, 503, err);
 		free(err);
 		return;

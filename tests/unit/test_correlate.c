@@ -1,16 +1,17 @@
 /* test_correlate: the pure parts of the correlation (cause from evidence, bursts, counts). */
 #include "engine/correlate.h"
+#include "state/incident.h"
 #include "tap.h"
 
 #include <stdio.h>
 
-#define P_NONE CORRELATE_PROBE_NONE
-#define P_UNPROBED CORRELATE_PROBE_UNPROBED
-#define P_OK CORRELATE_PROBE_OK
-#define P_EXPIRED CORRELATE_PROBE_EXPIRED
-#define P_INVALID CORRELATE_PROBE_INVALID
-#define P_REJECTED CORRELATE_PROBE_REJECTED
-#define P_ERROR CORRELATE_PROBE_ERROR
+#define P_NONE INCIDENT_PROBE_NONE
+#define P_UNPROBED INCIDENT_PROBE_UNPROBED
+#define P_OK INCIDENT_PROBE_OK
+#define P_EXPIRED INCIDENT_PROBE_EXPIRED
+#define P_INVALID INCIDENT_PROBE_INVALID
+#define P_REJECTED INCIDENT_PROBE_REJECTED
+#define P_ERROR INCIDENT_PROBE_ERROR
 
 static const struct {
 	struct correlate_evidence ev;
@@ -54,63 +55,63 @@ test_classify(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		TAP_STR_EQ(correlate_cause_name(correlate_classify(&cases[i].ev)), cases[i].want,
+		TAP_STR_EQ(incident_cause_name(correlate_classify(&cases[i].ev)), cases[i].want,
 		    "classify: %s", cases[i].why);
 }
 
 static void
 test_names(void)
 {
-	enum correlate_cause c;
+	enum incident_cause c;
 	int i, round = 1, rotates = 0, users = 0;
 
-	for (i = 0; i < CORRELATE_N_CAUSES; i++) {
-		if (correlate_cause_parse(correlate_cause_name((enum correlate_cause)i), &c) != 0 ||
+	for (i = 0; i < INCIDENT_N_CAUSES; i++) {
+		if (incident_cause_parse(incident_cause_name((enum incident_cause)i), &c) != 0 ||
 		    (int)c != i)
 			round = 0;
-		rotates += correlate_cause_rotates((enum correlate_cause)i);
-		users += correlate_cause_is_user((enum correlate_cause)i);
+		rotates += incident_cause_rotates((enum incident_cause)i);
+		users += incident_cause_is_user((enum incident_cause)i);
 	}
 	TAP_OK(round, "every cause name parses back to its cause");
-	TAP_OK(correlate_cause_parse("secret_rotten", &c) == -1, "an unknown name is refused");
-	TAP_OK(rotates == 2 && correlate_cause_rotates(CORRELATE_SECRET_EXPIRED) &&
-	    correlate_cause_rotates(CORRELATE_SECRET_INVALID), "only the two secret causes rotate");
-	TAP_OK(users == 4 && !correlate_cause_rotates(CORRELATE_USER_DISABLED),
+	TAP_OK(incident_cause_parse("secret_rotten", &c) == -1, "an unknown name is refused");
+	TAP_OK(rotates == 2 && incident_cause_rotates(INCIDENT_SECRET_EXPIRED) &&
+	    incident_cause_rotates(INCIDENT_SECRET_INVALID), "only the two secret causes rotate");
+	TAP_OK(users == 4 && !incident_cause_rotates(INCIDENT_USER_DISABLED),
 	    "four user causes, none rotates");
-	TAP_OK(CORRELATE_SECRET_EXPIRED > CORRELATE_SECRET_INVALID &&
-	    CORRELATE_SECRET_INVALID > CORRELATE_USER_DISABLED &&
-	    CORRELATE_USER_PASSWORD_CHANGED > CORRELATE_SUSPECTED_APP_WIDE &&
-	    CORRELATE_SUSPECTED_APP_WIDE > CORRELATE_UNKNOWN, "causes are ordered by strength");
-	TAP_STR_EQ(correlate_probe_name(CORRELATE_PROBE_EXPIRED), "secret_expired",
+	TAP_OK(INCIDENT_SECRET_EXPIRED > INCIDENT_SECRET_INVALID &&
+	    INCIDENT_SECRET_INVALID > INCIDENT_USER_DISABLED &&
+	    INCIDENT_USER_PASSWORD_CHANGED > INCIDENT_SUSPECTED_APP_WIDE &&
+	    INCIDENT_SUSPECTED_APP_WIDE > INCIDENT_UNKNOWN, "causes are ordered by strength");
+	TAP_STR_EQ(incident_probe_name(INCIDENT_PROBE_EXPIRED), "secret_expired",
 	    "probe result names: expired");
-	TAP_STR_EQ(correlate_probe_name(CORRELATE_PROBE_UNPROBED), "unprobed",
+	TAP_STR_EQ(incident_probe_name(INCIDENT_PROBE_UNPROBED), "unprobed",
 	    "probe result names: unprobed");
 }
 
 static void
 test_burst(void)
 {
-	struct correlate_burst b = { .n = 0 };
+	struct incident_burst b = { .n = 0 };
 	const int64_t min = 60 * 1000;
 	char g[32];
 	int i, n = 0;
 
-	TAP_OK(correlate_burst_add(&b, "g-1", 0) == 1, "burst: the first grant counts one");
-	TAP_OK(correlate_burst_add(&b, "g-1", 1000) == 1, "burst: the same grant again is not distinct");
+	TAP_OK(incident_burst_add(&b, "g-1", 0) == 1, "burst: the first grant counts one");
+	TAP_OK(incident_burst_add(&b, "g-1", 1000) == 1, "burst: the same grant again is not distinct");
 	for (i = 2; i <= 5; i++) {
 		snprintf(g, sizeof(g), "g-%d", i);
-		n = correlate_burst_add(&b, g, i * min);
+		n = incident_burst_add(&b, g, i * min);
 	}
 	TAP_OK(n == 5, "burst: five distinct grants within 10 minutes (%d)", n);
-	n = correlate_burst_add(&b, "g-6", 12 * min + 30000);
+	n = incident_burst_add(&b, "g-6", 12 * min + 30000);
 	TAP_OK(n == 4, "burst: older ones leave the window (%d)", n);
 	for (i = 0; i < 100; i++) {
 		snprintf(g, sizeof(g), "s-%d", i);
-		n = correlate_burst_add(&b, g, 20 * min + i);
+		n = incident_burst_add(&b, g, 20 * min + i);
 	}
-	TAP_OK(n == CORRELATE_BURST_MIN && b.n == CORRELATE_BURST_MIN,
-	    "burst: a storm stays bounded at %d entries", CORRELATE_BURST_MIN);
-	n = correlate_burst_add(&b, "late", 100 * min);
+	TAP_OK(n == INCIDENT_BURST_MIN && b.n == INCIDENT_BURST_MIN,
+	    "burst: a storm stays bounded at %d entries", INCIDENT_BURST_MIN);
+	n = incident_burst_add(&b, "late", 100 * min);
 	TAP_OK(n == 1, "burst: an hour later a grant is alone again (%d)", n);
 }
 
@@ -125,7 +126,7 @@ test_count(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		correlate_format_count(t[i].n, buf, sizeof(buf));
+		incident_format_count(t[i].n, buf, sizeof(buf));
 		TAP_STR_EQ(buf, t[i].want, "count %lld", (long long)t[i].n);
 	}
 }
