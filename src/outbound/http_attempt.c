@@ -7,7 +7,7 @@
  * http_client.c's decision.
  */
 #include "outbound/http_client.h"
-#include "outbound/http_client_impl.h"
+#include "outbound/http_client_int.h"
 #include "lib/secret.h"
 #include "lib/util.h"
 

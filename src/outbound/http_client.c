@@ -5,7 +5,7 @@
  * the metrics, and the one call of the caller's callback.
  */
 #include "outbound/http_client.h"
-#include "outbound/http_client_impl.h"
+#include "outbound/http_client_int.h"
 #include "outbound/http_retry.h"
 #include "lib/log.h"
 #include "lib/metrics.h"

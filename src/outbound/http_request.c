@@ -7,7 +7,7 @@
  * wiped memory, the limits with their defaults, a request id.
  */
 #include "outbound/http_client.h"
-#include "outbound/http_client_impl.h"
+#include "outbound/http_client_int.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"

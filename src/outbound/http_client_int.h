@@ -1,17 +1,18 @@
 /*
- * The HTTP client's insides, shared by its own files and by nothing else:
- * http_client.c (the client: curl's multi handle on libevent, a request's
- * life from its first attempt to its callback), http_request.c (checking and
- * copying what a caller asks to send) and http_attempt.c (one attempt on a
- * curl easy handle, and what its end means).
+ * http_client_int: the HTTP client's insides, shared by its own files and
+ * by nothing else: http_client.c (the client: curl's multi handle on
+ * libevent, a request's life from its first attempt to its callback),
+ * http_request.c (checking and copying what a caller asks to send) and
+ * http_attempt.c (one attempt on a curl easy handle, and what its end
+ * means).
  *
  * It uses the types of outbound/http_client.h, which each of those files
  * includes first.  It does not include that header itself: it is part of the
  * http_client module, not a module that depends on it, and tests/layers.sh
  * would see the two include each other.
  */
-#ifndef REKEY_OUTBOUND_HTTP_CLIENT_IMPL_H
-#define REKEY_OUTBOUND_HTTP_CLIENT_IMPL_H
+#ifndef REKEY_OUTBOUND_HTTP_CLIENT_INT_H
+#define REKEY_OUTBOUND_HTTP_CLIENT_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
