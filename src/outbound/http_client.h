@@ -21,6 +21,9 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Retry-After, for callers that read it from an answer themselves. */
+#include "outbound/http_retry.h"
+
 struct event_base;
 struct http_client;
 struct secret;
@@ -152,18 +155,5 @@ int http_client_send_mail(struct http_client *hc, const struct http_mail *m,
 const char *http_response_header(const struct http_response *resp, const char *name);
 
 size_t http_client_in_flight(const struct http_client *hc);
-
-/*
- * Pure helpers, public for the unit tests.
- * Retry-After as seconds or an IMF-fixdate/RFC 850/asctime date, relative to
- * now: milliseconds to wait (0 when in the past), or -1 when unparseable.
- */
-int64_t http_parse_retry_after(const char *value, time_t now);
-/*
- * Delay before attempt number attempt (1 = the first retry): the larger of
- * retry_after_ms and a full-jitter exponential backoff, base 500 ms doubling,
- * capped at 30 s; rnd in [0, 1).
- */
-int64_t http_backoff_ms(int attempt, int64_t retry_after_ms, double rnd);
 
 #endif
