@@ -514,7 +514,7 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 	struct notice n1;
 	const char *names[4];
 
-	if (tpl == NULL || notify_channels(sw->al->rt->cfg, names) == 0 ||
+	if (tpl == NULL || config_notify_channels(sw->al->rt->cfg, names) == 0 ||
 	    strcmp(names[0], "email") != 0 || correlate_cause_parse(inc->cause, &cause) == -1)
 		return;
 	/* A disabled or deleted user cannot sign in; a secret must be replaced first. */

@@ -1,5 +1,4 @@
 #include "notice/status.h"
-#include "engine/notifier.h"
 #include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
@@ -413,7 +412,7 @@ add_notifications(cJSON *app_obj, struct store *st, const struct config *cfg, co
 	cJSON *o = cJSON_AddObjectToObject(app_obj, "notifications"), *ch;
 	struct store_outbox_stats stats;
 	const char *names[4];
-	size_t i, n = notify_channels(cfg, names);
+	size_t i, n = config_notify_channels(cfg, names);
 
 	ch = cJSON_AddArrayToObject(o, "channels");
 	for (i = 0; i < n; i++)

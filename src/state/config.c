@@ -2007,3 +2007,19 @@ config_public_endpoint(const struct config *cfg, const char *path, const char *a
 		n--;
 	return xasprintf("%.*s%s%s", (int)n, p, path, app);
 }
+
+size_t
+config_notify_channels(const struct config *cfg, const char *names[4])
+{
+	size_t n = 0;
+
+	if (cfg->smtp_url != NULL && cfg->smtp_from != NULL)
+		names[n++] = "email";
+	if (cfg->slack_webhook_url != NULL)
+		names[n++] = "slack";
+	if (cfg->teams_webhook_url != NULL)
+		names[n++] = "teams";
+	if (cfg->webhook_url != NULL && cfg->webhook_secret != NULL)
+		names[n++] = "webhook";
+	return n;
+}
