@@ -33,6 +33,7 @@
 #include "state/config.h"
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 

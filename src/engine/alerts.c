@@ -11,7 +11,6 @@
 #include "engine/alerts.h"
 #include "engine/correlate.h"
 #include "engine/notifier.h"
-#include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -23,6 +22,7 @@
 #include "state/condition.h"
 #include "state/config.h"
 #include "state/health.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 

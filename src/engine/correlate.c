@@ -12,6 +12,7 @@
 #include "proto/jwt.h"
 #include "state/config.h"
 #include "state/journal.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 

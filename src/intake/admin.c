@@ -10,6 +10,7 @@
 #include "lib/util.h"
 #include "notice/status.h"
 #include "state/config.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 

@@ -1,5 +1,4 @@
 #include "notice/status.h"
-#include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
@@ -7,6 +6,7 @@
 #include "state/config.h"
 #include "state/health.h"
 #include "state/nylas_secrets.h"
+#include "state/rotation.h"
 #include "state/store.h"
 
 #include <stdarg.h>

@@ -9,6 +9,7 @@
 #include "lib/secret.h"
 #include "outbound/graph.h"
 #include "state/config.h"
+#include "state/rotation.h"
 #include "state/store.h"
 #include "tap.h"
 #include "lib/util.h"
