@@ -1,5 +1,6 @@
 #include "engine/correlate.h"
 #include "engine/alerts.h"
+#include "engine/rotation_in_use.h"
 #include "engine/rotator.h"
 #include "intake/nylas.h"
 #include "lib/crypto.h"

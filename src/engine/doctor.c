@@ -11,7 +11,7 @@
 #include "engine/doctor.h"
 
 #include "engine/preflight.h"
-#include "engine/rotator.h"
+#include "engine/rotation_in_use.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/secret.h"

@@ -1,4 +1,6 @@
 #include "engine/expiry_poll.h"
+#include "engine/rotation_in_use.h"
+#include "engine/rotation_publish.h"
 #include "engine/rotator.h"
 #include "lib/log.h"
 #include "lib/metrics.h"

@@ -11,62 +11,13 @@
 #ifndef REKEY_ENGINE_ROTATOR_H
 #define REKEY_ENGINE_ROTATOR_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 struct config;
-struct config_app;
 struct event_base;
 struct graph_application;
 struct http_client;
-struct secret;
-struct store;
-
-/*
- * The secret Nylas uses for app as rekey knows it: the newest published
- * rotation's secret (unsealed with master_key), else current_secret_file.
- * A new secret (caller frees), or NULL when rekey cannot tell.  *source (may
- * be NULL) says which: "published rotation <id>" or "current_secret_file".
- */
-struct secret *rotation_in_use_secret(struct store *st, const struct config *cfg,
-    const struct config_app *app, const char **source);
-
-/*
- * The keyId of the in-use secret among a's passwordCredentials: the newest
- * published rotation's key when it is still listed, else the one whose hint
- * is the first 3 characters of current_secret_file.  NULL when it cannot be
- * told, with *why (static text) saying so ("no current_secret_file",
- * "2 credentials share hint abc", "no credential has hint abc").  Caller frees.
- */
-char *rotation_in_use_key(struct store *st, const struct config_app *app,
-    const struct graph_application *a, const char **why);
-
-enum publish_kind {
-	PUBLISH_SETTINGS,		/* the connector's settings */
-	PUBLISH_CREDENTIAL,		/* a connector credential */
-};
-
-/* Where a rotation publishes, and what it sends with the secret; borrowed strings. */
-struct publish_target {
-	enum publish_kind kind;
-	const char *credential_id;	/* PUBLISH_CREDENTIAL */
-	const char *source;		/* "settings", "config" or "active_credential_id" */
-	const char *tenant;		/* sent with client_id and client_secret; NULL: none */
-};
-
-struct nylas_connector;
-/*
- * Where app's new secrets go given the connector as Nylas shows it:
- * nylas_connector_credential_id, else its active_credential_id, else
- * settings, with the tenant Nylas holds (never the app's home tenant in its
- * place).  0 and *t (borrowing from app and c), or -1 and *why (caller frees)
- * when rekey cannot publish there without narrowing or dropping the tenant.
- */
-int rotation_publish_target(const struct config_app *app, const struct nylas_connector *c,
-    struct publish_target *t, char **why);
-
-struct rotator;
 struct journal;
+struct rotator;
+struct store;
 
 /*
  * Drives the store's unfinished rotations on base; a new one is made on

@@ -4,7 +4,7 @@
  * modes), approval, and which secret Nylas uses (by the hint of
  * current_secret_file, or the last published rotation).
  */
-#include "engine/rotator.h"
+#include "engine/rotation_in_use.h"
 #include "lib/crypto.h"
 #include "lib/secret.h"
 #include "outbound/graph.h"
