@@ -21,6 +21,7 @@
 #include "outbound/nylas.h"
 #include "state/condition.h"
 #include "state/config.h"
+#include "state/credentials.h"
 #include "state/health.h"
 #include "state/rotation.h"
 #include "state/runtime.h"
@@ -722,21 +723,16 @@ sweep_lifetime(struct sweep *sw)
 static char *
 key_hint(struct sweep *sw, const char *key_id)
 {
-	char *json = NULL, *hint = NULL;
-	cJSON *arr, *e;
-	const cJSON *k, *h;
+	struct credentials creds;
+	const struct credential *e;
+	char *hint = NULL;
 
-	if (store_get_value(sw->al->st, sw->app->name, "password_credentials", &json) != 1)
+	if (credentials_load(sw->al->st, sw->app->name, &creds) == -1)
 		return NULL;
-	arr = cJSON_Parse(json);
-	free(json);
-	cJSON_ArrayForEach(e, arr) {
-		k = cJSON_GetObjectItemCaseSensitive(e, "key_id");
-		h = cJSON_GetObjectItemCaseSensitive(e, "hint");
-		if (cJSON_IsString(k) && strcmp(k->valuestring, key_id) == 0 && cJSON_IsString(h))
-			hint = xstrdup(h->valuestring);
-	}
-	cJSON_Delete(arr);
+	e = credentials_find(&creds, key_id);
+	if (e != NULL && e->hint != NULL)
+		hint = xstrdup(e->hint);
+	credentials_clear(&creds);
 	return hint;
 }
 

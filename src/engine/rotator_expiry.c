@@ -12,47 +12,34 @@
 #include "lib/util.h"
 #include "outbound/graph.h"
 #include "state/config.h"
+#include "state/credentials.h"
 #include "state/rotation.h"
 #include "state/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cjson/cJSON.h>
-
 /* ---- What the expiry poll saw ---- */
 
-/* The app's secrets as `rekey status` shows them: a JSON array (cJSON_free). */
-static char *
-credentials_json(const struct graph_application *a)
+/* Records the app's secrets as Graph listed them in a, for status (state/credentials.h). */
+static int
+record_credentials(struct store *st, const char *app, const struct graph_application *a,
+    const char *key, const char *why)
 {
-	cJSON *arr = cJSON_CreateArray(), *o;
-	char start[UTIL_TIME_MAX], end[UTIL_TIME_MAX], *out;
+	struct credential *list = xcalloc(a->n_passwords + 1, sizeof(*list));
 	size_t i;
+	int rc;
 
 	for (i = 0; i < a->n_passwords; i++) {
-		const struct graph_password *pw = &a->passwords[i];
-
-		util_format_time(pw->start, start, sizeof(start));
-		util_format_time(pw->end, end, sizeof(end));
-		o = cJSON_CreateObject();
-		cJSON_AddItemToObject(o, "key_id", pw->key_id ? cJSON_CreateString(pw->key_id) :
-		    cJSON_CreateNull());
-		cJSON_AddItemToObject(o, "hint", pw->hint ? cJSON_CreateString(pw->hint) :
-		    cJSON_CreateNull());
-		cJSON_AddItemToObject(o, "display_name", pw->display_name ?
-		    cJSON_CreateString(pw->display_name) : cJSON_CreateNull());
-		cJSON_AddItemToObject(o, "start", pw->start ? cJSON_CreateString(start) :
-		    cJSON_CreateNull());
-		cJSON_AddItemToObject(o, "end", pw->end ? cJSON_CreateString(end) :
-		    cJSON_CreateNull());
-		cJSON_AddItemToArray(arr, o);
+		list[i].key_id = a->passwords[i].key_id;
+		list[i].hint = a->passwords[i].hint;
+		list[i].display_name = a->passwords[i].display_name;
+		list[i].start = a->passwords[i].start;
+		list[i].end = a->passwords[i].end;
 	}
-	out = cJSON_PrintUnformatted(arr);
-	cJSON_Delete(arr);
-	if (out == NULL)
-		fatal("out of memory");
-	return out;
+	rc = credentials_record(st, app, list, a->n_passwords, now_s(), key, why);
+	free(list);
+	return rc;
 }
 
 /* Records (and logs) each warn_before threshold the in-use secret has crossed, once. */
@@ -103,42 +90,19 @@ plan_proactive(struct rotator *r, const struct config_app *app, const char *why)
 	}
 }
 
-/*
- * The app's secrets as last read, for status: one transaction, so one commit
- * (and fsync) while the event loop waits, not one per value.
- */
-static int
-record_secrets(struct store *st, const char *app, const char *json, const char *when,
-    const char *key, const char *why)
-{
-	if (store_begin(st) == -1)
-		return -1;
-	if (store_put_value(st, app, "password_credentials", json) == -1 ||
-	    store_put_value(st, app, "secrets_read_at", when) == -1 ||
-	    store_put_value(st, app, "in_use_key_id", key ? key : "") == -1 ||
-	    store_put_value(st, app, "in_use_why", key ? "" : why) == -1) {
-		store_rollback(st);
-		return -1;
-	}
-	return store_commit(st);
-}
-
 void
 rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_application *a)
 {
 	const struct config_app *app;
 	const struct graph_password *pw;
 	const char *why = NULL;
-	char *json, *key, when[UTIL_TIME_MAX];
+	char *key;
 
 	if (r == NULL || (app = config_find_app(r->cfg, name)) == NULL)
 		return;
-	json = credentials_json(a);
-	util_format_time(now_s(), when, sizeof(when));
 	key = rotation_in_use_key(r->st, app, a, &why);
-	if (record_secrets(r->st, name, json, when, key, why) == -1)
+	if (record_credentials(r->st, name, a, key, why) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot record the secrets for status");
-	cJSON_free(json);
 	if (key == NULL) {
 		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot tell which secret Nylas uses: %s", why);
 		/* Auto mode replaces it with a secret rekey knows (and so can watch). */
