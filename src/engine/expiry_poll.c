@@ -11,6 +11,7 @@
 #include "proto/explain.h"
 #include "state/condition.h"
 #include "state/config.h"
+#include "state/rotation.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,21 +6,9 @@
 #define REKEY_ENGINE_ROTATION_PUBLISH_H
 
 struct config_app;
-
-enum publish_kind {
-	PUBLISH_SETTINGS,		/* the connector's settings */
-	PUBLISH_CREDENTIAL,		/* a connector credential */
-};
-
-/* Where a rotation publishes, and what it sends with the secret; borrowed strings. */
-struct publish_target {
-	enum publish_kind kind;
-	const char *credential_id;	/* PUBLISH_CREDENTIAL */
-	const char *source;		/* "settings", "config" or "active_credential_id" */
-	const char *tenant;		/* sent with client_id and client_secret; NULL: none */
-};
-
 struct nylas_connector;
+struct publish_target;		/* state/rotation.h */
+
 /*
  * Where app's new secrets go given the connector as Nylas shows it:
  * nylas_connector_credential_id, else its active_credential_id, else

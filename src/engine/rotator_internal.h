@@ -8,7 +8,6 @@
 #ifndef REKEY_ENGINE_ROTATOR_INTERNAL_H
 #define REKEY_ENGINE_ROTATOR_INTERNAL_H
 
-#include "engine/rotation_publish.h"
 #include "outbound/graph.h"
 #include "state/rotation.h"
 #include "state/store.h"

@@ -158,4 +158,17 @@ struct secret *rotation_unseal(const struct secret *master_key, const struct sto
  */
 int rotation_reseal_legacy(struct store *st, const struct config *cfg);
 
+enum publish_kind {
+	PUBLISH_SETTINGS,		/* the connector's settings */
+	PUBLISH_CREDENTIAL,		/* a connector credential */
+};
+
+/* Where a rotation publishes, and what it sends with the secret; borrowed strings. */
+struct publish_target {
+	enum publish_kind kind;
+	const char *credential_id;	/* PUBLISH_CREDENTIAL */
+	const char *source;		/* "settings", "config" or "active_credential_id" */
+	const char *tenant;		/* sent with client_id and client_secret; NULL: none */
+};
+
 #endif
