@@ -39,6 +39,7 @@
 #include "state/incident.h"
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 #include "state/wake.h"

@@ -13,7 +13,6 @@
 #include "engine/invalid_grants.h"
 #include "engine/notifier.h"
 #include "engine/owners.h"
-#include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -23,7 +22,10 @@
 #include "outbound/nylas.h"
 #include "state/condition.h"
 #include "state/config.h"
+#include "state/credentials.h"
+#include "state/health.h"
 #include "state/incident.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 #include "state/wake.h"
@@ -367,7 +369,7 @@ user_mails(struct sweep *sw, const struct store_incident *inc, struct notice *ba
 	struct notice n1;
 	const char *names[4];
 
-	if (tpl == NULL || notify_channels(sw->al->rt->cfg, names) == 0 ||
+	if (tpl == NULL || config_notify_channels(sw->al->rt->cfg, names) == 0 ||
 	    strcmp(names[0], "email") != 0 || incident_cause_parse(inc->cause, &cause) == -1)
 		return;
 	/* A disabled or deleted user cannot sign in; a secret must be replaced first. */
@@ -575,21 +577,16 @@ sweep_lifetime(struct sweep *sw)
 static char *
 key_hint(struct sweep *sw, const char *key_id)
 {
-	char *json = NULL, *hint = NULL;
-	cJSON *arr, *e;
-	const cJSON *k, *h;
+	struct credentials creds;
+	const struct credential *e;
+	char *hint = NULL;
 
-	if (store_get_value(sw->al->st, sw->app->name, "password_credentials", &json) != 1)
+	if (credentials_load(sw->al->st, sw->app->name, &creds) == -1)
 		return NULL;
-	arr = cJSON_Parse(json);
-	free(json);
-	cJSON_ArrayForEach(e, arr) {
-		k = cJSON_GetObjectItemCaseSensitive(e, "key_id");
-		h = cJSON_GetObjectItemCaseSensitive(e, "hint");
-		if (cJSON_IsString(k) && strcmp(k->valuestring, key_id) == 0 && cJSON_IsString(h))
-			hint = xstrdup(h->valuestring);
-	}
-	cJSON_Delete(arr);
+	e = credentials_find(&creds, key_id);
+	if (e != NULL && e->hint != NULL)
+		hint = xstrdup(e->hint);
+	credentials_clear(&creds);
 	return hint;
 }
 

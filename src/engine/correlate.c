@@ -14,6 +14,7 @@
 #include "lib/util.h"
 #include "proto/nylas_event.h"
 #include "state/config.h"
+#include "state/credentials.h"
 #include "state/journal.h"
 #include "state/runtime.h"
 #include "state/store.h"
@@ -88,25 +89,16 @@ correlate_classify(const struct correlate_evidence *ev)
 static int64_t
 credential_end(struct store *st, const char *app, const char *key_id)
 {
-	char *creds = NULL;
-	cJSON *arr = NULL;
-	const cJSON *e;
-	int64_t end = 0, t;
+	struct credentials creds;
+	const struct credential *e;
+	int64_t end = 0;
 
-	if (key_id == NULL || store_get_value(st, app, "password_credentials", &creds) != 1 ||
-	    creds == NULL || (arr = cJSON_Parse(creds)) == NULL)
-		goto out;
-	cJSON_ArrayForEach(e, arr) {
-		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "key_id"));
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "end"));
-
-		if (id != NULL && strcmp(id, key_id) == 0 && v != NULL &&
-		    util_parse_time(v, &t) == 0)
-			end = t;
-	}
-out:
-	cJSON_Delete(arr);
-	free(creds);
+	if (key_id == NULL || credentials_load(st, app, &creds) == -1)
+		return 0;
+	e = credentials_find(&creds, key_id);
+	if (e != NULL)
+		end = e->end;
+	credentials_clear(&creds);
 	return end;
 }
 
@@ -151,35 +143,24 @@ static void
 check_credential(struct app_corr *a)
 {
 	struct store *st = a->c->store;
-	char *creds = NULL, *key = NULL, when[32];
-	const cJSON *e;
-	cJSON *arr = NULL;
-	int64_t end;
+	struct credentials creds;
+	const struct credential *e;
+	char when[32];
 
 	a->credential_ended = 0;
 	free(a->credential_text);
 	a->credential_text = NULL;
 	check_replaced(a);
-	if (store_get_value(st, a->name, "in_use_key_id", &key) != 1 || key == NULL ||
-	    *key == '\0' || store_get_value(st, a->name, "password_credentials", &creds) != 1 ||
-	    creds == NULL || (arr = cJSON_Parse(creds)) == NULL)
-		goto out;
-	cJSON_ArrayForEach(e, arr) {
-		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "key_id"));
-		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "end"));
-
-		if (id == NULL || strcmp(id, key) != 0 || t == NULL ||
-		    util_parse_time(t, &end) == -1 || end > util_now_ms() / 1000)
-			continue;
-		util_format_time(end, when, sizeof(when));
+	if (credentials_load(st, a->name, &creds) == -1)
+		return;
+	e = credentials_find(&creds, creds.in_use_key_id);
+	if (e != NULL && e->end != 0 && e->end <= util_now_ms() / 1000) {
+		util_format_time(e->end, when, sizeof(when));
 		a->credential_ended = 1;
 		a->credential_text = xasprintf("the in-use secret's passwordCredentials entry %s "
-		    "ended %s", key, when);
+		    "ended %s", creds.in_use_key_id, when);
 	}
-out:
-	cJSON_Delete(arr);
-	free(creds);
-	free(key);
+	credentials_clear(&creds);
 }
 
 /* ---- Classifying one grant.expired ---- */

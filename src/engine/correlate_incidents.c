@@ -8,12 +8,12 @@
  */
 #include "engine/correlate.h"
 #include "engine/correlate_internal.h"
-#include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "state/config.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/wake.h"
 

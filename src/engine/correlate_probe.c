@@ -7,7 +7,7 @@
  */
 #include "engine/correlate.h"
 #include "engine/correlate_internal.h"
-#include "engine/rotator.h"
+#include "engine/rotation_in_use.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/secret.h"

@@ -13,7 +13,6 @@
  * doctor_graph.c, doctor_secrets.c, doctor_nylas.c and doctor_notify.c.
  */
 #include "engine/doctor.h"
-
 #include "engine/doctor_int.h"
 #include "engine/preflight.h"
 #include "lib/log.h"

@@ -6,7 +6,7 @@
  * Graph subscription the daemon keeps.
  */
 #include "engine/doctor_int.h"
-#include "engine/rotator.h"
+#include "engine/rotation_in_use.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
 #include "outbound/graph.h"

@@ -4,7 +4,7 @@
  * it matches a live credential's hint, and when each credential ends.
  */
 #include "engine/doctor_int.h"
-#include "engine/rotator.h"
+#include "engine/rotation_in_use.h"
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "outbound/identity.h"

@@ -1,4 +1,6 @@
 #include "engine/expiry_poll.h"
+#include "engine/rotation_in_use.h"
+#include "engine/rotation_publish.h"
 #include "engine/rotator.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -9,6 +11,7 @@
 #include "proto/explain.h"
 #include "state/condition.h"
 #include "state/config.h"
+#include "state/rotation.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -60,22 +60,6 @@ struct notifier {
 
 /* ---- Queueing ---- */
 
-size_t
-notify_channels(const struct config *cfg, const char *names[4])
-{
-	size_t n = 0;
-
-	if (cfg->smtp_url != NULL && cfg->smtp_from != NULL)
-		names[n++] = "email";
-	if (cfg->slack_webhook_url != NULL)
-		names[n++] = "slack";
-	if (cfg->teams_webhook_url != NULL)
-		names[n++] = "teams";
-	if (cfg->webhook_url != NULL && cfg->webhook_secret != NULL)
-		names[n++] = "webhook";
-	return n;
-}
-
 /* A fresh id: "msg_" and 32 hex digits for webhooks, a Message-ID for mail. */
 static char *
 new_msg_id(const char *channel, const char *from)
@@ -193,7 +177,7 @@ add_rows(struct store *st, const struct config *cfg, const struct notice *n,
     const struct message *m, const char *ref, const char *const *owners, size_t n_owners)
 {
 	const char *names[4];
-	size_t n_ch = notify_channels(cfg, names), i, j;
+	size_t n_ch = config_notify_channels(cfg, names), i, j;
 	int added = 0, r;
 
 	for (i = 0; i < n_ch; i++) {
@@ -264,7 +248,7 @@ notify_queue_email(struct store *st, const struct config *cfg, const struct noti
 {
 	const char *names[4];
 
-	if (notify_channels(cfg, names) == 0 || strcmp(names[0], "email") != 0)
+	if (config_notify_channels(cfg, names) == 0 || strcmp(names[0], "email") != 0)
 		return 0;
 	return queue_rendered(st, cfg, n, ref, NULL, 0, to);
 }
@@ -484,7 +468,7 @@ static int
 channel_ready(const struct config *cfg, const char *channel)
 {
 	const char *names[4];
-	size_t i, k = notify_channels(cfg, names);
+	size_t i, k = config_notify_channels(cfg, names);
 
 	for (i = 0; i < k; i++)
 		if (strcmp(names[i], channel) == 0)
@@ -661,7 +645,7 @@ notifier_new(struct runtime *rt, struct http_client *hc)
 	n->timer = evtimer_new(rt->base, round_cb, n);
 	if (n->timer == NULL)
 		fatal("notify: cannot create a timer");
-	if (notify_channels(rt->cfg, names) == 0)
+	if (config_notify_channels(rt->cfg, names) == 0)
 		log_warn("notify: no channel is configured in [notify]: the owners will not hear "
 		    "of expiries, incidents or rotations (set smtp_url, slack_webhook_url, "
 		    "teams_webhook_url or webhook_url)");

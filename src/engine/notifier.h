@@ -42,12 +42,6 @@ void notifier_stop(struct notifier *n);
 size_t notifier_in_flight(const struct notifier *n);
 
 /*
- * The channels configured in [notify], for status: "email", "slack",
- * "teams", "webhook" as set in *names (at most 4).  The count.
- */
-size_t notify_channels(const struct config *cfg, const char *names[4]);
-
-/*
  * Queues notice n about ref for every recipient of every configured channel,
  * in one transaction of st: email to each address of owners (n_owners), one
  * row each for Slack, Teams and the webhook.  Recipients already holding this

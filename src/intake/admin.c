@@ -1,5 +1,4 @@
 #include "intake/admin.h"
-#include "engine/rotator.h"
 #include "intake/listener.h"
 #include "lib/crypto.h"
 #include "lib/json.h"
@@ -8,6 +7,7 @@
 #include "notice/status.h"
 #include "state/config.h"
 #include "state/incident.h"
+#include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
 #include "state/wake.h"

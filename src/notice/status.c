@@ -1,13 +1,13 @@
 #include "notice/status.h"
-#include "engine/notifier.h"
-#include "engine/rotator.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
 #include "state/condition.h"
 #include "state/config.h"
+#include "state/credentials.h"
 #include "state/health.h"
 #include "state/nylas_secrets.h"
+#include "state/rotation.h"
 #include "state/store.h"
 
 #include <stdarg.h>
@@ -74,20 +74,6 @@ parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
-/* A credential time as the expiry poll stored it: Unix seconds or an RFC 3339 string; 0 when absent. */
-static int64_t
-credential_time(const cJSON *cred, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cred, name);
-	int64_t t = 0;
-
-	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e12)
-		return (int64_t)v->valuedouble;
-	if (cJSON_IsString(v) && parse_time(v->valuestring, &t) == 0)
-		return t;
-	return 0;
-}
-
 static const char *
 credential_str(const cJSON *cred, const char *name)
 {
@@ -106,17 +92,17 @@ days_left(int64_t end, int64_t now)
 }
 
 static cJSON *
-secret_json(const cJSON *cred, const char *in_use_key, int64_t now)
+secret_json(const struct credential *cred, const char *in_use_key, int64_t now)
 {
 	cJSON *o = cJSON_CreateObject();
-	const char *key_id = credential_str(cred, "key_id");
-	const char *name = credential_str(cred, "display_name");
-	int64_t end = credential_time(cred, "end");
+	const char *key_id = cred->key_id;
+	const char *name = cred->display_name;
+	int64_t end = cred->end;
 
 	add_str_or_null(o, "key_id", key_id);
-	add_str_or_null(o, "hint", credential_str(cred, "hint"));
+	add_str_or_null(o, "hint", cred->hint);
 	add_str_or_null(o, "display_name", name);
-	add_time(o, "start", credential_time(cred, "start"));
+	add_time(o, "start", cred->start);
 	add_time(o, "end", end);
 	cJSON_AddBoolToObject(o, "in_use", key_id != NULL && in_use_key != NULL &&
 	    strcmp(key_id, in_use_key) == 0);
@@ -138,48 +124,25 @@ get_value(struct store *st, const char *app, const char *key, char **out)
 static int
 add_secrets(cJSON *app_obj, struct store *st, const char *app, int64_t now)
 {
-	char *creds = NULL, *key = NULL, *why = NULL, *read_at = NULL;
-	cJSON *list = cJSON_AddArrayToObject(app_obj, "secrets"), *parsed = NULL, *c;
-	int64_t t = 0;
-	int n = 0, rc = -1;
+	cJSON *list = cJSON_AddArrayToObject(app_obj, "secrets");
+	struct credentials c;
+	size_t i;
 
-	if (get_value(st, app, "password_credentials", &creds) == -1 ||
-	    get_value(st, app, "in_use_key_id", &key) == -1 ||
-	    get_value(st, app, "in_use_why", &why) == -1 ||
-	    get_value(st, app, "secrets_read_at", &read_at) == -1)
-		goto out;
-	/* The expiry poll stores "" for whichever of the two does not apply. */
-	if (key != NULL && key[0] == '\0') {
-		free(key);
-		key = NULL;
-	}
-	if (why != NULL && why[0] == '\0') {
-		free(why);
-		why = NULL;
-	}
-	if (creds != NULL)
-		parsed = cJSON_Parse(creds);
-	cJSON_ArrayForEach(c, parsed) {
-		if (cJSON_IsObject(c) && n++ < MAX_SECRETS)
-			cJSON_AddItemToArray(list, secret_json(c, key, now));
-	}
-	add_str_or_null(app_obj, "in_use_key_id", key);
-	if (why != NULL)
-		cJSON_AddStringToObject(app_obj, "in_use_why", why);
-	else if (creds == NULL)
+	if (credentials_load(st, app, &c) == -1)
+		return -1;
+	for (i = 0; i < c.n && i < MAX_SECRETS; i++)
+		cJSON_AddItemToArray(list, secret_json(&c.list[i], c.in_use_key_id, now));
+	add_str_or_null(app_obj, "in_use_key_id", c.in_use_key_id);
+	if (c.in_use_why != NULL)
+		cJSON_AddStringToObject(app_obj, "in_use_why", c.in_use_why);
+	else if (!c.read)
 		cJSON_AddStringToObject(app_obj, "in_use_why", "secrets not read from Graph yet");
 	else
 		cJSON_AddNullToObject(app_obj, "in_use_why");
-	if (read_at != NULL && parse_time(read_at, &t) == 0)
-		add_time(app_obj, "secrets_read_at", t);
-	rc = 0;
-out:
-	cJSON_Delete(parsed);
-	free(creds);
-	free(key);
-	free(why);
-	free(read_at);
-	return rc;
+	if (c.read_at != 0)
+		add_time(app_obj, "secrets_read_at", c.read_at);
+	credentials_clear(&c);
+	return 0;
 }
 
 /*
@@ -413,7 +376,7 @@ add_notifications(cJSON *app_obj, struct store *st, const struct config *cfg, co
 	cJSON *o = cJSON_AddObjectToObject(app_obj, "notifications"), *ch;
 	struct store_outbox_stats stats;
 	const char *names[4];
-	size_t i, n = notify_channels(cfg, names);
+	size_t i, n = config_notify_channels(cfg, names);
 
 	ch = cJSON_AddArrayToObject(o, "channels");
 	for (i = 0; i < n; i++)

@@ -6,10 +6,10 @@
  * worth another try, or final.  Whether and when to try again is
  * http_client.c's decision.
  */
-#include "outbound/http_client.h"
-#include "outbound/http_client_int.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "outbound/http_client.h"
+#include "outbound/http_client_int.h"
 
 #include <ctype.h>
 #include <stdlib.h>

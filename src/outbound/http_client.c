@@ -5,12 +5,12 @@
  * the metrics, and the one call of the caller's callback.
  */
 #include "outbound/http_client.h"
-#include "outbound/http_client_int.h"
-#include "outbound/http_retry.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "outbound/http_client_int.h"
+#include "outbound/http_retry.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,11 +6,11 @@
  * into a request of the client's own: the header list with the bearer in
  * wiped memory, the limits with their defaults, a request id.
  */
-#include "outbound/http_client.h"
-#include "outbound/http_client_int.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "outbound/http_client.h"
+#include "outbound/http_client_int.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -10,9 +10,9 @@
  * config_env.c, config_values.c, config_cross.c, config_files.c).
  */
 #include "state/config.h"
-#include "state/config_keys.h"
 #include "lib/secret.h"
 #include "lib/util.h"
+#include "state/config_keys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -489,4 +489,20 @@ config_public_endpoint(const struct config *cfg, const char *path, const char *a
 	while (n > 0 && p[n - 1] == '/')
 		n--;
 	return xasprintf("%.*s%s%s", (int)n, p, path, app);
+}
+
+size_t
+config_notify_channels(const struct config *cfg, const char *names[4])
+{
+	size_t n = 0;
+
+	if (cfg->smtp_url != NULL && cfg->smtp_from != NULL)
+		names[n++] = "email";
+	if (cfg->slack_webhook_url != NULL)
+		names[n++] = "slack";
+	if (cfg->teams_webhook_url != NULL)
+		names[n++] = "teams";
+	if (cfg->webhook_url != NULL && cfg->webhook_secret != NULL)
+		names[n++] = "webhook";
+	return n;
 }

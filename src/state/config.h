@@ -175,4 +175,10 @@ int config_parse_cidr(const char *s, struct cidr *out);
 /* 1 when the socket address (AF_INET/AF_INET6, v4-mapped v6 included) is inside one of the networks. */
 int config_addr_trusted(const struct config *cfg, const struct sockaddr *sa);
 
+/*
+ * The channels configured in [notify], for status: "email", "slack",
+ * "teams", "webhook" as set in *names (at most 4).  The count.
+ */
+size_t config_notify_channels(const struct config *cfg, const char *names[4]);
+
 #endif

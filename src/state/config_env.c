@@ -4,11 +4,11 @@
  * whatever the file said.
  */
 #include "state/config_env.h"
+#include "lib/util.h"
 #include "state/config.h"
 #include "state/config_keys.h"
 #include "state/config_lex.h"
 #include "state/config_parser.h"
-#include "lib/util.h"
 
 #include <ctype.h>
 #include <stdlib.h>

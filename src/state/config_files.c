@@ -5,13 +5,13 @@
  * whsec_ key, or a channel URL kept out of the config).
  */
 #include "state/config_files.h"
+#include "lib/crypto.h"
+#include "lib/secret.h"
+#include "lib/util.h"
 #include "state/config.h"
 #include "state/config_keys.h"
 #include "state/config_parser.h"
 #include "state/config_values.h"
-#include "lib/crypto.h"
-#include "lib/secret.h"
-#include "lib/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,10 +5,10 @@
  * later (config_values.c), so a bad value does not hide the next problem.
  */
 #include "state/config_lex.h"
+#include "lib/util.h"
 #include "state/config.h"
 #include "state/config_keys.h"
 #include "state/config_parser.h"
-#include "lib/util.h"
 
 #include <ctype.h>
 #include <string.h>

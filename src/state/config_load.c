@@ -17,6 +17,7 @@
  * config_values.c, config_cross.c and config_files.c; phase 6 is here.
  */
 #include "state/config_load.h"
+#include "lib/util.h"
 #include "state/config.h"
 #include "state/config_cross.h"
 #include "state/config_env.h"
@@ -25,7 +26,6 @@
 #include "state/config_lex.h"
 #include "state/config_parser.h"
 #include "state/config_values.h"
-#include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,8 +5,8 @@
  * caller of config_load.
  */
 #include "state/config_parser.h"
-#include "state/config.h"
 #include "lib/util.h"
+#include "state/config.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

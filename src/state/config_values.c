@@ -5,11 +5,11 @@
  * config_app.
  */
 #include "state/config_values.h"
+#include "lib/util.h"
 #include "state/config.h"
 #include "state/config_keys.h"
 #include "state/config_lex.h"
 #include "state/config_parser.h"
-#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -40,13 +40,13 @@ test_channels(void)
 	const char *names[4];
 
 	memset(&cfg, 0, sizeof(cfg));
-	TAP_OK(notify_channels(&cfg, names) == 0, "channels: none configured");
+	TAP_OK(config_notify_channels(&cfg, names) == 0, "channels: none configured");
 	cfg.smtp_url = W("smtp://127.0.0.1:25");
-	TAP_OK(notify_channels(&cfg, names) == 0, "channels: email needs smtp_from too");
+	TAP_OK(config_notify_channels(&cfg, names) == 0, "channels: email needs smtp_from too");
 	cfg.smtp_from = W("rekey@example.com");
 	cfg.teams_webhook_url = W("https://t.example.com/x");
 	cfg.webhook_url = W("https://w.example.com/x");
-	TAP_OK(notify_channels(&cfg, names) == 2 && strcmp(names[0], "email") == 0 &&
+	TAP_OK(config_notify_channels(&cfg, names) == 2 && strcmp(names[0], "email") == 0 &&
 	    strcmp(names[1], "teams") == 0, "channels: the webhook needs its secret");
 }
 

@@ -4,11 +4,12 @@
  * modes), approval, and which secret Nylas uses (by the hint of
  * current_secret_file, or the last published rotation).
  */
-#include "engine/rotator.h"
+#include "engine/rotation_in_use.h"
 #include "lib/crypto.h"
 #include "lib/secret.h"
 #include "outbound/graph.h"
 #include "state/config.h"
+#include "state/rotation.h"
 #include "state/store.h"
 #include "tap.h"
 #include "lib/util.h"

@@ -6,7 +6,7 @@
  * by which facts change it.  Then properties the design demands are checked
  * over the same combinations.
  */
-#include "engine/rotator.h"
+#include "state/rotation.h"
 #include "tap.h"
 
 #include <stdio.h>

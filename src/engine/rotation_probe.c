@@ -1,0 +1,164 @@
+/*
+ * rotation_probe: a rotation's token requests to the identity platform.
+ * testing probes the new secret until enough acceptances in a row show that
+ * it has propagated; watching probes the published secret for
+ * secret_watch_period and, when it is refused, the old one (to roll back).
+ */
+#include "engine/rotator_internal.h"
+#include "lib/log.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "outbound/identity.h"
+#include "state/config.h"
+#include "state/rotation.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+probe_cb(const struct identity_result *res, void *arg)
+{
+	struct probe *p = arg;
+	struct app_rot *a = p->a;
+	char *why;
+
+	free(p);
+	if (a == NULL)
+		return;
+	a->probe = NULL;
+	if (res->status == IDENTITY_CANCELLED)
+		return;
+	call_done(a);
+	if (res->status == IDENTITY_OK) {
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		return;
+	}
+	if (res->status == IDENTITY_REJECTED) {
+		/* Most likely propagation: a new secret is refused for a few seconds. */
+		why = xasprintf("the identity platform refuses the new secret: AADSTS%lld (%s)%s",
+		    (long long)(res->aad ? res->aad->code : 0),
+		    identity_err_name(res->aad ? res->aad->kind : IDENTITY_ERR_OTHER),
+		    a->row.test_ok > 0 ? " after it was accepted (not yet everywhere)" : "");
+		/* A refusal breaks the run: the acceptances are counted again from none. */
+		a->row.test_ok = 0;
+		decide(a, ROTATION_OUTCOME_REJECTED, why, -1);
+	} else {
+		why = xasprintf("token request: %s", res->detail ? res->detail : "failed");
+		decide(a, ROTATION_OUTCOME_RETRYABLE, why, -1);
+	}
+	free(why);
+}
+
+void
+test_secret(struct app_rot *a)
+{
+	struct secret *s = new_secret(a);
+	struct probe *p;
+
+	if (s == NULL) {
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->a = a;
+	call_started(a, "testing");
+	if (identity_probe_secret(a->r->hc, a->app, s, probe_cb, p) == -1) {
+		free(p);
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
+	} else {
+		a->probe = p;
+	}
+	secret_free(s);
+}
+
+/* ---- watching ---- */
+
+/* Sends a token request with s; cb gets the answer.  0, or -1 when it could not be sent. */
+static int
+probe_with(struct app_rot *a, const struct secret *s, identity_cb cb)
+{
+	struct probe *p = xcalloc(1, sizeof(*p));
+
+	p->a = a;
+	call_started(a, strcmp(a->row.state, rotation_state_name(ROTATION_WATCHING)) == 0 ?
+	    "watching" : "testing");
+	if (identity_probe_secret(a->r->hc, a->app, s, cb, p) == -1) {
+		free(p);
+		return -1;
+	}
+	a->probe = p;
+	return 0;
+}
+
+/* The app_rot of a probe's answer, or NULL when it is to be ignored (freed rotator, cancelled). */
+static struct app_rot *
+probe_answered(struct probe *p, const struct identity_result *res)
+{
+	struct app_rot *a = p->a;
+
+	free(p);
+	if (a == NULL)
+		return NULL;
+	a->probe = NULL;
+	if (res->status == IDENTITY_CANCELLED)
+		return NULL;
+	call_done(a);
+	return a;
+}
+
+static void
+watch_old_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+
+	if (a == NULL)
+		return;
+	a->old_works = res->status == IDENTITY_OK;
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: the new secret is "
+	    "refused and the old one %s", a->row.id, a->old_works ? "still works: rolling back" :
+	    "is refused too: looking again");
+	decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+	    "published secret", -1);
+	a->old_works = 0;
+}
+
+static void
+watch_new_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+	struct secret *old;
+
+	if (a == NULL)
+		return;
+	if (res->status == IDENTITY_OK) {
+		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		return;
+	}
+	if (res->status != IDENTITY_REJECTED) {
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "watching: the token request failed", -1);
+		return;
+	}
+	/* Refused after publishing: does the old secret still work? */
+	old = old_secret(a);
+	if (old == NULL || probe_with(a, old, watch_old_cb) == -1)
+		decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+		    "published secret", -1);
+	secret_free(old);
+}
+
+/* watching: a token request with the published secret, every secret_watch_interval_ms. */
+void
+watch(struct app_rot *a)
+{
+	struct secret *s = new_secret(a);
+
+	if (s == NULL) {
+		decide(a, ROTATION_OUTCOME_PERMANENT,
+		    "the stored secret cannot be unsealed with the master key", -1);
+		return;
+	}
+	if (probe_with(a, s, watch_new_cb) == -1)
+		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
+	secret_free(s);
+}
