@@ -65,7 +65,7 @@ add_encoded_subject(struct wbuf *b, const char *s)
 	wbuf_add_str(b, "Subject:");
 	while (i < n) {
 		for (take = 0; i + take < n; take += len) {
-			len = utf8_char(p + i + take, n - i - take);
+			len = clean_utf8_char(p + i + take, n - i - take);
 			if (len == 0)
 				len = 1;
 			if (take + len > EW_CHUNK)

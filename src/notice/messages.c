@@ -37,13 +37,13 @@ set_err(char **err, const char *fmt, ...)
 static int
 field_set(const struct notice *n, const char *name)
 {
-	const struct field *f = field_named(name);
+	const struct clean_field *f = clean_field_named(name);
 
 	if (f == NULL)
 		return 0;
-	if (f->type == FIELD_STR)
-		return field_cstr(n, f) != NULL;
-	return field_int(n, f) > 0;
+	if (f->type == CLEAN_FIELD_STR)
+		return clean_field_cstr(n, f) != NULL;
+	return clean_field_int(n, f) > 0;
 }
 
 /* A link for a person to open: http(s), no spaces, quotes or angle brackets. */
@@ -54,7 +54,7 @@ url_ok(const char *url)
 
 	if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0)
 		return 0;
-	if (strlen(url) > MAX_URL)
+	if (strlen(url) > CLEAN_MAX_URL)
 		return 0;
 	for (p = (const unsigned char *)url; *p != '\0'; p++) {
 		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>')

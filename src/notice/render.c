@@ -21,6 +21,8 @@
 
 /* Slack allows 3000 characters in a section's text; bytes are never fewer. */
 #define SLACK_SECTION_MAX 2900
+/* Bytes of any field in the webhook body. */
+#define MAX_WEBHOOK_FIELD 4096
 
 /* ---- Rendering: plain text ---- */
 
@@ -121,13 +123,13 @@ slack_escape(struct wbuf *b, const char *s, size_t max)
 	size_t len, n;
 
 	while (*p != '\0') {
-		len = utf8_char(p, strlen((const char *)p));
+		len = clean_utf8_char(p, strlen((const char *)p));
 		if (len == 0)
 			len = 1;
 		esc = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
 		n = esc != NULL ? strlen(esc) : len;
-		if (b->len + n + sizeof(ellipsis) > max) {
-			wbuf_add_str(b, ellipsis);
+		if (b->len + n + sizeof(clean_ellipsis) > max) {
+			wbuf_add_str(b, clean_ellipsis);
 			return;
 		}
 		if (esc != NULL)
@@ -353,24 +355,24 @@ render_teams(const struct doc *d)
 static void
 webhook_fields(cJSON *data, const struct notice *raw, const struct notice *n, int incident)
 {
-	const struct field *f;
+	const struct clean_field *f;
 	char *clean;
 	size_t i;
 
-	for (i = 0; i < N_FIELDS; i++) {
-		f = &fields[i];
-		if (f->type == FIELD_STR) {
+	for (i = 0; i < CLEAN_N_FIELDS; i++) {
+		f = &clean_fields[i];
+		if (f->type == CLEAN_FIELD_STR) {
 			/* The cleaned copy says whether it is set; the raw one keeps its lines. */
-			if (field_cstr(n, f) == NULL)
+			if (clean_field_cstr(n, f) == NULL)
 				continue;
-			clean = clean_text(field_cstr(raw, f), MAX_WEBHOOK_FIELD, 0);
+			clean = clean_text(clean_field_cstr(raw, f), MAX_WEBHOOK_FIELD, 0);
 			cJSON_AddStringToObject(data, f->name, clean);
 			free(clean);
-		} else if (f->type == FIELD_TIME && field_int(n, f) > 0) {
-			cJSON_AddStringToObject(data, f->name, rfc3339(field_int(n, f)).s);
-		} else if ((f->type == FIELD_NUM && field_int(n, f) > 0) ||
-		    (f->type == FIELD_COUNT && incident)) {
-			cJSON_AddNumberToObject(data, f->name, (double)field_int(n, f));
+		} else if (f->type == CLEAN_FIELD_TIME && clean_field_int(n, f) > 0) {
+			cJSON_AddStringToObject(data, f->name, rfc3339(clean_field_int(n, f)).s);
+		} else if ((f->type == CLEAN_FIELD_NUM && clean_field_int(n, f) > 0) ||
+		    (f->type == CLEAN_FIELD_COUNT && incident)) {
+			cJSON_AddNumberToObject(data, f->name, (double)clean_field_int(n, f));
 		}
 	}
 }
@@ -393,7 +395,8 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 	webhook_fields(data, raw, n, incident);
 	if (d->c->n_evidence > 0) {
 		ev = cJSON_AddArrayToObject(data, "evidence");
-		for (i = 0; i < raw->n_evidence && cJSON_GetArraySize(ev) < MAX_EVIDENCE; i++) {
+		for (i = 0; i < raw->n_evidence &&
+		    cJSON_GetArraySize(ev) < CLEAN_MAX_EVIDENCE; i++) {
 			if (raw->evidence[i] == NULL || raw->evidence[i][0] == '\0')
 				continue;
 			clean = clean_text(raw->evidence[i], MAX_WEBHOOK_FIELD, 0);

@@ -166,11 +166,11 @@ char *
 key_words(const char *key_id, const char *hint)
 {
 	if (key_id != NULL && hint != NULL)
-		return xasprintf("keyId %s, hint %s%s", key_id, hint, ellipsis);
+		return xasprintf("keyId %s, hint %s%s", key_id, hint, clean_ellipsis);
 	if (key_id != NULL)
 		return xasprintf("keyId %s", key_id);
 	if (hint != NULL)
-		return xasprintf("hint %s%s", hint, ellipsis);
+		return xasprintf("hint %s%s", hint, clean_ellipsis);
 	return xstrdup("unknown");
 }
 
@@ -184,9 +184,9 @@ key_short(const char *key_id, const char *hint)
 		return xstrdup("?");
 	s = clean_text(hint != NULL ? hint : key_id, hint != NULL ? 16 : 8, 1);
 	/* clean_text ends a cut string with the ellipsis already. */
-	if (strstr(s, ellipsis) != NULL)
+	if (strstr(s, clean_ellipsis) != NULL)
 		return s;
-	out = xasprintf("%s%s", s, ellipsis);
+	out = xasprintf("%s%s", s, clean_ellipsis);
 	free(s);
 	return out;
 }
