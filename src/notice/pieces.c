@@ -20,12 +20,12 @@ fact_details(struct doc *d)
 	char *cfg;
 
 	if (d->n->status_hint != NULL) {
-		fact(d, "Details", "%s", d->n->status_hint);
+		doc_fact(d, "Details", "%s", d->n->status_hint);
 		return;
 	}
 	cfg = d->n->config_path != NULL ? shell_word(d->n->config_path) :
 	    xstrdup(config_placeholder);
-	fact(d, "Details", "rekey status -c %s", cfg);
+	doc_fact(d, "Details", "rekey status -c %s", cfg);
 	free(cfg);
 }
 
@@ -33,8 +33,8 @@ void
 fact_app(struct doc *d)
 {
 	if (d->n->azure_client_id != NULL)
-		fact(d, "Azure app (client id)", "%s", d->n->azure_client_id);
-	fact(d, "rekey app", "%s", d->n->app);
+		doc_fact(d, "Azure app (client id)", "%s", d->n->azure_client_id);
+	doc_fact(d, "rekey app", "%s", d->n->app);
 }
 
 static void
@@ -44,11 +44,12 @@ evidence(struct doc *d)
 
 	if (d->c->n_evidence == 0)
 		return;
-	para(d, "Evidence:");
+	doc_para(d, "Evidence:");
 	for (i = 0; i < d->c->n_evidence; i++)
-		add_part(d, PART_ITEM, NULL, xstrdup(d->c->evidence[i]));
+		doc_add_part(d, DOC_PART_ITEM, NULL, xstrdup(d->c->evidence[i]));
 	if (d->c->evidence_left > 0)
-		add_part(d, PART_ITEM, NULL, xasprintf("(%zu more not shown)", d->c->evidence_left));
+		doc_add_part(d, DOC_PART_ITEM, NULL,
+		    xasprintf("(%zu more not shown)", d->c->evidence_left));
 }
 
 int64_t
@@ -65,17 +66,17 @@ incident_block(struct doc *d)
 	const struct cause_info *ci = cause_find(n->cause);
 
 	if (ci != NULL)
-		para(d, "%s", ci->what);
+		doc_para(d, "%s", ci->what);
 	if (n->incident_id != NULL)
-		fact(d, "Incident", "%s", n->incident_id);
+		doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
-		fact(d, "Cause", "%s (%s)", ci->title, ci->name);
+		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		fact(d, "Opened", "%s", rfc3339(n->opened_at_ms).s);
+		doc_fact(d, "Opened", "%s", rfc3339(n->opened_at_ms).s);
 	/* A rotation's notice may name its incident without its counts. */
 	if (n->incident_id != NULL && (n->affected > 0 || n->kind == NOTICE_INCIDENT_OPENED)) {
-		fact(d, "Users affected", "%lld", (long long)n->affected);
-		fact(d, "Signed in again", "%lld", (long long)n->recovered);
+		doc_fact(d, "Users affected", "%lld", (long long)n->affected);
+		doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
 	}
 	evidence(d);
 }
@@ -92,20 +93,22 @@ users_left(struct doc *d, int fixed)
 	const struct cause_info *ci = cause_find(n->cause);
 
 	if (n->affected <= 0 && fixed)
-		para(d, "The users whose grants expired while the secret was broken must sign in "
-		    "again to the app. rekey tracks them and sends progress digests until all have.");
+		doc_para(d, "The users whose grants expired while the secret was broken must sign "
+		    "in again to the app. rekey tracks them and sends progress digests until all "
+		    "have.");
 	else if (n->affected <= 0)
-		para(d, "The users whose grants expired cannot use the app's mail and calendar "
+		doc_para(d, "The users whose grants expired cannot use the app's mail and calendar "
 		    "features until %s; then each must sign in again.",
 		    ci != NULL && !ci->secret ? "the cause is fixed" : "a new secret is in place");
 	else if (fixed)
-		para(d, "%s must sign in again to the app (their grants expired while the secret "
-		    "was broken); %lld %s so far, %lld to go. rekey tracks them and sends progress "
-		    "digests until all have.", users(n->affected).s, (long long)n->recovered,
-		    n->recovered == 1 ? "has" : "have", (long long)remaining(n));
+		doc_para(d, "%s must sign in again to the app (their grants expired while the "
+		    "secret was broken); %lld %s so far, %lld to go. rekey tracks them and sends "
+		    "progress digests until all have.", users(n->affected).s,
+		    (long long)n->recovered, n->recovered == 1 ? "has" : "have",
+		    (long long)remaining(n));
 	else
-		para(d, "%s cannot use the app's mail and calendar features until %s; then each "
-		    "must sign in again (%lld %s so far).", users(remaining(n)).s,
+		doc_para(d, "%s cannot use the app's mail and calendar features until %s; then "
+		    "each must sign in again (%lld %s so far).", users(remaining(n)).s,
 		    ci != NULL && !ci->secret ? "the cause is fixed" : "a new secret is in place",
 		    (long long)n->recovered, n->recovered == 1 ? "has" : "have");
 	fact_details(d);
@@ -137,17 +140,18 @@ rotation_why(struct doc *d)
 		return;
 	}
 	if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "manual") == 0) {
-		para(d, "An operator asked for this rotation (rekey rotate or the admin API).");
+		doc_para(d, "An operator asked for this rotation (rekey rotate or the admin API).");
 		return;
 	}
 	if (n->end_ms > 0) {
 		k = key_words(n->old_key_id != NULL ? n->old_key_id : n->key_id,
 		    n->old_hint != NULL ? n->old_hint : n->hint);
-		para(d, "The secret in use (%s) ends at %s, so rekey rotates it ahead of time.",
+		doc_para(d, "The secret in use (%s) ends at %s, so rekey rotates it ahead of time.",
 		    k, rfc3339(n->end_ms).s);
 		free(k);
 	} else if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "proactive") == 0) {
-		para(d, "The secret in use is close to its end, so rekey rotates it ahead of time.");
+		doc_para(d, "The secret in use is close to its end, so rekey rotates it ahead of "
+		    "time.");
 	}
 }
 
@@ -157,12 +161,13 @@ fact_rotation(struct doc *d)
 	const struct notice *n = d->n;
 
 	if (n->rotation_reason != NULL && n->rotation_mode != NULL)
-		fact(d, "Rotation", "%s (%s; mode %s)", n->rotation_id,
+		doc_fact(d, "Rotation", "%s (%s; mode %s)", n->rotation_id,
 		    reason_words(n->rotation_reason), n->rotation_mode);
 	else if (n->rotation_reason != NULL)
-		fact(d, "Rotation", "%s (%s)", n->rotation_id, reason_words(n->rotation_reason));
+		doc_fact(d, "Rotation", "%s (%s)", n->rotation_id,
+		    reason_words(n->rotation_reason));
 	else
-		fact(d, "Rotation", "%s", n->rotation_id);
+		doc_fact(d, "Rotation", "%s", n->rotation_id);
 }
 
 void
@@ -171,6 +176,7 @@ fact_lifetime(struct doc *d)
 	const struct notice *n = d->n;
 
 	if (n->lifetime_granted_days > 0 && n->lifetime_requested_days > n->lifetime_granted_days)
-		fact(d, "Lifetime", "%lld days (%lld asked for; the tenant's policy refused it)",
+		doc_fact(d, "Lifetime",
+		    "%lld days (%lld asked for; the tenant's policy refused it)",
 		    (long long)n->lifetime_granted_days, (long long)n->lifetime_requested_days);
 }

@@ -226,7 +226,7 @@ rekey_command(struct doc *d, const char *verb, const char *arg)
 	char *a = arg == NULL ? NULL : arg == rotation_placeholder ? xstrdup(arg) :
 	    shell_word(arg);
 
-	command(d, "rekey %s -c %s%s%s", verb, cfg, a != NULL ? " " : "", a != NULL ? a : "");
+	doc_command(d, "rekey %s -c %s%s%s", verb, cfg, a != NULL ? " " : "", a != NULL ? a : "");
 	free(cfg);
 	free(a);
 }
