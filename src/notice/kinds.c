@@ -18,9 +18,9 @@ static void
 when_rotates(const struct notice *n, char *buf, size_t size)
 {
 	if (n->rotate_at_ms > n->now_ms)
-		snprintf(buf, size, "at %s", rfc3339(n->rotate_at_ms).s);
+		snprintf(buf, size, "at %s", words_rfc3339(n->rotate_at_ms).s);
 	else if (n->rotate_at_ms > 0)
-		snprintf(buf, size, "now (it was due at %s)", rfc3339(n->rotate_at_ms).s);
+		snprintf(buf, size, "now (it was due at %s)", words_rfc3339(n->rotate_at_ms).s);
 	else
 		snprintf(buf, size, "before it ends (rotate_before)");
 }
@@ -32,26 +32,26 @@ warning_plan(struct doc *d)
 	char when[96];
 
 	when_rotates(n, when, sizeof(when));
-	switch (mode_of(n->rotation_mode)) {
-	case MODE_APPROVE:
+	switch (words_mode_of(n->rotation_mode)) {
+	case WORDS_MODE_APPROVE:
 		doc_para(d, "rotation_mode is approve: rekey plans a rotation %s and then waits "
 		    "for approval. Nothing changes until someone approves it, and the secret ends "
-		    "at %s all the same.", when, rfc3339(n->end_ms).s);
+		    "at %s all the same.", when, words_rfc3339(n->end_ms).s);
 		if (n->rotation_id != NULL) {
 			doc_para(d, "Approve it with:");
-			rekey_command(d, "approve", n->rotation_id);
+			words_rekey_command(d, "approve", n->rotation_id);
 		} else {
 			doc_para(d, "Once it is planned, approve it with the rotation id that "
 			    "rekey status shows:");
-			rekey_command(d, "approve", rotation_placeholder);
+			words_rekey_command(d, "approve", words_rotation_placeholder);
 		}
 		break;
-	case MODE_DRY_RUN:
+	case WORDS_MODE_DRY_RUN:
 		doc_para(d, "rotation_mode is dry-run: rekey will change nothing, in Azure or in "
 		    "Nylas. Replace the secret before %s: add a new client secret to the Azure "
 		    "app, put it into the Nylas connector, then delete the old one. Or set "
 		    "rotation_mode = auto for the app and restart rekey, which then rotates it.",
-		    rfc3339(n->end_ms).s);
+		    words_rfc3339(n->end_ms).s);
 		break;
 	default:
 		doc_para(d, "rekey rotates it automatically %s: it adds a new secret, tests it and "
@@ -66,34 +66,38 @@ static void
 build_expiry_warning(struct doc *d)
 {
 	const struct notice *n = d->n;
-	char *k = key_words(n->key_id, n->hint), *ks = key_short(n->key_id, n->hint);
+	char *k = words_key(n->key_id, n->hint), *ks = words_key_short(n->key_id, n->hint);
 	char when[96];
 
 	if (n->end_ms > n->now_ms) {
-		doc_subject(d, "Secret %s expires in %s", ks, days_left(n->end_ms, n->now_ms).s);
+		doc_subject(d, "Secret %s expires in %s", ks,
+		    words_days_left(n->end_ms, n->now_ms).s);
 		doc_para(d, "The client secret that the Nylas connector of app %s uses (%s) ends "
 		    "at %s, in %s. When it ends, Microsoft refuses it and the grants of every user "
 		    "of the app stop working until a new secret is in place.", n->app, k,
-		    rfc3339(n->end_ms).s, days_left(n->end_ms, n->now_ms).s);
+		    words_rfc3339(n->end_ms).s, words_days_left(n->end_ms, n->now_ms).s);
 	} else {
 		doc_subject(d, "Secret %s has expired", ks);
 		doc_para(d, "The client secret that the Nylas connector of app %s uses (%s) ended "
 		    "at %s. Microsoft refuses it: the grants of every user of the app stop working "
-		    "until a new secret is in place.", n->app, k, rfc3339(n->end_ms).s);
+		    "until a new secret is in place.", n->app, k, words_rfc3339(n->end_ms).s);
 	}
 	doc_heading(d, "What rekey will do");
 	warning_plan(d);
 	doc_heading(d, "Facts");
 	doc_fact(d, "Secret", "%s", k);
-	doc_fact(d, "Ends", "%s (%s%s)", rfc3339(n->end_ms).s, n->end_ms > n->now_ms ? "in " : "",
-	    n->end_ms > n->now_ms ? days_left(n->end_ms, n->now_ms).s : "passed");
+	doc_fact(d, "Ends", "%s (%s%s)", words_rfc3339(n->end_ms).s,
+	    n->end_ms > n->now_ms ? "in " : "",
+	    n->end_ms > n->now_ms ? words_days_left(n->end_ms, n->now_ms).s : "passed");
 	when_rotates(n, when, sizeof(when));
-	doc_fact(d, "Rotation", "%s%s", when, mode_of(n->rotation_mode) == MODE_DRY_RUN ?
+	doc_fact(d, "Rotation", "%s%s", when,
+	    words_mode_of(n->rotation_mode) == WORDS_MODE_DRY_RUN ?
 	    " (dry run: nothing will be changed)" : "");
 	if (n->rotation_mode != NULL)
 		doc_fact(d, "Rotation mode", "%s", n->rotation_mode);
 	if (n->threshold_s > 0)
-		doc_fact(d, "Warning", "the %s mark of warn_before", duration_s(n->threshold_s).s);
+		doc_fact(d, "Warning", "the %s mark of warn_before",
+		    words_duration_s(n->threshold_s).s);
 	fact_app(d);
 	fact_details(d);
 	free(k);
@@ -101,24 +105,24 @@ build_expiry_warning(struct doc *d)
 }
 
 static void
-incident_subject(struct doc *d, const struct cause_info *ci)
+incident_subject(struct doc *d, const struct words_cause *ci)
 {
 	const struct notice *n = d->n;
 	const char *mode;
 
 	if (ci->secret) {
-		switch (mode_of(n->rotation_mode)) {
-		case MODE_APPROVE: mode = "rotation waits for approval"; break;
-		case MODE_DRY_RUN: mode = "dry-run mode: replace the secret by hand"; break;
-		case MODE_AUTO: mode = "rotating now"; break;
+		switch (words_mode_of(n->rotation_mode)) {
+		case WORDS_MODE_APPROVE: mode = "rotation waits for approval"; break;
+		case WORDS_MODE_DRY_RUN: mode = "dry-run mode: replace the secret by hand"; break;
+		case WORDS_MODE_AUTO: mode = "rotating now"; break;
 		default: mode = "rotation planned"; break;
 		}
-		doc_subject(d, "%s: %s cut off, %s", ci->title, users(n->affected).s, mode);
+		doc_subject(d, "%s: %s cut off, %s", ci->title, words_users(n->affected).s, mode);
 	} else if (ci->user) {
 		doc_subject(d, "%s: %s affected, no secret rotated", ci->title,
-		    users(n->affected).s);
+		    words_users(n->affected).s);
 	} else {
-		doc_subject(d, "%s: %s affected", ci->title, users(n->affected).s);
+		doc_subject(d, "%s: %s affected", ci->title, words_users(n->affected).s);
 	}
 }
 
@@ -128,20 +132,20 @@ incident_secret_plan(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	switch (mode_of(n->rotation_mode)) {
-	case MODE_APPROVE:
+	switch (words_mode_of(n->rotation_mode)) {
+	case WORDS_MODE_APPROVE:
 		doc_para(d, "rotation_mode is approve: rekey has planned a rotation of the client "
 		    "secret and waits for approval. Users stay cut off until it runs. Approve it "
 		    "with:");
-		rekey_command(d, "approve", n->rotation_id != NULL ? n->rotation_id :
-		    rotation_placeholder);
+		words_rekey_command(d, "approve", n->rotation_id != NULL ? n->rotation_id :
+		    words_rotation_placeholder);
 		break;
-	case MODE_DRY_RUN:
+	case WORDS_MODE_DRY_RUN:
 		doc_para(d, "rotation_mode is dry-run: rekey changes nothing. Users stay cut off "
 		    "until the secret is replaced: add a new client secret to the Azure app and "
 		    "put it into the Nylas connector, or set rotation_mode = auto for the app, "
 		    "restart rekey and run:");
-		rekey_command(d, "rotate", n->app);
+		words_rekey_command(d, "rotate", n->app);
 		break;
 	default:
 		doc_para(d, "rekey is replacing the client secret now: it adds a new secret, tests "
@@ -154,7 +158,7 @@ incident_secret_plan(struct doc *d)
 }
 
 static void
-incident_user_plan(struct doc *d, const struct cause_info *ci)
+incident_user_plan(struct doc *d, const struct words_cause *ci)
 {
 	doc_para(d, "No client secret was rotated: the cause is on the user's side, not the app's. "
 	    "The app's secret is fine and other users are not affected by this.");
@@ -174,12 +178,12 @@ static void
 build_incident_opened(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	incident_subject(d, ci);
 	if (ci->user)
 		doc_para(d, "The Microsoft grant%s of %s of app %s expired because of a change to "
-		    "the %s: %s.", n->affected == 1 ? "" : "s", users(n->affected).s, n->app,
+		    "the %s: %s.", n->affected == 1 ? "" : "s", words_users(n->affected).s, n->app,
 		    n->affected == 1 ? "user's own account" : "users' own accounts", ci->phrase);
 	else
 		doc_para(d, "Microsoft grants of the Nylas connector of app %s are %s. Cause: %s.",
@@ -195,7 +199,7 @@ build_incident_opened(struct doc *d)
 		doc_para(d, "rekey rotates nothing for this cause, since nothing proves the secret "
 		    "is broken. Check the Azure app registration (its client secrets, admin "
 		    "consent, conditional access). If the secret is the problem, rotate it with:");
-		rekey_command(d, "rotate", n->app);
+		words_rekey_command(d, "rotate", n->app);
 	}
 	doc_heading(d, "What is left");
 	if (ci->user)
@@ -212,12 +216,12 @@ static void
 done_subject(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
-	char *ks = key_short(n->new_key_id, n->new_hint);
+	const struct words_cause *ci = words_cause_find(n->cause);
+	char *ks = words_key_short(n->new_key_id, n->new_hint);
 
 	if (ci != NULL && remaining(n) > 0)
 		doc_subject(d, "%s: rotated, %s must sign in again", ci->title,
-		    users(remaining(n)).s);
+		    words_users(remaining(n)).s);
 	else if (ci != NULL)
 		doc_subject(d, "%s: rotated", ci->title);
 	else if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "proactive") == 0)
@@ -235,10 +239,10 @@ done_old_secret(struct doc *d)
 
 	if (n->old_key_id == NULL && n->old_hint == NULL)
 		return;
-	k = key_words(n->old_key_id, n->old_hint);
+	k = words_key(n->old_key_id, n->old_hint);
 	doc_fact(d, "Old secret", "%s", k);
 	if (n->retire_at_ms > 0)
-		doc_fact(d, "Old secret removal", "%s%s", rfc3339(n->retire_at_ms).s,
+		doc_fact(d, "Old secret removal", "%s%s", words_rfc3339(n->retire_at_ms).s,
 		    n->retire_at_ms > n->now_ms ? " (scheduled)" : "");
 	else
 		doc_fact(d, "Old secret removal", "not scheduled: delete it in the Azure portal "
@@ -275,7 +279,7 @@ build_rotation_done(struct doc *d)
 	const struct notice *n = d->n;
 	char *k;
 
-	if (mode_of(n->rotation_mode) == MODE_DRY_RUN) {
+	if (words_mode_of(n->rotation_mode) == WORDS_MODE_DRY_RUN) {
 		build_rotation_dry_run(d);
 		return;
 	}
@@ -285,15 +289,15 @@ build_rotation_done(struct doc *d)
 	doc_heading(d, "What happened");
 	rotation_why(d);
 	doc_heading(d, "What rekey did");
-	k = key_words(n->new_key_id, n->new_hint);
+	k = words_key(n->new_key_id, n->new_hint);
 	doc_fact(d, "New secret", "%s", k);
 	free(k);
 	if (n->new_end_ms > 0)
-		doc_fact(d, "New secret ends", "%s", rfc3339(n->new_end_ms).s);
+		doc_fact(d, "New secret ends", "%s", words_rfc3339(n->new_end_ms).s);
 	fact_lifetime(d);
 	doc_fact(d, "Tested", "Microsoft accepted the new secret");
 	if (n->published_at_ms > 0)
-		doc_fact(d, "Published to Nylas", "%s", rfc3339(n->published_at_ms).s);
+		doc_fact(d, "Published to Nylas", "%s", words_rfc3339(n->published_at_ms).s);
 	else
 		doc_fact(d, "Published to Nylas", "yes");
 	done_old_secret(d);
@@ -330,16 +334,17 @@ static void
 failed_subject(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	if (failed_after_publishing(n->rotation_state))
 		doc_subject(d, "Removing the old client secret failed%s", retrying(n) ?
 		    ", will retry" : ": action needed");
 	else if (ci != NULL && ci->secret && remaining(n) > 0)
 		doc_subject(d, "%s: rotation failed, %s still cut off", ci->title,
-		    users(remaining(n)).s);
+		    words_users(remaining(n)).s);
 	else if (retrying(n))
-		doc_subject(d, "Secret rotation failed, retry at %s", rfc3339(n->next_retry_ms).s);
+		doc_subject(d, "Secret rotation failed, retry at %s",
+		    words_rfc3339(n->next_retry_ms).s);
 	else
 		doc_subject(d, "Secret rotation failed: action needed");
 }
@@ -357,7 +362,7 @@ failed_state(struct doc *d)
 	}
 	if (n->new_key_id == NULL)
 		return;
-	k = key_words(n->new_key_id, n->new_hint);
+	k = words_key(n->new_key_id, n->new_hint);
 	doc_para(d, "A new secret was created in Azure (%s) but Nylas does not use it yet.", k);
 	free(k);
 }
@@ -370,7 +375,7 @@ build_rotation_failed(struct doc *d)
 	failed_subject(d);
 	if (retrying(n))
 		doc_para(d, "rekey could not rotate the client secret of the Nylas connector of "
-		    "app %s. It tries again at %s.", n->app, rfc3339(n->next_retry_ms).s);
+		    "app %s. It tries again at %s.", n->app, words_rfc3339(n->next_retry_ms).s);
 	else
 		doc_para(d, "rekey could not rotate the client secret of the Nylas connector of "
 		    "app %s and has given up on this rotation.", n->app);
@@ -378,7 +383,7 @@ build_rotation_failed(struct doc *d)
 	doc_fact(d, "Error", "%s", n->last_error);
 	if (n->rotation_state != NULL)
 		doc_fact(d, "Failed step", "%s", n->rotation_state);
-	doc_fact(d, "Next retry", "%s", retrying(n) ? rfc3339(n->next_retry_ms).s :
+	doc_fact(d, "Next retry", "%s", retrying(n) ? words_rfc3339(n->next_retry_ms).s :
 	    "none (gave up)");
 	fact_rotation(d);
 	failed_state(d);
@@ -388,14 +393,14 @@ build_rotation_failed(struct doc *d)
 	}
 	doc_heading(d, "What you can do");
 	doc_para(d, "See the rotation, its attempts and its error:");
-	rekey_command(d, "status", NULL);
+	words_rekey_command(d, "status", NULL);
 	doc_para(d, "Common causes: the identity rekey signs in as lacks permission on the Azure "
 	    "app (Application.ReadWrite.OwnedBy and owner of the app), the Nylas API key is wrong, "
 	    "or a tenant policy refuses the secret.");
 	doc_para(d, retrying(n) ? "rekey retries by itself; fix the cause before then. If "
 	    "it gives up, start a new rotation once the cause is fixed:" : "Once the cause is "
 	    "fixed, start a new rotation:");
-	rekey_command(d, "rotate", n->app);
+	words_rekey_command(d, "rotate", n->app);
 	if (n->incident_id != NULL && !failed_after_publishing(n->rotation_state)) {
 		doc_para(d, "If rotations keep failing while users are cut off, add a client "
 		    "secret in the Azure portal and put it into the Nylas connector by hand.");
@@ -411,12 +416,12 @@ static void
 build_rotation_waiting(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
-	char *id = shell_word(n->rotation_id);
+	const struct words_cause *ci = words_cause_find(n->cause);
+	char *id = words_shell_word(n->rotation_id);
 
 	if (ci != NULL && remaining(n) > 0)
 		doc_subject(d, "%s: rotation waits for approval, %s cut off", ci->title,
-		    users(remaining(n)).s);
+		    words_users(remaining(n)).s);
 	else
 		doc_subject(d, "Secret rotation %s waits for approval", n->rotation_id);
 	doc_para(d, "rekey has planned a rotation of the client secret of the Nylas connector of "
@@ -426,7 +431,7 @@ build_rotation_waiting(struct doc *d)
 	rotation_why(d);
 	doc_heading(d, "To approve it");
 	doc_para(d, "Run:");
-	rekey_command(d, "approve", n->rotation_id);
+	words_rekey_command(d, "approve", n->rotation_id);
 	doc_para(d, "or call the admin API: POST /api/v1/rotations/%s/approve. rekey then adds a "
 	    "new secret, tests it and publishes it to Nylas.", id);
 	free(id);
@@ -435,7 +440,7 @@ build_rotation_waiting(struct doc *d)
 		users_left(d, 0);
 	else if (n->end_ms > 0)
 		doc_para(d, "Nothing breaks before the secret in use ends at %s; approve the "
-		    "rotation before then.", rfc3339(n->end_ms).s);
+		    "rotation before then.", words_rfc3339(n->end_ms).s);
 	fact_rotation(d);
 	if (n->incident_id == NULL)
 		fact_details(d);
@@ -462,12 +467,12 @@ build_lifetime_shortened(struct doc *d)
 	    (long long)n->lifetime_granted_days, (long long)n->lifetime_granted_days);
 	doc_heading(d, "Facts");
 	if (n->new_key_id != NULL || n->new_hint != NULL) {
-		k = key_words(n->new_key_id, n->new_hint);
+		k = words_key(n->new_key_id, n->new_hint);
 		doc_fact(d, "New secret", "%s", k);
 		free(k);
 	}
 	if (n->new_end_ms > 0)
-		doc_fact(d, "New secret ends", "%s", rfc3339(n->new_end_ms).s);
+		doc_fact(d, "New secret ends", "%s", words_rfc3339(n->new_end_ms).s);
 	doc_fact(d, "Lifetime asked for", "%lld days", (long long)n->lifetime_requested_days);
 	doc_fact(d, "Lifetime granted", "%lld days", (long long)n->lifetime_granted_days);
 	if (n->rotation_id != NULL)
@@ -480,20 +485,21 @@ static void
 build_reauth_digest(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 	int64_t back = n->recovered < n->affected ? n->recovered : n->affected;
 	char *k;
 
 	doc_subject(d, "Re-authentication: %lld of %s back, %lld to go", (long long)back,
-	    users(n->affected).s, (long long)remaining(n));
+	    words_users(n->affected).s, (long long)remaining(n));
 	doc_para(d, "Progress of incident %s of app %s%s%s%s: %lld of the %s affected have signed "
 	    "in again; %lld have not yet.", n->incident_id, n->app, ci != NULL ? " (" : "",
 	    ci != NULL ? ci->phrase : "", ci != NULL ? ")" : "", (long long)back,
-	    users(n->affected).s, (long long)remaining(n));
+	    words_users(n->affected).s, (long long)remaining(n));
 	doc_heading(d, "What is left");
 	if (remaining(n) > 0)
 		doc_para(d, "The %s still cut off must sign in again. The incident closes by "
-		    "itself when all have, or when an operator closes it.", users(remaining(n)).s);
+		    "itself when all have, or when an operator closes it.",
+		    words_users(remaining(n)).s);
 	else
 		doc_para(d, "Every affected user has signed in again; the incident closes.");
 	fact_details(d);
@@ -502,13 +508,13 @@ build_reauth_digest(struct doc *d)
 	if (ci != NULL)
 		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		doc_fact(d, "Opened", "%s (%s ago)", rfc3339(n->opened_at_ms).s,
-		    elapsed(n->opened_at_ms, n->now_ms).s);
+		doc_fact(d, "Opened", "%s (%s ago)", words_rfc3339(n->opened_at_ms).s,
+		    words_elapsed(n->opened_at_ms, n->now_ms).s);
 	doc_fact(d, "Users affected", "%lld", (long long)n->affected);
 	doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
 	doc_fact(d, "Still to sign in", "%lld", (long long)remaining(n));
 	if (n->new_key_id != NULL) {
-		k = key_words(n->new_key_id, n->new_hint);
+		k = words_key(n->new_key_id, n->new_hint);
 		doc_fact(d, "New secret", "%s", k);
 		free(k);
 	}
@@ -532,26 +538,27 @@ static void
 build_incident_resolved(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 	int64_t at = n->resolved_at_ms > 0 ? n->resolved_at_ms : n->now_ms;
 
 	doc_subject(d, "Resolved: %s (%lld of %s back)", ci != NULL ? ci->title : n->incident_id,
 	    (long long)(n->recovered < n->affected ? n->recovered : n->affected),
-	    users(n->affected).s);
+	    words_users(n->affected).s);
 	doc_para(d, "Incident %s of app %s is resolved: %s.", n->incident_id, n->app,
 	    resolved_words(n->resolved_by, 1));
 	if (remaining(n) > 0)
 		doc_para(d, "%s had not signed in again when it was closed; they stay cut off from "
-		    "the app's mail and calendar features until they do.", users(remaining(n)).s);
+		    "the app's mail and calendar features until they do.",
+		    words_users(remaining(n)).s);
 	doc_heading(d, "Facts");
 	doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
 		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		doc_fact(d, "Opened", "%s", rfc3339(n->opened_at_ms).s);
-	doc_fact(d, "Resolved", "%s", rfc3339(at).s);
+		doc_fact(d, "Opened", "%s", words_rfc3339(n->opened_at_ms).s);
+	doc_fact(d, "Resolved", "%s", words_rfc3339(at).s);
 	if (n->opened_at_ms > 0)
-		doc_fact(d, "Duration", "%s", elapsed(n->opened_at_ms, at).s);
+		doc_fact(d, "Duration", "%s", words_elapsed(n->opened_at_ms, at).s);
 	doc_fact(d, "Resolved by", "%s", resolved_words(n->resolved_by, 0));
 	doc_fact(d, "Users affected", "%lld", (long long)n->affected);
 	doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
@@ -613,9 +620,9 @@ fact_condition(struct doc *d)
 	if (n->condition_reason != NULL)
 		doc_fact(d, "Reason", "%s", n->condition_reason);
 	if (n->condition_since_ms > 0)
-		doc_fact(d, "Failing since", "%s", rfc3339(n->condition_since_ms).s);
+		doc_fact(d, "Failing since", "%s", words_rfc3339(n->condition_since_ms).s);
 	if (n->condition_until_ms > 0)
-		doc_fact(d, "Recovered at", "%s", rfc3339(n->condition_until_ms).s);
+		doc_fact(d, "Recovered at", "%s", words_rfc3339(n->condition_until_ms).s);
 	fact_app(d);
 	fact_details(d);
 }
@@ -631,7 +638,7 @@ build_condition_failed(struct doc *d)
 	doc_para(d, "Until this is fixed, %s.", condition_stake(n->condition_type));
 	doc_heading(d, "What to do");
 	doc_para(d, "Fix what the message above says, then check every prerequisite at once with:");
-	rekey_command(d, "doctor", n->app);
+	words_rekey_command(d, "doctor", n->app);
 	doc_para(d, "You will get a message when rekey sees it working again.");
 	doc_heading(d, "Facts");
 	fact_condition(d);
@@ -657,24 +664,25 @@ build_cert_expiry_warning(struct doc *d)
 
 	if (n->end_ms > n->now_ms)
 		doc_subject(d, "rekey's own certificate for app %s expires in %s", n->app,
-		    days_left(n->end_ms, n->now_ms).s);
+		    words_days_left(n->end_ms, n->now_ms).s);
 	else
 		doc_subject(d, "rekey's own certificate for app %s has expired", n->app);
 	doc_para(d, "rekey signs in to Microsoft with a certificate (rotator_cert_file) to read "
 	    "and rotate the app's client secrets. That certificate ends at %s. When it ends, rekey "
 	    "can no longer rotate anything, and the client secret will then expire on schedule.",
-	    rfc3339(n->end_ms).s);
+	    words_rfc3339(n->end_ms).s);
 	doc_heading(d, "What to do");
 	doc_para(d, "Make a new certificate and key, upload the certificate to the rotator's app "
 	    "registration beside the old one, point rotator_cert_file and rotator_key_file at the "
 	    "new pair, reload rekey (kill -HUP), and check with:");
-	rekey_command(d, "doctor", n->app);
+	words_rekey_command(d, "doctor", n->app);
 	doc_heading(d, "Facts");
 	if (n->certificate != NULL)
 		doc_fact(d, "Certificate", "%s", n->certificate);
-	doc_fact(d, "Ends", "%s", rfc3339(n->end_ms).s);
+	doc_fact(d, "Ends", "%s", words_rfc3339(n->end_ms).s);
 	if (n->threshold_s > 0)
-		doc_fact(d, "Warning", "the %s mark of warn_before", duration_s(n->threshold_s).s);
+		doc_fact(d, "Warning", "the %s mark of warn_before",
+		    words_duration_s(n->threshold_s).s);
 	fact_app(d);
 	fact_details(d);
 }
@@ -690,7 +698,7 @@ build_webhook_secret_rotated(struct doc *d)
 	    "keeps accepting the old one for deliveries already in flight until %s.", n->webhook_id,
 	    n->rotation_reason != NULL && strcmp(n->rotation_reason, "scheduled") == 0 ?
 	    ", on the schedule of nylas_webhook_secret_rotate_every" : "",
-	    n->webhook_grace_until_ms > 0 ? rfc3339(n->webhook_grace_until_ms).s : "now");
+	    n->webhook_grace_until_ms > 0 ? words_rfc3339(n->webhook_grace_until_ms).s : "now");
 	doc_heading(d, "What to do");
 	doc_para(d, "Nothing. If the old secret is still written in nylas_webhook_secret_file, "
 	    "remove that line: every line of the file stays accepted.");

@@ -67,7 +67,8 @@ static int
 check_user_reauth(const struct notice *raw, char **err)
 {
 	if (!url_ok(raw->reauth_url)) {
-		set_err(err, "user_reauth notice: reauth_url is not an http(s) link without spaces");
+		set_err(err, "user_reauth notice: reauth_url is not an http(s) link without "
+		    "spaces");
 		return -1;
 	}
 	if (strchr(raw->email, '@') == NULL || strpbrk(raw->email, " \t\r\n") != NULL) {
@@ -82,15 +83,16 @@ check_kind(const struct notice *raw, const struct notice *n, char **err)
 {
 	switch (n->kind) {
 	case NOTICE_ROTATION_DONE:
-		if (mode_of(n->rotation_mode) != MODE_DRY_RUN && n->new_key_id == NULL) {
+		if (words_mode_of(n->rotation_mode) != WORDS_MODE_DRY_RUN &&
+		    n->new_key_id == NULL) {
 			set_err(err, "rotation_done notice lacks new_key_id");
 			return -1;
 		}
 		return 0;
 	case NOTICE_LIFETIME_SHORTENED:
 		if (n->lifetime_granted_days >= n->lifetime_requested_days) {
-			set_err(err, "lifetime_shortened notice: granted %lld days is not shorter than "
-			    "%lld", (long long)n->lifetime_granted_days,
+			set_err(err, "lifetime_shortened notice: granted %lld days is not shorter "
+			    "than %lld", (long long)n->lifetime_granted_days,
 			    (long long)n->lifetime_requested_days);
 			return -1;
 		}
@@ -119,11 +121,11 @@ check_notice(const struct notice *raw, const struct notice *n, char **err)
 			return -1;
 		}
 	}
-	if (n->cause != NULL && cause_find(n->cause) == NULL) {
+	if (n->cause != NULL && words_cause_find(n->cause) == NULL) {
 		set_err(err, "%s notice: unknown cause \"%s\"", ki->name, n->cause);
 		return -1;
 	}
-	if (mode_of(n->rotation_mode) == MODE_UNKNOWN) {
+	if (words_mode_of(n->rotation_mode) == WORDS_MODE_UNKNOWN) {
 		set_err(err, "%s notice: unknown rotation_mode \"%s\"", ki->name, n->rotation_mode);
 		return -1;
 	}

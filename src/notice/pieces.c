@@ -23,8 +23,8 @@ fact_details(struct doc *d)
 		doc_fact(d, "Details", "%s", d->n->status_hint);
 		return;
 	}
-	cfg = d->n->config_path != NULL ? shell_word(d->n->config_path) :
-	    xstrdup(config_placeholder);
+	cfg = d->n->config_path != NULL ? words_shell_word(d->n->config_path) :
+	    xstrdup(words_config_placeholder);
 	doc_fact(d, "Details", "rekey status -c %s", cfg);
 	free(cfg);
 }
@@ -63,7 +63,7 @@ void
 incident_block(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	if (ci != NULL)
 		doc_para(d, "%s", ci->what);
@@ -72,7 +72,7 @@ incident_block(struct doc *d)
 	if (ci != NULL)
 		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		doc_fact(d, "Opened", "%s", rfc3339(n->opened_at_ms).s);
+		doc_fact(d, "Opened", "%s", words_rfc3339(n->opened_at_ms).s);
 	/* A rotation's notice may name its incident without its counts. */
 	if (n->incident_id != NULL && (n->affected > 0 || n->kind == NOTICE_INCIDENT_OPENED)) {
 		doc_fact(d, "Users affected", "%lld", (long long)n->affected);
@@ -90,7 +90,7 @@ void
 users_left(struct doc *d, int fixed)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	if (n->affected <= 0 && fixed)
 		doc_para(d, "The users whose grants expired while the secret was broken must sign "
@@ -103,12 +103,12 @@ users_left(struct doc *d, int fixed)
 	else if (fixed)
 		doc_para(d, "%s must sign in again to the app (their grants expired while the "
 		    "secret was broken); %lld %s so far, %lld to go. rekey tracks them and sends "
-		    "progress digests until all have.", users(n->affected).s,
+		    "progress digests until all have.", words_users(n->affected).s,
 		    (long long)n->recovered, n->recovered == 1 ? "has" : "have",
 		    (long long)remaining(n));
 	else
 		doc_para(d, "%s cannot use the app's mail and calendar features until %s; then "
-		    "each must sign in again (%lld %s so far).", users(remaining(n)).s,
+		    "each must sign in again (%lld %s so far).", words_users(remaining(n)).s,
 		    ci != NULL && !ci->secret ? "the cause is fixed" : "a new secret is in place",
 		    (long long)n->recovered, n->recovered == 1 ? "has" : "have");
 	fact_details(d);
@@ -144,10 +144,10 @@ rotation_why(struct doc *d)
 		return;
 	}
 	if (n->end_ms > 0) {
-		k = key_words(n->old_key_id != NULL ? n->old_key_id : n->key_id,
+		k = words_key(n->old_key_id != NULL ? n->old_key_id : n->key_id,
 		    n->old_hint != NULL ? n->old_hint : n->hint);
 		doc_para(d, "The secret in use (%s) ends at %s, so rekey rotates it ahead of time.",
-		    k, rfc3339(n->end_ms).s);
+		    k, words_rfc3339(n->end_ms).s);
 		free(k);
 	} else if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "proactive") == 0) {
 		doc_para(d, "The secret in use is close to its end, so rekey rotates it ahead of "

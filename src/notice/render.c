@@ -240,7 +240,8 @@ render_slack(const struct doc *d, const char *event_type)
 	elems = cJSON_AddArrayToObject(ctx, "elements");
 	el = cJSON_CreateObject();
 	cJSON_AddStringToObject(el, "type", "mrkdwn");
-	foot = xasprintf("rekey \xc2\xb7 %s \xc2\xb7 %s", event_type, rfc3339(d->n->now_ms).s);
+	foot = xasprintf("rekey \xc2\xb7 %s \xc2\xb7 %s", event_type,
+	    words_rfc3339(d->n->now_ms).s);
 	slack_escape(&b, foot, SLACK_SECTION_MAX);
 	free(foot);
 	cJSON_AddStringToObject(el, "text", (const char *)b.data);
@@ -370,7 +371,8 @@ webhook_fields(cJSON *data, const struct notice *raw, const struct notice *n, in
 			cJSON_AddStringToObject(data, f->name, clean);
 			free(clean);
 		} else if (f->type == CLEAN_FIELD_TIME && clean_field_int(n, f) > 0) {
-			cJSON_AddStringToObject(data, f->name, rfc3339(clean_field_int(n, f)).s);
+			cJSON_AddStringToObject(data, f->name,
+			    words_rfc3339(clean_field_int(n, f)).s);
 		} else if ((f->type == CLEAN_FIELD_NUM && clean_field_int(n, f) > 0) ||
 		    (f->type == CLEAN_FIELD_COUNT && incident)) {
 			cJSON_AddNumberToObject(data, f->name, (double)clean_field_int(n, f));
@@ -389,7 +391,7 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 	size_t i;
 
 	cJSON_AddStringToObject(root, "type", event_type);
-	cJSON_AddStringToObject(root, "timestamp", rfc3339(n->now_ms).s);
+	cJSON_AddStringToObject(root, "timestamp", words_rfc3339(n->now_ms).s);
 	data = cJSON_AddObjectToObject(root, "data");
 	cJSON_AddStringToObject(data, "kind", notice_kind_name(n->kind));
 	cJSON_AddStringToObject(data, "summary", d->subject);
@@ -407,7 +409,7 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 	}
 	if (n->kind == NOTICE_EXPIRY_WARNING && n->end_ms > n->now_ms)
 		cJSON_AddNumberToObject(data, "days_left",
-		    (double)((n->end_ms - n->now_ms) / MS_PER_DAY));
+		    (double)((n->end_ms - n->now_ms) / WORDS_MS_PER_DAY));
 	if (incident)
 		cJSON_AddNumberToObject(data, "remaining", (double)remaining(n));
 	return print_json(root);
