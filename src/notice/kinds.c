@@ -98,8 +98,8 @@ build_expiry_warning(struct doc *d)
 	if (n->threshold_s > 0)
 		doc_fact(d, "Warning", "the %s mark of warn_before",
 		    words_duration_s(n->threshold_s).s);
-	fact_app(d);
-	fact_details(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 	free(k);
 	free(ks);
 }
@@ -189,7 +189,7 @@ build_incident_opened(struct doc *d)
 		doc_para(d, "Microsoft grants of the Nylas connector of app %s are %s. Cause: %s.",
 		    n->app, ci->secret ? "failing" : "expiring", ci->phrase);
 	doc_heading(d, "What happened");
-	incident_block(d);
+	pieces_incident_block(d);
 	doc_heading(d, ci->user ? "What rekey did" : "What rekey does");
 	if (ci->secret) {
 		incident_secret_plan(d);
@@ -206,10 +206,10 @@ build_incident_opened(struct doc *d)
 		doc_para(d, "%s must sign in again once their account can be used.",
 		    n->affected == 1 ? "The affected user" : "The affected users");
 	if (ci->user)
-		fact_details(d);
+		pieces_fact_details(d);
 	else
-		users_left(d, 0);
-	fact_app(d);
+		pieces_users_left(d, 0);
+	pieces_fact_app(d);
 }
 
 static void
@@ -219,9 +219,9 @@ done_subject(struct doc *d)
 	const struct words_cause *ci = words_cause_find(n->cause);
 	char *ks = words_key_short(n->new_key_id, n->new_hint);
 
-	if (ci != NULL && remaining(n) > 0)
+	if (ci != NULL && pieces_remaining(n) > 0)
 		doc_subject(d, "%s: rotated, %s must sign in again", ci->title,
-		    words_users(remaining(n)).s);
+		    words_users(pieces_remaining(n)).s);
 	else if (ci != NULL)
 		doc_subject(d, "%s: rotated", ci->title);
 	else if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "proactive") == 0)
@@ -260,17 +260,17 @@ build_rotation_dry_run(struct doc *d)
 	    "dry-run, so rekey changed nothing in Azure or in Nylas: it recorded what it would "
 	    "have done (see the rotation in rekey status).", n->app);
 	doc_heading(d, "Why");
-	rotation_why(d);
+	pieces_rotation_why(d);
 	doc_heading(d, "What is left");
 	doc_para(d, "The old secret is still in use. To replace it, set rotation_mode = auto for "
 	    "the app and restart rekey, or add a new client secret to the Azure app and put it "
 	    "into the Nylas connector yourself.");
 	if (n->incident_id != NULL)
-		users_left(d, 0);
+		pieces_users_left(d, 0);
 	else
-		fact_details(d);
-	fact_rotation(d);
-	fact_app(d);
+		pieces_fact_details(d);
+	pieces_fact_rotation(d);
+	pieces_fact_app(d);
 }
 
 static void
@@ -287,31 +287,31 @@ build_rotation_done(struct doc *d)
 	doc_para(d, "rekey replaced the client secret of the Nylas connector of app %s: Microsoft "
 	    "accepts the new secret and Nylas uses it.", n->app);
 	doc_heading(d, "What happened");
-	rotation_why(d);
+	pieces_rotation_why(d);
 	doc_heading(d, "What rekey did");
 	k = words_key(n->new_key_id, n->new_hint);
 	doc_fact(d, "New secret", "%s", k);
 	free(k);
 	if (n->new_end_ms > 0)
 		doc_fact(d, "New secret ends", "%s", words_rfc3339(n->new_end_ms).s);
-	fact_lifetime(d);
+	pieces_fact_lifetime(d);
 	doc_fact(d, "Tested", "Microsoft accepted the new secret");
 	if (n->published_at_ms > 0)
 		doc_fact(d, "Published to Nylas", "%s", words_rfc3339(n->published_at_ms).s);
 	else
 		doc_fact(d, "Published to Nylas", "yes");
 	done_old_secret(d);
-	fact_rotation(d);
+	pieces_fact_rotation(d);
 	doc_heading(d, "What is left");
 	if (n->incident_id != NULL || (n->rotation_reason != NULL &&
 	    strcmp(n->rotation_reason, "incident") == 0)) {
-		users_left(d, 1);
+		pieces_users_left(d, 1);
 	} else {
 		doc_para(d, "Nothing: users' grants keep working and nobody needs to sign in "
 		    "again.");
-		fact_details(d);
+		pieces_fact_details(d);
 	}
-	fact_app(d);
+	pieces_fact_app(d);
 }
 
 /* 1 when a failed rotation will be tried again (a stale retry time is not one). */
@@ -339,9 +339,9 @@ failed_subject(struct doc *d)
 	if (failed_after_publishing(n->rotation_state))
 		doc_subject(d, "Removing the old client secret failed%s", retrying(n) ?
 		    ", will retry" : ": action needed");
-	else if (ci != NULL && ci->secret && remaining(n) > 0)
+	else if (ci != NULL && ci->secret && pieces_remaining(n) > 0)
 		doc_subject(d, "%s: rotation failed, %s still cut off", ci->title,
-		    words_users(remaining(n)).s);
+		    words_users(pieces_remaining(n)).s);
 	else if (retrying(n))
 		doc_subject(d, "Secret rotation failed, retry at %s",
 		    words_rfc3339(n->next_retry_ms).s);
@@ -385,11 +385,11 @@ build_rotation_failed(struct doc *d)
 		doc_fact(d, "Failed step", "%s", n->rotation_state);
 	doc_fact(d, "Next retry", "%s", retrying(n) ? words_rfc3339(n->next_retry_ms).s :
 	    "none (gave up)");
-	fact_rotation(d);
+	pieces_fact_rotation(d);
 	failed_state(d);
 	if (n->incident_id != NULL || n->cause != NULL) {
 		doc_heading(d, "Why it was rotating");
-		incident_block(d);
+		pieces_incident_block(d);
 	}
 	doc_heading(d, "What you can do");
 	doc_para(d, "See the rotation, its attempts and its error:");
@@ -405,11 +405,11 @@ build_rotation_failed(struct doc *d)
 		doc_para(d, "If rotations keep failing while users are cut off, add a client "
 		    "secret in the Azure portal and put it into the Nylas connector by hand.");
 		doc_heading(d, "What is left");
-		users_left(d, 0);
+		pieces_users_left(d, 0);
 	} else {
-		fact_details(d);
+		pieces_fact_details(d);
 	}
-	fact_app(d);
+	pieces_fact_app(d);
 }
 
 static void
@@ -419,16 +419,16 @@ build_rotation_waiting(struct doc *d)
 	const struct words_cause *ci = words_cause_find(n->cause);
 	char *id = words_shell_word(n->rotation_id);
 
-	if (ci != NULL && remaining(n) > 0)
+	if (ci != NULL && pieces_remaining(n) > 0)
 		doc_subject(d, "%s: rotation waits for approval, %s cut off", ci->title,
-		    words_users(remaining(n)).s);
+		    words_users(pieces_remaining(n)).s);
 	else
 		doc_subject(d, "Secret rotation %s waits for approval", n->rotation_id);
 	doc_para(d, "rekey has planned a rotation of the client secret of the Nylas connector of "
 	    "app %s and, since rotation_mode is approve, waits for someone to approve it. Nothing "
 	    "changes until then.", n->app);
 	doc_heading(d, "Why");
-	rotation_why(d);
+	pieces_rotation_why(d);
 	doc_heading(d, "To approve it");
 	doc_para(d, "Run:");
 	words_rekey_command(d, "approve", n->rotation_id);
@@ -437,14 +437,14 @@ build_rotation_waiting(struct doc *d)
 	free(id);
 	doc_heading(d, "What is left");
 	if (n->incident_id != NULL)
-		users_left(d, 0);
+		pieces_users_left(d, 0);
 	else if (n->end_ms > 0)
 		doc_para(d, "Nothing breaks before the secret in use ends at %s; approve the "
 		    "rotation before then.", words_rfc3339(n->end_ms).s);
-	fact_rotation(d);
+	pieces_fact_rotation(d);
 	if (n->incident_id == NULL)
-		fact_details(d);
-	fact_app(d);
+		pieces_fact_details(d);
+	pieces_fact_app(d);
 }
 
 static void
@@ -476,9 +476,9 @@ build_lifetime_shortened(struct doc *d)
 	doc_fact(d, "Lifetime asked for", "%lld days", (long long)n->lifetime_requested_days);
 	doc_fact(d, "Lifetime granted", "%lld days", (long long)n->lifetime_granted_days);
 	if (n->rotation_id != NULL)
-		fact_rotation(d);
-	fact_app(d);
-	fact_details(d);
+		pieces_fact_rotation(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 static void
@@ -490,19 +490,19 @@ build_reauth_digest(struct doc *d)
 	char *k;
 
 	doc_subject(d, "Re-authentication: %lld of %s back, %lld to go", (long long)back,
-	    words_users(n->affected).s, (long long)remaining(n));
+	    words_users(n->affected).s, (long long)pieces_remaining(n));
 	doc_para(d, "Progress of incident %s of app %s%s%s%s: %lld of the %s affected have signed "
 	    "in again; %lld have not yet.", n->incident_id, n->app, ci != NULL ? " (" : "",
 	    ci != NULL ? ci->phrase : "", ci != NULL ? ")" : "", (long long)back,
-	    words_users(n->affected).s, (long long)remaining(n));
+	    words_users(n->affected).s, (long long)pieces_remaining(n));
 	doc_heading(d, "What is left");
-	if (remaining(n) > 0)
+	if (pieces_remaining(n) > 0)
 		doc_para(d, "The %s still cut off must sign in again. The incident closes by "
 		    "itself when all have, or when an operator closes it.",
-		    words_users(remaining(n)).s);
+		    words_users(pieces_remaining(n)).s);
 	else
 		doc_para(d, "Every affected user has signed in again; the incident closes.");
-	fact_details(d);
+	pieces_fact_details(d);
 	doc_heading(d, "Facts");
 	doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
@@ -512,13 +512,13 @@ build_reauth_digest(struct doc *d)
 		    words_elapsed(n->opened_at_ms, n->now_ms).s);
 	doc_fact(d, "Users affected", "%lld", (long long)n->affected);
 	doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
-	doc_fact(d, "Still to sign in", "%lld", (long long)remaining(n));
+	doc_fact(d, "Still to sign in", "%lld", (long long)pieces_remaining(n));
 	if (n->new_key_id != NULL) {
 		k = words_key(n->new_key_id, n->new_hint);
 		doc_fact(d, "New secret", "%s", k);
 		free(k);
 	}
-	fact_app(d);
+	pieces_fact_app(d);
 }
 
 /* Who resolved an incident: as a sentence (1) or as a fact (0). */
@@ -546,10 +546,10 @@ build_incident_resolved(struct doc *d)
 	    words_users(n->affected).s);
 	doc_para(d, "Incident %s of app %s is resolved: %s.", n->incident_id, n->app,
 	    resolved_words(n->resolved_by, 1));
-	if (remaining(n) > 0)
+	if (pieces_remaining(n) > 0)
 		doc_para(d, "%s had not signed in again when it was closed; they stay cut off from "
 		    "the app's mail and calendar features until they do.",
-		    words_users(remaining(n)).s);
+		    words_users(pieces_remaining(n)).s);
 	doc_heading(d, "Facts");
 	doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
@@ -563,9 +563,9 @@ build_incident_resolved(struct doc *d)
 	doc_fact(d, "Users affected", "%lld", (long long)n->affected);
 	doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
 	if (n->rotation_id != NULL)
-		fact_rotation(d);
-	fact_app(d);
-	fact_details(d);
+		pieces_fact_rotation(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 /* To one user: no internals, only what stopped and where to sign in. */
@@ -623,8 +623,8 @@ fact_condition(struct doc *d)
 		doc_fact(d, "Failing since", "%s", words_rfc3339(n->condition_since_ms).s);
 	if (n->condition_until_ms > 0)
 		doc_fact(d, "Recovered at", "%s", words_rfc3339(n->condition_until_ms).s);
-	fact_app(d);
-	fact_details(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 static void
@@ -683,8 +683,8 @@ build_cert_expiry_warning(struct doc *d)
 	if (n->threshold_s > 0)
 		doc_fact(d, "Warning", "the %s mark of warn_before",
 		    words_duration_s(n->threshold_s).s);
-	fact_app(d);
-	fact_details(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 static void
@@ -706,8 +706,8 @@ build_webhook_secret_rotated(struct doc *d)
 	doc_fact(d, "Destination", "%s", n->webhook_id);
 	if (n->rotation_reason != NULL)
 		doc_fact(d, "Reason", "%s", n->rotation_reason);
-	fact_app(d);
-	fact_details(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 const struct kind_info kinds[NOTICE_KIND_COUNT] = {

@@ -15,7 +15,7 @@
 /* ---- Pieces that several kinds share ---- */
 
 void
-fact_details(struct doc *d)
+pieces_fact_details(struct doc *d)
 {
 	char *cfg;
 
@@ -30,7 +30,7 @@ fact_details(struct doc *d)
 }
 
 void
-fact_app(struct doc *d)
+pieces_fact_app(struct doc *d)
 {
 	if (d->n->azure_client_id != NULL)
 		doc_fact(d, "Azure app (client id)", "%s", d->n->azure_client_id);
@@ -53,14 +53,14 @@ evidence(struct doc *d)
 }
 
 int64_t
-remaining(const struct notice *n)
+pieces_remaining(const struct notice *n)
 {
 	return n->affected > n->recovered ? n->affected - n->recovered : 0;
 }
 
 /* The incident as facts, its cause explained and its evidence. */
 void
-incident_block(struct doc *d)
+pieces_incident_block(struct doc *d)
 {
 	const struct notice *n = d->n;
 	const struct words_cause *ci = words_cause_find(n->cause);
@@ -87,7 +87,7 @@ incident_block(struct doc *d)
  * may lack them) it says who without how many.
  */
 void
-users_left(struct doc *d, int fixed)
+pieces_users_left(struct doc *d, int fixed)
 {
 	const struct notice *n = d->n;
 	const struct words_cause *ci = words_cause_find(n->cause);
@@ -105,13 +105,13 @@ users_left(struct doc *d, int fixed)
 		    "secret was broken); %lld %s so far, %lld to go. rekey tracks them and sends "
 		    "progress digests until all have.", words_users(n->affected).s,
 		    (long long)n->recovered, n->recovered == 1 ? "has" : "have",
-		    (long long)remaining(n));
+		    (long long)pieces_remaining(n));
 	else
 		doc_para(d, "%s cannot use the app's mail and calendar features until %s; then "
-		    "each must sign in again (%lld %s so far).", words_users(remaining(n)).s,
+		    "each must sign in again (%lld %s so far).", words_users(pieces_remaining(n)).s,
 		    ci != NULL && !ci->secret ? "the cause is fixed" : "a new secret is in place",
 		    (long long)n->recovered, n->recovered == 1 ? "has" : "have");
-	fact_details(d);
+	pieces_fact_details(d);
 }
 
 static const char *
@@ -130,13 +130,13 @@ reason_words(const char *reason)
 
 /* Why a rotation happens: its incident, or the secret's end, or an operator. */
 void
-rotation_why(struct doc *d)
+pieces_rotation_why(struct doc *d)
 {
 	const struct notice *n = d->n;
 	char *k;
 
 	if (n->incident_id != NULL || n->cause != NULL) {
-		incident_block(d);
+		pieces_incident_block(d);
 		return;
 	}
 	if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "manual") == 0) {
@@ -156,7 +156,7 @@ rotation_why(struct doc *d)
 }
 
 void
-fact_rotation(struct doc *d)
+pieces_fact_rotation(struct doc *d)
 {
 	const struct notice *n = d->n;
 
@@ -171,7 +171,7 @@ fact_rotation(struct doc *d)
 }
 
 void
-fact_lifetime(struct doc *d)
+pieces_fact_lifetime(struct doc *d)
 {
 	const struct notice *n = d->n;
 

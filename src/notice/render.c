@@ -411,6 +411,6 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 		cJSON_AddNumberToObject(data, "days_left",
 		    (double)((n->end_ms - n->now_ms) / WORDS_MS_PER_DAY));
 	if (incident)
-		cJSON_AddNumberToObject(data, "remaining", (double)remaining(n));
+		cJSON_AddNumberToObject(data, "remaining", (double)pieces_remaining(n));
 	return print_json(root);
 }
