@@ -710,7 +710,7 @@ build_webhook_secret_rotated(struct doc *d)
 	pieces_fact_details(d);
 }
 
-const struct kind_info kinds[NOTICE_KIND_COUNT] = {
+const struct kinds_info kinds_table[NOTICE_KIND_COUNT] = {
 	[NOTICE_EXPIRY_WARNING] = { "expiry_warning", "rekey.secret.expiring",
 	    { "key_id", "end" }, build_expiry_warning },
 	[NOTICE_INCIDENT_OPENED] = { "incident_opened", "rekey.incident.opened",
@@ -744,5 +744,5 @@ notice_kind_name(enum notice_kind k)
 {
 	if ((unsigned)k >= NOTICE_KIND_COUNT)
 		return "unknown";
-	return kinds[k].name;
+	return kinds_table[k].name;
 }

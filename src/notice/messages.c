@@ -108,7 +108,7 @@ check_kind(const struct notice *raw, const struct notice *n, char **err)
 static int
 check_notice(const struct notice *raw, const struct notice *n, char **err)
 {
-	const struct kind_info *ki = &kinds[n->kind];
+	const struct kinds_info *ki = &kinds_table[n->kind];
 	size_t i;
 
 	if (n->app == NULL || n->now_ms <= 0) {
@@ -159,8 +159,8 @@ message_render(const struct notice *n, struct message *out, char **err)
 	d.c = &c;
 	if (check_notice(n, &c.n, err) == -1)
 		goto out;
-	kinds[n->kind].build(&d);
-	type = kinds[n->kind].event_type;
+	kinds_table[n->kind].build(&d);
+	type = kinds_table[n->kind].event_type;
 	out->event_type = xstrdup(type);
 	out->subject = xstrdup(d.subject);
 	out->text = render_text(&d);
