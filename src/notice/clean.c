@@ -11,13 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char ellipsis[] = "\xe2\x80\xa6";
+const char clean_ellipsis[] = "\xe2\x80\xa6";
+
+/* Bytes of one field as the texts show it (an evidence line, a key id). */
+#define MAX_FIELD 512
+/* ... of the last error. */
+#define MAX_ERROR 1024
 
 /* ---- Cleaning fields: valid UTF-8, bounded, on one line ---- */
 
 /* Length of the valid UTF-8 character at s (n bytes left), or 0 when it is not one. */
 size_t
-utf8_char(const unsigned char *s, size_t n)
+clean_utf8_char(const unsigned char *s, size_t n)
 {
 	uint32_t cp;
 	size_t len, i;
@@ -77,7 +82,7 @@ clean_text(const char *s, size_t max, int one_line)
 	int space = 0;
 
 	while (i < n) {
-		len = utf8_char(p + i, n - i);
+		len = clean_utf8_char(p + i, n - i);
 		c = len > 0 ? p + i : bad;
 		add = len > 0 ? len : sizeof(bad);
 		i += len > 0 ? len : 1;
@@ -86,7 +91,7 @@ clean_text(const char *s, size_t max, int one_line)
 			continue;
 		}
 		if (b.len + space + add > max) {
-			wbuf_add_str(&b, ellipsis);
+			wbuf_add_str(&b, clean_ellipsis);
 			break;
 		}
 		if (space)
@@ -98,18 +103,20 @@ clean_text(const char *s, size_t max, int one_line)
 }
 
 /* ---- The fields of a notice, for cleaning, checking and the webhook body ---- */
-#define STR(f, max) { #f, offsetof(struct notice, f), FIELD_STR, max }
-#define TIME(name, f) { name, offsetof(struct notice, f), FIELD_TIME, 0 }
+#define STR(f, max) { #f, offsetof(struct notice, f), CLEAN_FIELD_STR, max }
+#define TIME(name, f) { name, offsetof(struct notice, f), CLEAN_FIELD_TIME, 0 }
+#define COUNT(f) { #f, offsetof(struct notice, f), CLEAN_FIELD_COUNT, 0 }
+#define NUM(name, f) { name, offsetof(struct notice, f), CLEAN_FIELD_NUM, 0 }
 
-const struct field fields[] = {
+const struct clean_field clean_fields[] = {
 	STR(app, MAX_FIELD),
 	STR(azure_client_id, MAX_FIELD),
-	STR(status_hint, MAX_URL),
+	STR(status_hint, CLEAN_MAX_URL),
 	STR(config_path, MAX_FIELD),
 	STR(incident_id, MAX_FIELD),
 	STR(cause, MAX_FIELD),
-	{ "affected", offsetof(struct notice, affected), FIELD_COUNT, 0 },
-	{ "recovered", offsetof(struct notice, recovered), FIELD_COUNT, 0 },
+	COUNT(affected),
+	COUNT(recovered),
 	TIME("opened_at", opened_at_ms),
 	TIME("resolved_at", resolved_at_ms),
 	STR(resolved_by, MAX_FIELD),
@@ -126,15 +133,15 @@ const struct field fields[] = {
 	STR(old_hint, MAX_FIELD),
 	STR(last_error, MAX_ERROR),
 	TIME("next_retry_at", next_retry_ms),
-	{ "lifetime_requested_days", offsetof(struct notice, lifetime_requested_days), FIELD_NUM, 0 },
-	{ "lifetime_granted_days", offsetof(struct notice, lifetime_granted_days), FIELD_NUM, 0 },
+	NUM("lifetime_requested_days", lifetime_requested_days),
+	NUM("lifetime_granted_days", lifetime_granted_days),
 	STR(key_id, MAX_FIELD),
 	STR(hint, MAX_FIELD),
 	TIME("end", end_ms),
-	{ "threshold_seconds", offsetof(struct notice, threshold_s), FIELD_NUM, 0 },
+	NUM("threshold_seconds", threshold_s),
 	TIME("rotate_at", rotate_at_ms),
 	STR(email, MAX_FIELD),
-	STR(reauth_url, MAX_URL),
+	STR(reauth_url, CLEAN_MAX_URL),
 	STR(condition_type, MAX_FIELD),
 	STR(condition_reason, MAX_FIELD),
 	STR(condition_message, MAX_ERROR),
@@ -144,37 +151,40 @@ const struct field fields[] = {
 	STR(webhook_id, MAX_FIELD),
 	TIME("webhook_grace_until", webhook_grace_until_ms),
 };
-_Static_assert(sizeof(fields) / sizeof(fields[0]) == N_FIELDS, "N_FIELDS counts fields[]");
+_Static_assert(sizeof(clean_fields) / sizeof(clean_fields[0]) == CLEAN_N_FIELDS,
+    "CLEAN_N_FIELDS counts clean_fields[]");
 
 #undef STR
 #undef TIME
+#undef COUNT
+#undef NUM
 
 static const char **
-field_str(struct notice *n, const struct field *f)
+field_str(struct notice *n, const struct clean_field *f)
 {
 	return (const char **)(void *)((char *)n + f->off);
 }
 
 const char *
-field_cstr(const struct notice *n, const struct field *f)
+clean_field_cstr(const struct notice *n, const struct clean_field *f)
 {
 	return *(const char *const *)(const void *)((const char *)n + f->off);
 }
 
 int64_t
-field_int(const struct notice *n, const struct field *f)
+clean_field_int(const struct notice *n, const struct clean_field *f)
 {
 	return *(const int64_t *)(const void *)((const char *)n + f->off);
 }
 
-const struct field *
-field_named(const char *name)
+const struct clean_field *
+clean_field_named(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < N_FIELDS; i++) {
-		if (strcmp(fields[i].name, name) == 0)
-			return &fields[i];
+	for (i = 0; i < CLEAN_N_FIELDS; i++) {
+		if (strcmp(clean_fields[i].name, name) == 0)
+			return &clean_fields[i];
 	}
 	return NULL;
 }
@@ -187,22 +197,22 @@ clean_notice(const struct notice *n, struct clean *c)
 
 	memset(c, 0, sizeof(*c));
 	c->n = *n;
-	for (i = 0; i < N_FIELDS; i++) {
-		if (fields[i].type != FIELD_STR)
+	for (i = 0; i < CLEAN_N_FIELDS; i++) {
+		if (clean_fields[i].type != CLEAN_FIELD_STR)
 			continue;
-		slot = field_str(&c->n, &fields[i]);
+		slot = field_str(&c->n, &clean_fields[i]);
 		if (*slot == NULL)
 			continue;
-		c->owned[i] = clean_text(*slot, fields[i].max, 1);
+		c->owned[i] = clean_text(*slot, clean_fields[i].max, 1);
 		*slot = c->owned[i][0] != '\0' ? c->owned[i] : NULL;
 	}
 	c->n.evidence = NULL;
 	c->n.n_evidence = 0;
-	c->evidence = xcalloc(MAX_EVIDENCE, sizeof(*c->evidence));
+	c->evidence = xcalloc(CLEAN_MAX_EVIDENCE, sizeof(*c->evidence));
 	for (i = 0; n->evidence != NULL && i < n->n_evidence; i++) {
 		if (n->evidence[i] == NULL || n->evidence[i][0] == '\0')
 			continue;
-		if (c->n_evidence == MAX_EVIDENCE)
+		if (c->n_evidence == CLEAN_MAX_EVIDENCE)
 			c->evidence_left++;
 		else
 			c->evidence[c->n_evidence++] = clean_text(n->evidence[i], MAX_FIELD, 1);
@@ -214,7 +224,7 @@ clean_free(struct clean *c)
 {
 	size_t i;
 
-	for (i = 0; i < N_FIELDS; i++)
+	for (i = 0; i < CLEAN_N_FIELDS; i++)
 		free(c->owned[i]);
 	for (i = 0; i < c->n_evidence; i++)
 		free(c->evidence[i]);

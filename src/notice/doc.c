@@ -15,7 +15,7 @@
 /* ---- The document: one list of parts that every channel renders ---- */
 
 void
-add_part(struct doc *d, enum part_type type, const char *label, char *text)
+doc_add_part(struct doc *d, enum doc_part_type type, const char *label, char *text)
 {
 	if (d->n_parts == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 32;
@@ -39,44 +39,44 @@ doc_free(struct doc *d)
 }
 
 void
-heading(struct doc *d, const char *title)
+doc_heading(struct doc *d, const char *title)
 {
-	add_part(d, PART_HEADING, NULL, xstrdup(title));
+	doc_add_part(d, DOC_PART_HEADING, NULL, xstrdup(title));
 }
 
 void
-para(struct doc *d, const char *fmt, ...)
+doc_para(struct doc *d, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	add_part(d, PART_PARA, NULL, xvasprintf(fmt, ap));
+	doc_add_part(d, DOC_PART_PARA, NULL, xvasprintf(fmt, ap));
 	va_end(ap);
 }
 
 void
-fact(struct doc *d, const char *label, const char *fmt, ...)
+doc_fact(struct doc *d, const char *label, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	add_part(d, PART_FACT, label, xvasprintf(fmt, ap));
+	doc_add_part(d, DOC_PART_FACT, label, xvasprintf(fmt, ap));
 	va_end(ap);
 }
 
 void
-command(struct doc *d, const char *fmt, ...)
+doc_command(struct doc *d, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	add_part(d, PART_COMMAND, NULL, xvasprintf(fmt, ap));
+	doc_add_part(d, DOC_PART_COMMAND, NULL, xvasprintf(fmt, ap));
 	va_end(ap);
 }
 
 /* The subject: "[rekey <app>] " and the formatted text, bounded. */
 void
-subject(struct doc *d, const char *fmt, ...)
+doc_subject(struct doc *d, const char *fmt, ...)
 {
 	va_list ap;
 	char *s, *all;

@@ -65,7 +65,7 @@ add_encoded_subject(struct wbuf *b, const char *s)
 	wbuf_add_str(b, "Subject:");
 	while (i < n) {
 		for (take = 0; i + take < n; take += len) {
-			len = utf8_char(p + i + take, n - i - take);
+			len = clean_utf8_char(p + i + take, n - i - take);
 			if (len == 0)
 				len = 1;
 			if (take + len > EW_CHUNK)
@@ -195,7 +195,7 @@ message_email(const struct message *m, const char *from, const char *to,
 
 	if (m == NULL || m->text == NULL || !header_ok(m->subject) || !header_ok(from) ||
 	    !header_ok(to) || !header_ok(message_id) || strpbrk(message_id, " \t") != NULL ||
-	    date_ms <= 0 || date_ms > MAX_TIME_MS)
+	    date_ms <= 0 || date_ms > WORDS_MAX_TIME_MS)
 		return NULL;
 	bracketed = message_id[0] == '<' && message_id[strlen(message_id) - 1] == '>';
 	email_date(date_ms, date, sizeof(date));

@@ -18,9 +18,9 @@ static void
 when_rotates(const struct notice *n, char *buf, size_t size)
 {
 	if (n->rotate_at_ms > n->now_ms)
-		snprintf(buf, size, "at %s", rfc3339(n->rotate_at_ms).s);
+		snprintf(buf, size, "at %s", words_rfc3339(n->rotate_at_ms).s);
 	else if (n->rotate_at_ms > 0)
-		snprintf(buf, size, "now (it was due at %s)", rfc3339(n->rotate_at_ms).s);
+		snprintf(buf, size, "now (it was due at %s)", words_rfc3339(n->rotate_at_ms).s);
 	else
 		snprintf(buf, size, "before it ends (rotate_before)");
 }
@@ -32,28 +32,29 @@ warning_plan(struct doc *d)
 	char when[96];
 
 	when_rotates(n, when, sizeof(when));
-	switch (mode_of(n->rotation_mode)) {
-	case MODE_APPROVE:
-		para(d, "rotation_mode is approve: rekey plans a rotation %s and then waits for "
-		    "approval. Nothing changes until someone approves it, and the secret ends at %s "
-		    "all the same.", when, rfc3339(n->end_ms).s);
+	switch (words_mode_of(n->rotation_mode)) {
+	case WORDS_MODE_APPROVE:
+		doc_para(d, "rotation_mode is approve: rekey plans a rotation %s and then waits "
+		    "for approval. Nothing changes until someone approves it, and the secret ends "
+		    "at %s all the same.", when, words_rfc3339(n->end_ms).s);
 		if (n->rotation_id != NULL) {
-			para(d, "Approve it with:");
-			rekey_command(d, "approve", n->rotation_id);
+			doc_para(d, "Approve it with:");
+			words_rekey_command(d, "approve", n->rotation_id);
 		} else {
-			para(d, "Once it is planned, approve it with the rotation id that rekey "
-			    "status shows:");
-			rekey_command(d, "approve", rotation_placeholder);
+			doc_para(d, "Once it is planned, approve it with the rotation id that "
+			    "rekey status shows:");
+			words_rekey_command(d, "approve", words_rotation_placeholder);
 		}
 		break;
-	case MODE_DRY_RUN:
-		para(d, "rotation_mode is dry-run: rekey will change nothing, in Azure or in Nylas. "
-		    "Replace the secret before %s: add a new client secret to the Azure app, put it "
-		    "into the Nylas connector, then delete the old one. Or set rotation_mode = auto "
-		    "for the app and restart rekey, which then rotates it.", rfc3339(n->end_ms).s);
+	case WORDS_MODE_DRY_RUN:
+		doc_para(d, "rotation_mode is dry-run: rekey will change nothing, in Azure or in "
+		    "Nylas. Replace the secret before %s: add a new client secret to the Azure "
+		    "app, put it into the Nylas connector, then delete the old one. Or set "
+		    "rotation_mode = auto for the app and restart rekey, which then rotates it.",
+		    words_rfc3339(n->end_ms).s);
 		break;
 	default:
-		para(d, "rekey rotates it automatically %s: it adds a new secret, tests it and "
+		doc_para(d, "rekey rotates it automatically %s: it adds a new secret, tests it and "
 		    "publishes it to Nylas. Users keep working and do not need to sign in again. "
 		    "Nothing needs doing; you will get a message when it is done, or if it fails.",
 		    when);
@@ -65,58 +66,63 @@ static void
 build_expiry_warning(struct doc *d)
 {
 	const struct notice *n = d->n;
-	char *k = key_words(n->key_id, n->hint), *ks = key_short(n->key_id, n->hint);
+	char *k = words_key(n->key_id, n->hint), *ks = words_key_short(n->key_id, n->hint);
 	char when[96];
 
 	if (n->end_ms > n->now_ms) {
-		subject(d, "Secret %s expires in %s", ks, days_left(n->end_ms, n->now_ms).s);
-		para(d, "The client secret that the Nylas connector of app %s uses (%s) ends at %s, "
-		    "in %s. When it ends, Microsoft refuses it and the grants of every user of "
-		    "the app stop working until a new secret is in place.", n->app, k,
-		    rfc3339(n->end_ms).s, days_left(n->end_ms, n->now_ms).s);
+		doc_subject(d, "Secret %s expires in %s", ks,
+		    words_days_left(n->end_ms, n->now_ms).s);
+		doc_para(d, "The client secret that the Nylas connector of app %s uses (%s) ends "
+		    "at %s, in %s. When it ends, Microsoft refuses it and the grants of every user "
+		    "of the app stop working until a new secret is in place.", n->app, k,
+		    words_rfc3339(n->end_ms).s, words_days_left(n->end_ms, n->now_ms).s);
 	} else {
-		subject(d, "Secret %s has expired", ks);
-		para(d, "The client secret that the Nylas connector of app %s uses (%s) ended at "
-		    "%s. Microsoft refuses it: the grants of every user of the app stop working "
-		    "until a new secret is in place.", n->app, k, rfc3339(n->end_ms).s);
+		doc_subject(d, "Secret %s has expired", ks);
+		doc_para(d, "The client secret that the Nylas connector of app %s uses (%s) ended "
+		    "at %s. Microsoft refuses it: the grants of every user of the app stop working "
+		    "until a new secret is in place.", n->app, k, words_rfc3339(n->end_ms).s);
 	}
-	heading(d, "What rekey will do");
+	doc_heading(d, "What rekey will do");
 	warning_plan(d);
-	heading(d, "Facts");
-	fact(d, "Secret", "%s", k);
-	fact(d, "Ends", "%s (%s%s)", rfc3339(n->end_ms).s, n->end_ms > n->now_ms ? "in " : "",
-	    n->end_ms > n->now_ms ? days_left(n->end_ms, n->now_ms).s : "passed");
+	doc_heading(d, "Facts");
+	doc_fact(d, "Secret", "%s", k);
+	doc_fact(d, "Ends", "%s (%s%s)", words_rfc3339(n->end_ms).s,
+	    n->end_ms > n->now_ms ? "in " : "",
+	    n->end_ms > n->now_ms ? words_days_left(n->end_ms, n->now_ms).s : "passed");
 	when_rotates(n, when, sizeof(when));
-	fact(d, "Rotation", "%s%s", when, mode_of(n->rotation_mode) == MODE_DRY_RUN ?
+	doc_fact(d, "Rotation", "%s%s", when,
+	    words_mode_of(n->rotation_mode) == WORDS_MODE_DRY_RUN ?
 	    " (dry run: nothing will be changed)" : "");
 	if (n->rotation_mode != NULL)
-		fact(d, "Rotation mode", "%s", n->rotation_mode);
+		doc_fact(d, "Rotation mode", "%s", n->rotation_mode);
 	if (n->threshold_s > 0)
-		fact(d, "Warning", "the %s mark of warn_before", duration_s(n->threshold_s).s);
-	fact_app(d);
-	fact_details(d);
+		doc_fact(d, "Warning", "the %s mark of warn_before",
+		    words_duration_s(n->threshold_s).s);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 	free(k);
 	free(ks);
 }
 
 static void
-incident_subject(struct doc *d, const struct cause_info *ci)
+incident_subject(struct doc *d, const struct words_cause *ci)
 {
 	const struct notice *n = d->n;
 	const char *mode;
 
 	if (ci->secret) {
-		switch (mode_of(n->rotation_mode)) {
-		case MODE_APPROVE: mode = "rotation waits for approval"; break;
-		case MODE_DRY_RUN: mode = "dry-run mode: replace the secret by hand"; break;
-		case MODE_AUTO: mode = "rotating now"; break;
+		switch (words_mode_of(n->rotation_mode)) {
+		case WORDS_MODE_APPROVE: mode = "rotation waits for approval"; break;
+		case WORDS_MODE_DRY_RUN: mode = "dry-run mode: replace the secret by hand"; break;
+		case WORDS_MODE_AUTO: mode = "rotating now"; break;
 		default: mode = "rotation planned"; break;
 		}
-		subject(d, "%s: %s cut off, %s", ci->title, users(n->affected).s, mode);
+		doc_subject(d, "%s: %s cut off, %s", ci->title, words_users(n->affected).s, mode);
 	} else if (ci->user) {
-		subject(d, "%s: %s affected, no secret rotated", ci->title, users(n->affected).s);
+		doc_subject(d, "%s: %s affected, no secret rotated", ci->title,
+		    words_users(n->affected).s);
 	} else {
-		subject(d, "%s: %s affected", ci->title, users(n->affected).s);
+		doc_subject(d, "%s: %s affected", ci->title, words_users(n->affected).s);
 	}
 }
 
@@ -126,100 +132,102 @@ incident_secret_plan(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	switch (mode_of(n->rotation_mode)) {
-	case MODE_APPROVE:
-		para(d, "rotation_mode is approve: rekey has planned a rotation of the client "
+	switch (words_mode_of(n->rotation_mode)) {
+	case WORDS_MODE_APPROVE:
+		doc_para(d, "rotation_mode is approve: rekey has planned a rotation of the client "
 		    "secret and waits for approval. Users stay cut off until it runs. Approve it "
 		    "with:");
-		rekey_command(d, "approve", n->rotation_id != NULL ? n->rotation_id :
-		    rotation_placeholder);
+		words_rekey_command(d, "approve", n->rotation_id != NULL ? n->rotation_id :
+		    words_rotation_placeholder);
 		break;
-	case MODE_DRY_RUN:
-		para(d, "rotation_mode is dry-run: rekey changes nothing. Users stay cut off until "
-		    "the secret is replaced: add a new client secret to the Azure app and put it "
-		    "into the Nylas connector, or set rotation_mode = auto for the app, restart "
-		    "rekey and run:");
-		rekey_command(d, "rotate", n->app);
+	case WORDS_MODE_DRY_RUN:
+		doc_para(d, "rotation_mode is dry-run: rekey changes nothing. Users stay cut off "
+		    "until the secret is replaced: add a new client secret to the Azure app and "
+		    "put it into the Nylas connector, or set rotation_mode = auto for the app, "
+		    "restart rekey and run:");
+		words_rekey_command(d, "rotate", n->app);
 		break;
 	default:
-		para(d, "rekey is replacing the client secret now: it adds a new secret, tests it, "
-		    "publishes it to Nylas and later retires the old one. You will get a message "
-		    "when the new secret is in use, or if the rotation fails.");
+		doc_para(d, "rekey is replacing the client secret now: it adds a new secret, tests "
+		    "it, publishes it to Nylas and later retires the old one. You will get a "
+		    "message when the new secret is in use, or if the rotation fails.");
 		break;
 	}
 	if (n->rotation_id != NULL)
-		fact(d, "Rotation", "%s", n->rotation_id);
+		doc_fact(d, "Rotation", "%s", n->rotation_id);
 }
 
 static void
-incident_user_plan(struct doc *d, const struct cause_info *ci)
+incident_user_plan(struct doc *d, const struct words_cause *ci)
 {
-	para(d, "No client secret was rotated: the cause is on the user's side, not the app's. "
+	doc_para(d, "No client secret was rotated: the cause is on the user's side, not the app's. "
 	    "The app's secret is fine and other users are not affected by this.");
 	if (strcmp(ci->name, "user_disabled") == 0)
-		para(d, "If the account was disabled on purpose, nothing needs doing. Otherwise "
-		    "enable it again in Microsoft Entra ID; the user must then sign in again.");
+		doc_para(d, "If the account was disabled on purpose, nothing needs doing. "
+		    "Otherwise enable it again in Microsoft Entra ID; the user must then sign in "
+		    "again.");
 	else if (strcmp(ci->name, "user_deleted") == 0)
-		para(d, "If the account was deleted on purpose, nothing needs doing (the grant can "
-		    "be removed in Nylas). Otherwise restore it in Microsoft Entra ID; the user must "
-		    "then sign in again.");
+		doc_para(d, "If the account was deleted on purpose, nothing needs doing (the grant "
+		    "can be removed in Nylas). Otherwise restore it in Microsoft Entra ID; the "
+		    "user must then sign in again.");
 	else
-		para(d, "The user must sign in again to the app.");
+		doc_para(d, "The user must sign in again to the app.");
 }
 
 static void
 build_incident_opened(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	incident_subject(d, ci);
 	if (ci->user)
-		para(d, "The Microsoft grant%s of %s of app %s expired because of a change to the "
-		    "%s: %s.", n->affected == 1 ? "" : "s", users(n->affected).s, n->app,
+		doc_para(d, "The Microsoft grant%s of %s of app %s expired because of a change to "
+		    "the %s: %s.", n->affected == 1 ? "" : "s", words_users(n->affected).s, n->app,
 		    n->affected == 1 ? "user's own account" : "users' own accounts", ci->phrase);
 	else
-		para(d, "Microsoft grants of the Nylas connector of app %s are %s. Cause: %s.",
+		doc_para(d, "Microsoft grants of the Nylas connector of app %s are %s. Cause: %s.",
 		    n->app, ci->secret ? "failing" : "expiring", ci->phrase);
-	heading(d, "What happened");
-	incident_block(d);
-	heading(d, ci->user ? "What rekey did" : "What rekey does");
+	doc_heading(d, "What happened");
+	pieces_incident_block(d);
+	doc_heading(d, ci->user ? "What rekey did" : "What rekey does");
 	if (ci->secret) {
 		incident_secret_plan(d);
 	} else if (ci->user) {
 		incident_user_plan(d, ci);
 	} else {
-		para(d, "rekey rotates nothing for this cause, since nothing proves the secret is "
-		    "broken. Check the Azure app registration (its client secrets, admin consent, "
-		    "conditional access). If the secret is the problem, rotate it with:");
-		rekey_command(d, "rotate", n->app);
+		doc_para(d, "rekey rotates nothing for this cause, since nothing proves the secret "
+		    "is broken. Check the Azure app registration (its client secrets, admin "
+		    "consent, conditional access). If the secret is the problem, rotate it with:");
+		words_rekey_command(d, "rotate", n->app);
 	}
-	heading(d, "What is left");
+	doc_heading(d, "What is left");
 	if (ci->user)
-		para(d, "%s must sign in again once their account can be used.",
+		doc_para(d, "%s must sign in again once their account can be used.",
 		    n->affected == 1 ? "The affected user" : "The affected users");
 	if (ci->user)
-		fact_details(d);
+		pieces_fact_details(d);
 	else
-		users_left(d, 0);
-	fact_app(d);
+		pieces_users_left(d, 0);
+	pieces_fact_app(d);
 }
 
 static void
 done_subject(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
-	char *ks = key_short(n->new_key_id, n->new_hint);
+	const struct words_cause *ci = words_cause_find(n->cause);
+	char *ks = words_key_short(n->new_key_id, n->new_hint);
 
-	if (ci != NULL && remaining(n) > 0)
-		subject(d, "%s: rotated, %s must sign in again", ci->title, users(remaining(n)).s);
+	if (ci != NULL && pieces_remaining(n) > 0)
+		doc_subject(d, "%s: rotated, %s must sign in again", ci->title,
+		    words_users(pieces_remaining(n)).s);
 	else if (ci != NULL)
-		subject(d, "%s: rotated", ci->title);
+		doc_subject(d, "%s: rotated", ci->title);
 	else if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "proactive") == 0)
-		subject(d, "Client secret rotated ahead of its end: new secret %s", ks);
+		doc_subject(d, "Client secret rotated ahead of its end: new secret %s", ks);
 	else
-		subject(d, "Client secret rotated: new secret %s", ks);
+		doc_subject(d, "Client secret rotated: new secret %s", ks);
 	free(ks);
 }
 
@@ -231,14 +239,14 @@ done_old_secret(struct doc *d)
 
 	if (n->old_key_id == NULL && n->old_hint == NULL)
 		return;
-	k = key_words(n->old_key_id, n->old_hint);
-	fact(d, "Old secret", "%s", k);
+	k = words_key(n->old_key_id, n->old_hint);
+	doc_fact(d, "Old secret", "%s", k);
 	if (n->retire_at_ms > 0)
-		fact(d, "Old secret removal", "%s%s", rfc3339(n->retire_at_ms).s,
+		doc_fact(d, "Old secret removal", "%s%s", words_rfc3339(n->retire_at_ms).s,
 		    n->retire_at_ms > n->now_ms ? " (scheduled)" : "");
 	else
-		fact(d, "Old secret removal", "not scheduled: delete it in the Azure portal once "
-		    "nothing else uses it");
+		doc_fact(d, "Old secret removal", "not scheduled: delete it in the Azure portal "
+		    "once nothing else uses it");
 	free(k);
 }
 
@@ -247,22 +255,22 @@ build_rotation_dry_run(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	subject(d, "Dry-run rotation finished: nothing was changed");
-	para(d, "A dry-run rotation of the client secret of app %s finished. rotation_mode is "
+	doc_subject(d, "Dry-run rotation finished: nothing was changed");
+	doc_para(d, "A dry-run rotation of the client secret of app %s finished. rotation_mode is "
 	    "dry-run, so rekey changed nothing in Azure or in Nylas: it recorded what it would "
 	    "have done (see the rotation in rekey status).", n->app);
-	heading(d, "Why");
-	rotation_why(d);
-	heading(d, "What is left");
-	para(d, "The old secret is still in use. To replace it, set rotation_mode = auto for the "
-	    "app and restart rekey, or add a new client secret to the Azure app and put it into "
-	    "the Nylas connector yourself.");
+	doc_heading(d, "Why");
+	pieces_rotation_why(d);
+	doc_heading(d, "What is left");
+	doc_para(d, "The old secret is still in use. To replace it, set rotation_mode = auto for "
+	    "the app and restart rekey, or add a new client secret to the Azure app and put it "
+	    "into the Nylas connector yourself.");
 	if (n->incident_id != NULL)
-		users_left(d, 0);
+		pieces_users_left(d, 0);
 	else
-		fact_details(d);
-	fact_rotation(d);
-	fact_app(d);
+		pieces_fact_details(d);
+	pieces_fact_rotation(d);
+	pieces_fact_app(d);
 }
 
 static void
@@ -271,38 +279,39 @@ build_rotation_done(struct doc *d)
 	const struct notice *n = d->n;
 	char *k;
 
-	if (mode_of(n->rotation_mode) == MODE_DRY_RUN) {
+	if (words_mode_of(n->rotation_mode) == WORDS_MODE_DRY_RUN) {
 		build_rotation_dry_run(d);
 		return;
 	}
 	done_subject(d);
-	para(d, "rekey replaced the client secret of the Nylas connector of app %s: Microsoft "
+	doc_para(d, "rekey replaced the client secret of the Nylas connector of app %s: Microsoft "
 	    "accepts the new secret and Nylas uses it.", n->app);
-	heading(d, "What happened");
-	rotation_why(d);
-	heading(d, "What rekey did");
-	k = key_words(n->new_key_id, n->new_hint);
-	fact(d, "New secret", "%s", k);
+	doc_heading(d, "What happened");
+	pieces_rotation_why(d);
+	doc_heading(d, "What rekey did");
+	k = words_key(n->new_key_id, n->new_hint);
+	doc_fact(d, "New secret", "%s", k);
 	free(k);
 	if (n->new_end_ms > 0)
-		fact(d, "New secret ends", "%s", rfc3339(n->new_end_ms).s);
-	fact_lifetime(d);
-	fact(d, "Tested", "Microsoft accepted the new secret");
+		doc_fact(d, "New secret ends", "%s", words_rfc3339(n->new_end_ms).s);
+	pieces_fact_lifetime(d);
+	doc_fact(d, "Tested", "Microsoft accepted the new secret");
 	if (n->published_at_ms > 0)
-		fact(d, "Published to Nylas", "%s", rfc3339(n->published_at_ms).s);
+		doc_fact(d, "Published to Nylas", "%s", words_rfc3339(n->published_at_ms).s);
 	else
-		fact(d, "Published to Nylas", "yes");
+		doc_fact(d, "Published to Nylas", "yes");
 	done_old_secret(d);
-	fact_rotation(d);
-	heading(d, "What is left");
+	pieces_fact_rotation(d);
+	doc_heading(d, "What is left");
 	if (n->incident_id != NULL || (n->rotation_reason != NULL &&
 	    strcmp(n->rotation_reason, "incident") == 0)) {
-		users_left(d, 1);
+		pieces_users_left(d, 1);
 	} else {
-		para(d, "Nothing: users' grants keep working and nobody needs to sign in again.");
-		fact_details(d);
+		doc_para(d, "Nothing: users' grants keep working and nobody needs to sign in "
+		    "again.");
+		pieces_fact_details(d);
 	}
-	fact_app(d);
+	pieces_fact_app(d);
 }
 
 /* 1 when a failed rotation will be tried again (a stale retry time is not one). */
@@ -325,18 +334,19 @@ static void
 failed_subject(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	if (failed_after_publishing(n->rotation_state))
-		subject(d, "Removing the old client secret failed%s", retrying(n) ?
+		doc_subject(d, "Removing the old client secret failed%s", retrying(n) ?
 		    ", will retry" : ": action needed");
-	else if (ci != NULL && ci->secret && remaining(n) > 0)
-		subject(d, "%s: rotation failed, %s still cut off", ci->title,
-		    users(remaining(n)).s);
+	else if (ci != NULL && ci->secret && pieces_remaining(n) > 0)
+		doc_subject(d, "%s: rotation failed, %s still cut off", ci->title,
+		    words_users(pieces_remaining(n)).s);
 	else if (retrying(n))
-		subject(d, "Secret rotation failed, retry at %s", rfc3339(n->next_retry_ms).s);
+		doc_subject(d, "Secret rotation failed, retry at %s",
+		    words_rfc3339(n->next_retry_ms).s);
 	else
-		subject(d, "Secret rotation failed: action needed");
+		doc_subject(d, "Secret rotation failed: action needed");
 }
 
 static void
@@ -346,14 +356,14 @@ failed_state(struct doc *d)
 	char *k;
 
 	if (failed_after_publishing(n->rotation_state)) {
-		para(d, "The new secret is in use by Nylas; only removing the old one failed. "
+		doc_para(d, "The new secret is in use by Nylas; only removing the old one failed. "
 		    "Users are not affected.");
 		return;
 	}
 	if (n->new_key_id == NULL)
 		return;
-	k = key_words(n->new_key_id, n->new_hint);
-	para(d, "A new secret was created in Azure (%s) but Nylas does not use it yet.", k);
+	k = words_key(n->new_key_id, n->new_hint);
+	doc_para(d, "A new secret was created in Azure (%s) but Nylas does not use it yet.", k);
 	free(k);
 }
 
@@ -364,77 +374,77 @@ build_rotation_failed(struct doc *d)
 
 	failed_subject(d);
 	if (retrying(n))
-		para(d, "rekey could not rotate the client secret of the Nylas connector of app %s. "
-		    "It tries again at %s.", n->app, rfc3339(n->next_retry_ms).s);
+		doc_para(d, "rekey could not rotate the client secret of the Nylas connector of "
+		    "app %s. It tries again at %s.", n->app, words_rfc3339(n->next_retry_ms).s);
 	else
-		para(d, "rekey could not rotate the client secret of the Nylas connector of app %s "
-		    "and has given up on this rotation.", n->app);
-	heading(d, "What went wrong");
-	fact(d, "Error", "%s", n->last_error);
+		doc_para(d, "rekey could not rotate the client secret of the Nylas connector of "
+		    "app %s and has given up on this rotation.", n->app);
+	doc_heading(d, "What went wrong");
+	doc_fact(d, "Error", "%s", n->last_error);
 	if (n->rotation_state != NULL)
-		fact(d, "Failed step", "%s", n->rotation_state);
-	fact(d, "Next retry", "%s", retrying(n) ? rfc3339(n->next_retry_ms).s :
+		doc_fact(d, "Failed step", "%s", n->rotation_state);
+	doc_fact(d, "Next retry", "%s", retrying(n) ? words_rfc3339(n->next_retry_ms).s :
 	    "none (gave up)");
-	fact_rotation(d);
+	pieces_fact_rotation(d);
 	failed_state(d);
 	if (n->incident_id != NULL || n->cause != NULL) {
-		heading(d, "Why it was rotating");
-		incident_block(d);
+		doc_heading(d, "Why it was rotating");
+		pieces_incident_block(d);
 	}
-	heading(d, "What you can do");
-	para(d, "See the rotation, its attempts and its error:");
-	rekey_command(d, "status", NULL);
-	para(d, "Common causes: the identity rekey signs in as lacks permission on the Azure app "
-	    "(Application.ReadWrite.OwnedBy and owner of the app), the Nylas API key is wrong, or "
-	    "a tenant policy refuses the secret.");
-	para(d, retrying(n) ? "rekey retries by itself; fix the cause before then. If "
+	doc_heading(d, "What you can do");
+	doc_para(d, "See the rotation, its attempts and its error:");
+	words_rekey_command(d, "status", NULL);
+	doc_para(d, "Common causes: the identity rekey signs in as lacks permission on the Azure "
+	    "app (Application.ReadWrite.OwnedBy and owner of the app), the Nylas API key is wrong, "
+	    "or a tenant policy refuses the secret.");
+	doc_para(d, retrying(n) ? "rekey retries by itself; fix the cause before then. If "
 	    "it gives up, start a new rotation once the cause is fixed:" : "Once the cause is "
 	    "fixed, start a new rotation:");
-	rekey_command(d, "rotate", n->app);
+	words_rekey_command(d, "rotate", n->app);
 	if (n->incident_id != NULL && !failed_after_publishing(n->rotation_state)) {
-		para(d, "If rotations keep failing while users are cut off, add a client secret in "
-		    "the Azure portal and put it into the Nylas connector by hand.");
-		heading(d, "What is left");
-		users_left(d, 0);
+		doc_para(d, "If rotations keep failing while users are cut off, add a client "
+		    "secret in the Azure portal and put it into the Nylas connector by hand.");
+		doc_heading(d, "What is left");
+		pieces_users_left(d, 0);
 	} else {
-		fact_details(d);
+		pieces_fact_details(d);
 	}
-	fact_app(d);
+	pieces_fact_app(d);
 }
 
 static void
 build_rotation_waiting(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
-	char *id = shell_word(n->rotation_id);
+	const struct words_cause *ci = words_cause_find(n->cause);
+	char *id = words_shell_word(n->rotation_id);
 
-	if (ci != NULL && remaining(n) > 0)
-		subject(d, "%s: rotation waits for approval, %s cut off", ci->title,
-		    users(remaining(n)).s);
+	if (ci != NULL && pieces_remaining(n) > 0)
+		doc_subject(d, "%s: rotation waits for approval, %s cut off", ci->title,
+		    words_users(pieces_remaining(n)).s);
 	else
-		subject(d, "Secret rotation %s waits for approval", n->rotation_id);
-	para(d, "rekey has planned a rotation of the client secret of the Nylas connector of app "
-	    "%s and, since rotation_mode is approve, waits for someone to approve it. Nothing "
+		doc_subject(d, "Secret rotation %s waits for approval", n->rotation_id);
+	doc_para(d, "rekey has planned a rotation of the client secret of the Nylas connector of "
+	    "app %s and, since rotation_mode is approve, waits for someone to approve it. Nothing "
 	    "changes until then.", n->app);
-	heading(d, "Why");
-	rotation_why(d);
-	heading(d, "To approve it");
-	para(d, "Run:");
-	rekey_command(d, "approve", n->rotation_id);
-	para(d, "or call the admin API: POST /api/v1/rotations/%s/approve. rekey then adds a new "
-	    "secret, tests it and publishes it to Nylas.", id);
+	doc_heading(d, "Why");
+	pieces_rotation_why(d);
+	doc_heading(d, "To approve it");
+	doc_para(d, "Run:");
+	words_rekey_command(d, "approve", n->rotation_id);
+	doc_para(d, "or call the admin API: POST /api/v1/rotations/%s/approve. rekey then adds a "
+	    "new secret, tests it and publishes it to Nylas.", id);
 	free(id);
-	heading(d, "What is left");
+	doc_heading(d, "What is left");
 	if (n->incident_id != NULL)
-		users_left(d, 0);
+		pieces_users_left(d, 0);
 	else if (n->end_ms > 0)
-		para(d, "Nothing breaks before the secret in use ends at %s; approve the rotation "
-		    "before then.", rfc3339(n->end_ms).s);
-	fact_rotation(d);
+		doc_para(d, "Nothing breaks before the secret in use ends at %s; approve the "
+		    "rotation before then.", words_rfc3339(n->end_ms).s);
+	pieces_fact_rotation(d);
 	if (n->incident_id == NULL)
-		fact_details(d);
-	fact_app(d);
+		pieces_fact_details(d);
+	pieces_fact_app(d);
 }
 
 static void
@@ -443,70 +453,72 @@ build_lifetime_shortened(struct doc *d)
 	const struct notice *n = d->n;
 	char *k;
 
-	subject(d, "New secret lasts %lld days, not %lld (tenant policy)",
+	doc_subject(d, "New secret lasts %lld days, not %lld (tenant policy)",
 	    (long long)n->lifetime_granted_days, (long long)n->lifetime_requested_days);
-	para(d, "The tenant's app management policy refused a client secret lifetime of %lld days "
-	    "(secret_lifetime), so rekey created the new secret of app %s with %lld days instead.",
-	    (long long)n->lifetime_requested_days, n->app, (long long)n->lifetime_granted_days);
-	heading(d, "What this means");
-	para(d, "Nothing is broken: rekey rotates before a secret ends (rotate_before), only more "
-	    "often. Make sure rotate_before is well below %lld days, or the next rotation is due "
-	    "as soon as this one is done. To stop this notice, set secret_lifetime = %lldd for the "
-	    "app, or ask a tenant administrator to allow longer secrets.",
+	doc_para(d, "The tenant's app management policy refused a client secret lifetime of %lld "
+	    "days (secret_lifetime), so rekey created the new secret of app %s with %lld days "
+	    "instead.", (long long)n->lifetime_requested_days, n->app,
+	    (long long)n->lifetime_granted_days);
+	doc_heading(d, "What this means");
+	doc_para(d, "Nothing is broken: rekey rotates before a secret ends (rotate_before), only "
+	    "more often. Make sure rotate_before is well below %lld days, or the next rotation is "
+	    "due as soon as this one is done. To stop this notice, set secret_lifetime = %lldd for "
+	    "the app, or ask a tenant administrator to allow longer secrets.",
 	    (long long)n->lifetime_granted_days, (long long)n->lifetime_granted_days);
-	heading(d, "Facts");
+	doc_heading(d, "Facts");
 	if (n->new_key_id != NULL || n->new_hint != NULL) {
-		k = key_words(n->new_key_id, n->new_hint);
-		fact(d, "New secret", "%s", k);
+		k = words_key(n->new_key_id, n->new_hint);
+		doc_fact(d, "New secret", "%s", k);
 		free(k);
 	}
 	if (n->new_end_ms > 0)
-		fact(d, "New secret ends", "%s", rfc3339(n->new_end_ms).s);
-	fact(d, "Lifetime asked for", "%lld days", (long long)n->lifetime_requested_days);
-	fact(d, "Lifetime granted", "%lld days", (long long)n->lifetime_granted_days);
+		doc_fact(d, "New secret ends", "%s", words_rfc3339(n->new_end_ms).s);
+	doc_fact(d, "Lifetime asked for", "%lld days", (long long)n->lifetime_requested_days);
+	doc_fact(d, "Lifetime granted", "%lld days", (long long)n->lifetime_granted_days);
 	if (n->rotation_id != NULL)
-		fact_rotation(d);
-	fact_app(d);
-	fact_details(d);
+		pieces_fact_rotation(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 static void
 build_reauth_digest(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 	int64_t back = n->recovered < n->affected ? n->recovered : n->affected;
 	char *k;
 
-	subject(d, "Re-authentication: %lld of %s back, %lld to go", (long long)back,
-	    users(n->affected).s, (long long)remaining(n));
-	para(d, "Progress of incident %s of app %s%s%s%s: %lld of the %s affected have signed "
+	doc_subject(d, "Re-authentication: %lld of %s back, %lld to go", (long long)back,
+	    words_users(n->affected).s, (long long)pieces_remaining(n));
+	doc_para(d, "Progress of incident %s of app %s%s%s%s: %lld of the %s affected have signed "
 	    "in again; %lld have not yet.", n->incident_id, n->app, ci != NULL ? " (" : "",
 	    ci != NULL ? ci->phrase : "", ci != NULL ? ")" : "", (long long)back,
-	    users(n->affected).s, (long long)remaining(n));
-	heading(d, "What is left");
-	if (remaining(n) > 0)
-		para(d, "The %s still cut off must sign in again. The incident closes by itself when "
-		    "all have, or when an operator closes it.", users(remaining(n)).s);
+	    words_users(n->affected).s, (long long)pieces_remaining(n));
+	doc_heading(d, "What is left");
+	if (pieces_remaining(n) > 0)
+		doc_para(d, "The %s still cut off must sign in again. The incident closes by "
+		    "itself when all have, or when an operator closes it.",
+		    words_users(pieces_remaining(n)).s);
 	else
-		para(d, "Every affected user has signed in again; the incident closes.");
-	fact_details(d);
-	heading(d, "Facts");
-	fact(d, "Incident", "%s", n->incident_id);
+		doc_para(d, "Every affected user has signed in again; the incident closes.");
+	pieces_fact_details(d);
+	doc_heading(d, "Facts");
+	doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
-		fact(d, "Cause", "%s (%s)", ci->title, ci->name);
+		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		fact(d, "Opened", "%s (%s ago)", rfc3339(n->opened_at_ms).s,
-		    elapsed(n->opened_at_ms, n->now_ms).s);
-	fact(d, "Users affected", "%lld", (long long)n->affected);
-	fact(d, "Signed in again", "%lld", (long long)n->recovered);
-	fact(d, "Still to sign in", "%lld", (long long)remaining(n));
+		doc_fact(d, "Opened", "%s (%s ago)", words_rfc3339(n->opened_at_ms).s,
+		    words_elapsed(n->opened_at_ms, n->now_ms).s);
+	doc_fact(d, "Users affected", "%lld", (long long)n->affected);
+	doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
+	doc_fact(d, "Still to sign in", "%lld", (long long)pieces_remaining(n));
 	if (n->new_key_id != NULL) {
-		k = key_words(n->new_key_id, n->new_hint);
-		fact(d, "New secret", "%s", k);
+		k = words_key(n->new_key_id, n->new_hint);
+		doc_fact(d, "New secret", "%s", k);
 		free(k);
 	}
-	fact_app(d);
+	pieces_fact_app(d);
 }
 
 /* Who resolved an incident: as a sentence (1) or as a fact (0). */
@@ -526,33 +538,34 @@ static void
 build_incident_resolved(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 	int64_t at = n->resolved_at_ms > 0 ? n->resolved_at_ms : n->now_ms;
 
-	subject(d, "Resolved: %s (%lld of %s back)", ci != NULL ? ci->title : n->incident_id,
+	doc_subject(d, "Resolved: %s (%lld of %s back)", ci != NULL ? ci->title : n->incident_id,
 	    (long long)(n->recovered < n->affected ? n->recovered : n->affected),
-	    users(n->affected).s);
-	para(d, "Incident %s of app %s is resolved: %s.", n->incident_id, n->app,
+	    words_users(n->affected).s);
+	doc_para(d, "Incident %s of app %s is resolved: %s.", n->incident_id, n->app,
 	    resolved_words(n->resolved_by, 1));
-	if (remaining(n) > 0)
-		para(d, "%s had not signed in again when it was closed; they stay cut off from the "
-		    "app's mail and calendar features until they do.", users(remaining(n)).s);
-	heading(d, "Facts");
-	fact(d, "Incident", "%s", n->incident_id);
+	if (pieces_remaining(n) > 0)
+		doc_para(d, "%s had not signed in again when it was closed; they stay cut off from "
+		    "the app's mail and calendar features until they do.",
+		    words_users(pieces_remaining(n)).s);
+	doc_heading(d, "Facts");
+	doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
-		fact(d, "Cause", "%s (%s)", ci->title, ci->name);
+		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		fact(d, "Opened", "%s", rfc3339(n->opened_at_ms).s);
-	fact(d, "Resolved", "%s", rfc3339(at).s);
+		doc_fact(d, "Opened", "%s", words_rfc3339(n->opened_at_ms).s);
+	doc_fact(d, "Resolved", "%s", words_rfc3339(at).s);
 	if (n->opened_at_ms > 0)
-		fact(d, "Duration", "%s", elapsed(n->opened_at_ms, at).s);
-	fact(d, "Resolved by", "%s", resolved_words(n->resolved_by, 0));
-	fact(d, "Users affected", "%lld", (long long)n->affected);
-	fact(d, "Signed in again", "%lld", (long long)n->recovered);
+		doc_fact(d, "Duration", "%s", words_elapsed(n->opened_at_ms, at).s);
+	doc_fact(d, "Resolved by", "%s", resolved_words(n->resolved_by, 0));
+	doc_fact(d, "Users affected", "%lld", (long long)n->affected);
+	doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
 	if (n->rotation_id != NULL)
-		fact_rotation(d);
-	fact_app(d);
-	fact_details(d);
+		pieces_fact_rotation(d);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 /* To one user: no internals, only what stopped and where to sign in. */
@@ -561,14 +574,14 @@ build_user_reauth(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	subject(d, "Please sign in again to reconnect your mail and calendar");
-	para(d, "Hello,");
-	para(d, "The connection between your Microsoft account (%s) and our mail and calendar "
+	doc_subject(d, "Please sign in again to reconnect your mail and calendar");
+	doc_para(d, "Hello,");
+	doc_para(d, "The connection between your Microsoft account (%s) and our mail and calendar "
 	    "integration has stopped, so it can no longer reach your mail or calendar.", n->email);
-	para(d, "To reconnect, please sign in again here:");
-	add_part(d, PART_LINK, "Sign in again", xstrdup(n->reauth_url));
-	para(d, "It takes about a minute. If you are unsure whether this message is genuine, ask "
-	    "your IT team before signing in.");
+	doc_para(d, "To reconnect, please sign in again here:");
+	doc_add_part(d, DOC_PART_LINK, "Sign in again", xstrdup(n->reauth_url));
+	doc_para(d, "It takes about a minute. If you are unsure whether this message is genuine, "
+	    "ask your IT team before signing in.");
 }
 
 /* What each condition being false keeps rekey from doing, for the owners. */
@@ -578,12 +591,12 @@ condition_stake(const char *type)
 	static const struct { const char *type, *stake; } stakes[] = {
 		{ "RotatorReady", "rekey cannot read the app's secrets from Graph nor rotate them: "
 		  "the secret will expire on schedule and every user's grant with it" },
-		{ "SecretsRead", "rekey does not see the app's secrets' end dates: it cannot rotate "
-		  "ahead of expiry nor warn you" },
-		{ "ConnectorReady", "rekey cannot put a new secret into Nylas: a rotation would stop "
-		  "before publishing it" },
-		{ "WebhookRegistered", "Nylas may not be delivering grant events to rekey: it would "
-		  "not see an expiry storm" },
+		{ "SecretsRead", "rekey does not see the app's secrets' end dates: it cannot "
+		  "rotate ahead of expiry nor warn you" },
+		{ "ConnectorReady", "rekey cannot put a new secret into Nylas: a rotation would "
+		  "stop before publishing it" },
+		{ "WebhookRegistered", "Nylas may not be delivering grant events to rekey: it "
+		  "would not see an expiry storm" },
 		{ "SubscriptionReady", "rekey gets no Graph user notifications: it cannot tell a "
 		  "user-side cause (disabled, deleted account) from the secret" },
 		{ "RotatorCertFresh", "the certificate rekey signs in with has ended: rekey can no "
@@ -603,15 +616,15 @@ fact_condition(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	fact(d, "Condition", "%s", n->condition_type);
+	doc_fact(d, "Condition", "%s", n->condition_type);
 	if (n->condition_reason != NULL)
-		fact(d, "Reason", "%s", n->condition_reason);
+		doc_fact(d, "Reason", "%s", n->condition_reason);
 	if (n->condition_since_ms > 0)
-		fact(d, "Failing since", "%s", rfc3339(n->condition_since_ms).s);
+		doc_fact(d, "Failing since", "%s", words_rfc3339(n->condition_since_ms).s);
 	if (n->condition_until_ms > 0)
-		fact(d, "Recovered at", "%s", rfc3339(n->condition_until_ms).s);
-	fact_app(d);
-	fact_details(d);
+		doc_fact(d, "Recovered at", "%s", words_rfc3339(n->condition_until_ms).s);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 static void
@@ -619,15 +632,15 @@ build_condition_failed(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	subject(d, "rekey cannot act for app %s: %s", n->app, n->condition_type);
-	para(d, "%s.", n->condition_message != NULL ? n->condition_message : n->condition_type);
-	heading(d, "What this means");
-	para(d, "Until this is fixed, %s.", condition_stake(n->condition_type));
-	heading(d, "What to do");
-	para(d, "Fix what the message above says, then check every prerequisite at once with:");
-	rekey_command(d, "doctor", n->app);
-	para(d, "You will get a message when rekey sees it working again.");
-	heading(d, "Facts");
+	doc_subject(d, "rekey cannot act for app %s: %s", n->app, n->condition_type);
+	doc_para(d, "%s.", n->condition_message != NULL ? n->condition_message : n->condition_type);
+	doc_heading(d, "What this means");
+	doc_para(d, "Until this is fixed, %s.", condition_stake(n->condition_type));
+	doc_heading(d, "What to do");
+	doc_para(d, "Fix what the message above says, then check every prerequisite at once with:");
+	words_rekey_command(d, "doctor", n->app);
+	doc_para(d, "You will get a message when rekey sees it working again.");
+	doc_heading(d, "Facts");
 	fact_condition(d);
 }
 
@@ -636,11 +649,11 @@ build_condition_recovered(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	subject(d, "rekey can act for app %s again: %s", n->app, n->condition_type);
-	para(d, "%s is true again%s%s.", n->condition_type,
+	doc_subject(d, "rekey can act for app %s again: %s", n->app, n->condition_type);
+	doc_para(d, "%s is true again%s%s.", n->condition_type,
 	    n->condition_message != NULL ? ": " : "",
 	    n->condition_message != NULL ? n->condition_message : "");
-	heading(d, "Facts");
+	doc_heading(d, "Facts");
 	fact_condition(d);
 }
 
@@ -650,27 +663,28 @@ build_cert_expiry_warning(struct doc *d)
 	const struct notice *n = d->n;
 
 	if (n->end_ms > n->now_ms)
-		subject(d, "rekey's own certificate for app %s expires in %s", n->app,
-		    days_left(n->end_ms, n->now_ms).s);
+		doc_subject(d, "rekey's own certificate for app %s expires in %s", n->app,
+		    words_days_left(n->end_ms, n->now_ms).s);
 	else
-		subject(d, "rekey's own certificate for app %s has expired", n->app);
-	para(d, "rekey signs in to Microsoft with a certificate (rotator_cert_file) to read and "
-	    "rotate the app's client secrets. That certificate ends at %s. When it ends, rekey "
+		doc_subject(d, "rekey's own certificate for app %s has expired", n->app);
+	doc_para(d, "rekey signs in to Microsoft with a certificate (rotator_cert_file) to read "
+	    "and rotate the app's client secrets. That certificate ends at %s. When it ends, rekey "
 	    "can no longer rotate anything, and the client secret will then expire on schedule.",
-	    rfc3339(n->end_ms).s);
-	heading(d, "What to do");
-	para(d, "Make a new certificate and key, upload the certificate to the rotator's app "
+	    words_rfc3339(n->end_ms).s);
+	doc_heading(d, "What to do");
+	doc_para(d, "Make a new certificate and key, upload the certificate to the rotator's app "
 	    "registration beside the old one, point rotator_cert_file and rotator_key_file at the "
 	    "new pair, reload rekey (kill -HUP), and check with:");
-	rekey_command(d, "doctor", n->app);
-	heading(d, "Facts");
+	words_rekey_command(d, "doctor", n->app);
+	doc_heading(d, "Facts");
 	if (n->certificate != NULL)
-		fact(d, "Certificate", "%s", n->certificate);
-	fact(d, "Ends", "%s", rfc3339(n->end_ms).s);
+		doc_fact(d, "Certificate", "%s", n->certificate);
+	doc_fact(d, "Ends", "%s", words_rfc3339(n->end_ms).s);
 	if (n->threshold_s > 0)
-		fact(d, "Warning", "the %s mark of warn_before", duration_s(n->threshold_s).s);
-	fact_app(d);
-	fact_details(d);
+		doc_fact(d, "Warning", "the %s mark of warn_before",
+		    words_duration_s(n->threshold_s).s);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
 static void
@@ -678,25 +692,25 @@ build_webhook_secret_rotated(struct doc *d)
 {
 	const struct notice *n = d->n;
 
-	subject(d, "rekey rotated the Nylas webhook secret of app %s", n->app);
-	para(d, "rekey rotated the secret Nylas signs grant webhooks with (destination %s)%s. "
+	doc_subject(d, "rekey rotated the Nylas webhook secret of app %s", n->app);
+	doc_para(d, "rekey rotated the secret Nylas signs grant webhooks with (destination %s)%s. "
 	    "No delivery was lost: rekey accepted the new secret as soon as Nylas gave it, and "
 	    "keeps accepting the old one for deliveries already in flight until %s.", n->webhook_id,
 	    n->rotation_reason != NULL && strcmp(n->rotation_reason, "scheduled") == 0 ?
 	    ", on the schedule of nylas_webhook_secret_rotate_every" : "",
-	    n->webhook_grace_until_ms > 0 ? rfc3339(n->webhook_grace_until_ms).s : "now");
-	heading(d, "What to do");
-	para(d, "Nothing. If the old secret is still written in nylas_webhook_secret_file, remove "
-	    "that line: every line of the file stays accepted.");
-	heading(d, "Facts");
-	fact(d, "Destination", "%s", n->webhook_id);
+	    n->webhook_grace_until_ms > 0 ? words_rfc3339(n->webhook_grace_until_ms).s : "now");
+	doc_heading(d, "What to do");
+	doc_para(d, "Nothing. If the old secret is still written in nylas_webhook_secret_file, "
+	    "remove that line: every line of the file stays accepted.");
+	doc_heading(d, "Facts");
+	doc_fact(d, "Destination", "%s", n->webhook_id);
 	if (n->rotation_reason != NULL)
-		fact(d, "Reason", "%s", n->rotation_reason);
-	fact_app(d);
-	fact_details(d);
+		doc_fact(d, "Reason", "%s", n->rotation_reason);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
 }
 
-const struct kind_info kinds[NOTICE_KIND_COUNT] = {
+const struct kinds_info kinds_table[NOTICE_KIND_COUNT] = {
 	[NOTICE_EXPIRY_WARNING] = { "expiry_warning", "rekey.secret.expiring",
 	    { "key_id", "end" }, build_expiry_warning },
 	[NOTICE_INCIDENT_OPENED] = { "incident_opened", "rekey.incident.opened",
@@ -721,8 +735,8 @@ const struct kind_info kinds[NOTICE_KIND_COUNT] = {
 	    { "condition_type" }, build_condition_recovered },
 	[NOTICE_CERT_EXPIRY_WARNING] = { "cert_expiry_warning", "rekey.certificate.expiring",
 	    { "end" }, build_cert_expiry_warning },
-	[NOTICE_WEBHOOK_SECRET_ROTATED] = { "webhook_secret_rotated", "rekey.webhook.secret_rotated",
-	    { "webhook_id" }, build_webhook_secret_rotated },
+	[NOTICE_WEBHOOK_SECRET_ROTATED] = { "webhook_secret_rotated",
+	    "rekey.webhook.secret_rotated", { "webhook_id" }, build_webhook_secret_rotated },
 };
 
 const char *
@@ -730,5 +744,5 @@ notice_kind_name(enum notice_kind k)
 {
 	if ((unsigned)k >= NOTICE_KIND_COUNT)
 		return "unknown";
-	return kinds[k].name;
+	return kinds_table[k].name;
 }

@@ -11,7 +11,7 @@
 struct doc;
 
 /* A kind's builder expects a notice that is cleaned and checked (message_render does both). */
-struct kind_info {
+struct kinds_info {
 	const char *name;
 	const char *event_type;
 	const char *needs[3];	/* fields that must be set */
@@ -19,7 +19,7 @@ struct kind_info {
 };
 
 /* Indexed by enum notice_kind. */
-extern const struct kind_info kinds[NOTICE_KIND_COUNT];
+extern const struct kinds_info kinds_table[NOTICE_KIND_COUNT];
 
 /* "expiry_warning", "incident_opened", ...; "unknown" out of range. */
 const char *notice_kind_name(enum notice_kind k);

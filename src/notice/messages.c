@@ -37,13 +37,13 @@ set_err(char **err, const char *fmt, ...)
 static int
 field_set(const struct notice *n, const char *name)
 {
-	const struct field *f = field_named(name);
+	const struct clean_field *f = clean_field_named(name);
 
 	if (f == NULL)
 		return 0;
-	if (f->type == FIELD_STR)
-		return field_cstr(n, f) != NULL;
-	return field_int(n, f) > 0;
+	if (f->type == CLEAN_FIELD_STR)
+		return clean_field_cstr(n, f) != NULL;
+	return clean_field_int(n, f) > 0;
 }
 
 /* A link for a person to open: http(s), no spaces, quotes or angle brackets. */
@@ -54,7 +54,7 @@ url_ok(const char *url)
 
 	if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0)
 		return 0;
-	if (strlen(url) > MAX_URL)
+	if (strlen(url) > CLEAN_MAX_URL)
 		return 0;
 	for (p = (const unsigned char *)url; *p != '\0'; p++) {
 		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>')
@@ -67,7 +67,8 @@ static int
 check_user_reauth(const struct notice *raw, char **err)
 {
 	if (!url_ok(raw->reauth_url)) {
-		set_err(err, "user_reauth notice: reauth_url is not an http(s) link without spaces");
+		set_err(err, "user_reauth notice: reauth_url is not an http(s) link without "
+		    "spaces");
 		return -1;
 	}
 	if (strchr(raw->email, '@') == NULL || strpbrk(raw->email, " \t\r\n") != NULL) {
@@ -82,15 +83,16 @@ check_kind(const struct notice *raw, const struct notice *n, char **err)
 {
 	switch (n->kind) {
 	case NOTICE_ROTATION_DONE:
-		if (mode_of(n->rotation_mode) != MODE_DRY_RUN && n->new_key_id == NULL) {
+		if (words_mode_of(n->rotation_mode) != WORDS_MODE_DRY_RUN &&
+		    n->new_key_id == NULL) {
 			set_err(err, "rotation_done notice lacks new_key_id");
 			return -1;
 		}
 		return 0;
 	case NOTICE_LIFETIME_SHORTENED:
 		if (n->lifetime_granted_days >= n->lifetime_requested_days) {
-			set_err(err, "lifetime_shortened notice: granted %lld days is not shorter than "
-			    "%lld", (long long)n->lifetime_granted_days,
+			set_err(err, "lifetime_shortened notice: granted %lld days is not shorter "
+			    "than %lld", (long long)n->lifetime_granted_days,
 			    (long long)n->lifetime_requested_days);
 			return -1;
 		}
@@ -106,7 +108,7 @@ check_kind(const struct notice *raw, const struct notice *n, char **err)
 static int
 check_notice(const struct notice *raw, const struct notice *n, char **err)
 {
-	const struct kind_info *ki = &kinds[n->kind];
+	const struct kinds_info *ki = &kinds_table[n->kind];
 	size_t i;
 
 	if (n->app == NULL || n->now_ms <= 0) {
@@ -119,11 +121,11 @@ check_notice(const struct notice *raw, const struct notice *n, char **err)
 			return -1;
 		}
 	}
-	if (n->cause != NULL && cause_find(n->cause) == NULL) {
+	if (n->cause != NULL && words_cause_find(n->cause) == NULL) {
 		set_err(err, "%s notice: unknown cause \"%s\"", ki->name, n->cause);
 		return -1;
 	}
-	if (mode_of(n->rotation_mode) == MODE_UNKNOWN) {
+	if (words_mode_of(n->rotation_mode) == WORDS_MODE_UNKNOWN) {
 		set_err(err, "%s notice: unknown rotation_mode \"%s\"", ki->name, n->rotation_mode);
 		return -1;
 	}
@@ -157,8 +159,8 @@ message_render(const struct notice *n, struct message *out, char **err)
 	d.c = &c;
 	if (check_notice(n, &c.n, err) == -1)
 		goto out;
-	kinds[n->kind].build(&d);
-	type = kinds[n->kind].event_type;
+	kinds_table[n->kind].build(&d);
+	type = kinds_table[n->kind].event_type;
 	out->event_type = xstrdup(type);
 	out->subject = xstrdup(d.subject);
 	out->text = render_text(&d);

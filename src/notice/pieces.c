@@ -15,26 +15,26 @@
 /* ---- Pieces that several kinds share ---- */
 
 void
-fact_details(struct doc *d)
+pieces_fact_details(struct doc *d)
 {
 	char *cfg;
 
 	if (d->n->status_hint != NULL) {
-		fact(d, "Details", "%s", d->n->status_hint);
+		doc_fact(d, "Details", "%s", d->n->status_hint);
 		return;
 	}
-	cfg = d->n->config_path != NULL ? shell_word(d->n->config_path) :
-	    xstrdup(config_placeholder);
-	fact(d, "Details", "rekey status -c %s", cfg);
+	cfg = d->n->config_path != NULL ? words_shell_word(d->n->config_path) :
+	    xstrdup(words_config_placeholder);
+	doc_fact(d, "Details", "rekey status -c %s", cfg);
 	free(cfg);
 }
 
 void
-fact_app(struct doc *d)
+pieces_fact_app(struct doc *d)
 {
 	if (d->n->azure_client_id != NULL)
-		fact(d, "Azure app (client id)", "%s", d->n->azure_client_id);
-	fact(d, "rekey app", "%s", d->n->app);
+		doc_fact(d, "Azure app (client id)", "%s", d->n->azure_client_id);
+	doc_fact(d, "rekey app", "%s", d->n->app);
 }
 
 static void
@@ -44,38 +44,39 @@ evidence(struct doc *d)
 
 	if (d->c->n_evidence == 0)
 		return;
-	para(d, "Evidence:");
+	doc_para(d, "Evidence:");
 	for (i = 0; i < d->c->n_evidence; i++)
-		add_part(d, PART_ITEM, NULL, xstrdup(d->c->evidence[i]));
+		doc_add_part(d, DOC_PART_ITEM, NULL, xstrdup(d->c->evidence[i]));
 	if (d->c->evidence_left > 0)
-		add_part(d, PART_ITEM, NULL, xasprintf("(%zu more not shown)", d->c->evidence_left));
+		doc_add_part(d, DOC_PART_ITEM, NULL,
+		    xasprintf("(%zu more not shown)", d->c->evidence_left));
 }
 
 int64_t
-remaining(const struct notice *n)
+pieces_remaining(const struct notice *n)
 {
 	return n->affected > n->recovered ? n->affected - n->recovered : 0;
 }
 
 /* The incident as facts, its cause explained and its evidence. */
 void
-incident_block(struct doc *d)
+pieces_incident_block(struct doc *d)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	if (ci != NULL)
-		para(d, "%s", ci->what);
+		doc_para(d, "%s", ci->what);
 	if (n->incident_id != NULL)
-		fact(d, "Incident", "%s", n->incident_id);
+		doc_fact(d, "Incident", "%s", n->incident_id);
 	if (ci != NULL)
-		fact(d, "Cause", "%s (%s)", ci->title, ci->name);
+		doc_fact(d, "Cause", "%s (%s)", ci->title, ci->name);
 	if (n->opened_at_ms > 0)
-		fact(d, "Opened", "%s", rfc3339(n->opened_at_ms).s);
+		doc_fact(d, "Opened", "%s", words_rfc3339(n->opened_at_ms).s);
 	/* A rotation's notice may name its incident without its counts. */
 	if (n->incident_id != NULL && (n->affected > 0 || n->kind == NOTICE_INCIDENT_OPENED)) {
-		fact(d, "Users affected", "%lld", (long long)n->affected);
-		fact(d, "Signed in again", "%lld", (long long)n->recovered);
+		doc_fact(d, "Users affected", "%lld", (long long)n->affected);
+		doc_fact(d, "Signed in again", "%lld", (long long)n->recovered);
 	}
 	evidence(d);
 }
@@ -86,29 +87,31 @@ incident_block(struct doc *d)
  * may lack them) it says who without how many.
  */
 void
-users_left(struct doc *d, int fixed)
+pieces_users_left(struct doc *d, int fixed)
 {
 	const struct notice *n = d->n;
-	const struct cause_info *ci = cause_find(n->cause);
+	const struct words_cause *ci = words_cause_find(n->cause);
 
 	if (n->affected <= 0 && fixed)
-		para(d, "The users whose grants expired while the secret was broken must sign in "
-		    "again to the app. rekey tracks them and sends progress digests until all have.");
+		doc_para(d, "The users whose grants expired while the secret was broken must sign "
+		    "in again to the app. rekey tracks them and sends progress digests until all "
+		    "have.");
 	else if (n->affected <= 0)
-		para(d, "The users whose grants expired cannot use the app's mail and calendar "
+		doc_para(d, "The users whose grants expired cannot use the app's mail and calendar "
 		    "features until %s; then each must sign in again.",
 		    ci != NULL && !ci->secret ? "the cause is fixed" : "a new secret is in place");
 	else if (fixed)
-		para(d, "%s must sign in again to the app (their grants expired while the secret "
-		    "was broken); %lld %s so far, %lld to go. rekey tracks them and sends progress "
-		    "digests until all have.", users(n->affected).s, (long long)n->recovered,
-		    n->recovered == 1 ? "has" : "have", (long long)remaining(n));
+		doc_para(d, "%s must sign in again to the app (their grants expired while the "
+		    "secret was broken); %lld %s so far, %lld to go. rekey tracks them and sends "
+		    "progress digests until all have.", words_users(n->affected).s,
+		    (long long)n->recovered, n->recovered == 1 ? "has" : "have",
+		    (long long)pieces_remaining(n));
 	else
-		para(d, "%s cannot use the app's mail and calendar features until %s; then each "
-		    "must sign in again (%lld %s so far).", users(remaining(n)).s,
+		doc_para(d, "%s cannot use the app's mail and calendar features until %s; then "
+		    "each must sign in again (%lld %s so far).", words_users(pieces_remaining(n)).s,
 		    ci != NULL && !ci->secret ? "the cause is fixed" : "a new secret is in place",
 		    (long long)n->recovered, n->recovered == 1 ? "has" : "have");
-	fact_details(d);
+	pieces_fact_details(d);
 }
 
 static const char *
@@ -127,50 +130,53 @@ reason_words(const char *reason)
 
 /* Why a rotation happens: its incident, or the secret's end, or an operator. */
 void
-rotation_why(struct doc *d)
+pieces_rotation_why(struct doc *d)
 {
 	const struct notice *n = d->n;
 	char *k;
 
 	if (n->incident_id != NULL || n->cause != NULL) {
-		incident_block(d);
+		pieces_incident_block(d);
 		return;
 	}
 	if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "manual") == 0) {
-		para(d, "An operator asked for this rotation (rekey rotate or the admin API).");
+		doc_para(d, "An operator asked for this rotation (rekey rotate or the admin API).");
 		return;
 	}
 	if (n->end_ms > 0) {
-		k = key_words(n->old_key_id != NULL ? n->old_key_id : n->key_id,
+		k = words_key(n->old_key_id != NULL ? n->old_key_id : n->key_id,
 		    n->old_hint != NULL ? n->old_hint : n->hint);
-		para(d, "The secret in use (%s) ends at %s, so rekey rotates it ahead of time.",
-		    k, rfc3339(n->end_ms).s);
+		doc_para(d, "The secret in use (%s) ends at %s, so rekey rotates it ahead of time.",
+		    k, words_rfc3339(n->end_ms).s);
 		free(k);
 	} else if (n->rotation_reason != NULL && strcmp(n->rotation_reason, "proactive") == 0) {
-		para(d, "The secret in use is close to its end, so rekey rotates it ahead of time.");
+		doc_para(d, "The secret in use is close to its end, so rekey rotates it ahead of "
+		    "time.");
 	}
 }
 
 void
-fact_rotation(struct doc *d)
+pieces_fact_rotation(struct doc *d)
 {
 	const struct notice *n = d->n;
 
 	if (n->rotation_reason != NULL && n->rotation_mode != NULL)
-		fact(d, "Rotation", "%s (%s; mode %s)", n->rotation_id,
+		doc_fact(d, "Rotation", "%s (%s; mode %s)", n->rotation_id,
 		    reason_words(n->rotation_reason), n->rotation_mode);
 	else if (n->rotation_reason != NULL)
-		fact(d, "Rotation", "%s (%s)", n->rotation_id, reason_words(n->rotation_reason));
+		doc_fact(d, "Rotation", "%s (%s)", n->rotation_id,
+		    reason_words(n->rotation_reason));
 	else
-		fact(d, "Rotation", "%s", n->rotation_id);
+		doc_fact(d, "Rotation", "%s", n->rotation_id);
 }
 
 void
-fact_lifetime(struct doc *d)
+pieces_fact_lifetime(struct doc *d)
 {
 	const struct notice *n = d->n;
 
 	if (n->lifetime_granted_days > 0 && n->lifetime_requested_days > n->lifetime_granted_days)
-		fact(d, "Lifetime", "%lld days (%lld asked for; the tenant's policy refused it)",
+		doc_fact(d, "Lifetime",
+		    "%lld days (%lld asked for; the tenant's policy refused it)",
 		    (long long)n->lifetime_granted_days, (long long)n->lifetime_requested_days);
 }

@@ -14,23 +14,23 @@ struct doc;
 struct notice;
 
 /* "Details": status_hint, else the rekey status command. */
-void fact_details(struct doc *d);
+void pieces_fact_details(struct doc *d);
 /* The Azure app's client id (when known) and the rekey app. */
-void fact_app(struct doc *d);
+void pieces_fact_app(struct doc *d);
 /* The affected users of an incident who have not signed in again; never negative. */
-int64_t remaining(const struct notice *n);
+int64_t pieces_remaining(const struct notice *n);
 /* The incident as facts, its cause explained and its evidence. */
-void incident_block(struct doc *d);
+void pieces_incident_block(struct doc *d);
 /*
  * What is left for the affected users of an incident (fixed: the new secret
  * is in place), and where to see them.
  */
-void users_left(struct doc *d, int fixed);
+void pieces_users_left(struct doc *d, int fixed);
 /* Why a rotation happens: its incident, or the secret's end, or an operator. */
-void rotation_why(struct doc *d);
+void pieces_rotation_why(struct doc *d);
 /* "Rotation": the rotation's id (which must be set), why and in which mode. */
-void fact_rotation(struct doc *d);
+void pieces_fact_rotation(struct doc *d);
 /* "Lifetime", when the tenant granted a shorter one than asked for. */
-void fact_lifetime(struct doc *d);
+void pieces_fact_lifetime(struct doc *d);
 
 #endif

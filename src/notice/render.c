@@ -21,18 +21,21 @@
 
 /* Slack allows 3000 characters in a section's text; bytes are never fewer. */
 #define SLACK_SECTION_MAX 2900
+/* Bytes of any field in the webhook body. */
+#define MAX_WEBHOOK_FIELD 4096
 
 /* ---- Rendering: plain text ---- */
 
 /* 1 when part p follows prev without a blank line between them. */
 static int
-joins(const struct part *prev, const struct part *p)
+joins(const struct doc_part *prev, const struct doc_part *p)
 {
-	if (prev->type == PART_HEADING)
+	if (prev->type == DOC_PART_HEADING)
 		return 1;
-	if (p->type == PART_FACT || p->type == PART_ITEM)
-		return prev->type == p->type || (p->type == PART_ITEM && prev->type == PART_PARA);
-	return p->type == PART_COMMAND && prev->type == PART_PARA;
+	if (p->type == DOC_PART_FACT || p->type == DOC_PART_ITEM)
+		return prev->type == p->type ||
+		    (p->type == DOC_PART_ITEM && prev->type == DOC_PART_PARA);
+	return p->type == DOC_PART_COMMAND && prev->type == DOC_PART_PARA;
 }
 
 /* Width of the labels of the run of facts starting at parts[i]. */
@@ -41,7 +44,7 @@ label_width(const struct doc *d, size_t i)
 {
 	size_t w = 0;
 
-	for (; i < d->n_parts && d->parts[i].type == PART_FACT; i++) {
+	for (; i < d->n_parts && d->parts[i].type == DOC_PART_FACT; i++) {
 		if (strlen(d->parts[i].label) > w)
 			w = strlen(d->parts[i].label);
 	}
@@ -52,7 +55,7 @@ char *
 render_text(const struct doc *d)
 {
 	struct wbuf b = WBUF_INIT;
-	const struct part *p;
+	const struct doc_part *p;
 	size_t i, w = 0, j;
 
 	for (i = 0; i < d->n_parts; i++) {
@@ -60,14 +63,14 @@ render_text(const struct doc *d)
 		if (i > 0 && !joins(&d->parts[i - 1], p))
 			wbuf_add_str(&b, "\n");
 		switch (p->type) {
-		case PART_HEADING:
+		case DOC_PART_HEADING:
 			wbuf_add_str(&b, p->text);
 			wbuf_add_str(&b, "\n");
 			for (j = 0; j < strlen(p->text); j++)
 				wbuf_add_str(&b, "-");
 			break;
-		case PART_FACT:
-			if (i == 0 || d->parts[i - 1].type != PART_FACT)
+		case DOC_PART_FACT:
+			if (i == 0 || d->parts[i - 1].type != DOC_PART_FACT)
 				w = label_width(d, i);
 			wbuf_add_str(&b, p->label);
 			wbuf_add_str(&b, ":");
@@ -75,16 +78,16 @@ render_text(const struct doc *d)
 				wbuf_add_str(&b, " ");
 			wbuf_add_str(&b, p->text);
 			break;
-		case PART_ITEM:
+		case DOC_PART_ITEM:
 			wbuf_add_str(&b, "  - ");
 			wbuf_add_str(&b, p->text);
 			break;
-		case PART_COMMAND:
+		case DOC_PART_COMMAND:
 			wbuf_add_str(&b, "    ");
 			wbuf_add_str(&b, p->text);
 			break;
-		case PART_PARA:
-		case PART_LINK:
+		case DOC_PART_PARA:
+		case DOC_PART_LINK:
 			wbuf_add_str(&b, p->text);
 			break;
 		}
@@ -121,13 +124,13 @@ slack_escape(struct wbuf *b, const char *s, size_t max)
 	size_t len, n;
 
 	while (*p != '\0') {
-		len = utf8_char(p, strlen((const char *)p));
+		len = clean_utf8_char(p, strlen((const char *)p));
 		if (len == 0)
 			len = 1;
 		esc = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
 		n = esc != NULL ? strlen(esc) : len;
-		if (b->len + n + sizeof(ellipsis) > max) {
-			wbuf_add_str(b, ellipsis);
+		if (b->len + n + sizeof(clean_ellipsis) > max) {
+			wbuf_add_str(b, clean_ellipsis);
 			return;
 		}
 		if (esc != NULL)
@@ -156,32 +159,32 @@ slack_section(cJSON *blocks, struct wbuf *b)
 
 /* One part as a line of mrkdwn into line (cleared first). */
 static void
-slack_line(struct wbuf *line, const struct part *p)
+slack_line(struct wbuf *line, const struct doc_part *p)
 {
 	wbuf_clear(line);
 	switch (p->type) {
-	case PART_HEADING:
+	case DOC_PART_HEADING:
 		wbuf_add_str(line, "*");
 		slack_escape(line, p->text, SLACK_SECTION_MAX - 1);
 		wbuf_add_str(line, "*");
 		break;
-	case PART_FACT:
+	case DOC_PART_FACT:
 		wbuf_add_str(line, "*");
 		slack_escape(line, p->label, SLACK_SECTION_MAX);
 		wbuf_add_str(line, ":* ");
 		slack_escape(line, p->text, SLACK_SECTION_MAX);
 		break;
-	case PART_ITEM:
+	case DOC_PART_ITEM:
 		wbuf_add_str(line, "\xe2\x80\xa2 ");
 		slack_escape(line, p->text, SLACK_SECTION_MAX);
 		break;
-	case PART_COMMAND:
+	case DOC_PART_COMMAND:
 		/* A backtick inside would end the code span early. */
 		wbuf_add_str(line, strchr(p->text, '`') == NULL ? "`" : "");
 		slack_escape(line, p->text, SLACK_SECTION_MAX - 1);
 		wbuf_add_str(line, strchr(p->text, '`') == NULL ? "`" : "");
 		break;
-	case PART_LINK:
+	case DOC_PART_LINK:
 		/* <url|label>; a '|' in the url would end it early, so then the bare url. */
 		wbuf_add_str(line, strchr(p->text, '|') == NULL ? "<" : "");
 		slack_escape(line, p->text, SLACK_SECTION_MAX - 32);
@@ -191,7 +194,7 @@ slack_line(struct wbuf *line, const struct part *p)
 			wbuf_add_str(line, ">");
 		}
 		break;
-	case PART_PARA:
+	case DOC_PART_PARA:
 		slack_escape(line, p->text, SLACK_SECTION_MAX);
 		break;
 	}
@@ -204,11 +207,11 @@ slack_blocks(const struct doc *d, cJSON *blocks)
 	struct wbuf sec = WBUF_INIT, line = WBUF_INIT;
 	size_t i;
 
-	slack_line(&line, &(struct part){ PART_HEADING, NULL, d->subject });
+	slack_line(&line, &(struct doc_part){ DOC_PART_HEADING, NULL, d->subject });
 	wbuf_add(&sec, line.data, line.len);
 	for (i = 0; i < d->n_parts; i++) {
 		slack_line(&line, &d->parts[i]);
-		if (d->parts[i].type == PART_HEADING ||
+		if (d->parts[i].type == DOC_PART_HEADING ||
 		    sec.len + 2 + line.len > SLACK_SECTION_MAX)
 			slack_section(blocks, &sec);
 		if (sec.len > 0)
@@ -237,7 +240,8 @@ render_slack(const struct doc *d, const char *event_type)
 	elems = cJSON_AddArrayToObject(ctx, "elements");
 	el = cJSON_CreateObject();
 	cJSON_AddStringToObject(el, "type", "mrkdwn");
-	foot = xasprintf("rekey \xc2\xb7 %s \xc2\xb7 %s", event_type, rfc3339(d->n->now_ms).s);
+	foot = xasprintf("rekey \xc2\xb7 %s \xc2\xb7 %s", event_type,
+	    words_rfc3339(d->n->now_ms).s);
 	slack_escape(&b, foot, SLACK_SECTION_MAX);
 	free(foot);
 	cJSON_AddStringToObject(el, "text", (const char *)b.data);
@@ -266,7 +270,7 @@ teams_facts(const struct doc *d, size_t *i)
 
 	cJSON_AddStringToObject(set, "type", "FactSet");
 	facts = cJSON_AddArrayToObject(set, "facts");
-	for (; *i < d->n_parts && d->parts[*i].type == PART_FACT; (*i)++) {
+	for (; *i < d->n_parts && d->parts[*i].type == DOC_PART_FACT; (*i)++) {
 		f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "title", d->parts[*i].label);
 		cJSON_AddStringToObject(f, "value", d->parts[*i].text);
@@ -277,37 +281,37 @@ teams_facts(const struct doc *d, size_t *i)
 }
 
 static cJSON *
-teams_part(const struct part *p, cJSON *actions)
+teams_part(const struct doc_part *p, cJSON *actions)
 {
 	cJSON *t, *a;
 	char *s;
 
 	switch (p->type) {
-	case PART_HEADING:
+	case DOC_PART_HEADING:
 		t = teams_text(p->text);
 		cJSON_AddStringToObject(t, "weight", "Bolder");
 		cJSON_AddStringToObject(t, "spacing", "Medium");
 		cJSON_AddBoolToObject(t, "separator", 1);
 		return t;
-	case PART_ITEM:
+	case DOC_PART_ITEM:
 		s = xasprintf("\xe2\x80\xa2 %s", p->text);
 		t = teams_text(s);
 		free(s);
 		cJSON_AddStringToObject(t, "spacing", "None");
 		return t;
-	case PART_COMMAND:
+	case DOC_PART_COMMAND:
 		t = teams_text(p->text);
 		cJSON_AddStringToObject(t, "fontType", "Monospace");
 		return t;
-	case PART_LINK:
+	case DOC_PART_LINK:
 		a = cJSON_CreateObject();
 		cJSON_AddStringToObject(a, "type", "Action.OpenUrl");
 		cJSON_AddStringToObject(a, "title", p->label);
 		cJSON_AddStringToObject(a, "url", p->text);
 		cJSON_AddItemToArray(actions, a);
 		return teams_text(p->text);
-	case PART_FACT:
-	case PART_PARA:
+	case DOC_PART_FACT:
+	case DOC_PART_PARA:
 		break;
 	}
 	return teams_text(p->text);
@@ -337,7 +341,7 @@ render_teams(const struct doc *d)
 	cJSON_AddStringToObject(title, "size", "Medium");
 	cJSON_AddItemToArray(body, title);
 	for (i = 0; i < d->n_parts; i++) {
-		if (d->parts[i].type == PART_FACT)
+		if (d->parts[i].type == DOC_PART_FACT)
 			cJSON_AddItemToArray(body, teams_facts(d, &i));
 		else
 			cJSON_AddItemToArray(body, teams_part(&d->parts[i], actions));
@@ -353,24 +357,25 @@ render_teams(const struct doc *d)
 static void
 webhook_fields(cJSON *data, const struct notice *raw, const struct notice *n, int incident)
 {
-	const struct field *f;
+	const struct clean_field *f;
 	char *clean;
 	size_t i;
 
-	for (i = 0; i < N_FIELDS; i++) {
-		f = &fields[i];
-		if (f->type == FIELD_STR) {
+	for (i = 0; i < CLEAN_N_FIELDS; i++) {
+		f = &clean_fields[i];
+		if (f->type == CLEAN_FIELD_STR) {
 			/* The cleaned copy says whether it is set; the raw one keeps its lines. */
-			if (field_cstr(n, f) == NULL)
+			if (clean_field_cstr(n, f) == NULL)
 				continue;
-			clean = clean_text(field_cstr(raw, f), MAX_WEBHOOK_FIELD, 0);
+			clean = clean_text(clean_field_cstr(raw, f), MAX_WEBHOOK_FIELD, 0);
 			cJSON_AddStringToObject(data, f->name, clean);
 			free(clean);
-		} else if (f->type == FIELD_TIME && field_int(n, f) > 0) {
-			cJSON_AddStringToObject(data, f->name, rfc3339(field_int(n, f)).s);
-		} else if ((f->type == FIELD_NUM && field_int(n, f) > 0) ||
-		    (f->type == FIELD_COUNT && incident)) {
-			cJSON_AddNumberToObject(data, f->name, (double)field_int(n, f));
+		} else if (f->type == CLEAN_FIELD_TIME && clean_field_int(n, f) > 0) {
+			cJSON_AddStringToObject(data, f->name,
+			    words_rfc3339(clean_field_int(n, f)).s);
+		} else if ((f->type == CLEAN_FIELD_NUM && clean_field_int(n, f) > 0) ||
+		    (f->type == CLEAN_FIELD_COUNT && incident)) {
+			cJSON_AddNumberToObject(data, f->name, (double)clean_field_int(n, f));
 		}
 	}
 }
@@ -386,14 +391,15 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 	size_t i;
 
 	cJSON_AddStringToObject(root, "type", event_type);
-	cJSON_AddStringToObject(root, "timestamp", rfc3339(n->now_ms).s);
+	cJSON_AddStringToObject(root, "timestamp", words_rfc3339(n->now_ms).s);
 	data = cJSON_AddObjectToObject(root, "data");
 	cJSON_AddStringToObject(data, "kind", notice_kind_name(n->kind));
 	cJSON_AddStringToObject(data, "summary", d->subject);
 	webhook_fields(data, raw, n, incident);
 	if (d->c->n_evidence > 0) {
 		ev = cJSON_AddArrayToObject(data, "evidence");
-		for (i = 0; i < raw->n_evidence && cJSON_GetArraySize(ev) < MAX_EVIDENCE; i++) {
+		for (i = 0; i < raw->n_evidence &&
+		    cJSON_GetArraySize(ev) < CLEAN_MAX_EVIDENCE; i++) {
 			if (raw->evidence[i] == NULL || raw->evidence[i][0] == '\0')
 				continue;
 			clean = clean_text(raw->evidence[i], MAX_WEBHOOK_FIELD, 0);
@@ -403,8 +409,8 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 	}
 	if (n->kind == NOTICE_EXPIRY_WARNING && n->end_ms > n->now_ms)
 		cJSON_AddNumberToObject(data, "days_left",
-		    (double)((n->end_ms - n->now_ms) / MS_PER_DAY));
+		    (double)((n->end_ms - n->now_ms) / WORDS_MS_PER_DAY));
 	if (incident)
-		cJSON_AddNumberToObject(data, "remaining", (double)remaining(n));
+		cJSON_AddNumberToObject(data, "remaining", (double)pieces_remaining(n));
 	return print_json(root);
 }

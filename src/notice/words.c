@@ -13,16 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MS_PER_MINUTE 60000LL
+#define MS_PER_HOUR 3600000LL
+
 /* ---- Causes, kinds and modes ---- */
 
-static const struct cause_info causes[] = {
+static const struct words_cause causes[] = {
 	{ "secret_expired", "Client secret expired", "client secret expired",
 	  "The Azure app's client secret that Nylas uses has expired. Microsoft refuses the "
-	  "connector's token requests, so the grants of every user of the app stop working.", 1, 0 },
+	  "connector's token requests, so the grants of every user of the app stop working.",
+	  1, 0 },
 	{ "secret_invalid", "Client secret rejected", "client secret rejected",
 	  "Microsoft rejects the Azure app's client secret that Nylas uses as invalid (deleted in "
-	  "the Azure portal, or a wrong value), so the grants of every user of the app stop working.",
-	  1, 0 },
+	  "the Azure portal, or a wrong value), so the grants of every user of the app stop "
+	  "working.", 1, 0 },
 	{ "user_disabled", "User account disabled", "account disabled",
 	  "The user's account was disabled in Microsoft Entra ID, which ended their grant.", 0, 1 },
 	{ "user_deleted", "User account deleted", "account deleted",
@@ -43,8 +47,8 @@ static const struct cause_info causes[] = {
 	  "secret was not refused, and no change to these users' accounts was seen.", 0, 0 },
 };
 
-const struct cause_info *
-cause_find(const char *name)
+const struct words_cause *
+words_cause_find(const char *name)
 {
 	size_t i;
 
@@ -55,29 +59,29 @@ cause_find(const char *name)
 	return NULL;
 }
 
-enum mode
-mode_of(const char *s)
+enum words_mode
+words_mode_of(const char *s)
 {
 	if (s == NULL)
-		return MODE_UNSET;
+		return WORDS_MODE_UNSET;
 	if (strcmp(s, "auto") == 0)
-		return MODE_AUTO;
+		return WORDS_MODE_AUTO;
 	if (strcmp(s, "approve") == 0)
-		return MODE_APPROVE;
+		return WORDS_MODE_APPROVE;
 	if (strcmp(s, "dry-run") == 0)
-		return MODE_DRY_RUN;
-	return MODE_UNKNOWN;
+		return WORDS_MODE_DRY_RUN;
+	return WORDS_MODE_UNKNOWN;
 }
 
 /* ---- Words for times, counts and keys ---- */
 
 /* Unix ms as RFC 3339 UTC, "2026-07-01T00:00:00Z"; "unknown" past the year 9999. */
-struct tstr
-rfc3339(int64_t ms)
+struct words_tstr
+words_rfc3339(int64_t ms)
 {
-	struct tstr t;
+	struct words_tstr t;
 
-	if (ms < 0 || ms > MAX_TIME_MS)
+	if (ms < 0 || ms > WORDS_MAX_TIME_MS)
 		util_strlcpy(t.s, "unknown", sizeof(t.s));
 	else
 		util_format_time(ms / 1000, t.s, sizeof(t.s));
@@ -85,21 +89,21 @@ rfc3339(int64_t ms)
 }
 
 /* "1 user", "312 users". */
-struct tstr
-users(int64_t n)
+struct words_tstr
+words_users(int64_t n)
 {
-	struct tstr t;
+	struct words_tstr t;
 
 	snprintf(t.s, sizeof(t.s), "%lld user%s", (long long)n, n == 1 ? "" : "s");
 	return t;
 }
 
 /* "14 days", "1 day", "less than a day" from now_ms to end_ms (rounded down); "" once past. */
-struct tstr
-days_left(int64_t end_ms, int64_t now_ms)
+struct words_tstr
+words_days_left(int64_t end_ms, int64_t now_ms)
 {
-	struct tstr t;
-	int64_t days = (end_ms - now_ms) / MS_PER_DAY;
+	struct words_tstr t;
+	int64_t days = (end_ms - now_ms) / WORDS_MS_PER_DAY;
 
 	if (end_ms <= now_ms)
 		t.s[0] = '\0';
@@ -111,14 +115,14 @@ days_left(int64_t end_ms, int64_t now_ms)
 }
 
 /* A length of time in its largest whole unit: "30 days", "12 hours", "90 seconds". */
-struct tstr
-duration_s(int64_t s)
+struct words_tstr
+words_duration_s(int64_t s)
 {
 	static const struct {
 		int64_t secs;
 		const char *unit;
 	} units[] = { { 86400, "day" }, { 3600, "hour" }, { 60, "minute" }, { 1, "second" } };
-	struct tstr t;
+	struct words_tstr t;
 	size_t i;
 
 	for (i = 0; i < sizeof(units) / sizeof(units[0]) - 1; i++) {
@@ -142,15 +146,15 @@ two_units(char *buf, size_t size, int64_t a, const char *unit1, int64_t b, const
 }
 
 /* How long from a to b, roughly: "2 days 3 hours", "3 hours 12 minutes", "less than a minute". */
-struct tstr
-elapsed(int64_t a_ms, int64_t b_ms)
+struct words_tstr
+words_elapsed(int64_t a_ms, int64_t b_ms)
 {
 	int64_t d = b_ms > a_ms ? b_ms - a_ms : 0;
-	struct tstr t;
+	struct words_tstr t;
 
-	if (d >= MS_PER_DAY)
-		two_units(t.s, sizeof(t.s), d / MS_PER_DAY, "day", d % MS_PER_DAY / MS_PER_HOUR,
-		    "hour");
+	if (d >= WORDS_MS_PER_DAY)
+		two_units(t.s, sizeof(t.s), d / WORDS_MS_PER_DAY, "day",
+		    d % WORDS_MS_PER_DAY / MS_PER_HOUR, "hour");
 	else if (d >= MS_PER_HOUR)
 		two_units(t.s, sizeof(t.s), d / MS_PER_HOUR, "hour",
 		    d % MS_PER_HOUR / MS_PER_MINUTE, "minute");
@@ -163,20 +167,20 @@ elapsed(int64_t a_ms, int64_t b_ms)
 
 /* "keyId K, hint abc…" from what is known; caller frees. */
 char *
-key_words(const char *key_id, const char *hint)
+words_key(const char *key_id, const char *hint)
 {
 	if (key_id != NULL && hint != NULL)
-		return xasprintf("keyId %s, hint %s%s", key_id, hint, ellipsis);
+		return xasprintf("keyId %s, hint %s%s", key_id, hint, clean_ellipsis);
 	if (key_id != NULL)
 		return xasprintf("keyId %s", key_id);
 	if (hint != NULL)
-		return xasprintf("hint %s%s", hint, ellipsis);
+		return xasprintf("hint %s%s", hint, clean_ellipsis);
 	return xstrdup("unknown");
 }
 
 /* A short name for a key in a subject: its hint, else the start of its keyId, and "…". */
 char *
-key_short(const char *key_id, const char *hint)
+words_key_short(const char *key_id, const char *hint)
 {
 	char *s, *out;
 
@@ -184,16 +188,16 @@ key_short(const char *key_id, const char *hint)
 		return xstrdup("?");
 	s = clean_text(hint != NULL ? hint : key_id, hint != NULL ? 16 : 8, 1);
 	/* clean_text ends a cut string with the ellipsis already. */
-	if (strstr(s, ellipsis) != NULL)
+	if (strstr(s, clean_ellipsis) != NULL)
 		return s;
-	out = xasprintf("%s%s", s, ellipsis);
+	out = xasprintf("%s%s", s, clean_ellipsis);
 	free(s);
 	return out;
 }
 
 /* One word for a shell: as it is when it is plain, else in single quotes. */
 char *
-shell_word(const char *s)
+words_shell_word(const char *s)
 {
 	struct wbuf b = WBUF_INIT;
 	const char *p;
@@ -213,20 +217,20 @@ shell_word(const char *s)
 }
 
 /* Placeholders a reader replaces, shown as they are rather than quoted. */
-const char config_placeholder[] = "<config>";
-const char rotation_placeholder[] = "<rotation id>";
+const char words_config_placeholder[] = "<config>";
+const char words_rotation_placeholder[] = "<rotation id>";
 
 /* Adds "rekey <verb> -c <config> [arg]" as a command part. */
 void
-rekey_command(struct doc *d, const char *verb, const char *arg)
+words_rekey_command(struct doc *d, const char *verb, const char *arg)
 {
-	char *cfg = d->n->config_path != NULL ? shell_word(d->n->config_path) :
-	    xstrdup(config_placeholder);
+	char *cfg = d->n->config_path != NULL ? words_shell_word(d->n->config_path) :
+	    xstrdup(words_config_placeholder);
 	/* The placeholder itself (not a rotation id that happens to read the same). */
-	char *a = arg == NULL ? NULL : arg == rotation_placeholder ? xstrdup(arg) :
-	    shell_word(arg);
+	char *a = arg == NULL ? NULL : arg == words_rotation_placeholder ? xstrdup(arg) :
+	    words_shell_word(arg);
 
-	command(d, "rekey %s -c %s%s%s", verb, cfg, a != NULL ? " " : "", a != NULL ? a : "");
+	doc_command(d, "rekey %s -c %s%s%s", verb, cfg, a != NULL ? " " : "", a != NULL ? a : "");
 	free(cfg);
 	free(a);
 }

@@ -10,13 +10,11 @@
 
 struct doc;
 
-#define MS_PER_MINUTE 60000LL
-#define MS_PER_HOUR 3600000LL
-#define MS_PER_DAY 86400000LL
+#define WORDS_MS_PER_DAY 86400000LL
 /* 9999-12-31T23:59:59Z: later times do not fit RFC 3339 (nor every gmtime). */
-#define MAX_TIME_MS 253402300799000LL
+#define WORDS_MAX_TIME_MS 253402300799000LL
 
-struct cause_info {
+struct words_cause {
 	const char *name;
 	const char *title;	/* for subjects and facts */
 	const char *phrase;	/* the same within a sentence */
@@ -26,49 +24,52 @@ struct cause_info {
 };
 
 /* The cause called name, or NULL (name NULL or unknown). */
-const struct cause_info *cause_find(const char *name);
+const struct words_cause *words_cause_find(const char *name);
 
-enum mode {
-	MODE_UNSET,
-	MODE_AUTO,
-	MODE_APPROVE,
-	MODE_DRY_RUN,
-	MODE_UNKNOWN,
+enum words_mode {
+	WORDS_MODE_UNSET,
+	WORDS_MODE_AUTO,
+	WORDS_MODE_APPROVE,
+	WORDS_MODE_DRY_RUN,
+	WORDS_MODE_UNKNOWN,
 };
 
-/* The rotation_mode s names; MODE_UNSET for NULL, MODE_UNKNOWN for any other name. */
-enum mode mode_of(const char *s);
+/*
+ * The rotation_mode s names; WORDS_MODE_UNSET for NULL, WORDS_MODE_UNKNOWN
+ * for any other name.
+ */
+enum words_mode words_mode_of(const char *s);
 
 /* A short text returned by value: nothing to free. */
-struct tstr {
+struct words_tstr {
 	char s[32];
 };
 
 /* Unix ms as RFC 3339 UTC, "2026-07-01T00:00:00Z"; "unknown" past the year 9999. */
-struct tstr rfc3339(int64_t ms);
+struct words_tstr words_rfc3339(int64_t ms);
 /* "1 user", "312 users". */
-struct tstr users(int64_t n);
+struct words_tstr words_users(int64_t n);
 /* "14 days", "1 day", "less than a day" from now_ms to end_ms (rounded down); "" once past. */
-struct tstr days_left(int64_t end_ms, int64_t now_ms);
+struct words_tstr words_days_left(int64_t end_ms, int64_t now_ms);
 /* A length of time in its largest whole unit: "30 days", "12 hours", "90 seconds". */
-struct tstr duration_s(int64_t s);
+struct words_tstr words_duration_s(int64_t s);
 /* How long from a to b, roughly: "2 days 3 hours", "3 hours 12 minutes", "less than a minute". */
-struct tstr elapsed(int64_t a_ms, int64_t b_ms);
+struct words_tstr words_elapsed(int64_t a_ms, int64_t b_ms);
 /* "keyId K, hint abc…" from what is known (either may be NULL); caller frees. */
-char *key_words(const char *key_id, const char *hint);
+char *words_key(const char *key_id, const char *hint);
 /* A key's short name for a subject: its hint, else its keyId's start, and "…"; caller frees. */
-char *key_short(const char *key_id, const char *hint);
+char *words_key_short(const char *key_id, const char *hint);
 /* One word for a shell: as it is when it is plain, else in single quotes; caller frees. */
-char *shell_word(const char *s);
+char *words_shell_word(const char *s);
 
 /* Placeholders a reader replaces, shown as they are rather than quoted. */
-extern const char config_placeholder[];
-extern const char rotation_placeholder[];
+extern const char words_config_placeholder[];
+extern const char words_rotation_placeholder[];
 /*
  * Adds "rekey <verb> -c <config> [arg]" as a command part, the config path
- * and arg quoted for a shell; arg may be NULL, or rotation_placeholder
+ * and arg quoted for a shell; arg may be NULL, or words_rotation_placeholder
  * itself (shown as it is).
  */
-void rekey_command(struct doc *d, const char *verb, const char *arg);
+void words_rekey_command(struct doc *d, const char *verb, const char *arg);
 
 #endif
