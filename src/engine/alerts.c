@@ -9,7 +9,7 @@
  * only delays the sweep.
  */
 #include "engine/alerts.h"
-#include "engine/alerts_internal.h"
+#include "engine/alerts_int.h"
 #include "engine/invalid_grants.h"
 #include "engine/notifier.h"
 #include "engine/owners.h"

@@ -3,9 +3,9 @@
  * conditions (health.h): they become gauges, and a condition that turns
  * critical (then recovers) is told to the owners once per spell, like the
  * rotator certificate's approaching end.  Part of the alerts
- * (alerts_internal.h).
+ * (alerts_int.h).
  */
-#include "engine/alerts_internal.h"
+#include "engine/alerts_int.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "notice/kinds.h"

@@ -5,10 +5,10 @@
  * needs (the stored credentials here, the probe in correlate_probe.c),
  * classifies each event into the incidents of its app (correlate_incidents.c)
  * and hands the batch's writes to the journal's writer (correlate_writes.c).
- * What these files share is in correlate_internal.h.
+ * What these files share is in correlate_int.h.
  */
 #include "engine/correlate.h"
-#include "engine/correlate_internal.h"
+#include "engine/correlate_int.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"

@@ -4,10 +4,10 @@
  * a grant.expired, their evidence, a stronger cause in place of a weaker
  * one, and after each commit the rotation a secret cause calls for, the
  * operator's log line and the gauges.  Part of the correlator
- * (correlate_internal.h).
+ * (correlate_int.h).
  */
 #include "engine/correlate.h"
-#include "engine/correlate_internal.h"
+#include "engine/correlate_int.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"

@@ -3,10 +3,10 @@
  * endpoint, at most once per CORRELATE_PROBE_EVERY_S, whose answer is the
  * strongest evidence of a secret cause.  Its result is counted, logged and
  * recorded for status (the "last_probe" value).  Part of the correlator
- * (correlate_internal.h).
+ * (correlate_int.h).
  */
 #include "engine/correlate.h"
-#include "engine/correlate_internal.h"
+#include "engine/correlate_int.h"
 #include "engine/rotation_in_use.h"
 #include "lib/log.h"
 #include "lib/metrics.h"

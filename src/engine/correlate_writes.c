@@ -1,6 +1,6 @@
 /*
  * correlate_writes: the correlator's writes to the store.  Part of the
- * correlator (correlate_internal.h).
+ * correlator (correlate_int.h).
  *
  * Every write of a batch goes to the journal's writer thread as one op,
  * inside the webhooks' next commit: the loop never waits for the store's
@@ -9,7 +9,7 @@
  * and journal ops run in submission order, so a later snapshot of an
  * incident is always written after an earlier one.
  */
-#include "engine/correlate_internal.h"
+#include "engine/correlate_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "state/journal.h"

@@ -3,7 +3,7 @@
  * See invalid_grants.h.
  */
 #include "engine/invalid_grants.h"
-#include "engine/alerts_internal.h"
+#include "engine/alerts_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "outbound/nylas.h"

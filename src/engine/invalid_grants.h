@@ -4,7 +4,7 @@
  * every page) that went invalid since a day before the incident opened and
  * belong to the app's connector: each joins the incident, so that its user is
  * counted and, with reauth_url_template, mailed their link.  Part of the
- * alerts' sweep (alerts_internal.h).
+ * alerts' sweep (alerts_int.h).
  */
 #ifndef REKEY_ENGINE_INVALID_GRANTS_H
 #define REKEY_ENGINE_INVALID_GRANTS_H

@@ -7,7 +7,7 @@
  * grace.
  */
 #include "engine/rotation_in_use.h"
-#include "engine/rotator_internal.h"
+#include "engine/rotator_int.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
@@ -44,7 +44,7 @@ graph_failed(struct app_rot *a, const char *call, const struct graph_result *res
 {
 	char *why = graph_why(call, res);
 
-	decide(a, res->outcome == GRAPH_RETRYABLE ? ROTATION_OUTCOME_RETRYABLE :
+	rotator_decide(a, res->outcome == GRAPH_RETRYABLE ? ROTATION_OUTCOME_RETRYABLE :
 	    ROTATION_OUTCOME_PERMANENT, why, res->retry_after_ms);
 	free(why);
 }
@@ -57,24 +57,24 @@ display_name(const struct app_rot *a)
 
 /* Reads the application (and learns its object id); cb gets the answer. */
 void
-read_app(struct app_rot *a, graph_cb cb, const char *step)
+rotator_read_app(struct app_rot *a, graph_cb cb, const char *step)
 {
 	int rc;
 
-	call_started(a, step);
+	rotator_call_started(a, step);
 	if (a->object_id != NULL)
 		rc = graph_get_application(a->gc, a->object_id, cb, a);
 	else
 		rc = graph_find_application(a->gc, a->app->azure_client_id, cb, a);
 	if (rc == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the application read", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the application read", -1);
 }
 
 /* Whether res is a usable application read; else the step is retried or failed. */
 static int
 app_read_ok(struct app_rot *a, const struct graph_result *res)
 {
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != GRAPH_OK) {
 		graph_failed(a, "read application", res);
 		return 0;
@@ -233,14 +233,14 @@ room_made_cb(const struct graph_result *res, void *arg)
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
 		graph_failed(a, "removePassword (to make room)", res);
 		return;
 	}
 	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: removed %s to stay within the "
 	    "two-secret limit", a->row.id, a->room_key);
-	decide(a, ROTATION_OUTCOME_ROOM_MADE, NULL, -1);
+	rotator_decide(a, ROTATION_OUTCOME_ROOM_MADE, NULL, -1);
 }
 
 /*
@@ -259,18 +259,18 @@ make_room(struct app_rot *a, const struct graph_application *app)
 	if (pw == NULL || a->room_made >= ROOM_MAX) {
 		no_room_message(a, app, in_use, msg, sizeof(msg));
 		if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE,
-		    CONDITION_FALSE, 1, "TooManySecrets", msg, now_s()) == -1)
+		    CONDITION_FALSE, 1, "TooManySecrets", msg, rotator_now_s()) == -1)
 			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
-		decide(a, ROTATION_OUTCOME_PERMANENT, msg, -1);
+		rotator_decide(a, ROTATION_OUTCOME_PERMANENT, msg, -1);
 		free(in_use);
 		return;
 	}
 	a->room_made++;
-	set_text(&a->room_key, pw->key_id);
+	rotator_set_text(&a->room_key, pw->key_id);
 	free(in_use);
-	call_started(a, "creating");
+	rotator_call_started(a, "creating");
 	if (graph_remove_password(a->gc, a->object_id, a->room_key, room_made_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword to make room", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword to make room", -1);
 }
 
 /*
@@ -284,13 +284,13 @@ note_orphan(struct app_rot *a, const struct graph_application *app)
 	char *name = display_name(a);
 	size_t i;
 
-	set_text(&a->orphan_key, NULL);
+	rotator_set_text(&a->orphan_key, NULL);
 	for (i = 0; i < app->n_passwords && a->orphan_key == NULL; i++) {
 		const struct graph_password *pw = &app->passwords[i];
 
 		if (pw->display_name != NULL && strcmp(pw->display_name, name) == 0 &&
 		    pw->key_id != NULL)
-			set_text(&a->orphan_key, pw->key_id);
+			rotator_set_text(&a->orphan_key, pw->key_id);
 	}
 	free(name);
 }
@@ -306,22 +306,22 @@ create(struct app_rot *a)
 	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
 	    "rotation %s: removing orphan credential %s (added, but its text was never stored)",
 	    a->row.id, a->orphan_key);
-	call_started(a, "creating");
+	rotator_call_started(a, "creating");
 	if (graph_remove_password(a->gc, a->object_id, a->orphan_key, remove_orphan_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword for an orphan", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword for an orphan", -1);
 }
 
 /*
  * The intent, creating, is stored: from here on a lost addPassword answer is
- * recognised.  The app is read again (creating_read_cb): what planned read
+ * recognised.  The app is read again (rotator_creating_read_cb): what planned read
  * may be minutes old (an approval), and the two-secret limit is judged on
  * the secrets as they are just before the add.
  */
 static void
 creating_stored(struct app_rot *a)
 {
-	log_state(a);
-	read_app(a, creating_read_cb, "creating");
+	rotator_log_state(a);
+	rotator_read_app(a, rotator_creating_read_cb, "creating");
 }
 
 static void
@@ -331,17 +331,17 @@ remove_orphan_cb(const struct graph_result *res, void *arg)
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
 		graph_failed(a, "removePassword (orphan)", res);
 		return;
 	}
 	/* Still creating: read again, then add. */
-	decide(a, ROTATION_OUTCOME_ORPHAN_REMOVED, NULL, -1);
+	rotator_decide(a, ROTATION_OUTCOME_ORPHAN_REMOVED, NULL, -1);
 }
 
 void
-planned_read_cb(const struct graph_result *res, void *arg)
+rotator_planned_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 	struct rotation_step st;
@@ -355,11 +355,11 @@ planned_read_cb(const struct graph_result *res, void *arg)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
 		    "rotation %s: cannot tell which secret Nylas uses (%s): it will not be retired",
 		    a->row.id, why);
-	st = next_of(a, ROTATION_OUTCOME_OK);
+	st = rotator_next_of(a, ROTATION_OUTCOME_OK);
 	if (st.action != ROTATION_ACTION_GO || st.next != ROTATION_CREATING) {
 		/* A dry run ends here, recording what it would have done. */
 		note = a->row.dry_run ? dry_run_note(a, old, why) : NULL;
-		apply(a, &st, note, -1);
+		rotator_apply(a, &st, note, -1);
 		free(note);
 		free(old);
 		return;
@@ -367,11 +367,11 @@ planned_read_cb(const struct graph_result *res, void *arg)
 	free(a->row.old_key_id);
 	a->row.old_key_id = old;
 	note_orphan(a, res->application);
-	enter(a, &st, NULL, creating_stored);
+	rotator_enter(a, &st, NULL, creating_stored);
 }
 
 void
-creating_read_cb(const struct graph_result *res, void *arg)
+rotator_creating_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 
@@ -392,15 +392,15 @@ seal_created(struct app_rot *a, const struct graph_password *cred, const struct 
 	struct store_rotation *row = &a->row;
 
 	/* The key id first: the sealed text is bound to it. */
-	set_text(&row->new_key_id, cred->key_id);
+	rotator_set_text(&row->new_key_id, cred->key_id);
 	if (rotation_seal(a->r->cfg->master_key, row, text) == -1)
 		return -1;
-	set_text(&row->new_hint, cred->hint);
+	rotator_set_text(&row->new_hint, cred->hint);
 	row->new_end = cred->end;
-	set_text(&row->state, rotation_state_name(ROTATION_CREATED));
+	rotator_set_text(&row->state, rotation_state_name(ROTATION_CREATED));
 	row->attempts = 0;
 	row->next_at = 0;
-	set_text(&row->last_error, NULL);
+	rotator_set_text(&row->last_error, NULL);
 	return 0;
 }
 
@@ -409,11 +409,11 @@ created_stored(struct app_rot *a)
 {
 	a->room_made = 0;
 	if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE, CONDITION_TRUE,
-	    0, "SecretAdded", "addPassword added a new secret", now_s()) == -1)
+	    0, "SecretAdded", "addPassword added a new secret", rotator_now_s()) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
 	    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
-	drive(a);
+	rotator_drive(a);
 }
 
 /* CredentialInvalidLifetimeAsPerAppPolicy: halve the lifetime (not below a day) and add again. */
@@ -431,8 +431,8 @@ shorten_lifetime(struct app_rot *a)
 	    a->row.id, (long long)was, (long long)a->row.lifetime);
 	if (store_put_value(a->r->st, a->app->name, "lifetime_shortened", value) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record lifetime_shortened");
-	set_text(&a->row.last_error, "addPassword: the lifetime policy refused; shortened");
-	save_then(a, drive, NULL);
+	rotator_set_text(&a->row.last_error, "addPassword: the lifetime policy refused; shortened");
+	rotator_save_then(a, rotator_drive, NULL);
 }
 
 static void
@@ -445,15 +445,15 @@ added_cb(const struct graph_result *res, void *arg)
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome == GRAPH_LIFETIME_POLICY) {
-		st = next_of(a, ROTATION_OUTCOME_LIFETIME_POLICY);
+		st = rotator_next_of(a, ROTATION_OUTCOME_LIFETIME_POLICY);
 		if (st.action == ROTATION_ACTION_AGAIN) {
 			shorten_lifetime(a);
 			return;
 		}
 		why = graph_why("addPassword (lifetime policy, already at one day)", res);
-		apply(a, &st, why, res->retry_after_ms);
+		rotator_apply(a, &st, why, res->retry_after_ms);
 		free(why);
 		return;
 	}
@@ -466,21 +466,21 @@ added_cb(const struct graph_result *res, void *arg)
 	}
 	text = res->password->secret_text;
 	res->password->secret_text = NULL;
-	st = next_of(a, ROTATION_OUTCOME_OK);
+	st = rotator_next_of(a, ROTATION_OUTCOME_OK);
 	if (text == NULL || res->password->cred.key_id == NULL) {
 		/* The credential may exist without its text: the next try removes it as an orphan. */
-		decide(a, ROTATION_OUTCOME_RETRYABLE,
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE,
 		    "addPassword answered without keyId or secretText", -1);
 	} else if (st.action != ROTATION_ACTION_GO || st.next != ROTATION_CREATED) {
-		apply(a, &st, "addPassword answered", -1);
+		rotator_apply(a, &st, "addPassword answered", -1);
 	} else if (seal_created(a, &res->password->cred, text) == -1) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot seal the new "
 		    "credential %s; it will be removed as an orphan and added again", a->row.id,
 		    res->password->cred.key_id);
-		idle(a);
+		rotator_idle(a);
 	} else {
 		/* The text and the state created in one write: never one without the other. */
-		save_then(a, created_stored,
+		rotator_save_then(a, created_stored,
 		    "the new credential will be removed as an orphan and added again");
 	}
 	secret_free(text);
@@ -492,9 +492,9 @@ add_password(struct app_rot *a)
 	char *name = display_name(a);
 	int64_t lifetime = a->row.lifetime > 0 ? a->row.lifetime : a->app->secret_lifetime;
 
-	call_started(a, "creating");
-	if (graph_add_password(a->gc, a->object_id, name, now_s() + lifetime, added_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send addPassword", -1);
+	rotator_call_started(a, "creating");
+	if (graph_add_password(a->gc, a->object_id, name, rotator_now_s() + lifetime, added_cb, a) == -1)
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send addPassword", -1);
 	free(name);
 }
 
@@ -505,19 +505,19 @@ removed_old_cb(const struct graph_result *res, void *arg)
 
 	if (res->outcome == GRAPH_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
 		graph_failed(a, "removePassword (old secret)", res);
 		return;
 	}
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: removed the old secret %s",
 	    a->row.id, a->row.old_key_id);
-	decide(a, res->outcome == GRAPH_OK ? ROTATION_OUTCOME_OK : ROTATION_OUTCOME_NOT_FOUND,
+	rotator_decide(a, res->outcome == GRAPH_OK ? ROTATION_OUTCOME_OK : ROTATION_OUTCOME_NOT_FOUND,
 	    NULL, -1);
 }
 
 void
-retiring_read_cb(const struct graph_result *res, void *arg)
+rotator_retiring_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 	const struct graph_password *old;
@@ -526,23 +526,23 @@ retiring_read_cb(const struct graph_result *res, void *arg)
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
-	old = find_key(res->application, a->row.old_key_id);
+	old = rotator_find_key(res->application, a->row.old_key_id);
 	if (old == NULL) {
 		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: the old secret %s is "
 		    "already gone", a->row.id, a->row.old_key_id);
-		decide(a, ROTATION_OUTCOME_NOT_FOUND, NULL, -1);
+		rotator_decide(a, ROTATION_OUTCOME_NOT_FOUND, NULL, -1);
 		return;
 	}
 	if (old->display_name == NULL ||
 	    strncmp(old->display_name, DISPLAY_PREFIX, strlen(DISPLAY_PREFIX)) != 0) {
 		note = xasprintf("not retired: the old secret %s was not made by rekey "
 		    "(retire_unmanaged_secrets = no)", a->row.old_key_id);
-		go_on = decide(a, ROTATION_OUTCOME_UNMANAGED, note, -1);
+		go_on = rotator_decide(a, ROTATION_OUTCOME_UNMANAGED, note, -1);
 		free(note);
 		if (!go_on)
 			return;
 	}
-	call_started(a, "retiring");
+	rotator_call_started(a, "retiring");
 	if (graph_remove_password(a->gc, a->object_id, a->row.old_key_id, removed_old_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword", -1);
 }

@@ -4,7 +4,7 @@
  * it has propagated; watching probes the published secret for
  * secret_watch_period and, when it is refused, the old one (to roll back).
  */
-#include "engine/rotator_internal.h"
+#include "engine/rotator_int.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
@@ -28,9 +28,9 @@ probe_cb(const struct identity_result *res, void *arg)
 	a->probe = NULL;
 	if (res->status == IDENTITY_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->status == IDENTITY_OK) {
-		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		rotator_decide(a, ROTATION_OUTCOME_OK, NULL, -1);
 		return;
 	}
 	if (res->status == IDENTITY_REJECTED) {
@@ -41,31 +41,31 @@ probe_cb(const struct identity_result *res, void *arg)
 		    a->row.test_ok > 0 ? " after it was accepted (not yet everywhere)" : "");
 		/* A refusal breaks the run: the acceptances are counted again from none. */
 		a->row.test_ok = 0;
-		decide(a, ROTATION_OUTCOME_REJECTED, why, -1);
+		rotator_decide(a, ROTATION_OUTCOME_REJECTED, why, -1);
 	} else {
 		why = xasprintf("token request: %s", res->detail ? res->detail : "failed");
-		decide(a, ROTATION_OUTCOME_RETRYABLE, why, -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, why, -1);
 	}
 	free(why);
 }
 
 void
-test_secret(struct app_rot *a)
+rotator_test_secret(struct app_rot *a)
 {
-	struct secret *s = new_secret(a);
+	struct secret *s = rotator_new_secret(a);
 	struct probe *p;
 
 	if (s == NULL) {
-		decide(a, ROTATION_OUTCOME_PERMANENT,
+		rotator_decide(a, ROTATION_OUTCOME_PERMANENT,
 		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->a = a;
-	call_started(a, "testing");
+	rotator_call_started(a, "testing");
 	if (identity_probe_secret(a->r->hc, a->app, s, probe_cb, p) == -1) {
 		free(p);
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
 	} else {
 		a->probe = p;
 	}
@@ -81,7 +81,7 @@ probe_with(struct app_rot *a, const struct secret *s, identity_cb cb)
 	struct probe *p = xcalloc(1, sizeof(*p));
 
 	p->a = a;
-	call_started(a, strcmp(a->row.state, rotation_state_name(ROTATION_WATCHING)) == 0 ?
+	rotator_call_started(a, strcmp(a->row.state, rotation_state_name(ROTATION_WATCHING)) == 0 ?
 	    "watching" : "testing");
 	if (identity_probe_secret(a->r->hc, a->app, s, cb, p) == -1) {
 		free(p);
@@ -103,7 +103,7 @@ probe_answered(struct probe *p, const struct identity_result *res)
 	a->probe = NULL;
 	if (res->status == IDENTITY_CANCELLED)
 		return NULL;
-	call_done(a);
+	rotator_call_done(a);
 	return a;
 }
 
@@ -118,7 +118,7 @@ watch_old_cb(const struct identity_result *res, void *arg)
 	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: the new secret is "
 	    "refused and the old one %s", a->row.id, a->old_works ? "still works: rolling back" :
 	    "is refused too: looking again");
-	decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+	rotator_decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
 	    "published secret", -1);
 	a->old_works = 0;
 }
@@ -132,33 +132,33 @@ watch_new_cb(const struct identity_result *res, void *arg)
 	if (a == NULL)
 		return;
 	if (res->status == IDENTITY_OK) {
-		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		rotator_decide(a, ROTATION_OUTCOME_OK, NULL, -1);
 		return;
 	}
 	if (res->status != IDENTITY_REJECTED) {
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "watching: the token request failed", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "watching: the token request failed", -1);
 		return;
 	}
 	/* Refused after publishing: does the old secret still work? */
-	old = old_secret(a);
+	old = rotator_old_secret(a);
 	if (old == NULL || probe_with(a, old, watch_old_cb) == -1)
-		decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
+		rotator_decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
 		    "published secret", -1);
 	secret_free(old);
 }
 
 /* watching: a token request with the published secret, every secret_watch_interval_ms. */
 void
-watch(struct app_rot *a)
+rotator_watch(struct app_rot *a)
 {
-	struct secret *s = new_secret(a);
+	struct secret *s = rotator_new_secret(a);
 
 	if (s == NULL) {
-		decide(a, ROTATION_OUTCOME_PERMANENT,
+		rotator_decide(a, ROTATION_OUTCOME_PERMANENT,
 		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
 	if (probe_with(a, s, watch_new_cb) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the token request", -1);
 	secret_free(s);
 }

@@ -6,7 +6,7 @@
  * connector back; rolling_back puts the old secret back the same way.
  */
 #include "engine/rotation_publish.h"
-#include "engine/rotator_internal.h"
+#include "engine/rotator_int.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
@@ -35,7 +35,7 @@ nylas_failed(struct app_rot *a, const char *call, const struct nylas_result *res
 {
 	char *why = nylas_why(call, res);
 
-	decide(a, res->outcome == NYLAS_RETRYABLE ? ROTATION_OUTCOME_RETRYABLE :
+	rotator_decide(a, res->outcome == NYLAS_RETRYABLE ? ROTATION_OUTCOME_RETRYABLE :
 	    ROTATION_OUTCOME_PERMANENT, why, res->retry_after_ms);
 	free(why);
 }
@@ -144,13 +144,13 @@ connector_target(struct app_rot *a, const struct nylas_result *res, struct publi
 {
 	char *why = NULL;
 
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != NYLAS_OK || res->connector == NULL) {
 		nylas_failed(a, "read connector", res);
 		return -1;
 	}
 	if (rotation_publish_target(a->app, res->connector, t, &why) == -1) {
-		decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+		rotator_decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
 		free(why);
 		return -1;
 	}
@@ -168,7 +168,7 @@ planned_connector_cb(const struct nylas_result *res, void *arg)
 	if (connector_target(a, res, &t) == -1)
 		return;
 	note_target(a, &t, a->row.dry_run ? "would publish to" : "will publish to");
-	read_app(a, planned_read_cb, "planned");
+	rotator_read_app(a, rotator_planned_read_cb, "planned");
 }
 
 /*
@@ -176,11 +176,11 @@ planned_connector_cb(const struct nylas_result *res, void *arg)
  * not be published (see publish_target_of) fails before a secret is made.
  */
 void
-read_target(struct app_rot *a)
+rotator_read_target(struct app_rot *a)
 {
-	call_started(a, "planned");
+	rotator_call_started(a, "planned");
 	if (nylas_get_connector(a->nc, planned_connector_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }
 
 static int
@@ -229,19 +229,19 @@ read_back_cb(const struct nylas_result *res, void *arg)
 
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != NYLAS_OK || res->connector == NULL) {
 		nylas_failed(a, "read connector back", res);
 		return;
 	}
 	mismatch = read_back_mismatch(a, res->connector);
 	if (mismatch == NULL) {
-		decide(a, ROTATION_OUTCOME_OK, NULL, -1);
+		rotator_decide(a, ROTATION_OUTCOME_OK, NULL, -1);
 		return;
 	}
 	/* Not published: the old secret stays (retiring is never reached). */
 	why = xasprintf("read back after publishing: %s", mismatch);
-	decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
+	rotator_decide(a, ROTATION_OUTCOME_PERMANENT, why, -1);
 	free(mismatch);
 	free(why);
 }
@@ -253,16 +253,16 @@ patched_cb(const struct nylas_result *res, void *arg)
 
 	if (res->outcome == NYLAS_CANCELLED)
 		return;
-	call_done(a);
+	rotator_call_done(a);
 	if (res->outcome != NYLAS_OK) {
 		nylas_failed(a, a->to_credential ? "update connector credential" :
 		    "update connector", res);
 		return;
 	}
 	/* An answer is not the state: read the connector back before calling it published. */
-	call_started(a, "publishing");
+	rotator_call_started(a, "publishing");
 	if (nylas_get_connector(a->nc, read_back_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read-back", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read-back", -1);
 }
 
 /* Publishes secret s to t; 0, or -1 when the call could not be sent. */
@@ -272,8 +272,8 @@ patch_target(struct app_rot *a, const struct publish_target *t, const struct nyl
 {
 	/* Kept for the read-back: t borrows from the connector read, which is freed. */
 	a->sent = *t;
-	set_text(&a->sent_cred, t->credential_id);
-	set_text(&a->sent_tenant, t->tenant);
+	rotator_set_text(&a->sent_cred, t->credential_id);
+	rotator_set_text(&a->sent_tenant, t->tenant);
 	a->sent.credential_id = a->sent_cred;
 	a->sent.tenant = a->sent_tenant;
 	if (t->kind == PUBLISH_CREDENTIAL)
@@ -297,28 +297,28 @@ connector_cb(const struct nylas_result *res, void *arg)
 		return;
 	if (connector_target(a, res, &t) == -1)
 		return;
-	s = new_secret(a);
+	s = rotator_new_secret(a);
 	if (s == NULL) {
-		decide(a, ROTATION_OUTCOME_PERMANENT,
+		rotator_decide(a, ROTATION_OUTCOME_PERMANENT,
 		    "the stored secret cannot be unsealed with the master key", -1);
 		return;
 	}
 	note_target(a, &t, "publishing to");
-	call_started(a, "publishing");
+	rotator_call_started(a, "publishing");
 	rc = patch_target(a, &t, res->connector, s);
 	secret_free(s);
 	if (rc == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, t.kind == PUBLISH_CREDENTIAL ?
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, t.kind == PUBLISH_CREDENTIAL ?
 		    "cannot send the connector credential update" :
 		    "cannot send the connector update", -1);
 }
 
 void
-publish(struct app_rot *a)
+rotator_publish(struct app_rot *a)
 {
-	call_started(a, "publishing");
+	rotator_call_started(a, "publishing");
 	if (nylas_get_connector(a->nc, connector_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }
 
 /* ---- rolling back ---- */
@@ -336,23 +336,23 @@ rollback_connector_cb(const struct nylas_result *res, void *arg)
 		return;
 	if (connector_target(a, res, &t) == -1)
 		return;
-	s = old_secret(a);
+	s = rotator_old_secret(a);
 	if (s == NULL) {
-		decide(a, ROTATION_OUTCOME_PERMANENT, "rolling back: the old secret is not known", -1);
+		rotator_decide(a, ROTATION_OUTCOME_PERMANENT, "rolling back: the old secret is not known", -1);
 		return;
 	}
 	note_target(a, &t, "rolling back to the old secret in");
-	call_started(a, "rolling_back");
+	rotator_call_started(a, "rolling_back");
 	rc = patch_target(a, &t, res->connector, s);
 	secret_free(s);
 	if (rc == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector update", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector update", -1);
 }
 
 void
-roll_back(struct app_rot *a)
+rotator_roll_back(struct app_rot *a)
 {
-	call_started(a, "rolling_back");
+	rotator_call_started(a, "rolling_back");
 	if (nylas_get_connector(a->nc, rollback_connector_cb, a) == -1)
-		decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
+		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send the connector read", -1);
 }

@@ -1,13 +1,13 @@
 /*
  * rotator: the driver of the rotations (see rotator.h).  The scan of the
  * store, one app's rotation work, and what a step's outcome leads to: it
- * asks rotation_next, stores the row through the journal (save_then), then
+ * asks rotation_next, stores the row through the journal (rotator_save_then), then
  * enters the next state, retries after a backoff, paces or waits.  The calls
  * of each state are in rotation_graph.c, rotation_publish.c and
  * rotation_probe.c; rotator_expiry.c acts on what the expiry poll read.
  */
 #include "engine/rotator.h"
-#include "engine/rotator_internal.h"
+#include "engine/rotator_int.h"
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -50,13 +50,13 @@ struct saving {
 };
 
 int64_t
-now_s(void)
+rotator_now_s(void)
 {
 	return util_now_ms() / 1000;
 }
 
 struct app_rot *
-find_rot(struct rotator *r, const char *name)
+rotator_find_rot(struct rotator *r, const char *name)
 {
 	size_t i;
 
@@ -101,7 +101,7 @@ report_end(const struct store_rotation *row)
 }
 
 void
-call_started(struct app_rot *a, const char *step)
+rotator_call_started(struct app_rot *a, const char *step)
 {
 	a->step = step;
 	a->call_started_us = util_mono_us();
@@ -109,7 +109,7 @@ call_started(struct app_rot *a, const char *step)
 
 /* Publishes how long the call that just answered took. */
 void
-call_done(struct app_rot *a)
+rotator_call_done(struct app_rot *a)
 {
 	char labels[256];
 
@@ -124,14 +124,14 @@ call_done(struct app_rot *a)
 
 /* The rotation is no longer driven until the next scan. */
 void
-idle(struct app_rot *a)
+rotator_idle(struct app_rot *a)
 {
 	a->busy = 0;
 	store_rotation_clear(&a->row);
 }
 
 void
-set_text(char **field, const char *text)
+rotator_set_text(char **field, const char *text)
 {
 	free(*field);
 	*field = text != NULL ? xstrndup(text, strnlen(text, NOTE_MAX)) : NULL;
@@ -173,7 +173,7 @@ saved_cb(enum store_result result, void *arg)
 	if (result != STORE_STORED) {
 		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot write %s to the "
 		    "store; %s", a->row.id, a->row.state, lost ? lost : "trying again later");
-		idle(a);
+		rotator_idle(a);
 		return;
 	}
 	then(a);
@@ -189,7 +189,7 @@ saved_cb(enum store_result result, void *arg)
  * scan resumes it from what is stored.
  */
 void
-save_then(struct app_rot *a, saved_fn then, const char *lost)
+rotator_save_then(struct app_rot *a, saved_fn then, const char *lost)
 {
 	struct saving *sv = xcalloc(1, sizeof(*sv));
 
@@ -203,7 +203,7 @@ save_then(struct app_rot *a, saved_fn then, const char *lost)
 }
 
 void
-log_state(struct app_rot *a)
+rotator_log_state(struct app_rot *a)
 {
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s", a->row.id, a->row.state);
 }
@@ -212,23 +212,23 @@ log_state(struct app_rot *a)
 static void
 advanced(struct app_rot *a)
 {
-	log_state(a);
-	drive(a);
+	rotator_log_state(a);
+	rotator_drive(a);
 }
 
 /* Moves to state s (a new step: its tries start afresh), then does `then`. */
 static void
 advance(struct app_rot *a, enum rotation_state s, saved_fn then)
 {
-	set_text(&a->row.state, rotation_state_name(s));
+	rotator_set_text(&a->row.state, rotation_state_name(s));
 	a->row.attempts = 0;
 	a->row.next_at = 0;
-	set_text(&a->row.last_error, NULL);
+	rotator_set_text(&a->row.last_error, NULL);
 	if (s == ROTATION_TESTING) {
 		a->row.test_ok = 0;
 		a->row.test_since = util_now_ms();
 	}
-	save_then(a, then, NULL);
+	rotator_save_then(a, then, NULL);
 }
 
 static void
@@ -260,33 +260,33 @@ finished(struct app_rot *a)
 {
 	report_end(&a->row);
 	refresh_secrets(a);
-	idle(a);
+	rotator_idle(a);
 }
 
 /* Ends the rotation done (result "done", or "dry_run" for a dry run) with an optional note. */
 static void
 finish(struct app_rot *a, const char *note)
 {
-	set_text(&a->row.state, rotation_state_name(ROTATION_DONE));
+	rotator_set_text(&a->row.state, rotation_state_name(ROTATION_DONE));
 	a->row.next_at = 0;
-	set_text(&a->row.last_error, note);
-	save_then(a, finished, NULL);
+	rotator_set_text(&a->row.last_error, note);
+	rotator_save_then(a, finished, NULL);
 }
 
 static void
 failed(struct app_rot *a)
 {
 	report_end(&a->row);
-	idle(a);
+	rotator_idle(a);
 }
 
 static void
 fail(struct app_rot *a, const char *why)
 {
-	set_text(&a->row.state, rotation_state_name(ROTATION_FAILED));
+	rotator_set_text(&a->row.state, rotation_state_name(ROTATION_FAILED));
 	a->row.next_at = 0;
-	set_text(&a->row.last_error, why);
-	save_then(a, failed, NULL);
+	rotator_set_text(&a->row.last_error, why);
+	rotator_save_then(a, failed, NULL);
 }
 
 static void
@@ -328,7 +328,7 @@ retried(struct app_rot *a)
 	    "rotation %s: %s try %d/%d failed: %s; next try in %lld ms", a->row.id, a->row.state,
 	    a->row.attempts, a->retry_max, a->row.last_error, (long long)(wait > 0 ? wait : 0));
 	arm(a, a->row.next_at);
-	idle(a);
+	rotator_idle(a);
 }
 
 static void
@@ -339,9 +339,9 @@ retry(struct app_rot *a, const char *why, int64_t retry_after_ms, int max)
 	a->row.attempts++;
 	wait = retry_after_ms >= 0 ? retry_after_ms : backoff_ms(a->row.attempts);
 	a->row.next_at = util_now_ms() + wait;
-	set_text(&a->row.last_error, why);
+	rotator_set_text(&a->row.last_error, why);
 	a->retry_max = max;
-	save_then(a, retried, NULL);
+	rotator_save_then(a, retried, NULL);
 }
 
 static void
@@ -355,7 +355,7 @@ paced(struct app_rot *a)
 		    "consecutive acceptances", a->row.id, a->row.test_ok,
 		    (long long)a->app->secret_test_successes);
 	arm(a, a->row.next_at);
-	idle(a);
+	rotator_idle(a);
 }
 
 /* testing: one more acceptance in a row, stored; the next probe after the spacing. */
@@ -368,7 +368,7 @@ pace(struct app_rot *a)
 	a->row.test_ok++;
 	a->row.next_at = util_now_ms() + (watching ? a->app->secret_watch_interval_ms :
 	    a->app->secret_test_spacing_ms);
-	save_then(a, paced, NULL);
+	rotator_save_then(a, paced, NULL);
 }
 
 /*
@@ -377,7 +377,7 @@ pace(struct app_rot *a)
  * secret (caller frees) or NULL.
  */
 struct secret *
-old_secret(const struct app_rot *a)
+rotator_old_secret(const struct app_rot *a)
 {
 	struct store_rotation *list = NULL;
 	struct secret *s = NULL;
@@ -408,7 +408,7 @@ old_secret(const struct app_rot *a)
 static int
 old_secret_known(const struct app_rot *a)
 {
-	struct secret *s = old_secret(a);
+	struct secret *s = rotator_old_secret(a);
 	int known = s != NULL;
 
 	secret_free(s);
@@ -445,7 +445,7 @@ facts_of(const struct app_rot *a, struct rotation_facts *f)
 
 /* Where outcome o of the current state leads. */
 struct rotation_step
-next_of(const struct app_rot *a, enum rotation_outcome o)
+rotator_next_of(const struct app_rot *a, enum rotation_outcome o)
 {
 	struct rotation_facts f;
 	enum rotation_state s;
@@ -465,26 +465,26 @@ retiring_stored(struct app_rot *a)
 {
 	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
 	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
-	drive(a);
+	rotator_drive(a);
 }
 
 /* retiring: the old secret goes after the grace (next_at), not at once. */
 static void
 retire_later(struct app_rot *a)
 {
-	set_text(&a->row.state, rotation_state_name(ROTATION_RETIRING));
+	rotator_set_text(&a->row.state, rotation_state_name(ROTATION_RETIRING));
 	a->row.attempts = 0;
 	a->row.next_at = a->row.retire_at;
-	set_text(&a->row.last_error, NULL);
-	save_then(a, retiring_stored, NULL);
+	rotator_set_text(&a->row.last_error, NULL);
+	rotator_save_then(a, retiring_stored, NULL);
 }
 
 static void
 published_stored(struct app_rot *a)
 {
-	log_state(a);
+	rotator_log_state(a);
 	refresh_secrets(a);
-	drive(a);
+	rotator_drive(a);
 }
 
 /*
@@ -494,7 +494,7 @@ published_stored(struct app_rot *a)
  * step's call itself).
  */
 void
-enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_fn then)
+rotator_enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_fn then)
 {
 	const char *text = st->note != NULL ? st->note : why;
 	char *msg;
@@ -543,51 +543,51 @@ enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_
  * step's calls (CONTINUE), else 0 and the rotation has moved on or is idle.
  */
 int
-apply(struct app_rot *a, const struct rotation_step *st, const char *why,
+rotator_apply(struct app_rot *a, const struct rotation_step *st, const char *why,
     int64_t retry_after_ms)
 {
 	switch (st->action) {
 	case ROTATION_ACTION_CONTINUE:
 		return 1;
 	case ROTATION_ACTION_GO:
-		enter(a, st, why, advanced);
+		rotator_enter(a, st, why, advanced);
 		return 0;
 	case ROTATION_ACTION_RETRY:
 		retry(a, why != NULL ? why : "failed",
 		    st->wait_ms >= 0 ? st->wait_ms : retry_after_ms, st->max_tries);
 		return 0;
 	case ROTATION_ACTION_AGAIN:
-		drive(a);
+		rotator_drive(a);
 		return 0;
 	case ROTATION_ACTION_PACE:
 		pace(a);
 		return 0;
 	case ROTATION_ACTION_WAIT:
 	case ROTATION_ACTION_HOLD:
-		idle(a);
+		rotator_idle(a);
 		return 0;
 	}
 	return 0;
 }
 
-/* The outcome o of the current step: asks rotation_next and does what it says (see apply). */
+/* The outcome o of the current step: asks rotation_next and does what it says (see rotator_apply). */
 int
-decide(struct app_rot *a, enum rotation_outcome o, const char *why, int64_t retry_after_ms)
+rotator_decide(struct app_rot *a, enum rotation_outcome o, const char *why, int64_t retry_after_ms)
 {
-	struct rotation_step st = next_of(a, o);
+	struct rotation_step st = rotator_next_of(a, o);
 
-	return apply(a, &st, why, retry_after_ms);
+	return rotator_apply(a, &st, why, retry_after_ms);
 }
 
 /* The new secret, unsealed from the row (caller frees), or NULL. */
 struct secret *
-new_secret(struct app_rot *a)
+rotator_new_secret(struct app_rot *a)
 {
 	return rotation_unseal(a->r->cfg->master_key, &a->row);
 }
 
 const struct graph_password *
-find_key(const struct graph_application *app, const char *key_id)
+rotator_find_key(const struct graph_application *app, const char *key_id)
 {
 	size_t i;
 
@@ -606,9 +606,9 @@ wait_in(struct app_rot *a, enum rotation_state s)
 	} else if (a->told_waiting == NULL || strcmp(a->told_waiting, a->row.id) != 0) {
 		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: waiting for approval "
 		    "(rekey approve)", a->row.id);
-		set_text(&a->told_waiting, a->row.id);
+		rotator_set_text(&a->told_waiting, a->row.id);
 	}
-	idle(a);
+	rotator_idle(a);
 }
 
 /*
@@ -618,7 +618,7 @@ wait_in(struct app_rot *a, enum rotation_state s)
  * result and calls drive again.
  */
 void
-drive(struct app_rot *a)
+rotator_drive(struct app_rot *a)
 {
 	struct rotation_step st;
 	enum rotation_state s;
@@ -627,40 +627,40 @@ drive(struct app_rot *a)
 		fail(a, "unknown state in the store");
 		return;
 	}
-	st = next_of(a, ROTATION_OUTCOME_START);
+	st = rotator_next_of(a, ROTATION_OUTCOME_START);
 	if (st.action == ROTATION_ACTION_WAIT) {
 		wait_in(a, s);
 		return;
 	}
-	if (apply(a, &st, NULL, -1) == 0)
+	if (rotator_apply(a, &st, NULL, -1) == 0)
 		return;
 	switch (s) {
 	case ROTATION_PLANNED:
-		read_target(a);
+		rotator_read_target(a);
 		return;
 	case ROTATION_CREATING:
 		/* Also after a restart: the orphan check comes before any add. */
-		read_app(a, creating_read_cb, "creating");
+		rotator_read_app(a, rotator_creating_read_cb, "creating");
 		return;
 	case ROTATION_TESTING:
 		/* A rotation stored before test_since existed: its deadline starts now. */
 		if (a->row.test_since == 0)
 			a->row.test_since = util_now_ms();
-		test_secret(a);
+		rotator_test_secret(a);
 		return;
 	case ROTATION_PUBLISHING:
 		/* The intent was stored on entering: a restart publishes the same secret again. */
-		publish(a);
+		rotator_publish(a);
 		return;
 	case ROTATION_WATCHING:
-		watch(a);
+		rotator_watch(a);
 		return;
 	case ROTATION_ROLLING_BACK:
 		/* Stored on entering, like publishing: a restart puts the old secret back again. */
-		roll_back(a);
+		rotator_roll_back(a);
 		return;
 	case ROTATION_RETIRING:
-		read_app(a, retiring_read_cb, "retiring");
+		rotator_read_app(a, rotator_retiring_read_cb, "retiring");
 		return;
 	default:
 		/* rotation_next goes on only in the states whose step calls out. */
@@ -681,7 +681,7 @@ scan(struct rotator *r)
 		return;
 	/* Newest first: walk backwards so that an app's oldest rotation goes first. */
 	for (i = n; i-- > 0;) {
-		struct app_rot *a = find_rot(r, list[i].app);
+		struct app_rot *a = rotator_find_rot(r, list[i].app);
 
 		if (a == NULL || a->busy)
 			continue;
@@ -692,7 +692,7 @@ scan(struct rotator *r)
 		a->row = list[i];
 		memset(&list[i], 0, sizeof(list[i]));
 		a->busy = 1;
-		drive(a);
+		rotator_drive(a);
 		/* One rotation per app per scan: the next waits for this one. */
 		a->busy = a->busy ? a->busy : -1;
 	}

@@ -7,7 +7,7 @@
  */
 #include "engine/rotation_in_use.h"
 #include "engine/rotator.h"
-#include "engine/rotator_internal.h"
+#include "engine/rotator_int.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "outbound/graph.h"
@@ -37,7 +37,7 @@ record_credentials(struct store *st, const char *app, const struct graph_applica
 		list[i].start = a->passwords[i].start;
 		list[i].end = a->passwords[i].end;
 	}
-	rc = credentials_record(st, app, list, a->n_passwords, now_s(), key, why);
+	rc = credentials_record(st, app, list, a->n_passwords, rotator_now_s(), key, why);
 	free(list);
 	return rc;
 }
@@ -46,7 +46,7 @@ record_credentials(struct store *st, const char *app, const struct graph_applica
 static void
 warn_thresholds(struct rotator *r, const struct config_app *app, const struct graph_password *pw)
 {
-	int64_t left = pw->end - now_s();
+	int64_t left = pw->end - rotator_now_s();
 	char key[256], when[UTIL_TIME_MAX], *seen;
 	size_t i;
 	int found;
@@ -106,15 +106,15 @@ rotator_expiry_seen(struct rotator *r, const char *name, const struct graph_appl
 	if (key == NULL) {
 		log_ctx(LOG_LEVEL_WARN, NULL, name, "cannot tell which secret Nylas uses: %s", why);
 		/* Auto mode replaces it with a secret rekey knows (and so can watch). */
-		if (app->rotation_mode == ROTATION_MODE_AUTO && find_rot(r, name) != NULL)
+		if (app->rotation_mode == ROTATION_MODE_AUTO && rotator_find_rot(r, name) != NULL)
 			plan_proactive(r, app, "to a secret rekey knows");
 		return;
 	}
-	pw = find_key(a, key);
+	pw = rotator_find_key(a, key);
 	if (pw != NULL && pw->end > 0) {
 		warn_thresholds(r, app, pw);
-		if (pw->end - now_s() <= app->rotate_before && find_rot(r, name) != NULL)
-			plan_proactive(r, app, pw->end <= now_s() ? "the secret Nylas uses has ended" :
+		if (pw->end - rotator_now_s() <= app->rotate_before && rotator_find_rot(r, name) != NULL)
+			plan_proactive(r, app, pw->end <= rotator_now_s() ? "the secret Nylas uses has ended" :
 			    "the secret Nylas uses ends within rotate_before");
 	}
 	free(key);

@@ -7,8 +7,8 @@
  * modules use correlate.h.  Everything here runs on the event loop, except
  * write ops' run functions (correlate_writes.c), which touch only their op.
  */
-#ifndef REKEY_ENGINE_CORRELATE_INTERNAL_H
-#define REKEY_ENGINE_CORRELATE_INTERNAL_H
+#ifndef REKEY_ENGINE_CORRELATE_INT_H
+#define REKEY_ENGINE_CORRELATE_INT_H
 
 #include "state/incident.h"
 #include "state/store.h"

@@ -5,8 +5,8 @@
  * state that the driver starts (rotation_graph.c, rotation_publish.c,
  * rotation_probe.c).  The rotator's API is engine/rotator.h.
  */
-#ifndef REKEY_ENGINE_ROTATOR_INTERNAL_H
-#define REKEY_ENGINE_ROTATOR_INTERNAL_H
+#ifndef REKEY_ENGINE_ROTATOR_INT_H
+#define REKEY_ENGINE_ROTATOR_INT_H
 
 #include "outbound/graph.h"
 #include "state/rotation.h"
@@ -57,7 +57,7 @@ struct app_rot {
 	char *room_key;			/* ... the one being removed */
 };
 
-/* What a rotation does once its row is durably stored (see save_then). */
+/* What a rotation does once its row is durably stored (see rotator_save_then). */
 typedef void (*saved_fn)(struct app_rot *a);
 
 /*
@@ -74,7 +74,7 @@ struct rotator {
 	struct http_client *hc;
 	const struct config *cfg;
 	struct store *st;
-	struct journal *journal;	/* the rotations' writes (save_then) */
+	struct journal *journal;	/* the rotations' writes (rotator_save_then) */
 	struct app_rot **apps;
 	size_t n_apps;
 	struct event *scan;		/* every SCAN_S, and made active by rotator_wake */
@@ -83,74 +83,74 @@ struct rotator {
 /* ---- The driver (engine/rotator.c) ---- */
 
 /* The time now, in Unix seconds. */
-int64_t now_s(void);
+int64_t rotator_now_s(void);
 /* The rotation work of the app named name, or NULL when the rotator has none for it. */
-struct app_rot *find_rot(struct rotator *r, const char *name);
-/* A call of the step named step is sent: call_done publishes how long it took. */
-void call_started(struct app_rot *a, const char *step);
+struct app_rot *rotator_find_rot(struct rotator *r, const char *name);
+/* A call of the step named step is sent: rotator_call_done publishes how long it took. */
+void rotator_call_started(struct app_rot *a, const char *step);
 /* Publishes how long the call that just answered took. */
-void call_done(struct app_rot *a);
+void rotator_call_done(struct app_rot *a);
 /* The rotation is no longer driven until the next scan. */
-void idle(struct app_rot *a);
+void rotator_idle(struct app_rot *a);
 /* Replaces *field (freed) with a copy of text cut at NOTE_MAX bytes, or NULL. */
-void set_text(char **field, const char *text);
+void rotator_set_text(char **field, const char *text);
 /*
  * Writes the row as it stands through the journal, then does `then` once it
  * is durable; when the write fails the log says so (and `lost`, if given)
  * and the rotation is left idle.
  */
-void save_then(struct app_rot *a, saved_fn then, const char *lost);
+void rotator_save_then(struct app_rot *a, saved_fn then, const char *lost);
 /* Logs the row's state. */
-void log_state(struct app_rot *a);
+void rotator_log_state(struct app_rot *a);
 /* Runs the step of the row's state: the driver's one switch over the states. */
-void drive(struct app_rot *a);
+void rotator_drive(struct app_rot *a);
 /*
  * Enters st->next with its entry effects, once stored: done and failed end
  * the rotation (the step's note, else why, says why), published and retiring
  * drive on, and any other state does `then`.
  */
-void enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_fn then);
+void rotator_enter(struct app_rot *a, const struct rotation_step *st, const char *why, saved_fn then);
 /*
  * Does what st says; why is the error or note of the outcome, retry_after_ms
  * the service's Retry-After (-1: none).  1 when the caller goes on with the
  * step's calls (CONTINUE), else 0 and the rotation has moved on or is idle.
  */
-int apply(struct app_rot *a, const struct rotation_step *st, const char *why,
+int rotator_apply(struct app_rot *a, const struct rotation_step *st, const char *why,
     int64_t retry_after_ms);
-/* The outcome o of the current step: asks rotation_next and does what it says (see apply). */
-int decide(struct app_rot *a, enum rotation_outcome o, const char *why, int64_t retry_after_ms);
+/* The outcome o of the current step: asks rotation_next and does what it says (see rotator_apply). */
+int rotator_decide(struct app_rot *a, enum rotation_outcome o, const char *why, int64_t retry_after_ms);
 /* Where outcome o of the current state leads. */
-struct rotation_step next_of(const struct app_rot *a, enum rotation_outcome o);
+struct rotation_step rotator_next_of(const struct app_rot *a, enum rotation_outcome o);
 /* The new secret, unsealed from the row (caller frees), or NULL. */
-struct secret *new_secret(struct app_rot *a);
+struct secret *rotator_new_secret(struct app_rot *a);
 /*
  * The secret Nylas had before this rotation published, to put back: the
  * newest other published rotation's, else current_secret_file.  A new
  * secret (caller frees) or NULL.
  */
-struct secret *old_secret(const struct app_rot *a);
+struct secret *rotator_old_secret(const struct app_rot *a);
 /* The credential of app with key_id, or NULL. */
-const struct graph_password *find_key(const struct graph_application *app, const char *key_id);
+const struct graph_password *rotator_find_key(const struct graph_application *app, const char *key_id);
 
 /* ---- The calls of each state ---- */
 
 /* Reads the application (and learns its object id); cb gets the answer (rotation_graph.c). */
-void read_app(struct app_rot *a, graph_cb cb, const char *step);
+void rotator_read_app(struct app_rot *a, graph_cb cb, const char *step);
 /* planned: the app read after the connector's; then creating, or a dry run's end. */
-void planned_read_cb(const struct graph_result *res, void *arg);
+void rotator_planned_read_cb(const struct graph_result *res, void *arg);
 /* creating: the app just before the add; an orphan goes, or room is made, else addPassword. */
-void creating_read_cb(const struct graph_result *res, void *arg);
+void rotator_creating_read_cb(const struct graph_result *res, void *arg);
 /* retiring: the app read; the old secret is removed unless it is kept. */
-void retiring_read_cb(const struct graph_result *res, void *arg);
+void rotator_retiring_read_cb(const struct graph_result *res, void *arg);
 /* planned: reads the connector first (rotation_publish.c). */
-void read_target(struct app_rot *a);
+void rotator_read_target(struct app_rot *a);
 /* publishing: reads the connector, updates it with the new secret and reads it back. */
-void publish(struct app_rot *a);
+void rotator_publish(struct app_rot *a);
 /* rolling_back: puts the old secret back where the new one went. */
-void roll_back(struct app_rot *a);
+void rotator_roll_back(struct app_rot *a);
 /* testing: a token request with the new secret (rotation_probe.c). */
-void test_secret(struct app_rot *a);
+void rotator_test_secret(struct app_rot *a);
 /* watching: a token request with the published secret. */
-void watch(struct app_rot *a);
+void rotator_watch(struct app_rot *a);
 
 #endif

@@ -4,8 +4,8 @@
  * invalid_grants.c (Nylas's invalid grants, listed for an incident).  Other
  * modules use alerts.h.  All of it runs on the event loop.
  */
-#ifndef REKEY_ENGINE_ALERTS_INTERNAL_H
-#define REKEY_ENGINE_ALERTS_INTERNAL_H
+#ifndef REKEY_ENGINE_ALERTS_INT_H
+#define REKEY_ENGINE_ALERTS_INT_H
 
 #include "notice/notice.h"
 
