@@ -63,6 +63,10 @@ check "a file in src/ itself fails" 1 "stray.c: in src/ itself"
 plant add_include lib/log.c '#include "lib/util.h"'
 check "a cycle within a layer (lib/log <-> lib/util) fails and names its modules" 1 "#   lib/log"
 
+plant add_include outbound/nylas.c '#include "state/store.h"'
+check "outbound including the store (below it, but forbidden) fails with the reason" 1 \
+    "outbound/nylas.c (outbound) includes state/store.h: the outbound clients never touch the store"
+
 plant add_include state/runtime.h '#include "engine/alerts.h"'
 check "a header-only file is held to its layer too" 1 "state/runtime.h (state) includes engine/alerts.h"
 

@@ -7,7 +7,7 @@
 # sibling at the same rank (intake never includes outbound: no outbound call before
 # the answer).  Every include of ours names its folder ("state/store.h"), and no
 # include cycle may run between modules (a module is a .c and its .h; a header
-# without a .c is seen through).
+# without a .c is seen through).  outbound/ and proto/ never include the store.
 #
 # Prints TAP; exits 1 when a rule is broken.  SRC defaults to the tree's src/.
 set -u
@@ -15,6 +15,22 @@ src=${1:-"$(dirname "$0")/../src"}
 
 # Deliberate exceptions: "file include reason", one per line.  None today.
 EXCEPTIONS=""
+
+# Headers a layer may not include although they are below it, with the reason.
+# The outbound clients never touch the store (what they learn goes back to an
+# engine, which records it), and the pure parsers know no store either.
+FORBIDDEN="outbound state/store.h the outbound clients never touch the store
+outbound state/journal.h the outbound clients never touch the store
+proto state/store.h a parser knows nothing of the store
+proto state/journal.h a parser knows nothing of the store"
+
+# The reason layer $1 may not include $2, or nothing.
+forbidden() {
+	local layer inc reason
+	while read -r layer inc reason; do
+		[ "$layer" = "$1" ] && [ "$inc" = "$2" ] && echo "$reason" && return
+	done <<<"$FORBIDDEN"
+}
 
 # Sets rank to the rank of layer $1, -1 when it is not a layer (no subshell: it runs per include).
 rank_of() {
@@ -87,6 +103,12 @@ while read -r file inc; do
 		[ "$to_rank" -eq "$rank" ] && kind=sibling
 		echo "# $file ($layer) includes $inc: $to is a $kind layer"
 		bad=$((bad + 1))
+	elif [ "$layer" = outbound ] || [ "$layer" = proto ]; then
+		why=$(forbidden "$layer" "$inc")
+		if [ -n "$why" ]; then
+			echo "# $file ($layer) includes $inc: $why"
+			bad=$((bad + 1))
+		fi
 	fi
 	incs[$file]+="$inc "
 done < <(includes)
