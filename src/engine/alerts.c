@@ -727,7 +727,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		store_lock_wait(al->st, ALERTS_LOCK_WAIT_MS);
-		/* Everything it writes can be derived again (see notify.c): no fsync on the loop. */
+		/* Everything it writes can be derived again (see engine/notifier.c): no fsync on the loop. */
 		store_relax_durability(al->st);
 	}
 	for (i = 0; i < al->n_apps; i++)

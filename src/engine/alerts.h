@@ -1,7 +1,7 @@
 /*
  * alerts: decides what the owners and the affected users must be told, from
  * what the store says (incidents, rotations, expiry warnings), and queues it
- * in the outbox (notify.h).  Because every notice is derived again from
+ * in the outbox (engine/notifier.h).  Because every notice is derived again from
  * durable state at each sweep and the outbox refuses duplicates, a crash at
  * any point loses no notice and repeats none.
  *

@@ -66,7 +66,7 @@ tenant_line(struct doctor *d, const char *tenant)
 
 /*
  * The connector as GET /v3/connectors/microsoft shows it.  active_credential_id
- * is read here in the smallest way (nylas_api does not parse it yet).
+ * is read here in the smallest way (outbound/nylas does not parse it yet).
  */
 static void
 connector_lines(struct doctor *d, const struct nylas_result *res)

@@ -28,7 +28,7 @@
 /* One app's poll: its own Graph and Nylas clients (and rotator identity) and timer. */
 struct app_poll {
 	struct expiry_poll *s;
-	const struct config_app *app;	/* borrowed: the config outlives the scheduler */
+	const struct config_app *app;	/* borrowed: the config outlives the expiry poll */
 	int64_t interval_s;
 	struct graph_client *gc;
 	struct nylas_client *nc;	/* NULL without a Nylas API key */

@@ -20,8 +20,8 @@ struct expiry_poll;
 struct store;
 
 /*
- * cfg must outlive the scheduler (a new one is made on reload).  rot (may be
- * NULL) hears each successful poll and must outlive the scheduler.  Each poll
+ * cfg must outlive the expiry poll (a new one is made on reload).  rot (may be
+ * NULL) hears each successful poll and must outlive the expiry poll.  Each poll
  * records the app's RotatorReady, SecretsRead and ConnectorReady conditions
  * (condition.h) in st.  Never NULL.
  */

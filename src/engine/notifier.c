@@ -1,5 +1,5 @@
 /*
- * notify: the outbox and its delivery.  See notify.h for the guarantees.
+ * notifier: the outbox and its delivery.  See notifier.h for the guarantees.
  *
  * Runs on the event loop with a store connection of its own that waits at
  * most NOTIFY_LOCK_WAIT_MS for the write lock: a busy store delays a

@@ -213,7 +213,7 @@ start(struct app_sub *a, enum sub_op op)
 	}
 	if (rc == 0)
 		return 0;
-	/* Not sent (logged by graph_api): try again after the longest delay. */
+	/* Not sent (logged by outbound/graph): try again after the longest delay. */
 	a->in_flight = SUB_OP_NONE;
 	a->backing_off = 1;
 	subscriptions_schedule_ms(a, subscriptions_retry_cap(a) * 1000);

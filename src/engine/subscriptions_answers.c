@@ -174,7 +174,7 @@ created(struct app_sub *a, const struct graph_result *res)
 	char when[UTIL_TIME_MAX];
 
 	if (s == NULL || s->id == NULL) {
-		/* graph_api parses every 201 it passes on; this is a broken invariant. */
+		/* outbound/graph parses every 201 it passes on; this is a broken invariant. */
 		log_ctx(LOG_LEVEL_ERROR, res->client_request_id, a->name,
 		    "graph subscription create: answer without an id");
 		a->listed = 0;

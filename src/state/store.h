@@ -89,7 +89,7 @@ struct store_user_event {
 
 /*
  * One rotation (DESIGN.md "Rotation"); strings owned (store_rotation_clear).
- * state and reason hold the state machine's names (rotation.h).
+ * state and reason hold the state machine's names (state/rotation.h).
  */
 struct store_rotation {
 	char *id;			/* a GUID; displayName "rekey-<id>" */
@@ -134,14 +134,14 @@ struct store_incident {
 };
 
 /*
- * One message of the notifier's outbox (notify.c); strings owned
+ * One message of the notifier's outbox (engine/notifier.c); strings owned
  * (store_outbox_clear).  (ref, kind, recipient, channel) is unique: adding
  * the same message twice stores it once, across restarts.
  */
 struct store_outbox {
 	int64_t id;
 	char *app;
-	char *kind;			/* incident_opened, rotation_done, ... (messages.h) */
+	char *kind;			/* incident_opened, rotation_done, ... (notice/kinds.h) */
 	char *ref;			/* what it is about: incident or rotation id, key:threshold */
 	char *channel;			/* email, slack, teams, webhook */
 	char *recipient;		/* an address for email; the channel's name otherwise */

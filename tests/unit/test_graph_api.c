@@ -563,7 +563,7 @@ struct expiry_case {
 	int64_t max_s;		/* 0: not an expiry refusal */
 };
 
-/* Both real wordings (graph_api.c cites them), and what must not be taken for them. */
+/* Both real wordings (outbound/graph_parse.c cites them), and what must not be taken for them. */
 static const struct expiry_case expiry_cases[] = {
 	{ 400, "Subscription expiration can only be 41760 minutes in the future.", 41760 * 60 },
 	{ 400, "Subscription expiration can only be 4230 minutes in the future.", 4230 * 60 },
