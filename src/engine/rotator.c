@@ -8,7 +8,6 @@
  */
 #include "engine/rotator.h"
 #include "engine/rotator_int.h"
-#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/secret.h"
@@ -381,8 +380,7 @@ rotator_old_secret(const struct app_rot *a)
 {
 	struct store_rotation *list = NULL;
 	struct secret *s = NULL;
-	unsigned char *pt = NULL;
-	size_t n = 0, i, ptlen = 0;
+	size_t n = 0, i;
 
 	if (store_list_rotations(a->r->st, a->app->name, 0, SCAN_MAX, &list, &n) == -1)
 		return NULL;
@@ -392,12 +390,8 @@ rotator_old_secret(const struct app_rot *a)
 		if (strcmp(r->id, a->row.id) == 0 || r->published_at <= 0 || r->dry_run ||
 		    r->secret_ct == NULL || r->created_at > a->row.created_at)
 			continue;
-		if (crypto_aead_open(a->r->cfg->master_key->data, r->id, strlen(r->id), r->secret_ct,
-		    r->secret_ct_len, &pt, &ptlen) == 0) {
-			s = secret_new(pt, ptlen);
-			OPENSSL_cleanse(pt, ptlen);
-			free(pt);
-		}
+		/* Sealed under the app, the rotation and its key (rotation_seal). */
+		s = rotation_unseal(a->r->cfg->master_key, r);
 	}
 	store_rotations_free(list, n);
 	if (s == NULL && a->app->current_secret != NULL)

@@ -28,7 +28,9 @@
    told, the old secret is not retired, and the backoff holds the retry.
    A clean watch, by contrast, goes on to retire the old secret (the other
    tests).  And rolling back survives a kill -9 with the old secret's update
-   applied but not recorded: the restart puts the old one back again."""
+   applied but not recorded: the restart puts the old one back again.
+   When an earlier rotation was done, "the old one" is that rotation's secret
+   (unsealed from the store), not current_secret_file's, which it replaced."""
 
 import json
 import os
@@ -294,6 +296,33 @@ def rollback(rig):
     t.ok(app.get("rotation_backoff"), "rollback: the retry waits for the backoff")
 
 
+def rollback_to_previous(rig):
+    """A second rotation rolled back puts back the first one's secret (sealed in the store
+    under the app, the rotation and its key), not current_secret_file's: that one was
+    replaced and retired."""
+    rig.d.start()
+    first = rig.plan()
+    r1 = rig.wait_state(first, ("done", "failed"), 40)
+    t.eq(r1 and r1["state"], "done", "rollback to the previous: the first rotation is done",
+         rig.d.log_text()[-2000:])
+    made = rig.made_by(first)
+    s1 = made[0]["secretText"] if made else "?"
+    second = rig.plan()
+    watching = rig.wait_state(second, ("watching", "done", "failed"), 30)
+    t.eq(watching and watching["state"], "watching", "rollback to the previous: the second "
+         "rotation's secret is watched", rig.d.log_text()[-2000:])
+    made = rig.made_by(second)
+    s2 = made[0]["secretText"] if made else "?"
+    rig.fakes.script("identity", refuse(s2))
+    r2 = rig.wait_state(second, ("done", "failed"), 30)
+    t.ok(r2 and r2["state"] == "failed" and (r2["last_error"] or "").startswith("rolled back"),
+         "rollback to the previous: the second rotation is rolled back", r2 and r2["last_error"])
+    t.eq(rig.published_secrets(), [s1, s2, s1], "rollback to the previous: Nylas gets the first "
+         "rotation's secret back, not current_secret_file's")
+    t.eq(rig.connector_secret(), s1, "rollback to the previous: Nylas holds the first rotation's "
+         "secret")
+
+
 def rollback_crash(rig):
     rig.d.start()
     rid = rig.plan()
@@ -333,4 +362,6 @@ run("rollback, kill -9", rollback_crash, app_lines=["secret_watch_period = 20s",
                                                    "secret_watch_interval_ms = 100"])
 run("rollback", rollback, app_lines=["secret_watch_period = 20s", "secret_watch_interval_ms = 100"]
     + NOTIFY)
+run("rollback to the previous", rollback_to_previous,
+    app_lines=["secret_watch_period = 3s", "secret_watch_interval_ms = 100"])
 t.done()
