@@ -121,12 +121,17 @@ try:
     set_state("published")
     crash_at("published -> retiring", "graph", {"method": "GET", "path": GET_APP,
                                                 "action": {"hang": True}}, "retiring")
-    # watching (resumed from, just published): killed while its probe is held.
+    # watching (resumed from, just published): killed while its probe is held.  The watch
+    # (secret_watch_period = 1s) is made to end 30 s from now, so that a slow start (ASan,
+    # a loaded machine) still finds the rotation watching; then to end 1 s after the restart.
     with rig.d.db() as c:
         c.execute("UPDATE rotations SET state = 'watching', next_at = 0, published_at = ?"
-                  " WHERE id = ?", (int(time.time() * 1000), rid))
+                  " WHERE id = ?", (int(time.time() * 1000) + 30000, rid))
     crash_at("watching", "identity", {"method": "POST", "body": "client_secret=",
                                       "action": {"hang": True}}, "watching")
+    with rig.d.db() as c:
+        c.execute("UPDATE rotations SET published_at = ? WHERE id = ?",
+                  (int(time.time() * 1000), rid))
     rig.d.start()
     r = rig.wait_state(rid, ("retiring", "retired", "done", "failed"), 20)
     t.ok(r is not None and r["state"] != "failed", "watching: resumed, and went on to retiring",
