@@ -696,6 +696,7 @@ sweep_app(struct alerts *al, struct app_alerts *a)
 	store_incidents_free(open, n_open);
 	sweep_lifetime(&sw);
 	sweep_warnings(&sw);
+	alerts_sweep_sp_secrets(&sw);
 	alerts_sweep_health(&sw);
 	util_strings_free(sw.owners, sw.n_owners);
 	return sw.more;

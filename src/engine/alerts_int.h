@@ -1,6 +1,7 @@
 /*
  * alerts_internal: what the alerts' files share, and only they: alerts.c
- * (the sweep), alerts_health.c (the conditions' part of it) and
+ * (the sweep), alerts_health.c (the conditions' part of it), alerts_sp.c
+ * (the service principal's secrets' warnings) and
  * invalid_grants.c (Nylas's invalid grants, listed for an incident).  Other
  * modules use alerts.h.  All of it runs on the event loop.
  */
@@ -78,5 +79,10 @@ int alerts_tell(struct sweep *sw, const struct notice *n, const char *ref);
 
 /* Every ALERTS_HEALTH_MS: the conditions as metrics, and the notices they call for. */
 void alerts_sweep_health(struct sweep *sw);
+
+/* ---- alerts_sp.c ---- */
+
+/* The service principal's secrets within a warn_before mark: one warning each per mark. */
+void alerts_sweep_sp_secrets(struct sweep *sw);
 
 #endif

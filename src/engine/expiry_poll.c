@@ -6,11 +6,13 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "outbound/graph.h"
+#include "outbound/graph_sp.h"
 #include "outbound/identity.h"
 #include "outbound/nylas.h"
 #include "proto/explain.h"
 #include "state/condition.h"
 #include "state/config.h"
+#include "state/credentials.h"
 #include "state/rotation.h"
 
 #include <stdlib.h>
@@ -37,6 +39,7 @@ struct app_poll {
 	int failed;			/* the last round met a failure: try again sooner */
 	char *series[MAX_SERIES];	/* the expiry series' labels as last published */
 	size_t n_series;
+	char *sp_failure;		/* why the service principal's read failed, as logged */
 };
 
 struct expiry_poll {
@@ -370,6 +373,119 @@ check_nylas(struct app_poll *p)
 	next_round(p);
 }
 
+/* ---- The service principal's secrets (listed and warned about, never rotated) ---- */
+
+/* Records the service principal's secrets as Graph listed them in sp (state/credentials.h). */
+static void
+record_sp(struct app_poll *p, const struct graph_application *sp)
+{
+	struct credential *list = xcalloc(sp->n_passwords + 1, sizeof(*list));
+	char end[UTIL_TIME_MAX];
+	size_t i;
+
+	for (i = 0; i < sp->n_passwords; i++) {
+		const struct graph_password *pw = &sp->passwords[i];
+
+		list[i].key_id = pw->key_id;
+		list[i].hint = pw->hint;
+		list[i].display_name = pw->display_name;
+		list[i].start = pw->start;
+		list[i].end = pw->end;
+		util_format_time(pw->end, end, sizeof(end));
+		log_ctx(LOG_LEVEL_INFO, NULL, p->app->name, "service principal secret %s (hint %s, "
+		    "\"%s\") ends %s (rekey does not rotate it)", pw->key_id, pw->hint ? pw->hint : "?",
+		    pw->display_name ? pw->display_name : "", end);
+	}
+	if (credentials_sp_record(p->s->st, p->app->name, list, sp->n_passwords,
+	    util_now_ms() / 1000) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "cannot record the service principal's "
+		    "secrets for status");
+	free(list);
+	if (p->sp_failure != NULL)
+		log_ctx(LOG_LEVEL_INFO, NULL, p->app->name, "the service principal's secrets are "
+		    "read again (%zu)", sp->n_passwords);
+	free(p->sp_failure);
+	p->sp_failure = NULL;
+}
+
+/* Why the service principal's secrets could not be read, in one line. */
+static void
+sp_problem(const struct graph_result *res, const char *app_id, const char *err, char *msg,
+    size_t msize)
+{
+	const char *code = res->error && res->error->code ? res->error->code : NULL;
+	const char *fix = explain_graph(res->status, code);
+
+	if (res->token != NULL)
+		snprintf(msg, msize, "the rotator got no token (%s)",
+		    res->token->detail ? res->token->detail : "sign-in failed");
+	else if (res->outcome == GRAPH_OK)
+		snprintf(msg, msize, "Graph's answer to GET /servicePrincipals(appId='%s') does not "
+		    "parse: %s", app_id, err ? err : "?");
+	else if (res->status == 404)
+		snprintf(msg, msize, "Graph answered 404%s%s to GET /servicePrincipals(appId='%s'): "
+		    "the app may have no service principal in this tenant", code ? " " : "",
+		    code ? code : "", app_id);
+	else
+		snprintf(msg, msize, "Graph answered %s%ld%s%s to GET /servicePrincipals(appId='%s')"
+		    "%s%s%s", res->status ? "" : "no answer, ", res->status, code ? " " : "",
+		    code ? code : "", app_id, fix ? ": " : "", fix ? fix : "",
+		    res->outcome == GRAPH_RETRYABLE ? "; rekey tries again at the next poll" : "");
+}
+
+/*
+ * A read that failed: status shows "unknown" and why; the log says it once
+ * per cause, not at every poll.  The application's secrets, read before, are
+ * not affected.
+ */
+static void
+sp_unknown(struct app_poll *p, const struct graph_result *res, const char *err)
+{
+	char why[CONDITION_MESSAGE_MAX];
+
+	sp_problem(res, p->app->azure_client_id, err, why, sizeof(why));
+	if (credentials_sp_unknown(p->s->st, p->app->name, why, util_now_ms() / 1000) == -1)
+		log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "cannot record the service principal's "
+		    "secrets as unknown");
+	if (p->sp_failure != NULL && strcmp(p->sp_failure, why) == 0)
+		return;
+	log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "cannot read the service principal's secrets "
+	    "(status shows them as unknown; the app's own secrets are read as before): %s", why);
+	free(p->sp_failure);
+	p->sp_failure = xstrdup(why);
+}
+
+static void
+sp_cb(const struct graph_result *res, void *arg)
+{
+	struct app_poll *p = arg;
+	struct graph_application sp;
+	char *err = NULL;
+
+	if (res->outcome == GRAPH_CANCELLED)
+		return;
+	p->in_flight = 0;
+	if (res->outcome == GRAPH_OK && graph_sp_parse(res->body, res->body_len,
+	    p->app->azure_client_id, &sp, &err) == 0) {
+		record_sp(p, &sp);
+		graph_application_clear(&sp);
+	} else {
+		sp_unknown(p, res, err);
+	}
+	free(err);
+	check_nylas(p);
+}
+
+/* After the application's secrets: its service principal's.  0 when sent (sp_cb goes on). */
+static int
+read_sp(struct app_poll *p)
+{
+	if (graph_sp_get(p->gc, p->app->azure_client_id, sp_cb, p) == -1)
+		return -1;
+	p->in_flight = 1;
+	return 0;
+}
+
 static void
 found_cb(const struct graph_result *res, void *arg)
 {
@@ -390,6 +506,8 @@ found_cb(const struct graph_result *res, void *arg)
 		    res->application->n_passwords);
 		publish(p, res->application);
 		rotator_expiry_seen(p->s->rot, p->app->name, res->application);
+		if (read_sp(p) == 0)
+			return;
 	} else {
 		log_ctx(LOG_LEVEL_WARN, NULL, p->app->name, "expiry poll failed: %s (HTTP %ld%s%s)%s%s",
 		    graph_outcome_name(res->outcome), res->status,
@@ -498,6 +616,7 @@ expiry_poll_free(struct expiry_poll *s)
 		nylas_client_free(p->nc);
 		for (j = 0; j < p->n_series; j++)
 			free(p->series[j]);
+		free(p->sp_failure);
 		free(p);
 	}
 	free(s->polls);

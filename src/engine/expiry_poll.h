@@ -4,7 +4,10 @@
  * expiry_poll (every 5 minutes while it fails) it reads the app's
  * passwordCredentials from Graph, logs them, publishes their end dates as
  * metrics and hands them to the rotator (proactive rotation, expiry
- * warnings, what status shows); then it reads the Nylas connector and the
+ * warnings, what status shows); then the passwordCredentials of the app's
+ * service principal (recorded for status and the alerts' warnings, never
+ * rotated; a failure leaves them "unknown" and the rest of the poll as it
+ * was); then it reads the Nylas connector and the
  * webhook destinations (is one delivering to public_url?).  What each read
  * came to is recorded as the app's conditions.  Everything runs on the event
  * loop through the asynchronous clients: intake never waits for it.

@@ -710,6 +710,47 @@ build_webhook_secret_rotated(struct doc *d)
 	pieces_fact_details(d);
 }
 
+/*
+ * A secret of the app's service principal: rekey lists it and warns, and
+ * never rotates or removes it (Nylas does not use it; someone else may).
+ */
+static void
+build_sp_secret_expiry_warning(struct doc *d)
+{
+	const struct notice *n = d->n;
+	char *k = words_key(n->key_id, n->hint), *ks = words_key_short(n->key_id, n->hint);
+
+	doc_subject(d, "Service principal secret %s of app %s expires in %s", ks, n->app,
+	    words_days_left(n->end_ms, n->now_ms).s);
+	doc_para(d, "A client secret of the service principal of app %s (its enterprise "
+	    "application in the tenant, not the app registration) ends at %s, in %s: %s. Nylas "
+	    "does not use it: the Nylas connector signs in with the app registration's own secret, "
+	    "which rekey rotates. But another integration may sign in with this one, and it stops "
+	    "working when the secret ends.", n->app, words_rfc3339(n->end_ms).s,
+	    words_days_left(n->end_ms, n->now_ms).s, k);
+	doc_heading(d, "What rekey will do");
+	doc_para(d, "Nothing: rekey never rotates or removes service principal secrets. This is a "
+	    "warning only; you will get another at the next warn_before mark.");
+	doc_heading(d, "What to do");
+	doc_para(d, "Find what signs in with it (its display name may say). Before it ends, give "
+	    "that integration a new secret and remove the old one; if nothing uses it, remove "
+	    "it: az ad sp credential delete --id %s --key-id %s", n->azure_client_id != NULL ?
+	    n->azure_client_id : "APP_ID", n->key_id);
+	doc_heading(d, "Facts");
+	doc_fact(d, "Secret", "%s", k);
+	if (n->display_name != NULL)
+		doc_fact(d, "Display name", "%s", n->display_name);
+	doc_fact(d, "Ends", "%s (in %s)", words_rfc3339(n->end_ms).s,
+	    words_days_left(n->end_ms, n->now_ms).s);
+	if (n->threshold_s > 0)
+		doc_fact(d, "Warning", "the %s mark of warn_before",
+		    words_duration_s(n->threshold_s).s);
+	pieces_fact_app(d);
+	pieces_fact_details(d);
+	free(k);
+	free(ks);
+}
+
 const struct kinds_info kinds_table[NOTICE_KIND_COUNT] = {
 	[NOTICE_EXPIRY_WARNING] = { "expiry_warning", "rekey.secret.expiring",
 	    { "key_id", "end" }, build_expiry_warning },
@@ -737,6 +778,9 @@ const struct kinds_info kinds_table[NOTICE_KIND_COUNT] = {
 	    { "end" }, build_cert_expiry_warning },
 	[NOTICE_WEBHOOK_SECRET_ROTATED] = { "webhook_secret_rotated",
 	    "rekey.webhook.secret_rotated", { "webhook_id" }, build_webhook_secret_rotated },
+	[NOTICE_SP_SECRET_EXPIRY_WARNING] = { "sp_secret_expiry_warning",
+	    "rekey.service_principal_secret.expiring", { "key_id", "end" },
+	    build_sp_secret_expiry_warning },
 };
 
 const char *

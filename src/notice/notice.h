@@ -25,8 +25,9 @@ enum notice_kind {
 	NOTICE_CONDITION_RECOVERED, /* ... and it can again */
 	NOTICE_CERT_EXPIRY_WARNING, /* the rotator certificate ends within a warn_before threshold */
 	NOTICE_WEBHOOK_SECRET_ROTATED, /* rekey rotated the Nylas webhook destination's secret */
+	NOTICE_SP_SECRET_EXPIRY_WARNING, /* a service principal secret (never rotated) ends within a warn_before threshold */
 };
-#define NOTICE_KIND_COUNT (NOTICE_WEBHOOK_SECRET_ROTATED + 1)
+#define NOTICE_KIND_COUNT (NOTICE_SP_SECRET_EXPIRY_WARNING + 1)
 
 /*
  * What a notice is about.  Strings are borrowed (NULL or "" = not set);
@@ -55,7 +56,7 @@ struct notice {
 	const char *last_error; int64_t next_retry_ms;       /* failed; next_retry_ms 0 or past = gave up */
 	int64_t lifetime_requested_days, lifetime_granted_days;
 	const char *rotation_mode;    /* auto | approve | dry-run */
-	/* warning */
+	/* warning (EXPIRY_WARNING, SP_SECRET_EXPIRY_WARNING) */
 	const char *key_id, *hint; int64_t end_ms, threshold_s, rotate_at_ms;
 	/* user reauth */
 	const char *email, *reauth_url;
@@ -67,6 +68,8 @@ struct notice {
 	/* webhook secret rotated: the destination, rotation_reason above, the old secret's grace */
 	const char *webhook_id;
 	int64_t webhook_grace_until_ms;
+	/* service principal secret warning: key_id, hint, end_ms, threshold_s above, and its display name */
+	const char *display_name;
 };
 
 #endif

@@ -407,7 +407,8 @@ render_webhook(const struct notice *raw, const struct notice *n, const struct do
 			free(clean);
 		}
 	}
-	if (n->kind == NOTICE_EXPIRY_WARNING && n->end_ms > n->now_ms)
+	if ((n->kind == NOTICE_EXPIRY_WARNING || n->kind == NOTICE_SP_SECRET_EXPIRY_WARNING) &&
+	    n->end_ms > n->now_ms)
 		cJSON_AddNumberToObject(data, "days_left",
 		    (double)((n->end_ms - n->now_ms) / WORDS_MS_PER_DAY));
 	if (incident)

@@ -1,4 +1,5 @@
 #include "notice/status.h"
+#include "notice/status_sp.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
@@ -546,6 +547,7 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	cJSON_AddStringToObject(o, "rotation_mode", mode_name(app->rotation_mode));
 	add_owners(o, st, app);
 	if (add_secrets(o, st, app->name, now) == -1 ||
+	    status_sp_add(o, st, app->name, now) == -1 ||
 	    add_publish_target(o, st, app->name) == -1 || add_incidents(o, st, app->name) == -1 ||
 	    add_rotations(o, st, app) == -1 || add_backoff(o, st, app) == -1 ||
 	    add_webhook(o, st, app->name, now) == -1 ||
@@ -874,6 +876,7 @@ status_text(const cJSON *status)
 		    str(app, "rotation_mode", "?"));
 		text_health(&b, app);
 		text_secrets(&b, app);
+		status_sp_text(&b, app);
 		text_publish_target(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);

@@ -2,7 +2,7 @@
  * credentials: an app's client secrets as the expiry poll last read them
  * (see credentials.h).  The only writer and the only parser of the app's
  * values password_credentials, secrets_read_at, in_use_key_id and
- * in_use_why.
+ * in_use_why, and of sp_password_credentials (the service principal's).
  */
 #include "state/credentials.h"
 #include "lib/log.h"
@@ -16,12 +16,12 @@
 
 /* ---- Writing ---- */
 
-/* The app's secrets as `rekey status` shows them: a JSON array (cJSON_free). */
-static char *
-credentials_json(const struct credential *list, size_t n)
+/* Secrets as `rekey status` shows them: a JSON array (a new item). */
+static cJSON *
+credentials_array(const struct credential *list, size_t n)
 {
 	cJSON *arr = cJSON_CreateArray(), *o;
-	char start[UTIL_TIME_MAX], end[UTIL_TIME_MAX], *out;
+	char start[UTIL_TIME_MAX], end[UTIL_TIME_MAX];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -42,11 +42,26 @@ credentials_json(const struct credential *list, size_t n)
 		    cJSON_CreateNull());
 		cJSON_AddItemToArray(arr, o);
 	}
-	out = cJSON_PrintUnformatted(arr);
-	cJSON_Delete(arr);
+	return arr;
+}
+
+/* item as compact JSON (cJSON_free); item is deleted. */
+static char *
+print_and_delete(cJSON *item)
+{
+	char *out = cJSON_PrintUnformatted(item);
+
+	cJSON_Delete(item);
 	if (out == NULL)
 		fatal("out of memory");
 	return out;
+}
+
+/* The app's secrets as `rekey status` shows them: a JSON array (cJSON_free). */
+static char *
+credentials_json(const struct credential *list, size_t n)
+{
+	return print_and_delete(credentials_array(list, n));
 }
 
 /*
@@ -107,31 +122,40 @@ credential_str(const cJSON *cred, const char *name)
 	return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
 }
 
-/* The objects of the stored array into c->list; anything else is skipped. */
+/* The objects of a stored array into *list and *n; anything else is skipped. */
 static void
-parse_list(const char *json, struct credentials *c)
+parse_array(const cJSON *arr, struct credential **list, size_t *n)
 {
-	cJSON *arr = cJSON_Parse(json);
 	const cJSON *e;
-	size_t n = 0;
+	size_t count = 0;
 
 	cJSON_ArrayForEach(e, arr) {
 		if (cJSON_IsObject(e))
-			n++;
+			count++;
 	}
-	c->list = xcalloc(n + 1, sizeof(*c->list));
+	*list = xcalloc(count + 1, sizeof(**list));
+	*n = 0;
 	cJSON_ArrayForEach(e, arr) {
 		struct credential *cred;
 
 		if (!cJSON_IsObject(e))
 			continue;
-		cred = &c->list[c->n++];
+		cred = &(*list)[(*n)++];
 		cred->key_id = credential_str(e, "key_id");
 		cred->hint = credential_str(e, "hint");
 		cred->display_name = credential_str(e, "display_name");
 		cred->start = credential_time(e, "start");
 		cred->end = credential_time(e, "end");
 	}
+}
+
+/* The objects of the stored array into c->list; anything else is skipped. */
+static void
+parse_list(const char *json, struct credentials *c)
+{
+	cJSON *arr = cJSON_Parse(json);
+
+	parse_array(arr, &c->list, &c->n);
 	cJSON_Delete(arr);
 }
 
@@ -176,17 +200,24 @@ out:
 	return rc;
 }
 
-void
-credentials_clear(struct credentials *c)
+/* Frees the entries of list and list itself. */
+static void
+list_free(struct credential *list, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < c->n; i++) {
-		free(c->list[i].key_id);
-		free(c->list[i].hint);
-		free(c->list[i].display_name);
+	for (i = 0; i < n; i++) {
+		free(list[i].key_id);
+		free(list[i].hint);
+		free(list[i].display_name);
 	}
-	free(c->list);
+	free(list);
+}
+
+void
+credentials_clear(struct credentials *c)
+{
+	list_free(c->list, c->n);
 	free(c->in_use_key_id);
 	free(c->in_use_why);
 	memset(c, 0, sizeof(*c));
@@ -202,4 +233,81 @@ credentials_find(const struct credentials *c, const char *key_id)
 		if (c->list[i].key_id != NULL && strcmp(c->list[i].key_id, key_id) == 0)
 			found = &c->list[i];
 	return found;
+}
+
+/* ---- The service principal's secrets ---- */
+
+#define SP_KEY "sp_password_credentials"
+
+/* {"at": when, "why": why or null, "list": the secrets or null} into SP_KEY. */
+static int
+sp_put(struct store *st, const char *app, const struct credential *list, size_t n, int known,
+    const char *why, int64_t at)
+{
+	cJSON *o = cJSON_CreateObject();
+	char when[UTIL_TIME_MAX], *json;
+	int rc;
+
+	util_format_time(at, when, sizeof(when));
+	cJSON_AddStringToObject(o, "at", when);
+	cJSON_AddItemToObject(o, "why", why != NULL ? cJSON_CreateString(why) :
+	    cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "list", known ? credentials_array(list, n) : cJSON_CreateNull());
+	json = print_and_delete(o);
+	rc = store_put_value(st, app, SP_KEY, json);
+	cJSON_free(json);
+	return rc;
+}
+
+int
+credentials_sp_record(struct store *st, const char *app, const struct credential *list,
+    size_t n, int64_t read_at)
+{
+	return sp_put(st, app, list, n, 1, NULL, read_at);
+}
+
+int
+credentials_sp_unknown(struct store *st, const char *app, const char *why, int64_t at)
+{
+	return sp_put(st, app, NULL, 0, 0, why != NULL ? why : "not read", at);
+}
+
+int
+credentials_sp_load(struct store *st, const char *app, struct credentials_sp *out)
+{
+	char *json = NULL;
+	cJSON *o;
+	const cJSON *list, *why, *at;
+
+	memset(out, 0, sizeof(*out));
+	if (store_get_value(st, app, SP_KEY, &json) == -1)
+		return -1;
+	if (json == NULL)
+		return 0;
+	o = cJSON_Parse(json);
+	free(json);
+	list = cJSON_GetObjectItemCaseSensitive(o, "list");
+	why = cJSON_GetObjectItemCaseSensitive(o, "why");
+	at = cJSON_GetObjectItemCaseSensitive(o, "at");
+	out->tried = 1;
+	if (cJSON_IsArray(list)) {
+		out->known = 1;
+		parse_array(list, &out->list, &out->n);
+	}
+	if (cJSON_IsString(why))
+		out->why = xstrdup(why->valuestring);
+	else if (!out->known)
+		out->why = xstrdup("the stored record does not parse");
+	if (!cJSON_IsString(at) || util_parse_time(at->valuestring, &out->at) == -1)
+		out->at = 0;
+	cJSON_Delete(o);
+	return 0;
+}
+
+void
+credentials_sp_clear(struct credentials_sp *c)
+{
+	list_free(c->list, c->n);
+	free(c->why);
+	memset(c, 0, sizeof(*c));
 }

@@ -3,8 +3,12 @@
  * from Graph, kept in the app's values for status, the correlator and the
  * alerts: password_credentials (a JSON array of {"key_id", "hint",
  * "display_name", "start", "end"}, times in RFC 3339), secrets_read_at,
- * in_use_key_id and in_use_why.  This module alone writes and parses them;
- * the others ask it.
+ * in_use_key_id and in_use_why.  Also the secrets of the app's SERVICE
+ * PRINCIPAL (the enterprise application in the tenant), which other
+ * integrations may sign in with and rekey never rotates:
+ * sp_password_credentials ({"at", "why", "list"}: list as above, null when
+ * the last read failed and why says so).  This module alone writes and
+ * parses them; the others ask it.
  */
 #ifndef REKEY_STATE_CREDENTIALS_H
 #define REKEY_STATE_CREDENTIALS_H
@@ -53,5 +57,28 @@ int credentials_load(struct store *st, const char *app, struct credentials *out)
 void credentials_clear(struct credentials *c);
 /* The entry of c with key_id (the last when several have it), or NULL; borrowed from c. */
 const struct credential *credentials_find(const struct credentials *c, const char *key_id);
+
+/* What credentials_sp_record or credentials_sp_unknown stored for an app. */
+struct credentials_sp {
+	struct credential *list;	/* the entries, in Graph's order (owned) */
+	size_t n;
+	int tried;			/* a read was recorded at all */
+	int known;			/* the last read succeeded: list is what Graph showed */
+	char *why;			/* why not known (the last read failed), or NULL */
+	int64_t at;			/* when that read was made (Unix seconds); 0 when not known */
+};
+
+/* Records the service principal's secrets as Graph listed them, read at read_at.  0 or -1. */
+int credentials_sp_record(struct store *st, const char *app, const struct credential *list,
+    size_t n, int64_t read_at);
+/* Records that they could not be read at at, and why (one line, no secret).  0 or -1. */
+int credentials_sp_unknown(struct store *st, const char *app, const char *why, int64_t at);
+/*
+ * Loads what was recorded into *out (tried 0 when nothing was).  0
+ * (credentials_sp_clear frees *out), or -1 on a store error (*out empty).
+ */
+int credentials_sp_load(struct store *st, const char *app, struct credentials_sp *out);
+/* Frees what credentials_sp_load put in c and empties it. */
+void credentials_sp_clear(struct credentials_sp *c);
 
 #endif

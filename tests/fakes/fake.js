@@ -42,6 +42,9 @@
 //                          "startDateTime", "endDateTime", "created_ms"?}],
 //                         created_ms (epoch ms) counts for propagation_ms; seeded
 //                         passwords without it are fully propagated
+//           "sp_passwords": [{"keyId", "displayName", "hint", "startDateTime",
+//                          "endDateTime"}],  its service principal's secrets (graph.js)
+//           "no_sp": false,                    true -> it has no service principal (404)
 //           "certificates": ["rotator.crt" | "/abs/path.crt" | "-----BEGIN ..."],
 //                         relative paths are looked up in the cwd, then in --certs
 //           "owners": [{"type":"user","id":"<user id>"} |

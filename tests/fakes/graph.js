@@ -19,7 +19,8 @@
 // @odata.nextLink/$skiptoken); GET /users/{id|upn}; POST/GET /subscriptions,
 // GET/PATCH/DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize;
 // GET /servicePrincipals?$filter=appId eq '..', GET /servicePrincipals/{id}/
-// appRoleAssignments (the app's "permissions" as Graph app role ids; see below).
+// appRoleAssignments (the app's "permissions" as Graph app role ids; see below);
+// GET /servicePrincipals(appId='..') with its seeded passwordCredentials.
 //
 // Credential changes take credential_change_ms; another add/remove on the
 // same app meanwhile fails with Directory_ConcurrencyViolation (HTTP
@@ -930,6 +931,56 @@ function listAppRoleAssignments(ctx) {
 	ctx.send(200, { '@odata.context': contextUrl(ctx, 'appRoleAssignments'), value });
 }
 
+// --- a service principal by appId (the expiry poll's inventory) ----------------------
+// GET /servicePrincipals(appId='{appId}') (serviceprincipal-get, microsoft-graph-
+// docs-contrib api-reference/v1.0/api/serviceprincipal-get.md: "You can address
+// the service principal using either its id or appId"; 200 with the
+// servicePrincipal, $select honoured). Its passwordCredentials are
+// passwordCredential resources (resources/passwordcredential.md: keyId,
+// displayName, hint, startDateTime, endDateTime, customKeyIdentifier;
+// secretText is only ever returned by addPassword, so null here). They are
+// seeded per app as "sp_passwords" (same fields as "passwords"; a secretText
+// gives the hint) and never usable at the token endpoint here: nothing in
+// rekey signs in with them. Secrets do live there in real tenants
+// (hashicorp/vault#16610).
+// Permissions (the same page): Application.Read.All, Application.ReadWrite.
+// OwnedBy, Application.ReadWrite.All, Directory.Read.All; "a service principal
+// can retrieve its own ... service principal details" without any. Whether
+// OwnedBy reaches a service principal the caller does not own is not said:
+// state "sp_get_owned_only" true refuses it (403 Authorization_RequestDenied,
+// the caller owns no service principal here), else (default) it is read. An
+// appId without a service principal in the tenant is 404
+// Request_ResourceNotFound (the error Graph gives for a missing object).
+function spPasswordJson(p) {
+	return passwordJson({
+		displayName: p.displayName === undefined ? null : p.displayName,
+		endDateTime: p.endDateTime,
+		hint: p.hint || (p.secretText ? p.secretText.slice(0, 3) : null),
+		keyId: p.keyId,
+		startDateTime: p.startDateTime || null,
+	});
+}
+
+function getServicePrincipalByAppId(ctx) {
+	const auth = bearer(ctx);
+	const appId = ctx.params[0].replace(/''/g, "'");
+	const app = Object.values(auth.tenant.apps).find((a) => a.app_id === appId && !a.no_sp);
+	if (!app)
+		throw notFound(appId);
+	const self = app.app_id === auth.caller.app_id;
+	const ownedOnly = ctx.world.state.data.sp_get_owned_only;
+	if (!self && !has(auth, ...SP_READERS) &&
+		!(has(auth, 'Application.ReadWrite.OwnedBy') && !ownedOnly))
+		throw denied();
+	const select = ctx.query.get('$select');
+	const sp = Object.assign(spJson(app), {
+		passwordCredentials: (app.sp_passwords || []).map(spPasswordJson),
+	});
+	ctx.send(200, Object.assign({
+		'@odata.context': contextUrl(ctx, 'servicePrincipals', select) + '/$entity',
+	}, selectFields(sp, select)));
+}
+
 // --- the server ------------------------------------------------------------------
 
 function onError(ctx, e) {
@@ -967,6 +1018,7 @@ function createGraph(world) {
 			['DELETE', /^\/v1\.0\/subscriptions\/([^/]+)$/, deleteSubscription],
 			['POST', /^\/v1\.0\/subscriptions\/([^/]+)\/reauthorize$/, reauthorizeSubscription],
 			['GET', /^\/v1\.0\/servicePrincipals$/, listServicePrincipals],
+			['GET', /^\/v1\.0\/servicePrincipals\(appId='((?:[^']|'')*)'\)$/, getServicePrincipalByAppId],
 			['GET', /^\/v1\.0\/servicePrincipals\/([^/]+)\/appRoleAssignments$/, listAppRoleAssignments],
 		],
 		control: [

@@ -30,7 +30,14 @@
    tests).  And rolling back survives a kill -9 with the old secret's update
    applied but not recorded: the restart puts the old one back again.
    When an earlier rotation was done, "the old one" is that rotation's secret
-   (unsealed from the store), not current_secret_file's, which it replaced."""
+   (unsealed from the store), not current_secret_file's, which it replaced.
+6. inventory: the service principal's secrets (hashicorp/vault#16610) are
+   read with each expiry poll and listed in status (JSON and text) apart
+   from the app's; one ending within warn_before is told to the owners once
+   (one notice for its mark however many polls) and never rotated (no
+   addPassword, no rotation); a 403 on the service principal leaves them
+   "unknown", logged once, while the app's secrets and the connector are
+   still read every poll."""
 
 import json
 import os
@@ -348,6 +355,83 @@ def rollback_crash(rig):
          "was sent after the new one")
 
 
+SP_SOON = "5b3e0000-1111-2222-3333-444444444444"
+SP_LATER = "5b3e1111-1111-2222-3333-444444444444"
+
+
+def sp_seed():
+    s = state()
+    s["tenants"][TENANT]["apps"][TARGET]["sp_passwords"] = [
+        {"keyId": SP_SOON, "displayName": "Terraform CI", "hint": "tfc",
+         "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": soon(10)},
+        {"keyId": SP_LATER, "displayName": None, "hint": "old",
+         "startDateTime": "2026-01-01T00:00:00Z", "endDateTime": soon(300)}]
+    return s
+
+
+def sp_listed(rig):
+    app, _ = status(rig)
+    return app if len(app.get("service_principal_secrets") or []) == 2 else None
+
+
+def inventory(rig):
+    rig.d.start()
+    app = wait_for(lambda: sp_listed(rig), 20, 0.2)
+    t.ok(app, "inventory: status lists the service principal's secrets", status(rig)[1][-1500:])
+    sps = dict((x.get("key_id"), x) for x in (app or {}).get("service_principal_secrets", []))
+    soon_one = sps.get(SP_SOON, {})
+    t.ok(soon_one.get("hint") == "tfc" and soon_one.get("display_name") == "Terraform CI" and
+         soon_one.get("days_left") in (9, 10) and soon_one.get("end", "").endswith("Z") and
+         sps.get(SP_LATER, {}).get("display_name", "x") is None,
+         "inventory: JSON: key_id, hint, display_name, end, days_left", sps)
+    t.ok(app and app.get("service_principal_secrets_why") is None and
+         app.get("service_principal_secrets_read_at"), "inventory: JSON: read, no why")
+    t.eq(sorted(x["key_id"] for x in (app or {}).get("secrets", [])),
+         sorted([CURRENT_KEY, PORTAL_KEY]), "inventory: the app's secrets stay a list of their own")
+    _, text = status(rig)
+    t.ok("service principal secrets (read from Graph" in text and SP_SOON in text and
+         "Terraform CI" in text and "rekey never rotates these" in text,
+         "inventory: text lists them", text[-1500:])
+    wait_for(lambda: outbox(rig, "sp_secret_expiry_warning"), 20, 0.2)
+    time.sleep(4)  # several polls and sweeps more
+    rows = outbox(rig, "sp_secret_expiry_warning")
+    t.eq([(r["ref"], r["recipient"]) for r in rows],
+         [("sp:%s:%d" % (SP_SOON, 14 * DAY), "ops@example.com")],
+         "inventory: one warning for the secret within warn_before (its 14-day mark), once")
+    t.eq(rig.fakes.requests("graph", "addPassword"), [], "inventory: no addPassword")
+    t.eq(rig.rotations(), [], "inventory: no rotation planned")
+    polls = rig.fakes.requests("graph", r"servicePrincipals\(appId=")
+    t.ok(len(polls) >= 3, "inventory: read with each poll (%d reads)" % len(polls))
+
+
+def inventory_forbidden(rig):
+    rig.fakes.script("graph", [{"method": "GET", "path": r"servicePrincipals\(appId=",
+                                "times": 1000,
+                                "action": {"graph_error": "Authorization_RequestDenied"}}])
+    rig.d.start()
+    app = wait_for(lambda: (lambda a: a if a.get("service_principal_secrets_why") and
+                            a.get("secrets") else None)(status(rig)[0]), 20, 0.2)
+    t.ok(app and app.get("service_principal_secrets") is None and
+         "403" in app.get("service_principal_secrets_why", ""),
+         "403: status shows the service principal's secrets as unknown, and why", app)
+    time.sleep(4)
+    app, text = status(rig)
+    t.ok("service principal secrets: unknown (Graph answered 403" in text,
+         "403: the text says unknown", text[-1500:])
+    t.eq(len(app.get("secrets") or []), 2, "403: the app's secrets are listed")
+    conds = dict((c.get("type"), c.get("status")) for c in app.get("conditions") or [])
+    t.eq((conds.get("SecretsRead"), conds.get("ConnectorReady")), ("true", "true"),
+         "403: SecretsRead and ConnectorReady hold", app.get("conditions"))
+    reads = rig.fakes.requests("graph", r"servicePrincipals\(appId=")
+    connectors = rig.fakes.requests("nylas", "/v3/connectors")
+    t.ok(len(reads) >= 3 and len(connectors) >= 3,
+         "403: every poll goes on (%d reads, %d connector reads)" % (len(reads), len(connectors)))
+    logged = [ln for ln in rig.d.log_text().splitlines()
+              if "cannot read the service principal's secrets" in ln]
+    t.eq(len(logged), 1, "403: logged once", logged)
+    t.eq(outbox(rig, "sp_secret_expiry_warning"), [], "403: nothing warned")
+
+
 run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
 run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
     app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
@@ -364,4 +448,6 @@ run("rollback", rollback, app_lines=["secret_watch_period = 20s", "secret_watch_
     + NOTIFY)
 run("rollback to the previous", rollback_to_previous,
     app_lines=["secret_watch_period = 3s", "secret_watch_interval_ms = 100"])
+run("inventory", inventory, seed=sp_seed(), app_lines=["expiry_poll = 1s"] + NOTIFY)
+run("inventory, 403", inventory_forbidden, seed=sp_seed(), app_lines=["expiry_poll = 1s"])
 t.done()

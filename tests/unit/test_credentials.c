@@ -74,6 +74,42 @@ test_lenient(struct store *st)
 	credentials_clear(&c);
 }
 
+/* The service principal's secrets: a key of their own, and "unknown" with why. */
+static void
+test_service_principal(struct store *st)
+{
+	struct credential list[] = { { W("sp-1"), W("xyz"), W("Terraform"), 0, 1798761600 } };
+	struct credentials_sp sp;
+	struct credentials c;
+	char *json = NULL;
+
+	TAP_OK(credentials_sp_load(st, "sp", &sp) == 0 && !sp.tried && !sp.known && sp.n == 0 &&
+	    sp.why == NULL, "service principal: nothing recorded");
+	credentials_sp_clear(&sp);
+	TAP_OK(credentials_sp_record(st, "sp", list, 1, 1767225700) == 0, "service principal: record");
+	TAP_OK(store_get_value(st, "sp", "sp_password_credentials", &json) == 1, "its own key");
+	TAP_STR_EQ(json, "{\"at\":\"2026-01-01T00:01:40Z\",\"why\":null,\"list\":[{\"key_id\":"
+	    "\"sp-1\",\"hint\":\"xyz\",\"display_name\":\"Terraform\",\"start\":null,"
+	    "\"end\":\"2027-01-01T00:00:00Z\"}]}", "service principal: the stored form");
+	free(json);
+	TAP_OK(credentials_load(st, "sp", &c) == 0 && !c.read && c.n == 0,
+	    "service principal: the app's secrets are untouched");
+	credentials_clear(&c);
+	TAP_OK(credentials_sp_load(st, "sp", &sp) == 0 && sp.tried && sp.known && sp.n == 1 &&
+	    strcmp(sp.list[0].key_id, "sp-1") == 0 && sp.list[0].end == 1798761600 &&
+	    sp.why == NULL && sp.at == 1767225700, "service principal: loaded as recorded");
+	credentials_sp_clear(&sp);
+	TAP_OK(credentials_sp_unknown(st, "sp", "Graph answered 403", 1767225800) == 0 &&
+	    credentials_sp_load(st, "sp", &sp) == 0 && sp.tried && !sp.known && sp.n == 0 &&
+	    strcmp(sp.why, "Graph answered 403") == 0 && sp.at == 1767225800,
+	    "service principal: unknown, and why");
+	credentials_sp_clear(&sp);
+	store_put_value(st, "sp", "sp_password_credentials", "not json");
+	TAP_OK(credentials_sp_load(st, "sp", &sp) == 0 && sp.tried && !sp.known && sp.why != NULL,
+	    "service principal: a record that does not parse is unknown");
+	credentials_sp_clear(&sp);
+}
+
 int
 main(void)
 {
@@ -89,6 +125,7 @@ main(void)
 	if (st != NULL) {
 		test_round_trip(st);
 		test_lenient(st);
+		test_service_principal(st);
 	}
 	free(err);
 	store_close(st);

@@ -77,6 +77,7 @@ full_notice(enum notice_kind k)
 	n.reauth_url = "https://app.example.com/reauth?email=ana%40example.com";
 	n.webhook_id = "wh-9";
 	n.webhook_grace_until_ms = NOW_MS + 600000;
+	n.display_name = "Terraform CI";
 	return n;
 }
 
@@ -233,6 +234,14 @@ static const struct kind_case cases[] = {
 	  { "wh-9", "2026-07-01T00:10:00Z", "No delivery was lost", "nylas_webhook_secret_file",
 	    HINT },
 	  { { "webhook_id", "wh-9" }, { "webhook_grace_until", "2026-07-01T00:10:00Z" } } },
+	{ NOTICE_SP_SECRET_EXPIRY_WARNING, "sp_secret_expiry_warning",
+	  "rekey.service_principal_secret.expiring",
+	  "Service principal secret abc\xe2\x80\xa6 of app prod expires in 14 days",
+	  { "k-old", "2026-07-15T00:00:00Z", "in 14 days", "never rotates",
+	    "Nylas does not use it", "Terraform CI", "az ad sp credential delete --id " CLIENT_ID
+	    " --key-id k-old", HINT },
+	  { { "key_id", "k-old" }, { "end", "2026-07-15T00:00:00Z" }, { "days_left", "14" },
+	    { "display_name", "Terraform CI" }, { "threshold_seconds", "1209600" } } },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -427,6 +436,8 @@ static const struct bad_case bad_cases[] = {
 	{ NOTICE_USER_REAUTH, "a javascript: link", js_url, "reauth_url" },
 	{ NOTICE_USER_REAUTH, "a link with a space", spaced_url, "reauth_url" },
 	{ NOTICE_WEBHOOK_SECRET_ROTATED, "no webhook_id", no_webhook, "webhook_id" },
+	{ NOTICE_SP_SECRET_EXPIRY_WARNING, "no key_id", no_key, "key_id" },
+	{ NOTICE_SP_SECRET_EXPIRY_WARNING, "no end_ms", no_end, "end" },
 };
 
 static void
