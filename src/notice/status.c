@@ -1,4 +1,5 @@
 #include "notice/status.h"
+#include "notice/status_policy.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
@@ -547,6 +548,7 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	add_owners(o, st, app);
 	if (add_secrets(o, st, app->name, now) == -1 ||
 	    add_publish_target(o, st, app->name) == -1 || add_incidents(o, st, app->name) == -1 ||
+	    status_policy_json(o, st, app->name) == -1 ||
 	    add_rotations(o, st, app) == -1 || add_backoff(o, st, app) == -1 ||
 	    add_webhook(o, st, app->name, now) == -1 ||
 	    add_notifications(o, st, cfg, app->name) == -1 ||
@@ -875,6 +877,7 @@ status_text(const cJSON *status)
 		text_health(&b, app);
 		text_secrets(&b, app);
 		text_publish_target(&b, app);
+		status_policy_text(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);
 		text_webhook(&b, app);
