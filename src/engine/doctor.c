@@ -132,6 +132,8 @@ app_reset(struct doctor *d)
 	free(d->app_oid);
 	free(d->in_use_key);
 	free(d->sp_id);
+	doctor_policy_reset(d);
+	d->app_created = 0;
 	secret_free(d->in_use);
 	d->gc = NULL;
 	d->nc = NULL;
@@ -206,6 +208,7 @@ step_start(struct doctor *d)
 	case STEP_ROLES:	return doctor_step_roles(d);
 	case STEP_OWNERS:	return doctor_step_owners(d);
 	case STEP_ACCESS:	return doctor_step_access(d);
+	case STEP_POLICY:	return doctor_step_policy(d);
 	case STEP_PROBE:	return doctor_step_probe(d);
 	case STEP_SECRETS:	return doctor_step_secrets(d);
 	case STEP_CONNECTOR:	return doctor_step_connector(d);

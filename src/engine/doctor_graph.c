@@ -131,6 +131,7 @@ keep_creds(struct doctor *d, const struct graph_application *a)
 	}
 	d->n_creds = a->n_passwords;
 	d->app_oid = xstrdup(a->id);
+	d->app_created = a->created;
 	if (d->st != NULL) {
 		const char *why = NULL;
 

@@ -4,7 +4,7 @@
  * (see enum doctor_step), keeps the lines and prints them; each
  * doctor_<what>.c runs the steps that check one thing: doctor_graph.c the
  * rotator's sign-in, the app in Graph, the rotator's access and the Graph
- * subscription; doctor_secrets.c the in-use secret and every credential's
+ * subscription; doctor_policy.c the app management policies; doctor_secrets.c the in-use secret and every credential's
  * end; doctor_nylas.c the Nylas connector and webhook destination;
  * doctor_notify.c the notification channels.
  */
@@ -25,6 +25,7 @@
 struct config;
 struct config_app;
 struct event_base;
+struct graph_app_policy;
 struct graph_client;
 struct http_client;
 struct identity;
@@ -41,6 +42,7 @@ enum doctor_step {
 	STEP_ROLES,		/* GET /servicePrincipals/{id}/appRoleAssignments */
 	STEP_OWNERS,		/* GET /applications/{id}/owners */
 	STEP_ACCESS,		/* the verdict on roles and ownership (no call) */
+	STEP_POLICY,		/* GET /policies/defaultAppManagementPolicy, the app's own */
 	STEP_PROBE,		/* the in-use secret at the token endpoint */
 	STEP_SECRETS,		/* every credential's end date (no call) */
 	STEP_CONNECTOR,		/* GET /v3/connectors/microsoft */
@@ -100,6 +102,8 @@ struct doctor {
 	int roles_known;
 	int has_owned_by, has_all, has_user_read;
 	int owner;			/* 1, 0, or -1 unknown */
+	int64_t app_created;		/* the app's createdDateTime; 0 unknown */
+	struct graph_app_policy *pol_tenant;	/* the tenant's policy, between its read and the app's */
 };
 
 /*
@@ -133,6 +137,9 @@ int doctor_step_sp(struct doctor *d);
 int doctor_step_roles(struct doctor *d);
 int doctor_step_owners(struct doctor *d);
 int doctor_step_access(struct doctor *d);
+int doctor_step_policy(struct doctor *d);
+/* Frees what doctor_step_policy keeps between its two reads (app_reset). */
+void doctor_policy_reset(struct doctor *d);
 int doctor_step_probe(struct doctor *d);
 int doctor_step_secrets(struct doctor *d);
 int doctor_step_connector(struct doctor *d);

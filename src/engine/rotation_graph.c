@@ -2,7 +2,8 @@
  * rotation_graph: a rotation's Graph calls.  planned reads the app (which
  * secret Nylas uses, or what a dry run would do); creating removes an orphan
  * of this rotation, makes room under the two-secret limit, adds the new
- * password (halving its lifetime when the tenant's policy refuses it) and
+ * password (its lifetime capped by the app management policy read before,
+ * rotation_policy.c, and halved when the tenant's policy refuses it) and
  * seals its text into the row; retiring removes the old secret after the
  * grace.
  */
@@ -12,6 +13,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "outbound/graph.h"
+#include "outbound/graph_policy.h"
 #include "state/condition.h"
 #include "state/config.h"
 #include "state/rotation.h"
@@ -313,7 +315,8 @@ create(struct app_rot *a)
 
 /*
  * The intent, creating, is stored: from here on a lost addPassword answer is
- * recognised.  The app is read again (rotator_creating_read_cb): what planned read
+ * recognised.  The app management policies are read (rotation_policy.c),
+ * then the app again (rotator_creating_read_cb): what planned read
  * may be minutes old (an approval), and the two-secret limit is judged on
  * the secrets as they are just before the add.
  */
@@ -321,7 +324,7 @@ static void
 creating_stored(struct app_rot *a)
 {
 	rotator_log_state(a);
-	rotator_read_app(a, rotator_creating_read_cb, "creating");
+	rotator_read_policies(a);
 }
 
 static void
@@ -378,6 +381,9 @@ rotator_creating_read_cb(const struct graph_result *res, void *arg)
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
 	note_orphan(a, res->application);
+	/* A policy that forbids secrets stops the rotation before room is made for one. */
+	if (a->orphan_key == NULL && !rotator_policy_allows(a, res->application))
+		return;
 	if (a->orphan_key == NULL && at_secret_limit(res->application)) {
 		make_room(a, res->application);
 		return;
@@ -455,6 +461,10 @@ added_cb(const struct graph_result *res, void *arg)
 		why = graph_why("addPassword (lifetime policy, already at one day)", res);
 		rotator_apply(a, &st, why, res->retry_after_ms);
 		free(why);
+		return;
+	}
+	if (graph_error_is_password_ban(res->status, res->error)) {
+		rotator_policy_refused(a, res);
 		return;
 	}
 	if (res->outcome != GRAPH_OK) {

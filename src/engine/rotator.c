@@ -634,7 +634,7 @@ rotator_drive(struct app_rot *a)
 		return;
 	case ROTATION_CREATING:
 		/* Also after a restart: the orphan check comes before any add. */
-		rotator_read_app(a, rotator_creating_read_cb, "creating");
+		rotator_read_policies(a);
 		return;
 	case ROTATION_TESTING:
 		/* A rotation stored before test_since existed: its deadline starts now. */
@@ -767,6 +767,7 @@ app_rot_free(struct app_rot *a)
 	free(a->told_waiting);
 	free(a->orphan_key);
 	free(a->room_key);
+	rotator_policy_forget(a);
 	free(a->sent_cred);
 	free(a->sent_tenant);
 	free(a->target);

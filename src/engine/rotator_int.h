@@ -22,6 +22,7 @@ struct http_client;
 struct journal;
 struct nylas_client;
 struct nylas_result;
+struct graph_app_policy;
 struct saving;
 struct secret;
 
@@ -55,6 +56,11 @@ struct app_rot {
 	int room_made;			/* creating: secrets removed for the two-secret limit this run */
 	int old_works;			/* watching: the old secret was just accepted (for rotation_next) */
 	char *room_key;			/* ... the one being removed */
+	/* creating: the app management policies read before the add (rotation_policy.c). */
+	struct graph_app_policy *pol_tenant;	/* the tenant default, or NULL */
+	struct graph_app_policy *pol_assigned;	/* the app's own, or NULL: none */
+	int pol_read;			/* 1 read, -1 unreadable (pol_why), 0 not this run */
+	char *pol_why;
 };
 
 /* What a rotation does once its row is durably stored (see rotator_save_then). */
@@ -142,6 +148,22 @@ void rotator_planned_read_cb(const struct graph_result *res, void *arg);
 void rotator_creating_read_cb(const struct graph_result *res, void *arg);
 /* retiring: the app read; the old secret is removed unless it is kept. */
 void rotator_retiring_read_cb(const struct graph_result *res, void *arg);
+/*
+ * creating: reads the app management policies (rotation_policy.c), then the
+ * app (rotator_creating_read_cb).  Unreadable policies are noted, not fatal.
+ */
+void rotator_read_policies(struct app_rot *a);
+/*
+ * creating, the app just read: 1 when addPassword may go on (the row's
+ * lifetime capped to a policy's maxLifetime that applies), 0 when a policy
+ * forbids client secrets for the app (the rotation has stopped, and
+ * RotationPossible says why).
+ */
+int rotator_policy_allows(struct app_rot *a, const struct graph_application *app);
+/* addPassword was refused with CredentialTypeNotAllowedAsPerAppPolicy: stops as a ban read does. */
+void rotator_policy_refused(struct app_rot *a, const struct graph_result *res);
+/* Frees the policies read (app_rot_free, and before each read). */
+void rotator_policy_forget(struct app_rot *a);
 /* planned: reads the connector first (rotation_publish.c). */
 void rotator_read_target(struct app_rot *a);
 /* publishing: reads the connector, updates it with the new secret and reads it back. */

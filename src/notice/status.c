@@ -1,4 +1,5 @@
 #include "notice/status.h"
+#include "notice/status_policy.h"
 #include "notice/status_sp.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
@@ -549,6 +550,7 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	if (add_secrets(o, st, app->name, now) == -1 ||
 	    status_sp_add(o, st, app->name, now) == -1 ||
 	    add_publish_target(o, st, app->name) == -1 || add_incidents(o, st, app->name) == -1 ||
+	    status_policy_json(o, st, app->name) == -1 ||
 	    add_rotations(o, st, app) == -1 || add_backoff(o, st, app) == -1 ||
 	    add_webhook(o, st, app->name, now) == -1 ||
 	    add_notifications(o, st, cfg, app->name) == -1 ||
@@ -878,6 +880,7 @@ status_text(const cJSON *status)
 		text_secrets(&b, app);
 		status_sp_text(&b, app);
 		text_publish_target(&b, app);
+		status_policy_text(&b, app);
 		text_incidents(&b, app);
 		text_rotations(&b, app, config);
 		text_webhook(&b, app);

@@ -20,7 +20,8 @@
 #include <sys/queue.h>
 #include <time.h>
 
-#define APP_SELECT "$select=id,appId,displayName,signInAudience,passwordCredentials"
+/* createdDateTime: whether an app management policy's restrictForAppsCreatedAfterDateTime covers it. */
+#define APP_SELECT "$select=id,appId,displayName,signInAudience,passwordCredentials,createdDateTime"
 #define USER_SELECT "$select=id,mail,userPrincipalName,accountEnabled," \
 	"signInSessionsValidFromDateTime,lastPasswordChangeDateTime"
 

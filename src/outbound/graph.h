@@ -127,8 +127,9 @@ int graph_delete_subscription(struct graph_client *gc, const char *id, graph_cb 
  * GET {graph_base}{path} (path starts with "/" and is already encoded, query
  * included), one page: the answer's JSON in res->body for the caller to
  * parse.  For reads only rekey doctor makes (service principals, app role
- * assignments, owners of every type), and the service principal's secrets
- * (graph_sp.h).
+ * assignments, owners of every type), the service principal's secrets
+ * (graph_sp.h) and the app management policies (outbound/graph_policy.h
+ * parses them).
  */
 int graph_get_json(struct graph_client *gc, const char *path, graph_cb cb, void *arg);
 

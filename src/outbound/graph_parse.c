@@ -353,6 +353,7 @@ application_from(const cJSON *obj, struct graph_application *a, char **err)
 	    get_str(obj, "appId", 0, &a->app_id, err) == -1 ||
 	    get_str(obj, "displayName", 0, &a->display_name, err) == -1 ||
 	    get_str(obj, "signInAudience", 0, &a->sign_in_audience, err) == -1 ||
+	    get_time(obj, "createdDateTime", &a->created, err) == -1 ||
 	    parse_passwords(cJSON_GetObjectItemCaseSensitive(obj, "passwordCredentials"), a,
 		err) == -1) {
 		graph_application_clear(a);

@@ -59,6 +59,7 @@ struct graph_application {
 	char *sign_in_audience;		/* "AzureADMyOrg", ...; NULL when not shown */
 	struct graph_password *passwords;
 	size_t n_passwords;
+	int64_t created;		/* createdDateTime (Unix seconds); 0 when not shown */
 };
 
 /* What addPassword returns: the credential and, once only, its text. */

@@ -51,10 +51,17 @@
 //                      {"type":"servicePrincipal","appId":"<appId of an app here>"}],
 //                         user owners take their fields from "users"; inline
 //                         fields override
-//           "permissions": ["Application.ReadWrite.OwnedBy","User.Read.All"]
+//           "permissions": ["Application.ReadWrite.OwnedBy","User.Read.All","Policy.Read.All"]
 //                         app roles of THIS app when it calls Graph (the default)
+//           "created": "2024-01-01T00:00:00Z",         its createdDateTime (the default)
+//           "app_management_policy": {...}            the appManagementPolicy assigned
+//                         to it, as Graph shows one (id, displayName, isEnabled,
+//                         restrictions.passwordCredentials[]); absent: none
 //         }
 //       },
+//       "app_management_policy": {...}  the tenant default (tenantAppManagementPolicy as
+//                         Graph shows it: isEnabled, applicationRestrictions.
+//                         passwordCredentials[]); absent: the docs' example, disabled
 //       "users": {"<id>": {"displayName","mail","userPrincipalName","accountEnabled",
 //                          "signInSessionsValidFromDateTime","lastPasswordChangeDateTime",
 //                          "deleted"?: true -> 404}}

@@ -15,7 +15,8 @@
 //
 // Routes: GET /applications?$filter=appId eq '..'|id eq '..'&$select=..;
 // GET /applications/{id} and /applications(appId='..'); POST .../addPassword,
-// .../removePassword; GET .../owners (paged by page_size or $top with
+// .../removePassword; GET .../appManagementPolicies and
+// /policies/defaultAppManagementPolicy (see "app management policies"); GET .../owners (paged by page_size or $top with
 // @odata.nextLink/$skiptoken); GET /users/{id|upn}; POST/GET /subscriptions,
 // GET/PATCH/DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize;
 // GET /servicePrincipals?$filter=appId eq '..', GET /servicePrincipals/{id}/
@@ -87,7 +88,7 @@ const {
 } = require('./common');
 const { TOKEN_KINDS } = require('./identity');
 
-const DEFAULT_PERMISSIONS = ['Application.ReadWrite.OwnedBy', 'User.Read.All'];
+const DEFAULT_PERMISSIONS = ['Application.ReadWrite.OwnedBy', 'User.Read.All', 'Policy.Read.All'];
 const USER_DEFAULT_FIELDS = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail',
 	'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
 const CONCURRENCY_MESSAGE = 'Error due to concurrent requests being made to the tenant. Please wait briefly and retry.';
@@ -248,6 +249,7 @@ function appJson(world, app) {
 		appId: app.app_id,
 		displayName: app.display_name,
 		signInAudience: app.sign_in_audience || 'AzureADMyOrg',
+		createdDateTime: app.created || DEFAULT_APP_CREATED,
 		keyCredentials: world.state.certificates(app).map(keyCredentialJson),
 		passwordCredentials: app.passwords.map(passwordJson),
 	};
@@ -367,6 +369,110 @@ function checkLifetimePolicy(world, t) {
 		[{ code: 'InvalidKeyEndDate', message: msg, target: 'EndDate' }]);
 }
 
+// --- app management policies -----------------------------------------------------
+//
+// GET /policies/defaultAppManagementPolicy (tenantappmanagementpolicy-get.md:
+// the tenant's default, "isEnabled" false and empty restrictions unless an
+// admin set them; its app restrictions are "applicationRestrictions") and
+// GET /applications/{id}/appManagementPolicies (the navigation property of
+// application: the appManagementPolicy assigned to it, at most one, as a
+// collection "value"; its restrictions are "restrictions"; paths as in
+// hashicorp/go-azure-sdk's ListApplicationByIdAppManagementPolicies and the
+// Graph SDKs). Both need Policy.Read.All or Policy.Read.ApplicationConfiguration
+// (or ...ReadWrite.ApplicationConfiguration): else 403
+// Authorization_RequestDenied, as for any permission Graph finds missing.
+//
+// Enforcement on addPassword, as Graph documents it: an assigned policy is
+// adopted "over the tenant-wide tenantAppManagementPolicy"
+// (New-MgApplicationAppManagementPolicyByRef; tenantAppManagementPolicy:
+// "applies to all apps ... unless overridden when an appManagementPolicy is
+// applied"); a restriction counts when the policy isEnabled, its "state" is
+// "enabled" (or absent, as before that property existed) and the app was
+// created on or after restrictForAppsCreatedAfterDateTime
+// (passwordcredentialconfiguration.md). passwordAddition refuses every new
+// secret: 400 CredentialTypeNotAllowedAsPerAppPolicy (the code Microsoft's own
+// Teams Toolkit matches after addPassword, OfficeDev/TeamsFx
+// packages/fx-core/src/component/driver/aad/utility/constants.ts; the message
+// is assumed, modelled on the lifetime one). passwordLifetime refuses an
+// endDateTime past start + maxLifetime (an ISO 8601 duration, added here in
+// calendar units) with 400 CredentialInvalidLifetimeAsPerAppPolicy, as
+// max_lifetime_days does.
+const DEFAULT_APP_CREATED = '2024-01-01T00:00:00Z';
+const POLICY_READERS = ['Policy.Read.All', 'Policy.Read.ApplicationConfiguration', 'Policy.ReadWrite.ApplicationConfiguration'];
+const TENANT_POLICY_DEFAULT = {
+	id: '00000000-0000-0000-0000-000000000000',
+	displayName: 'Default app management tenant policy',
+	description: 'Default tenant policy that enforces app management restrictions on applications and service principals. To apply policy to targeted resources, create a new policy under appManagementPolicies collection.',
+	isEnabled: false,
+	applicationRestrictions: { passwordCredentials: [], keyCredentials: [] },
+	servicePrincipalRestrictions: { passwordCredentials: [], keyCredentials: [] },
+};
+
+function tenantPolicy(tenant) {
+	return tenant.app_management_policy || TENANT_POLICY_DEFAULT;
+}
+
+function getTenantPolicy(ctx) {
+	const auth = bearer(ctx);
+	if (!has(auth, ...POLICY_READERS))
+		throw denied();
+	ctx.send(200, Object.assign({
+		'@odata.context': `${ctx.server.origin}/v1.0/$metadata#policies/defaultAppManagementPolicy/$entity`,
+	}, tenantPolicy(auth.tenant)));
+}
+
+function listAppPolicies(ctx) {
+	const auth = bearer(ctx);
+	const app = resolveApp(ctx, auth);
+	if (!has(auth, ...POLICY_READERS))
+		throw denied();
+	ctx.send(200, {
+		'@odata.context': `${ctx.server.origin}/v1.0/$metadata#appManagementPolicies`,
+		value: app.app_management_policy ? [app.app_management_policy] : [],
+	});
+}
+
+// The restriction of type `type` that applies to app, from the policy in force, or null.
+function appRestriction(tenant, app, type) {
+	const assigned = app.app_management_policy;
+	const p = assigned || tenantPolicy(tenant);
+	const rules = (assigned ? p.restrictions : p.applicationRestrictions) || {};
+	if (!p.isEnabled)
+		return null;
+	const created = parseTime(app.created || DEFAULT_APP_CREATED);
+	const r = (rules.passwordCredentials || []).find((x) => x.restrictionType === type);
+	if (!r || (r.state !== undefined && r.state !== 'enabled'))
+		return null;
+	if (r.restrictForAppsCreatedAfterDateTime && created < parseTime(r.restrictForAppsCreatedAfterDateTime))
+		return null;
+	return Object.assign({ policyId: p.id }, r);
+}
+
+// start + an ISO 8601 duration (calendar years and months), in ms; NaN when unreadable.
+function addDuration(start, text) {
+	const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text || '');
+	if (!m)
+		return NaN;
+	const n = (i) => Number(m[i] || 0);
+	const d = new Date(start);
+	d.setUTCFullYear(d.getUTCFullYear() + n(1));
+	d.setUTCMonth(d.getUTCMonth() + n(2));
+	return d.getTime() + ((n(3) * 7 + n(4)) * 86400 + n(5) * 3600 + n(6) * 60 + n(7)) * 1000;
+}
+
+function checkAppManagementPolicy(tenant, app, t) {
+	const ban = appRestriction(tenant, app, 'passwordAddition');
+	if (ban)
+		throw gerr(400, 'CredentialTypeNotAllowedAsPerAppPolicy',
+			`Credential type not allowed as per assigned policy '${ban.policyId}'.`);
+	const cap = appRestriction(tenant, app, 'passwordLifetime');
+	if (cap && t.end > addDuration(t.start, cap.maxLifetime)) {
+		const msg = `Credential lifetime exceeds the max value allowed as per assigned policy '${cap.policyId}'.`;
+		throw gerr(400, 'CredentialInvalidLifetimeAsPerAppPolicy', msg,
+			[{ code: 'InvalidKeyEndDate', message: msg, target: 'EndDate' }]);
+	}
+}
+
 // An app that also signs in personal Microsoft accounts holds at most two
 // client secrets: Graph answers 400 TooManyAppPasswords to a third
 // (Azure/azure-cli#12946; the error code as Graph SDK users match it; the
@@ -392,6 +498,7 @@ async function addPassword(ctx) {
 	const pc = jsonBody(ctx).passwordCredential || {};
 	const t = passwordTimes(pc);
 	checkLifetimePolicy(ctx.world, t);
+	checkAppManagementPolicy(auth.tenant, app, t);
 	checkSecretLimit(app);
 	await credentialChange(ctx, auth, app);
 	const secret = newSecret(ctx.world.state.data.secret_style);
@@ -1010,6 +1117,8 @@ function createGraph(world) {
 			['POST', new RegExp(APP + '/addPassword$'), addPassword],
 			['POST', new RegExp(APP + '/removePassword$'), removePassword],
 			['GET', new RegExp(APP + '/owners$'), listOwners],
+			['GET', new RegExp(APP + '/appManagementPolicies$'), listAppPolicies],
+			['GET', /^\/v1\.0\/policies\/defaultAppManagementPolicy$/, getTenantPolicy],
 			['GET', /^\/v1\.0\/users\/([^/]+)$/, getUser],
 			['POST', /^\/v1\.0\/subscriptions$/, createSubscription],
 			['GET', /^\/v1\.0\/subscriptions$/, listSubscriptions],

@@ -118,7 +118,7 @@ def run_healthy(t, rig, sinks):
     lines = parse(out)
     t.eq(code, 0, "healthy: exit 0", out + err)
     t.ok(lines and all(x["level"] == "ok" for x in lines), "healthy: every line ok", out)
-    want = ["store_url", "rotator_key_matches_certificate", "rotator_signin", "graph_app", "rotator_access", "in_use_secret", "in_use_hint",
+    want = ["store_url", "rotator_key_matches_certificate", "rotator_signin", "graph_app", "rotator_access", "app_policy", "in_use_secret", "in_use_hint",
             "secret_end", "nylas_api_key", "nylas_connector", "connector_tenant",
             "nylas_webhook", "notify_smtp", "notify_slack", "notify_teams", "notify_webhook"]
     t.eq([c for c in want if not find(lines, c)], [], "healthy: every check has a line", out)
@@ -191,7 +191,9 @@ def run_graph_403(t, rig):
 def set_rotator(rig, permissions=None, owner=True, owned_only=None):
     rig.fakes.seed({"tenants": {TENANT: {"apps": {
         TARGET: {"owners": OWNER_SP if owner else []},
-        ROTATOR: {"permissions": permissions}}}}, "sp_list_owned_only": owned_only})
+        # Policy.Read.All too (the fake's default has it): the app_policy check is not the point.
+        ROTATOR: {"permissions": permissions + ["Policy.Read.All"] if permissions else None}}}},
+        "sp_list_owned_only": owned_only})
 
 
 def run_not_owner(t, rig):

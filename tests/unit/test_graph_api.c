@@ -668,11 +668,11 @@ test_urls(void)
 
 	TAP_STR_EQ(u, "https://graph.microsoft.com/v1.0/applications?$filter=appId%20eq%20%27"
 	    "11111111-2222-3333-4444-555555555555%27&$select=id,appId,displayName,"
-	    "signInAudience,passwordCredentials", "url: appId filter percent-encoded");
+	    "signInAudience,passwordCredentials,createdDateTime", "url: appId filter percent-encoded");
 	free(u);
 	u = graph_find_application_url("http://127.0.0.1:9/v1.0", "a'b&c");
 	TAP_STR_EQ(u, "http://127.0.0.1:9/v1.0/applications?$filter=appId%20eq%20%27a%27%27b%26c%27"
-	    "&$select=id,appId,displayName,signInAudience,passwordCredentials",
+	    "&$select=id,appId,displayName,signInAudience,passwordCredentials,createdDateTime",
 	    "url: a quote is doubled, & is encoded");
 	free(u);
 }
