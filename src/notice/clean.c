@@ -150,6 +150,7 @@ const struct clean_field clean_fields[] = {
 	STR(certificate, MAX_FIELD),
 	STR(webhook_id, MAX_FIELD),
 	TIME("webhook_grace_until", webhook_grace_until_ms),
+	NUM("failed_in_a_row", failed_in_a_row),
 };
 _Static_assert(sizeof(clean_fields) / sizeof(clean_fields[0]) == CLEAN_N_FIELDS,
     "CLEAN_N_FIELDS counts clean_fields[]");

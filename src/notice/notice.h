@@ -25,8 +25,9 @@ enum notice_kind {
 	NOTICE_CONDITION_RECOVERED, /* ... and it can again */
 	NOTICE_CERT_EXPIRY_WARNING, /* the rotator certificate ends within a warn_before threshold */
 	NOTICE_WEBHOOK_SECRET_ROTATED, /* rekey rotated the Nylas webhook destination's secret */
+	NOTICE_ROTATION_RECOVERED, /* ROTATION_DONE after failed rotations: the streak is over */
 };
-#define NOTICE_KIND_COUNT (NOTICE_WEBHOOK_SECRET_ROTATED + 1)
+#define NOTICE_KIND_COUNT (NOTICE_ROTATION_RECOVERED + 1)
 
 /*
  * What a notice is about.  Strings are borrowed (NULL or "" = not set);
@@ -67,6 +68,8 @@ struct notice {
 	/* webhook secret rotated: the destination, rotation_reason above, the old secret's grace */
 	const char *webhook_id;
 	int64_t webhook_grace_until_ms;
+	/* rotation recovered: the failed rotations in a row that this one ends */
+	int64_t failed_in_a_row;
 };
 
 #endif
