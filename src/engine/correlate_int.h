@@ -2,10 +2,12 @@
  * correlate_internal: what the correlator's files share, and only they:
  * correlate.c (the driver: batches, evidence, classification),
  * correlate_incidents.c (the open incidents of each app),
- * correlate_probe.c (the probe of the in-use secret) and
+ * correlate_probe.c (the probe of the in-use secret),
+ * correlate_watch.c (a burst of grant.expired while a rotation watches) and
  * correlate_writes.c (the writes, through the journal's writer).  Other
  * modules use correlate.h.  Everything here runs on the event loop, except
- * write ops' run functions (correlate_writes.c), which touch only their op.
+ * write ops' run functions (correlate_writes.c, correlate_watch_write), which
+ * touch only their op.
  */
 #ifndef REKEY_ENGINE_CORRELATE_INT_H
 #define REKEY_ENGINE_CORRELATE_INT_H
