@@ -42,6 +42,8 @@
 #define ALERTS_LOCK_WAIT_MS	250
 #define ALERTS_INCIDENTS_MAX	16
 #define ALERTS_ROTATIONS_MAX	16
+/* The rotations read to count the failures a done one ends (rotation_backoff reads as many). */
+#define ALERTS_STREAK_MAX	64
 #define ALERTS_WARNINGS_MAX	64
 #define ALERTS_REAUTH_BATCH	50	/* user emails rendered per incident per sweep: ~2 ms of the loop */
 #define ALERTS_RESOLVED_KEEP_MS	(7LL * 86400 * 1000)	/* resolved incidents still told */
@@ -353,7 +355,8 @@ owners_heard(struct sweep *sw, const struct store_incident *inc, const struct st
 	if (util_now_ms() - since >= ALERTS_OWNERS_FIRST_MS)
 		return 1;
 	return owners_out(sw, inc->id, NOTICE_INCIDENT_OPENED) &&
-	    (r == NULL || owners_out(sw, r->id, NOTICE_ROTATION_DONE));
+	    (r == NULL || owners_out(sw, r->id, NOTICE_ROTATION_DONE) ||
+	    owners_out(sw, r->id, NOTICE_ROTATION_RECOVERED));
 }
 
 /* One email per affected user with their own link, once the fix is in Nylas. */
@@ -501,6 +504,41 @@ told_by_condition(struct sweep *sw, const struct store_rotation *r, enum notice_
 	    strncmp(c.message, r->last_error, strlen(r->last_error)) == 0;
 }
 
+/* The failed rotations in a row just before r (rotation_failed_before over the app's newest). */
+static int
+failures_before(struct sweep *sw, const struct store_rotation *r)
+{
+	struct store_rotation *list = NULL;
+	size_t n = 0, i;
+	int failed = 0;
+
+	if (store_list_rotations(sw->al->st, r->app, 0, ALERTS_STREAK_MAX, &list, &n) == -1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].id, r->id) == 0) {
+			failed = rotation_failed_before(list, n, i);
+			break;
+		}
+	store_rotations_free(list, n);
+	return failed;
+}
+
+/*
+ * A done rotation is told once, as done or, when failed rotations came just
+ * before it, as recovered (which says both): whichever was queued first
+ * stands, so that the count read again later (older rotations beyond the
+ * ones read) never makes it told twice.  1 when told already, 0, -1.
+ */
+static int
+done_told(struct sweep *sw, const char *ref)
+{
+	int done = store_outbox_exists(sw->al->st, ref, notice_kind_name(NOTICE_ROTATION_DONE));
+
+	if (done != 0)
+		return done;
+	return store_outbox_exists(sw->al->st, ref, notice_kind_name(NOTICE_ROTATION_RECOVERED));
+}
+
 static void
 sweep_rotation(struct sweep *sw, const struct store_rotation *r,
     const struct store_incident *incs, size_t n_incs)
@@ -511,14 +549,19 @@ sweep_rotation(struct sweep *sw, const struct store_rotation *r,
 	struct evidence ev;
 	enum notice_kind kind;
 	char ref[256];
-	int has_inc;
+	int has_inc, failed;
 
 	if (!rotation_kind(r, &kind) || told_by_condition(sw, r, kind))
 		return;
 	rotation_ref(r, kind, ref, sizeof(ref));
-	if (store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) != 0)
+	if (kind == NOTICE_ROTATION_DONE ? done_told(sw, ref) != 0 :
+	    store_outbox_exists(sw->al->st, ref, notice_kind_name(kind)) != 0)
 		return;
+	failed = kind == NOTICE_ROTATION_DONE && !r->dry_run ? failures_before(sw, r) : 0;
+	if (failed > 0)
+		kind = NOTICE_ROTATION_RECOVERED;
 	alerts_notice_base(&n, kind, sw->app, sw->al->rt->cfg, sw->hint, sizeof(sw->hint));
+	n.failed_in_a_row = failed;
 	memset(&ev, 0, sizeof(ev));
 	/*
 	 * A rotation for an incident says what broke and how many users must

@@ -182,6 +182,7 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 {
 	struct correlate_evidence e;
 	struct incident *inc;
+	enum incident_cause cause;
 	char *kind = NULL, *uev = NULL;
 	int64_t found = 0;
 
@@ -198,7 +199,9 @@ handle_expired(struct app_corr *a, const struct nylas_event *ev, int64_t receive
 	e.replaced_ended = a->replaced_rotation != NULL;
 	e.user_kind = found > 0 ? kind : NULL;
 	e.burst = incident_burst_add(&a->burst, ev->grant_id, received_ms);
-	inc = correlate_incident_for(a, correlate_classify(&e), ev->email, kind, uev, received_ms);
+	cause = correlate_classify(&e);
+	correlate_watch_count(a, ev, cause, received_ms);
+	inc = correlate_incident_for(a, cause, ev->email, kind, uev, received_ms);
 	free(kind);
 	free(uev);
 	inc->dirty = 1;
@@ -352,6 +355,7 @@ event_from_row(const struct store_pending *p, struct nylas_event *ev)
 	ev->provider = xstrdup_null(p->provider);
 	ev->code = p->code;
 	ev->reauth_flag = (int)p->reauth_flag;
+	ev->time = p->event_time;
 }
 
 /* Reads the next batch and starts the probes it calls for; 0 or -1. */
@@ -378,6 +382,7 @@ load_batch(struct correlator *c)
 			continue;
 		correlate_maybe_probe(c->apps[i]);
 		check_credential(c->apps[i]);
+		correlate_watch_check(c->apps[i]);
 	}
 	c->wait_until_us = util_mono_us() + (int64_t)PROBE_WAIT_MS * 1000;
 	return 0;
@@ -438,6 +443,7 @@ process_batch(struct correlator *c)
 	if (rc == -1)
 		return -1;
 	plan_recounts(c, op);
+	correlate_watch_plan(c, op);
 	correlate_write_op_submit(op);
 	return 0;
 }
@@ -477,6 +483,7 @@ batch_committed(struct correlator *c, const struct write_op *op)
 		inc->resolved = r->resolved;
 	}
 	c->processed += c->queue_n;
+	correlate_watch_committed(c, op);
 	for (i = 0; i < c->n_apps; i++)
 		correlate_app_after_commit(c->apps[i]);
 	drop_batch(c);

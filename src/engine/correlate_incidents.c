@@ -172,6 +172,7 @@ correlate_app_free(struct app_corr *a)
 	free(a->credential_text);
 	free(a->replaced_rotation);
 	free(a->replaced_text);
+	free(a->watch_id);
 	free(a->name);
 	free(a);
 }

@@ -2,10 +2,12 @@
  * correlate_internal: what the correlator's files share, and only they:
  * correlate.c (the driver: batches, evidence, classification),
  * correlate_incidents.c (the open incidents of each app),
- * correlate_probe.c (the probe of the in-use secret) and
+ * correlate_probe.c (the probe of the in-use secret),
+ * correlate_watch.c (a burst of grant.expired while a rotation watches) and
  * correlate_writes.c (the writes, through the journal's writer).  Other
  * modules use correlate.h.  Everything here runs on the event loop, except
- * write ops' run functions (correlate_writes.c), which touch only their op.
+ * write ops' run functions (correlate_writes.c, correlate_watch_write), which
+ * touch only their op.
  */
 #ifndef REKEY_ENGINE_CORRELATE_INT_H
 #define REKEY_ENGINE_CORRELATE_INT_H
@@ -72,6 +74,11 @@ struct app_corr {
 	char *credential_text;
 	char *replaced_rotation;	/* a rotation published lately whose old secret has ended */
 	char *replaced_text;
+	/* The app's rotation being watched, and the grants expired since (correlate_watch.c). */
+	char *watch_id;			/* NULL when none is watching */
+	int64_t watch_since_ms;		/* its published_at */
+	struct incident_burst watch_burst;
+	int watch_recorded;		/* the burst of watch_id is recorded (or planned into a write) */
 	/* Per batch. */
 	int expired_in_batch;
 	int recovered_in_batch;
@@ -127,6 +134,14 @@ struct recount {
 	int64_t affected, recovered;	/* out */
 };
 
+/* A burst of grant.expired while a rotation watched, to record (rotation_burst_put). */
+struct burst_write {
+	size_t app_i;
+	char *app, *rotation_id;
+	int64_t at_ms;
+	int grants;
+};
+
 struct write_op {
 	struct correlator *c;		/* NULL once the correlator is gone */
 	struct write_op *next, **prevp;	/* in c->ops while at the writer */
@@ -137,6 +152,8 @@ struct write_op {
 	size_t n_ev;
 	struct recount *recount;
 	size_t n_recount;
+	struct burst_write *bursts;
+	size_t n_bursts;
 	int64_t now_ms;
 };
 
@@ -181,6 +198,26 @@ void correlate_upgrade_app_incident(struct app_corr *a);
 
 /* Starts a probe of the app's in-use secret unless one ran within CORRELATE_PROBE_EVERY_S. */
 void correlate_maybe_probe(struct app_corr *a);
+
+/* ---- correlate_watch.c ---- */
+
+/* Once per batch with a grant.expired of the app: which of its rotations is watching. */
+void correlate_watch_check(struct app_corr *a);
+/*
+ * A grant.expired of the app classified as cause: counted towards a burst
+ * while a rotation watches, when Nylas stamped it after the publish and no
+ * user evidence explains it.
+ */
+void correlate_watch_count(struct app_corr *a, const struct nylas_event *ev,
+    enum incident_cause cause, int64_t received_ms);
+/* Plans the bursts of the batch into op (the writer records them with the batch). */
+void correlate_watch_plan(struct correlator *c, struct write_op *op);
+/* In the writer thread: records op's bursts; 0 or -1. */
+int correlate_watch_write(struct store *st, const struct write_op *op);
+/* op was committed: its bursts are logged and the rotator woken. */
+void correlate_watch_committed(struct correlator *c, const struct write_op *op);
+/* NULL-safe: frees op's bursts. */
+void correlate_watch_free(struct write_op *op);
 
 /* ---- correlate_writes.c ---- */
 

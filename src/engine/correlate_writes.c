@@ -37,6 +37,7 @@ correlate_write_op_free(struct write_op *op)
 	}
 	for (i = 0; i < op->n_recount; i++)
 		free(op->recount[i].id);
+	correlate_watch_free(op);
 	free(op->rows);
 	free(op->ev);
 	free(op->recount);
@@ -164,7 +165,7 @@ write_op_run(struct store *st, void *arg)
 		if (app_recovered(op, op->recount[i].app_i) &&
 		    recount(st, &op->recount[i], op->now_ms) == -1)
 			return -1;
-	return 0;
+	return correlate_watch_write(st, op);
 }
 
 struct write_op *

@@ -2,7 +2,8 @@
  * rotation_probe: a rotation's token requests to the identity platform.
  * testing probes the new secret until enough acceptances in a row show that
  * it has propagated; watching probes the published secret for
- * secret_watch_period and, when it is refused, the old one (to roll back).
+ * secret_watch_period and, when it is refused, the old one (to roll back);
+ * also when the correlator recorded a burst of grant.expired while watching.
  */
 #include "engine/rotator_int.h"
 #include "lib/log.h"
@@ -147,11 +148,63 @@ watch_new_cb(const struct identity_result *res, void *arg)
 	secret_free(old);
 }
 
+/* Whether a burst of grant.expired is recorded for a's rotation and not looked at yet. */
+static int
+burst_unchecked(struct app_rot *a, const struct store_rotation *row)
+{
+	int64_t at = 0;
+	int n = 0;
+
+	if (a->burst_checked != NULL && strcmp(a->burst_checked, row->id) == 0)
+		return 0;
+	return rotation_burst_get(a->r->st, a->app->name, row->id, &at, &n) == 1;
+}
+
+int
+rotator_burst_due(struct app_rot *a, const struct store_rotation *row)
+{
+	return strcmp(row->state, rotation_state_name(ROTATION_WATCHING)) == 0 &&
+	    burst_unchecked(a, row);
+}
+
+static void
+watch_burst_cb(const struct identity_result *res, void *arg)
+{
+	struct app_rot *a = probe_answered(arg, res);
+	int go_on;
+
+	if (a == NULL)
+		return;
+	/* Looked at once per rotation (and again after a restart): the burst stays recorded. */
+	rotator_set_text(&a->burst_checked, a->row.id);
+	a->old_works = res->status == IDENTITY_OK;
+	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: grants expired in a "
+	    "burst since publishing and the old secret %s", a->row.id, a->old_works ?
+	    "still works: rolling back" : "does not work either: keeping the new one");
+	go_on = rotator_decide(a, ROTATION_OUTCOME_EXPIRED_BURST, "watching: grants expired in "
+	    "a burst since publishing", -1);
+	a->old_works = 0;
+	if (go_on)
+		rotator_watch(a);
+}
+
 /* watching: a token request with the published secret, every secret_watch_interval_ms. */
 void
 rotator_watch(struct app_rot *a)
 {
-	struct secret *s = rotator_new_secret(a);
+	struct secret *s, *old;
+	int sent;
+
+	if (burst_unchecked(a, &a->row)) {
+		old = rotator_old_secret(a);
+		sent = old != NULL && probe_with(a, old, watch_burst_cb) == 0;
+		secret_free(old);
+		if (sent)
+			return;
+		/* Nothing to roll back to (or no probe to send): the watch goes on. */
+		rotator_set_text(&a->burst_checked, a->row.id);
+	}
+	s = rotator_new_secret(a);
 
 	if (s == NULL) {
 		rotator_decide(a, ROTATION_OUTCOME_PERMANENT,

@@ -409,6 +409,19 @@ old_secret_known(const struct app_rot *a)
 	return known;
 }
 
+/* watching, rolling_back: whether the correlator recorded a burst of grant.expired for it. */
+static int
+burst_recorded(const struct app_rot *a)
+{
+	int64_t at = 0;
+	int n = 0;
+
+	if (strcmp(a->row.state, rotation_state_name(ROTATION_WATCHING)) != 0 &&
+	    strcmp(a->row.state, rotation_state_name(ROTATION_ROLLING_BACK)) != 0)
+		return 0;
+	return rotation_burst_get(a->r->st, a->app->name, a->row.id, &at, &n) == 1;
+}
+
 /* What rotation_next is told about the rotation being driven. */
 static void
 facts_of(const struct app_rot *a, struct rotation_facts *f)
@@ -433,6 +446,7 @@ facts_of(const struct app_rot *a, struct rotation_facts *f)
 	f->watch_over = row->published_at > 0 &&
 	    util_now_ms() - row->published_at >= a->app->secret_watch_period * 1000;
 	f->old_works = a->old_works;
+	f->burst = burst_recorded(a);
 	if (strcmp(row->state, rotation_state_name(ROTATION_PUBLISHED)) == 0)
 		f->can_roll_back = old_secret_known(a);
 }
@@ -679,7 +693,8 @@ scan(struct rotator *r)
 
 		if (a == NULL || a->busy)
 			continue;
-		if (list[i].next_at > now) {
+		/* A burst of grant.expired while watching is looked at now, not at the next probe. */
+		if (list[i].next_at > now && !rotator_burst_due(a, &list[i])) {
 			arm(a, list[i].next_at);
 			continue;
 		}
@@ -768,6 +783,7 @@ app_rot_free(struct app_rot *a)
 	free(a->orphan_key);
 	free(a->room_key);
 	rotator_policy_forget(a);
+	free(a->burst_checked);
 	free(a->sent_cred);
 	free(a->sent_tenant);
 	free(a->target);

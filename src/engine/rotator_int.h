@@ -61,6 +61,7 @@ struct app_rot {
 	struct graph_app_policy *pol_assigned;	/* the app's own, or NULL: none */
 	int pol_read;			/* 1 read, -1 unreadable (pol_why), 0 not this run */
 	char *pol_why;
+	char *burst_checked;		/* watching: the rotation whose grant.expired burst was looked at */
 };
 
 /* What a rotation does once its row is durably stored (see rotator_save_then). */
@@ -172,7 +173,13 @@ void rotator_publish(struct app_rot *a);
 void rotator_roll_back(struct app_rot *a);
 /* testing: a token request with the new secret (rotation_probe.c). */
 void rotator_test_secret(struct app_rot *a);
-/* watching: a token request with the published secret. */
+/*
+ * watching: a token request with the published secret; first, when the
+ * correlator recorded a burst of grant.expired for the rotation, one with
+ * the old secret (to roll back to it if it works).
+ */
 void rotator_watch(struct app_rot *a);
+/* Whether row (of a) is watching with a burst recorded that was not looked at yet: drive it now. */
+int rotator_burst_due(struct app_rot *a, const struct store_rotation *row);
 
 #endif

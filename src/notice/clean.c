@@ -151,6 +151,7 @@ const struct clean_field clean_fields[] = {
 	STR(webhook_id, MAX_FIELD),
 	TIME("webhook_grace_until", webhook_grace_until_ms),
 	STR(display_name, MAX_FIELD),
+	NUM("failed_in_a_row", failed_in_a_row),
 };
 _Static_assert(sizeof(clean_fields) / sizeof(clean_fields[0]) == CLEAN_N_FIELDS,
     "CLEAN_N_FIELDS counts clean_fields[]");

@@ -43,7 +43,7 @@ struct clean_field {
 };
 
 /* How many clean_fields[] holds; clean.c checks the count at compile time. */
-#define CLEAN_N_FIELDS 42
+#define CLEAN_N_FIELDS 43
 
 /* Every field of a notice but kind, now_ms and the evidence, in the webhook body's order. */
 extern const struct clean_field clean_fields[];

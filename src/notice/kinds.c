@@ -273,17 +273,28 @@ build_rotation_dry_run(struct doc *d)
 	pieces_fact_app(d);
 }
 
+static void done_details(struct doc *d);
+
 static void
 build_rotation_done(struct doc *d)
 {
 	const struct notice *n = d->n;
-	char *k;
 
 	if (words_mode_of(n->rotation_mode) == WORDS_MODE_DRY_RUN) {
 		build_rotation_dry_run(d);
 		return;
 	}
 	done_subject(d);
+	done_details(d);
+}
+
+/* What a done rotation says after its subject (rotation_done, rotation_recovered). */
+static void
+done_details(struct doc *d)
+{
+	const struct notice *n = d->n;
+	char *k;
+
 	doc_para(d, "rekey replaced the client secret of the Nylas connector of app %s: Microsoft "
 	    "accepts the new secret and Nylas uses it.", n->app);
 	doc_heading(d, "What happened");
@@ -312,6 +323,31 @@ build_rotation_done(struct doc *d)
 		pieces_fact_details(d);
 	}
 	pieces_fact_app(d);
+}
+
+/*
+ * A rotation done after failed ones: one message that says both, that the
+ * secret was rotated and that the failures are over.
+ */
+static void
+build_rotation_recovered(struct doc *d)
+{
+	const struct notice *n = d->n;
+	long long f = (long long)n->failed_in_a_row;
+	char *ks;
+
+	if (words_mode_of(n->rotation_mode) == WORDS_MODE_DRY_RUN) {
+		build_rotation_dry_run(d);
+		return;
+	}
+	ks = words_key_short(n->new_key_id, n->new_hint);
+	doc_subject(d, "Rotation recovered after %lld failed: new secret %s", f, ks);
+	free(ks);
+	doc_para(d, "The failures are over: after %lld rotation%s of app %s failed in a row, this "
+	    "one succeeded, and the backoff between rotations (rotation_backoff) starts again "
+	    "from the beginning.", f, f == 1 ? "" : "s", n->app);
+	done_details(d);
+	doc_fact(d, "Failed rotations before this one", "%lld in a row", f);
 }
 
 /* 1 when a failed rotation will be tried again (a stale retry time is not one). */
@@ -781,6 +817,8 @@ const struct kinds_info kinds_table[NOTICE_KIND_COUNT] = {
 	[NOTICE_SP_SECRET_EXPIRY_WARNING] = { "sp_secret_expiry_warning",
 	    "rekey.service_principal_secret.expiring", { "key_id", "end" },
 	    build_sp_secret_expiry_warning },
+	[NOTICE_ROTATION_RECOVERED] = { "rotation_recovered", "rekey.rotation.recovered",
+	    { "rotation_id", "failed_in_a_row" }, build_rotation_recovered },
 };
 
 const char *

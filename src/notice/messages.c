@@ -83,9 +83,10 @@ check_kind(const struct notice *raw, const struct notice *n, char **err)
 {
 	switch (n->kind) {
 	case NOTICE_ROTATION_DONE:
+	case NOTICE_ROTATION_RECOVERED:
 		if (words_mode_of(n->rotation_mode) != WORDS_MODE_DRY_RUN &&
 		    n->new_key_id == NULL) {
-			set_err(err, "rotation_done notice lacks new_key_id");
+			set_err(err, "%s notice lacks new_key_id", kinds_table[n->kind].name);
 			return -1;
 		}
 		return 0;

@@ -26,8 +26,9 @@ enum notice_kind {
 	NOTICE_CERT_EXPIRY_WARNING, /* the rotator certificate ends within a warn_before threshold */
 	NOTICE_WEBHOOK_SECRET_ROTATED, /* rekey rotated the Nylas webhook destination's secret */
 	NOTICE_SP_SECRET_EXPIRY_WARNING, /* a service principal secret (never rotated) ends within a warn_before threshold */
+	NOTICE_ROTATION_RECOVERED, /* ROTATION_DONE after failed rotations: the streak is over */
 };
-#define NOTICE_KIND_COUNT (NOTICE_SP_SECRET_EXPIRY_WARNING + 1)
+#define NOTICE_KIND_COUNT (NOTICE_ROTATION_RECOVERED + 1)
 
 /*
  * What a notice is about.  Strings are borrowed (NULL or "" = not set);
@@ -70,6 +71,8 @@ struct notice {
 	int64_t webhook_grace_until_ms;
 	/* service principal secret warning: key_id, hint, end_ms, threshold_s above, and its display name */
 	const char *display_name;
+	/* rotation recovered: the failed rotations in a row that this one ends */
+	int64_t failed_in_a_row;
 };
 
 #endif

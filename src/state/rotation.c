@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
 /* In the order of enum rotation_state. */
@@ -80,6 +81,69 @@ rotation_backoff(struct store *st, const struct config_app *app, int64_t now_ms,
 	*until_ms = last + wait;
 	*failures = failed;
 	return failed > 0 && *until_ms > now_ms;
+}
+
+int
+rotation_failed_before(const struct store_rotation *list, size_t n, size_t i)
+{
+	int failed = 0;
+
+	for (i++; i < n; i++) {
+		if (list[i].dry_run)
+			continue;
+		if (list[i].state == NULL || strcmp(list[i].state, state_names[ROTATION_FAILED]) != 0)
+			break;
+		failed++;
+	}
+	return failed;
+}
+
+/* The app value of rotation_burst_put: {"rotation": id, "at": ms, "grants": n}. */
+#define BURST_KEY "watch_burst"
+
+int
+rotation_burst_put(struct store *st, const char *app, const char *rotation_id,
+    int64_t at_ms, int grants)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *json = NULL;
+	int rc;
+
+	if (o == NULL || cJSON_AddStringToObject(o, "rotation", rotation_id) == NULL ||
+	    cJSON_AddNumberToObject(o, "at", (double)at_ms) == NULL ||
+	    cJSON_AddNumberToObject(o, "grants", grants) == NULL ||
+	    (json = cJSON_PrintUnformatted(o)) == NULL)
+		fatal("out of memory");
+	cJSON_Delete(o);
+	rc = store_put_value(st, app, BURST_KEY, json);
+	cJSON_free(json);
+	return rc;
+}
+
+int
+rotation_burst_get(struct store *st, const char *app, const char *rotation_id,
+    int64_t *at_ms, int *grants)
+{
+	char *json = NULL;
+	cJSON *o;
+	const cJSON *rot, *at, *n;
+	int rc = store_get_value(st, app, BURST_KEY, &json);
+
+	if (rc != 1)
+		return rc;
+	o = cJSON_Parse(json);
+	free(json);
+	rot = cJSON_GetObjectItemCaseSensitive(o, "rotation");
+	at = cJSON_GetObjectItemCaseSensitive(o, "at");
+	n = cJSON_GetObjectItemCaseSensitive(o, "grants");
+	rc = cJSON_IsString(rot) && strcmp(rot->valuestring, rotation_id) == 0 &&
+	    cJSON_IsNumber(at) && cJSON_IsNumber(n);
+	if (rc) {
+		*at_ms = (int64_t)at->valuedouble;
+		*grants = n->valueint;
+	}
+	cJSON_Delete(o);
+	return rc;
 }
 
 /* 1 and *err (caller frees) when a rotation must wait for the backoff; 0; -1 and *err. */
@@ -371,7 +435,7 @@ rotation_reseal_legacy(struct store *st, const struct config *cfg)
 /* In the order of enum rotation_outcome. */
 static const char *const outcome_names[] = {
 	"start", "ok", "retryable", "permanent", "not_found", "rejected", "lifetime_policy",
-	"orphan_removed", "unmanaged", "room_made",
+	"orphan_removed", "unmanaged", "room_made", "expired_burst",
 };
 
 _Static_assert(sizeof(outcome_names) / sizeof(outcome_names[0]) == ROTATION_OUTCOME_COUNT,
@@ -494,6 +558,10 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 		if (s == ROTATION_WATCHING)
 			return f->watch_over ? step_to(ROTATION_RETIRING, ROTATION_ACTION_GO) :
 			    step_to(s, ROTATION_ACTION_PACE);
+		if (s == ROTATION_ROLLING_BACK && f->burst)
+			return stop(ROTATION_FAILED, "rolled back: grants expired in a burst while the "
+			    "new secret was watched and the old one still works, so Nylas has the old "
+			    "one again; a later rotation tries anew");
 		if (s == ROTATION_ROLLING_BACK)
 			return stop(ROTATION_FAILED, "rolled back: the new secret was refused while "
 			    "watched and the old one still works, so Nylas has the old one again; a "
@@ -538,6 +606,19 @@ rotation_next(enum rotation_state s, enum rotation_outcome o, const struct rotat
 		if (s == ROTATION_RETIRING && !f->retire_unmanaged)
 			return step_to(ROTATION_DONE, ROTATION_ACTION_GO);
 		if (s == ROTATION_RETIRING && f->grace_over)
+			return step_to(s, ROTATION_ACTION_CONTINUE);
+		break;
+	case ROTATION_OUTCOME_EXPIRED_BURST:
+		/*
+		 * Users' grants expire although the identity platform accepts the new
+		 * secret: back to the old one if it works; else keep watching (the
+		 * step's probe of the new secret goes on).
+		 */
+		if (s == ROTATION_WATCHING && f->old_works)
+			return step_to(ROTATION_ROLLING_BACK, ROTATION_ACTION_GO);
+		if (s == ROTATION_WATCHING && !f->secret_stored)
+			return stop(ROTATION_FAILED, "the new secret is not stored");
+		if (s == ROTATION_WATCHING)
 			return step_to(s, ROTATION_ACTION_CONTINUE);
 		break;
 	case ROTATION_OUTCOME_PERMANENT:

@@ -49,8 +49,9 @@ enum rotation_outcome {
 	ROTATION_OUTCOME_ORPHAN_REMOVED, /* creating: an orphan of this rotation was removed */
 	ROTATION_OUTCOME_UNMANAGED,	/* retiring: the old secret was not made by rekey */
 	ROTATION_OUTCOME_ROOM_MADE,	/* creating: a secret was removed to stay under the two-secret limit */
+	ROTATION_OUTCOME_EXPIRED_BURST,	/* watching: grants expired in a burst since publishing */
 };
-#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_ROOM_MADE + 1)
+#define ROTATION_OUTCOME_COUNT (ROTATION_OUTCOME_EXPIRED_BURST + 1)
 
 /* What the driver knows of the rotation and its app when it asks. */
 struct rotation_facts {
@@ -69,6 +70,7 @@ struct rotation_facts {
 	int can_roll_back;	/* published: the old secret's text is known (to publish it again) */
 	int watch_over;		/* watching: secret_watch_period has passed since publishing */
 	int old_works;		/* watching, rejected: the old secret is still accepted */
+	int burst;		/* watching, rolling_back: grants expired in a burst while watched */
 };
 
 enum rotation_action {
@@ -136,6 +138,26 @@ int rotation_backoff(struct store *st, const struct config_app *app, int64_t now
  * for the owners' "one notice per cause": 16 hex digits and a terminator.
  */
 void rotation_failure_cause(const char *last_error, char out[17]);
+
+/*
+ * The failed rotations in a row just before list[i] (list newest first, as
+ * store_list_rotations gives it; dry runs skipped): how long the streak was
+ * that list[i] ends.  Pure.
+ */
+int rotation_failed_before(const struct store_rotation *list, size_t n, size_t i);
+
+/*
+ * A burst of grant.expired (INCIDENT_BURST_MIN distinct grants within
+ * INCIDENT_BURST_WINDOW_S, stamped by Nylas after the publish) while rotation
+ * rotation_id of app was watching: the correlator records it (one app value,
+ * owned here, replaced by the next burst), the rotator's watching step reads
+ * it.  put: 0 or -1.  get: 1 and *at_ms, *grants when the burst recorded is
+ * rotation_id's, 0 when none is, -1 on a store error.
+ */
+int rotation_burst_put(struct store *st, const char *app, const char *rotation_id,
+    int64_t at_ms, int grants);
+int rotation_burst_get(struct store *st, const char *app, const char *rotation_id,
+    int64_t *at_ms, int *grants);
 
 /* Marks a planned rotation approved.  0, or -1 and *err (unknown id, not planned). */
 int rotation_approve(struct store *st, const char *id, char **err);

@@ -48,6 +48,7 @@ struct store_pending {
 	char *provider;
 	int64_t code;
 	int64_t reauth_flag;
+	int64_t event_time;		/* envelope "time", Unix seconds; -1 when absent */
 };
 
 /* The Graph subscription rekey keeps for an app; strings owned (store_subscription_clear). */

@@ -59,8 +59,8 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
 {
 	struct sqlite_db *s = db;
 	sqlite3_stmt *st = sqlite_prepare(s, "SELECT id, source, app, event_id, type, received_ms,"
-	    " CASE WHEN ?4 THEN body END, grant_id, email, provider, code, reauth_flag"
-	    " FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
+	    " CASE WHEN ?4 THEN body END, grant_id, email, provider, code, reauth_flag,"
+	    " event_time FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
 	    " ORDER BY id LIMIT ?3");
 	struct store_pending *p;
 	int rc;
@@ -87,6 +87,7 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
 		p->provider = column_dup(st, 9);
 		p->code = column_opt_int(st, 10);
 		p->reauth_flag = column_opt_int(st, 11);
+		p->event_time = column_opt_int(st, 12);
 	}
 	sqlite_finish(s, st);
 	return 0;

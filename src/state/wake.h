@@ -15,7 +15,7 @@
 enum wake_topic {
 	WAKE_NYLAS_EVENTS,		/* Nylas webhook events committed to the journal */
 	WAKE_GRAPH_NOTIFICATIONS,	/* Graph change notifications committed */
-	WAKE_ROTATIONS,			/* a rotation planned or approved */
+	WAKE_ROTATIONS,			/* a rotation planned or approved, or a burst recorded while it watches */
 	WAKE_INCIDENTS,			/* an incident opened, changed or resolved */
 	WAKE_NOTICES,			/* notices queued in the owners' outbox */
 	WAKE_TOPICS

@@ -37,7 +37,16 @@
    (one notice for its mark however many polls) and never rotated (no
    addPassword, no rotation); a 403 on the service principal leaves them
    "unknown", logged once, while the app's secrets and the connector are
-   still read every poll."""
+   still read every poll.
+7. a burst of grant.expired while watching: the identity platform accepts
+   the new secret, but Nylas reports 5 grants expired within minutes, stamped
+   after the publish, while the old secret still works: rolled back (the new
+   secret, then the old one), the owner told.  The same burst outside
+   watching (before the rotation, stamped before the publish while it
+   watches, after it is done) changes nothing in the rotation.
+8. recovered: a failed rotation, then one that is done: one
+   rotation_recovered notice that names the failure it ends, no
+   rotation_done; a done rotation with no failure before: rotation_done only."""
 
 import json
 import os
@@ -48,7 +57,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import REKEY_BIN, Tap  # noqa: E402
+from rekeytest import REKEY_BIN, Tap, envelope  # noqa: E402
 from rotationlib import (CURRENT, CURRENT_KEY, DAY, PORTAL_KEY, TARGET, TENANT, Rig,  # noqa: E402
                          passwords, state, wait_for)
 
@@ -432,6 +441,114 @@ def inventory_forbidden(rig):
     t.eq(outbox(rig, "sp_secret_expiry_warning"), [], "403: nothing warned")
 
 
+def burst(rig, prefix, stamped=None):
+    """Five distinct grants of the app expire (Nylas stamps them `stamped`, now by default)."""
+    when = int(stamped if stamped is not None else time.time())
+    for i in range(5):
+        st, _, _ = rig.d.post_nylas(envelope(id_="%s-%d" % (prefix, i), grant_id="%s-g%d" % (prefix, i),
+                                             email="%s%d@example.com" % (prefix, i), time_=when))
+        t.ok(st == 200, "%s: grant.expired %d accepted" % (prefix, i))
+
+
+def processed(rig, prefix):
+    return wait_for(lambda: len(rig.d.events("event_id LIKE ? AND processed_at IS NOT NULL",
+                                             (prefix + "-%",))) == 5, 20, 0.1)
+
+
+def burst_rollback(rig):
+    rig.d.start()
+    rid = rig.plan()
+    watching = rig.wait_state(rid, ("watching", "done", "failed"), 30)
+    t.eq(watching and watching["state"], "watching", "burst: the published secret is watched",
+         rig.d.log_text()[-2000:])
+    made = rig.made_by(rid)
+    new = made[0]["secretText"] if made else "?"
+    burst(rig, "burst")
+    r = rig.wait_state(rid, ("done", "failed"), 30)
+    t.eq(r and r["state"], "failed", "burst: the rotation ends failed", rig.d.log_text()[-3000:])
+    t.ok(r and (r["last_error"] or "").startswith("rolled back: grants expired in a burst"),
+         "burst: rolled back, and says it was the burst", r and r["last_error"])
+    t.ok(rig.token_ok(new), "burst: although the identity platform accepts the new secret")
+    t.eq(rig.published_secrets(), [new, CURRENT], "burst: two connector updates: the new "
+         "secret, then the old one again")
+    t.eq(rig.connector_secret(), CURRENT, "burst: Nylas holds the old secret")
+    told = wait_for(lambda: outbox(rig, "rotation_failed"), 10, 0.2)
+    t.ok(told and not outbox(rig, "rotation_done"), "burst: the owner is told it failed (and "
+         "never that it was done)", (outbox(rig, "rotation_failed"), outbox(rig, "rotation_done")))
+    time.sleep(4)   # old_secret_grace = 3s
+    t.ok(CURRENT_KEY in [p["keyId"] for p in rig.app()["passwords"]],
+         "burst: the old secret is not retired")
+
+
+def burst_outside(rig):
+    rig.d.start()
+    burst(rig, "before")
+    t.ok(processed(rig, "before"), "burst outside watching: a burst before the rotation is "
+         "classified")
+    rid = rig.plan()
+    watching = rig.wait_state(rid, ("watching", "done", "failed"), 30)
+    t.eq(watching and watching["state"], "watching", "burst outside watching: watched",
+         rig.d.log_text()[-2000:])
+    # Late deliveries of expiries Nylas stamped before the publish: not the new secret's doing.
+    burst(rig, "late", stamped=watching["published_at"] / 1000 - 120)
+    t.ok(processed(rig, "late"), "burst outside watching: the late ones are classified")
+    r = rig.wait_state(rid, ("done", "failed"), 40)
+    t.eq(r and r["state"], "done", "burst outside watching: the rotation is done",
+         r and r["last_error"])
+    made = rig.made_by(rid)
+    t.eq(rig.published_secrets(), [made[0]["secretText"] if made else "?"],
+         "burst outside watching: one connector update, the new secret")
+    t.eq(rig.value("watch_burst"), None, "burst outside watching: no burst recorded")
+    burst(rig, "after")
+    t.ok(processed(rig, "after"), "burst outside watching: a burst after it is done is "
+         "classified")
+    time.sleep(1)
+    t.eq(rig.rotation(rid), r, "burst outside watching: the done rotation is unchanged")
+    t.eq(len(rig.nylas_writes()), 1, "burst outside watching: and Nylas is not written again")
+
+
+def notices(rig, kind):
+    with rig.d.db() as c:
+        return [dict(r) for r in c.execute("SELECT ref, subject, payload FROM outbox"
+                                           " WHERE kind = ?", (kind,))]
+
+
+def recovered(rig):
+    rig.fakes.script("graph", [{"method": "POST", "path": "addPassword", "times": 1,
+                                "action": {"graph_error": "Authorization_RequestDenied"}}])
+    rig.d.start()
+    first = rig.plan()
+    r1 = rig.wait_state(first)
+    t.eq(r1 and r1["state"], "failed", "recovered: the first rotation fails",
+         r1 and r1["last_error"])
+    second = rig.plan()
+    r2 = rig.wait_state(second)
+    t.eq(r2 and r2["state"], "done", "recovered: the second is done", rig.d.log_text()[-2000:])
+    got = wait_for(lambda: notices(rig, "rotation_recovered"), 15, 0.2) or []
+    time.sleep(2.5)  # a sweep more: nothing else comes
+    got = notices(rig, "rotation_recovered")
+    t.eq([n["ref"] for n in got], [second], "recovered: one rotation_recovered notice, about "
+         "the second rotation", got)
+    text = " ".join(bytes(got[0]["payload"] or b"").decode("utf-8", "replace").split()) if got else ""
+    t.ok(got and "after 1 failed" in got[0]["subject"] and
+         "after 1 rotation of app prod failed in a row" in text,
+         "recovered: it names how many failures it ends", got and got[0]["subject"])
+    t.eq(notices(rig, "rotation_done"), [], "recovered: and no rotation_done besides")
+    t.eq(len(notices(rig, "rotation_failed")), 1, "recovered: the failure was told before")
+
+
+def done_only(rig):
+    rig.d.start()
+    rid = rig.plan()
+    r = rig.wait_state(rid)
+    t.eq(r and r["state"], "done", "done, no failure before: done", rig.d.log_text()[-2000:])
+    got = wait_for(lambda: notices(rig, "rotation_done"), 15, 0.2) or []
+    time.sleep(2.5)
+    t.eq([n["ref"] for n in notices(rig, "rotation_done")], [rid],
+         "done, no failure before: the usual rotation_done notice", got)
+    t.eq(notices(rig, "rotation_recovered"), [], "done, no failure before: no recovered notice")
+
+
 run("gating", gating, app_lines=["secret_test_successes = 4", "secret_test_spacing_ms = 100"])
 run("backoff", backoff, seed=state(passwords(current_end=soon(10))),
     app_lines=["expiry_poll = 1s", "rotation_backoff = 2s", "owners = ops@example.com", "",
@@ -450,4 +567,10 @@ run("rollback to the previous", rollback_to_previous,
     app_lines=["secret_watch_period = 3s", "secret_watch_interval_ms = 100"])
 run("inventory", inventory, seed=sp_seed(), app_lines=["expiry_poll = 1s"] + NOTIFY)
 run("inventory, 403", inventory_forbidden, seed=sp_seed(), app_lines=["expiry_poll = 1s"])
+run("burst", burst_rollback, app_lines=["secret_watch_period = 30s",
+                                        "secret_watch_interval_ms = 100"] + NOTIFY)
+run("burst outside watching", burst_outside,
+    app_lines=["secret_watch_period = 6s", "secret_watch_interval_ms = 100"])
+run("recovered", recovered, app_lines=NOTIFY)
+run("done, no failure before", done_only, app_lines=NOTIFY)
 t.done()

@@ -78,6 +78,7 @@ full_notice(enum notice_kind k)
 	n.webhook_id = "wh-9";
 	n.webhook_grace_until_ms = NOW_MS + 600000;
 	n.display_name = "Terraform CI";
+	n.failed_in_a_row = 2;
 	return n;
 }
 
@@ -242,6 +243,12 @@ static const struct kind_case cases[] = {
 	    " --key-id k-old", HINT },
 	  { { "key_id", "k-old" }, { "end", "2026-07-15T00:00:00Z" }, { "days_left", "14" },
 	    { "display_name", "Terraform CI" }, { "threshold_seconds", "1209600" } } },
+	{ NOTICE_ROTATION_RECOVERED, "rotation_recovered", "rekey.rotation.recovered",
+	  "Rotation recovered after 2 failed: new secret",
+	  { "after 2 rotations of app prod failed in a row", "2 in a row", "rotation_backoff",
+	    "new-key-1", "hint Xy7\xe2\x80\xa6", "2026-06-30T23:59:00Z", "rot-42", HINT },
+	  { { "failed_in_a_row", "2" }, { "new_key_id", "new-key-1" },
+	    { "published_at", "2026-06-30T23:59:00Z" }, { "rotation_id", "rot-42" } } },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -420,6 +427,7 @@ static const struct bad_case bad_cases[] = {
 	{ NOTICE_INCIDENT_OPENED, "an unknown cause", bad_cause, "cosmic_rays" },
 	{ NOTICE_ROTATION_DONE, "no rotation_id", no_rotation, "rotation_id" },
 	{ NOTICE_ROTATION_DONE, "no new_key_id", no_new_key, "new_key_id" },
+	{ NOTICE_ROTATION_RECOVERED, "no new_key_id", no_new_key, "new_key_id" },
 	{ NOTICE_ROTATION_FAILED, "no rotation_id", no_rotation, "rotation_id" },
 	{ NOTICE_ROTATION_FAILED, "no last_error", no_error, "last_error" },
 	{ NOTICE_ROTATION_WAITING, "no rotation_id", no_rotation, "rotation_id" },

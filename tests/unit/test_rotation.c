@@ -246,6 +246,44 @@ test_in_use(struct store *st)
 	secret_free(cur);
 }
 
+/* The failure streak a rotation ends: failed ones just before it, dry runs skipped. */
+static void
+test_failed_before(void)
+{
+	struct store_rotation l[6];
+	static const char *const st[] = { "done", "failed", "failed", "done", "failed", "failed" };
+	size_t i;
+
+	memset(l, 0, sizeof(l));
+	for (i = 0; i < 6; i++)
+		l[i].state = W(st[i]);
+	l[2].dry_run = 1;	/* a dry run between two failures does not end the streak */
+	l[2].state = W("done");
+	TAP_OK(rotation_failed_before(l, 6, 0) == 1, "done after failed, dry run, failed... "
+	    "(newest first): the streak stops at the done one before");
+	l[3].state = W("failed");
+	TAP_OK(rotation_failed_before(l, 6, 0) == 4, "a longer streak is counted to the oldest");
+	TAP_OK(rotation_failed_before(l, 6, 5) == 0, "the oldest rotation ends no streak");
+	l[1].state = W("done");
+	TAP_OK(rotation_failed_before(l, 6, 0) == 0, "done after done: no streak");
+	TAP_OK(rotation_failed_before(l, 1, 0) == 0, "a first rotation: no streak");
+}
+
+/* The burst recorded for a watching rotation is that rotation's only. */
+static void
+test_burst(struct store *st)
+{
+	int64_t at = 0;
+	int n = 0;
+
+	TAP_OK(rotation_burst_get(st, "prod", "r-1", &at, &n) == 0, "no burst recorded: none");
+	TAP_OK(rotation_burst_put(st, "prod", "r-1", 1700000000123LL, 5) == 0, "a burst is recorded");
+	TAP_OK(rotation_burst_get(st, "prod", "r-1", &at, &n) == 1 && at == 1700000000123LL &&
+	    n == 5, "and read back for its rotation");
+	TAP_OK(rotation_burst_get(st, "prod", "r-2", &at, &n) == 0, "another rotation has none");
+	TAP_OK(rotation_burst_get(st, "other", "r-1", &at, &n) == 0, "nor another app");
+}
+
 int
 main(void)
 {
@@ -253,6 +291,7 @@ main(void)
 	struct store *st;
 
 	test_names();
+	test_failed_before();
 	snprintf(dir, sizeof(dir), "/tmp/rekey-rotation-test.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -263,6 +302,7 @@ main(void)
 		return tap_done();
 	test_plan(st);
 	test_in_use(st);
+	test_burst(st);
 	store_close(st);
 	snprintf(url, sizeof(url), "rm -rf %s", dir);
 	if (system(url) != 0)

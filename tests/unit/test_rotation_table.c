@@ -18,9 +18,9 @@
  * Enumerated facts: 8 flags, attempts (none made, or far more than any
  * limit), the propagation timeout passed or not, the acceptances in a
  * row one short of those needed or fewer, the old secret's text known, the
- * watch over, the old secret still accepted.
+ * watch over, the old secret still accepted, a burst of grant.expired.
  */
-#define N_FACTS (1 << 14)
+#define N_FACTS (1 << 15)
 #define TEST_NEEDED 3
 #define MANY_TRIES 1000000
 
@@ -51,69 +51,70 @@ struct want {
 static const struct want base[N_STATES][N_OUTCOMES] = {
 	/*		start		ok		retryable	permanent	not_found
 	 *		rejected	lifetime	orphan_removed	unmanaged
-	 *		room_made */
+	 *		room_made	expired_burst */
 	[ROTATION_PLANNED] = {
 			ON(PLANNED),	GO(CREATING),	RETRY(PLANNED),	FAIL,		X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	/* creating: a lifetime-policy refusal adds again with a shorter lifetime; an
 	 * orphan (our displayName, text never stored) is removed, then add again;
 	 * a secret removed for the two-secret limit: read again, then add. */
 	[ROTATION_CREATING] = {
 			ON(CREATING),	GO(CREATED),	RETRY(CREATING), FAIL,		X,
 			X,		AGAIN(CREATING), AGAIN(CREATING), X,
-			AGAIN(CREATING) },
+			AGAIN(CREATING),	X },
 	[ROTATION_CREATED] = {
 			GO(TESTING),	X,		X,		X,		X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	/* testing: until the new secret works (propagation) or a deadline passes. */
 	[ROTATION_TESTING] = {
 			ON(TESTING),	GO(TESTED),	RETRY(TESTING),	FAIL,		X,
 			RETRY(TESTING),	X,		X,		X,
-			X },
+			X,		X },
 	[ROTATION_TESTED] = {
 			GO(PUBLISHING),	X,		X,		X,		X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	[ROTATION_PUBLISHING] = {
 			ON(PUBLISHING),	GO(PUBLISHED),	RETRY(PUBLISHING), FAIL,	X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	/* published: watched when the old secret could be put back, else retiring. */
 	[ROTATION_PUBLISHED] = {
 			GO(WATCHING),	X,		X,		X,		X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	/* watching: probed until the watch is over; a refusal while the old works
-	 * rolls back; a refusal of both is looked at again. */
+	 * rolls back; a refusal of both is looked at again.  A burst of
+	 * grant.expired while the old works rolls back too, else the probe goes on. */
 	[ROTATION_WATCHING] = {
 			ON(WATCHING),	PACE(WATCHING),	RETRY(WATCHING), FAIL,		X,
 			RETRY(WATCHING), X,		X,		X,
-			X },
+			X,		ON(WATCHING) },
 	/* rolling_back: the old secret published again ends the rotation failed. */
 	[ROTATION_ROLLING_BACK] = {
 			ON(ROLLING_BACK), FAIL,		RETRY(ROLLING_BACK), FAIL,	X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	/* retiring: an old secret already gone is retired; one rekey did not make
 	 * stays (retire_unmanaged_secrets = no) and the rotation is done. */
 	[ROTATION_RETIRING] = {
 			ON(RETIRING),	GO(RETIRED),	RETRY(RETIRING), FAIL,		GO(RETIRED),
 			X,		X,		X,		GO(DONE),
-			X },
+			X,		X },
 	[ROTATION_RETIRED] = {
 			GO(DONE),	X,		X,		X,		X,
 			X,		X,		X,		X,
-			X },
+			X,		X },
 	[ROTATION_DONE] = {
 			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),
 			HOLD(DONE),	HOLD(DONE),	HOLD(DONE),	HOLD(DONE),
-			HOLD(DONE) },
+			HOLD(DONE),	HOLD(DONE) },
 	[ROTATION_FAILED] = {
 			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),
 			HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),	HOLD(FAILED),
-			HOLD(FAILED) },
+			HOLD(FAILED),	HOLD(FAILED) },
 };
 
 #define S(s)		(1u << ROTATION_##s)
@@ -142,6 +143,10 @@ static int timed_out(const struct rotation_facts *f) { return f->test_timed_out;
 static int no_rollback(const struct rotation_facts *f) { return !f->can_roll_back; }
 static int watched(const struct rotation_facts *f) { return f->watch_over; }
 static int old_works(const struct rotation_facts *f) { return f->old_works; }
+static int old_works_or_no_secret(const struct rotation_facts *f)
+{
+	return f->old_works || !f->secret_stored;
+}
 
 /* How facts change the table; the first rule that matches wins, else the table holds. */
 static const struct rule {
@@ -179,6 +184,10 @@ static const struct rule {
 	{ S(WATCHING), O(REJECTED), old_works, GO(ROLLING_BACK),
 	    "rollback: refused after publishing while the old secret works" },
 	{ S(WATCHING), O(REJECTED), exhausted, FAIL, "watching: refusals of both are bounded" },
+	{ S(WATCHING), O(EXPIRED_BURST), old_works, GO(ROLLING_BACK),
+	    "rollback: grants expired in a burst while watched and the old secret works" },
+	{ S(WATCHING), O(EXPIRED_BURST), old_works_or_no_secret, FAIL,
+	    "watching: the published secret is stored (to go on probing it)" },
 	{ S(RETIRING), O(START), grace_pending, { ROTATION_RETIRING, ROTATION_ACTION_WAIT },
 	    "retiring: after old_secret_grace" },
 	{ S(RETIRING), O(UNMANAGED), unmanaged_early, FAIL,
@@ -208,6 +217,7 @@ facts_from(unsigned bits, struct rotation_facts *f)
 	f->can_roll_back = !((bits >> 11) & 1);
 	f->watch_over = (bits >> 12) & 1;
 	f->old_works = (bits >> 13) & 1;
+	f->burst = (bits >> 14) & 1;
 }
 
 /* What the design wants; *rule (may be NULL) names the rule that applied, if any. */
@@ -312,7 +322,8 @@ p_rollback_only_when_old_works(unsigned s, unsigned o, const struct rotation_fac
 {
 	if (st->next != ROTATION_ROLLING_BACK || s == ROTATION_ROLLING_BACK)
 		return 1;
-	return s == ROTATION_WATCHING && o == ROTATION_OUTCOME_REJECTED && f->old_works;
+	return s == ROTATION_WATCHING && (o == ROTATION_OUTCOME_REJECTED ||
+	    o == ROTATION_OUTCOME_EXPIRED_BURST) && f->old_works;
 }
 
 static int
@@ -474,7 +485,8 @@ test_properties(void)
 	    "needed, in a row");
 	check_property(p_terminal, "nothing leaves done or failed");
 	check_property(p_rollback_only_when_old_works, "rolling_back is entered only from "
-	    "watching, on a refusal of the new secret while the old one works");
+	    "watching, on a refusal of the new secret or a burst of grant.expired, while the old "
+	    "one works");
 	check_property(p_retiring_from_published, "retiring is reached only from published "
 	    "(with an old secret known that is not the new one) or after watching");
 	check_property(p_dry_run, "a dry run never reaches creating (nor calls out past planned)");
@@ -530,6 +542,23 @@ test_limits(void)
 	}
 }
 
+/* A rollback says why: the refusal of the new secret, or the burst of grant.expired. */
+static void
+test_rollback_notes(void)
+{
+	struct rotation_facts f;
+	struct rotation_step refused, burst;
+
+	facts_from(0, &f);
+	refused = rotation_next(ROTATION_ROLLING_BACK, ROTATION_OUTCOME_OK, &f);
+	f.burst = 1;
+	burst = rotation_next(ROTATION_ROLLING_BACK, ROTATION_OUTCOME_OK, &f);
+	TAP_OK(refused.note != NULL && strncmp(refused.note, "rolled back: the new secret was "
+	    "refused", 38) == 0, "rolled back after a refusal: says so");
+	TAP_OK(burst.note != NULL && strncmp(burst.note, "rolled back: grants expired in a "
+	    "burst", 38) == 0, "rolled back after a burst of grant.expired: says so");
+}
+
 /* Values outside the enums: safe, and named. */
 static void
 test_out_of_range(void)
@@ -561,6 +590,7 @@ main(void)
 	test_table();
 	test_properties();
 	test_limits();
+	test_rollback_notes();
 	test_out_of_range();
 	printf("# %d decisions checked\n", checks);
 	return tap_done();
