@@ -418,8 +418,9 @@ def inventory_forbidden(rig):
                                 "times": 1000,
                                 "action": {"graph_error": "Authorization_RequestDenied"}}])
     rig.d.start()
-    app = wait_for(lambda: (lambda a: a if a.get("service_principal_secrets_why") and
-                            a.get("secrets") else None)(status(rig)[0]), 20, 0.2)
+    # The app's secrets are recorded before the service principal is read: wait for its 403.
+    app = wait_for(lambda: (lambda a: a if "403" in (a.get("service_principal_secrets_why") or "")
+                            and a.get("secrets") else None)(status(rig)[0]), 20, 0.2)
     t.ok(app and app.get("service_principal_secrets") is None and
          "403" in app.get("service_principal_secrets_why", ""),
          "403: status shows the service principal's secrets as unknown, and why", app)
