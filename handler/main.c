@@ -507,9 +507,13 @@ check(const char *path)
 	return 0;
 }
 
-/* The config and its store, for the commands that read or change state; 0, or -1 when reported. */
+/*
+ * The config and its store, for the commands that read or change state; 0,
+ * or -1 when reported.  With must_exist (commands on what the daemon wrote),
+ * a store that is not there yet is reported, not created empty.
+ */
 static int
-open_state(const char *path, struct config **cfg, struct store **st)
+open_state(const char *path, int must_exist, struct config **cfg, struct store **st)
 {
 	char *err = NULL, *shown;
 
@@ -517,6 +521,13 @@ open_state(const char *path, struct config **cfg, struct store **st)
 	*cfg = load_or_report(path);
 	if (*cfg == NULL)
 		return -1;
+	if (must_exist && store_missing((*cfg)->store_url, &err)) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		free(err);
+		config_free(*cfg);
+		*cfg = NULL;
+		return -1;
+	}
 	*st = store_open((*cfg)->store_url, &err);
 	if (*st == NULL) {
 		shown = util_url_shown((*cfg)->store_url, 0);
@@ -547,7 +558,7 @@ status(const char *path, int json)
 	int rc;
 
 	/* Monitoring reads 2 as critical: a status that cannot be told is one. */
-	if (open_state(path, &cfg, &st) == -1)
+	if (open_state(path, 1, &cfg, &st) == -1)
 		return 2;
 	doc = status_build(st, cfg);
 	if (doc == NULL) {
@@ -600,7 +611,7 @@ rotate(const char *path, const char *name, int dry_run)
 	char id[ROTATION_ID_SIZE], *err = NULL;
 	int rc;
 
-	if (open_state(path, &cfg, &st) == -1)
+	if (open_state(path, 0, &cfg, &st) == -1)
 		return 1;
 	app = config_find_app(cfg, name);
 	if (app == NULL) {
@@ -638,7 +649,7 @@ store_action(const char *path, const char *cmd, const char *id,
 	char *err = NULL;
 	int rc;
 
-	if (open_state(path, &cfg, &st) == -1)
+	if (open_state(path, 1, &cfg, &st) == -1)
 		return 1;
 	rc = act(st, id, &err);
 	if (rc == -1) {

@@ -357,8 +357,10 @@ doctor_run(const struct config *cfg, const char *app_name, int json, int send_te
 	if (d.base == NULL)
 		fatal("cannot create the event loop");
 	d.hc = http_client_new(d.base, cfg->ca_file, cfg->timeout_ms);
-	/* Only read: rotation_in_use_secret and rotation_in_use_key take no write. */
-	d.st = store_open(cfg->store_url, &d.store_err);
+	/* Only read: rotation_in_use_secret and rotation_in_use_key take no write.
+	 * Before the daemon's first run there is no store, and doctor makes none. */
+	if (!store_missing(cfg->store_url, &d.store_err))
+		d.st = store_open(cfg->store_url, &d.store_err);
 	/* An unknown app name is one of the offline checks' lines. */
 	offline_checks(&d);
 	d.app = next_app(&d);

@@ -3,7 +3,8 @@
  * peer is a trusted proxy (trusted_proxies), the X-Forwarded-For entry
  * nearest to it that is not itself trusted, and what X-Forwarded-Proto says
  * of the scheme.  The admin API's HTTPS-only rule and the per-IP limits
- * stand on it.
+ * stand on it.  A trusted proxy's X-Request-ID, when it is short and plain,
+ * replaces rekey's own request id.
  */
 #include "intake/client_addr.h"
 #include "intake/http_req.h"
@@ -66,6 +67,35 @@ is_loopback(const struct sockaddr *sa)
 	return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
 }
 
+int
+client_addr_request_id_ok(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++) {
+		if (n >= HTTP_REQ_ID_MAX)
+			return 0;
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '_' || s[n] == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * A trusted proxy's X-Request-ID becomes the request id; one that is empty,
+ * too long or has other characters is ignored (rekey's own id stays), so a
+ * log line never carries what a client made up beyond that charset.
+ */
+static void
+take_request_id(struct http_req *hr, const struct evkeyvalq *headers)
+{
+	const char *rid = evhttp_find_header(headers, "X-Request-ID");
+
+	if (rid != NULL && client_addr_request_id_ok(rid))
+		util_strlcpy(hr->id, rid, sizeof(hr->id));
+}
+
 /*
  * The client is the peer, unless the peer is a trusted proxy: then it is
  * the rightmost X-Forwarded-For entry that is not itself a trusted proxy.
@@ -88,6 +118,7 @@ client_addr_find(struct http_req *hr, const struct sockaddr *peer)
 	hr->peer_loopback = is_loopback(peer);
 	if (!config_addr_trusted(cfg, peer))
 		return;
+	take_request_id(hr, headers);
 	proto = evhttp_find_header(headers, "X-Forwarded-Proto");
 	hr->forwarded_https = proto != NULL && strcasecmp(proto, "https") == 0;
 	hr->forwarded_plain = proto != NULL && !hr->forwarded_https;

@@ -8,6 +8,9 @@
 
 #include <stdint.h>
 
+/* Longest request id believed from a trusted proxy's X-Request-ID. */
+#define HTTP_REQ_ID_MAX 64
+
 struct evhttp_request;
 struct runtime;
 
@@ -15,7 +18,10 @@ struct runtime;
 struct http_req {
 	struct evhttp_request *req;
 	struct runtime *rt;
-	char id[17];		/* request id, hex; also sent as X-Request-Id */
+	/* Request id: rekey's own (16 hex digits), or a trusted proxy's
+	 * X-Request-ID ([A-Za-z0-9._-], at most HTTP_REQ_ID_MAX); logged and
+	 * sent back as X-Request-Id. */
+	char id[HTTP_REQ_ID_MAX + 1];
 	char client[64];	/* client address, after trusted X-Forwarded-For */
 	int forwarded_https;	/* X-Forwarded-Proto https from a trusted proxy */
 	int forwarded_plain;	/* X-Forwarded-Proto other than https from a trusted proxy */

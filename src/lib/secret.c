@@ -44,6 +44,10 @@ secret_equal(const struct secret *a, const void *data, size_t len)
 	return CRYPTO_memcmp(a->data, data, len) == 0;
 }
 
+/* What secret_file_check's refusals end with. */
+#define ACCEPTED_MODES "accepted modes: 600 or 400, or 640 or 440 when owned by root or " \
+	"by the user rekey runs as; chmod 600 it"
+
 int
 secret_file_check(const char *path, char **err)
 {
@@ -57,9 +61,17 @@ secret_file_check(const char *path, char **err)
 		*err = xasprintf("secret file %s is not a regular file", path);
 		return -1;
 	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		*err = xasprintf("secret file %s is readable or writable by group or others "
-		    "(mode %03o); chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+	/* A group may read (a root-owned file shared with rekey's group, say); no more. */
+	if ((st.st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)) != 0) {
+		*err = xasprintf("secret file %s is readable or writable by others, or writable by "
+		    "its group (mode %03o); %s", path, (unsigned)(st.st_mode & 0777), ACCEPTED_MODES);
+		return -1;
+	}
+	if ((st.st_mode & S_IRGRP) != 0 && st.st_uid != 0 && st.st_uid != geteuid()) {
+		*err = xasprintf("secret file %s is readable by its group (mode %03o) but owned by "
+		    "uid %u, neither root nor rekey's user (uid %u); %s", path,
+		    (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid, (unsigned)geteuid(),
+		    ACCEPTED_MODES);
 		return -1;
 	}
 	if (access(path, R_OK) == -1) {

@@ -19,8 +19,10 @@ void secret_free(struct secret *s);
 int secret_equal(const struct secret *a, const void *data, size_t len);
 
 /*
- * Checks that path is a regular file, readable, and not readable or writable
- * by group or others.  On failure returns -1 and sets *err (caller frees).
+ * Checks that path is a regular file, readable, with no access for others
+ * and at most read access for its group, and that a group-readable file is
+ * owned by root or by the effective user (the service user).  On failure
+ * returns -1 and sets *err (caller frees), naming the accepted modes.
  */
 int secret_file_check(const char *path, char **err);
 

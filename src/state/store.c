@@ -73,6 +73,16 @@ store_check_url(const char *url, char **err)
 	return be->check(url + strlen(be->scheme), err);
 }
 
+int
+store_missing(const char *url, char **err)
+{
+	const struct store_backend *be = find_backend(url);
+
+	if (be == NULL || be->missing == NULL)
+		return 0;
+	return be->missing(url + strlen(be->scheme), err);
+}
+
 void
 store_close(struct store *st)
 {

@@ -243,6 +243,8 @@ struct store_backend {
 	int (*resolve_incident)(void *db, const char *id, const char *by, int64_t at_ms);
 	/* Whether open could succeed, touching nothing: 0, or -1 and *err. */
 	int (*check)(const char *rest, char **err);
+	/* 1 and *err when there is surely no store at rest yet; 0 otherwise.  NULL: cannot tell. */
+	int (*missing)(const char *rest, char **err);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -252,6 +254,13 @@ struct store *store_open(const char *url, char **err);
  * anything (for rekey check): 0, or -1 and *err saying why not (caller frees).
  */
 int store_check_url(const char *url, char **err);
+/*
+ * For the commands that only read what the daemon wrote (rekey status): 1
+ * and *err ("no store at PATH: ...", caller frees) when url surely names no
+ * store yet, so that they say so rather than have store_open create an empty
+ * one; 0 when it may exist (store_open then says what else is wrong).
+ */
+int store_missing(const char *url, char **err);
 void store_close(struct store *st);
 
 int store_begin(struct store *st);

@@ -336,6 +336,18 @@ sqlite_check(const char *path, char **err)
 	return rc;
 }
 
+/* No file at path (sqlite_open would create it): what the CLI's readers refuse. */
+static int
+sqlite_missing(const char *path, char **err)
+{
+	struct stat st;
+
+	if (*path == '\0' || stat(path, &st) == 0 || errno != ENOENT)
+		return 0;
+	*err = xasprintf("no store at %s: has the daemon ever run with this config?", path);
+	return 1;
+}
+
 static int
 prepare_all(struct sqlite_db *s)
 {
@@ -599,6 +611,7 @@ const struct store_backend store_sqlite_backend = {
 	.scheme = "sqlite:",
 	.open = sqlite_open,
 	.check = sqlite_check,
+	.missing = sqlite_missing,
 	.close = sqlite_close,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,

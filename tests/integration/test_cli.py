@@ -113,7 +113,7 @@ try:
         (3, "unknown key 'colour'"),
         (4, "max_body"),
         (6, "missing required key 'master_key_file'"),
-        (10, "readable or writable by group or others"),
+        (10, "readable or writable by others, or writable by its group"),
         (11, "rotate_before"),
         (14, "cannot read secret file"),
     ]

@@ -495,11 +495,15 @@ static const struct error_case error_cases[] = {
 	  "t.conf:2: admin_token_file: cannot read secret file $D/nonexistent: "
 	  "No such file or directory" },
 	{ "secret file mode 0644", "[server]\nadmin_token_file = $D/at644\n" TAIL,
-	  "t.conf:2: admin_token_file: secret file $D/at644 is readable or writable by group or "
-	  "others (mode 644); chmod 600 it" },
+	  "t.conf:2: admin_token_file: secret file $D/at644 is readable or writable by others, "
+	  "or writable by its group (mode 644); "
+	  "accepted modes: 600 or 400, or 640 or 440 when owned by root or by the user "
+	  "rekey runs as; chmod 600 it" },
 	{ "webhook secret file mode 0644", "[app a]\nnylas_webhook_secret_file = $D/wh644\n" TAIL,
 	  "t.conf:2: nylas_webhook_secret_file: secret file $D/wh644 is readable or writable by "
-	  "group or others (mode 644); chmod 600 it" },
+	  "others, or writable by its group (mode 644); "
+	  "accepted modes: 600 or 400, or 640 or 440 when owned by root or by the user "
+	  "rekey runs as; chmod 600 it" },
 	{ "admin token under 32 characters", "[server]\nadmin_token_file = $D/at_short\n" TAIL,
 	  "t.conf:2: admin_token_file: the value must be at least 32 characters (make one with "
 	  "openssl rand -hex 32)" },
@@ -511,8 +515,10 @@ static const struct error_case error_cases[] = {
 	{ "empty secret file", "[app a]\nnylas_webhook_secret_file = $D/empty\n" TAIL,
 	  "t.conf:2: nylas_webhook_secret_file: secret file $D/empty is empty" },
 	{ "tls key mode 0644", "[server]\ntls_cert = $D/crt\ntls_key = $D/key644\n" TAIL,
-	  "t.conf:3: tls_key: secret file $D/key644 is readable or writable by group or others "
-	  "(mode 644); chmod 600 it" },
+	  "t.conf:3: tls_key: secret file $D/key644 is readable or writable by others, "
+	  "or writable by its group (mode 644); "
+	  "accepted modes: 600 or 400, or 640 or 440 when owned by root or by the user "
+	  "rekey runs as; chmod 600 it" },
 	{ "tls cert missing", "[server]\ntls_cert = $D/nocrt\ntls_key = $D/key\n" TAIL,
 	  "t.conf:2: tls_cert: cannot read $D/nocrt: No such file or directory" },
 	{ "tls_cert without tls_key", "[server]\ntls_cert = $D/crt\n" TAIL,
@@ -542,7 +548,8 @@ static const struct error_case error_cases[] = {
 	  "t.conf:3: unknown key 'bogus' in [server]\n"
 	  "t.conf:4: unknown section [nope]\n"
 	  "t.conf:7: nylas_webhook_secret_file: secret file $D/at644 is readable or writable by "
-	  "group or others (mode 644); chmod 600 it\n"
+	  "others, or writable by its group (mode 644); accepted modes: 600 or 400, "
+	  "or 640 or 440 when owned by root or by the user rekey runs as; chmod 600 it\n"
 	  "t.conf:8: rotation_mode: expected auto, approve or dry-run, got 'x'" },
 	{ "smtp_url without smtp_from", "[notify]\nsmtp_url = smtp://127.0.0.1:25\n" TAIL,
 	  "t.conf:2: smtp_url is set but smtp_from is not; email needs the sender address" },
@@ -667,7 +674,9 @@ static const struct env_case env_cases[] = {
 	  { "REKEY_STORE_MASTER_KEY_FILE=$D/mk" }, NULL },
 	{ "environment secret file checked", TAIL, { "REKEY_SERVER_ADMIN_TOKEN_FILE=$D/at644" },
 	  "t.conf:0: REKEY_SERVER_ADMIN_TOKEN_FILE (environment): admin_token_file: secret file "
-	  "$D/at644 is readable or writable by group or others (mode 644); chmod 600 it" },
+	  "$D/at644 is readable or writable by others, or writable by its group (mode 644); "
+	  "accepted modes: 600 or 400, or 640 or 440 when owned by root or by the user "
+	  "rekey runs as; chmod 600 it" },
 	{ "environment tls_cert alone", TAIL, { "REKEY_SERVER_TLS_CERT=$D/crt" },
 	  "t.conf:0: REKEY_SERVER_TLS_CERT (environment): tls_cert is set but tls_key is not; "
 	  "set both or neither" },

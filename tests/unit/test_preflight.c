@@ -522,7 +522,7 @@ test_secret_mode(void)
 	chmod(key, 0600);
 	TAP_OK(worst == PREFLIGHT_FAIL, "secret mode: a key opened up after loading is a FAIL");
 	expect_line("secret mode", "secret file mode", PREFLIGHT_FAIL, NULL, L_TLS_KEY,
-	    "readable or writable by group or others");
+	    "readable or writable by others, or writable by its group");
 	config_free(cfg);
 	free(key);
 }
