@@ -88,6 +88,7 @@ usage(void)
 	    "       rekey doctor -c FILE [APP] [--json] [--send-test]\n"
 	    "       rekey nylas register -c FILE APP [--fix]\n"
 	    "       rekey nylas rotate-webhook-secret -c FILE APP\n"
+	    "       rekey backup -c FILE DEST [--force]\n"
 	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
 	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage;\n"
 	    "doctor: 0 all ok, 1 a warning, 2 a failure (as status).  Every command runs\n"
@@ -165,6 +166,7 @@ reload(struct daemon *d)
 	}
 	apply_log_level(cfg);
 	log_config_warnings(cfg);
+	journal_set_retention(d->rt.journal, cfg->event_retention);
 	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
 	/* The old expiry poll's and rotator's clients point into the old config: start afresh. */
 	expiry_poll_free(d->expiry_poll);
@@ -364,6 +366,7 @@ serve(const char *path)
 	d.rt.journal = journal_new(d.rt.base, d.rt.cfg->store_url, &err);
 	if (d.rt.journal == NULL)
 		fatal("store: %s", err);
+	journal_set_retention(d.rt.journal, d.rt.cfg->event_retention);
 	/* The managed webhook secrets, before the listener takes deliveries signed with them. */
 	d.rt.nylas_secrets = nylas_secrets_new();
 	nylas_secrets_load(d.rt.nylas_secrets, d.rt.store, d.rt.cfg);
@@ -752,6 +755,38 @@ nylas_cmd(const char *path, const char *sub, const char *name, int fix)
 	return rc;
 }
 
+/* rekey backup: a consistent copy of the store, taken beside the running daemon. */
+static int
+backup(const char *path, const char *dest, int force)
+{
+	struct store_backup_info info;
+	struct config *cfg;
+	char *err = NULL, *shown;
+	size_t i;
+
+	cfg = load_or_report(path);
+	if (cfg == NULL)
+		return 1;
+	shown = util_url_shown(cfg->store_url, 0);
+	if (store_backup(cfg->store_url, dest, force, &info, &err) == -1) {
+		fprintf(stderr, "rekey backup: store %s: %s\n", shown, err);
+		free(err);
+		free(shown);
+		config_free(cfg);
+		return 1;
+	}
+	printf("copied store %s to %s: %lld pages, %lld bytes, mode 0600\n", shown, dest,
+	    (long long)info.pages, (long long)info.bytes);
+	for (i = 0; i < info.n_tables; i++)
+		printf("  %-20s %lld rows\n", info.tables[i], (long long)info.rows[i]);
+	printf("restore: stop rekey, copy %s over the store file (owner rekey, mode 0600),"
+	    " start rekey, then rekey status -c %s\n", dest, path);
+	store_backup_info_clear(&info);
+	free(shown);
+	config_free(cfg);
+	return 0;
+}
+
 /* rekey version: what runs, and the libraries it was linked with. */
 static int
 version(void)
@@ -769,6 +804,7 @@ main(int argc, char **argv)
 {
 	const char *cmd, *sub = NULL, *path = NULL, *arg = NULL;
 	int i, first = 2, json = 0, dry_run = 0, send_test = 0, fix = 0, allow_core = 0, n_args = 0;
+	int force = 0;
 
 	if (argc < 2)
 		usage();
@@ -791,6 +827,8 @@ main(int argc, char **argv)
 			fix = 1;
 		else if (strcmp(argv[i], "--allow-core") == 0)
 			allow_core = 1;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = 1;
 		else if (argv[i][0] != '-' && n_args++ == 0)
 			arg = argv[i];
 	}
@@ -811,6 +849,8 @@ main(int argc, char **argv)
 		return approve(path, arg);
 	if (strcmp(cmd, "resolve") == 0 && n_args == 1)
 		return resolve(path, arg);
+	if (strcmp(cmd, "backup") == 0 && n_args == 1)
+		return backup(path, arg, force);
 	if (strcmp(cmd, "doctor") == 0 && n_args <= 1)
 		return doctor(path, arg, json, send_test);
 	if (sub != NULL && n_args == 1 && (strcmp(sub, "register") == 0 ||

@@ -73,6 +73,8 @@ const struct config_key config_keys[] = {
 	  .flags = KEY_SENSITIVE },
 	{ SEC_STORE, "master_key_file", KT_SECRET_FILE, NULL, S(master_key_file),
 	  .flags = KEY_REQUIRED, .load = LOAD_MASTER_KEY, .secret_offset = SO(master_key) },
+	{ SEC_STORE, "event_retention", KT_DURATION, "30d", S(event_retention), .min = 0,
+	  .max = 10 * YEAR },
 
 	{ SEC_OUTBOUND, "ca_file", KT_PATH, NULL, S(ca_file) },
 	{ SEC_OUTBOUND, "timeout_ms", KT_INT, "10000", S(timeout_ms), .min = 100, .max = 600000 },

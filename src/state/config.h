@@ -107,6 +107,7 @@ struct config {
 	/* [store] */
 	char *store_url;
 	char *master_key_file;
+	int64_t event_retention;	/* seconds processed events are kept; 0: for ever */
 
 	/* [outbound] */
 	char *ca_file;

@@ -62,6 +62,15 @@
 /* Passes the checkpointer makes in a row to get there. */
 #define REWIND_PASSES 4
 /*
+ * The retention sweep runs on the checkpointer's thread this often, deleting
+ * this many events per transaction, with a pause between them, so that the
+ * writer never waits long for the lock.
+ */
+#define RETENTION_INTERVAL_S 600
+#define RETENTION_BATCH 500
+#define RETENTION_PAUSE_MS 10
+
+/*
  * The longest a submitter waits for the store's write lock (another process
  * holding it) before its batch fails and it hears STORE_ERROR (a 503), in
  * total: a batch that queued behind a failed one has spent part of it, so
@@ -121,6 +130,8 @@ struct journal {
 	struct batch *done, **done_tail;	/* under mu, oldest first */
 	int go;				/* under mu: the writer may take `open` */
 	int rewind_due;			/* under mu: the writer should finish a checkpoint */
+	int64_t retention_s;		/* under mu: event_retention; 0: keep every event */
+	int64_t swept_us;		/* checkpointer only: the last retention sweep; 0: none yet */
 	int quit;			/* under mu */
 	int relaxed;			/* writer only: its connection skips the fsync */
 	size_t pending;			/* loop only: submitted, not yet answered */
@@ -377,6 +388,52 @@ checkpoint_passes(struct journal *j)
 }
 
 /*
+ * Without mu: deletes the processed events older than keep_s in batches, each
+ * its own short transaction, until the batches reach recent events or the
+ * daemon stops.  The number deleted, also when a batch failed.
+ */
+static int64_t
+expire_events(struct journal *j, int64_t keep_s)
+{
+	int64_t before_ms = util_now_ms() - keep_s * 1000, cursor = 0, n, total = 0;
+	struct timespec pause = { 0, RETENTION_PAUSE_MS * 1000000L };
+	int more = 1, quit = 0;
+
+	while (more && !quit) {
+		n = store_expire_events(j->ckpt_store, before_ms, RETENTION_BATCH, &cursor, &more);
+		if (n < 0) {
+			log_warn("store: retention: deleting old events failed; trying again later");
+			break;
+		}
+		total += n;
+		nanosleep(&pause, NULL);
+		pthread_mutex_lock(&j->mu);
+		quit = j->quit;
+		pthread_mutex_unlock(&j->mu);
+	}
+	return total;
+}
+
+/* Without mu: the retention sweep, when it is due. */
+static void
+retention_sweep(struct journal *j, int64_t keep_s)
+{
+	int64_t now = util_mono_us(), n;
+
+	if (keep_s <= 0 || (j->swept_us != 0 &&
+	    now - j->swept_us < (int64_t)RETENTION_INTERVAL_S * 1000000))
+		return;
+	j->swept_us = now;
+	n = expire_events(j, keep_s);
+	if (n > 0) {
+		log_info("store: retention: deleted %lld processed events older than %llds",
+		    (long long)n, (long long)keep_s);
+		metrics_counter_add("rekey_events_deleted_total", "Processed events deleted by"
+		    " the retention sweep (event_retention).", "", (double)n);
+	}
+}
+
+/*
  * Checkpoints beside the writer: a passive checkpoint copies the log into
  * the database while commits go on, so no ack ever waits for one.
  */
@@ -385,6 +442,7 @@ checkpoint_main(void *arg)
 {
 	struct journal *j = arg;
 	struct timespec until;
+	int64_t keep_s;
 	int due;
 
 	pthread_mutex_lock(&j->mu);
@@ -397,8 +455,10 @@ checkpoint_main(void *arg)
 		if (j->quit)
 			break;
 		j->since_checkpoint = 0;
+		keep_s = j->retention_s;
 		pthread_mutex_unlock(&j->mu);
 		due = checkpoint_passes(j);
+		retention_sweep(j, keep_s);
 		pthread_mutex_lock(&j->mu);
 		j->rewind_due = due;
 	}
@@ -465,6 +525,14 @@ journal_free(struct journal *j)
 	store_close(j->store);
 	store_close(j->ckpt_store);
 	free(j);
+}
+
+void
+journal_set_retention(struct journal *j, int64_t keep_s)
+{
+	pthread_mutex_lock(&j->mu);
+	j->retention_s = keep_s;
+	pthread_mutex_unlock(&j->mu);
 }
 
 size_t

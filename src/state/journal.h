@@ -25,6 +25,13 @@ typedef void (*journal_done_cb)(enum store_result result, void *arg);
 struct journal *journal_new(struct event_base *base, const char *store_url, char **err);
 /* Commits what is pending (calling the callbacks), then frees. */
 void journal_free(struct journal *j);
+/*
+ * Processed events received more than keep_s seconds ago are deleted by the
+ * checkpointer thread, in small batches, at most every few minutes (the
+ * first sweep within seconds of this call); 0 keeps every event.  Callable
+ * again on reload.
+ */
+void journal_set_retention(struct journal *j, int64_t keep_s);
 
 /* The event's strings need only live until this call returns. */
 void journal_submit(struct journal *j, const struct store_event *ev,

@@ -560,3 +560,60 @@ store_lock_wait(struct store *st, int ms)
 {
 	st->be->lock_wait(st->db, ms);
 }
+
+int
+store_backup(const char *url, const char *dest, int force, struct store_backup_info *info,
+    char **err)
+{
+	const struct store_backend *be = find_backend(url);
+
+	memset(info, 0, sizeof(*info));
+	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+		*err = xstrdup("rekey backup copies SQLite stores; back up a PostgreSQL store"
+		    " with pg_dump (pg_dump -Fc -f rekey.dump URL) and restore it with pg_restore");
+		return -1;
+	}
+	if (be == NULL) {
+		no_backend(url, err);
+		return -1;
+	}
+	if (be->backup == NULL) {
+		*err = xasprintf("the %s store has no backup in rekey; use its own tools", be->scheme);
+		return -1;
+	}
+	return be->backup(url + strlen(be->scheme), dest, force, info, err);
+}
+
+void
+store_backup_info_clear(struct store_backup_info *info)
+{
+	size_t i;
+
+	for (i = 0; i < info->n_tables; i++)
+		free(info->tables[i]);
+	free(info->tables);
+	free(info->rows);
+	memset(info, 0, sizeof(*info));
+}
+
+int64_t
+store_expire_events(struct store *st, int64_t before_ms, size_t max, int64_t *cursor, int *more)
+{
+	int64_t n;
+
+	*more = 0;
+	if (st->be->expire_events == NULL)
+		return 0;
+	if (st->be->begin(st->db) == -1)
+		return -1;
+	n = st->be->expire_events(st->db, before_ms, max, cursor, more);
+	if (n < 0) {
+		st->be->rollback(st->db);
+		return -1;
+	}
+	if (st->be->commit(st->db) == -1) {
+		st->be->rollback(st->db);
+		return -1;
+	}
+	return n;
+}

@@ -174,6 +174,15 @@ struct store_value {
 	char *value;
 };
 
+/* What store_backup copied (store_backup_info_clear frees the strings). */
+struct store_backup_info {
+	int64_t pages;			/* database pages copied */
+	int64_t bytes;			/* size of the copy */
+	char **tables;			/* each table's name ... */
+	int64_t *rows;			/* ... and its row count in the copy */
+	size_t n_tables;
+};
+
 enum store_result {
 	STORE_STORED,
 	STORE_DUPLICATE,
@@ -245,6 +254,11 @@ struct store_backend {
 	int (*check)(const char *rest, char **err);
 	/* 1 and *err when there is surely no store at rest yet; 0 otherwise.  NULL: cannot tell. */
 	int (*missing)(const char *rest, char **err);
+	/* store_backup and store_expire_events; NULL when the backend has none. */
+	int (*backup)(const char *rest, const char *dest, int force,
+	    struct store_backup_info *info, char **err);
+	int64_t (*expire_events)(void *db, int64_t before_ms, size_t max, int64_t *cursor,
+	    int *more);
 };
 
 /* Opens the store at url ("sqlite:PATH"), creating and migrating its schema.  *err on failure (caller frees). */
@@ -427,5 +441,28 @@ int store_unmailed_grants(struct store *st, const char *incident_id, const char 
  * log.  Either is -1 when not known (another checkpoint was running).  0 or -1.
  */
 int store_checkpoint(struct store *st, int may_block, int64_t *log, int64_t *left);
+
+/*
+ * rekey backup: a consistent copy of the store at url, taken while the
+ * daemon runs, written to dest with mode 0600 (it holds sealed secrets) by
+ * way of a temporary file beside it that is flushed to disk, then renamed.
+ * An existing dest is replaced only with force.  0 and *info filled, or -1
+ * and *err (caller frees); nothing is left behind on failure.  SQLite only:
+ * for another backend *err names its own tool.
+ */
+int store_backup(const char *url, const char *dest, int force, struct store_backup_info *info,
+    char **err);
+void store_backup_info_clear(struct store_backup_info *info);
+
+/*
+ * One batch of the retention sweep, in its own transaction: of the next max
+ * events after row id *cursor (0 to start), deletes those processed and
+ * received before before_ms, and moves *cursor past them.  Unprocessed
+ * events are never deleted.  *more is 0 once a batch holds only events
+ * received since before_ms (they arrive in id order), or at the end.  The
+ * number deleted, or -1.
+ */
+int64_t store_expire_events(struct store *st, int64_t before_ms, size_t max, int64_t *cursor,
+    int *more);
 
 #endif

@@ -657,4 +657,6 @@ const struct store_backend store_sqlite_backend = {
 	.incident_is_open = sqlite_incident_is_open,
 	.reclaim_outbox = sqlite_reclaim_outbox,
 	.resolve_incident = sqlite_resolve_incident,
+	.backup = sqlite_backup,
+	.expire_events = sqlite_expire_events,
 };

@@ -172,4 +172,9 @@ int sqlite_put_value(void *db, const char *app, const char *key, const char *val
 int sqlite_list_values(void *db, const char *app, const char *prefix, size_t max,
     struct store_value **out, size_t *n);
 
+/* store_sqlite_backup.c: rekey backup, and the retention sweep (events) */
+int sqlite_backup(const char *path, const char *dest, int force, struct store_backup_info *info,
+    char **err);
+int64_t sqlite_expire_events(void *db, int64_t before_ms, size_t max, int64_t *cursor, int *more);
+
 #endif
