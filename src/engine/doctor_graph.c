@@ -198,8 +198,8 @@ take_sp(struct doctor *d, const cJSON *value)
 {
 	const cJSON *sp = cJSON_GetArrayItem(value, 0);
 
-	if (sp != NULL && json_str(sp, "id") != NULL)
-		d->sp_id = xstrdup(json_str(sp, "id"));
+	if (sp != NULL && json_str_or(sp, "id", NULL) != NULL)
+		d->sp_id = xstrdup(json_str_or(sp, "id", NULL));
 }
 
 static void
@@ -209,7 +209,7 @@ take_roles(struct doctor *d, const cJSON *value)
 
 	d->roles_known = 1;
 	cJSON_ArrayForEach(a, value) {
-		const char *role = json_str(a, "appRoleId");
+		const char *role = json_str_or(a, "appRoleId", NULL);
 
 		d->has_owned_by |= same_nocase(role, ROLE_APP_RW_OWNEDBY);
 		d->has_all |= same_nocase(role, ROLE_APP_RW_ALL) || same_nocase(role, ROLE_DIR_RW_ALL);
@@ -224,8 +224,8 @@ owners_include(const struct doctor *d, const cJSON *value)
 	const cJSON *o;
 
 	cJSON_ArrayForEach(o, value) {
-		if (same_nocase(json_str(o, "id"), d->sp_id) ||
-		    same_nocase(json_str(o, "appId"), d->app->rotator_client_id))
+		if (same_nocase(json_str_or(o, "id", NULL), d->sp_id) ||
+		    same_nocase(json_str_or(o, "appId", NULL), d->app->rotator_client_id))
 			return 1;
 	}
 	return 0;

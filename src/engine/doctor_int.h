@@ -12,6 +12,7 @@
 #define REKEY_ENGINE_DOCTOR_INT_H
 
 #include "engine/doctor.h"
+#include "lib/json.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -168,14 +169,6 @@ json_array(const cJSON *root, const char *name)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
 
 	return cJSON_IsArray(v) ? v : NULL;
-}
-
-static inline const char *
-json_str(const cJSON *obj, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static inline int

@@ -86,7 +86,7 @@ connector_lines(struct doctor *d, const struct nylas_result *res)
 	}
 	root = cJSON_ParseWithLength(res->body, res->body_len);
 	data = cJSON_GetObjectItemCaseSensitive(root, "data");
-	active = json_str(data, "active_credential_id");
+	active = json_str_or(data, "active_credential_id", NULL);
 	if (!same(c.client_id, d->app->azure_client_id))
 		doctor_add_line(d, DOCTOR_FAIL, "nylas_connector", "set the connector's client_id to "
 		    "azure_client_id (or azure_client_id to the app the connector uses)",

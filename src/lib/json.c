@@ -122,3 +122,11 @@ json_depth_ok(const char *json, size_t len, int max)
 	}
 	return 1;
 }
+
+const char *
+json_str_or(const cJSON *obj, const char *name, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}

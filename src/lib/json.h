@@ -36,6 +36,9 @@ int json_get_str(const cJSON *obj, const char *name, size_t max, int required, c
  */
 int json_get_uint(const cJSON *obj, const char *name, int64_t absent, int64_t *out, char **err);
 
+/* The string member name of obj (borrowed from the tree), or dflt when absent or not a string. */
+const char *json_str_or(const cJSON *obj, const char *name, const char *dflt);
+
 /* 1 when the JSON text nests no deeper than max (strings are skipped). */
 int json_depth_ok(const char *json, size_t len, int max);
 

@@ -1,9 +1,10 @@
 #include "notice/status.h"
-#include "notice/status_policy.h"
-#include "notice/status_sp.h"
 #include "lib/crypto.h"
+#include "lib/json.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
+#include "notice/status_policy.h"
+#include "notice/status_sp.h"
 #include "state/condition.h"
 #include "state/config.h"
 #include "state/credentials.h"
@@ -74,14 +75,6 @@ parse_time(const char *s, int64_t *out)
 		return -1;
 	*out = (int64_t)timegm(&tm);
 	return 0;
-}
-
-static const char *
-credential_str(const cJSON *cred, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cred, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* Whole days from now until end, rounded down (negative once it has passed). */
@@ -169,9 +162,9 @@ add_publish_target(cJSON *app_obj, struct store *st, const char *app)
 		return 0;
 	}
 	o = cJSON_AddObjectToObject(app_obj, "publish_target");
-	add_str_or_null(o, "kind", credential_str(t, "kind"));
-	add_str_or_null(o, "credential_id", credential_str(t, "credential_id"));
-	add_str_or_null(o, "source", credential_str(t, "source"));
+	add_str_or_null(o, "kind", json_str_or(t, "kind", NULL));
+	add_str_or_null(o, "credential_id", json_str_or(t, "credential_id", NULL));
+	add_str_or_null(o, "source", json_str_or(t, "source", NULL));
 	cJSON_Delete(t);
 	return 0;
 }
@@ -394,15 +387,6 @@ add_notifications(cJSON *app_obj, struct store *st, const struct config *cfg, co
 	return 0;
 }
 
-/* A member as text: strings as they are, numbers in decimal, anything else as dflt. */
-static const char *
-str(const cJSON *obj, const char *name, const char *dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-
 /* ---- Health: the conditions, from the store's records and the document's facts ---- */
 
 /* The in-use secret of the document's app: its key, hint and end. */
@@ -418,13 +402,13 @@ in_use_facts(const cJSON *app_obj, struct health_facts *f)
 	cJSON_ArrayForEach(s, list) {
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "in_use")))
 			continue;
-		f->in_use_key_id = str(s, "key_id", NULL);
-		f->in_use_hint = str(s, "hint", NULL);
-		if (str(s, "end", NULL) == NULL || parse_time(str(s, "end", NULL), &f->in_use_end) == -1)
+		f->in_use_key_id = json_str_or(s, "key_id", NULL);
+		f->in_use_hint = json_str_or(s, "hint", NULL);
+		if (json_str_or(s, "end", NULL) == NULL || parse_time(json_str_or(s, "end", NULL), &f->in_use_end) == -1)
 			f->in_use_end = 0;
 	}
-	if (str(app_obj, "secrets_read_at", NULL) == NULL ||
-	    parse_time(str(app_obj, "secrets_read_at", NULL), &f->secrets_read_at) == -1)
+	if (json_str_or(app_obj, "secrets_read_at", NULL) == NULL ||
+	    parse_time(json_str_or(app_obj, "secrets_read_at", NULL), &f->secrets_read_at) == -1)
 		f->secrets_read_at = 0;
 }
 
@@ -433,10 +417,10 @@ static void
 rotation_facts(const cJSON *app_obj, struct health_facts *f)
 {
 	const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(app_obj, "rotations"), 0);
-	const char *state = str(r, "state", NULL);
+	const char *state = json_str_or(r, "state", NULL);
 
 	if (state != NULL && strcmp(state, "done") != 0 && strcmp(state, "failed") != 0) {
-		f->rotation_id = str(r, "id", NULL);
+		f->rotation_id = json_str_or(r, "id", NULL);
 		f->rotation_state = state;
 	}
 }
@@ -652,8 +636,8 @@ text_secret(struct wbuf *b, const cJSON *s)
 		util_strlcpy(left, "EXPIRED", sizeof(left));
 	else
 		snprintf(left, sizeof(left), "%.0f", days->valuedouble);
-	add_fmt(b, "    %-36s  %-4s  %-20s  %7s  %-6s  %s\n", str(s, "key_id", "?"),
-	    str(s, "hint", "?"), str(s, "end", "?"), left, flag(s, "in_use") ? "yes" : "-",
+	add_fmt(b, "    %-36s  %-4s  %-20s  %7s  %-6s  %s\n", json_str_or(s, "key_id", "?"),
+	    json_str_or(s, "hint", "?"), json_str_or(s, "end", "?"), left, flag(s, "in_use") ? "yes" : "-",
 	    flag(s, "made_by_rekey") ? "yes" : "-");
 }
 
@@ -661,8 +645,8 @@ static void
 text_secrets(struct wbuf *b, const cJSON *app)
 {
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(app, "secrets"), *s;
-	const char *read_at = str(app, "secrets_read_at", NULL);
-	const char *in_use = str(app, "in_use_key_id", NULL), *why = str(app, "in_use_why", NULL);
+	const char *read_at = json_str_or(app, "secrets_read_at", NULL);
+	const char *in_use = json_str_or(app, "in_use_key_id", NULL), *why = json_str_or(app, "in_use_why", NULL);
 
 	if (cJSON_GetArraySize(list) == 0) {
 		add_fmt(b, "  secrets: none known (%s)\n", why ? why : "none listed");
@@ -690,9 +674,9 @@ text_publish_target(struct wbuf *b, const cJSON *app)
 
 	if (!cJSON_IsObject(t))
 		add_fmt(b, "  publishes to: not known yet (no rotation has read the connector)\n");
-	else if (strcmp(str(t, "kind", ""), "credential") == 0)
+	else if (strcmp(json_str_or(t, "kind", ""), "credential") == 0)
 		add_fmt(b, "  publishes to: connector credential %s (from %s)\n",
-		    str(t, "credential_id", "?"), str(t, "source", "?"));
+		    json_str_or(t, "credential_id", "?"), json_str_or(t, "source", "?"));
 	else
 		add_fmt(b, "  publishes to: connector settings\n");
 }
@@ -701,17 +685,17 @@ static void
 text_incident(struct wbuf *b, const cJSON *inc)
 {
 	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(inc, "evidence"), *e;
-	const char *rot = str(inc, "rotation_id", NULL);
-	int open = strcmp(str(inc, "state", ""), "open") == 0;
+	const char *rot = json_str_or(inc, "rotation_id", NULL);
+	int open = strcmp(json_str_or(inc, "state", ""), "open") == 0;
 
-	add_fmt(b, "    %s  %s  %s %s\n", str(inc, "id", "?"), str(inc, "cause", "?"),
-	    open ? "OPEN since" : "resolved; opened", str(inc, "opened_at", "?"));
+	add_fmt(b, "    %s  %s  %s %s\n", json_str_or(inc, "id", "?"), json_str_or(inc, "cause", "?"),
+	    open ? "OPEN since" : "resolved; opened", json_str_or(inc, "opened_at", "?"));
 	add_fmt(b, "      grants affected %.0f, recovered %.0f, still to sign in again %.0f%s%s\n",
 	    num(inc, "affected", 0), num(inc, "recovered", 0), num(inc, "remaining", 0),
 	    rot ? "; rotation " : "", rot ? rot : "");
-	if (!open && str(inc, "resolved_at", NULL) != NULL)
-		add_fmt(b, "      resolved at %s (%s)\n", str(inc, "resolved_at", "?"),
-		    str(inc, "resolved_by", "?"));
+	if (!open && json_str_or(inc, "resolved_at", NULL) != NULL)
+		add_fmt(b, "      resolved at %s (%s)\n", json_str_or(inc, "resolved_at", "?"),
+		    json_str_or(inc, "resolved_by", "?"));
 	cJSON_ArrayForEach(e, ev) {
 		if (cJSON_IsString(e))
 			add_fmt(b, "      evidence: %s\n", e->valuestring);
@@ -735,15 +719,15 @@ text_incidents(struct wbuf *b, const cJSON *app)
 static void
 text_rotation(struct wbuf *b, const cJSON *r, const char *config)
 {
-	const char *state = str(r, "state", "?"), *err = str(r, "last_error", NULL);
-	const char *key = str(r, "new_key_id", NULL), *next = str(r, "next_at", NULL);
+	const char *state = json_str_or(r, "state", "?"), *err = json_str_or(r, "last_error", NULL);
+	const char *key = json_str_or(r, "new_key_id", NULL), *next = json_str_or(r, "next_at", NULL);
 	int finished = strcmp(state, "done") == 0 || strcmp(state, "failed") == 0;
 
-	add_fmt(b, "    %s  %s%s  reason %s  created %s  updated %s\n", str(r, "id", "?"), state,
-	    flag(r, "dry_run") ? " (dry run)" : "", str(r, "reason", "?"), str(r, "created_at", "?"),
-	    str(r, "updated_at", "?"));
-	if (key != NULL && str(r, "new_end", NULL) != NULL)
-		add_fmt(b, "      new key %s, ends %s\n", key, str(r, "new_end", "?"));
+	add_fmt(b, "    %s  %s%s  reason %s  created %s  updated %s\n", json_str_or(r, "id", "?"), state,
+	    flag(r, "dry_run") ? " (dry run)" : "", json_str_or(r, "reason", "?"), json_str_or(r, "created_at", "?"),
+	    json_str_or(r, "updated_at", "?"));
+	if (key != NULL && json_str_or(r, "new_end", NULL) != NULL)
+		add_fmt(b, "      new key %s, ends %s\n", key, json_str_or(r, "new_end", "?"));
 	else if (key != NULL)
 		add_fmt(b, "      new key %s\n", key);
 	if (err != NULL && !finished)
@@ -751,14 +735,14 @@ text_rotation(struct wbuf *b, const cJSON *r, const char *config)
 		    next ? next : "?", num(r, "attempts", 0));
 	else if (err != NULL)
 		add_fmt(b, "      last error: %s\n", err);
-	if (str(r, "testing", NULL) != NULL)
-		add_fmt(b, "      testing: %s\n", str(r, "testing", "?"));
-	if (str(r, "watch_until", NULL) != NULL)
+	if (json_str_or(r, "testing", NULL) != NULL)
+		add_fmt(b, "      testing: %s\n", json_str_or(r, "testing", "?"));
+	if (json_str_or(r, "watch_until", NULL) != NULL)
 		add_fmt(b, "      watching the new secret until %s (rolled back if it is refused "
-		    "while the old one works)\n", str(r, "watch_until", "?"));
+		    "while the old one works)\n", json_str_or(r, "watch_until", "?"));
 	if (flag(r, "waiting_for_approval"))
 		add_fmt(b, "      waiting for approval: rekey approve -c %s %s\n", config,
-		    str(r, "id", "?"));
+		    json_str_or(r, "id", "?"));
 }
 
 static void
@@ -771,7 +755,7 @@ text_rotations(struct wbuf *b, const cJSON *app, const char *config)
 	if (cJSON_IsObject(backoff))
 		add_fmt(b, "  backing off: %.0f rotation(s) in a row failed; no rotation planned by "
 		    "rekey before %s (rekey rotate does not wait)\n", num(backoff, "failed_in_a_row", 0),
-		    str(backoff, "until", "?"));
+		    json_str_or(backoff, "until", "?"));
 	if (cJSON_GetArraySize(list) == 0) {
 		add_fmt(b, "  rotations: none\n");
 		return;
@@ -802,7 +786,7 @@ text_notify(struct wbuf *b, const cJSON *app)
 {
 	const cJSON *o = cJSON_GetObjectItemCaseSensitive(app, "owners");
 	const cJSON *nt = cJSON_GetObjectItemCaseSensitive(app, "notifications");
-	const char *err = str(nt, "last_error", NULL);
+	const char *err = json_str_or(nt, "last_error", NULL);
 
 	add_fmt(b, "  owners: ");
 	text_list(b, cJSON_GetObjectItemCaseSensitive(o, "configured"));
@@ -815,7 +799,7 @@ text_notify(struct wbuf *b, const cJSON *app)
 	add_fmt(b, ": %.0f sent, %.0f pending, %.0f failed\n", num(nt, "sent", 0),
 	    num(nt, "pending", 0), num(nt, "failed", 0));
 	if (err != NULL)
-		add_fmt(b, "    last delivery error: %s (%s)\n", err, str(nt, "last_error_at", "?"));
+		add_fmt(b, "    last delivery error: %s (%s)\n", err, json_str_or(nt, "last_error_at", "?"));
 }
 
 /* ok, warn, FAIL: readable without colour, as doctor prints them. */
@@ -827,17 +811,17 @@ text_webhook(struct wbuf *b, const cJSON *app)
 
 	if (!cJSON_IsObject(w))
 		return;
-	add_fmt(b, "  nylas webhook: destination %s (%s) %s, triggers %s\n", str(w, "id", "?"),
-	    str(w, "status", "?"), str(w, "url", "?"), str(w, "triggers", "?"));
+	add_fmt(b, "  nylas webhook: destination %s (%s) %s, triggers %s\n", json_str_or(w, "id", "?"),
+	    json_str_or(w, "status", "?"), json_str_or(w, "url", "?"), json_str_or(w, "triggers", "?"));
 	if (flag(w, "secret_managed"))
 		add_fmt(b, "    secret managed by rekey, %.0f s old\n", num(w, "secret_age_s", 0));
 	else
 		add_fmt(b, "    secret not managed by rekey (nylas_webhook_secret_file)\n");
 	if (cJSON_IsObject(r))
 		add_fmt(b, "    last rotation: %s (%s) at %s%s%s; last rotated %s\n",
-		    str(r, "state", "?"), str(r, "reason", "?"), str(r, "at", "?"),
-		    str(r, "error", NULL) ? ": " : "", str(r, "error", ""),
-		    str(w, "rotated_at", "never"));
+		    json_str_or(r, "state", "?"), json_str_or(r, "reason", "?"), json_str_or(r, "at", "?"),
+		    json_str_or(r, "error", NULL) ? ": " : "", json_str_or(r, "error", ""),
+		    json_str_or(w, "rotated_at", "never"));
 }
 
 static const char *
@@ -855,12 +839,12 @@ text_health(struct wbuf *b, const cJSON *app)
 {
 	const cJSON *c;
 
-	add_fmt(b, "  health: %s\n", str(app, "health", "?"));
+	add_fmt(b, "  health: %s\n", json_str_or(app, "health", "?"));
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(app, "conditions")) {
-		add_fmt(b, "    %s %-18s %s: %s", level_word(str(c, "level", NULL)),
-		    str(c, "type", "?"), str(c, "reason", "?"), str(c, "message", ""));
-		if (str(c, "since", NULL) != NULL)
-			add_fmt(b, " (since %s)", str(c, "since", NULL));
+		add_fmt(b, "    %s %-18s %s: %s", level_word(json_str_or(c, "level", NULL)),
+		    json_str_or(c, "type", "?"), json_str_or(c, "reason", "?"), json_str_or(c, "message", ""));
+		if (json_str_or(c, "since", NULL) != NULL)
+			add_fmt(b, " (since %s)", json_str_or(c, "since", NULL));
 		add_fmt(b, "\n");
 	}
 }
@@ -870,12 +854,12 @@ status_text(const cJSON *status)
 {
 	const cJSON *apps = cJSON_GetObjectItemCaseSensitive(status, "apps"), *app;
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(status, "events");
-	const char *config = str(status, "config", "FILE");
+	const char *config = json_str_or(status, "config", "FILE");
 	struct wbuf b = WBUF_INIT;
 
 	cJSON_ArrayForEach(app, apps) {
-		add_fmt(&b, "app %s (rotation_mode %s)\n", str(app, "name", "?"),
-		    str(app, "rotation_mode", "?"));
+		add_fmt(&b, "app %s (rotation_mode %s)\n", json_str_or(app, "name", "?"),
+		    json_str_or(app, "rotation_mode", "?"));
 		text_health(&b, app);
 		text_secrets(&b, app);
 		status_sp_text(&b, app);
@@ -887,7 +871,7 @@ status_text(const cJSON *status)
 		text_notify(&b, app);
 		add_fmt(&b, "\n");
 	}
-	add_fmt(&b, "health: %s\n", str(status, "health", "?"));
+	add_fmt(&b, "health: %s\n", json_str_or(status, "health", "?"));
 	if (events != NULL)
 		add_fmt(&b, "events journaled: nylas %.0f, graph %.0f\n", num(events, "nylas", 0),
 		    num(events, "graph", 0));

@@ -3,9 +3,10 @@
  * status_sp.h).
  */
 #include "notice/status_sp.h"
-#include "notice/clean.h"
+#include "lib/json.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
+#include "notice/clean.h"
 #include "state/credentials.h"
 
 #include <stdio.h>
@@ -89,14 +90,6 @@ status_sp_add(cJSON *app_obj, struct store *st, const char *app, int64_t now)
 
 /* ---- The text ---- */
 
-static const char *
-str(const cJSON *obj, const char *name, const char *dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-
 static void
 text_secret(struct wbuf *b, const cJSON *s)
 {
@@ -109,9 +102,9 @@ text_secret(struct wbuf *b, const cJSON *s)
 		util_strlcpy(left, "EXPIRED", sizeof(left));
 	else
 		snprintf(left, sizeof(left), "%.0f", days->valuedouble);
-	name = clean_text(str(s, "display_name", ""), NAME_MAX_TEXT, 1);
-	snprintf(line, sizeof(line), "    %-36s  %-4s  %-20s  %7s  %s\n", str(s, "key_id", "?"),
-	    str(s, "hint", "?"), str(s, "end", "?"), left, name);
+	name = clean_text(json_str_or(s, "display_name", ""), NAME_MAX_TEXT, 1);
+	snprintf(line, sizeof(line), "    %-36s  %-4s  %-20s  %7s  %s\n", json_str_or(s, "key_id", "?"),
+	    json_str_or(s, "hint", "?"), json_str_or(s, "end", "?"), left, name);
 	wbuf_add_str(b, line);
 	free(name);
 }
@@ -121,12 +114,12 @@ status_sp_text(struct wbuf *b, const cJSON *app_obj)
 {
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(app_obj, "service_principal_secrets");
 	const cJSON *s;
-	const char *at = str(app_obj, "service_principal_secrets_read_at", NULL);
+	const char *at = json_str_or(app_obj, "service_principal_secrets_read_at", NULL);
 	char line[1024];
 
 	if (!cJSON_IsArray(list)) {
 		snprintf(line, sizeof(line), "  service principal secrets: unknown (%s)\n",
-		    str(app_obj, "service_principal_secrets_why", "not read"));
+		    json_str_or(app_obj, "service_principal_secrets_why", "not read"));
 		wbuf_add_str(b, line);
 		return;
 	}

@@ -144,21 +144,13 @@ out:
 	return key;
 }
 
-static const char *
-member_string(const cJSON *obj, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Adds the key jwk describes when it is a usable RSA signing key; others are skipped. */
 static void
 add_jwk(struct jwks *k, const cJSON *jwk)
 {
-	const char *kty = member_string(jwk, "kty"), *kid = member_string(jwk, "kid");
-	const char *use = member_string(jwk, "use"), *n = member_string(jwk, "n");
-	const char *e = member_string(jwk, "e");
+	const char *kty = json_str_or(jwk, "kty", NULL), *kid = json_str_or(jwk, "kid", NULL);
+	const char *use = json_str_or(jwk, "use", NULL), *n = json_str_or(jwk, "n", NULL);
+	const char *e = json_str_or(jwk, "e", NULL);
 	EVP_PKEY *key;
 
 	if (kty == NULL || strcmp(kty, "RSA") != 0 || kid == NULL || kid[0] == '\0' ||

@@ -407,9 +407,7 @@ jwt_verify(const struct jwt *jwt, EVP_PKEY *pub)
 const char *
 jwt_claim_string(const struct jwt *jwt, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(jwt->claims, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	return json_str_or(jwt->claims, name, NULL);
 }
 
 int

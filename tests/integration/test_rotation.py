@@ -22,21 +22,13 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import Tap  # noqa: E402
 from rotationlib import (CURRENT, CURRENT_KEY, DAY, PORTAL_KEY, SCOPES, TARGET, TENANT,  # noqa: E402
-                         Rig, passwords, state, wait_for)
+                         Rig, passwords, run_case, state, wait_for)
 
 t = Tap()
 
 
 def run(name, body, seed=None, app_lines=()):
-    rig = Rig(seed=seed, app_lines=app_lines)
-    try:
-        body(rig)
-    except Exception as e:  # a crash of the test counts as a failure, with the daemon's log
-        t.ok(False, "%s: %s" % (name, e), rig.d.log_text()[-3000:])
-    finally:
-        if rig.d.proc is not None:
-            t.eq(rig.d.stop(), 0, "%s: clean stop" % name)
-        rig.stop()
+    run_case(t, name, body, seed, app_lines)
 
 
 def auto(rig):

@@ -30,8 +30,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import REKEY_BIN, Tap  # noqa: E402
-from rotationlib import (DAY, ROTATOR, TARGET, TENANT, Rig, passwords, state,  # noqa: E402
-                         wait_for)
+from rotationlib import (DAY, ROTATOR, TARGET, TENANT, Rig, app_status, passwords,  # noqa: E402
+                         run_case, state, wait_for)
 
 t = Tap()
 
@@ -71,24 +71,11 @@ def seed(rules=None, pw=None, app_extra=None, rotator=None):
 
 
 def run(name, body, seed=None, app_lines=()):
-    rig = Rig(seed=seed, app_lines=app_lines)
-    try:
-        body(rig)
-    except Exception as e:  # a crash of the test counts as a failure, with the daemon's log
-        t.ok(False, "%s: %s" % (name, e), rig.d.log_text()[-3000:])
-    finally:
-        if rig.d.proc is not None:
-            t.eq(rig.d.stop(), 0, "%s: clean stop" % name)
-        rig.stop()
+    run_case(t, name, body, seed, app_lines)
 
 
 def status(rig):
-    p = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path, "--json"],
-                       capture_output=True, text=True, timeout=20)
-    doc = json.loads(p.stdout) if p.returncode in (0, 1, 2) and p.stdout else {}
-    text = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
-                          text=True, timeout=20).stdout
-    return (doc.get("apps") or [{}])[0], text
+    return app_status(rig)
 
 
 def conditions(app):

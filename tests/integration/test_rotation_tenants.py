@@ -59,7 +59,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import REKEY_BIN, Tap, envelope  # noqa: E402
 from rotationlib import (CURRENT, CURRENT_KEY, DAY, PORTAL_KEY, TARGET, TENANT, Rig,  # noqa: E402
-                         passwords, state, wait_for)
+                         app_status, passwords, run_case, state, wait_for)
 
 t = Tap()
 
@@ -69,24 +69,11 @@ def soon(days):
 
 
 def run(name, body, seed=None, app_lines=()):
-    rig = Rig(seed=seed, app_lines=app_lines)
-    try:
-        body(rig)
-    except Exception as e:  # a crash of the test counts as a failure, with the daemon's log
-        t.ok(False, "%s: %s" % (name, e), rig.d.log_text()[-3000:])
-    finally:
-        if rig.d.proc is not None:
-            t.eq(rig.d.stop(), 0, "%s: clean stop" % name)
-        rig.stop()
+    run_case(t, name, body, seed, app_lines)
 
 
 def status(rig):
-    p = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path, "--json"],
-                       capture_output=True, text=True, timeout=20)
-    doc = json.loads(p.stdout) if p.returncode in (0, 1, 2) and p.stdout else {}
-    text = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
-                          text=True, timeout=20).stdout
-    return (doc.get("apps") or [{}])[0], text
+    return app_status(rig)
 
 
 PROPAGATION_MS = 500

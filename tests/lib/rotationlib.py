@@ -4,14 +4,16 @@ certificate credential, an owner of the target), and a Nylas connector that
 holds the current secret.  Rotations are planned by writing the store, as
 the CLI does."""
 
+import json
 import os
 import sqlite3
+import subprocess
 import time
 import urllib.parse
 import uuid
 
 from fakes import Fakes
-from rekeytest import Daemon, write_secret, wait_for
+from rekeytest import REKEY_BIN, Daemon, write_secret, wait_for
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TARGET = "11111111-2222-3333-4444-555555555555"
@@ -190,3 +192,28 @@ class Rig:
             data = b.get("settings") or b.get("credential_data") or {}
             out.append(data.get("client_secret"))
         return out
+
+
+def run_case(t, name, body, seed=None, app_lines=()):
+    """Runs body(rig) on a fresh Rig: a crash of the test counts as a failure, with the
+    daemon's log, and the daemon must stop cleanly."""
+    rig = Rig(seed=seed, app_lines=app_lines)
+    try:
+        body(rig)
+    except Exception as e:
+        t.ok(False, "%s: %s" % (name, e), rig.d.log_text()[-3000:])
+    finally:
+        if rig.d.proc is not None:
+            t.eq(rig.d.stop(), 0, "%s: clean stop" % name)
+        rig.stop()
+
+
+def app_status(rig):
+    """The first app of `rekey status --json` (the document is there whatever the health exit
+    code, 0 to 2) and the text of `rekey status`."""
+    p = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path, "--json"],
+                       capture_output=True, text=True, timeout=20)
+    doc = json.loads(p.stdout) if p.returncode in (0, 1, 2) and p.stdout else {}
+    text = subprocess.run([REKEY_BIN, "status", "-c", rig.d.conf_path], capture_output=True,
+                          text=True, timeout=20).stdout
+    return (doc.get("apps") or [{}])[0], text
