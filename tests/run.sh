@@ -56,18 +56,55 @@ run_one() {
 
 # run_build BUILD: every test of one build, one after the other; its counts go
 # to $logs/BUILD.counts for the total.
+# Starts one test in the background, at most $jobs at a time; its exit code and
+# seconds go to its log's .rc file for tally_started.
+start_one() {
+	local label=$1
+	shift
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n
+	done
+	(
+		start=$(date +%s)
+		"$@" >"$(log_of "$label")" 2>&1
+		echo "$? $(( $(date +%s) - start ))" >"$(log_of "$label").rc"
+	) &
+}
+
+# Tallies the tests start_one started, in the order they were started.
+tally_started() {
+	local label rc secs
+	wait
+	for label in "$@"; do
+		read -r rc secs <"$(log_of "$label").rc"
+		rm -f "$(log_of "$label").rc"
+		tally "$label" "$rc" "$secs"
+	done
+}
+
+# One build's tests, REKEY_TEST_JOBS (2) at a time: most of an integration
+# test's time is spent waiting (for the daemon, the fakes, a deadline).
 run_build() {
-	local build=$1
+	local build=$1 t label
+	local labels=()
+	local jobs=${REKEY_TEST_JOBS:-2}
 	passed=0
 	failed=0
 	export REKEY_BIN="$PWD/$build/rekey"
 	export REKEY_BUILD="$build"
 	for t in "$build"/tests/test_*; do
-		[ -x "$t" ] && run_one "$build/unit/$(basename "$t")" "$t"
+		[ -x "$t" ] || continue
+		label="$build/unit/$(basename "$t")"
+		labels+=("$label")
+		start_one "$label" "$t"
 	done
 	for t in tests/integration/test_*.py; do
-		[ -f "$t" ] && run_one "$build/integration/$(basename "$t" .py)" python3 "$t"
+		[ -f "$t" ] || continue
+		label="$build/integration/$(basename "$t" .py)"
+		labels+=("$label")
+		start_one "$label" python3 "$t"
 	done
+	tally_started "${labels[@]}"
 	echo "$passed $failed" >"$logs/$build.counts"
 }
 
@@ -80,6 +117,8 @@ run_one "tree/layers" tests/layers.sh
 run_one "tree/layers-selftest" tests/layers-selftest.sh
 tree_p=$passed
 tree_f=$failed
+passed=0
+failed=0
 
 if [ $# -gt 1 ] && [ "${REKEY_TEST_SERIAL:-0}" != 1 ]; then
 	for build in "$@"; do
