@@ -107,6 +107,24 @@ try:
 
     st = via_nginx(envelope(), headers={})
     t.eq(st, 200, "keep-alive upstream still healthy after a 413")
+
+    def get_via_nginx(path, source):
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=d.ssl_context(),
+                                        source_address=(source, 0))
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+
+    # The shipped config keeps /metrics and the admin API to loopback (add your networks).
+    t.eq(get_via_nginx("/metrics", "127.0.0.1"), 200, "/metrics through nginx from loopback")
+    t.eq(get_via_nginx("/metrics", "127.0.0.2"), 403, "/metrics from another address: 403")
+    t.eq(get_via_nginx("/api/v1/status", "127.0.0.2"), 403,
+         "the admin API from another address: 403 (nginx, before rekey's token)")
+    t.eq(get_via_nginx("/api/v1/status", "127.0.0.1"), 401,
+         "the admin API from loopback reaches rekey (its 401 without a token)")
+    t.eq(get_via_nginx("/healthz", "127.0.0.2"), 200, "/healthz stays reachable")
 finally:
     if nginx is not None:
         nginx.terminate()
