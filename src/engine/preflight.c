@@ -2,9 +2,10 @@
  * preflight: what can be found wrong in a config that loaded, without the
  * network.  config_load checks each value on its own; these checks look at
  * what the values point to (a key and its certificate, a certificate's
- * dates, the store's directory) and at values that parse but cannot be
- * meant (an all-zero GUID), so that `rekey check` fails on a config that the
- * daemon would run with and then never rotate.
+ * dates, the store's directory), so that `rekey check` fails on a config
+ * that the daemon would run with and then never rotate.  Values that parse
+ * but cannot be meant (the example's placeholders, an all-zero GUID) are
+ * refused by config_load itself (config_placeholders.c), for serve as well.
  *
  * The files are read with the loaders the daemon uses (crypto.c, jwt.c,
  * store.c, secret.c), so a check and the daemon cannot disagree.
@@ -42,26 +43,6 @@ struct where {
 	const char *app;
 	const char *key;		/* NULL: no one key */
 };
-
-/* The app keys that hold a GUID, and where the right value is found. */
-#define APP_FIELD(f) #f, offsetof(struct config_app, f)
-static const struct {
-	const char *key;
-	size_t offset;			/* the char * in struct config_app */
-	const char *fix;
-} guid_keys[] = {
-	{ APP_FIELD(azure_tenant_id), "set azure_tenant_id to the Directory (tenant) ID of "
-	    "the app registration (Entra ID > App registrations > the app > Overview)" },
-	{ APP_FIELD(azure_client_id), "set azure_client_id to the Application (client) ID of "
-	    "the app registration Nylas signs users in with (its Overview page)" },
-	{ APP_FIELD(azure_app_object_id), "set azure_app_object_id to the Object ID of that app "
-	    "registration (its Overview page), or leave it empty to have rekey look it up" },
-	{ APP_FIELD(rotator_client_id), "set rotator_client_id to the Application (client) ID "
-	    "of the registration rekey signs in as (the one holding the rotator certificate)" },
-	{ APP_FIELD(nylas_application_id), "set nylas_application_id to the application id "
-	    "shown in the Nylas dashboard (App settings)" },
-};
-#undef APP_FIELD
 
 /*
  * Hands one line to the callback.  Takes ownership of seen and fix (fix may
@@ -332,38 +313,6 @@ check_rotator(struct preflight *p, const struct config_app *app)
 		    app->n_warn_before > 0 ? app->warn_before[0] : 0, renew);
 }
 
-/* ---- Values ---- */
-
-/* A value made of zeros and dashes only ("00000000-0000-0000-0000-000000000000"). */
-static int
-placeholder_guid(const char *v)
-{
-	return v[0] != '\0' && strspn(v, "0-") == strlen(v) && strchr(v, '0') != NULL;
-}
-
-static void
-check_guids(struct preflight *p, const struct config_app *app)
-{
-	static const char check[] = "ids are not placeholders";
-	struct where w = { app->name, NULL };
-	const char *v;
-	size_t i, n_bad = 0;
-
-	for (i = 0; i < sizeof(guid_keys) / sizeof(guid_keys[0]); i++) {
-		v = *(char *const *)((const char *)app + guid_keys[i].offset);
-		if (v == NULL || !placeholder_guid(v))
-			continue;
-		w.key = guid_keys[i].key;
-		report(p, &w, PREFLIGHT_FAIL, check, xasprintf("%s is the placeholder %s",
-		    guid_keys[i].key, v), xstrdup(guid_keys[i].fix));
-		n_bad++;
-	}
-	if (n_bad == 0) {
-		w.key = NULL;
-		report(p, &w, PREFLIGHT_OK, check, xstrdup("no id is all zeros"), NULL);
-	}
-}
-
 /* ---- Secret files ---- */
 
 struct file_walk {
@@ -403,7 +352,6 @@ check_secret_files(struct preflight *p, const char *app)
 static void
 check_app(struct preflight *p, const struct config_app *app)
 {
-	check_guids(p, app);
 	check_rotator(p, app);
 	check_secret_files(p, app->name);
 }

@@ -10,6 +10,7 @@
 #include "state/config_keys.h"
 #include "state/config_lex.h"
 #include "state/config_parser.h"
+#include "state/config_placeholders.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -451,7 +452,11 @@ apply_key(struct parser *p, const struct config_key *k, void *base, const struct
 			    label);
 		return;
 	}
-	msg = set_value(k, base, v);
+	/* A value given, not a default: a placeholder is reported rather than parsed. */
+	msg = v == slot->value ? config_placeholder(k->name, v, (k->flags & KEY_SENSITIVE) != 0) :
+	    NULL;
+	if (msg == NULL)
+		msg = set_value(k, base, v);
 	if (msg != NULL) {
 		config_report_slot(p, slot, "%s", msg);
 		free(msg);

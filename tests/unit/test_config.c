@@ -563,6 +563,36 @@ static const struct error_case error_cases[] = {
 	  "t.conf:5: reauth_url_template must contain {email}" },
 	{ "reauth_url_template not a URL", TAIL "reauth_url_template = app/{email}\n",
 	  "t.conf:5: reauth_url_template must be an http(s) URL" },
+	{ "all-zero GUID", TAIL "azure_client_id = 00000000-0000-0000-0000-000000000000\n",
+	  "t.conf:5: azure_client_id is the placeholder 00000000-0000-0000-0000-000000000000, "
+	  "which is no one's id; fix: set azure_client_id to the Application (client) ID of the "
+	  "app registration Nylas signs users in with (az ad app list --display-name NAME "
+	  "--query [].appId -o tsv)" },
+	{ "bare zero id", TAIL "rotator_client_id = 0\n",
+	  "t.conf:5: rotator_client_id is the placeholder 0, which is no one's id; fix: set "
+	  "rotator_client_id to the Application (client) ID of the registration rekey signs in as "
+	  "(the one holding the rotator certificate)" },
+	{ "REPLACE-ME in a URL, before its syntax", "[server]\npublic_url = https://replace-me\n"
+	  TAIL, "t.conf:2: public_url = https://replace-me still holds the example config's "
+	  "placeholder REPLACE-ME; fix: set your own value (docs/setup.md), or leave it empty "
+	  "if you do not use it" },
+	{ "REPLACE-ME in an email list", TAIL "owners = REPLACE-ME@example.com\n",
+	  "t.conf:5: owners = REPLACE-ME@example.com still holds the example config's "
+	  "placeholder REPLACE-ME; fix: set your own value (docs/setup.md), or leave it empty "
+	  "if you do not use it" },
+	{ "REPLACE-ME in a credential URL is not echoed",
+	  "[notify]\nslack_webhook_url = https://hooks.slack.com/REPLACE-ME/s3cret\n" TAIL,
+	  "t.conf:2: slack_webhook_url still holds the example config's placeholder REPLACE-ME; "
+	  "fix: set your own value (docs/setup.md), or leave it empty if you do not use it" },
+	{ "every placeholder reported, each at its line", TAIL
+	  "azure_tenant_id = 00000000-0000-0000-0000-000000000000\n"
+	  "nylas_application_id = 00000000-0000-0000-0000-000000000000\n",
+	  "t.conf:5: azure_tenant_id is the placeholder 00000000-0000-0000-0000-000000000000, "
+	  "which is no one's id; fix: set azure_tenant_id to the Directory (tenant) ID of the app "
+	  "registration (az account show --query tenantId -o tsv)\n"
+	  "t.conf:6: nylas_application_id is the placeholder 00000000-0000-0000-0000-000000000000, "
+	  "which is no one's id; fix: set nylas_application_id to the application id shown in "
+	  "the Nylas dashboard (App settings)" },
 	{ "control characters are not echoed", "[server]\nbad\x1b[31m = 1\n" TAIL,
 	  "t.conf:2: unknown key 'bad?[31m' in [server]" },
 };
@@ -583,6 +613,31 @@ test_errors(void)
 		config_free(cfg);
 		free(errors);
 	}
+}
+
+/* A placeholder replaced from the environment loads; one put there is reported as the variable. */
+static void
+test_placeholder_env(void)
+{
+	static const char text[] = TAIL "azure_client_id = 00000000-0000-0000-0000-000000000000\n";
+	const char *const filled[] = { "REKEY_APP_BASE_AZURE_CLIENT_ID=11111111-2222-3333-4444-555555555555",
+		NULL };
+	const char *const bad[] = { "REKEY_SERVER_PUBLIC_URL=https://REPLACE-ME.example.com", NULL };
+	struct config *cfg;
+	char *errors;
+
+	cfg = parse(text, filled, &errors);
+	TAP_OK(cfg != NULL && errors == NULL, "placeholder: replaced by REKEY_APP_BASE_AZURE_CLIENT_ID,"
+	    " the config loads (%s)", errors ? errors : "no errors");
+	config_free(cfg);
+	free(errors);
+	cfg = parse(TAIL, bad, &errors);
+	TAP_OK(cfg == NULL, "placeholder: in the environment, refused");
+	TAP_OK(errors != NULL && strstr(errors, "REKEY_SERVER_PUBLIC_URL (environment): public_url"
+	    " = https://REPLACE-ME.example.com still holds") != NULL,
+	    "placeholder: the variable named (%s)", errors ? errors : "(null)");
+	config_free(cfg);
+	free(errors);
 }
 
 static void
@@ -1098,6 +1153,7 @@ main(void)
 	test_defaults();
 	test_ignored_keys();
 	test_errors();
+	test_placeholder_env();
 	test_limits();
 	test_env_table();
 	test_env_values();
