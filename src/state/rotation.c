@@ -410,9 +410,9 @@ rotation_reseal_legacy(struct store *st, const struct config *cfg)
 			if (rc == 1)
 				done++;
 			else if (rc == -1)
-				log_ctx(LOG_LEVEL_WARN, NULL, cfg->apps[a]->name, "rotation %s: its "
-				    "sealed secret opens neither way (another master key?); left as "
-				    "it is", list[i].id);
+				log_rotation(LOG_LEVEL_WARN, cfg->apps[a]->name, list[i].id,
+				    "rotation %s: its sealed secret opens neither way (another master "
+				    "key?); left as it is", list[i].id);
 		}
 		store_rotations_free(list, n);
 		list = NULL;
