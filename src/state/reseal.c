@@ -242,7 +242,8 @@ reseal_check_key(struct store *st, const struct config *cfg, const struct secret
 		*err = xasprintf("master_key_file %s opens none of the %d sealed secrets in the "
 		    "store (%s%s): it is not the key they were sealed with.  After rekey reseal, "
 		    "master_key_file must name the new key; otherwise put back the key they were "
-		    "sealed with", cfg->master_key_file, t.unreadable, t.unreadable_names,
+		    "sealed with (or, were they damaged, restore the store from a backup)",
+		    cfg->master_key_file, t.unreadable, t.unreadable_names,
 		    t.unreadable > RESEAL_NAMES_MAX ? ", ..." : "");
 		rc = -1;
 	} else if (rc == 0 && t.unreadable > 0) {
