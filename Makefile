@@ -32,6 +32,9 @@ LDLIBS = $(PKG_LIBS) -lpthread
 SRCS := $(wildcard src/*/*.c)
 HDRS := $(wildcard src/*/*.h)
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+# The commands main.c has no room for (handler/cli_*.c), linked into rekey only.
+HANDLER_SRCS := $(filter-out handler/main.c,$(wildcard handler/*.c))
+HANDLER_OBJS := $(HANDLER_SRCS:handler/%.c=$(BUILD)/obj/handler/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -54,10 +57,14 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
 
 # The version rekey reports (rekey version, rekey_build_info): git's description of the tree.
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/obj/main.o: handler/main.c $(HDRS) | $(BUILD)/obj
+$(BUILD)/obj/main.o: handler/main.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
 
-$(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o
+$(BUILD)/obj/handler/%.o: handler/%.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)/obj
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/rekey: $(OBJS) $(HANDLER_OBJS) $(BUILD)/obj/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(OBJS) | $(BUILD)/tests

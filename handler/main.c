@@ -12,7 +12,10 @@
  *   rekey doctor -c FILE [APP] [--json] [--send-test]
  *   rekey nylas register -c FILE APP [--fix]
  *   rekey nylas rotate-webhook-secret -c FILE APP
+ *   rekey backup -c FILE DEST [--force]          (handler/cli_store.c)
+ *   rekey reseal -c FILE --new-key-file PATH     (handler/cli_store.c)
  */
+#include "cli.h"
 #include "engine/alerts.h"
 #include "engine/correlate.h"
 #include "engine/doctor.h"
@@ -39,6 +42,7 @@
 #include "state/incident.h"
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
+#include "state/reseal.h"
 #include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
@@ -89,6 +93,7 @@ usage(void)
 	    "       rekey nylas register -c FILE APP [--fix]\n"
 	    "       rekey nylas rotate-webhook-secret -c FILE APP\n"
 	    "       rekey backup -c FILE DEST [--force]\n"
+	    "       rekey reseal -c FILE --new-key-file PATH   (with rekey stopped)\n"
 	    "rotate exits 0 also when APP already has an unfinished rotation: it prints\n"
 	    "that one's id instead of planning another.  Exit codes: 0 ok, 1 error, 2 usage;\n"
 	    "doctor: 0 all ok, 1 a warning, 2 a failure (as status).  Every command runs\n"
@@ -99,7 +104,7 @@ usage(void)
 }
 
 /* Prints each "FILE:LINE: message" on stderr. */
-static struct config *
+struct config *
 load_or_report(const char *path)
 {
 	char *errors = NULL;
@@ -151,6 +156,12 @@ reload(struct daemon *d)
 		log_error("reload: keeping the running config; the new one has problems:\n%s",
 		    errors ? errors : "cannot load config");
 		free(errors);
+		return;
+	}
+	if (reseal_check_key(d->rt.store, cfg, cfg->master_key, &err) == -1) {
+		log_error("reload: keeping the running config: %s", err);
+		free(err);
+		config_free(cfg);
 		return;
 	}
 	if (strcmp(cfg->listen, old->listen) != 0 || strcmp(cfg->store_url, old->store_url) != 0)
@@ -360,6 +371,9 @@ serve(const char *path)
 	d.rt.store = store_open(d.rt.cfg->store_url, &err);
 	if (d.rt.store == NULL)
 		fatal("store: %s", err);
+	/* A master key that opens none of the sealed secrets (no swap after rekey reseal). */
+	if (reseal_check_key(d.rt.store, d.rt.cfg, d.rt.cfg->master_key, &err) == -1)
+		fatal("store: %s", err);
 	/* Before anything reads them: secrets sealed before the binding are bound now. */
 	if (rotation_reseal_legacy(d.rt.store, d.rt.cfg) == -1)
 		fatal("store: cannot read the rotations to seal their secrets again");
@@ -510,12 +524,8 @@ check(const char *path)
 	return 0;
 }
 
-/*
- * The config and its store, for the commands that read or change state; 0,
- * or -1 when reported.  With must_exist (commands on what the daemon wrote),
- * a store that is not there yet is reported, not created empty.
- */
-static int
+/* The config and its store, for the commands that read or change state (cli.h). */
+int
 open_state(const char *path, int must_exist, struct config **cfg, struct store **st)
 {
 	char *err = NULL, *shown;
@@ -544,7 +554,7 @@ open_state(const char *path, int must_exist, struct config **cfg, struct store *
 	return 0;
 }
 
-static void
+void
 close_state(struct config *cfg, struct store *st)
 {
 	store_close(st);
@@ -755,38 +765,6 @@ nylas_cmd(const char *path, const char *sub, const char *name, int fix)
 	return rc;
 }
 
-/* rekey backup: a consistent copy of the store, taken beside the running daemon. */
-static int
-backup(const char *path, const char *dest, int force)
-{
-	struct store_backup_info info;
-	struct config *cfg;
-	char *err = NULL, *shown;
-	size_t i;
-
-	cfg = load_or_report(path);
-	if (cfg == NULL)
-		return 1;
-	shown = util_url_shown(cfg->store_url, 0);
-	if (store_backup(cfg->store_url, dest, force, &info, &err) == -1) {
-		fprintf(stderr, "rekey backup: store %s: %s\n", shown, err);
-		free(err);
-		free(shown);
-		config_free(cfg);
-		return 1;
-	}
-	printf("copied store %s to %s: %lld pages, %lld bytes, mode 0600\n", shown, dest,
-	    (long long)info.pages, (long long)info.bytes);
-	for (i = 0; i < info.n_tables; i++)
-		printf("  %-20s %lld rows\n", info.tables[i], (long long)info.rows[i]);
-	printf("restore: stop rekey, copy %s over the store file (owner rekey, mode 0600),"
-	    " start rekey, then rekey status -c %s\n", dest, path);
-	store_backup_info_clear(&info);
-	free(shown);
-	config_free(cfg);
-	return 0;
-}
-
 /* rekey version: what runs, and the libraries it was linked with. */
 static int
 version(void)
@@ -802,7 +780,7 @@ version(void)
 int
 main(int argc, char **argv)
 {
-	const char *cmd, *sub = NULL, *path = NULL, *arg = NULL;
+	const char *cmd, *sub = NULL, *path = NULL, *arg = NULL, *new_key = NULL;
 	int i, first = 2, json = 0, dry_run = 0, send_test = 0, fix = 0, allow_core = 0, n_args = 0;
 	int force = 0;
 
@@ -829,6 +807,8 @@ main(int argc, char **argv)
 			allow_core = 1;
 		else if (strcmp(argv[i], "--force") == 0)
 			force = 1;
+		else if (strcmp(argv[i], "--new-key-file") == 0 && i + 1 < argc)
+			new_key = argv[++i];
 		else if (argv[i][0] != '-' && n_args++ == 0)
 			arg = argv[i];
 	}
@@ -850,7 +830,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "resolve") == 0 && n_args == 1)
 		return resolve(path, arg);
 	if (strcmp(cmd, "backup") == 0 && n_args == 1)
-		return backup(path, arg, force);
+		return cli_store_backup(path, arg, force);
+	if (strcmp(cmd, "reseal") == 0 && n_args == 0 && new_key != NULL)
+		return cli_store_reseal(path, new_key);
 	if (strcmp(cmd, "doctor") == 0 && n_args <= 1)
 		return doctor(path, arg, json, send_test);
 	if (sub != NULL && n_args == 1 && (strcmp(sub, "register") == 0 ||

@@ -234,6 +234,8 @@ rotation_note(const struct incident *inc)
 static void
 incident_log(struct app_corr *a, struct incident *inc)
 {
+	const struct log_ids ids = { .app = a->name, .incident = inc->id,
+	    .rotation = inc->rotation_id };
 	char count[32], *note = rotation_note(inc);
 
 	incident_format_count(inc->affected, count, sizeof(count));
@@ -241,20 +243,20 @@ incident_log(struct app_corr *a, struct incident *inc)
 	if (inc->is_new || inc->cause != inc->logged_cause || inc->rotation_new || inc->resolved)
 		wake_signal(WAKE_INCIDENTS);
 	if (inc->is_new)
-		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s opened: %s (%s)%s", inc->id,
+		log_with(LOG_LEVEL_WARN, &ids, "incident %s opened: %s (%s)%s", inc->id,
 		    incident_cause_name(inc->cause), inc->why ? inc->why : "no evidence yet", note);
 	else if (inc->cause != inc->logged_cause)
-		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s: cause %s is now %s (%s)%s",
+		log_with(LOG_LEVEL_WARN, &ids, "incident %s: cause %s is now %s (%s)%s",
 		    inc->id, incident_cause_name(inc->logged_cause),
 		    incident_cause_name(inc->cause), inc->why ? inc->why : "", note);
 	else if (inc->rotation_new)
-		log_ctx(LOG_LEVEL_WARN, NULL, a->name, "incident %s: %s%s", inc->id,
+		log_with(LOG_LEVEL_WARN, &ids, "incident %s: %s%s", inc->id,
 		    incident_cause_name(inc->cause), note);
 	if (milestone(inc->affected) > milestone(inc->logged_affected))
-		log_ctx(LOG_LEVEL_INFO, NULL, a->name, "incident %s: %s grants affected so far",
+		log_with(LOG_LEVEL_INFO, &ids, "incident %s: %s grants affected so far",
 		    inc->id, count);
 	if (inc->resolved)
-		log_ctx(LOG_LEVEL_INFO, NULL, a->name, "incident %s resolved: all %s grants have "
+		log_with(LOG_LEVEL_INFO, &ids, "incident %s resolved: all %s grants have "
 		    "re-authenticated", inc->id, count);
 	inc->is_new = inc->rotation_new = 0;
 	inc->logged_cause = inc->cause;
@@ -285,13 +287,15 @@ ensure_rotation(struct app_corr *a, struct incident *inc)
 	rc = rotation_plan(c->rt->store, app, "incident", inc->id, 0, id, &err);
 	if (rc == 2) {
 		/* The last rotations failed: the next one waits (the owners were told why). */
-		log_ctx(LOG_LEVEL_DEBUG, NULL, a->name, "incident %s: no rotation yet: %s", inc->id,
+		log_incident(LOG_LEVEL_DEBUG, a->name, inc->id,
+		    "incident %s: no rotation yet: %s", inc->id,
 		    err);
 		free(err);
 		return;
 	}
 	if (rc == -1) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, a->name, "incident %s: cannot plan a rotation: %s",
+		log_incident(LOG_LEVEL_ERROR, a->name, inc->id,
+		    "incident %s: cannot plan a rotation: %s",
 		    inc->id, err);
 		free(err);
 		return;
@@ -411,7 +415,8 @@ correlate_drop_resolved_elsewhere(struct app_corr *a)
 		if ((open = store_incident_is_open(a->c->store, a->slot[i]->id)) == -1)
 			return -1;
 		if (!open) {
-			log_ctx(LOG_LEVEL_INFO, NULL, a->name, "incident %s was resolved by an "
+			log_incident(LOG_LEVEL_INFO, a->name, a->slot[i]->id,
+			    "incident %s was resolved by an "
 			    "operator", a->slot[i]->id);
 			incident_free(a->slot[i]);
 			a->slot[i] = NULL;

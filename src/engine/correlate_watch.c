@@ -119,7 +119,8 @@ correlate_watch_committed(struct correlator *c, const struct write_op *op)
 		if (w->app_i < c->n_apps && c->apps[w->app_i]->watch_id != NULL &&
 		    strcmp(c->apps[w->app_i]->watch_id, w->rotation_id) == 0)
 			c->apps[w->app_i]->watch_recorded = 1;
-		log_ctx(LOG_LEVEL_WARN, NULL, w->app, "rotation %s: %d grants expired within %d s "
+		log_rotation(LOG_LEVEL_WARN, w->app, w->rotation_id,
+		    "rotation %s: %d grants expired within %d s "
 		    "while its new secret is watched; the rotator looks at the old one",
 		    w->rotation_id, w->grants, INCIDENT_BURST_WINDOW_S);
 	}

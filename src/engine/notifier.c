@@ -121,6 +121,16 @@ outbox_row(struct store_outbox *row, const struct notice *n, const char *ref,
 	row->priority = n->kind == NOTICE_USER_REAUTH;
 }
 
+/* The log fields of notice n: its app, and the incident and rotation it is about when set. */
+static struct log_ids
+notice_ids(const struct notice *n)
+{
+	struct log_ids ids = { .app = n->app, .incident = n->incident_id,
+	    .rotation = n->rotation_id };
+
+	return ids;
+}
+
 /*
  * Records a message that cannot be written to its recipient (a line break
  * in the address, not an address) as failed, so that it shows in status
@@ -130,6 +140,7 @@ static int
 add_failed_row(struct store *st, const struct notice *n, const char *ref, const char *channel,
     const char *recipient, const char *why)
 {
+	const struct log_ids ids = notice_ids(n);
 	struct store_outbox row;
 	enum store_result r;
 
@@ -140,7 +151,7 @@ add_failed_row(struct store *st, const struct notice *n, const char *ref, const 
 	row.last_error = (char *)why;
 	r = store_add_outbox(st, &row);
 	if (r == STORE_STORED)
-		log_ctx(LOG_LEVEL_WARN, NULL, n->app, "notify: cannot write %s about %s to %s (%s): "
+		log_with(LOG_LEVEL_WARN, &ids, "notify: cannot write %s about %s to %s (%s): "
 		    "recorded as failed", row.kind, ref, recipient, why);
 	return r == STORE_ERROR ? -1 : 0;
 }
@@ -200,6 +211,7 @@ static int
 queue_rendered(struct store *st, const struct config *cfg, const struct notice *n,
     const char *ref, const char *const *owners, size_t n_owners, const char *only_email)
 {
+	const struct log_ids ids = notice_ids(n);
 	struct message m;
 	char *err = NULL;
 	int added, rendered;
@@ -213,7 +225,7 @@ queue_rendered(struct store *st, const struct config *cfg, const struct notice *
 		return added;
 	}
 	if (!rendered) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, n->app, "notify: cannot render %s about %s: %s",
+		log_with(LOG_LEVEL_ERROR, &ids, "notify: cannot render %s about %s: %s",
 		    notice_kind_name(n->kind), ref, err ? err : "no reason given");
 		free(err);
 		return -1;
@@ -230,7 +242,7 @@ queue_rendered(struct store *st, const struct config *cfg, const struct notice *
 		return -1;
 	}
 	if (added > 0)
-		log_ctx(LOG_LEVEL_INFO, NULL, n->app, "notify: queued %s about %s (%d messages)",
+		log_with(LOG_LEVEL_INFO, &ids, "notify: queued %s about %s (%d messages)",
 		    notice_kind_name(n->kind), ref, added);
 	return added;
 }

@@ -240,7 +240,8 @@ room_made_cb(const struct graph_result *res, void *arg)
 		graph_failed(a, "removePassword (to make room)", res);
 		return;
 	}
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: removed %s to stay within the "
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+	    "rotation %s: removed %s to stay within the "
 	    "two-secret limit", a->row.id, a->room_key);
 	rotator_decide(a, ROTATION_OUTCOME_ROOM_MADE, NULL, -1);
 }
@@ -305,7 +306,7 @@ create(struct app_rot *a)
 		add_password(a);
 		return;
 	}
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
 	    "rotation %s: removing orphan credential %s (added, but its text was never stored)",
 	    a->row.id, a->orphan_key);
 	rotator_call_started(a, "creating");
@@ -355,7 +356,7 @@ rotator_planned_read_cb(const struct graph_result *res, void *arg)
 		return;
 	old = rotation_in_use_key(a->r->st, a->app, res->application, &why);
 	if (old == NULL)
-		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+		log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
 		    "rotation %s: cannot tell which secret Nylas uses (%s): it will not be retired",
 		    a->row.id, why);
 	st = rotator_next_of(a, ROTATION_OUTCOME_OK);
@@ -417,7 +418,7 @@ created_stored(struct app_rot *a)
 	if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE, CONDITION_TRUE,
 	    0, "SecretAdded", "addPassword added a new secret", rotator_now_s()) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: created %s (hint %s)",
+	log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id, "rotation %s: created %s (hint %s)",
 	    a->row.id, a->row.new_key_id, a->row.new_hint ? a->row.new_hint : "?");
 	rotator_drive(a);
 }
@@ -430,7 +431,7 @@ shorten_lifetime(struct app_rot *a)
 	char value[128];
 
 	a->row.lifetime = was / 2 > LIFETIME_MIN_S ? was / 2 : LIFETIME_MIN_S;
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
 	    "rotation %s: the tenant's lifetime policy refused %lld days; trying %lld days",
 	    a->row.id, (long long)(was / 86400), (long long)(a->row.lifetime / 86400));
 	snprintf(value, sizeof(value), "{\"rotation\":\"%s\",\"from_s\":%lld,\"to_s\":%lld}",
@@ -469,7 +470,8 @@ added_cb(const struct graph_result *res, void *arg)
 	}
 	if (res->outcome != GRAPH_OK) {
 		if (res->status == 0)
-			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: addPassword's "
+			log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+			    "rotation %s: addPassword's "
 			    "outcome is unknown; the orphan check runs before the next try", a->row.id);
 		graph_failed(a, "addPassword", res);
 		return;
@@ -484,7 +486,8 @@ added_cb(const struct graph_result *res, void *arg)
 	} else if (st.action != ROTATION_ACTION_GO || st.next != ROTATION_CREATED) {
 		rotator_apply(a, &st, "addPassword answered", -1);
 	} else if (seal_created(a, &res->password->cred, text) == -1) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot seal the new "
+		log_rotation(LOG_LEVEL_ERROR, a->app->name, a->row.id,
+		    "rotation %s: cannot seal the new "
 		    "credential %s; it will be removed as an orphan and added again", a->row.id,
 		    res->password->cred.key_id);
 		rotator_idle(a);
@@ -520,7 +523,8 @@ removed_old_cb(const struct graph_result *res, void *arg)
 		graph_failed(a, "removePassword (old secret)", res);
 		return;
 	}
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: removed the old secret %s",
+	log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+	    "rotation %s: removed the old secret %s",
 	    a->row.id, a->row.old_key_id);
 	rotator_decide(a, res->outcome == GRAPH_OK ? ROTATION_OUTCOME_OK : ROTATION_OUTCOME_NOT_FOUND,
 	    NULL, -1);
@@ -538,7 +542,8 @@ rotator_retiring_read_cb(const struct graph_result *res, void *arg)
 		return;
 	old = rotator_find_key(res->application, a->row.old_key_id);
 	if (old == NULL) {
-		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: the old secret %s is "
+		log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+		    "rotation %s: the old secret %s is "
 		    "already gone", a->row.id, a->row.old_key_id);
 		rotator_decide(a, ROTATION_OUTCOME_NOT_FOUND, NULL, -1);
 		return;

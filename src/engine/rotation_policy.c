@@ -65,7 +65,8 @@ unreadable(struct app_rot *a, const char *what, const struct graph_result *res, 
 	rotator_policy_forget(a);
 	a->pol_read = -1;
 	a->pol_why = why;
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: cannot read the app management "
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+	    "rotation %s: cannot read the app management "
 	    "policies (%s)%s; a lifetime the tenant refuses is shortened then", a->row.id, why,
 	    res != NULL && res->status == 403 ? ": the rotator lacks Policy.Read.All" : "");
 }
@@ -194,7 +195,8 @@ cap_lifetime(struct app_rot *a, const struct graph_policy_verdict *v)
 		return;
 	}
 	a->row.lifetime = cap;
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: app management policy \"%s\" "
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+	    "rotation %s: app management policy \"%s\" "
 	    "caps client secrets at %lld days (maxLifetime); the new secret gets %lld days, not "
 	    "%lld", a->row.id, v->policy->display_name ? v->policy->display_name : "?",
 	    (long long)(v->max_lifetime / 86400), (long long)(cap / 86400),
@@ -213,7 +215,7 @@ stop_banned(struct app_rot *a, const char *msg)
 	if (condition_record(a->r->st, a->app->name, CONDITION_ROTATION_POSSIBLE,
 	    CONDITION_FALSE, 1, "SecretsForbidden", msg, rotator_now_s()) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record RotationPossible");
-	log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: %s", a->row.id, msg);
+	log_rotation(LOG_LEVEL_ERROR, a->app->name, a->row.id, "rotation %s: %s", a->row.id, msg);
 	rotator_decide(a, ROTATION_OUTCOME_PERMANENT, msg, -1);
 }
 
@@ -255,7 +257,8 @@ rotator_policy_refused(struct app_rot *a, const struct graph_result *res)
 	char msg[CONDITION_MESSAGE_MAX];
 
 	/* No request id in the message: the next refusal must read the same (told once). */
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: addPassword refused with %s "
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+	    "rotation %s: addPassword refused with %s "
 	    "(request-id %s)", a->row.id, GRAPH_CODE_PASSWORD_BANNED,
 	    res->request_id ? res->request_id : "?");
 	snprintf(msg, sizeof(msg), "addPassword refused: the tenant's app management policy forbids "

@@ -116,7 +116,8 @@ watch_old_cb(const struct identity_result *res, void *arg)
 	if (a == NULL)
 		return;
 	a->old_works = res->status == IDENTITY_OK;
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: the new secret is "
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+	    "rotation %s: watching: the new secret is "
 	    "refused and the old one %s", a->row.id, a->old_works ? "still works: rolling back" :
 	    "is refused too: looking again");
 	rotator_decide(a, ROTATION_OUTCOME_REJECTED, "watching: the identity platform refuses the "
@@ -178,7 +179,8 @@ watch_burst_cb(const struct identity_result *res, void *arg)
 	/* Looked at once per rotation (and again after a restart): the burst stays recorded. */
 	rotator_set_text(&a->burst_checked, a->row.id);
 	a->old_works = res->status == IDENTITY_OK;
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: watching: grants expired in a "
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+	    "rotation %s: watching: grants expired in a "
 	    "burst since publishing and the old secret %s", a->row.id, a->old_works ?
 	    "still works: rolling back" : "does not work either: keeping the new one");
 	go_on = rotator_decide(a, ROTATION_OUTCOME_EXPIRED_BURST, "watching: grants expired in "

@@ -126,7 +126,8 @@ note_target(struct app_rot *a, const struct publish_target *t, const char *what)
 	else
 		a->target = xstrdup("connector settings");
 	a->to_credential = t->kind == PUBLISH_CREDENTIAL;
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s %s, tenant %s", a->row.id,
+	log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+	    "rotation %s: %s %s, tenant %s", a->row.id,
 	    what, a->target, t->tenant != NULL ? t->tenant : "none sent");
 	if (store_put_value(a->r->st, a->app->name, "publish_target", json) == -1)
 		log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "cannot record publish_target");

@@ -86,16 +86,19 @@ count_result(const struct store_rotation *row, const char *result)
 static void
 report_end(const struct store_rotation *row)
 {
+	/* The incident that called for it too, so that its end shows among the incident's lines. */
+	const struct log_ids ids = { .app = row->app, .incident = row->incident_id,
+	    .rotation = row->id };
 	const char *note = row->last_error;
 
 	if (strcmp(row->state, rotation_state_name(ROTATION_FAILED)) == 0) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, row->app, "rotation %s failed: %s", row->id,
+		log_with(LOG_LEVEL_ERROR, &ids, "rotation %s failed: %s", row->id,
 		    note ? note : "failed");
 		count_result(row, "failed");
 		return;
 	}
-	log_ctx(LOG_LEVEL_INFO, NULL, row->app, "rotation %s: done%s%s", row->id,
-	    note ? ": " : "", note ? note : "");
+	log_with(LOG_LEVEL_INFO, &ids, "rotation %s: done%s%s", row->id, note ? ": " : "",
+	    note ? note : "");
 	count_result(row, row->dry_run ? "dry_run" : "done");
 }
 
@@ -170,7 +173,8 @@ saved_cb(enum store_result result, void *arg)
 	free(sv);
 	a->saving = NULL;
 	if (result != STORE_STORED) {
-		log_ctx(LOG_LEVEL_ERROR, NULL, a->app->name, "rotation %s: cannot write %s to the "
+		log_rotation(LOG_LEVEL_ERROR, a->app->name, a->row.id,
+		    "rotation %s: cannot write %s to the "
 		    "store; %s", a->row.id, a->row.state, lost ? lost : "trying again later");
 		rotator_idle(a);
 		return;
@@ -204,7 +208,8 @@ rotator_save_then(struct app_rot *a, saved_fn then, const char *lost)
 void
 rotator_log_state(struct app_rot *a)
 {
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: %s", a->row.id, a->row.state);
+	log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+	    "rotation %s: %s", a->row.id, a->row.state);
 }
 
 /* A new state is stored: its step runs. */
@@ -323,7 +328,7 @@ retried(struct app_rot *a)
 {
 	int64_t wait = a->row.next_at - util_now_ms();
 
-	log_ctx(LOG_LEVEL_WARN, NULL, a->app->name,
+	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
 	    "rotation %s: %s try %d/%d failed: %s; next try in %lld ms", a->row.id, a->row.state,
 	    a->row.attempts, a->retry_max, a->row.last_error, (long long)(wait > 0 ? wait : 0));
 	arm(a, a->row.next_at);
@@ -347,10 +352,12 @@ static void
 paced(struct app_rot *a)
 {
 	if (strcmp(a->row.state, rotation_state_name(ROTATION_WATCHING)) == 0)
-		log_ctx(LOG_LEVEL_DEBUG, NULL, a->app->name, "rotation %s: watching: the new "
+		log_rotation(LOG_LEVEL_DEBUG, a->app->name, a->row.id,
+		    "rotation %s: watching: the new "
 		    "secret is still accepted", a->row.id);
 	else
-		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: testing: %d of %lld "
+		log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+		    "rotation %s: testing: %d of %lld "
 		    "consecutive acceptances", a->row.id, a->row.test_ok,
 		    (long long)a->app->secret_test_successes);
 	arm(a, a->row.next_at);
@@ -471,7 +478,8 @@ rotator_next_of(const struct app_rot *a, enum rotation_outcome o)
 static void
 retiring_stored(struct app_rot *a)
 {
-	log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: retiring %s after %lld s",
+	log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+	    "rotation %s: retiring %s after %lld s",
 	    a->row.id, a->row.old_key_id, (long long)a->app->old_secret_grace);
 	rotator_drive(a);
 }
@@ -510,7 +518,8 @@ rotator_enter(struct app_rot *a, const struct rotation_step *st, const char *why
 	switch (st->next) {
 	case ROTATION_DONE:
 		if (st->note != NULL)
-			log_ctx(LOG_LEVEL_WARN, NULL, a->app->name, "rotation %s: %s", a->row.id,
+			log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+			    "rotation %s: %s", a->row.id,
 			    st->note);
 		finish(a, text);
 		return;
@@ -612,7 +621,8 @@ wait_in(struct app_rot *a, enum rotation_state s)
 	if (s == ROTATION_RETIRING) {
 		arm(a, a->row.retire_at);
 	} else if (a->told_waiting == NULL || strcmp(a->told_waiting, a->row.id) != 0) {
-		log_ctx(LOG_LEVEL_INFO, NULL, a->app->name, "rotation %s: waiting for approval "
+		log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+		    "rotation %s: waiting for approval "
 		    "(rekey approve)", a->row.id);
 		rotator_set_text(&a->told_waiting, a->row.id);
 	}

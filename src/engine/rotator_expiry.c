@@ -85,7 +85,8 @@ plan_proactive(struct rotator *r, const struct config_app *app, const char *why)
 		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "no proactive rotation (%s) %s", why, err);
 		free(err);
 	} else if (rc == 0) {
-		log_ctx(LOG_LEVEL_INFO, NULL, app->name, "planned proactive rotation %s: %s", id, why);
+		log_rotation(LOG_LEVEL_INFO, app->name, id,
+		    "planned proactive rotation %s: %s", id, why);
 		rotator_wake(r);
 	}
 }

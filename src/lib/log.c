@@ -6,9 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-/* A log line is bounded so that one bad message cannot flood stderr. */
-#define LOG_MSG_MAX 2048
-
 static enum log_level min_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
@@ -52,8 +49,8 @@ log_json_escape(char *out, size_t size, const char *s)
 	out[len] = '\0';
 }
 
-static void log_vemit(enum log_level, const char *, const char *,
-    const char *, va_list) __attribute__((format(printf, 4, 0)));
+static void log_vemit(enum log_level, const struct log_ids *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
 
 /* Appends s to the text in line (size bytes), cut short when full.  log is below util. */
 static void
@@ -64,43 +61,89 @@ append(char *line, size_t size, const char *s)
 	snprintf(line + used, size - used, "%s", s);
 }
 
+/*
+ * Appends ,"name":"value" unless value is NULL or empty, or the whole field
+ * does not fit before the line's closing (a field is never cut in half).
+ */
 static void
-log_vemit(enum log_level level, const char *req_id, const char *app,
-    const char *fmt, va_list ap)
+add_field(char *line, size_t size, const char *name, const char *value)
 {
-	char msg[LOG_MSG_MAX], line[LOG_MSG_MAX * 2 + 256], ts[32];
-	struct timespec now;
+	char esc[LOG_ID_MAX + 1];
+	size_t need;
+
+	if (value == NULL || *value == '\0')
+		return;
+	esc[0] = '\0';
+	log_json_escape(esc, sizeof(esc), value);
+	need = strlen(line) + strlen(name) + strlen(esc) + 7 + 4;
+	if (need > size)
+		return;
+	append(line, size, ",\"");
+	append(line, size, name);
+	append(line, size, "\":\"");
+	append(line, size, esc);
+	append(line, size, "\"");
+}
+
+void
+log_format(char *out, size_t size, enum log_level level, int64_t now_ms,
+    const struct log_ids *ids, const char *msg)
+{
+	char ts[32], esc[2 * LOG_MSG_MAX];
+	time_t secs = (time_t)(now_ms / 1000);
 	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	esc[0] = '\0';
+	log_json_escape(esc, sizeof(esc), msg);
+	snprintf(out, size, "{\"time\":\"%s.%03dZ\",\"level\":\"%s\",\"msg\":\"%s\"", ts,
+	    (int)(now_ms % 1000), level_names[level], esc);
+	if (ids != NULL) {
+		add_field(out, size, "req", ids->req);
+		add_field(out, size, "app", ids->app);
+		add_field(out, size, "incident", ids->incident);
+		add_field(out, size, "rotation", ids->rotation);
+	}
+	append(out, size, "}\n");
+}
+
+static void
+log_vemit(enum log_level level, const struct log_ids *ids, const char *fmt, va_list ap)
+{
+	char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
+	struct timespec now;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(line, sizeof(line), "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
-	    ts, now.tv_nsec / 1000000, level_names[level]);
-	log_json_escape(line, sizeof(line) - 64, msg);
-	if (req_id != NULL) {
-		append(line, sizeof(line), "\",\"req\":\"");
-		log_json_escape(line, sizeof(line) - 32, req_id);
-	}
-	if (app != NULL) {
-		append(line, sizeof(line), "\",\"app\":\"");
-		log_json_escape(line, sizeof(line) - 8, app);
-	}
-	append(line, sizeof(line), "\"}\n");
+	log_format(line, sizeof(line), level, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+	    ids, msg);
 	fputs(line, stderr);
 }
 
 void
-log_ctx(enum log_level level, const char *req_id, const char *app,
-    const char *fmt, ...)
+log_with(enum log_level level, const struct log_ids *ids, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (level < min_level)
 		return;
 	va_start(ap, fmt);
-	log_vemit(level, req_id, app, fmt, ap);
+	log_vemit(level, ids, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_ctx(enum log_level level, const char *req_id, const char *app,
+    const char *fmt, ...)
+{
+	const struct log_ids ids = { .req = req_id, .app = app };
+	va_list ap;
+
+	if (level < min_level)
+		return;
+	va_start(ap, fmt);
+	log_vemit(level, &ids, fmt, ap);
 	va_end(ap);
 }
 
@@ -110,7 +153,7 @@ fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vemit(LOG_LEVEL_ERROR, NULL, NULL, fmt, ap);
+	log_vemit(LOG_LEVEL_ERROR, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

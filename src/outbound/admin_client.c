@@ -92,3 +92,26 @@ admin_client_post(const struct config *cfg, const char *path, const char *body,
 	*answer = wbuf_to_str(&out);
 	return 0;
 }
+
+int
+admin_client_listening(const struct config *cfg, char **where)
+{
+	char *base = admin_client_base(cfg), *url;
+	const char *host = strstr(base, "://") + 3;
+	CURL *c = curl_easy_init();
+	CURLcode rc = CURLE_FAILED_INIT;
+
+	/* A TCP connect only: whatever answers there, TLS or not, counts. */
+	url = xasprintf("http://%s/", host);
+	if (c != NULL) {
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)ADMIN_CLIENT_CONNECT_S);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		rc = curl_easy_perform(c);
+		curl_easy_cleanup(c);
+	}
+	free(url);
+	*where = base;
+	return rc == CURLE_OK ? 1 : 0;
+}

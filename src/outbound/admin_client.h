@@ -1,7 +1,8 @@
 /*
  * admin_client: the CLI's way to ask the running daemon, through its admin
  * API (listen address and admin token from the config), for what only the
- * daemon can do (rekey nylas register, rekey nylas rotate-webhook-secret).
+ * daemon can do (rekey nylas register, rekey nylas rotate-webhook-secret),
+ * or whether it runs at all (rekey reseal refuses while it does).
  * Blocking (libcurl easy): for the CLI only, never inside the daemon.
  */
 #ifndef REKEY_OUTBOUND_ADMIN_CLIENT_H
@@ -20,6 +21,15 @@ struct config;
  */
 int admin_client_post(const struct config *cfg, const char *path, const char *body,
     long *status, char **answer, char **err);
+
+/* How long admin_client_listening waits for a connection. */
+#define ADMIN_CLIENT_CONNECT_S 5
+
+/*
+ * 1 when something accepts connections at cfg->listen (a running daemon),
+ * 0 when nothing does; *where is the URL tried (caller frees).
+ */
+int admin_client_listening(const struct config *cfg, char **where);
 
 /* The URL the CLI uses to reach the daemon at cfg->listen; caller frees. */
 char *admin_client_base(const struct config *cfg);

@@ -148,6 +148,12 @@ struct config {
 void config_free(struct config *cfg);
 
 const struct config_app *config_find_app(const struct config *cfg, const char *name);
+/*
+ * A master key file read as master_key_file is (the same mode checks, 64
+ * hex characters): the 32 bytes (caller frees), or NULL and *err (caller
+ * frees).  For rekey reseal's new key.
+ */
+struct secret *config_read_master_key(const char *path, char **err);
 
 /*
  * Where the world reaches app's endpoint: public_url (without a trailing

@@ -57,6 +57,20 @@ decode_master_key(const struct secret *hex, struct secret **out)
 	return 0;
 }
 
+struct secret *
+config_read_master_key(const char *path, char **err)
+{
+	struct secret *hex = secret_read_file(path, err), *key = NULL;
+
+	if (hex == NULL)
+		return NULL;
+	if (decode_master_key(hex, &key) == -1)
+		*err = xasprintf("%s must hold %d hex characters (32 bytes; make one with openssl "
+		    "rand -hex 32)", path, MASTER_KEY_HEX);
+	secret_free(hex);
+	return key;
+}
+
 static int
 valid_whsec(const struct secret *s)
 {

@@ -99,16 +99,15 @@ aad_of(const char *app)
 	return xasprintf("nylas_webhook_secret:%s", app);
 }
 
-/* Seals secret for app as hex (caller frees), or NULL. */
-static char *
-seal_hex(const struct config *cfg, const char *app, const struct secret *secret)
+char *
+nylas_secrets_seal(const struct secret *key, const char *app, const struct secret *secret)
 {
 	unsigned char *ct = NULL;
 	size_t ctlen = 0;
 	char *aad = aad_of(app), *hex = NULL;
 
-	if (cfg->master_key != NULL &&
-	    crypto_aead_seal(cfg->master_key->data, aad, strlen(aad), secret->data, secret->len,
+	if (key != NULL &&
+	    crypto_aead_seal(key->data, aad, strlen(aad), secret->data, secret->len,
 	    &ct, &ctlen) == 0) {
 		hex = xcalloc(1, 2 * ctlen + 1);
 		crypto_hex_encode(ct, ctlen, hex);
@@ -118,9 +117,8 @@ seal_hex(const struct config *cfg, const char *app, const struct secret *secret)
 	return hex;
 }
 
-/* The secret sealed as hex for app, or NULL (logged). */
-static struct secret *
-open_hex(const struct config *cfg, const char *app, const char *hex)
+struct secret *
+nylas_secrets_open(const struct secret *key, const char *app, const char *hex)
 {
 	unsigned char ct[SEALED_HEX_MAX / 2], *pt = NULL;
 	size_t hexlen = strlen(hex), ptlen = 0;
@@ -129,18 +127,26 @@ open_hex(const struct config *cfg, const char *app, const char *hex)
 	char *aad = aad_of(app);
 
 	ctlen = hexlen <= SEALED_HEX_MAX ? crypto_hex_decode(hex, hexlen, ct, sizeof(ct)) : -1;
-	if (ctlen > 0 && cfg->master_key != NULL &&
-	    crypto_aead_open(cfg->master_key->data, aad, strlen(aad), ct, (size_t)ctlen, &pt,
-	    &ptlen) == 0)
+	if (ctlen > 0 && key != NULL &&
+	    crypto_aead_open(key->data, aad, strlen(aad), ct, (size_t)ctlen, &pt, &ptlen) == 0)
 		s = secret_new(pt, ptlen);
-	else
-		log_ctx(LOG_LEVEL_ERROR, NULL, app, "nylas webhook: a managed secret in the store "
-		    "does not open with the master key; it is not accepted");
 	if (pt != NULL) {
 		OPENSSL_cleanse(pt, ptlen);
 		free(pt);
 	}
 	free(aad);
+	return s;
+}
+
+/* The secret sealed as hex for app, or NULL (logged). */
+static struct secret *
+open_hex(const struct config *cfg, const char *app, const char *hex)
+{
+	struct secret *s = nylas_secrets_open(cfg->master_key, app, hex);
+
+	if (s == NULL)
+		log_ctx(LOG_LEVEL_ERROR, NULL, app, "nylas webhook: a managed secret in the store "
+		    "does not open with the master key; it is not accepted");
 	return s;
 }
 
@@ -344,7 +350,7 @@ nylas_secrets_store(struct store *st, const struct config *cfg, const char *app,
     const struct secret *secret, int64_t now_ms, int rotated, int64_t previous_until_ms,
     const char *reason)
 {
-	char *hex = seal_hex(cfg, app, secret);
+	char *hex = nylas_secrets_seal(cfg->master_key, app, secret);
 	int rc = -1;
 
 	if (hex == NULL) {
@@ -448,4 +454,55 @@ nylas_secrets_record_clear(struct nylas_secrets_record *r)
 	free(r->rotation_reason);
 	free(r->rotation_error);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The store key of a managed secret (enum nylas_secrets_which). */
+static const char *
+sealed_key(enum nylas_secrets_which which)
+{
+	return which == NYLAS_SECRETS_CURRENT ? KEY_SECRET : KEY_PREVIOUS;
+}
+
+int
+nylas_secrets_get_sealed(struct store *st, const char *app, enum nylas_secrets_which which,
+    char **hex)
+{
+	char *text = NULL;
+	cJSON *v;
+	int rc;
+
+	*hex = NULL;
+	rc = store_get_value(st, app, sealed_key(which), &text);
+	if (rc != 1) {
+		free(text);
+		return rc;
+	}
+	v = cJSON_Parse(text);
+	free(text);
+	*hex = cJSON_IsObject(v) ? str_of(v, "ct") : NULL;
+	cJSON_Delete(v);
+	/* A record that is not ours to read is a row nobody can open: the caller names it. */
+	if (*hex == NULL)
+		*hex = xstrdup("");
+	return 1;
+}
+
+int
+nylas_secrets_put_sealed(struct store *st, const char *app, enum nylas_secrets_which which,
+    const char *hex)
+{
+	cJSON *v = get_json(st, app, sealed_key(which)), *ct;
+
+	if (v == NULL)
+		return -1;
+	ct = cJSON_CreateString(hex);
+	if (ct == NULL) {
+		cJSON_Delete(v);
+		fatal("out of memory");
+	}
+	if (cJSON_GetObjectItemCaseSensitive(v, "ct") != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(v, "ct", ct);
+	else
+		cJSON_AddItemToObject(v, "ct", ct);
+	return put_json(st, app, sealed_key(which), v);
 }

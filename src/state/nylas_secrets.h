@@ -92,6 +92,30 @@ int nylas_secrets_put_destination(struct store *st, const char *app, const char 
 int nylas_secrets_put_rotation(struct store *st, const char *app, const char *state,
     const char *reason, const char *error, int64_t now_ms);
 
+/*
+ * The sealed form, for rekey reseal (state/reseal.c).  nylas_secrets_seal
+ * seals secret for app under key as hex (caller frees), or NULL;
+ * nylas_secrets_open reverses it (caller frees), NULL when it does not open
+ * (not logged).
+ */
+char *nylas_secrets_seal(const struct secret *key, const char *app, const struct secret *secret);
+struct secret *nylas_secrets_open(const struct secret *key, const char *app, const char *hex);
+
+enum nylas_secrets_which {
+	NYLAS_SECRETS_CURRENT,
+	NYLAS_SECRETS_PREVIOUS,
+};
+
+/*
+ * 1 and *hex (caller frees; "" when the record holds none that can be read)
+ * when app has that managed secret stored, 0 when not, -1 on a store error.
+ */
+int nylas_secrets_get_sealed(struct store *st, const char *app, enum nylas_secrets_which which,
+    char **hex);
+/* Replaces the sealed text of app's stored secret, keeping the rest of its record.  0 or -1. */
+int nylas_secrets_put_sealed(struct store *st, const char *app, enum nylas_secrets_which which,
+    const char *hex);
+
 /* 0 and *out (nylas_secrets_record_clear), or -1. */
 int nylas_secrets_get(struct store *st, const char *app, struct nylas_secrets_record *out);
 void nylas_secrets_record_clear(struct nylas_secrets_record *r);

@@ -363,6 +363,16 @@ rotation_unseal(const struct secret *master_key, const struct store_rotation *ro
 	return s;
 }
 
+struct secret *
+rotation_unseal_any(const struct secret *key, const struct store_rotation *row)
+{
+	struct secret *s = rotation_unseal(key, row);
+
+	if (s == NULL && row->id != NULL)
+		s = unseal_with(key, row, row->id, strlen(row->id));
+	return s;
+}
+
 /* One row: 1 when sealed again, 0 when it needs nothing, -1 when it cannot be opened or kept. */
 static int
 reseal_row(struct store *st, const struct secret *master_key, struct store_rotation *row)
@@ -400,9 +410,9 @@ rotation_reseal_legacy(struct store *st, const struct config *cfg)
 			if (rc == 1)
 				done++;
 			else if (rc == -1)
-				log_ctx(LOG_LEVEL_WARN, NULL, cfg->apps[a]->name, "rotation %s: its "
-				    "sealed secret opens neither way (another master key?); left as "
-				    "it is", list[i].id);
+				log_rotation(LOG_LEVEL_WARN, cfg->apps[a]->name, list[i].id,
+				    "rotation %s: its sealed secret opens neither way (another master "
+				    "key?); left as it is", list[i].id);
 		}
 		store_rotations_free(list, n);
 		list = NULL;

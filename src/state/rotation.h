@@ -174,6 +174,11 @@ int rotation_seal(const struct secret *master_key, struct store_rotation *row,
     const struct secret *text);
 struct secret *rotation_unseal(const struct secret *master_key, const struct store_rotation *row);
 /*
+ * Opens row's sealed text with key in either form, bound (rotation_seal)
+ * or the older one bound to the rotation id alone; caller frees, or NULL.
+ */
+struct secret *rotation_unseal_any(const struct secret *key, const struct store_rotation *row);
+/*
  * Rows sealed before the binding (their associated data was the rotation id
  * alone) are sealed again the new way, so that they stay readable: the
  * rotations of each app of cfg.  The number sealed again, or -1 (logged).
