@@ -198,3 +198,43 @@ sqlite_incident_is_open(void *db, const char *id)
 	n = sqlite_run_count(s, st);
 	return n < 0 ? -1 : n > 0;
 }
+
+/*
+ * Counted per point by SQLite (GROUP BY over the incident's rows of the
+ * primary key), then summed up here: the status page asks every few
+ * seconds, and a storm's incident holds thousands of grants.
+ */
+int
+sqlite_incident_progress(void *db, const char *id, int64_t since_ms, int64_t step_ms,
+    size_t n, int64_t *affected, int64_t *recovered)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "SELECT 0, min(?4 - 1, max(0, (seen_ms - ?2) / ?3)) AS b,"
+	    " count(*) FROM incident_grants WHERE incident_id = ?1 GROUP BY b"
+	    " UNION ALL SELECT 1, min(?4 - 1, max(0, (recovered_ms - ?2) / ?3)) AS b, count(*)"
+	    " FROM incident_grants WHERE incident_id = ?1 AND recovered_ms > 0 GROUP BY b");
+	int64_t b, count;
+	size_t i;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	memset(affected, 0, n * sizeof(*affected));
+	memset(recovered, 0, n * sizeof(*recovered));
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, step_ms);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		b = sqlite3_column_int64(st, 1);
+		count = sqlite3_column_int64(st, 2);
+		if (b >= 0 && (size_t)b < n)
+			(sqlite3_column_int(st, 0) == 0 ? affected : recovered)[b] += count;
+	}
+	sqlite_finish(s, st);
+	for (i = 1; i < n; i++) {
+		affected[i] += affected[i - 1];
+		recovered[i] += recovered[i - 1];
+	}
+	return rc == SQLITE_DONE ? 0 : -1;
+}
