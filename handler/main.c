@@ -28,6 +28,7 @@
 #include "intake/listener.h"
 #include "intake/nylas.h"
 #include "intake/probes.h"
+#include "intake/status_page.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -197,6 +198,10 @@ static const struct listener_route routes[] = {
 	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
 	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
 	{ "/api/v1/", 0, "admin", admin_handle },
+	{ "/status", 1, "status_page", status_page_html_handle },
+	{ "/status.css", 1, "status_page", status_page_css_handle },
+	{ "/status.js", 1, "status_page", status_page_js_handle },
+	{ "/status.svg", 1, "status_page", status_page_svg_handle },
 };
 
 /*
