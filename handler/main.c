@@ -198,10 +198,7 @@ static const struct listener_route routes[] = {
 	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
 	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
 	{ "/api/v1/", 0, "admin", admin_handle },
-	{ "/status", 1, "status_page", status_page_html_handle },
-	{ "/status.css", 1, "status_page", status_page_css_handle },
-	{ "/status.js", 1, "status_page", status_page_js_handle },
-	{ "/status.svg", 1, "status_page", status_page_svg_handle },
+	{ "/status", 0, "status_page", status_page_handle },
 };
 
 /*

@@ -11,10 +11,10 @@
 
 struct http_req;
 
-/* The listener's handlers for the exact paths /status, /status.css, /status.js and /status.svg. */
-void status_page_html_handle(struct http_req *hr, const char *rest);
-void status_page_css_handle(struct http_req *hr, const char *rest);
-void status_page_js_handle(struct http_req *hr, const char *rest);
-void status_page_svg_handle(struct http_req *hr, const char *rest);
+/*
+ * The listener's handler for the prefix "/status"; rest is the path after
+ * it: "" (the page), ".css", ".js" or ".svg" (its icon), else 404.
+ */
+void status_page_handle(struct http_req *hr, const char *rest);
 
 #endif

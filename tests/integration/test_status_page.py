@@ -233,6 +233,10 @@ def check_headers(rig, token):
         t.ok(st == 405 and h.get("allow") == "GET, HEAD" and
              h.get("content-security-policy", "").startswith("default-src 'self'"),
              "POST %s: 405, Allow: GET, HEAD, with the page's headers" % path, (st, h))
+    for path in ("/status/", "/statusx", "/status.map"):
+        st, h, _ = http(rig, "GET", path)
+        t.ok(st == 404 and h.get("content-security-policy", "").startswith("default-src 'self'"),
+             "GET %s: 404, not the page" % path, (st, h))
     st, h, _ = http(rig, "GET", "/api/v1/status", token)
     t.ok(st == 200 and h.get("cache-control") == "no-store" and
          h.get("content-security-policy") == "default-src 'none'; frame-ancestors 'none'",
