@@ -4,7 +4,8 @@
  * ("rotate_before_s", "warn_before_s": seconds before the in-use secret's
  * end), and each open incident's re-authentication progress ("progress":
  * [{"at", "affected", "recovered"}], from its grants' seen and recovered
- * times in the store).
+ * times in the store, counted again when a new point is due; the last is
+ * now, from the incident's live counters).
  */
 #ifndef REKEY_NOTICE_STATUS_TIMELINE_H
 #define REKEY_NOTICE_STATUS_TIMELINE_H

@@ -309,7 +309,7 @@ def incident_text(drv):
     return text_of(drv, "prod", ".incident.open .progress-text")
 
 
-def check_incident(drv, rig, grants):
+def check_incident(drv, rig, token, grants):
     cause = text_of(drv, "prod", ".incident.open .cause")
     t.ok(cause.startswith("secret_expired"), "prod: the open incident's cause, secret_expired",
          cause)
@@ -321,6 +321,14 @@ def check_incident(drv, rig, grants):
     bar = query(drv, app_css("prod", ".incident.open progress"))
     t.ok(bar and bar[0]["value"] == str(BACK_FIRST) and bar[0]["max"] == str(AFFECTED),
          "prod: and its progress bar", bar)
+    inc = next(i for i in app_of(api_status(rig, token), "prod")["incidents"]
+               if i["state"] == "open")
+    prog = inc.get("progress") or [{}]
+    t.ok(len(prog) >= 2 and (prog[-1].get("affected"), prog[-1].get("recovered")) ==
+         (inc["affected"], inc["recovered"]) and
+         all(a["affected"] <= b["affected"] and a["recovered"] <= b["recovered"] and
+             a["at"] <= b["at"] for a, b in zip(prog, prog[1:])) and prog[0]["recovered"] == 0,
+         "status: the incident's progress over time, from none back to the live counts", prog)
     t.ok(query(drv, app_css("prod", ".incident.open svg.history")),
          "prod: and its history over time (SVG)")
     come_back(rig, grants[BACK_FIRST:BACK_FIRST + BACK_LATER])
@@ -420,7 +428,7 @@ def main():
              texts(drv, "body")[0][:1000])
         check_apps(drv, rig, token)
         check_timeline(drv)
-        check_incident(drv, rig, grants)
+        check_incident(drv, rig, token, grants)
         check_outbox(drv)
         desktop = screenshot(drv, "status-desktop.png", 1280)
         phone = screenshot(drv, "status-phone.png", 390)
