@@ -233,6 +233,9 @@ def check_headers(rig, token):
         t.ok(st == 405 and h.get("allow") == "GET, HEAD" and
              h.get("content-security-policy", "").startswith("default-src 'self'"),
              "POST %s: 405, Allow: GET, HEAD, with the page's headers" % path, (st, h))
+    st, h, body = http(rig, "HEAD", "/healthz")
+    t.ok(st == 200 and body == b"" and h.get("content-length") == "3",
+         "HEAD /healthz: the length of GET's \"ok\\n\" and no body (the listener's HEAD)", (st, h))
     for path in ("/status/", "/statusx", "/status.map"):
         st, h, _ = http(rig, "GET", path)
         t.ok(st == 404 and h.get("content-security-policy", "").startswith("default-src 'self'"),
