@@ -9,7 +9,8 @@ PKGS := libevent libevent_openssl libcurl libcjson openssl sqlite3 zlib libpq
 DEB_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libcjson-dev libssl-dev libsqlite3-dev zlib1g-dev libpq-dev
 DEB_DEMO := curl openssl python3 nodejs sqlite3 procps
-DEB_TEST := $(DEB_DEMO) clang libclang-rt-14-dev nginx wrk prometheus systemd python3-yaml
+DEB_TEST := $(DEB_DEMO) clang libclang-rt-14-dev nginx wrk prometheus systemd python3-yaml \
+	chromium chromium-driver python3-selenium
 
 ifeq ($(SANITIZER),1)
 BUILD ?= build-asan
@@ -31,7 +32,13 @@ LDLIBS = $(PKG_LIBS) -lpthread
 # One folder per layer (README: Layout).
 SRCS := $(wildcard src/*/*.c)
 HDRS := $(wildcard src/*/*.h)
-OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+# The status page's files, compiled in as C arrays (intake/status_assets.h).
+ASSETS := src/intake/status_page.html src/intake/status_page.css src/intake/status_page.js \
+	src/intake/status_page.svg
+ASSET_ARGS := status_page_html=src/intake/status_page.html \
+	status_page_css=src/intake/status_page.css status_page_js=src/intake/status_page.js \
+	status_page_svg=src/intake/status_page.svg
+OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/status_assets.o
 # The commands main.c has no room for (handler/cli_*.c), linked into rekey only.
 HANDLER_SRCS := $(filter-out handler/main.c,$(wildcard handler/*.c))
 HANDLER_OBJS := $(HANDLER_SRCS:handler/%.c=$(BUILD)/obj/handler/%.o)
@@ -52,6 +59,13 @@ FUZZ_JOBS ?= 1
 all: $(BUILD)/rekey
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/status_assets.c: $(ASSETS) handler/embed.sh
+	@mkdir -p $(@D)
+	handler/embed.sh $@ $(ASSET_ARGS)
+$(BUILD)/obj/gen/status_assets.o: $(BUILD)/gen/status_assets.c src/intake/status_assets.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -83,7 +97,13 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 build-fuzz/obj/%.o: src/%.c $(HDRS) | build-fuzz/obj
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
-build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o)
+build-fuzz/gen/status_assets.c: $(ASSETS) handler/embed.sh
+	@mkdir -p $(@D)
+	handler/embed.sh $@ $(ASSET_ARGS)
+build-fuzz/obj/gen/status_assets.o: build-fuzz/gen/status_assets.c src/intake/status_assets.h
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o) build-fuzz/obj/gen/status_assets.o
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # Test programs that integration tests run (not tests themselves).

@@ -31,6 +31,7 @@
 #include "intake/listener.h"
 #include "intake/nylas.h"
 #include "intake/probes.h"
+#include "intake/status_page.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -208,6 +209,7 @@ static const struct listener_route routes[] = {
 	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
 	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
 	{ "/api/v1/", 0, "admin", admin_handle },
+	{ "/status", 0, "status_page", status_page_handle },
 };
 
 /*

@@ -41,7 +41,11 @@ struct failure {
 
 static struct failure failures[FAIL_SLOTS];
 
-/* Answers with the JSON document (deleted here). */
+/*
+ * Answers with the JSON document (deleted here).  No cache, the browser's
+ * or a proxy's, keeps an answer: they describe the tenant's secrets and are
+ * read with the admin token.
+ */
 static void
 reply_json(struct http_req *hr, int status, cJSON *doc)
 {
@@ -50,6 +54,7 @@ reply_json(struct http_req *hr, int status, cJSON *doc)
 	if (text == NULL)
 		fatal("out of memory rendering JSON");
 	cJSON_Delete(doc);
+	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Cache-Control", "no-store");
 	http_reply(hr, status, "application/json", text, strlen(text));
 	free(text);
 }

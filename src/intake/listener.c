@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -806,11 +807,24 @@ coalesce_output(struct evhttp_connection *evcon)
 }
 
 /*
+ * What a browser may do with an answer.  Most answers are data, never a
+ * page: some echo what the caller sent (?challenge=, ?validationToken=), so
+ * nothing in them may run on this origin.  rekey's own page (status_page)
+ * loads its script and style from this origin and nothing else; neither may
+ * be framed (clickjacking its action buttons) nor leak its address onwards.
+ */
+static const char csp_data[] = "default-src 'none'; frame-ancestors 'none'";
+static const char csp_page[] = "default-src 'self'; frame-ancestors 'none'";
+
+/*
  * Answers with body a followed by body b (either may be empty), written
- * straight into the request's output buffer: no copy, no allocation.
+ * straight into the request's output buffer: no copy, no allocation.  A
+ * HEAD is answered with the headers and length a GET would get and no body
+ * (evhttp would send the body and leave the client to misread the next
+ * answer on the connection).
  */
 static void
-send_reply(struct http_req *hr, int status, const char *content_type,
+send_reply(struct http_req *hr, int status, const char *content_type, const char *csp,
     const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(hr->req);
@@ -818,17 +832,19 @@ send_reply(struct http_req *hr, int status, const char *content_type,
 	struct listener *l = hr->rt->listener;
 	double secs = (double)(util_mono_us() - hr->start_us) / 1e6;
 	struct evhttp_connection *evcon;
+	char len[24];
 
 	if (content_type != NULL)
 		evhttp_add_header(out, "Content-Type", content_type);
-	/*
-	 * Every answer here is data, never a page: some echo what the caller
-	 * sent (?challenge=, ?validationToken=), so no browser may sniff one
-	 * into HTML or run anything in it on this origin.
-	 */
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(out, "Content-Security-Policy", "default-src 'none'");
+	evhttp_add_header(out, "Content-Security-Policy", csp);
+	evhttp_add_header(out, "Referrer-Policy", "no-referrer");
 	evhttp_add_header(out, "X-Request-Id", hr->id);
+	if (evhttp_request_get_command(hr->req) == EVHTTP_REQ_HEAD) {
+		snprintf(len, sizeof(len), "%zu", alen + blen);
+		evhttp_add_header(out, "Content-Length", len);
+		alen = blen = 0;
+	}
 	if ((alen > 0 && evbuffer_add(buf, a, alen) == -1) ||
 	    (blen > 0 && evbuffer_add(buf, b, blen) == -1))
 		fatal("out of memory answering a request");
@@ -847,11 +863,19 @@ void
 http_reply(struct http_req *hr, int status, const char *content_type,
     const void *body, size_t len)
 {
-	send_reply(hr, status, content_type, body, body != NULL ? len : 0, NULL, 0);
+	send_reply(hr, status, content_type, csp_data, body, body != NULL ? len : 0, NULL, 0);
+}
+
+void
+http_reply_page(struct http_req *hr, int status, const char *content_type,
+    const void *body, size_t len)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Cache-Control", "no-store");
+	send_reply(hr, status, content_type, csp_page, body, body != NULL ? len : 0, NULL, 0);
 }
 
 void
 http_reply_text(struct http_req *hr, int status, const char *msg)
 {
-	send_reply(hr, status, "text/plain; charset=utf-8", msg, strlen(msg), "\n", 1);
+	send_reply(hr, status, "text/plain; charset=utf-8", csp_data, msg, strlen(msg), "\n", 1);
 }

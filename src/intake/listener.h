@@ -48,6 +48,13 @@ int listener_port(const struct listener *l);
 /* Answers hr (exactly once) and frees it.  body may be NULL. */
 void http_reply(struct http_req *hr, int status, const char *content_type,
     const void *body, size_t len);
+/*
+ * Answers with one of rekey's own page resources (status_page): the same
+ * as http_reply, but the page may load script and style from this origin,
+ * and no copy of it is kept.
+ */
+void http_reply_page(struct http_req *hr, int status, const char *content_type,
+    const void *body, size_t len);
 /* Answers with a short text/plain message followed by a newline. */
 void http_reply_text(struct http_req *hr, int status, const char *msg);
 /* The request header's value (case-insensitive name), or NULL. */

@@ -5,6 +5,7 @@
 #include "lib/wbuf.h"
 #include "notice/status_policy.h"
 #include "notice/status_sp.h"
+#include "notice/status_timeline.h"
 #include "state/condition.h"
 #include "state/config.h"
 #include "state/credentials.h"
@@ -538,7 +539,8 @@ app_json(struct store *st, const struct config *cfg, const struct config_app *ap
 	    add_rotations(o, st, app) == -1 || add_backoff(o, st, app) == -1 ||
 	    add_webhook(o, st, app->name, now) == -1 ||
 	    add_notifications(o, st, cfg, app->name) == -1 ||
-	    add_health(o, st, cfg, app, now, level) == -1) {
+	    add_health(o, st, cfg, app, now, level) == -1 ||
+	    status_timeline_add(o, st, app, util_now_ms()) == -1) {
 		cJSON_Delete(o);
 		return NULL;
 	}

@@ -547,6 +547,15 @@ store_incident_is_open(struct store *st, const char *id)
 }
 
 int
+store_incident_progress(struct store *st, const char *id, int64_t since_ms, int64_t step_ms,
+    size_t n, int64_t *affected, int64_t *recovered)
+{
+	if (n == 0 || step_ms <= 0)
+		return -1;
+	return st->be->incident_progress(st->db, id, since_ms, step_ms, n, affected, recovered);
+}
+
+int
 store_unmailed_grants(struct store *st, const char *incident_id, const char *kind, size_t max,
     char ***emails, size_t *n)
 {

@@ -248,6 +248,8 @@ struct store_backend {
 	int (*unmailed_grants)(void *db, const char *incident_id, const char *kind, size_t max,
 	    char ***emails, size_t *n);
 	int (*incident_is_open)(void *db, const char *id);
+	int (*incident_progress)(void *db, const char *id, int64_t since_ms, int64_t step_ms,
+	    size_t n, int64_t *affected, int64_t *recovered);
 	int (*reclaim_outbox)(void *db);
 	int (*resolve_incident)(void *db, const char *id, const char *by, int64_t at_ms);
 	/* Whether open could succeed, touching nothing: 0, or -1 and *err. */
@@ -373,6 +375,15 @@ int store_get_incident(struct store *st, const char *id, struct store_incident *
 int store_resolve_incident(struct store *st, const char *id, const char *by, int64_t at_ms);
 /* 1 when incident id is open, 0 when resolved or unknown, -1 on error; no counting (cheap). */
 int store_incident_is_open(struct store *st, const char *id);
+/*
+ * How incident id's grants came and came back over time: n points step_ms
+ * apart from since_ms, point i counting what was seen (affected[i]) and
+ * what had recovered (recovered[i]) by since_ms + (i + 1) * step_ms (one
+ * aggregate scan of the incident's grants; earlier ones count in point 0,
+ * later ones in the last).  0 or -1.
+ */
+int store_incident_progress(struct store *st, const char *id, int64_t since_ms, int64_t step_ms,
+    size_t n, int64_t *affected, int64_t *recovered);
 /* Incidents of app (NULL: all), newest first, at most max, with affected/recovered counts. */
 int store_list_incidents(struct store *st, const char *app, int open_only, size_t max,
     struct store_incident **out, size_t *n);

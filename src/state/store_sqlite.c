@@ -655,6 +655,7 @@ const struct store_backend store_sqlite_backend = {
 	.outbox_stats = sqlite_outbox_stats,
 	.unmailed_grants = sqlite_unmailed_grants,
 	.incident_is_open = sqlite_incident_is_open,
+	.incident_progress = sqlite_incident_progress,
 	.reclaim_outbox = sqlite_reclaim_outbox,
 	.resolve_incident = sqlite_resolve_incident,
 	.backup = sqlite_backup,

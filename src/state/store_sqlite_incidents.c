@@ -198,3 +198,46 @@ sqlite_incident_is_open(void *db, const char *id)
 	n = sqlite_run_count(s, st);
 	return n < 0 ? -1 : n > 0;
 }
+
+/*
+ * Counted per point by SQLite in one scan of the incident's rows (of the
+ * primary key), grouped by the points a grant was seen and came back in,
+ * then summed up here: the status page asks every few seconds, and a
+ * storm's incident holds thousands of grants.
+ */
+int
+sqlite_incident_progress(void *db, const char *id, int64_t since_ms, int64_t step_ms,
+    size_t n, int64_t *affected, int64_t *recovered)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "SELECT min(?4 - 1, max(0, (seen_ms - ?2) / ?3)) AS a,"
+	    " CASE WHEN recovered_ms > 0 THEN min(?4 - 1, max(0, (recovered_ms - ?2) / ?3))"
+	    " ELSE -1 END AS r, count(*) FROM incident_grants WHERE incident_id = ?1 GROUP BY a, r");
+	int64_t a, r, count;
+	size_t i;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	memset(affected, 0, n * sizeof(*affected));
+	memset(recovered, 0, n * sizeof(*recovered));
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, step_ms);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a = sqlite3_column_int64(st, 0);
+		r = sqlite3_column_int64(st, 1);
+		count = sqlite3_column_int64(st, 2);
+		if (a >= 0 && (size_t)a < n)
+			affected[a] += count;
+		if (r >= 0 && (size_t)r < n)
+			recovered[r] += count;
+	}
+	sqlite_finish(s, st);
+	for (i = 1; i < n; i++) {
+		affected[i] += affected[i - 1];
+		recovered[i] += recovered[i - 1];
+	}
+	return rc == SQLITE_DONE ? 0 : -1;
+}

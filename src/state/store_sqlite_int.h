@@ -150,6 +150,8 @@ int sqlite_resolve_incident(void *db, const char *id, const char *by, int64_t at
 int sqlite_unmailed_grants(void *db, const char *incident_id, const char *kind, size_t max,
     char ***emails, size_t *n);
 int sqlite_incident_is_open(void *db, const char *id);
+int sqlite_incident_progress(void *db, const char *id, int64_t since_ms, int64_t step_ms,
+    size_t n, int64_t *affected, int64_t *recovered);
 
 /* store_sqlite_rotations.c: rotations */
 int sqlite_put_rotation(void *db, const struct store_rotation *r);

@@ -33,7 +33,9 @@ try:
         method = "POST" if "graph" in path else "GET"
         _, h, _ = d.request(method, path)
         t.eq((h.get("x-content-type-options"), h.get("content-security-policy")),
-             ("nosniff", "default-src 'none'"), "nosniff and CSP on " + path)
+             ("nosniff", "default-src 'none'; frame-ancestors 'none'"),
+             "nosniff and CSP on " + path)
+        t.eq(h.get("referrer-policy"), "no-referrer", "no Referer onwards from " + path)
     st, _, _ = d.request("GET", "/webhooks/nylas/prod")
     t.eq(st, 400, "GET without challenge is 400")
 

@@ -235,6 +235,7 @@ test_incidents(struct store *st)
 	    .state = W("open"),
 	    .evidence = W("[\"burst\"]"), .opened_at = 100, .updated_at = 100 }, got;
 	struct store_incident *list = NULL;
+	int64_t pa[4], pr[4];
 	size_t n = 0;
 
 	TAP_OK(store_put_incident(st, &inc) == 0, "incident: put");
@@ -248,6 +249,15 @@ test_incidents(struct store *st)
 	TAP_OK(store_get_incident(st, "i1", &got) == 1 && got.affected == 2 && got.recovered == 2 &&
 	    strcmp(got.evidence, "[\"burst\"]") == 0, "incident: counts read back");
 	store_incident_clear(&got);
+	/* Seen at 1 and 2, back at 50 and 60: counted by the end of each 20 ms step from 0. */
+	TAP_OK(store_incident_progress(st, "i1", 0, 20, 4, pa, pr) == 0 && pa[0] == 2 &&
+	    pa[3] == 2 && pr[0] == 0 && pr[1] == 0 && pr[2] == 1 && pr[3] == 2,
+	    "incident: progress over time, summed up step by step");
+	/* Earlier than since counts in the first point, later than the last step in the last. */
+	TAP_OK(store_incident_progress(st, "i1", 30, 10, 2, pa, pr) == 0 && pa[0] == 2 &&
+	    pa[1] == 2 && pr[0] == 0 && pr[1] == 2, "incident: progress clamped to its points");
+	TAP_OK(store_incident_progress(st, "nope", 0, 10, 2, pa, pr) == 0 && pa[1] == 0 &&
+	    pr[1] == 0, "incident: no grants, no progress");
 	inc.state = W("resolved");
 	inc.resolved_at = 70;
 	store_put_incident(st, &inc);
