@@ -203,6 +203,16 @@ apply_session(struct pg_db *s)
 	return ok ? 0 : -1;
 }
 
+/* The server's notices (a table that exists already, ...) go to the debug log, not to stderr. */
+static void
+notice_cb(void *arg, const char *msg)
+{
+	char buf[512];
+
+	(void)arg;
+	log_debug("store: postgresql: %s", trim_into(buf, sizeof(buf), msg));
+}
+
 /* Connects with the URL and the configured password.  0, or -1 and *err. */
 static int
 connect_now(struct pg_db *s, char **err)
@@ -227,6 +237,7 @@ connect_now(struct pg_db *s, char **err)
 	secret_free(pw);
 	if (s->conn == NULL)
 		fatal("out of memory");
+	PQsetNoticeProcessor(s->conn, notice_cb, NULL);
 	if (PQstatus(s->conn) != CONNECTION_OK || apply_session(s) == -1) {
 		*err = xasprintf("cannot connect to the store %s: %s", s->shown,
 		    pg_error(s));

@@ -97,11 +97,17 @@ def bind(sql, args=()):
 
 
 def _value(text):
-    """A CSV field from psql as Python: integers as int, the rest as str."""
+    """A CSV field from psql as Python: integers as int, bytea (\\x...) as
+    bytes (as sqlite3 gives BLOBs), the rest as str."""
     if text == "":
         return None
     if text.lstrip("-").isdigit():
         return int(text)
+    if text.startswith("\\x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            return text
     return text
 
 
