@@ -137,14 +137,18 @@ pg_get_bytea(const PGresult *r, int row, int col, size_t *len)
 	return out;
 }
 
-/* msg on one line (libpq's end in a newline and may span several), in buf. */
+/* msg on one line, blanks folded (libpq's end in a newline and may span several), in buf. */
 static const char *
 trim_into(char *buf, size_t size, const char *msg)
 {
 	size_t i, n = 0;
 
-	for (i = 0; msg[i] != '\0' && n + 1 < size; i++)
-		buf[n++] = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
+	for (i = 0; msg[i] != '\0' && n + 1 < size; i++) {
+		char c = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
+
+		if (c != ' ' || (n > 0 && buf[n - 1] != ' '))
+			buf[n++] = c;
+	}
 	while (n > 0 && buf[n - 1] == ' ')
 		n--;
 	buf[n] = '\0';
