@@ -330,30 +330,38 @@ stmt_name(struct pg_db *s, const char *what, const char *sql, int nparams, int *
 }
 
 PGresult *
-pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p)
+pg_run_array(struct pg_db *s, const char *what, const char *sql, int n,
+    const char *const *values, const int *lengths, const int *formats)
 {
-	static const struct pg_params none;
 	const char *name;
 	PGresult *r;
 	int failed;
 
-	if (p == NULL)
-		p = &none;
 	if (pg_usable(s) == -1)
 		return NULL;
-	name = stmt_name(s, what, sql, p->n, &failed);
+	name = stmt_name(s, what, sql, n, &failed);
 	if (failed)
 		return NULL;
 	if (name != NULL)
-		r = PQexecPrepared(s->conn, name, p->n, p->values, p->lengths, p->formats, 0);
+		r = PQexecPrepared(s->conn, name, n, values, lengths, formats, 0);
 	else
-		r = PQexecParams(s->conn, sql, p->n, NULL, p->values, p->lengths, p->formats, 0);
+		r = PQexecParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
 		return r;
 	log_error("store: %s: %s", what, pg_error(s));
 	PQclear(r);
 	check_conn(s);
 	return NULL;
+}
+
+PGresult *
+pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p)
+{
+	static const struct pg_params none;
+
+	if (p == NULL)
+		p = &none;
+	return pg_run_array(s, what, sql, p->n, p->values, p->lengths, p->formats);
 }
 
 int
@@ -619,6 +627,7 @@ const struct store_backend name = { \
 	.commit = pg_commit, \
 	.rollback = pg_rollback, \
 	.add_event = pg_add_event, \
+	.add_events = pg_add_events, \
 	.ping = pg_ping, \
 	.checkpoint = NULL, \
 	.count_events = pg_count_events, \
