@@ -10,7 +10,7 @@ DEB_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libcjson-dev libssl-dev libsqlite3-dev zlib1g-dev libpq-dev
 DEB_DEMO := curl openssl python3 nodejs sqlite3 procps
 DEB_TEST := $(DEB_DEMO) clang libclang-rt-14-dev nginx wrk prometheus systemd python3-yaml \
-	chromium chromium-driver python3-selenium
+	chromium chromium-driver python3-selenium postgresql
 
 ifeq ($(SANITIZER),1)
 BUILD ?= build-asan
