@@ -667,6 +667,7 @@ const struct store_backend name = { \
 	.outbox_stats = pg_outbox_stats, \
 	.unmailed_grants = pg_unmailed_grants, \
 	.incident_is_open = pg_incident_is_open, \
+	.incident_progress = pg_incident_progress, \
 	.reclaim_outbox = pg_reclaim_outbox, \
 	.resolve_incident = pg_resolve_incident, \
 	.backup = NULL, \

@@ -198,3 +198,46 @@ pg_incident_is_open(void *db, const char *id)
 	    " WHERE id = $1::text AND state = 'open'", &p);
 	return n < 0 ? -1 : n > 0;
 }
+
+/* As the SQLite backend's: one grouped scan of the incident's grants into n buckets of step_ms. */
+int
+pg_incident_progress(void *db, const char *id, int64_t since_ms, int64_t step_ms, size_t n,
+    int64_t *affected, int64_t *recovered)
+{
+	struct pg_params p;
+	PGresult *r;
+	int64_t a, rec, count;
+	int i, rows;
+	size_t k;
+
+	memset(affected, 0, n * sizeof(*affected));
+	memset(recovered, 0, n * sizeof(*recovered));
+	memset(&p, 0, sizeof(p));
+	pg_text(&p, id);
+	pg_int(&p, since_ms);
+	pg_int(&p, step_ms);
+	pg_int(&p, (int64_t)n);
+	r = pg_run(db, "incident progress", "SELECT least($4::bigint - 1, greatest(0,"
+	    " (seen_ms - $2::bigint) / $3::bigint)) AS a, CASE WHEN recovered_ms > 0 THEN"
+	    " least($4::bigint - 1, greatest(0, (recovered_ms - $2::bigint) / $3::bigint))"
+	    " ELSE -1 END AS r, count(*) FROM incident_grants WHERE incident_id = $1::text"
+	    " GROUP BY 1, 2", &p);
+	if (r == NULL)
+		return -1;
+	rows = PQntuples(r);
+	for (i = 0; i < rows; i++) {
+		a = pg_get_int(r, i, 0);
+		rec = pg_get_int(r, i, 1);
+		count = pg_get_int(r, i, 2);
+		if (a >= 0 && (size_t)a < n)
+			affected[a] += count;
+		if (rec >= 0 && (size_t)rec < n)
+			recovered[rec] += count;
+	}
+	PQclear(r);
+	for (k = 1; k < n; k++) {
+		affected[k] += affected[k - 1];
+		recovered[k] += recovered[k - 1];
+	}
+	return 0;
+}

@@ -144,6 +144,8 @@ int pg_resolve_incident(void *db, const char *id, const char *by, int64_t at_ms)
 int pg_unmailed_grants(void *db, const char *incident_id, const char *kind, size_t max,
     char ***emails, size_t *n);
 int pg_incident_is_open(void *db, const char *id);
+int pg_incident_progress(void *db, const char *id, int64_t since_ms, int64_t step_ms, size_t n,
+    int64_t *affected, int64_t *recovered);
 
 /* store_pg_rotations.c: rotations */
 int pg_put_rotation(void *db, const struct store_rotation *r);
