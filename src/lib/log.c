@@ -1,6 +1,7 @@
 #include "lib/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,15 @@
 /* A log line is bounded so that one bad message cannot flood stderr. */
 #define LOG_MSG_MAX 2048
 
-static enum log_level min_level = LOG_LEVEL_INFO;
+/* Set by the main loop (start, reload), read by every thread. */
+static _Atomic int min_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void
 log_set_level(enum log_level level)
 {
-	min_level = level;
+	min_level = (int)level;
 }
 
 int
@@ -97,7 +99,7 @@ log_ctx(enum log_level level, const char *req_id, const char *app,
 {
 	va_list ap;
 
-	if (level < min_level)
+	if ((int)level < min_level)
 		return;
 	va_start(ap, fmt);
 	log_vemit(level, req_id, app, fmt, ap);

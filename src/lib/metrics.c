@@ -137,6 +137,18 @@ metrics_counter_add(const char *name, const char *help, const char *labels, doub
 }
 
 void
+metrics_counter_set(const char *name, const char *help, const char *labels, double v)
+{
+	struct series *s;
+
+	pthread_mutex_lock(&lock);
+	s = lookup(name, help, labels, KIND_COUNTER);
+	if (s != NULL)
+		s->value = v;
+	pthread_mutex_unlock(&lock);
+}
+
+void
 metrics_gauge_set(const char *name, const char *help, const char *labels, double v)
 {
 	struct series *s;
