@@ -399,6 +399,8 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&c->mu);
 		write_batch(c, b);
 		spare = batch_new();
+		/* Counted before anyone hears: an answer's reader finds its commit in the metrics. */
+		report_batch(b);
 		pthread_mutex_lock(&c->mu);
 		post_done(c, b);
 		/*
@@ -409,8 +411,7 @@ writer_main(void *arg)
 		if (c->rewind_due)
 			finish_checkpoint(c);
 		pthread_mutex_unlock(&c->mu);
-		/* The answers are on their way: the rest is the writer's own time. */
-		report_batch(b);
+		/* The answers are on their way: the copies go in the writer's own time. */
 		batch_free(b);
 		pthread_mutex_lock(&c->mu);
 	}
