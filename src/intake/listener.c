@@ -904,6 +904,9 @@ send_reply(struct http_req *hr, int status, const char *content_type,
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(out, "Content-Security-Policy", "default-src 'none'");
 	evhttp_add_header(out, "X-Request-Id", hr->id);
+	/* Stopping: a keep-alive client is told to take its next request elsewhere. */
+	if (l != NULL && l->stopped)
+		evhttp_add_header(out, "Connection", "close");
 	if ((alen > 0 && evbuffer_add(buf, a, alen) == -1) ||
 	    (blen > 0 && evbuffer_add(buf, b, blen) == -1))
 		fatal("out of memory answering a request");
