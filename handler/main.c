@@ -29,10 +29,12 @@
 #include "intake/admin.h"
 #include "intake/graph.h"
 #include "intake/listener.h"
+#include "intake/loops.h"
 #include "intake/nylas.h"
 #include "intake/probes.h"
 #include "intake/status_page.h"
 #include "lib/log.h"
+#include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "notice/status.h"
@@ -167,17 +169,18 @@ reload(struct daemon *d)
 		config_free(cfg);
 		return;
 	}
-	if (strcmp(cfg->listen, old->listen) != 0 || strcmp(cfg->store_url, old->store_url) != 0)
-		log_warn("reload: listen and store url changes take effect only after a restart");
-	d->rt.cfg = cfg;
-	if (listener_reload(d->rt.listener, &err) == -1) {
+	if (strcmp(cfg->listen, old->listen) != 0 || strcmp(cfg->store_url, old->store_url) != 0 ||
+	    cfg->intake_loops != old->intake_loops)
+		log_warn("reload: listen, intake_loops and store url changes take effect only after"
+		    " a restart");
+	/* The intake loops take the new config at their next turn, and free the old one. */
+	if (loops_reload(d->rt.loops, cfg, old, &err) == -1) {
 		log_error("reload: keeping the running config: %s", err);
 		free(err);
-		d->rt.cfg = old;
 		config_free(cfg);
-		listener_reload(d->rt.listener, &err);
 		return;
 	}
+	d->rt.cfg = cfg;
 	apply_log_level(cfg);
 	log_config_warnings(cfg);
 	/* Connections made from now on (the engines' below, reconnects) use the new password. */
@@ -200,20 +203,24 @@ reload(struct daemon *d)
 	/* Its operations look their app up in the config: they are cut short and said so. */
 	webhook_manager_free(d->rt.webhooks);
 	d->rt.webhooks = webhook_manager_new(&d->rt, d->http);
-	config_free(old);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
 }
 
-/* What the listener serves; the first entry matching a request's path handles it. */
+/*
+ * What the listeners serve; the first entry matching a request's path
+ * handles it.  The last column: handled on the main loop (the engines and
+ * the main store connection are read there); the webhooks and /healthz are
+ * handled on the intake loop that read them.
+ */
 static const struct listener_route routes[] = {
-	{ "/healthz", 1, "healthz", probes_healthz },
-	{ "/readyz", 1, "readyz", probes_readyz },
-	{ "/metrics", 1, "metrics", probes_metrics },
-	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle },
-	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle },
-	{ "/api/v1/", 0, "admin", admin_handle },
-	{ "/status", 0, "status_page", status_page_handle },
+	{ "/healthz", 1, "healthz", probes_healthz, 0 },
+	{ "/readyz", 1, "readyz", probes_readyz, 1 },
+	{ "/metrics", 1, "metrics", probes_metrics, 1 },
+	{ "/webhooks/nylas/", 0, "nylas", nylas_webhook_handle, 0 },
+	{ "/webhooks/graph/", 0, "graph", graph_webhook_handle, 0 },
+	{ "/api/v1/", 0, "admin", admin_handle, 1 },
+	{ "/status", 0, "status_page", status_page_handle, 0 },
 };
 
 /*
@@ -264,24 +271,35 @@ subscribe_engines(struct runtime *rt)
 	wake_subscribe(WAKE_NOTICES, wake_notifier_cb, rt);
 }
 
+/* Every intake loop has stopped: so does the main loop. */
+static void
+loops_stopped_cb(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->rt.base, NULL);
+}
+
 static void
 drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	int idle = listener_active_requests(d->rt.listener) == 0 &&
+	int idle = loops_active_requests(d->rt.loops) == 0 &&
 	    journal_pending(d->rt.journal) == 0 && notifier_in_flight(d->rt.notifier) == 0;
+	int late = util_mono_us() > d->drain_deadline_us;
 
 	(void)fd;
 	(void)what;
 	/* Two quiet polls in a row: a request still being read has had time to arrive. */
 	d->quiet_polls = idle ? d->quiet_polls + 1 : 0;
-	if (d->quiet_polls >= 2) {
-		event_base_loopexit(d->rt.base, NULL);
-	} else if (util_mono_us() > d->drain_deadline_us) {
+	if (d->quiet_polls < 2 && !late)
+		return;
+	if (d->quiet_polls < 2)
 		log_warn("stop: %zu requests still in flight after %d ms; exiting anyway",
-		    listener_active_requests(d->rt.listener), DRAIN_MAX_MS);
-		event_base_loopexit(d->rt.base, NULL);
-	}
+		    loops_active_requests(d->rt.loops), DRAIN_MAX_MS);
+	/* The loops answer what they still hold (the journal's last answers), then stop. */
+	event_del(d->drain_ev);
+	loops_quit(d->rt.loops, late ? util_mono_us() : d->drain_deadline_us, loops_stopped_cb, d);
 }
 
 static void
@@ -299,7 +317,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("stop: signal %d: no longer accepting; finishing in-flight requests", (int)sig);
 	d->rt.draining = 1;
-	listener_stop_accepting(d->rt.listener);
+	loops_stop_accepting(d->rt.loops);
 	/* Outbound work is abandoned: the expiry poll only reads, and runs again at the next start. */
 	expiry_poll_free(d->expiry_poll);
 	d->expiry_poll = NULL;
@@ -336,25 +354,6 @@ add_signal(struct daemon *d, int sig)
 	return ev;
 }
 
-/*
- * The event loop.  With epoll's change list, a connection whose write
- * interest is switched on and off within one pass of the loop (every reply)
- * costs no epoll_ctl calls instead of two.
- */
-static struct event_base *
-new_base(void)
-{
-	struct event_config *ec = event_config_new();
-	struct event_base *base;
-
-	if (ec == NULL)
-		return NULL;
-	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	return base;
-}
-
 static int
 serve(const char *path)
 {
@@ -370,10 +369,7 @@ serve(const char *path)
 	    "version=\"" REKEY_VERSION "\"", 1);
 	log_config_warnings(d.rt.cfg);
 	signal(SIGPIPE, SIG_IGN);
-	d.rt.base = new_base();
-	/* Three priorities: the journal's group commit runs below HTTP (see journal.c). */
-	if (d.rt.base == NULL || event_base_priority_init(d.rt.base, 3) == -1)
-		fatal("cannot create the event loop");
+	d.rt.base = loops_base_new();
 	d.rt.store = store_open(d.rt.cfg->store_url, &err);
 	if (d.rt.store == NULL)
 		fatal("store: %s", err);
@@ -386,12 +382,17 @@ serve(const char *path)
 	d.rt.journal = journal_new(d.rt.base, d.rt.cfg->store_url, &err);
 	if (d.rt.journal == NULL)
 		fatal("store: %s", err);
+	/* What the intake loops hand the main loop (requests, wake-ups, their word back). */
+	d.rt.main = &d.rt;
+	d.rt.inbox = mailbox_new(d.rt.base, -1);
+	wake_attach(d.rt.base);
 	journal_set_retention(d.rt.journal, d.rt.cfg->event_retention);
 	/* The managed webhook secrets, before the listener takes deliveries signed with them. */
 	d.rt.nylas_secrets = nylas_secrets_new();
 	nylas_secrets_load(d.rt.nylas_secrets, d.rt.store, d.rt.cfg);
-	d.rt.listener = listener_new(&d.rt, routes, sizeof(routes) / sizeof(routes[0]), &err);
-	if (d.rt.listener == NULL)
+	d.rt.loops = loops_new(&d.rt, routes, sizeof(routes) / sizeof(routes[0]),
+	    (size_t)d.rt.cfg->intake_loops, &err);
+	if (d.rt.loops == NULL)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
 	/* The rotator first: the expiry poll hands it what each expiry poll reads. */
@@ -424,8 +425,11 @@ serve(const char *path)
 	webhook_manager_free(d.rt.webhooks);
 	notifier_free(d.rt.notifier);
 	http_client_free(d.http);
+	/* The loops' journal handles go before the writer's own. */
+	loops_free(d.rt.loops);
 	journal_free(d.rt.journal);
-	listener_free(d.rt.listener);
+	wake_detach();
+	mailbox_free(d.rt.inbox);
 	nylas_secrets_free(d.rt.nylas_secrets);
 	store_close(d.rt.store);
 	event_free(d.sig_hup);

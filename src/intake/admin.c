@@ -421,7 +421,7 @@ handle_webhook(struct http_req *hr, const struct config_app *app, int rotate)
 	char *err = NULL;
 	int fix = 0;
 
-	if (evhttp_request_get_command(hr->req) != EVHTTP_REQ_POST) {
+	if (hr->method != EVHTTP_REQ_POST) {
 		reply_method(hr, "POST");
 		return;
 	}
@@ -469,7 +469,7 @@ route_webhook(struct http_req *hr, const char *rest)
 void
 admin_handle(struct http_req *hr, const char *rest)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(hr->req);
+	enum evhttp_cmd_type cmd = (enum evhttp_cmd_type)hr->method;
 	const struct config *cfg = hr->rt->cfg;
 	const struct config_app *app;
 	char name[sizeof(hr->app)], id[ROTATION_ID_SIZE];

@@ -9,6 +9,7 @@
 #include "state/runtime.h"
 #include "state/wake.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,8 @@ struct drop_warn {
 	uint64_t suppressed;		/* items dropped and not told since last_ms */
 };
 
+/* Shared by the intake loops; taken only for a batch that dropped something. */
+static pthread_mutex_t drop_warns_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct drop_warn drop_warns[DROP_WARN_APPS];
 
 /* The app's slot; with more apps than slots, the least recently told one is reused. */
@@ -209,9 +212,11 @@ warn_drops(struct http_req *hr, const struct drops *dr, size_t n_items)
 
 	if (n == 0)
 		return;
+	pthread_mutex_lock(&drop_warns_lock);
 	w = drop_warn_of(hr->app);
 	if (w->last_ms != 0 && now - w->last_ms < DROP_WARN_INTERVAL_MS) {
 		w->suppressed += n;
+		pthread_mutex_unlock(&drop_warns_lock);
 		return;
 	}
 	if (dr->bad_state > 0)
@@ -228,6 +233,7 @@ warn_drops(struct http_req *hr, const struct drops *dr, size_t n_items)
 	    "batch%s%s%s%s", n, n_items, state, invalid, routed, more);
 	w->last_ms = now;
 	w->suppressed = 0;
+	pthread_mutex_unlock(&drop_warns_lock);
 }
 
 /* Drops the items that are unusable or whose clientState is not the app's; 1 when kept. */
@@ -378,7 +384,7 @@ graph_webhook_handle(struct http_req *hr, const char *rest)
 {
 	int lifecycle;
 	const struct config_app *app = find_app(hr, rest, &lifecycle);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(hr->req);
+	enum evhttp_cmd_type cmd = (enum evhttp_cmd_type)hr->method;
 
 	if (app == NULL) {
 		metrics_inc_webhook("graph", "unknown", "unknown_app");

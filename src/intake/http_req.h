@@ -13,8 +13,13 @@
 
 struct evhttp_request;
 struct runtime;
+struct handoff;
 
-/* One request in flight.  Owned by the listener; valid until http_reply. */
+/*
+ * One request in flight.  Owned by the listener; valid until http_reply.
+ * Answered on the thread of hr->rt's loop: a route served on the main loop
+ * gets a copy (relay) whose answer goes back to the intake loop.
+ */
 struct http_req {
 	struct evhttp_request *req;
 	struct runtime *rt;
@@ -28,6 +33,8 @@ struct http_req {
 	int tls;		/* the listener speaks TLS itself */
 	int peer_loopback;	/* the peer (not the forwarded client) is a loopback address */
 	int64_t start_us;
+	int method;		/* enum evhttp_cmd_type */
+	struct handoff *relay;	/* non-NULL: a main-loop copy of an intake loop's request */
 	const char *route;	/* bounded label for metrics and logs */
 	char app[64];		/* app name when the route has one */
 };

@@ -1,5 +1,8 @@
 #include "intake/listener.h"
 #include "intake/client_addr.h"
+#include "intake/conn_limit.h"
+#include "intake/handoff.h"
+#include "intake/listen_socket.h"
 #include "lib/crypto.h"
 #include "lib/http_head.h"
 #include "lib/log.h"
@@ -9,10 +12,8 @@
 #include "state/runtime.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,6 @@
 
 /* How often closed connections are reaped and the accept limit re-checked. */
 #define SWEEP_MS 250
-#define LISTEN_BACKLOG 1024
 
 /* TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3 suites are all modern). */
 static const char tls12_ciphers[] =
@@ -68,6 +68,7 @@ struct conn {
 	enum conn_phase phase;
 	int admitted;			/* its socket and peer are known */
 	int exempt;			/* a trusted proxy: no per-address limit */
+	int counted;			/* in the per-address tally (conn_limit) */
 	evutil_socket_t fd;
 	struct sockaddr_storage peer;
 	struct evbuffer_cb_entry *input_cb;
@@ -82,6 +83,7 @@ struct listener {
 	struct runtime *rt;
 	const struct listener_route *routes;	/* main's table, borrowed */
 	size_t n_routes;
+	struct conn_limit *limits;	/* every loop's tally, borrowed */
 	struct evhttp *http;
 	struct evconnlistener *lev;
 	SSL_CTX *ssl_ctx;		/* NULL: plain HTTP */
@@ -91,8 +93,10 @@ struct listener {
 	struct conn *conns;
 	struct conn **by_fd;		/* the open connections by socket */
 	size_t by_fd_size;
-	size_t n_conns;
-	size_t active;
+	/* Written by this loop only; read from the main loop for metrics and the drain. */
+	atomic_size_t n_conns;
+	atomic_size_t active;
+	atomic_ullong requests;		/* requests handed to a route so far */
 	int accepting;			/* listener enabled */
 	int stopped;			/* no more accepting, ever */
 	int port;
@@ -131,10 +135,21 @@ fail:
 	return NULL;
 }
 
+int
+listener_tls_new(const struct config *cfg, struct ssl_ctx_st **out, char **err)
+{
+	*out = NULL;
+	if (cfg->tls_cert == NULL)
+		return 0;
+	*out = make_ssl_ctx(cfg, err);
+	return *out != NULL ? 0 : -1;
+}
+
 static void
 update_accepting(struct listener *l)
 {
-	int want = !l->stopped && l->n_conns < (size_t)l->rt->cfg->max_connections;
+	int want = !l->stopped &&
+	    conn_limit_total(l->limits) < (size_t)l->rt->cfg->max_connections;
 
 	if (want == l->accepting)
 		return;
@@ -208,10 +223,21 @@ conn_cut(struct conn *c)
 		shutdown(fd, SHUT_RDWR);
 }
 
+/* The connection no longer counts against max_connections_per_ip. */
+static void
+conn_uncount(struct conn *c)
+{
+	if (!c->counted)
+		return;
+	c->counted = 0;
+	conn_limit_release(c->l->limits, &c->peer);
+}
+
 /* Done with the socket: the next sweep drops the last reference, which closes it. */
 static void
 conn_close(struct conn *c)
 {
+	conn_uncount(c);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	evtimer_del(&c->deadline);
@@ -251,6 +277,7 @@ conn_linger(struct conn *c)
 {
 	struct timeval tv = { LINGER_MS / 1000, (LINGER_MS % 1000) * 1000 };
 
+	conn_uncount(c);
 	c->phase = CONN_LINGER;
 	c->linger_start_ms = util_now_ms();
 	c->lingered = 0;
@@ -355,39 +382,6 @@ conn_next_request(struct conn *c)
 	}
 }
 
-static int
-same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-		    &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-	return 0;
-}
-
-/*
- * Open connections from c's address, c included.  Those evhttp has let go of
- * do not count, lingering or not yet swept: a client that opens a connection
- * per request (as Python's http.client does) closes each before the next,
- * and the sweep notices only every so often.
- */
-static int64_t
-count_from(const struct listener *l, const struct conn *c)
-{
-	const struct conn *o;
-	int64_t n = 0;
-
-	for (o = l->conns; o != NULL; o = o->next)
-		if (o->admitted && o->fd >= 0 && o->phase < CONN_LINGER && !released(o) &&
-		    same_address(&o->peer, &c->peer))
-			n++;
-	return n;
-}
-
 static void
 over_limit(struct listener *l, struct conn *c)
 {
@@ -432,7 +426,11 @@ admit_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		by_fd_set(l, c->fd, c);
 		c->exempt = config_addr_trusted(l->rt->cfg, (struct sockaddr *)&c->peer);
-		if (!c->exempt && count_from(l, c) > l->rt->cfg->max_connections_per_ip)
+		if (c->exempt)
+			continue;
+		if (conn_limit_admit(l->limits, &c->peer, l->rt->cfg->max_connections_per_ip) == 0)
+			c->counted = 1;
+		else
 			over_limit(l, c);
 	}
 }
@@ -472,7 +470,8 @@ bevcb(struct event_base *base, void *arg)
 	evtimer_add(&c->deadline, l->deadline_tv);
 	c->next = l->conns;
 	l->conns = c;
-	l->n_conns++;
+	atomic_fetch_add_explicit(&l->n_conns, 1, memory_order_relaxed);
+	conn_limit_opened(l->limits);
 	event_active(l->admit_ev, EV_TIMEOUT, 1);
 	update_accepting(l);
 	return bev;
@@ -481,6 +480,8 @@ bevcb(struct event_base *base, void *arg)
 static void
 conn_free(struct listener *l, struct conn *c)
 {
+	conn_uncount(c);
+	conn_limit_closed(l->limits);
 	if (c->fd >= 0 && (size_t)c->fd < l->by_fd_size && l->by_fd[c->fd] == c)
 		l->by_fd[c->fd] = NULL;
 	evtimer_del(&c->deadline);
@@ -506,7 +507,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 		if (c->phase == CONN_CLOSED) {
 			*pp = c->next;
 			conn_free(l, c);
-			l->n_conns--;
+			atomic_fetch_sub_explicit(&l->n_conns, 1, memory_order_relaxed);
 			continue;
 		}
 		if (c->phase != CONN_LINGER && released(c))
@@ -543,6 +544,33 @@ reject_head(struct http_req *hr, const struct conn *c)
 	http_reply_text(hr, 400, why);
 }
 
+/*
+ * evhttp is freeing the connection (the client closed it, or it timed out):
+ * it stops counting against max_connections_per_ip now rather than at the
+ * next sweep, so that a client opening a connection per request is not
+ * refused for connections it has already closed.
+ */
+static void
+evcon_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_uncount(arg);
+}
+
+/* Hands the request to the route's handler, on the main loop when the route says so. */
+static void
+dispatch(struct http_req *hr, const struct listener_route *route, const char *rest)
+{
+	struct listener *l = hr->rt->listener;
+
+	hr->route = route->label;
+	atomic_fetch_add_explicit(&l->requests, 1, memory_order_relaxed);
+	if (route->on_main && hr->rt->main != hr->rt)
+		handoff_to_main(hr, route->handle, rest, http_reply);
+	else
+		route->handle(hr, rest);
+}
+
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
@@ -556,6 +584,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 
 	hr->req = req;
 	hr->rt = l->rt;
+	hr->method = (int)evhttp_request_get_command(req);
 	hr->tls = l->ssl_ctx != NULL;
 	hr->start_us = util_mono_us();
 	hr->route = "unknown";
@@ -563,7 +592,7 @@ gen_cb(struct evhttp_request *req, void *arg)
 	util_strlcpy(hr->client, "unknown", sizeof(hr->client));
 	if (peer != NULL)
 		client_addr_find(hr, peer);
-	l->active++;
+	atomic_fetch_add_explicit(&l->active, 1, memory_order_relaxed);
 	/* Every request comes through a checked connection; one that did not is refused. */
 	if (c == NULL || c->head.result != HTTP_HEAD_DONE) {
 		if (c != NULL)
@@ -572,70 +601,32 @@ gen_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	conn_next_request(c);
+	evhttp_connection_set_closecb(evcon, evcon_close_cb, c);
 	if (path == NULL)
 		path = "/";
 	for (i = 0; i < l->n_routes; i++) {
 		n = strlen(l->routes[i].prefix);
 		if (l->routes[i].exact ? strcmp(path, l->routes[i].prefix) == 0 :
 		    strncmp(path, l->routes[i].prefix, n) == 0) {
-			hr->route = l->routes[i].label;
-			l->routes[i].handle(hr, path + n);
+			dispatch(hr, &l->routes[i], path + n);
 			return;
 		}
 	}
 	http_reply_text(hr, 404, "not found");
 }
 
+/*
+ * Binds listen's host on port (see listen_socket_open) and serves HTTP on
+ * it.
+ */
 static int
-bind_listener(struct listener *l, char **err)
+bind_listener(struct listener *l, int port, char **err)
 {
-	const char *listen_addr = l->rt->cfg->listen;
-	struct evutil_addrinfo hints, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char host[256];
-	const char *colon = strrchr(listen_addr, ':');
-	size_t hlen;
-	int rc, one = 1;
-
-	if (colon == NULL || colon == listen_addr) {
-		*err = xasprintf("listen = %s: expected host:port", listen_addr);
+	l->lev = listen_socket_open(l->rt->base, l->rt->cfg->listen, port, &l->port, err);
+	if (l->lev == NULL)
 		return -1;
-	}
-	hlen = (size_t)(colon - listen_addr);
-	if (listen_addr[0] == '[' && hlen >= 2 && listen_addr[hlen - 1] == ']')
-		util_strlcpy(host, listen_addr + 1, hlen - 1 < sizeof(host) ? hlen - 1 : sizeof(host));
-	else
-		util_strlcpy(host, listen_addr, hlen + 1 < sizeof(host) ? hlen + 1 : sizeof(host));
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = evutil_getaddrinfo(host, colon + 1, &hints, &ai);
-	if (rc != 0) {
-		*err = xasprintf("listen = %s: %s", listen_addr, evutil_gai_strerror(rc));
-		return -1;
-	}
-	l->lev = evconnlistener_new_bind(l->rt->base, NULL, NULL,
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	    LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
-	evutil_freeaddrinfo(ai);
-	if (l->lev == NULL) {
-		*err = xasprintf("cannot listen on %s: %s", listen_addr, strerror(errno));
-		return -1;
-	}
-	/*
-	 * A response leaves as two TLS records; with Nagle on, the second waits
-	 * for the client's delayed ACK (40 ms). Linux copies TCP_NODELAY from the
-	 * listening socket to every accepted one, and evhttp accepts for us.
-	 */
-	if (setsockopt(evconnlistener_get_fd(l->lev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-		log_warn("TCP_NODELAY on the listening socket: %s", strerror(errno));
-	if (getsockname(evconnlistener_get_fd(l->lev), (struct sockaddr *)&ss, &sslen) == 0)
-		l->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-		    ((struct sockaddr_in6 *)&ss)->sin6_port);
 	if (evhttp_bind_listener(l->http, l->lev) == NULL) {
-		*err = xasprintf("cannot serve HTTP on %s", listen_addr);
+		*err = xasprintf("cannot serve HTTP on %s", l->rt->cfg->listen);
 		return -1;
 	}
 	l->accepting = 1;
@@ -658,7 +649,7 @@ apply_limits(struct listener *l)
 
 struct listener *
 listener_new(struct runtime *rt, const struct listener_route *routes, size_t n_routes,
-    char **err)
+    struct conn_limit *limits, struct ssl_ctx_st *ctx, int port, char **err)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 	struct timeval tv = { 0, SWEEP_MS * 1000 };
@@ -666,13 +657,10 @@ listener_new(struct runtime *rt, const struct listener_route *routes, size_t n_r
 	l->rt = rt;
 	l->routes = routes;
 	l->n_routes = n_routes;
+	l->limits = limits;
+	l->ssl_ctx = ctx;
 	if (crypto_random(&l->id_base, sizeof(l->id_base)) == -1)
 		l->id_base = (uint64_t)util_now_ms();
-	if (rt->cfg->tls_cert != NULL) {
-		l->ssl_ctx = make_ssl_ctx(rt->cfg, err);
-		if (l->ssl_ctx == NULL)
-			goto fail;
-	}
 	l->http = evhttp_new(rt->base);
 	if (l->http == NULL)
 		fatal("out of memory creating the HTTP server");
@@ -686,14 +674,14 @@ listener_new(struct runtime *rt, const struct listener_route *routes, size_t n_r
 	evhttp_set_bevcb(l->http, bevcb, l);
 	evhttp_set_gencb(l->http, gen_cb, l);
 	apply_limits(l);
-	if (bind_listener(l, err) == -1)
+	if (bind_listener(l, port, err) == -1)
 		goto fail;
 	l->sweep_ev = event_new(rt->base, -1, EV_PERSIST, sweep_cb, l);
 	l->admit_ev = event_new(rt->base, -1, 0, admit_cb, l);
 	if (l->sweep_ev == NULL || l->admit_ev == NULL)
 		fatal("out of memory creating the listener's events");
 	event_add(l->sweep_ev, &tv);
-	log_info("listening on %s (%s), port %d", rt->cfg->listen,
+	log_debug("listening on %s (%s), port %d", rt->cfg->listen,
 	    l->ssl_ctx ? "HTTPS" : "plain HTTP behind a proxy", l->port);
 	return l;
 fail:
@@ -723,22 +711,14 @@ listener_free(struct listener *l)
 	free(l);
 }
 
-int
-listener_reload(struct listener *l, char **err)
+void
+listener_reload(struct listener *l, struct ssl_ctx_st *ctx)
 {
-	SSL_CTX *ctx = NULL;
-
-	if (l->rt->cfg->tls_cert != NULL) {
-		ctx = make_ssl_ctx(l->rt->cfg, err);
-		if (ctx == NULL)
-			return -1;
-	}
 	/* Sessions already open keep a reference to the old context. */
 	SSL_CTX_free(l->ssl_ctx);
 	l->ssl_ctx = ctx;
 	apply_limits(l);
 	update_accepting(l);
-	return 0;
 }
 
 void
@@ -751,13 +731,19 @@ listener_stop_accepting(struct listener *l)
 size_t
 listener_active_requests(const struct listener *l)
 {
-	return l->active;
+	return atomic_load_explicit(&l->active, memory_order_relaxed);
 }
 
 size_t
 listener_connections(const struct listener *l)
 {
-	return l->n_conns;
+	return atomic_load_explicit(&l->n_conns, memory_order_relaxed);
+}
+
+unsigned long long
+listener_requests(const struct listener *l)
+{
+	return atomic_load_explicit(&l->requests, memory_order_relaxed);
 }
 
 int
@@ -834,17 +820,26 @@ send_reply(struct http_req *hr, int status, const char *content_type, const char
 	struct evhttp_connection *evcon;
 	char len[24];
 
+	if (hr->relay != NULL) {
+		handoff_reply(hr, status, content_type, a, alen, b, blen);
+		return;
+	}
 	if (content_type != NULL)
 		evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(out, "Content-Security-Policy", csp);
 	evhttp_add_header(out, "Referrer-Policy", "no-referrer");
 	evhttp_add_header(out, "X-Request-Id", hr->id);
+	/* HEAD: the GET's length and headers, no body (a handed-off answer's body is in buf already). */
 	if (evhttp_request_get_command(hr->req) == EVHTTP_REQ_HEAD) {
-		snprintf(len, sizeof(len), "%zu", alen + blen);
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(buf) + alen + blen);
 		evhttp_add_header(out, "Content-Length", len);
+		evbuffer_drain(buf, evbuffer_get_length(buf));
 		alen = blen = 0;
 	}
+	/* Stopping: a keep-alive client is told to take its next request elsewhere. */
+	if (l != NULL && l->stopped)
+		evhttp_add_header(out, "Connection", "close");
 	if ((alen > 0 && evbuffer_add(buf, a, alen) == -1) ||
 	    (blen > 0 && evbuffer_add(buf, b, blen) == -1))
 		fatal("out of memory answering a request");
@@ -855,7 +850,7 @@ send_reply(struct http_req *hr, int status, const char *content_type, const char
 	metrics_inc_request(hr->route, status);
 	access_log(hr, status, secs);
 	if (l != NULL)
-		l->active--;
+		atomic_fetch_sub_explicit(&l->active, 1, memory_order_relaxed);
 	free(hr);
 }
 

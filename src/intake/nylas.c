@@ -92,20 +92,32 @@ journal_event(struct http_req *hr, const struct nylas_event *ev, const char *bod
 	journal_submit(hr->rt->journal, &se, ack_cb, p);
 }
 
+/* A delivery's signature and bytes, for the check against the managed secrets. */
+struct signed_body {
+	const char *header;
+	const void *raw;
+	size_t len;
+};
+
+static int
+managed_match_cb(struct secret *const *secrets, size_t n, void *arg)
+{
+	const struct signed_body *sb = arg;
+
+	return nylas_signature_matches(sb->header, sb->raw, sb->len, secrets, n);
+}
+
 /* Signed with a line of the app's secret file or a managed secret in force. */
 static int
 signed_by_app(struct http_req *hr, const struct config_app *app, const void *raw, size_t len)
 {
-	const char *header = http_header(hr, "X-Nylas-Signature");
-	int file_ok = nylas_signature_matches(header, raw, len, app->webhook_secrets,
-	    app->n_webhook_secrets);
-	struct secret *managed[2];
-	size_t n_managed = nylas_secrets_in_force(hr->rt->nylas_secrets, app->name, util_now_ms(),
-	    managed);
-	int managed_ok = n_managed > 0 &&
-	    nylas_signature_matches(header, raw, len, managed, n_managed);
+	struct signed_body sb = { http_header(hr, "X-Nylas-Signature"), raw, len };
 
-	return file_ok || managed_ok;
+	if (nylas_signature_matches(sb.header, raw, len, app->webhook_secrets,
+	    app->n_webhook_secrets))
+		return 1;
+	return nylas_secrets_check(hr->rt->nylas_secrets, app->name, util_now_ms(),
+	    managed_match_cb, &sb);
 }
 
 /*
@@ -185,7 +197,7 @@ nylas_webhook_handle(struct http_req *hr, const char *rest)
 		return;
 	}
 	util_strlcpy(hr->app, app->name, sizeof(hr->app));
-	switch (evhttp_request_get_command(hr->req)) {
+	switch (hr->method) {
 	case EVHTTP_REQ_GET:
 		handle_challenge(hr);
 		break;

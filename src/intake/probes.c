@@ -1,5 +1,6 @@
 #include "intake/probes.h"
 #include "intake/listener.h"
+#include "intake/loops.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -42,10 +43,11 @@ probes_metrics(struct http_req *hr, const char *rest)
 	(void)rest;
 	if (buf == NULL)
 		fatal("out of memory rendering metrics");
-	metrics_gauge_set("rekey_http_connections", "Open client connections.", "",
-	    (double)listener_connections(hr->rt->listener));
+	/* On the main loop (its route says so): the loops are read from here. */
+	if (hr->rt->loops != NULL)
+		loops_publish_metrics(hr->rt->loops);
 	metrics_gauge_set("rekey_journal_pending", "Events waiting for their batch to commit.", "",
-	    (double)journal_pending(hr->rt->journal));
+	    (double)journal_pending_all(hr->rt->journal));
 	metrics_render(buf);
 	len = evbuffer_get_length(buf);
 	text = xmalloc(len + 1);

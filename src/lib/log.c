@@ -1,19 +1,21 @@
 #include "lib/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static enum log_level min_level = LOG_LEVEL_INFO;
+/* Set by the main loop (start, reload), read by every thread. */
+static _Atomic int min_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void
 log_set_level(enum log_level level)
 {
-	min_level = level;
+	min_level = (int)level;
 }
 
 int
@@ -126,7 +128,7 @@ log_with(enum log_level level, const struct log_ids *ids, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level < min_level)
+	if ((int)level < min_level)
 		return;
 	va_start(ap, fmt);
 	log_vemit(level, ids, fmt, ap);

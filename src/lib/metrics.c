@@ -136,16 +136,29 @@ metrics_counter_add(const char *name, const char *help, const char *labels, doub
 	pthread_mutex_unlock(&lock);
 }
 
-void
-metrics_gauge_set(const char *name, const char *help, const char *labels, double v)
+static void
+set_value(const char *name, const char *help, const char *labels, enum series_kind kind,
+    double v)
 {
 	struct series *s;
 
 	pthread_mutex_lock(&lock);
-	s = lookup(name, help, labels, KIND_GAUGE);
+	s = lookup(name, help, labels, kind);
 	if (s != NULL)
 		s->value = v;
 	pthread_mutex_unlock(&lock);
+}
+
+void
+metrics_counter_set(const char *name, const char *help, const char *labels, double v)
+{
+	set_value(name, help, labels, KIND_COUNTER, v);
+}
+
+void
+metrics_gauge_set(const char *name, const char *help, const char *labels, double v)
+{
+	set_value(name, help, labels, KIND_GAUGE, v);
 }
 
 /* Unlinks s from its hash chain and from the insertion list. */

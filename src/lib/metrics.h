@@ -12,6 +12,8 @@ struct evbuffer;
 
 /* labels is the inside of {...}, e.g. "route=\"nylas\",status=\"200\"", or "". */
 void metrics_counter_add(const char *name, const char *help, const char *labels, double v);
+/* A counter kept elsewhere (an intake loop's own tally): its value as it is now. */
+void metrics_counter_set(const char *name, const char *help, const char *labels, double v);
 void metrics_gauge_set(const char *name, const char *help, const char *labels, double v);
 /* Drops a gauge series (what it measured is gone); unknown series are a no-op. */
 void metrics_gauge_remove(const char *name, const char *labels);

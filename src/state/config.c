@@ -66,6 +66,8 @@ const struct config_key config_keys[] = {
 	/* Trusted proxies are exempt: behind one, every connection comes from it. */
 	{ SEC_SERVER, "max_connections_per_ip", KT_INT, "64", S(max_connections_per_ip), .min = 1,
 	  .max = 1000000 },
+	/* 0: one per CPU (sysconf) when the daemon starts.  A change takes a restart. */
+	{ SEC_SERVER, "intake_loops", KT_INT, "0", S(intake_loops), .min = 0, .max = 64 },
 	{ SEC_SERVER, "request_timeout", KT_DURATION, "30s", S(request_timeout), .min = 1, .max = HOUR },
 	{ SEC_SERVER, "log_level", KT_WORD, "info", S(log_level), .words = log_levels },
 

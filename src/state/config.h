@@ -102,6 +102,7 @@ struct config {
 	int64_t max_connections;
 	int64_t max_connections_per_ip;	/* trusted proxies are exempt */
 	int64_t request_timeout;	/* seconds a connection may take to send a request */
+	int64_t intake_loops;		/* event loops taking requests; 0: one per CPU */
 	char *log_level;
 
 	/* [store] */

@@ -1,15 +1,14 @@
 #include "state/journal.h"
 #include "lib/log.h"
+#include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -83,6 +82,7 @@
 
 /* One submitted event, deep-copied (the submitter's strings are short-lived). */
 struct entry {
+	struct journal *owner;		/* the handle it was submitted through */
 	struct store_event ev;
 	char *strings;			/* every string of ev, in one allocation */
 	journal_op_fn op;		/* non-NULL: run this instead of storing ev */
@@ -101,47 +101,66 @@ struct batch {
 	size_t left_out;		/* set by the writer: ops that failed and were left out */
 	int ok;				/* set by the writer: committed */
 	int64_t commit_us;		/* set by the writer */
-	struct batch *next;		/* in the done list */
 };
 
 /*
- * Ownership: `open` and the `done` list are shared under mu: the loop appends
- * to `open`, the writer swaps it for an empty batch when it starts a commit
- * and appends the committed batch to `done`, which the loop takes back.  A
- * batch between those two points belongs to the writer alone, as does its
- * store connection.  `pending` is the loop's own count.
+ * Ownership: `open` and each handle's done list are shared under mu: the
+ * loops append to `open`, the writer swaps it for an empty batch when it
+ * starts a commit, and once committed hands each entry's answer to the
+ * handle it came through, whose loop takes them back.  A batch between those
+ * two points belongs to the writer alone, as does its store connection.
  *
  * The writer takes the next batch itself the moment a commit ends: waiting
- * for the loop to hand it over would leave the disk idle for as long as the
+ * for a loop to hand it over would leave the disk idle for as long as the
  * loop takes to come round (a whole pass over the ready connections).  Only
- * when the writer found nothing to take does it wait for `go`, which the loop
+ * when the writer found nothing to take does it wait for `go`, which a loop
  * sets from a low-priority event once it has read what was waiting.
  */
-struct journal {
+struct journal_core {
 	struct store *store;
 	struct store *ckpt_store;	/* the checkpointer's own connection */
 	pthread_t ckpt_thread;
 	size_t since_checkpoint;	/* events committed since the last checkpoint (under mu) */
-	struct event *handoff_ev, *done_ev;
-	struct event *ops_ev;		/* the op-only hand-off (OPS_DELAY_MS) */
-	int wake[2];			/* writer -> loop: a batch is done */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct batch *open;		/* under mu */
-	struct batch *done, **done_tail;	/* under mu, oldest first */
 	int go;				/* under mu: the writer may take `open` */
 	int rewind_due;			/* under mu: the writer should finish a checkpoint */
 	int64_t retention_s;		/* under mu: event_retention; 0: keep every event */
 	int64_t swept_us;		/* checkpointer only: the last retention sweep; 0: none yet */
 	int quit;			/* under mu */
 	int relaxed;			/* writer only: its connection skips the fsync */
-	size_t pending;			/* loop only: submitted, not yet answered */
-	int held;			/* loop only: inside journal_hold */
+	size_t handles;			/* under mu: attached handles, the root's included */
+	atomic_size_t pending;		/* submitted through any handle, not yet answered */
+};
+
+/* An answer the writer left for a handle's loop. */
+struct done_item {
+	journal_done_cb cb;
+	void *arg;
+	enum store_result result;
+};
+
+/*
+ * A handle: one loop's way to the writer.  Its callbacks run on that loop,
+ * so each intake loop answers its own requests.
+ */
+struct journal {
+	struct journal_core *core;
+	int root;			/* made by journal_new: frees the core */
+	struct mailbox *inbox;		/* writer -> this loop: answers are waiting */
+	struct event *handoff_ev;
+	struct event *ops_ev;		/* the op-only hand-off (OPS_DELAY_MS) */
+	struct done_item *done;		/* under mu */
+	size_t n_done, cap_done;	/* under mu */
+	int signalled;			/* under mu: a post to inbox is on its way */
+	size_t pending;			/* this loop only: submitted, not yet answered */
+	int held;			/* this loop only: inside journal_hold */
 };
 
 static void handoff_cb(evutil_socket_t fd, short what, void *arg);
-static void done_cb(evutil_socket_t fd, short what, void *arg);
+static void inbox_cb(void *arg);
 
 static struct batch *
 batch_new(void)
@@ -281,10 +300,11 @@ write_entries(struct store *st, struct batch *b)
 }
 
 /* Runs in the writer thread: one transaction for the whole batch. */
+/* Runs in the writer thread: one transaction for the whole batch. */
 static void
-write_batch(struct journal *j, struct batch *b)
+write_batch(struct journal_core *c, struct batch *b)
 {
-	struct store *st = j->store;
+	struct store *st = c->store;
 	int64_t start = util_mono_us();
 	size_t events = b->events, left_out;
 	int ok;
@@ -294,12 +314,12 @@ write_batch(struct journal *j, struct batch *b)
 	 * Events are never committed relaxed: when full durability cannot be
 	 * set back, their batch fails (503) rather than skip the fsync.
 	 */
-	if (events == 0 && !j->relaxed && store_set_durability(st, 0) == 0)
-		j->relaxed = 1;
-	else if (events > 0 && j->relaxed && store_set_durability(st, 1) == 0)
-		j->relaxed = 0;
+	if (events == 0 && !c->relaxed && store_set_durability(st, 0) == 0)
+		c->relaxed = 1;
+	else if (events > 0 && c->relaxed && store_set_durability(st, 1) == 0)
+		c->relaxed = 0;
 	store_lock_wait(st, lock_wait_left(b, start));
-	ok = !(events > 0 && j->relaxed) && store_begin(st) == 0;
+	ok = !(events > 0 && c->relaxed) && store_begin(st) == 0;
 	/*
 	 * A failed op is left out and the batch written again, so that a webhook
 	 * is not answered 503 because an incident's or a rotation's row could not
@@ -333,19 +353,47 @@ ops_in(const struct batch *b)
 	return n;
 }
 
-/* Under mu: appends a committed batch to the done list and wakes the loop. */
+/* Under mu: one answer for the loop of the handle an entry came through. */
 static void
-post_done(struct journal *j, struct batch *b)
+hand_back(struct journal *h, const struct entry *e, int ok)
 {
-	char one = 1;
+	if (h->n_done == h->cap_done) {
+		h->cap_done = h->cap_done ? 2 * h->cap_done : 64;
+		h->done = xrealloc(h->done, h->cap_done * sizeof(*h->done));
+	}
+	h->done[h->n_done].cb = e->cb;
+	h->done[h->n_done].arg = e->arg;
+	h->done[h->n_done++].result = ok ? e->result : STORE_ERROR;
+	if (!h->signalled) {
+		h->signalled = 1;
+		mailbox_post(h->inbox, inbox_cb, h);
+	}
+}
 
-	*j->done_tail = b;
-	j->done_tail = &b->next;
-	j->since_checkpoint += b->n;
-	pthread_cond_broadcast(&j->cond);
-	/* The pipe is non-blocking and the loop drains it: a full pipe already means "wake up". */
-	while (write(j->wake[1], &one, 1) == -1 && errno == EINTR)
-		;
+/* Under mu: hands a written batch's answers to their loops and wakes them. */
+static void
+post_done(struct journal_core *c, const struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		hand_back(b->entries[i].owner, &b->entries[i], b->ok);
+	c->since_checkpoint += b->n;
+	pthread_cond_broadcast(&c->cond);
+}
+
+/* In the writer, without mu: what a written batch tells the log and the metrics. */
+static void
+report_batch(const struct batch *b)
+{
+	if (!b->ok)
+		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
+		    " answering 503", b->n - ops_in(b), ops_in(b));
+	metrics_observe_commit((double)b->commit_us / 1e6, b->n, b->ok);
+	if (b->ok && b->left_out > 0)
+		metrics_counter_add("rekey_store_writes_undone_total", "Writes beside the events"
+		    " (incidents, rotation steps, Graph results) that failed and were left out: their"
+		    " batch was written again without them.", "", (double)b->left_out);
 }
 
 /*
@@ -356,42 +404,48 @@ post_done(struct journal *j, struct batch *b)
  * copy and one fsync of the database, once per REWIND_LOG_PAGES.
  */
 static void
-finish_checkpoint(struct journal *j)
+finish_checkpoint(struct journal_core *c)
 {
-	j->rewind_due = 0;
-	pthread_mutex_unlock(&j->mu);
-	store_checkpoint(j->store, 0, NULL, NULL);
-	pthread_mutex_lock(&j->mu);
+	c->rewind_due = 0;
+	pthread_mutex_unlock(&c->mu);
+	store_checkpoint(c->store, 0, NULL, NULL);
+	pthread_mutex_lock(&c->mu);
 }
 
 static void *
 writer_main(void *arg)
 {
-	struct journal *j = arg;
+	struct journal_core *c = arg;
 	struct batch *b, *spare = batch_new();
 
-	pthread_mutex_lock(&j->mu);
+	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		while (!j->quit && (!j->go || j->open->n == 0))
-			pthread_cond_wait(&j->cond, &j->mu);
-		if (j->open->n == 0)
+		while (!c->quit && (!c->go || c->open->n == 0))
+			pthread_cond_wait(&c->cond, &c->mu);
+		if (c->open->n == 0)
 			break;
-		b = j->open;
-		j->open = spare;
-		pthread_mutex_unlock(&j->mu);
-		write_batch(j, b);
+		b = c->open;
+		c->open = spare;
+		pthread_mutex_unlock(&c->mu);
+		write_batch(c, b);
 		spare = batch_new();
-		pthread_mutex_lock(&j->mu);
-		post_done(j, b);
+		/* Counted before anyone hears: an answer's reader finds its commit in the metrics. */
+		report_batch(b);
+		pthread_mutex_lock(&c->mu);
+		post_done(c, b);
 		/*
 		 * Events that arrived during that commit go next, at once; ops
-		 * alone wait for the loop's timer (see done_cb).
+		 * alone wait for a loop's timer (see inbox_cb).
 		 */
-		j->go = j->open->events > 0;
-		if (j->rewind_due)
-			finish_checkpoint(j);
+		c->go = c->open->events > 0;
+		if (c->rewind_due)
+			finish_checkpoint(c);
+		pthread_mutex_unlock(&c->mu);
+		/* The answers are on their way: the copies go in the writer's own time. */
+		batch_free(b);
+		pthread_mutex_lock(&c->mu);
 	}
-	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_unlock(&c->mu);
 	batch_free(spare);
 	return NULL;
 }
@@ -402,13 +456,13 @@ writer_main(void *arg)
  * before.  1 when the writer should now finish the job (see finish_checkpoint).
  */
 static int
-checkpoint_passes(struct journal *j)
+checkpoint_passes(struct journal_core *c)
 {
 	int64_t log, left;
 	int pass;
 
 	for (pass = 0; pass < REWIND_PASSES; pass++) {
-		if (store_checkpoint(j->ckpt_store, 1, &log, &left) == -1 || log < 0 || left < 0 ||
+		if (store_checkpoint(c->ckpt_store, 1, &log, &left) == -1 || log < 0 || left < 0 ||
 		    log < REWIND_LOG_PAGES)
 			return 0;
 		if (left <= REWIND_LEFT_MAX)
@@ -423,38 +477,38 @@ checkpoint_passes(struct journal *j)
  * daemon stops.  The number deleted, also when a batch failed.
  */
 static int64_t
-expire_events(struct journal *j, int64_t keep_s)
+expire_events(struct journal_core *c, int64_t keep_s)
 {
 	int64_t before_ms = util_now_ms() - keep_s * 1000, cursor = 0, n, total = 0;
 	struct timespec pause = { 0, RETENTION_PAUSE_MS * 1000000L };
 	int more = 1, quit = 0;
 
 	while (more && !quit) {
-		n = store_expire_events(j->ckpt_store, before_ms, RETENTION_BATCH, &cursor, &more);
+		n = store_expire_events(c->ckpt_store, before_ms, RETENTION_BATCH, &cursor, &more);
 		if (n < 0) {
 			log_warn("store: retention: deleting old events failed; trying again later");
 			break;
 		}
 		total += n;
 		nanosleep(&pause, NULL);
-		pthread_mutex_lock(&j->mu);
-		quit = j->quit;
-		pthread_mutex_unlock(&j->mu);
+		pthread_mutex_lock(&c->mu);
+		quit = c->quit;
+		pthread_mutex_unlock(&c->mu);
 	}
 	return total;
 }
 
 /* Without mu: the retention sweep, when it is due. */
 static void
-retention_sweep(struct journal *j, int64_t keep_s)
+retention_sweep(struct journal_core *c, int64_t keep_s)
 {
 	int64_t now = util_mono_us(), n;
 
-	if (keep_s <= 0 || (j->swept_us != 0 &&
-	    now - j->swept_us < (int64_t)RETENTION_INTERVAL_S * 1000000))
+	if (keep_s <= 0 || (c->swept_us != 0 &&
+	    now - c->swept_us < (int64_t)RETENTION_INTERVAL_S * 1000000))
 		return;
-	j->swept_us = now;
-	n = expire_events(j, keep_s);
+	c->swept_us = now;
+	n = expire_events(c, keep_s);
 	if (n > 0) {
 		log_info("store: retention: deleted %lld processed events older than %llds",
 		    (long long)n, (long long)keep_s);
@@ -470,99 +524,141 @@ retention_sweep(struct journal *j, int64_t keep_s)
 static void *
 checkpoint_main(void *arg)
 {
-	struct journal *j = arg;
+	struct journal_core *c = arg;
 	struct timespec until;
 	int64_t keep_s;
 	int due;
 
-	pthread_mutex_lock(&j->mu);
-	while (!j->quit) {
+	pthread_mutex_lock(&c->mu);
+	while (!c->quit) {
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += CHECKPOINT_INTERVAL_S;
-		while (!j->quit && j->since_checkpoint < CHECKPOINT_EVENTS &&
-		    pthread_cond_timedwait(&j->cond, &j->mu, &until) == 0)
+		while (!c->quit && c->since_checkpoint < CHECKPOINT_EVENTS &&
+		    pthread_cond_timedwait(&c->cond, &c->mu, &until) == 0)
 			;
-		if (j->quit)
+		if (c->quit)
 			break;
-		j->since_checkpoint = 0;
-		keep_s = j->retention_s;
-		pthread_mutex_unlock(&j->mu);
-		due = checkpoint_passes(j);
-		retention_sweep(j, keep_s);
-		pthread_mutex_lock(&j->mu);
-		j->rewind_due = due;
+		c->since_checkpoint = 0;
+		keep_s = c->retention_s;
+		pthread_mutex_unlock(&c->mu);
+		due = checkpoint_passes(c);
+		retention_sweep(c, keep_s);
+		pthread_mutex_lock(&c->mu);
+		c->rewind_due = due;
 	}
-	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_unlock(&c->mu);
 	return NULL;
+}
+
+/* A handle on base's loop; the core's count is the caller's to raise. */
+static struct journal *
+handle_new(struct journal_core *c, struct event_base *base, int root)
+{
+	struct journal *j = xcalloc(1, sizeof(*j));
+
+	j->core = c;
+	j->root = root;
+	j->inbox = mailbox_new(base, DONE_PRIORITY);
+	j->handoff_ev = event_new(base, -1, 0, handoff_cb, j);
+	j->ops_ev = evtimer_new(base, handoff_cb, j);
+	if (j->handoff_ev == NULL || j->ops_ev == NULL ||
+	    event_priority_set(j->handoff_ev, JOURNAL_PRIORITY) == -1)
+		fatal("journal: cannot create its events");
+	return j;
+}
+
+static void
+handle_free(struct journal *j)
+{
+	event_free(j->handoff_ev);
+	event_free(j->ops_ev);
+	mailbox_free(j->inbox);
+	free(j->done);
+	free(j);
 }
 
 struct journal *
 journal_new(struct event_base *base, const char *store_url, char **err)
 {
-	struct journal *j = xcalloc(1, sizeof(*j));
+	struct journal_core *c = xcalloc(1, sizeof(*c));
 
-	j->store = store_open(store_url, err);
-	if (j->store == NULL) {
-		free(j);
+	c->store = store_open(store_url, err);
+	if (c->store == NULL) {
+		free(c);
 		return NULL;
 	}
-	j->ckpt_store = store_open(store_url, err);
-	if (j->ckpt_store == NULL) {
-		store_close(j->store);
-		free(j);
+	c->ckpt_store = store_open(store_url, err);
+	if (c->ckpt_store == NULL) {
+		store_close(c->store);
+		free(c);
 		return NULL;
 	}
-	if (pipe2(j->wake, O_NONBLOCK | O_CLOEXEC) == -1)
-		fatal("journal: pipe: %s", strerror(errno));
-	j->handoff_ev = event_new(base, -1, 0, handoff_cb, j);
-	j->ops_ev = evtimer_new(base, handoff_cb, j);
-	j->done_ev = event_new(base, j->wake[0], EV_READ | EV_PERSIST, done_cb, j);
-	if (j->handoff_ev == NULL || j->done_ev == NULL || j->ops_ev == NULL ||
-	    event_priority_set(j->handoff_ev, JOURNAL_PRIORITY) == -1 ||
-	    event_priority_set(j->done_ev, DONE_PRIORITY) == -1 ||
-	    event_add(j->done_ev, NULL) == -1)
-		fatal("journal: cannot create its events");
-	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cond, NULL);
-	j->open = batch_new();
-	j->done_tail = &j->done;
-	if (pthread_create(&j->thread, NULL, writer_main, j) != 0 ||
-	    pthread_create(&j->ckpt_thread, NULL, checkpoint_main, j) != 0)
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->open = batch_new();
+	c->handles = 1;
+	atomic_init(&c->pending, 0);
+	if (pthread_create(&c->thread, NULL, writer_main, c) != 0 ||
+	    pthread_create(&c->ckpt_thread, NULL, checkpoint_main, c) != 0)
 		fatal("journal: cannot start the writer threads");
-	return j;
+	return handle_new(c, base, 1);
+}
+
+struct journal *
+journal_attach(struct journal *root, struct event_base *base)
+{
+	struct journal_core *c = root->core;
+
+	pthread_mutex_lock(&c->mu);
+	c->handles++;
+	pthread_mutex_unlock(&c->mu);
+	return handle_new(c, base, 0);
+}
+
+static void
+core_free(struct journal_core *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->handles != 0)
+		fatal("journal: freed with %zu handles still attached", c->handles);
+	c->quit = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	pthread_join(c->ckpt_thread, NULL);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cond);
+	batch_free(c->open);
+	store_close(c->store);
+	store_close(c->ckpt_store);
+	free(c);
 }
 
 void
 journal_free(struct journal *j)
 {
+	struct journal_core *c;
+	int root;
+
 	if (j == NULL)
 		return;
 	journal_flush(j);
-	pthread_mutex_lock(&j->mu);
-	j->quit = 1;
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->mu);
-	pthread_join(j->thread, NULL);
-	pthread_join(j->ckpt_thread, NULL);
-	event_free(j->handoff_ev);
-	event_free(j->ops_ev);
-	event_free(j->done_ev);
-	close(j->wake[0]);
-	close(j->wake[1]);
-	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->cond);
-	batch_free(j->open);
-	store_close(j->store);
-	store_close(j->ckpt_store);
-	free(j);
+	c = j->core;
+	root = j->root;
+	pthread_mutex_lock(&c->mu);
+	c->handles--;
+	pthread_mutex_unlock(&c->mu);
+	handle_free(j);
+	if (root)
+		core_free(c);
 }
 
 void
 journal_set_retention(struct journal *j, int64_t keep_s)
 {
-	pthread_mutex_lock(&j->mu);
-	j->retention_s = keep_s;
-	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_lock(&j->core->mu);
+	j->core->retention_s = keep_s;
+	pthread_mutex_unlock(&j->core->mu);
 }
 
 size_t
@@ -571,17 +667,23 @@ journal_pending(const struct journal *j)
 	return j->pending;
 }
 
-/* Under mu: lets the writer take the open batch, when there is one. */
-static void
-let_writer_go(struct journal *j)
+size_t
+journal_pending_all(const struct journal *j)
 {
-	if (j->go || j->open->n == 0)
-		return;
-	j->go = 1;
-	pthread_cond_broadcast(&j->cond);
+	return atomic_load_explicit(&j->core->pending, memory_order_relaxed);
 }
 
-static void enqueue(struct journal *j, const struct entry *e);
+/* Under mu: lets the writer take the open batch, when there is one. */
+static void
+let_writer_go(struct journal_core *c)
+{
+	if (c->go || c->open->n == 0)
+		return;
+	c->go = 1;
+	pthread_cond_broadcast(&c->cond);
+}
+
+static void enqueue(struct journal *j, struct entry *e);
 
 void
 journal_hold(struct journal *j)
@@ -592,11 +694,13 @@ journal_hold(struct journal *j)
 void
 journal_release(struct journal *j)
 {
+	struct journal_core *c = j->core;
+
 	j->held = 0;
-	pthread_mutex_lock(&j->mu);
-	if (!j->go && j->open->events >= HANDOFF_AT)
-		let_writer_go(j);
-	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_lock(&c->mu);
+	if (!c->go && c->open->events >= HANDOFF_AT)
+		let_writer_go(c);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* Loop side: ops alone are handed off after OPS_DELAY_MS, unless events take them first. */
@@ -649,29 +753,31 @@ journal_submit_durable_op(struct journal *j, journal_op_fn op, journal_done_cb c
 }
 
 static void
-enqueue(struct journal *j, const struct entry *e)
+enqueue(struct journal *j, struct entry *e)
 {
+	struct journal_core *c = j->core;
 	struct batch *b;
-	int64_t now = util_mono_us();
 	int idle, ops_only;
 
-	pthread_mutex_lock(&j->mu);
-	b = j->open;
+	e->owner = j;
+	e->submitted_us = util_mono_us();
+	j->pending++;
+	atomic_fetch_add_explicit(&c->pending, 1, memory_order_relaxed);
+	pthread_mutex_lock(&c->mu);
+	b = c->open;
 	if (b->n == b->cap) {
 		b->cap *= 2;
 		b->entries = xrealloc(b->entries, b->cap * sizeof(*b->entries));
 	}
-	b->entries[b->n] = *e;
-	b->entries[b->n++].submitted_us = now;
+	b->entries[b->n++] = *e;
 	b->events += e->op == NULL || e->durable;
-	idle = !j->go;
+	idle = !c->go;
 	if (idle && !j->held && b->events >= HANDOFF_AT) {
-		let_writer_go(j);
+		let_writer_go(c);
 		idle = 0;
 	}
 	ops_only = b->events == 0;
-	pthread_mutex_unlock(&j->mu);
-	j->pending++;
+	pthread_mutex_unlock(&c->mu);
 	if (!idle)
 		return;
 	/* Else hand off once the loop has read what is waiting, so a burst shares one commit. */
@@ -681,61 +787,56 @@ enqueue(struct journal *j, const struct entry *e)
 		arm_ops_timer(j);
 }
 
-/* Answers every submitter of a written batch; the callbacks may submit again. */
+/*
+ * Takes this handle's answers (loop side), waiting for some when asked to;
+ * their number, *items the array (caller frees).  *ops_waiting: ops alone
+ * wait for a timer.
+ */
+static size_t
+take_done(struct journal *j, int wait, struct done_item **items, int *ops_waiting)
+{
+	struct journal_core *c = j->core;
+	size_t n;
+
+	pthread_mutex_lock(&c->mu);
+	if (wait)
+		let_writer_go(c);
+	while (wait && j->n_done == 0)
+		pthread_cond_wait(&c->cond, &c->mu);
+	*items = j->done;
+	n = j->n_done;
+	j->done = NULL;
+	j->n_done = j->cap_done = 0;
+	j->signalled = 0;
+	*ops_waiting = !c->go && c->open->n > 0;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+/* Answers the submitters, oldest first; the callbacks may submit again. */
 static void
-answer(struct journal *j, struct batch *b)
+answer(struct journal *j, struct done_item *items, size_t n)
 {
 	size_t i;
 
-	j->pending -= b->n;
-	if (!b->ok)
-		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
-		    " answering 503", b->n - ops_in(b), ops_in(b));
-	metrics_observe_commit((double)b->commit_us / 1e6, b->n, b->ok);
-	if (b->ok && b->left_out > 0)
-		metrics_counter_add("rekey_store_writes_undone_total", "Writes beside the events"
-		    " (incidents, rotation steps, Graph results) that failed and were left out: their"
-		    " batch was written again without them.", "", (double)b->left_out);
-	for (i = 0; i < b->n; i++)
-		b->entries[i].cb(b->ok ? b->entries[i].result : STORE_ERROR, b->entries[i].arg);
-	batch_free(b);
-}
-
-/* Takes the done list (loop side), waiting for one when asked to. */
-static struct batch *
-take_done(struct journal *j, int wait)
-{
-	struct batch *b;
-
-	pthread_mutex_lock(&j->mu);
-	if (wait)
-		let_writer_go(j);
-	while (wait && j->done == NULL)
-		pthread_cond_wait(&j->cond, &j->mu);
-	b = j->done;
-	j->done = NULL;
-	j->done_tail = &j->done;
-	pthread_mutex_unlock(&j->mu);
-	return b;
-}
-
-/* Answers a done list, oldest batch first. */
-static void
-answer_all(struct journal *j, struct batch *b)
-{
-	struct batch *next;
-
-	for (; b != NULL; b = next) {
-		next = b->next;
-		answer(j, b);
-	}
+	j->pending -= n;
+	atomic_fetch_sub_explicit(&j->core->pending, n, memory_order_relaxed);
+	for (i = 0; i < n; i++)
+		items[i].cb(items[i].result, items[i].arg);
+	free(items);
 }
 
 void
 journal_flush(struct journal *j)
 {
-	while (j->pending > 0)
-		answer_all(j, take_done(j, 1));
+	struct done_item *items;
+	size_t n;
+	int ops_waiting;
+
+	while (j->pending > 0) {
+		n = take_done(j, 1, &items, &ops_waiting);
+		answer(j, items, n);
+	}
 }
 
 static void
@@ -746,26 +847,21 @@ handoff_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	evtimer_del(j->ops_ev);
-	pthread_mutex_lock(&j->mu);
-	let_writer_go(j);
-	pthread_mutex_unlock(&j->mu);
+	pthread_mutex_lock(&j->core->mu);
+	let_writer_go(j->core);
+	pthread_mutex_unlock(&j->core->mu);
 }
 
 static void
-done_cb(evutil_socket_t fd, short what, void *arg)
+inbox_cb(void *arg)
 {
 	struct journal *j = arg;
-	char buf[64];
+	struct done_item *items;
 	int ops_waiting;
+	size_t n = take_done(j, 0, &items, &ops_waiting);
 
-	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	answer_all(j, take_done(j, 0));
+	answer(j, items, n);
 	/* Ops left waiting by the writer (they came alone) get their timer. */
-	pthread_mutex_lock(&j->mu);
-	ops_waiting = !j->go && j->open->n > 0;
-	pthread_mutex_unlock(&j->mu);
 	if (ops_waiting)
 		arm_ops_timer(j);
 }

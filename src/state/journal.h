@@ -5,6 +5,11 @@
  * takes as soon as it is done.  The submitters are told only after their
  * batch committed, so no 200 is sent before its event is durable, a burst
  * costs one fsync per batch, and the event loop never waits for the disk.
+ *
+ * A struct journal is a handle of one event loop: what is submitted through
+ * it is answered on that loop.  journal_new makes the writer and the main
+ * loop's handle; each intake loop attaches a handle of its own.  Every
+ * function but journal_pending_all belongs to the handle's loop thread.
  */
 #ifndef REKEY_STATE_JOURNAL_H
 #define REKEY_STATE_JOURNAL_H
@@ -23,7 +28,16 @@ typedef void (*journal_done_cb)(enum store_result result, void *arg);
  * NULL and *err (caller frees) when the store cannot be opened.
  */
 struct journal *journal_new(struct event_base *base, const char *store_url, char **err);
-/* Commits what is pending (calling the callbacks), then frees. */
+/*
+ * Another loop's handle on the same writer (base: 3 priorities, as above).
+ * Freed with journal_free, before the handle journal_new made.
+ */
+struct journal *journal_attach(struct journal *root, struct event_base *base);
+/*
+ * Commits what is pending through this handle (calling the callbacks), then
+ * frees it; the handle journal_new made also stops the writer, and must be
+ * the last.
+ */
 void journal_free(struct journal *j);
 /*
  * Processed events received more than keep_s seconds ago are deleted by the
@@ -76,7 +90,9 @@ void journal_release(struct journal *j);
 
 /* Commits everything submitted, waiting for the writer (for shutdown and tests). */
 void journal_flush(struct journal *j);
-/* Number of events submitted but not yet answered. */
+/* Number of events submitted through this handle but not yet answered. */
 size_t journal_pending(const struct journal *j);
+/* The same for every handle of j's writer; callable from any thread. */
+size_t journal_pending_all(const struct journal *j);
 
 #endif

@@ -6,6 +6,7 @@
 #include "state/config.h"
 #include "state/store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,7 @@ struct app_keys {
 };
 
 struct nylas_secrets {
+	pthread_rwlock_t lock;		/* over apps: the intake loops read, the main loop writes */
 	struct app_keys *apps;
 	size_t n;
 };
@@ -42,7 +44,10 @@ struct nylas_secrets {
 struct nylas_secrets *
 nylas_secrets_new(void)
 {
-	return xcalloc(1, sizeof(struct nylas_secrets));
+	struct nylas_secrets *ks = xcalloc(1, sizeof(struct nylas_secrets));
+
+	pthread_rwlock_init(&ks->lock, NULL);
+	return ks;
 }
 
 static void
@@ -64,6 +69,7 @@ nylas_secrets_free(struct nylas_secrets *ks)
 	for (i = 0; i < ks->n; i++)
 		app_keys_clear(&ks->apps[i]);
 	free(ks->apps);
+	pthread_rwlock_destroy(&ks->lock);
 	free(ks);
 }
 
@@ -203,75 +209,107 @@ int
 nylas_secrets_load(struct nylas_secrets *ks, struct store *st, const struct config *cfg)
 {
 	int64_t now = util_now_ms(), until;
+	struct secret *current, *previous;
 	struct app_keys *a;
+	int64_t created;
 	size_t i;
 
 	for (i = 0; i < cfg->n_apps; i++) {
+		/* Read and unsealed outside the lock: the intake does not wait for the store. */
+		current = load_sealed(st, cfg, cfg->apps[i]->name, KEY_SECRET, "created_ms", &created);
+		previous = load_sealed(st, cfg, cfg->apps[i]->name, KEY_PREVIOUS, "until_ms", &until);
+		/* Past its grace: never accepted again, so not kept in memory either. */
+		if (previous != NULL && until <= now) {
+			secret_free(previous);
+			previous = NULL;
+		}
+		pthread_rwlock_wrlock(&ks->lock);
 		a = get_app(ks, cfg->apps[i]->name);
 		secret_free(a->current);
 		secret_free(a->previous);
-		a->current = load_sealed(st, cfg, a->app, KEY_SECRET, "created_ms", &a->created_ms);
-		a->previous = load_sealed(st, cfg, a->app, KEY_PREVIOUS, "until_ms", &until);
+		a->current = current;
+		a->created_ms = created;
+		a->previous = previous;
 		a->previous_until_ms = until;
-		/* Past its grace: never accepted again, so not kept in memory either. */
-		if (a->previous != NULL && until <= now) {
-			secret_free(a->previous);
-			a->previous = NULL;
-		}
+		pthread_rwlock_unlock(&ks->lock);
 	}
 	return 0;
 }
 
-size_t
-nylas_secrets_in_force(const struct nylas_secrets *ks, const char *app, int64_t now_ms,
-    struct secret *out[2])
+int
+nylas_secrets_check(struct nylas_secrets *ks, const char *app, int64_t now_ms,
+    nylas_secrets_check_fn check, void *arg)
 {
-	const struct app_keys *a = find_app(ks, app);
+	const struct app_keys *a;
+	struct secret *in_force[2];
 	size_t n = 0;
+	int rc = 0;
 
-	if (a == NULL)
+	if (ks == NULL)
 		return 0;
-	if (a->current != NULL)
-		out[n++] = a->current;
-	if (a->previous != NULL && now_ms < a->previous_until_ms)
-		out[n++] = a->previous;
-	return n;
+	pthread_rwlock_rdlock(&ks->lock);
+	a = find_app(ks, app);
+	if (a != NULL && a->current != NULL)
+		in_force[n++] = a->current;
+	if (a != NULL && a->previous != NULL && now_ms < a->previous_until_ms)
+		in_force[n++] = a->previous;
+	if (n > 0)
+		rc = check(in_force, n, arg);
+	pthread_rwlock_unlock(&ks->lock);
+	return rc;
 }
 
 void
 nylas_secrets_open_window(struct nylas_secrets *ks, const char *app, int64_t until_ms)
 {
+	pthread_rwlock_wrlock(&ks->lock);
 	get_app(ks, app)->window_until_ms = until_ms;
+	pthread_rwlock_unlock(&ks->lock);
 }
 
 void
 nylas_secrets_close_window(struct nylas_secrets *ks, const char *app)
 {
-	struct app_keys *a = find_app(ks, app);
+	struct app_keys *a;
 
+	pthread_rwlock_wrlock(&ks->lock);
+	a = find_app(ks, app);
 	if (a != NULL)
 		a->window_until_ms = 0;
+	pthread_rwlock_unlock(&ks->lock);
 }
 
 int
-nylas_secrets_in_window(const struct nylas_secrets *ks, const char *app, int64_t now_ms)
+nylas_secrets_in_window(struct nylas_secrets *ks, const char *app, int64_t now_ms)
 {
-	const struct app_keys *a = find_app(ks, app);
+	const struct app_keys *a;
+	int open;
 
-	return a != NULL && a->window_until_ms > now_ms;
+	if (ks == NULL)
+		return 0;
+	pthread_rwlock_rdlock(&ks->lock);
+	a = find_app(ks, app);
+	open = a != NULL && a->window_until_ms > now_ms;
+	pthread_rwlock_unlock(&ks->lock);
+	return open;
 }
 
 void
 nylas_secrets_install(struct nylas_secrets *ks, const char *app,
     const struct secret *secret, int64_t created_ms, int64_t previous_until_ms)
 {
-	struct app_keys *a = get_app(ks, app);
+	struct secret *copy = secret_new(secret->data, secret->len), *gone;
+	struct app_keys *a;
 
-	secret_free(a->previous);
+	pthread_rwlock_wrlock(&ks->lock);
+	a = get_app(ks, app);
+	gone = a->previous;
 	a->previous = a->current;
 	a->previous_until_ms = previous_until_ms;
-	a->current = secret_new(secret->data, secret->len);
+	a->current = copy;
 	a->created_ms = created_ms;
+	pthread_rwlock_unlock(&ks->lock);
+	secret_free(gone);
 }
 
 /* Writes the object (deleted here) under key.  0 or -1. */

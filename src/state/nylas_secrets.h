@@ -11,7 +11,9 @@
  * signature costs no store read and no call: the unsealed current and
  * previous secret of each app and whether the app is in a rotation window
  * (a bad signature is then answered 503, which Nylas retries, not 401).
- * Everything here runs on the event loop's thread.
+ * The intake loops read what is in memory from their threads while the main
+ * loop changes it: a read-write lock guards it (the store functions hold
+ * nothing in memory and take none).
  */
 #ifndef REKEY_STATE_NYLAS_SECRETS_H
 #define REKEY_STATE_NYLAS_SECRETS_H
@@ -52,19 +54,20 @@ void nylas_secrets_free(struct nylas_secrets *ks);
 int nylas_secrets_load(struct nylas_secrets *ks, struct store *st, const struct config *cfg);
 
 /*
- * For the intake: the managed secrets a delivery to app may be signed with
- * at now_ms, into out: the current one, and the previous one before its
- * grace passes.  Their number (0 to 2); borrowed until the next install or
- * load.
+ * For the intake: calls check with the managed secrets a delivery to app may
+ * be signed with at now_ms (the current one, and the previous one before
+ * its grace passes; 1 or 2 of them), under the lock, so they stay valid
+ * during the call only.  check's result, or 0 when app has none.
  */
-size_t nylas_secrets_in_force(const struct nylas_secrets *ks, const char *app, int64_t now_ms,
-    struct secret *out[2]);
+typedef int (*nylas_secrets_check_fn)(struct secret *const *secrets, size_t n, void *arg);
+int nylas_secrets_check(struct nylas_secrets *ks, const char *app, int64_t now_ms,
+    nylas_secrets_check_fn check, void *arg);
 
 /* The rotation window of app: open until until_ms (monotonic ms), or closed. */
 void nylas_secrets_open_window(struct nylas_secrets *ks, const char *app, int64_t until_ms);
 void nylas_secrets_close_window(struct nylas_secrets *ks, const char *app);
 /* 1 when app's window is open at now_ms (monotonic ms).  NULL ks: 0. */
-int nylas_secrets_in_window(const struct nylas_secrets *ks, const char *app, int64_t now_ms);
+int nylas_secrets_in_window(struct nylas_secrets *ks, const char *app, int64_t now_ms);
 
 /*
  * Puts secret in force for app in memory: the current one (if any) becomes

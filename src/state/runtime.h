@@ -1,7 +1,9 @@
 /*
  * runtime: what the daemon's modules share while it runs.  Owned by
  * handler/main.c; cfg is replaced on reload, so handlers look it up per
- * request and never keep pointers into it across an asynchronous step.
+ * request and never keep pointers into it across an asynchronous step
+ * (an intake loop takes the new one up at a point of its own choosing, and
+ * the old one is freed once every loop has).
  */
 #ifndef REKEY_STATE_RUNTIME_H
 #define REKEY_STATE_RUNTIME_H
@@ -9,6 +11,8 @@
 #include "state/webhook_commands.h"
 
 struct event_base;
+struct mailbox;
+struct intake_loops;
 struct config;
 struct store;
 struct journal;
@@ -22,8 +26,16 @@ struct alerts;
 struct nylas_secrets;
 struct webhook_manager;
 
+/*
+ * The main loop has one; each intake loop has its own copy (its base, its
+ * listener, its journal handle, the config it has taken up) whose main
+ * points to the main loop's.
+ */
 struct runtime {
 	struct event_base *base;
+	struct runtime *main;		/* the main loop's (the engines'); itself there */
+	struct mailbox *inbox;		/* runs work on this loop, posted from any thread */
+	struct intake_loops *loops;	/* the intake loops; main loop only */
 	struct config *cfg;
 	struct store *store;
 	struct journal *journal;

@@ -6,11 +6,18 @@
 # swing by +-15%: only the means of interleaved rounds say something, and a
 # difference under ~10% says nothing.
 #
-#   tests/bench/ab.sh BIN_A BIN_B [BIN ...]
+#   tests/bench/ab.sh SPEC_A SPEC_B [SPEC ...]
 #
-# A BIN may be a wrapper script (to set an environment variable, say).
-# Prints one line per run ("BIN rps=... p99_ms=... cpu_us=...", cpu_us being
-# the daemon's CPU time per request) and then each binary's means.
+# A SPEC is a rekey binary (or a wrapper script), BIN@N for that binary with
+# intake_loops = N (through REKEY_SERVER_INTAKE_LOOPS; a binary older than
+# intake_loops takes none), or nginx@N: the intake benchmark's nginx
+# (tests/bench/nginx.conf.in, a fixed 200) with N worker processes.
+# Prints one line per run ("SPEC rps=... p99_ms=... cpu_us=...", cpu_us being
+# the server's CPU time per request, every process of it), then each SPEC's
+# means, then each rekey SPEC's ratios to the nginx@N of the same N (1
+# without @) from the same interleaved rounds: throughput, CPU per request.
+#
+#   tests/bench/ab.sh build-old/rekey build/rekey@1 build/rekey@2 nginx@1 nginx@2
 #
 # Environment:
 #   AB_ROUNDS       interleaved rounds (3)
@@ -18,6 +25,7 @@
 #   AB_REQUESTS     requests of each run (30000)
 #   AB_WARMUP       warm-up requests on each fresh store (10000)
 #   AB_CONNECTIONS  keep-alive connections (32)
+#   NGINX_BIN       /usr/sbin/nginx
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,12 +35,22 @@ REQUESTS=${AB_REQUESTS:-30000}
 WARMUP=${AB_WARMUP:-10000}
 CONNECTIONS=${AB_CONNECTIONS:-32}
 LOADGEN=$ROOT/build/bench/loadgen
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 
 die() { printf 'ab.sh: %s\n' "$*" >&2; exit 1; }
 
-[ $# -ge 2 ] || die "usage: tests/bench/ab.sh BIN_A BIN_B [BIN ...]"
-for bin in "$@"; do
-	[ -x "$bin" ] || die "$bin is not an executable"
+[ $# -ge 2 ] || die "usage: tests/bench/ab.sh SPEC_A SPEC_B [SPEC ...]"
+# spec_bin SPEC, spec_n SPEC: the binary (or "nginx") and N (empty without @).
+spec_bin() { printf '%s' "${1%@*}"; }
+spec_n() { case $1 in *@*) printf '%s' "${1##*@}" ;; esac; }
+for spec in "$@"; do
+	bin=$(spec_bin "$spec")
+	if [ "$bin" = nginx ]; then
+		[ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (make deps installs nginx)"
+		[ -n "$(spec_n "$spec")" ] || die "nginx needs its workers: nginx@N"
+	else
+		[ -x "$bin" ] || die "$bin is not an executable"
+	fi
 done
 "$ROOT/tests/bench/build-loadgen.sh" >/dev/null
 
@@ -67,9 +85,42 @@ master_key_file = $work/master_key
 nylas_webhook_secret_file = $work/webhook_secret
 EOF
 
-# cpu_ticks PID: user + system clock ticks the process has used.
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# nginx's config: the intake benchmark's, N workers filled in by start_nginx.
+mkdir -p "$work/nginx"
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user root;"
+
+# cpu_ticks PID: user + system clock ticks of the process and its children
+# (nginx's workers; rekey's threads are in its own figure).
+cpu_ticks() {
+	local p total=0
+	for p in "$1" $(pgrep -P "$1" || true); do
+		total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+	done
+	echo "$total"
+}
 clk_tck=$(getconf CLK_TCK)
+
+# start_server SPEC: starts rekey (fresh store) or nginx on $port, sets pid.
+start_server() {
+	local bin n
+	bin=$(spec_bin "$1")
+	n=$(spec_n "$1")
+	if [ "$bin" = nginx ]; then
+		sed -e "s|@PORT@|$port|g" -e "s|@CERT@|$work/certs/server.crt|g" \
+			-e "s|@KEY@|$work/certs/server.key|g" -e "s|@PREFIX@|$work/nginx|g" \
+			-e "s|@USER_LINE@|$user_line|g" -e "s|@NOFILE@|4096|g" \
+			-e "s|@WORKER_CONNECTIONS@|1024|g" -e "s|@IDLE_TIMEOUT@|300|g" \
+			-e "s|@WORKERS@|$n|g" "$ROOT/tests/bench/nginx.conf.in" >"$work/nginx/nginx.conf"
+		"$NGINX_BIN" -c "$work/nginx/nginx.conf" -p "$work/nginx/" \
+			-e "$work/nginx/error.log" >>"$work/nginx/stderr.log" 2>&1 &
+	elif [ -n "$n" ]; then
+		REKEY_SERVER_INTAKE_LOOPS=$n "$bin" serve -c "$work/rekey.conf" >>"$work/rekey.log" 2>&1 &
+	else
+		"$bin" serve -c "$work/rekey.conf" >>"$work/rekey.log" 2>&1 &
+	fi
+	pid=$!
+}
 
 load() {
 	"$LOADGEN" --host 127.0.0.1 --port "$port" --ca "$work/certs/ca.crt" \
@@ -77,17 +128,16 @@ load() {
 		--connections "$CONNECTIONS" --requests "$1" 2>/dev/null
 }
 
-# run BIN: a fresh store, the warm-up, then RUNS measured runs.
+# run SPEC: a fresh store, the warm-up, then RUNS measured runs.
 run() {
 	local bin=$1 line t0 t1 _
 	rm -rf "$work/var"
-	"$bin" serve -c "$work/rekey.conf" >>"$work/rekey.log" 2>&1 &
-	pid=$!
+	start_server "$bin"
 	for _ in $(seq 1 200); do
 		curl -sf -o /dev/null --max-time 2 --cacert "$work/certs/ca.crt" \
 			--resolve "localhost:$port:127.0.0.1" "https://localhost:$port/healthz" && break
 		kill -0 "$pid" 2>/dev/null || {
-			tail -n 5 "$work/rekey.log" >&2
+			tail -n 5 "$work/rekey.log" "$work/nginx/stderr.log" >&2
 			die "$bin exited during start-up"
 		}
 		sleep 0.1
@@ -113,9 +163,21 @@ for _ in $(seq 1 "$ROUNDS"); do
 		run "$bin"
 	done
 done
-printf '\nmeans of %s interleaved rounds x %s runs of %s requests:\n' "$ROUNDS" "$RUNS" "$REQUESTS"
+printf '\nmeans of %s interleaved rounds x %s runs of %s requests, %s connections:\n' \
+	"$ROUNDS" "$RUNS" "$REQUESTS" "$CONNECTIONS"
 awk '{ split($2, r, "="); split($3, p, "="); split($4, c, "=");
 	n[$1]++; rps[$1] += r[2]; p99[$1] += p[2]; cpu[$1] += c[2]; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
 	END { for (i = 1; i <= k; i++) { b = order[i];
 		printf "  %-40s rps %8.0f  p99_ms %6.2f  cpu_us %5.1f\n", b, rps[b] / n[b], p99[b] / n[b], cpu[b] / n[b] } }' \
-	"$work/runs"
+	"$work/runs" | tee "$work/means"
+# Ratios to nginx with as many workers as rekey has loops (a binary without @N: 1).
+if grep -q '^  nginx@' "$work/means"; then
+	printf '\nratios to nginx with worker_processes = N, from the same rounds:\n'
+	awk '{ spec = $1; rps[spec] = $3; p99[spec] = $5; cpu[spec] = $7; order[++k] = spec }
+		END { for (i = 1; i <= k; i++) { s = order[i]; if (s ~ /^nginx@/) continue;
+			n = (s ~ /@[0-9]+$/) ? substr(s, match(s, /@[0-9]+$/) + 1) : 1; ng = "nginx@" n;
+			if (!(ng in rps)) { printf "  %-40s (no %s in this run)\n", s, ng; continue }
+			printf "  %-40s vs %-8s req/s %.2f  cpu/request %.1fx (%.1f vs %.1f us)  p99 %.2f vs %.2f ms\n",
+				s, ng, rps[s] / rps[ng], cpu[s] / cpu[ng], cpu[s], cpu[ng], p99[s], p99[ng] } }' \
+		"$work/means"
+fi

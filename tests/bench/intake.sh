@@ -206,6 +206,9 @@ max_connections = 20000
 # Every connection comes from this host, as from a proxy in front.
 max_connections_per_ip = 20000
 request_timeout = ${IDLE_TIMEOUT}s
+# One loop against nginx's one worker: one core against one core (ab.sh
+# compares N loops with N workers).
+intake_loops = 1
 
 [store]
 url = sqlite:$work/var/rekey.db
@@ -233,7 +236,7 @@ sed -e "s|@PORT@|$nginx_port|g" -e "s|@CERT@|$work/certs/server.crt|g" \
 	-e "s|@KEY@|$work/certs/server.key|g" -e "s|@PREFIX@|$work/nginx|g" \
 	-e "s|@USER_LINE@|$user_line|g" -e "s|@NOFILE@|$nofile|g" \
 	-e "s|@WORKER_CONNECTIONS@|$worker_connections|g" \
-	-e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" \
+	-e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" -e "s|@WORKERS@|1|g" \
 	"$ROOT/tests/bench/nginx.conf.in" >"$work/nginx/nginx.conf"
 grep -v '^[[:space:]]*#' "$work/nginx/nginx.conf" | grep -q '@[A-Z_]*@' &&
 	die "nginx.conf.in has a placeholder intake.sh does not fill"
@@ -350,7 +353,7 @@ commit_line() {
 }
 
 say "rekey intake benchmark: $(nproc) CPUs, $(uname -r)"
-say "  rekey answers on one thread (its store commits on another) and nginx runs 1 worker;"
+say "  rekey answers on one intake loop (its store commits on another thread) and nginx runs 1 worker;"
 say "  the load generator (single-threaded) runs on the same machine and competes for CPU."
 
 # idle NAME PORT PID: opens IDLE silent TLS connections to a server and sets

@@ -6,7 +6,10 @@
  * items submitted under journal_hold share one commit; ops alone wait for
  * company (OPS_DELAY_MS) before they are committed, without an fsync, and
  * durable ops get one; an op that fails is left out and its batch written
- * again without it, so that its events and other ops are committed.
+ * again without it, so that its events and other ops are committed.  A
+ * handle attached on another loop (an intake loop's thread) is answered on
+ * that thread, while the first handle's submitters hear on theirs, and its
+ * events share the writer's commits.
  * Against SQLite, or the PostgreSQL database named by REKEY_TEST_STORE_URL
  * (tests/run.sh runs it under tests/lib/pg.py run).
  */
@@ -16,6 +19,7 @@
 #include "tap.h"
 #include "lib/util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +318,81 @@ test_failing_op(struct answers *a, struct store *check)
 	TAP_OK(store_count_events(check, "nylas") == before + 4, "and both its events are stored");
 }
 
+#define ATTACHED_EVENTS 200
+
+/* Another loop, on its own thread, with its own handle. */
+struct other_loop {
+	struct journal *root;
+	struct answers a;
+	pthread_t thread, self;		/* self: as the thread itself sees it */
+	int wrong_thread;
+};
+
+static void
+other_done_cb(enum store_result r, void *arg)
+{
+	struct other_loop *o = arg;
+
+	if (!pthread_equal(pthread_self(), o->self))
+		o->wrong_thread++;
+	if (r == STORE_STORED)
+		o->a.stored++;
+	if (++o->a.calls == o->a.want)
+		event_base_loopbreak(o->a.base);
+}
+
+static void *
+other_main(void *arg)
+{
+	struct other_loop *o = arg;
+	char id[32];
+	int i;
+
+	o->self = pthread_self();
+	o->a.base = event_base_new();
+	event_base_priority_init(o->a.base, 3);
+	o->a.j = journal_attach(o->root, o->a.base);
+	o->a.want = ATTACHED_EVENTS;
+	for (i = 0; i < ATTACHED_EVENTS; i++) {
+		snprintf(id, sizeof(id), "other-%d", i);
+		submit_to(&o->a, id, other_done_cb, o);
+	}
+	event_base_dispatch(o->a.base);
+	journal_free(o->a.j);
+	event_base_free(o->a.base);
+	return NULL;
+}
+
+/* Both loops submit at once; each hears its own, on its own thread. */
+static void
+test_attached(struct answers *a, struct store *check)
+{
+	struct other_loop o;
+	int64_t before = store_count_events(check, "nylas");
+	char id[32];
+	int i;
+
+	memset(&o, 0, sizeof(o));
+	o.root = a->j;
+	memset(&a->stored, 0, sizeof(int) * 4);
+	a->want = 50;
+	pthread_create(&o.thread, NULL, other_main, &o);
+	for (i = 0; i < 50; i++) {
+		snprintf(id, sizeof(id), "main-%d", i);
+		submit(a, id);
+	}
+	event_base_dispatch(a->base);
+	pthread_join(o.thread, NULL);
+	TAP_OK(o.a.calls == ATTACHED_EVENTS && o.a.stored == ATTACHED_EVENTS,
+	    "an attached handle's %d events are answered stored (%d)", ATTACHED_EVENTS,
+	    o.a.stored);
+	TAP_OK(o.wrong_thread == 0, "each on the attached loop's thread");
+	TAP_OK(a->calls == 50 && a->stored == 50, "the first handle's own 50 meanwhile (%d)",
+	    a->stored);
+	TAP_OK(store_count_events(check, "nylas") == before + ATTACHED_EVENTS + 50,
+	    "all of them committed");
+}
+
 int
 main(void)
 {
@@ -362,6 +441,7 @@ main(void)
 	TAP_OK(check != NULL && store_count_events(check, "nylas") == N_EVENTS + 22,
 	    "another connection sees every committed event");
 	test_failing_op(&a, check);
+	test_attached(&a, check);
 
 	/* journal_free answers what is still pending, after committing it. */
 	memset(&a.stored, 0, sizeof(int) * 4);
@@ -370,7 +450,8 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 28, "and they are in the store");
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 28 + ATTACHED_EVENTS + 50,
+	    "and they are in the store");
 
 	a.j = journal_new(base, "sqlite:", &err);
 	TAP_OK(a.j == NULL && err != NULL, "a bad store url is an error: %s", err ? err : "");

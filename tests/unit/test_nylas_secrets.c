@@ -66,17 +66,21 @@ signature(const char *key, const char *body, char out[2 * CRYPTO_SHA256_LEN + 1]
 	crypto_hex_encode(mac, sizeof(mac), out);
 }
 
+static const char accepted_body[] = "{\"id\":\"e-1\"}";
+
+static int
+match_cb(struct secret *const *secrets, size_t n, void *arg)
+{
+	return nylas_signature_matches(arg, accepted_body, strlen(accepted_body), secrets, n);
+}
+
 static int
 accepted(struct nylas_secrets *ks, const char *app, const char *key, int64_t now_ms)
 {
 	char sig[2 * CRYPTO_SHA256_LEN + 1];
-	const char *body = "{\"id\":\"e-1\"}";
 
-	struct secret *in_force[2];
-	size_t n = nylas_secrets_in_force(ks, app, now_ms, in_force);
-
-	signature(key, body, sig);
-	return n > 0 && nylas_signature_matches(sig, body, strlen(body), in_force, n);
+	signature(key, accepted_body, sig);
+	return nylas_secrets_check(ks, app, now_ms, match_cb, sig);
 }
 
 static void
