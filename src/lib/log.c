@@ -142,7 +142,7 @@ log_ctx(enum log_level level, const char *req_id, const char *app,
 	const struct log_ids ids = { .req = req_id, .app = app };
 	va_list ap;
 
-	if (level < min_level)
+	if ((int)level < min_level)
 		return;
 	va_start(ap, fmt);
 	log_vemit(level, &ids, fmt, ap);
