@@ -80,11 +80,15 @@ build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # Test programs that integration tests run (not tests themselves).
-DRIVER_BINS := $(BUILD)/tests/outbound_driver $(BUILD)/bench/store_floor
+DRIVER_BINS := $(BUILD)/tests/outbound_driver $(BUILD)/tests/leader_driver \
+	$(BUILD)/bench/store_floor
 
 unit: $(UNIT_BINS) $(DRIVER_BINS)
 
 $(BUILD)/tests/outbound_driver: tests/integration/outbound_driver.c $(OBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
+
+$(BUILD)/tests/leader_driver: tests/integration/leader_driver.c $(OBJS) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # Installs the Debian packages that are missing (as root), or says how.
