@@ -1,14 +1,24 @@
 #include "state/store.h"
+#include "lib/secret.h"
 #include "lib/util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
+extern const struct store_backend store_pg_backend_short;
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
+	&store_pg_backend,
+	&store_pg_backend_short,
 };
+
+/* [store] password_file's password: set by the loop at start and reload, read by every thread that connects. */
+static pthread_mutex_t password_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct secret *password;
 
 struct store {
 	const struct store_backend *be;
@@ -34,10 +44,8 @@ no_backend(const char *url, char **err)
 {
 	char *shown = util_url_shown(url, 0);
 
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-		*err = xstrdup("the PostgreSQL store is not available in this version; use sqlite:PATH");
-	else
-		*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH)", shown);
+	*err = xasprintf("unknown store url scheme in '%s' (expected sqlite:PATH or"
+	    " postgresql://USER@HOST:PORT/DB)", shown);
 	free(shown);
 }
 
@@ -81,6 +89,36 @@ store_missing(const char *url, char **err)
 	if (be == NULL || be->missing == NULL)
 		return 0;
 	return be->missing(url + strlen(be->scheme), err);
+}
+
+void
+store_set_password(const struct secret *pw)
+{
+	struct secret *copy = pw != NULL ? secret_new(pw->data, pw->len) : NULL, *old;
+
+	pthread_mutex_lock(&password_mu);
+	old = password;
+	password = copy;
+	pthread_mutex_unlock(&password_mu);
+	secret_free(old);
+}
+
+struct secret *
+store_password_dup(void)
+{
+	struct secret *copy = NULL;
+
+	pthread_mutex_lock(&password_mu);
+	if (password != NULL)
+		copy = secret_new(password->data, password->len);
+	pthread_mutex_unlock(&password_mu);
+	return copy;
+}
+
+int
+store_set_epoch(struct store *st, int64_t epoch)
+{
+	return st->be->set_epoch == NULL ? 0 : st->be->set_epoch(st->db, epoch);
 }
 
 void

@@ -1,7 +1,7 @@
 /*
  * store: the durable journal and state.  A small interface with one
- * implementation per backend (store_sqlite.c; PostgreSQL later), chosen by
- * the url scheme.  All calls are synchronous; a connection is used by one
+ * implementation per backend (store_sqlite*.c, store_pg*.c), chosen by the
+ * url scheme (sqlite:PATH, postgresql:// or postgres://).  All calls are synchronous; a connection is used by one
  * thread only.  Inbound events are written by the journal's writer thread,
  * many to a transaction (see journal.c).
  */
@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct secret;
 
 /* One inbound webhook event as journaled.  Strings may be NULL when absent. */
 struct store_event {
@@ -220,6 +222,8 @@ struct store_backend {
 	int (*set_durability)(void *db, int full);
 	int (*begin_read)(void *db);
 	void (*lock_wait)(void *db, int ms);
+	/* NULL when the backend has no leadership (SQLite: one process, always the leader). */
+	int (*set_epoch)(void *db, int64_t epoch);
 	int (*put_rotation)(void *db, const struct store_rotation *r);
 	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
 	int (*list_rotations)(void *db, const char *app, int unfinished, size_t max,
@@ -276,6 +280,24 @@ int store_check_url(const char *url, char **err);
  */
 int store_missing(const char *url, char **err);
 void store_close(struct store *st);
+
+/*
+ * The password for the PostgreSQL store ([store] password_file), used by the
+ * connections opened (or opened again) from now on; NULL: none, libpq then
+ * takes the URL's or PGPASSFILE's.  A copy is kept (wiped when replaced);
+ * any thread.
+ */
+void store_set_password(const struct secret *password);
+/* For the backends: a copy of that password (secret_free), or NULL. */
+struct secret *store_password_dup(void);
+/*
+ * Leadership fencing (state/leader.c): from now on this connection's writes
+ * carry epoch, and the PostgreSQL store refuses them ("stale leader") once
+ * another replica has taken over with a higher one; set again after a
+ * reconnect.  A no-op returning 0 for SQLite.  Call it outside a transaction,
+ * on the thread that uses the connection.  0 or -1.
+ */
+int store_set_epoch(struct store *st, int64_t epoch);
 
 int store_begin(struct store *st);
 /*

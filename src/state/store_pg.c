@@ -1,0 +1,645 @@
+/*
+ * store_pg: the PostgreSQL store, for running rekey on a database that
+ * outlives one machine (and, with state/leader.c, several replicas on it).
+ * Every call is synchronous on one connection per struct store, as with
+ * SQLite; a commit is a real COMMIT with synchronous_commit on (unless the
+ * journal relaxed it for derived state), so an event is durable on the
+ * server before its webhook is answered.
+ *
+ * This file is the connection: connecting with the configured password
+ * (never in a logged URL), the session's settings, losing the connection
+ * and connecting again on the next call (so a restart of PostgreSQL is
+ * survived: the calls in between fail with -1, which the intake answers
+ * with a 503), the statement cache, transactions; and the backend's table
+ * of calls.  The schema is store_pg_schema.c's, the statements of the
+ * tables store_pg_<table>.c's, and what they share store_pg_int.h's.
+ */
+#include "lib/log.h"
+#include "lib/secret.h"
+#include "lib/util.h"
+#include "state/store_pg_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+/*
+ * Bounds on every wait for the server, so that no call hangs: connecting
+ * (libpq's minimum is 2 s), a statement, a transaction left idle by a
+ * stalled process (its locks would hold up the other replicas), and TCP
+ * keepalives plus a user timeout for a peer that vanished without a word.
+ */
+#define CONNECT_TIMEOUT_S "2"
+#define STATEMENT_TIMEOUT_MS 15000
+#define IDLE_IN_TX_TIMEOUT_MS 30000
+#define TCP_USER_TIMEOUT_MS "10000"
+/* After a failed connect, calls fail at once for this long before the next try. */
+#define RECONNECT_PAUSE_US 1000000
+/* How long a writer waits for another's row lock by default (as SQLite's busy timeout). */
+#define LOCK_TIMEOUT_MS 5000
+
+static const char pg_scheme[] = "postgresql://";
+
+/* ---- Parameters and results ---- */
+
+static void
+param(struct pg_params *p, const char *v, int len, int format)
+{
+	if (p->n >= PG_PARAMS_MAX)
+		fatal("store: more than %d parameters in a statement", PG_PARAMS_MAX);
+	p->values[p->n] = v;
+	p->lengths[p->n] = len;
+	p->formats[p->n] = format;
+	p->n++;
+}
+
+void
+pg_text(struct pg_params *p, const char *v)
+{
+	param(p, v, 0, 0);
+}
+
+void
+pg_int(struct pg_params *p, int64_t v)
+{
+	char *buf = p->numbers[p->n < PG_PARAMS_MAX ? p->n : 0];
+
+	snprintf(buf, sizeof(p->numbers[0]), "%lld", (long long)v);
+	param(p, buf, 0, 0);
+}
+
+void
+pg_opt_int(struct pg_params *p, int64_t v)
+{
+	if (v < 0)
+		param(p, NULL, 0, 0);
+	else
+		pg_int(p, v);
+}
+
+void
+pg_bytea(struct pg_params *p, const void *data, size_t len)
+{
+	if (len > INT32_MAX)
+		fatal("store: a value of %zu bytes", len);
+	param(p, data != NULL ? data : "", (int)len, 1);
+}
+
+char *
+pg_get_dup(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+int64_t
+pg_get_int(const PGresult *r, int row, int col)
+{
+	const char *v;
+	char *end;
+	long long n;
+
+	if (PQntuples(r) <= row || PQgetisnull(r, row, col))
+		return 0;
+	v = PQgetvalue(r, row, col);
+	n = strtoll(v, &end, 10);
+	/* Booleans come as t and f. */
+	if (end == v)
+		return *v == 't';
+	return n;
+}
+
+int64_t
+pg_get_opt_int(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? -1 : pg_get_int(r, row, col);
+}
+
+char *
+pg_get_bytea(const PGresult *r, int row, int col, size_t *len)
+{
+	unsigned char *raw;
+	char *out;
+	size_t n = 0;
+
+	*len = 0;
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+	if (raw == NULL)
+		fatal("out of memory");
+	out = xmalloc(n + 1);
+	memcpy(out, raw, n);
+	out[n] = '\0';
+	*len = n;
+	PQfreemem(raw);
+	return out;
+}
+
+/* msg on one line (libpq's end in a newline and may span several), in buf. */
+static const char *
+trim_into(char *buf, size_t size, const char *msg)
+{
+	size_t i, n = 0;
+
+	for (i = 0; msg[i] != '\0' && n + 1 < size; i++)
+		buf[n++] = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *
+pg_error(struct pg_db *s)
+{
+	return trim_into(s->errbuf, sizeof(s->errbuf), s->conn != NULL ?
+	    PQerrorMessage(s->conn) : "no connection");
+}
+
+/* ---- The connection ---- */
+
+/* Forgets the connection and what was prepared on it; the next call connects again. */
+static void
+conn_lost(struct pg_db *s)
+{
+	size_t i;
+
+	if (s->conn != NULL && !s->down_logged) {
+		log_error("store: the connection to %s is lost (%s); the calls fail until it is"
+		    " back, the next one connects again", s->shown,
+		    pg_error(s));
+		s->down_logged = 1;
+	}
+	PQfinish(s->conn);
+	s->conn = NULL;
+	for (i = 0; i < s->nstmts; i++)
+		free(s->stmts[i].sql);
+	s->nstmts = 0;
+	/* A transaction in progress died with the connection: it must be rolled back, not committed. */
+	if (s->in_tx)
+		s->tx_lost = 1;
+}
+
+/* The session's settings, applied again after every connect.  0 or -1. */
+static int
+apply_session(struct pg_db *s)
+{
+	char sql[512], epoch[96] = "";
+	PGresult *r;
+	int ok;
+
+	if (s->epoch >= 0)
+		snprintf(epoch, sizeof(epoch), " SELECT set_config('rekey.epoch', '%lld', false);",
+		    (long long)s->epoch);
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d;"
+	    " SET idle_in_transaction_session_timeout = %d; SET synchronous_commit = %s;%s",
+	    STATEMENT_TIMEOUT_MS, s->lock_timeout_ms, IDLE_IN_TX_TIMEOUT_MS,
+	    s->sync_full ? "on" : "off", epoch);
+	r = PQexec(s->conn, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* Connects with the URL and the configured password.  0, or -1 and *err. */
+static int
+connect_now(struct pg_db *s, char **err)
+{
+	struct secret *pw = store_password_dup();
+	const char *keys[12], *values[12];
+	int n = 0;
+
+	/* Ours first: what the URL says overrides them, and the password file overrides the URL's. */
+	keys[n] = "connect_timeout", values[n++] = CONNECT_TIMEOUT_S;
+	keys[n] = "keepalives", values[n++] = "1";
+	keys[n] = "keepalives_idle", values[n++] = "10";
+	keys[n] = "keepalives_interval", values[n++] = "5";
+	keys[n] = "keepalives_count", values[n++] = "3";
+	keys[n] = "tcp_user_timeout", values[n++] = TCP_USER_TIMEOUT_MS;
+	keys[n] = "fallback_application_name", values[n++] = "rekey";
+	keys[n] = "dbname", values[n++] = s->url;
+	if (pw != NULL)
+		keys[n] = "password", values[n++] = (const char *)pw->data;
+	keys[n] = NULL, values[n] = NULL;
+	s->conn = PQconnectdbParams(keys, values, 1);
+	secret_free(pw);
+	if (s->conn == NULL)
+		fatal("out of memory");
+	if (PQstatus(s->conn) != CONNECTION_OK || apply_session(s) == -1) {
+		*err = xasprintf("cannot connect to the store %s: %s", s->shown,
+		    pg_error(s));
+		PQfinish(s->conn);
+		s->conn = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Makes sure there is a connection for the next statement: connects again
+ * after a loss (at most once per RECONNECT_PAUSE_US while it fails, so that
+ * the event loop's calls fail at once meanwhile).  Within a transaction
+ * whose connection was lost nothing runs until it is rolled back: its
+ * writes are gone, and running the rest on a new connection would commit
+ * half of it.  0 or -1.
+ */
+static int
+pg_usable(struct pg_db *s)
+{
+	char *err = NULL;
+	int64_t now;
+
+	if (s->tx_lost)
+		return -1;
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	if (s->conn != NULL)
+		conn_lost(s);
+	if (s->tx_lost)
+		return -1;
+	now = util_mono_us();
+	if (now < s->retry_after_us)
+		return -1;
+	if (connect_now(s, &err) == -1) {
+		s->retry_after_us = now + RECONNECT_PAUSE_US;
+		if (!s->down_logged)
+			log_error("store: %s", err);
+		s->down_logged = 1;
+		free(err);
+		return -1;
+	}
+	if (s->down_logged)
+		log_info("store: connected to %s again", s->shown);
+	s->down_logged = 0;
+	return 0;
+}
+
+/* After a failed statement: was it the connection? */
+static void
+check_conn(struct pg_db *s)
+{
+	if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK)
+		conn_lost(s);
+}
+
+/* The name of sql's prepared statement on this connection, preparing it; NULL: unnamed. */
+static const char *
+stmt_name(struct pg_db *s, const char *what, const char *sql, int nparams, int *failed)
+{
+	struct pg_stmt *c;
+	PGresult *r;
+	size_t i;
+
+	*failed = 0;
+	for (i = 0; i < s->nstmts; i++)
+		if (strcmp(s->stmts[i].sql, sql) == 0)
+			return s->stmts[i].name;
+	if (s->nstmts == PG_STMT_CACHE_MAX)
+		return NULL;
+	c = &s->stmts[s->nstmts];
+	snprintf(c->name, sizeof(c->name), "r%u", s->next_stmt++);
+	r = PQprepare(s->conn, c->name, sql, nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_error("store: %s: preparing: %s", what, pg_error(s));
+		PQclear(r);
+		check_conn(s);
+		*failed = 1;
+		return NULL;
+	}
+	PQclear(r);
+	c->sql = xstrdup(sql);
+	s->nstmts++;
+	return c->name;
+}
+
+PGresult *
+pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p)
+{
+	static const struct pg_params none;
+	const char *name;
+	PGresult *r;
+	int failed;
+
+	if (p == NULL)
+		p = &none;
+	if (pg_usable(s) == -1)
+		return NULL;
+	name = stmt_name(s, what, sql, p->n, &failed);
+	if (failed)
+		return NULL;
+	if (name != NULL)
+		r = PQexecPrepared(s->conn, name, p->n, p->values, p->lengths, p->formats, 0);
+	else
+		r = PQexecParams(s->conn, sql, p->n, NULL, p->values, p->lengths, p->formats, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+		return r;
+	log_error("store: %s: %s", what, pg_error(s));
+	PQclear(r);
+	check_conn(s);
+	return NULL;
+}
+
+int
+pg_run_done(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p,
+    int64_t *changed)
+{
+	PGresult *r = pg_run(s, what, sql, p);
+	const char *tuples;
+
+	if (r == NULL)
+		return -1;
+	if (changed != NULL) {
+		tuples = PQcmdTuples(r);
+		*changed = *tuples != '\0' ? strtoll(tuples, NULL, 10) : 0;
+	}
+	PQclear(r);
+	return 0;
+}
+
+int64_t
+pg_run_count(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p)
+{
+	PGresult *r = pg_run(s, what, sql, p);
+	int64_t n;
+
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r) > 0 ? pg_get_int(r, 0, 0) : 0;
+	PQclear(r);
+	return n;
+}
+
+int
+pg_exec(struct pg_db *s, const char *what, const char *sql)
+{
+	PGresult *r;
+	int ok;
+
+	if (pg_usable(s) == -1)
+		return -1;
+	r = PQexec(s->conn, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		log_error("store: %s: %s", what, pg_error(s));
+	PQclear(r);
+	if (!ok)
+		check_conn(s);
+	return ok ? 0 : -1;
+}
+
+/* ---- Opening ---- */
+
+static void pg_close(void *db);
+
+/* The full URL from what follows the scheme (either spelling of it). */
+static char *
+full_url(const char *rest)
+{
+	return xasprintf("%s%s", pg_scheme, rest);
+}
+
+static void *
+pg_open(const char *rest, char **err)
+{
+	struct pg_db *s = xcalloc(1, sizeof(*s));
+
+	s->url = full_url(rest);
+	s->shown = util_url_shown(s->url, 0);
+	s->sync_full = 1;
+	s->lock_timeout_ms = LOCK_TIMEOUT_MS;
+	s->epoch = -1;
+	if (connect_now(s, err) == -1 || pg_migrate(s, err) == -1)
+		goto fail;
+	return s;
+fail:
+	pg_close(s);
+	return NULL;
+}
+
+static void
+pg_close(void *db)
+{
+	struct pg_db *s = db;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	PQfinish(s->conn);
+	for (i = 0; i < s->nstmts; i++)
+		free(s->stmts[i].sql);
+	if (s->url != NULL)
+		OPENSSL_cleanse(s->url, strlen(s->url));
+	free(s->url);
+	free(s->shown);
+	free(s);
+}
+
+/* rekey check: the URL parses (libpq's own parser), nothing is connected to. */
+static int
+pg_check(const char *rest, char **err)
+{
+	char *url = full_url(rest), *perr = NULL, *shown, buf[512];
+	PQconninfoOption *opts = PQconninfoParse(url, &perr);
+	int rc = 0;
+
+	if (opts == NULL) {
+		shown = util_url_shown(url, 0);
+		*err = xasprintf("store url %s is not a PostgreSQL URL libpq accepts: %s", shown,
+		    perr != NULL ? trim_into(buf, sizeof(buf), perr) : "out of memory");
+		free(shown);
+		rc = -1;
+	}
+	PQconninfoFree(opts);
+	PQfreemem(perr);
+	OPENSSL_cleanse(url, strlen(url));
+	free(url);
+	return rc;
+}
+
+/* ---- Transactions and the session ---- */
+
+static int
+pg_begin(void *db)
+{
+	struct pg_db *s = db;
+
+	s->notified = 0;
+	if (pg_exec(s, "begin", "BEGIN") == -1)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+static int
+pg_begin_read(void *db)
+{
+	struct pg_db *s = db;
+
+	if (pg_exec(s, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == -1)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+/*
+ * A COMMIT of a transaction that failed part-way answers ROLLBACK, with no
+ * error: only the command tag tells that nothing was committed.
+ */
+static int
+pg_commit(void *db)
+{
+	struct pg_db *s = db;
+	PGresult *r;
+	int ok;
+
+	if (!s->in_tx || pg_usable(s) == -1)
+		return -1;
+	r = PQexec(s->conn, "COMMIT");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+	if (!ok)
+		log_error("store: commit: %s", PQresultStatus(r) == PGRES_COMMAND_OK ?
+		    "the transaction had failed and was rolled back" :
+		    pg_error(s));
+	PQclear(r);
+	check_conn(s);
+	s->in_tx = 0;
+	return ok ? 0 : -1;
+}
+
+static int
+pg_rollback(void *db)
+{
+	struct pg_db *s = db;
+	int rc = 0;
+
+	if (s->tx_lost) {
+		s->tx_lost = 0;
+		s->in_tx = 0;
+		return 0;
+	}
+	if (!s->in_tx)
+		return 0;
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		rc = pg_exec(s, "rollback", "ROLLBACK");
+	s->in_tx = 0;
+	return rc;
+}
+
+/* readyz: the server answers and takes writes (not a standby, not read-only). */
+static int
+pg_ping(void *db)
+{
+	struct pg_db *s = db;
+	PGresult *r;
+	int ok;
+
+	if (s->in_tx && !s->tx_lost)
+		return 0;
+	r = pg_run(s, "ping", "SELECT pg_is_in_recovery(),"
+	    " current_setting('transaction_read_only') = 'on'", NULL);
+	if (r == NULL)
+		return -1;
+	ok = PQntuples(r) == 1 && pg_get_int(r, 0, 0) == 0 && pg_get_int(r, 0, 1) == 0;
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+static int
+pg_set_durability(void *db, int full)
+{
+	struct pg_db *s = db;
+
+	if (pg_exec(s, "set durability", full ? "SET synchronous_commit TO on" :
+	    "SET synchronous_commit TO off") == -1)
+		return -1;
+	s->sync_full = full != 0;
+	return 0;
+}
+
+static void
+pg_lock_wait(void *db, int ms)
+{
+	struct pg_db *s = db;
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", ms > 0 ? ms : 1);
+	if (pg_exec(s, "lock wait", sql) == 0)
+		s->lock_timeout_ms = ms > 0 ? ms : 1;
+}
+
+static int
+pg_set_epoch(void *db, int64_t epoch)
+{
+	struct pg_db *s = db;
+	struct pg_params p;
+
+	memset(&p, 0, sizeof(p));
+	pg_int(&p, epoch);
+	if (pg_run_done(s, "set epoch", "SELECT set_config('rekey.epoch', $1::text, false)", &p,
+	    NULL) == -1)
+		return -1;
+	s->epoch = epoch;
+	return 0;
+}
+
+#define PG_BACKEND(name, prefix) \
+const struct store_backend name = { \
+	.scheme = prefix, \
+	.open = pg_open, \
+	.check = pg_check, \
+	.missing = NULL, \
+	.close = pg_close, \
+	.begin = pg_begin, \
+	.commit = pg_commit, \
+	.rollback = pg_rollback, \
+	.add_event = pg_add_event, \
+	.ping = pg_ping, \
+	.checkpoint = NULL, \
+	.count_events = pg_count_events, \
+	.unprocessed = pg_unprocessed, \
+	.mark_processed = pg_mark_processed, \
+	.count_results = pg_count_results, \
+	.get_subscription = pg_get_subscription, \
+	.put_subscription = pg_put_subscription, \
+	.delete_subscription = pg_delete_subscription, \
+	.get_user = pg_get_user, \
+	.put_user = pg_put_user, \
+	.add_user_event = pg_add_user_event, \
+	.put_graph_tokens = pg_put_graph_tokens, \
+	.get_graph_tokens = pg_get_graph_tokens, \
+	.count_user_events = pg_count_user_events, \
+	.set_durability = pg_set_durability, \
+	.begin_read = pg_begin_read, \
+	.lock_wait = pg_lock_wait, \
+	.set_epoch = pg_set_epoch, \
+	.put_rotation = pg_put_rotation, \
+	.get_rotation = pg_get_rotation, \
+	.list_rotations = pg_list_rotations, \
+	.put_incident = pg_put_incident, \
+	.get_incident = pg_get_incident, \
+	.list_incidents = pg_list_incidents, \
+	.add_incident_grant = pg_add_incident_grant, \
+	.recover_grants = pg_recover_grants, \
+	.get_value = pg_get_value, \
+	.put_value = pg_put_value, \
+	.recent_user_event = pg_recent_user_event, \
+	.list_values = pg_list_values, \
+	.add_outbox = pg_add_outbox, \
+	.due_outbox = pg_due_outbox, \
+	.update_outbox = pg_update_outbox, \
+	.outbox_exists = pg_outbox_exists, \
+	.outbox_unsent = pg_outbox_unsent, \
+	.outbox_stats = pg_outbox_stats, \
+	.unmailed_grants = pg_unmailed_grants, \
+	.incident_is_open = pg_incident_is_open, \
+	.reclaim_outbox = pg_reclaim_outbox, \
+	.resolve_incident = pg_resolve_incident, \
+	.backup = NULL, \
+	.expire_events = pg_expire_events, \
+}
+
+/* Both spellings of the scheme libpq accepts; rest is the same either way. */
+PG_BACKEND(store_pg_backend, "postgresql://");
+PG_BACKEND(store_pg_backend_short, "postgres://");

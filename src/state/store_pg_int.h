@@ -1,0 +1,164 @@
+/*
+ * store_pg_int: what the files of the PostgreSQL backend share.  Private to
+ * the backend: only src/state/store_pg*.c include it; everyone else goes
+ * through store.h.  store_pg.c holds the connection (connecting and
+ * reconnecting, the session's settings, transactions, the statement
+ * cache) and the backend's table of calls; store_pg_schema.c the schema
+ * and its migrations; each store_pg_<table>.c the statements of its
+ * tables, whose contracts are store.h's, with the same meaning as the
+ * SQLite backend's.
+ */
+#ifndef REKEY_STATE_STORE_PG_INT_H
+#define REKEY_STATE_STORE_PG_INT_H
+
+#include "lib/util.h"
+#include "state/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/*
+ * The advisory lock keys (pg_advisory_xact_lock) that serialize rekey's own
+ * work across replicas: schema migrations ("rekey" in ASCII, then 1).  The
+ * leadership lock is state/leader.c's and uses another key.
+ */
+#define PG_LOCK_MIGRATIONS 0x72656b657901LL
+
+/* Statements prepared once per connection; keyed by their SQL text. */
+#define PG_STMT_CACHE_MAX 96
+
+/* The most parameters a statement of the backend takes. */
+#define PG_PARAMS_MAX 24
+
+struct pg_stmt {
+	char *sql;
+	char name[16];
+};
+
+struct pg_db {
+	PGconn *conn;
+	char *url;			/* as configured: may hold secrets, never logged */
+	char *shown;			/* the url without userinfo or options, for messages */
+	struct pg_stmt stmts[PG_STMT_CACHE_MAX];
+	size_t nstmts;
+	unsigned next_stmt;		/* for statement names, unique per connection */
+	int in_tx;			/* between begin and commit/rollback */
+	int sync_full;			/* synchronous_commit wanted: 1 on, 0 off */
+	int lock_timeout_ms;
+	int64_t epoch;			/* rekey.epoch for this connection's writes; -1: none */
+	int64_t retry_after_us;		/* monotonic: no reconnect before then */
+	int down_logged;		/* the connection's loss was logged; quiet until it is back */
+	int tx_lost;			/* the connection died inside a transaction: roll back first */
+	int notified;			/* sources whose events this transaction has announced */
+	char errbuf[512];		/* pg_error's */
+};
+
+/* Parameters of one statement, all as text except bytea (binary). */
+struct pg_params {
+	int n;
+	const char *values[PG_PARAMS_MAX];
+	int lengths[PG_PARAMS_MAX];
+	int formats[PG_PARAMS_MAX];
+	char numbers[PG_PARAMS_MAX][24];
+};
+
+void pg_text(struct pg_params *p, const char *v);
+void pg_int(struct pg_params *p, int64_t v);
+/* A negative value is SQL NULL (as the SQLite backend's bind_opt_int). */
+void pg_opt_int(struct pg_params *p, int64_t v);
+void pg_bytea(struct pg_params *p, const void *data, size_t len);
+
+/*
+ * Runs sql (prepared once per connection) with p; the result when its status
+ * is PGRES_TUPLES_OK or PGRES_COMMAND_OK (caller PQclear()s), else NULL after
+ * logging what failed and PQerrorMessage.  what names the statement.  A
+ * lost connection is noted, and the next call connects again.
+ */
+PGresult *pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p);
+/* pg_run for statements without rows: 0 or -1; *changed (may be NULL): rows affected. */
+int pg_run_done(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p,
+    int64_t *changed);
+/* The single integer the query returns (0 when NULL), or -1. */
+int64_t pg_run_count(struct pg_db *s, const char *what, const char *sql,
+    const struct pg_params *p);
+/* The connection's last error on one line (valid until the next call). */
+const char *pg_error(struct pg_db *s);
+/* Runs sql (no parameters, any number of statements) as is: 0 or -1, logged. */
+int pg_exec(struct pg_db *s, const char *what, const char *sql);
+
+/* Reading results: copies are the caller's to free; NULL fields read as NULL or -1. */
+char *pg_get_dup(const PGresult *r, int row, int col);
+int64_t pg_get_int(const PGresult *r, int row, int col);
+int64_t pg_get_opt_int(const PGresult *r, int row, int col);
+/* A bytea column, decoded, NUL-terminated (it may hold text); its length in *len. */
+char *pg_get_bytea(const PGresult *r, int row, int col, size_t *len);
+
+/* store_pg_schema.c: creates or migrates the schema under the migrations lock.  0 or -1. */
+int pg_migrate(struct pg_db *s, char **err);
+
+/*
+ * The calls of store_pg_backend (store_pg.c) that live in the other files,
+ * by file; db is a struct pg_db, the contracts are store.h's.
+ */
+
+/* store_pg_events.c: the event journal (events) and the retention sweep */
+enum store_result pg_add_event(void *db, const struct store_event *ev);
+int64_t pg_count_events(void *db, const char *source);
+int pg_unprocessed(void *db, const char *source, int64_t after, size_t max, int with_body,
+    struct store_pending **out, size_t *n);
+int pg_mark_processed(void *db, int64_t id, const char *result);
+int64_t pg_count_results(void *db, const char *source, const char *result);
+int64_t pg_expire_events(void *db, int64_t before_ms, size_t max, int64_t *cursor, int *more);
+
+/* store_pg_graph.c: subscriptions, graph_users, graph_tokens, user_events */
+int pg_get_subscription(void *db, const char *app, struct store_subscription *out);
+int pg_put_subscription(void *db, const struct store_subscription *sub);
+int pg_delete_subscription(void *db, const char *app);
+int pg_get_user(void *db, const char *app, const char *user_id, struct store_user *out);
+int pg_put_user(void *db, const struct store_user *u);
+int pg_put_graph_tokens(void *db, const char *digest, const char *tokens, size_t len,
+    int64_t now_ms, int64_t keep_ms);
+int pg_get_graph_tokens(void *db, const char *digest, char **out, size_t *len);
+int pg_add_user_event(void *db, const struct store_user_event *ev);
+int64_t pg_count_user_events(void *db, const char *app, const char *kind);
+int64_t pg_recent_user_event(void *db, const char *app, const char *email, int64_t since_ms,
+    char **kind, char **evidence);
+
+/* store_pg_incidents.c: incidents, incident_grants */
+int pg_put_incident(void *db, const struct store_incident *inc);
+int pg_get_incident(void *db, const char *id, struct store_incident *out);
+int pg_list_incidents(void *db, const char *app, int open_only, size_t max,
+    struct store_incident **out, size_t *n);
+enum store_result pg_add_incident_grant(void *db, const char *incident_id,
+    const char *grant_id, const char *email, int64_t seen_ms);
+int64_t pg_recover_grants(void *db, const char *app, const char *grant_id, const char *email,
+    int64_t at_ms);
+int pg_resolve_incident(void *db, const char *id, const char *by, int64_t at_ms);
+int pg_unmailed_grants(void *db, const char *incident_id, const char *kind, size_t max,
+    char ***emails, size_t *n);
+int pg_incident_is_open(void *db, const char *id);
+
+/* store_pg_rotations.c: rotations */
+int pg_put_rotation(void *db, const struct store_rotation *r);
+int pg_get_rotation(void *db, const char *id, struct store_rotation *out);
+int pg_list_rotations(void *db, const char *app, int unfinished, size_t max,
+    struct store_rotation **out, size_t *n);
+
+/* store_pg_outbox.c: outbox */
+enum store_result pg_add_outbox(void *db, const struct store_outbox *m);
+int pg_due_outbox(void *db, int64_t now_ms, size_t max, struct store_outbox **out, size_t *n);
+int pg_update_outbox(void *db, const struct store_outbox *m);
+int pg_outbox_exists(void *db, const char *ref, const char *kind);
+int64_t pg_outbox_unsent(void *db, const char *ref, const char *kind);
+int pg_outbox_stats(void *db, const char *app, struct store_outbox_stats *out);
+int pg_reclaim_outbox(void *db);
+
+/* store_pg_values.c: app_values */
+int pg_get_value(void *db, const char *app, const char *key, char **out);
+int pg_put_value(void *db, const char *app, const char *key, const char *value);
+int pg_list_values(void *db, const char *app, const char *prefix, size_t max,
+    struct store_value **out, size_t *n);
+
+#endif
