@@ -103,6 +103,7 @@ struct config {
 	int64_t max_connections_per_ip;	/* trusted proxies are exempt */
 	int64_t request_timeout;	/* seconds a connection may take to send a request */
 	char *log_level;
+	char *node_name;		/* this replica's name (leadership); the host name by default */
 
 	/* [store] */
 	char *store_url;
