@@ -134,6 +134,8 @@ struct journal {
 	int64_t swept_us;		/* checkpointer only: the last retention sweep; 0: none yet */
 	int quit;			/* under mu */
 	int relaxed;			/* writer only: its connection skips the fsync */
+	int64_t epoch;			/* under mu: journal_set_epoch's; -1: none yet */
+	int64_t epoch_set;		/* writer only: the epoch its connection carries; -1: none */
 	size_t pending;			/* loop only: submitted, not yet answered */
 	int held;			/* loop only: inside journal_hold */
 };
@@ -250,6 +252,27 @@ write_entries(struct store *st, struct batch *b)
 	return 0;
 }
 
+/*
+ * In the writer, before a transaction: its connection carries the epoch
+ * journal_set_epoch asked for.  0, or -1 when it could not be set: the batch
+ * then fails rather than write a new leader's ops without its epoch.
+ */
+static int
+apply_epoch(struct journal *j)
+{
+	int64_t want;
+
+	pthread_mutex_lock(&j->mu);
+	want = j->epoch;
+	pthread_mutex_unlock(&j->mu);
+	if (want == j->epoch_set)
+		return 0;
+	if (store_set_epoch(j->store, want) == -1)
+		return -1;
+	j->epoch_set = want;
+	return 0;
+}
+
 /* Runs in the writer thread: one transaction for the whole batch. */
 static void
 write_batch(struct journal *j, struct batch *b)
@@ -257,7 +280,7 @@ write_batch(struct journal *j, struct batch *b)
 	struct store *st = j->store;
 	int64_t start = util_mono_us();
 	size_t events = b->events, left_out;
-	int ok;
+	int ok, fenced_ok = apply_epoch(j) == 0;
 
 	/*
 	 * Derived state alone needs no fsync of its own (see journal_submit_op).
@@ -269,7 +292,7 @@ write_batch(struct journal *j, struct batch *b)
 	else if (events > 0 && j->relaxed && store_set_durability(st, 1) == 0)
 		j->relaxed = 0;
 	store_lock_wait(st, lock_wait_left(b, start));
-	ok = !(events > 0 && j->relaxed) && store_begin(st) == 0;
+	ok = fenced_ok && !(events > 0 && j->relaxed) && store_begin(st) == 0;
 	/*
 	 * A failed op is left out and the batch written again, so that a webhook
 	 * is not answered 503 because an incident's or a rotation's row could not
@@ -494,12 +517,21 @@ journal_new(struct event_base *base, const char *store_url, char **err)
 		fatal("journal: cannot create its events");
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cond, NULL);
+	j->epoch = j->epoch_set = -1;
 	j->open = batch_new();
 	j->done_tail = &j->done;
 	if (pthread_create(&j->thread, NULL, writer_main, j) != 0 ||
 	    pthread_create(&j->ckpt_thread, NULL, checkpoint_main, j) != 0)
 		fatal("journal: cannot start the writer threads");
 	return j;
+}
+
+void
+journal_set_epoch(struct journal *j, int64_t epoch)
+{
+	pthread_mutex_lock(&j->mu);
+	j->epoch = epoch;
+	pthread_mutex_unlock(&j->mu);
 }
 
 void
