@@ -54,10 +54,17 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
 
 # The version rekey reports (rekey version, rekey_build_info): git's description of the tree.
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/obj/main.o: handler/main.c $(HDRS) | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
+$(BUILD)/obj/main.o: handler/main.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -I. -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
 
-$(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o
+# handler/: main.c (above) and the files it was split into (handler/engines.c).
+HANDLER_SRCS := $(filter-out handler/main.c,$(wildcard handler/*.c))
+HANDLER_OBJS := $(HANDLER_SRCS:handler/%.c=$(BUILD)/obj/handler/%.o)
+$(BUILD)/obj/handler/%.o: handler/%.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)/obj
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
+
+$(BUILD)/rekey: $(OBJS) $(BUILD)/obj/main.o $(HANDLER_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(OBJS) | $(BUILD)/tests

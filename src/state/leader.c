@@ -7,6 +7,7 @@
  * lease is two atomics, read from any thread.
  */
 #include "state/leader.h"
+#include "state/store.h"
 #include "state/wake.h"
 #include "lib/log.h"
 #include "lib/secret.h"
@@ -115,8 +116,12 @@ connect_db(const char *url, const char *password_file, const char *app_name, cha
 		pw = secret_read_file(password_file, err);
 		if (pw == NULL)
 			return NULL;
-		values[3] = (const char *)pw->data;
+	} else {
+		/* The daemon's: [store] password_file, as its store connections use it. */
+		pw = store_password_dup();
 	}
+	if (pw != NULL)
+		values[3] = (const char *)pw->data;
 	conn = PQconnectdbParams(keys, values, 1);
 	secret_free(pw);
 	if (conn == NULL) {
@@ -592,8 +597,8 @@ leader_free(struct leader *l)
 		close(l->news[1]);
 		close(l->quit_pipe[0]);
 		close(l->quit_pipe[1]);
+		atomic_store(&active_flag, 0);
 	}
-	atomic_store(&active_flag, 0);
 	event_free(l->pipe_ev);
 	pthread_mutex_destroy(&l->mu);
 	free(l->url);

@@ -61,8 +61,8 @@ typedef void (*leader_change_cb)(int is_leader, int64_t epoch, void *arg);
 
 /*
  * Starts the election for store_url on base (which must have priorities).
- * password_file (may be NULL: libpq's own PGPASSFILE/.pgpass) is read at
- * each connection.  node names this process in the leadership row.  For a
+ * password_file (NULL: the store's, store_set_password, else libpq's own
+ * PGPASSFILE or .pgpass) is read at each connection.  node names this process in the leadership row.  For a
  * SQLite url cb(1, 0) runs from the loop at its first pass.  Never NULL.
  */
 struct leader *leader_new(struct event_base *base, const char *store_url,
