@@ -26,6 +26,7 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "notice/status.h"
+#include "notice/status_leader.h"
 #include "outbound/admin_client.h"
 #include "outbound/http_client.h"
 #include "state/config.h"
@@ -462,6 +463,22 @@ close_state(struct config *cfg, struct store *st)
 	config_free(cfg);
 }
 
+/* Replicas on PostgreSQL: who leads, from the leadership row (a SQLite store has one process). */
+static void
+add_leader(cJSON *doc, const struct config *cfg)
+{
+	struct leader_info info;
+	char *err = NULL;
+	int rc = leader_read(cfg->store_url, NULL, &info, &err);
+
+	if (rc == -1) {
+		fprintf(stderr, "%s: cannot read who leads: %s\n", cfg->path, err);
+		free(err);
+	}
+	if (rc != 0)
+		status_leader_add(doc, &info, NULL);
+}
+
 static int
 status(const char *path, int json)
 {
@@ -482,6 +499,7 @@ status(const char *path, int json)
 		close_state(cfg, st);
 		return 2;
 	}
+	add_leader(doc, cfg);
 	text = json ? cJSON_Print(doc) : status_text(doc);
 	if (text == NULL)
 		fatal("out of memory");

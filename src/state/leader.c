@@ -607,6 +607,12 @@ leader_free(struct leader *l)
 	free(l);
 }
 
+int
+leader_replicated(const struct leader *l)
+{
+	return l->pg;
+}
+
 void
 leader_snapshot(struct leader *l, struct leader_info *out)
 {

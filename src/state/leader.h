@@ -78,6 +78,8 @@ int leader_active(void);
 /* The gate for http_client_set_gate: leader_active(), arg unused. */
 int leader_gate(void *arg);
 
+/* 1 when replicas may share the store (PostgreSQL), 0 for SQLite (this process alone). */
+int leader_replicated(const struct leader *l);
 /* What the thread last read of the leadership row (a follower's view too). */
 void leader_snapshot(struct leader *l, struct leader_info *out);
 
