@@ -9,7 +9,7 @@ PKGS := libevent libevent_openssl libcurl libcjson openssl sqlite3 zlib libpq
 DEB_BUILD := build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libcjson-dev libssl-dev libsqlite3-dev zlib1g-dev libpq-dev
 DEB_DEMO := curl openssl python3 nodejs sqlite3 procps
-DEB_TEST := $(DEB_DEMO) clang libclang-rt-14-dev nginx wrk prometheus
+DEB_TEST := $(DEB_DEMO) clang libclang-rt-14-dev nginx wrk prometheus postgresql
 
 ifeq ($(SANITIZER),1)
 BUILD ?= build-asan

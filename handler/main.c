@@ -107,7 +107,9 @@ load_or_report(const char *path)
 	if (cfg == NULL) {
 		fprintf(stderr, "%s\n", errors ? errors : "cannot load config");
 		free(errors);
+		return NULL;
 	}
+	store_set_password(cfg->store_password);
 	return cfg;
 }
 
@@ -155,6 +157,8 @@ reload(struct daemon *d)
 	}
 	apply_log_level(cfg);
 	log_config_warnings(cfg);
+	/* Connections made from now on (the engines' below, reconnects) use the new password. */
+	store_set_password(cfg->store_password);
 	journal_set_retention(d->rt.journal, cfg->event_retention);
 	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
 	engines_reload(&d->engines);

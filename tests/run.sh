@@ -82,6 +82,10 @@ tally_started() {
 	done
 }
 
+# What runs a second time against PostgreSQL (labelled pg:).
+PG_UNIT="test_store test_store_retention test_journal"
+PG_INTEGRATION="test_intake test_crash test_rotation_crash test_storm test_notify"
+
 # One build's tests, REKEY_TEST_JOBS (2) at a time: most of an integration
 # test's time is spent waiting (for the daemon, the fakes, a deadline).
 run_build() {
@@ -103,6 +107,20 @@ run_build() {
 		label="$build/integration/$(basename "$t" .py)"
 		labels+=("$label")
 		start_one "$label" python3 "$t"
+	done
+	# The store's unit suites and the tests that matter most, again against
+	# PostgreSQL: a throwaway cluster per test (tests/lib/pg.py), a database
+	# per daemon.
+	for t in $PG_UNIT; do
+		[ -x "$build/tests/$t" ] || continue
+		label="$build/pg:unit/$t"
+		labels+=("$label")
+		start_one "$label" python3 tests/lib/pg.py run -- "$build/tests/$t"
+	done
+	for t in $PG_INTEGRATION; do
+		label="$build/pg:integration/$t"
+		labels+=("$label")
+		start_one "$label" env REKEY_TEST_STORE=pg python3 "tests/integration/$t.py"
 	done
 	tally_started "${labels[@]}"
 	echo "$passed $failed" >"$logs/$build.counts"

@@ -128,23 +128,27 @@ check_store(struct preflight *p)
 	const struct where w = { NULL, "url" };
 	const char *url = p->cfg->store_url;
 	char *err = NULL, *shown;
+	int pg = strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
 
 	if (store_check_url(url, &err) == 0) {
 		shown = util_url_shown(url, 0);
-		report(p, &w, PREFLIGHT_OK, "store url", xasprintf("store %s can be opened", shown),
-		    NULL);
+		/* Offline: a PostgreSQL URL is parsed, not connected to (rekey doctor connects). */
+		report(p, &w, PREFLIGHT_OK, "store url", pg ? xasprintf("store %s is a valid"
+		    " PostgreSQL URL (not connected to offline)", shown) :
+		    xasprintf("store %s can be opened", shown), NULL);
 		free(shown);
 		return;
 	}
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-		report(p, &w, PREFLIGHT_FAIL, "store url", err,
-		    xstrdup("set [store] url to sqlite:PATH"));
+	if (pg)
+		report(p, &w, PREFLIGHT_FAIL, "store url", err, xstrdup("write [store] url as"
+		    " postgresql://USER@HOST:PORT/DB?sslmode=verify-full, with the password in"
+		    " [store] password_file"));
 	else if (strncmp(url, "sqlite:", 7) == 0)
 		report(p, &w, PREFLIGHT_FAIL, "store url", err, xstrdup("create the directory "
 		    "(writable by rekey's user), or set [store] url to sqlite:PATH in one that is"));
 	else
 		report(p, &w, PREFLIGHT_FAIL, "store url", err,
-		    xstrdup("set [store] url to sqlite:PATH"));
+		    xstrdup("set [store] url to sqlite:PATH or postgresql://USER@HOST:PORT/DB"));
 }
 
 /* ---- Certificates ---- */

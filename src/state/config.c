@@ -73,6 +73,9 @@ const struct config_key config_keys[] = {
 
 	{ SEC_STORE, "url", KT_URL, "sqlite:var/rekey.db", S(store_url), .words = store_schemes,
 	  .flags = KEY_SENSITIVE },
+	/* The PostgreSQL store's password, kept out of the URL (which is logged without it). */
+	{ SEC_STORE, "password_file", KT_SECRET_FILE, NULL, S(store_password_file),
+	  .load = LOAD_FIRST_LINE, .secret_offset = SO(store_password) },
 	{ SEC_STORE, "master_key_file", KT_SECRET_FILE, NULL, S(master_key_file),
 	  .flags = KEY_REQUIRED, .load = LOAD_MASTER_KEY, .secret_offset = SO(master_key) },
 	{ SEC_STORE, "event_retention", KT_DURATION, "30d", S(event_retention), .min = 0,

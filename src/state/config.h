@@ -107,6 +107,7 @@ struct config {
 
 	/* [store] */
 	char *store_url;
+	char *store_password_file;	/* PostgreSQL: the password (else PGPASSFILE or the URL's) */
 	char *master_key_file;
 	int64_t event_retention;	/* seconds processed events are kept; 0: for ever */
 
@@ -141,6 +142,7 @@ struct config {
 	struct secret *approve_token;	/* NULL when approve_token_file is not set */
 	struct secret *master_key;	/* 32 bytes, decoded from hex */
 	struct secret *smtp_password;	/* NULL when smtp_password_file is not set */
+	struct secret *store_password;	/* NULL when password_file is not set */
 	struct secret *webhook_secret;	/* "whsec_..."; NULL when webhook_secret_file is not set */
 
 	struct config_origin *origins;	/* owned; read with config_key_where */

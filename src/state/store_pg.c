@@ -137,14 +137,18 @@ pg_get_bytea(const PGresult *r, int row, int col, size_t *len)
 	return out;
 }
 
-/* msg on one line (libpq's end in a newline and may span several), in buf. */
+/* msg on one line, blanks folded (libpq's end in a newline and may span several), in buf. */
 static const char *
 trim_into(char *buf, size_t size, const char *msg)
 {
 	size_t i, n = 0;
 
-	for (i = 0; msg[i] != '\0' && n + 1 < size; i++)
-		buf[n++] = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
+	for (i = 0; msg[i] != '\0' && n + 1 < size; i++) {
+		char c = msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t' ? ' ' : msg[i];
+
+		if (c != ' ' || (n > 0 && buf[n - 1] != ' '))
+			buf[n++] = c;
+	}
 	while (n > 0 && buf[n - 1] == ' ')
 		n--;
 	buf[n] = '\0';
@@ -203,6 +207,16 @@ apply_session(struct pg_db *s)
 	return ok ? 0 : -1;
 }
 
+/* The server's notices (a table that exists already, ...) go to the debug log, not to stderr. */
+static void
+notice_cb(void *arg, const char *msg)
+{
+	char buf[512];
+
+	(void)arg;
+	log_debug("store: postgresql: %s", trim_into(buf, sizeof(buf), msg));
+}
+
 /* Connects with the URL and the configured password.  0, or -1 and *err. */
 static int
 connect_now(struct pg_db *s, char **err)
@@ -227,6 +241,7 @@ connect_now(struct pg_db *s, char **err)
 	secret_free(pw);
 	if (s->conn == NULL)
 		fatal("out of memory");
+	PQsetNoticeProcessor(s->conn, notice_cb, NULL);
 	if (PQstatus(s->conn) != CONNECTION_OK || apply_session(s) == -1) {
 		*err = xasprintf("cannot connect to the store %s: %s", s->shown,
 		    pg_error(s));

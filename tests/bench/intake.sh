@@ -26,6 +26,9 @@
 #   BENCH_GRAPH_BATCHES  Graph batches of 100 of each closed-loop run (3000), after
 #                      BENCH_WARMUP / 10 warm-up batches each
 #   BENCH_ONLY         graph: only the Graph phase; nylas: everything but it
+#   BENCH_PG           0: skip the PostgreSQL run (default 1: after the SQLite
+#                      throughput run, the same load against rekey on a
+#                      throwaway PostgreSQL cluster, tests/lib/pg.py, fsync on)
 #   BENCH_KEEP=1       keep the work directory (certificates, configs, logs, store)
 #
 # It prints figures and PASS/MISS next to each target but never fails on a
@@ -60,6 +63,10 @@ TARGET_RATIO=0.5
 TARGET_P99_MS=5
 TARGET_RSS_MIB=30
 TARGET_IDLE_RATIO=1.5
+# PostgreSQL against SQLite, in the same run: rate at least this share, p99 at most this factor.
+TARGET_PG_RATIO=0.6
+TARGET_PG_P99_FACTOR=2
+PG=${BENCH_PG:-1}
 
 LOADGEN=$ROOT/build/bench/loadgen
 STORE_FLOOR=$ROOT/build/bench/store_floor
@@ -70,6 +77,8 @@ work=""
 rekey_pid=""
 nginx_pid=""
 idle_pid=""
+pg_pid=""
+pgrekey_pid=""
 failed=1
 
 say() { printf '%s\n' "$*"; }
@@ -113,6 +122,8 @@ cleanup() {
 	local rc=$?
 	stop "$idle_pid"
 	stop "$rekey_pid"
+	stop "$pgrekey_pid"
+	stop "$pg_pid"
 	stop "$nginx_pid"
 	[ -n "$work" ] && [ -d "$work" ] || return 0
 	if [ "${BENCH_KEEP:-}" = 1 ]; then
@@ -414,6 +425,71 @@ ratio_limits() {
 		"$bound" "$(calc "$bound / $n_rps")"
 }
 
+# pg_phase: the throughput run again, against a second rekey whose store is a
+# throwaway PostgreSQL cluster on this machine (synchronous_commit and fsync on);
+# compared with nginx and with the SQLite rekey of the same run (r_line, n_line).
+pg_phase() {
+	local dir=$work/pg port line p_rps p_p99 stored warm_ok _
+	mkdir -p "$dir"
+	python3 "$ROOT/tests/lib/pg.py" serve "$dir" >"$work/pg.log" 2>&1 &
+	pg_pid=$!
+	for _ in $(seq 1 $((START_WAIT * 10))); do
+		[ -s "$dir/socket_url" ] && break
+		kill -0 "$pg_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -s "$dir/socket_url" ] || {
+		cat "$work/pg.log" >&2
+		die "the PostgreSQL cluster did not start"
+	}
+	port=$(free_port)
+	sed -e "s|^listen = .*|listen = 127.0.0.1:$port|" \
+		-e "s|^url = .*|url = $(cat "$dir/url")\npassword_file = $dir/pg_password|" \
+		"$work/rekey.conf" >"$work/rekey-pg.conf"
+	(cd "$work" && exec "$REKEY_BIN" serve -c "$work/rekey-pg.conf") >"$work/rekey-pg.log" 2>&1 &
+	pgrekey_pid=$!
+	wait_https "$port" "$pgrekey_pid" "rekey (PostgreSQL)" "$work/rekey-pg.log"
+	load rekey-pg "$port" "$pgrekey_pid" "$WARMUP"
+	warm_ok=$(field "$run_line" ok)
+	load rekey-pg "$port" "$pgrekey_pid" "$REQUESTS"
+	line=$run_line
+	p_rps=$(field "$line" rps) p_p99=$(field "$line" p99_ms)
+	say ""
+	say "throughput on PostgreSQL: the same $REQUESTS requests to a second rekey whose store is"
+	say "  a local PostgreSQL $(psql -X -At -d "$(cat "$dir/socket_url")" -c 'SHOW server_version' \
+		2>/dev/null) (synchronous_commit on, fsync on)"
+	printf '  %-26s %12s %12s %12s\n' "" "rekey pg" "rekey sqlite" nginx
+	printf '  %-26s %12s %12s %12s\n' "requests/s (200s only)" "$p_rps" "$r_rps" "$n_rps"
+	printf '  %-26s %12s %12s %12s\n' "p50 ms" "$(field "$line" p50_ms)" \
+		"$(field "$r_line" p50_ms)" "$(field "$n_line" p50_ms)"
+	printf '  %-26s %12s %12s %12s\n' "p99 ms" "$p_p99" "$r_p99" "$n_p99"
+	printf '  %-26s %12s %12s %12s\n' "max ms" "$(field "$line" max_ms)" \
+		"$(field "$r_line" max_ms)" "$(field "$n_line" max_ms)"
+	printf '  %-26s %12s\n' "200s / errors" "$(field "$line" ok) / $(field "$line" errors)"
+	printf '  %-26s %11.0f%%\n' "rekey CPU (of one core)" \
+		"$(calc "100 * $run_cpu / $(field "$line" seconds)")"
+	printf '  %-26s %12.2f\n' "ratio pg/nginx req/s" "$(calc "$n_rps > 0 ? $p_rps / $n_rps : 0")"
+	printf '  %-26s %12.2f   target >= %s   %s\n' "ratio pg/sqlite req/s" \
+		"$(calc "$r_rps > 0 ? $p_rps / $r_rps : 0")" "$TARGET_PG_RATIO" \
+		"$(verdict "$(calc "$p_rps >= $TARGET_PG_RATIO * $r_rps")")"
+	printf '  %-26s %12.2f   target <= %s   %s\n' "p99 pg/sqlite" \
+		"$(calc "$r_p99 > 0 ? $p_p99 / $r_p99 : 0")" "$TARGET_PG_P99_FACTOR" \
+		"$(verdict "$(calc "$p_p99 <= $TARGET_PG_P99_FACTOR * $r_p99")")"
+	stop "$pgrekey_pid"
+	pgrekey_pid=""
+	stored=$(psql -X -At -d "$(cat "$dir/socket_url")" \
+		-c "SELECT count(*) FROM events WHERE type = 'grant.expired'")
+	if [ "$stored" = $((warm_ok + $(field "$line" ok))) ]; then
+		say "  store: $stored grant.expired events in PostgreSQL, one per 200: OK"
+	else
+		say "  store: $stored grant.expired events in PostgreSQL, but" \
+			"$((warm_ok + $(field "$line" ok))) answered 200: FAIL"
+		exit 1
+	fi
+	stop "$pg_pid"
+	pg_pid=""
+}
+
 # nylas_phases: throughput and latency, RSS after EVENTS events, idle connections.
 nylas_phases() {
 	say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies, 1 request"
@@ -455,6 +531,9 @@ nylas_phases() {
 	printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
 		"$(verdict "$(calc "$r_p99 <= $TARGET_P99_MS")")"
 	ratio_limits "$m0" "$m1"
+	if [ "$PG" != 0 ]; then
+		pg_phase
+	fi
 
 	# --- memory after EVENTS events
 	left=$((EVENTS - rekey_sent))

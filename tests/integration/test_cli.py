@@ -79,9 +79,13 @@ try:
 
     pg = named_conf("pg.conf", ids[:1], url="postgresql://rekey@db.example.com/rekey")
     rc, out, err = run("check", "-c", pg)
-    t.eq(rc, 1, "check: a postgresql:// store exits 1 (serve would refuse it)", err)
-    t.ok(problem(err, pg, 4, "PostgreSQL", "fix: set [store] url to sqlite:PATH"),
-         "check: names the url line and the fix", err)
+    t.eq(rc, 0, "check: a postgresql:// store URL is parsed offline and passes", err)
+    badpg = named_conf("badpg.conf", ids[:1],
+                       url="postgresql://rekey@db.example.com/rekey?sslmod=require")
+    rc, out, err = run("check", "-c", badpg)
+    t.eq(rc, 1, "check: a postgresql:// URL libpq refuses exits 1", err)
+    t.ok(problem(err, badpg, 4, "PostgreSQL", "sslmod", "fix: write [store] url as postgresql://"),
+         "check: names the url line, the bad parameter and the fix", err)
 
     # A config with one problem of every kind, each on a known line.
     open_secret = os.path.join(d.dir, "secrets", "open")

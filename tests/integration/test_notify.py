@@ -386,7 +386,7 @@ def run_resolve(sinks):
         rig.d.start()
         # A user-side incident: Graph evidence says she was disabled just before.
         now = int(time.time() * 1000)
-        wait_for(lambda: os.path.exists(rig.d.db_path), 10)
+        wait_for(lambda: rig.d.store_exists(), 10)
         with rig.d.db() as c:
             c.execute("INSERT INTO user_events (app, user_id, email, kind, observed_ms, changed_at,"
                       " evidence) VALUES ('prod', 'u1', 'gone@example.com', 'disabled', ?, 0,"

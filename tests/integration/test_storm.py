@@ -156,7 +156,7 @@ def check_told(c, sinks):
 
 
 def published(rig):
-    rows = rig.rotations() if os.path.exists(rig.d.db_path) else []
+    rows = rig.rotations() if rig.d.store_exists() else []
     return [r for r in rows if r["state"] in ("published", "watching", "retiring", "retired", "done")]
 
 

@@ -24,7 +24,10 @@ starts a cluster, creates one database, runs CMD with REKEY_TEST_STORE_URL
 (the URL, no password in it), REKEY_TEST_PG_PASSWORD_FILE (rekey's
 password_file: the password on one line), PGPASSFILE (libpq's format) and
 REKEY_TEST_PG_SOCKET_URL (a superuser URL over the unix socket, for psql)
-set, and exits with its status."""
+set, and exits with its status.  `python3 tests/lib/pg.py serve DIR` (the
+benchmark) starts a cluster and a database, writes DIR/url, DIR/pg_password,
+DIR/pgpass and DIR/socket_url (the last, when all are there), and keeps
+them until it gets SIGTERM or SIGINT."""
 
 import atexit
 import csv
@@ -97,11 +100,17 @@ def bind(sql, args=()):
 
 
 def _value(text):
-    """A CSV field from psql as Python: integers as int, the rest as str."""
+    """A CSV field from psql as Python: integers as int, bytea (\\x...) as
+    bytes (as sqlite3 gives BLOBs), the rest as str."""
     if text == "":
         return None
     if text.lstrip("-").isdigit():
         return int(text)
+    if text.startswith("\\x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            return text
     return text
 
 
@@ -184,8 +193,11 @@ class Cluster:
             kw.setdefault("user", self.uid)
             kw.setdefault("group", self.gid)
             kw.setdefault("extra_groups", [])
-        return subprocess.run(argv, check=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, **kw)
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+        if r.returncode != 0:
+            raise RuntimeError("%s exited %d:\n%s" % (" ".join(argv), r.returncode,
+                                                      r.stdout.decode(errors="replace")))
+        return r
 
     def _initdb(self):
         # --no-sync: the cluster is new and thrown away; a crash of the machine
@@ -328,6 +340,25 @@ def _reap(data, directory):
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _serve(directory):
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *a: stop.append(1))
+    c = Cluster(fsync=os.environ.get("REKEY_TEST_PG_FSYNC", "on") != "off")
+    try:
+        url, _, _ = c.create_db(directory)
+        with open(os.path.join(directory, "url"), "w") as f:
+            f.write(url + "\n")
+        with open(os.path.join(directory, "socket_url.tmp"), "w") as f:
+            f.write(c.socket_url(url.rsplit("/", 1)[1].split("?")[0]) + "\n")
+        os.rename(os.path.join(directory, "socket_url.tmp"), os.path.join(directory, "socket_url"))
+        while not stop:
+            signal.pause()
+    finally:
+        c.cleanup()
+    return 0
+
+
 def _main(argv):
     if len(argv) >= 3 and argv[0] == "reap":
         _reap(argv[1], argv[2])
@@ -345,7 +376,9 @@ def _main(argv):
         finally:
             shutil.rmtree(work, ignore_errors=True)
             c.cleanup()
-    sys.stderr.write("usage: pg.py run -- CMD [ARGS...]\n")
+    if len(argv) == 2 and argv[0] == "serve":
+        return _serve(argv[1])
+    sys.stderr.write("usage: pg.py run -- CMD [ARGS...] | pg.py serve DIR\n")
     return 2
 
 

@@ -25,6 +25,10 @@ import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REKEY_BIN = os.path.abspath(os.environ.get("REKEY_BIN", os.path.join(ROOT, "build", "rekey")))
+# REKEY_TEST_STORE=pg: each Daemon gets a database of one PostgreSQL cluster per
+# test process (tests/lib/pg.py) instead of a SQLite file; tests/run.sh runs the
+# tests that matter a second time so (labelled pg:).
+STORE_KIND = os.environ.get("REKEY_TEST_STORE", "sqlite")
 
 
 class Tap:
@@ -110,6 +114,14 @@ class Daemon:
         write_secret(os.path.join(secrets, "master_key"), os.urandom(32).hex() + "\n")
         write_secret(os.path.join(secrets, "admin_token"), "admin-token-" + uuid.uuid4().hex + "\n")
         write_secret(os.path.join(secrets, "webhook"), "\n".join(self.WEBHOOK_SECRETS) + "\n")
+        self.pg = None
+        if STORE_KIND == "pg":
+            import pg
+            self.pg = pg.shared_cluster()
+            self.store_url, self.pg_password_file, _ = self.pg.create_db(secrets)
+            self.pg_dbname = self.store_url.rsplit("/", 1)[1].split("?")[0]
+        else:
+            self.store_url = "sqlite:" + self.db_path
         self.write_config()
 
     def write_config(self, listen="127.0.0.1:0", more=""):
@@ -119,8 +131,10 @@ class Daemon:
             lines += ["tls_cert = %s/%s.crt" % (self.certs, self.cert_name),
                       "tls_key = %s/%s.key" % (self.certs, self.cert_name)]
         lines += ["admin_token_file = %s/admin_token" % s, "log_level = debug",
-                  self.extra_server, "", "[store]", "url = sqlite:%s" % self.db_path,
+                  self.extra_server, "", "[store]", "url = %s" % self.store_url,
                   "master_key_file = %s/master_key" % s, ""]
+        if self.pg is not None:
+            lines.insert(-1, "password_file = %s" % self.pg_password_file)
         for a in self.apps:
             lines += ["[app %s]" % a, "nylas_webhook_secret_file = %s/webhook" % s,
                       "azure_client_id = 11111111-2222-3333-4444-555555555555", ""]
@@ -223,12 +237,25 @@ class Daemon:
         h.update(headers or {})
         return self.request("POST", "/webhooks/nylas/" + app, body, h, conn=conn)
 
+    def store_exists(self):
+        """Whether the daemon has made its store (a SQLite file; PostgreSQL: the schema)."""
+        if self.pg is not None:
+            return bool(self.pg.query("SELECT to_regclass('public.rotations') IS NOT NULL AS x",
+                                      self.pg_dbname)[0]["x"] == "t")
+        return os.path.exists(self.db_path)
+
     def db(self):
+        """A connection to the store: sqlite3's, or pg.PgConn (the same calls, over psql)."""
+        if self.pg is not None:
+            return self.pg.conn(self.pg_dbname)
         c = sqlite3.connect(self.db_path, timeout=10)
         c.row_factory = sqlite3.Row
         return c
 
     def events(self, where="1=1", args=()):
+        if self.pg is not None:
+            return [dict(r) for r in self.db().execute("SELECT * FROM events WHERE " + where,
+                                                        args)]
         with self.db() as c:
             return [dict(r) for r in c.execute("SELECT * FROM events WHERE " + where, args)]
 

@@ -109,7 +109,7 @@ class Rig:
         """Inserts a planned rotation as rotation_plan does; returns its id."""
         rid = str(uuid.uuid4())
         now = int(time.time() * 1000)
-        wait_for(lambda: os.path.exists(self.d.db_path), 10)
+        wait_for(lambda: self.d.store_exists(), 10)
         with self.d.db() as c:
             c.execute("INSERT INTO rotations (id, app, state, reason, dry_run, approved, lifetime,"
                       " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -7,6 +7,8 @@
  * company (OPS_DELAY_MS) before they are committed, without an fsync, and
  * durable ops get one; an op that fails is left out and its batch written
  * again without it, so that its events and other ops are committed.
+ * Against SQLite, or the PostgreSQL database named by REKEY_TEST_STORE_URL
+ * (tests/run.sh runs it under tests/lib/pg.py run).
  */
 #include "lib/metrics.h"
 #include "state/journal.h"
@@ -315,7 +317,8 @@ test_failing_op(struct answers *a, struct store *check)
 int
 main(void)
 {
-	char dir[] = "/tmp/rekey-journal-XXXXXX", url[128], id[32], *err = NULL;
+	char dir[] = "/tmp/rekey-journal-XXXXXX", url[512], id[32], *err = NULL;
+	const char *env = getenv("REKEY_TEST_STORE_URL");
 	struct event_base *base;
 	struct answers a;
 	struct store *check;
@@ -323,7 +326,10 @@ main(void)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	snprintf(url, sizeof(url), "sqlite:%s/j.db", dir);
+	if (env != NULL && strncmp(env, "postgres", 8) == 0)
+		snprintf(url, sizeof(url), "%s", env);
+	else
+		snprintf(url, sizeof(url), "sqlite:%s/j.db", dir);
 	base = event_base_new();
 	event_base_priority_init(base, 3);
 	memset(&a, 0, sizeof(a));

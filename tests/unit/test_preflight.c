@@ -477,14 +477,22 @@ test_store(void)
 	enum preflight_level worst = PREFLIGHT_OK;
 	const struct got *g;
 
-	c.url = "postgresql://rekey@db.example.com:5432/rekey";
-	TAP_OK(run(&c, NULL, &worst) == 0, "postgresql: the config loads (as before)");
+	c.url = "postgresql://rekey@db.example.com:5432/rekey?sslmode=verify-full";
+	TAP_OK(run(&c, NULL, &worst) == 0, "postgresql: the config loads");
+	g = find("store url", PREFLIGHT_OK);
+	TAP_OK(worst == PREFLIGHT_OK && g != NULL && g->seen != NULL &&
+	    strstr(g->seen, "valid PostgreSQL URL") != NULL && strstr(g->seen, "rekey@") == NULL,
+	    "postgresql: a valid URL is ok offline, shown without its user (%s)",
+	    g != NULL && g->seen != NULL ? g->seen : "");
+	c.url = "postgresql://rekey@db.example.com:5432/rekey?no_such_option=1";
+	TAP_OK(run(&c, NULL, &worst) == 0, "postgresql: a URL libpq refuses loads");
 	TAP_OK(worst == PREFLIGHT_FAIL, "postgresql: the worst level is FAIL");
 	expect_line("postgresql", "store url", PREFLIGHT_FAIL, NULL, L_URL,
-	    "PostgreSQL store is not available in this version");
+	    "not a PostgreSQL URL libpq accepts");
 	g = find("store url", PREFLIGHT_FAIL);
-	TAP_OK(g != NULL && g->fix != NULL && strstr(g->fix, "sqlite:") != NULL,
-	    "postgresql: the fix says sqlite:PATH");
+	TAP_OK(g != NULL && g->fix != NULL && strstr(g->fix, "postgresql://") != NULL &&
+	    strstr(g->fix, "password_file") != NULL,
+	    "postgresql: the fix shows the URL's form and password_file");
 
 	c.url = "sqlite:DIR/no/such/rekey.db";
 	TAP_OK(run(&c, NULL, &worst) == 0 && worst == PREFLIGHT_FAIL,

@@ -1,7 +1,10 @@
 /*
- * Unit tests against a real SQLite store: the retention sweep's batches
+ * Unit tests against a real store: the retention sweep's batches
  * (store_expire_events) delete old processed events only, and store_backup
- * makes a private, consistent copy and never overwrites without force.
+ * makes a private, consistent copy of a SQLite store and never overwrites
+ * without force.  With REKEY_TEST_STORE_URL (tests/lib/pg.py run) the
+ * sweep runs against PostgreSQL, counted with psql over
+ * REKEY_TEST_PG_SOCKET_URL, and backup must point to pg_dump.
  */
 #include "state/store.h"
 #include "tap.h"
@@ -19,8 +22,27 @@
 #define N_OLD 1200
 #define CUTOFF_MS 1000000
 
-static char dir[64], url[256];
+static char dir[64], url[512];
 static int64_t next_id;
+static const char *pg_socket_url;	/* PostgreSQL: psql's URL for count() */
+
+/* The integer psql prints for sql, or -1. */
+static int64_t
+pg_count(const char *sql)
+{
+	char cmd[1024], line[64];
+	FILE *f;
+	int64_t n = -1;
+
+	snprintf(cmd, sizeof(cmd), "psql -X -At -d '%s' -c \"%s\"", pg_socket_url, sql);
+	f = popen(cmd, "r");
+	if (f == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) != NULL)
+		n = strtoll(line, NULL, 10);
+	pclose(f);
+	return n;
+}
 
 /* Adds an event received at received_ms, processed or not; its row id. */
 static int64_t
@@ -47,6 +69,8 @@ count(const char *path, const char *sql)
 	sqlite3_stmt *q = NULL;
 	int64_t n = -1;
 
+	if (pg_socket_url != NULL)
+		return pg_count(sql);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
 		n = sqlite3_column_int64(q, 0);
@@ -160,23 +184,48 @@ test_backup(const char *db_path)
 	free(err);
 }
 
+/* PostgreSQL: no copy by rekey; the refusal names pg_dump, and nothing is written. */
+static void
+test_pg_backup(void)
+{
+	struct store_backup_info info;
+	char dest[192], *err = NULL;
+
+	snprintf(dest, sizeof(dest), "%s/copy.db", dir);
+	TAP_OK(store_backup(url, dest, 0, &info, &err) == -1 && err != NULL &&
+	    strstr(err, "pg_dump") != NULL && access(dest, F_OK) == -1,
+	    "backup: a PostgreSQL store points to pg_dump, nothing written (%s)", err ? err : "");
+	free(err);
+}
+
 int
 main(void)
 {
 	struct store *st;
 	char db_path[128], *err = NULL;
+	const char *env = getenv("REKEY_TEST_STORE_URL");
 
 	snprintf(dir, sizeof(dir), "/tmp/rekey-retention-test.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(db_path, sizeof(db_path), "%s/rekey.db", dir);
-	snprintf(url, sizeof(url), "sqlite:%s", db_path);
+	if (env != NULL && strncmp(env, "postgres", 8) == 0) {
+		pg_socket_url = getenv("REKEY_TEST_PG_SOCKET_URL");
+		if (pg_socket_url == NULL)
+			return 1;
+		snprintf(url, sizeof(url), "%s", env);
+	} else {
+		snprintf(url, sizeof(url), "sqlite:%s", db_path);
+	}
 	st = store_open(url, &err);
 	TAP_OK(st != NULL, "store opens (%s)", err ? err : "ok");
 	if (st == NULL)
 		return tap_done();
 	test_retention(st, db_path);
-	test_backup(db_path);
+	if (pg_socket_url != NULL)
+		test_pg_backup();
+	else
+		test_backup(db_path);
 	store_close(st);
 	snprintf(url, sizeof(url), "rm -rf %s", dir);
 	if (system(url) != 0)
