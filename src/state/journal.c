@@ -78,6 +78,8 @@
  */
 #define LOCK_WAIT_MS 5000
 #define LOCK_WAIT_MIN_MS 100
+/* Events handed to the store in one call (one statement for PostgreSQL). */
+#define ADD_EVENTS_MAX 32
 
 /* One submitted event, deep-copied (the submitter's strings are short-lived). */
 struct entry {
@@ -227,17 +229,45 @@ lock_wait_left(const struct batch *b, int64_t now_us)
  * rolled back: an event could not be stored, or an op failed (it is then
  * left out, so that the batch can be written again without it).
  */
+/*
+ * The events of b from entry i on, up to the next op (at most
+ * ADD_EVENTS_MAX), in one store call: for PostgreSQL one statement instead of
+ * a round trip each.  The index after them, or -1 when they failed.
+ */
+static ssize_t
+write_events(struct store *st, struct batch *b, size_t i)
+{
+	const struct store_event *evs[ADD_EVENTS_MAX] = { NULL };
+	enum store_result results[ADD_EVENTS_MAX];
+	size_t n = 0, k;
+
+	while (i + n < b->n && b->entries[i + n].op == NULL && n < ADD_EVENTS_MAX) {
+		evs[n] = &b->entries[i + n].ev;
+		n++;
+	}
+	if (store_add_events(st, evs, n, results) == -1) {
+		for (k = 0; k < n; k++)
+			b->entries[i + k].result = STORE_ERROR;
+		return -1;
+	}
+	for (k = 0; k < n; k++)
+		b->entries[i + k].result = results[k];
+	return (ssize_t)(i + n);
+}
+
 static int
 write_entries(struct store *st, struct batch *b)
 {
+	ssize_t next;
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
 		struct entry *e = &b->entries[i];
 
 		if (e->op == NULL) {
-			if ((e->result = store_add_event(st, &e->ev)) == STORE_ERROR)
+			if ((next = write_events(st, b, i)) == -1)
 				return -1;
+			i = (size_t)next - 1;
 		} else if (e->left_out) {
 			e->result = STORE_ERROR;
 		} else if (e->op(st, e->arg) == 0) {

@@ -161,6 +161,20 @@ store_add_event(struct store *st, const struct store_event *ev)
 }
 
 int
+store_add_events(struct store *st, const struct store_event *const *evs, size_t n,
+    enum store_result *results)
+{
+	size_t i;
+
+	if (st->be->add_events != NULL)
+		return st->be->add_events(st->db, evs, n, results);
+	for (i = 0; i < n; i++)
+		if ((results[i] = st->be->add_event(st->db, evs[i])) == STORE_ERROR)
+			return -1;
+	return 0;
+}
+
+int
 store_ping(struct store *st)
 {
 	return st->be->ping(st->db);

@@ -201,6 +201,9 @@ struct store_backend {
 	int (*commit)(void *db);
 	int (*rollback)(void *db);
 	enum store_result (*add_event)(void *db, const struct store_event *ev);
+	/* Several events in one go (one round trip); NULL: add_event for each. */
+	int (*add_events)(void *db, const struct store_event *const *evs, size_t n,
+	    enum store_result *results);
 	int (*ping)(void *db);
 	/* NULL when the backend needs none. */
 	int (*checkpoint)(void *db, int may_block, int64_t *log, int64_t *left);
@@ -310,6 +313,14 @@ int store_commit(struct store *st);
 int store_rollback(struct store *st);
 /* Inside a transaction: adds the event unless its (source, app, event_id) is known. */
 enum store_result store_add_event(struct store *st, const struct store_event *ev);
+/*
+ * Inside a transaction: store_add_event for each of evs[0..n), in order
+ * (a repeat within them is a duplicate of the first), results[i] for each;
+ * for PostgreSQL one statement, not n.  0, or -1 when the transaction must
+ * be rolled back (results then mean nothing).
+ */
+int store_add_events(struct store *st, const struct store_event *const *evs, size_t n,
+    enum store_result *results);
 /*
  * From now on this connection's commits survive a crash of the process but
  * not necessarily of the machine (no fsync per commit).  Only for state that

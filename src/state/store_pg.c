@@ -243,7 +243,7 @@ connect_now(struct pg_db *s, char **err)
 		fatal("out of memory");
 	PQsetNoticeProcessor(s->conn, notice_cb, NULL);
 	if (PQstatus(s->conn) != CONNECTION_OK || apply_session(s) == -1) {
-		*err = xasprintf("cannot connect to the store %s: %s", s->shown,
+		*err = xasprintf("cannot connect to the store %s (%s)", s->shown,
 		    pg_error(s));
 		PQfinish(s->conn);
 		s->conn = NULL;
@@ -330,30 +330,38 @@ stmt_name(struct pg_db *s, const char *what, const char *sql, int nparams, int *
 }
 
 PGresult *
-pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p)
+pg_run_array(struct pg_db *s, const char *what, const char *sql, int n,
+    const char *const *values, const int *lengths, const int *formats)
 {
-	static const struct pg_params none;
 	const char *name;
 	PGresult *r;
 	int failed;
 
-	if (p == NULL)
-		p = &none;
 	if (pg_usable(s) == -1)
 		return NULL;
-	name = stmt_name(s, what, sql, p->n, &failed);
+	name = stmt_name(s, what, sql, n, &failed);
 	if (failed)
 		return NULL;
 	if (name != NULL)
-		r = PQexecPrepared(s->conn, name, p->n, p->values, p->lengths, p->formats, 0);
+		r = PQexecPrepared(s->conn, name, n, values, lengths, formats, 0);
 	else
-		r = PQexecParams(s->conn, sql, p->n, NULL, p->values, p->lengths, p->formats, 0);
+		r = PQexecParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
 		return r;
 	log_error("store: %s: %s", what, pg_error(s));
 	PQclear(r);
 	check_conn(s);
 	return NULL;
+}
+
+PGresult *
+pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p)
+{
+	static const struct pg_params none;
+
+	if (p == NULL)
+		p = &none;
+	return pg_run_array(s, what, sql, p->n, p->values, p->lengths, p->formats);
 }
 
 int
@@ -475,12 +483,21 @@ pg_check(const char *rest, char **err)
 
 /* ---- Transactions and the session ---- */
 
+/* A new transaction: whatever a lost one held is given up (its caller moved on). */
+static void
+tx_reset(struct pg_db *s)
+{
+	s->tx_lost = 0;
+	s->in_tx = 0;
+	s->notified = 0;
+}
+
 static int
 pg_begin(void *db)
 {
 	struct pg_db *s = db;
 
-	s->notified = 0;
+	tx_reset(s);
 	if (pg_exec(s, "begin", "BEGIN") == -1)
 		return -1;
 	s->in_tx = 1;
@@ -492,6 +509,7 @@ pg_begin_read(void *db)
 {
 	struct pg_db *s = db;
 
+	tx_reset(s);
 	if (pg_exec(s, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == -1)
 		return -1;
 	s->in_tx = 1;
@@ -509,8 +527,14 @@ pg_commit(void *db)
 	PGresult *r;
 	int ok;
 
-	if (!s->in_tx || pg_usable(s) == -1)
+	/* Either way the transaction is over: a failed COMMIT leaves none open. */
+	if (!s->in_tx || pg_usable(s) == -1) {
+		if (s->tx_lost)
+			log_error("store: commit: the connection was lost during the transaction;"
+			    " nothing of it was committed");
+		tx_reset(s);
 		return -1;
+	}
 	r = PQexec(s->conn, "COMMIT");
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
 	if (!ok)
@@ -519,7 +543,7 @@ pg_commit(void *db)
 		    pg_error(s));
 	PQclear(r);
 	check_conn(s);
-	s->in_tx = 0;
+	tx_reset(s);
 	return ok ? 0 : -1;
 }
 
@@ -529,16 +553,9 @@ pg_rollback(void *db)
 	struct pg_db *s = db;
 	int rc = 0;
 
-	if (s->tx_lost) {
-		s->tx_lost = 0;
-		s->in_tx = 0;
-		return 0;
-	}
-	if (!s->in_tx)
-		return 0;
-	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+	if (s->in_tx && !s->tx_lost && s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
 		rc = pg_exec(s, "rollback", "ROLLBACK");
-	s->in_tx = 0;
+	tx_reset(s);
 	return rc;
 }
 
@@ -610,6 +627,7 @@ const struct store_backend name = { \
 	.commit = pg_commit, \
 	.rollback = pg_rollback, \
 	.add_event = pg_add_event, \
+	.add_events = pg_add_events, \
 	.ping = pg_ping, \
 	.checkpoint = NULL, \
 	.count_events = pg_count_events, \

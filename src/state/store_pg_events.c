@@ -10,6 +10,8 @@
 #include "lib/util.h"
 #include "state/store_pg_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The sources whose notification a transaction has sent (pg_db.notified). */
@@ -41,43 +43,147 @@ notify_source(struct pg_db *s, const char *source)
 	return 0;
 }
 
+#define EVENT_COLUMNS "source, app, event_id, type, received_ms, remote_addr, grant_id," \
+	" email, provider, integration_id, code, reauth_flag, event_time, grant_updated_at, body"
+#define EVENT_PARAMS 15
+/* The types of the parameters of one row, in EVENT_COLUMNS' order. */
+static const char *const event_types[EVENT_PARAMS] = {
+	"text", "text", "text", "text", "bigint", "text", "text", "text", "text", "text",
+	"bigint", "bigint", "bigint", "bigint", "bytea",
+};
+
+/* The parameters of one event, in EVENT_COLUMNS' order, into p. */
+static void
+event_params(struct pg_params *p, const struct store_event *ev)
+{
+	memset(p, 0, sizeof(*p));
+	pg_text(p, ev->source);
+	pg_text(p, ev->app);
+	pg_text(p, ev->event_id);
+	pg_text(p, ev->type);
+	pg_int(p, ev->received_ms);
+	pg_text(p, ev->remote_addr);
+	pg_text(p, ev->grant_id);
+	pg_text(p, ev->email);
+	pg_text(p, ev->provider);
+	pg_text(p, ev->integration_id);
+	pg_opt_int(p, ev->code);
+	pg_opt_int(p, ev->reauth_flag);
+	pg_opt_int(p, ev->event_time);
+	pg_opt_int(p, ev->grant_updated_at);
+	pg_bytea(p, ev->body, ev->body_len);
+}
+
+/*
+ * INSERT of n events (n * EVENT_PARAMS parameters) that returns the keys it
+ * stored; caller frees.  Duplicates are told apart by the unique key alone,
+ * never by reading first.  Prepared once per n (the journal's runs of events
+ * are at most 32 long).
+ */
+static char *
+insert_sql(size_t n)
+{
+	size_t size = 256 + n * EVENT_PARAMS * 16, off, i, k;
+	char *sql = xmalloc(size);
+
+	off = (size_t)snprintf(sql, size, "INSERT INTO events (" EVENT_COLUMNS ") VALUES ");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < EVENT_PARAMS; k++)
+			off += (size_t)snprintf(sql + off, size - off, "%s$%zu::%s%s",
+			    k == 0 ? (i == 0 ? "(" : ", (") : ", ", i * EVENT_PARAMS + k + 1,
+			    event_types[k], k == EVENT_PARAMS - 1 ? ")" : "");
+	snprintf(sql + off, size - off, " ON CONFLICT (source, app, event_id) DO NOTHING"
+	    " RETURNING source, app, event_id");
+	return sql;
+}
+
+/* Whether row j of r (source, app, event_id) is ev's key. */
+static int
+same_key(const PGresult *r, int j, const struct store_event *ev)
+{
+	return strcmp(PQgetvalue(r, j, 0), ev->source) == 0 &&
+	    strcmp(PQgetvalue(r, j, 1), ev->app) == 0 &&
+	    strcmp(PQgetvalue(r, j, 2), ev->event_id) == 0;
+}
+
+/*
+ * Each event is stored when a returned row has its key that no earlier
+ * event of the call claimed: of repeats within the call, the first was
+ * stored and the others are duplicates, as one by one.
+ */
+static void
+match_results(const PGresult *r, const struct store_event *const *evs, size_t n,
+    enum store_result *results)
+{
+	int rows = PQntuples(r), j;
+	char *claimed = xcalloc(rows > 0 ? (size_t)rows : 1, 1);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		results[i] = STORE_DUPLICATE;
+		for (j = 0; j < rows; j++) {
+			if (!claimed[j] && same_key(r, j, evs[i])) {
+				claimed[j] = 1;
+				results[i] = STORE_STORED;
+				break;
+			}
+		}
+	}
+	free(claimed);
+}
+
+int
+pg_add_events(void *db, const struct store_event *const *evs, size_t n,
+    enum store_result *results)
+{
+	struct pg_db *s = db;
+	struct pg_params *p;
+	const char **values;
+	int *lengths, *formats, rc = 0;
+	size_t i, k, m = n * EVENT_PARAMS;
+	char *sql;
+	PGresult *r;
+
+	if (n == 0)
+		return 0;
+	p = xcalloc(n, sizeof(*p));
+	values = xcalloc(m, sizeof(*values));
+	lengths = xcalloc(m, sizeof(*lengths));
+	formats = xcalloc(m, sizeof(*formats));
+	for (i = 0; i < n; i++) {
+		event_params(&p[i], evs[i]);
+		for (k = 0; k < EVENT_PARAMS; k++) {
+			values[i * EVENT_PARAMS + k] = p[i].values[k];
+			lengths[i * EVENT_PARAMS + k] = p[i].lengths[k];
+			formats[i * EVENT_PARAMS + k] = p[i].formats[k];
+		}
+	}
+	sql = insert_sql(n);
+	r = pg_run_array(s, "insert events", sql, (int)m, values, lengths, formats);
+	if (r == NULL) {
+		rc = -1;
+	} else {
+		match_results(r, evs, n, results);
+		PQclear(r);
+		for (i = 0; i < n && rc == 0; i++)
+			if (results[i] == STORE_STORED && notify_source(s, evs[i]->source) == -1)
+				rc = -1;
+	}
+	free(sql);
+	free(formats);
+	free(lengths);
+	free(values);
+	free(p);
+	return rc;
+}
+
 enum store_result
 pg_add_event(void *db, const struct store_event *ev)
 {
-	struct pg_db *s = db;
-	struct pg_params p;
-	PGresult *r;
-	int stored;
+	const struct store_event *one[1] = { ev };
+	enum store_result result = STORE_ERROR;
 
-	memset(&p, 0, sizeof(p));
-	pg_text(&p, ev->source);
-	pg_text(&p, ev->app);
-	pg_text(&p, ev->event_id);
-	pg_text(&p, ev->type);
-	pg_int(&p, ev->received_ms);
-	pg_text(&p, ev->remote_addr);
-	pg_text(&p, ev->grant_id);
-	pg_text(&p, ev->email);
-	pg_text(&p, ev->provider);
-	pg_text(&p, ev->integration_id);
-	pg_opt_int(&p, ev->code);
-	pg_opt_int(&p, ev->reauth_flag);
-	pg_opt_int(&p, ev->event_time);
-	pg_opt_int(&p, ev->grant_updated_at);
-	pg_bytea(&p, ev->body, ev->body_len);
-	r = pg_run(s, "insert event", "INSERT INTO events (source, app, event_id, type,"
-	    " received_ms, remote_addr, grant_id, email, provider, integration_id, code,"
-	    " reauth_flag, event_time, grant_updated_at, body) VALUES ($1::text, $2::text,"
-	    " $3::text, $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::text, $10::text,"
-	    " $11::bigint, $12::bigint, $13::bigint, $14::bigint, $15::bytea)"
-	    " ON CONFLICT (source, app, event_id) DO NOTHING RETURNING id", &p);
-	if (r == NULL)
-		return STORE_ERROR;
-	stored = PQntuples(r) > 0;
-	PQclear(r);
-	if (stored && notify_source(s, ev->source) == -1)
-		return STORE_ERROR;
-	return stored ? STORE_STORED : STORE_DUPLICATE;
+	return pg_add_events(db, one, 1, &result) == -1 ? STORE_ERROR : result;
 }
 
 int64_t

@@ -27,7 +27,7 @@
 #define PG_LOCK_MIGRATIONS 0x72656b657901LL
 
 /* Statements prepared once per connection; keyed by their SQL text. */
-#define PG_STMT_CACHE_MAX 96
+#define PG_STMT_CACHE_MAX 128
 
 /* The most parameters a statement of the backend takes. */
 #define PG_PARAMS_MAX 24
@@ -77,6 +77,9 @@ void pg_bytea(struct pg_params *p, const void *data, size_t len);
  * lost connection is noted, and the next call connects again.
  */
 PGresult *pg_run(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p);
+/* pg_run with n parameters given as arrays (libpq's), for statements built at run time. */
+PGresult *pg_run_array(struct pg_db *s, const char *what, const char *sql, int n,
+    const char *const *values, const int *lengths, const int *formats);
 /* pg_run for statements without rows: 0 or -1; *changed (may be NULL): rows affected. */
 int pg_run_done(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p,
     int64_t *changed);
@@ -105,6 +108,8 @@ int pg_migrate(struct pg_db *s, char **err);
 
 /* store_pg_events.c: the event journal (events) and the retention sweep */
 enum store_result pg_add_event(void *db, const struct store_event *ev);
+int pg_add_events(void *db, const struct store_event *const *evs, size_t n,
+    enum store_result *results);
 int64_t pg_count_events(void *db, const char *source);
 int pg_unprocessed(void *db, const char *source, int64_t after, size_t max, int with_body,
     struct store_pending **out, size_t *n);

@@ -273,11 +273,12 @@ rekey_sent=0
 rekey_ok=0
 graph_ok=0
 
-# commit_stats: "commits events commit_seconds" so far, from rekey's /metrics
+# commit_stats [PORT]: "commits events commit_seconds" so far, from rekey's /metrics
 # ("0 0 0" when it cannot be read: the figure is informative only).
 commit_stats() {
+	local port=${1:-$rekey_port}
 	{ curl -sf --max-time 5 --cacert "$work/certs/ca.crt" \
-		--resolve "localhost:$rekey_port:127.0.0.1" "https://localhost:$rekey_port/metrics" ||
+		--resolve "localhost:$port:127.0.0.1" "https://localhost:$port/metrics" ||
 		true; } |
 		awk '/^rekey_store_commit_seconds_count/ { c = $2 }
 			/^rekey_store_commit_seconds_sum/ { s = $2 }
@@ -429,7 +430,7 @@ ratio_limits() {
 # throwaway PostgreSQL cluster on this machine (synchronous_commit and fsync on);
 # compared with nginx and with the SQLite rekey of the same run (r_line, n_line).
 pg_phase() {
-	local dir=$work/pg port line p_rps p_p99 stored warm_ok _
+	local dir=$work/pg port line p_rps p_p99 stored warm_ok m0 m1 _
 	mkdir -p "$dir"
 	python3 "$ROOT/tests/lib/pg.py" serve "$dir" >"$work/pg.log" 2>&1 &
 	pg_pid=$!
@@ -451,13 +452,16 @@ pg_phase() {
 	wait_https "$port" "$pgrekey_pid" "rekey (PostgreSQL)" "$work/rekey-pg.log"
 	load rekey-pg "$port" "$pgrekey_pid" "$WARMUP"
 	warm_ok=$(field "$run_line" ok)
+	m0=$(commit_stats "$port")
 	load rekey-pg "$port" "$pgrekey_pid" "$REQUESTS"
 	line=$run_line
+	m1=$(commit_stats "$port")
 	p_rps=$(field "$line" rps) p_p99=$(field "$line" p99_ms)
 	say ""
 	say "throughput on PostgreSQL: the same $REQUESTS requests to a second rekey whose store is"
 	say "  a local PostgreSQL $(psql -X -At -d "$(cat "$dir/socket_url")" -c 'SHOW server_version' \
-		2>/dev/null) (synchronous_commit on, fsync on)"
+		2>/dev/null) (synchronous_commit on, fsync $(psql -X -At -d "$(cat "$dir/socket_url")" \
+		-c 'SHOW fsync' 2>/dev/null)), over TCP on 127.0.0.1"
 	printf '  %-26s %12s %12s %12s\n' "" "rekey pg" "rekey sqlite" nginx
 	printf '  %-26s %12s %12s %12s\n' "requests/s (200s only)" "$p_rps" "$r_rps" "$n_rps"
 	printf '  %-26s %12s %12s %12s\n' "p50 ms" "$(field "$line" p50_ms)" \
@@ -468,6 +472,7 @@ pg_phase() {
 	printf '  %-26s %12s\n' "200s / errors" "$(field "$line" ok) / $(field "$line" errors)"
 	printf '  %-26s %11.0f%%\n' "rekey CPU (of one core)" \
 		"$(calc "100 * $run_cpu / $(field "$line" seconds)")"
+	commit_line "$m0" "$m1"
 	printf '  %-26s %12.2f\n' "ratio pg/nginx req/s" "$(calc "$n_rps > 0 ? $p_rps / $n_rps : 0")"
 	printf '  %-26s %12.2f   target >= %s   %s\n' "ratio pg/sqlite req/s" \
 		"$(calc "$r_rps > 0 ? $p_rps / $r_rps : 0")" "$TARGET_PG_RATIO" \

@@ -44,6 +44,9 @@ import tempfile
 import time
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rekeytest import free_port  # noqa: E402
+
 PG_USER = "rekey"
 
 
@@ -63,14 +66,6 @@ def available():
         return shutil.which("psql") is not None
     except RuntimeError:
         return False
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _quote(v):
@@ -169,7 +164,7 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix="rekey-pg-")
         self.data = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "postgres.log")
-        self.port = _free_port()
+        self.port = free_port()
         self.fsync = fsync
         self.running = False
         self.dbs = []

@@ -439,16 +439,50 @@ use_pg_password(void)
 	return 0;
 }
 
-/* PostgreSQL: a second open finds the schema current and the epoch is a per-connection setting. */
+/* Runs sql with psql as the superuser (REKEY_TEST_PG_SOCKET_URL): 0 or -1. */
+static int
+pg_sql(const char *sql)
+{
+	const char *su = getenv("REKEY_TEST_PG_SOCKET_URL");
+	char cmd[1024];
+
+	if (su == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 -d '%s' -c \"%s\"", su, sql);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * PostgreSQL: a second open finds the schema current; the fence refuses the
+ * engines' writes of a connection whose epoch is below the leadership row's,
+ * never an event's insert nor a connection without an epoch.
+ */
 static void
 test_pg_session(struct store *st)
 {
 	char *err = NULL;
 	struct store *again = store_open(url, &err);
+	struct store_event ev = {
+		.source = "nylas", .app = "prod", .event_id = "fenced-1", .type = "grant.expired",
+		.received_ms = 1, .code = -1, .reauth_flag = -1, .event_time = -1,
+		.grant_updated_at = -1, .body = "{}", .body_len = 2,
+	};
 
 	TAP_OK(again != NULL, "pg: a second open finds the schema current (%s)", err ? err : "ok");
-	TAP_OK(store_set_epoch(st, 0) == 0, "pg: an epoch can be set on a connection");
 	free(err);
+	if (again == NULL)
+		return;
+	TAP_OK(pg_sql("UPDATE leadership SET epoch = 7 WHERE id = 1") == 0 &&
+	    store_set_epoch(st, 6) == 0, "pg: a connection takes epoch 6 while the leader's is 7");
+	TAP_OK(store_put_value(st, "prod", "fenced", "x") == -1,
+	    "pg: fence: a stale leader's write is refused");
+	TAP_OK(store_begin(st) == 0 && store_add_event(st, &ev) == STORE_STORED &&
+	    store_commit(st) == 0, "pg: fence: inserting an event is never fenced");
+	TAP_OK(store_put_value(again, "prod", "fenced", "y") == 0,
+	    "pg: fence: a connection without an epoch is not fenced");
+	TAP_OK(store_set_epoch(st, 7) == 0 && store_put_value(st, "prod", "fenced", "z") == 0,
+	    "pg: fence: the current epoch writes");
+	pg_sql("UPDATE leadership SET epoch = 0 WHERE id = 1");
 	store_close(again);
 }
 
