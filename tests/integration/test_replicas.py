@@ -317,6 +317,15 @@ def stale_case():
             fenced = str(e)
         t.ok("stale leader: epoch %d < %d" % (epoch - 1, epoch) in fenced,
              "stale: the store refuses a write made with the previous epoch", fenced[:300])
+        # What the intake writes through that same journal connection is never fenced.
+        try:
+            rig.d.pg.query("SELECT set_config('rekey.epoch', '%d', false); INSERT INTO graph_tokens"
+                           " (digest, tokens, created_ms) VALUES ('stale-d', '\\x5b5d', 1)"
+                           % (epoch - 1), rig.d.pg_dbname)
+            intake = ""
+        except RuntimeError as e:
+            intake = str(e)
+        t.eq(intake, "", "stale: the intake's writes (events, Graph tokens) are not fenced")
         t.eq((len(rig.fakes.requests("graph", "addPassword")), len(connector_writes(rig.fakes))),
              (adds, patches), "stale: no second addPassword or connector update at the fakes")
         made = rig.made_by(rid)
