@@ -72,11 +72,11 @@ $(BUILD)/obj/gen/status_assets.o: $(BUILD)/gen/status_assets.c src/intake/status
 # The version rekey reports (rekey version, rekey_build_info): git's description of the tree.
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(BUILD)/obj/main.o: handler/main.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -I. -DREKEY_VERSION='"$(VERSION)"' -c -o $@ $<
 
 $(BUILD)/obj/handler/%.o: handler/%.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)/obj
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
 
 $(BUILD)/rekey: $(OBJS) $(HANDLER_OBJS) $(BUILD)/obj/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -107,11 +107,15 @@ build-fuzz/%: tests/fuzz/%.c $(SRCS:src/%.c=build-fuzz/obj/%.o) build-fuzz/obj/g
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # Test programs that integration tests run (not tests themselves).
-DRIVER_BINS := $(BUILD)/tests/outbound_driver $(BUILD)/bench/store_floor
+DRIVER_BINS := $(BUILD)/tests/outbound_driver $(BUILD)/tests/leader_driver \
+	$(BUILD)/bench/store_floor
 
 unit: $(UNIT_BINS) $(DRIVER_BINS)
 
 $(BUILD)/tests/outbound_driver: tests/integration/outbound_driver.c $(OBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
+
+$(BUILD)/tests/leader_driver: tests/integration/leader_driver.c $(OBJS) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LDLIBS)
 
 # Installs the Debian packages that are missing (as root), or says how.

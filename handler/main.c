@@ -16,16 +16,10 @@
  *   rekey reseal -c FILE --new-key-file PATH     (handler/cli_store.c)
  */
 #include "cli.h"
-#include "engine/alerts.h"
-#include "engine/correlate.h"
+#include "handler/engines.h"
 #include "engine/doctor.h"
-#include "engine/expiry_poll.h"
-#include "engine/graph_worker.h"
 #include "engine/notifier.h"
 #include "engine/preflight.h"
-#include "engine/rotator.h"
-#include "engine/subscriptions.h"
-#include "engine/webhook_manager.h"
 #include "intake/admin.h"
 #include "intake/graph.h"
 #include "intake/listener.h"
@@ -38,12 +32,14 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "notice/status.h"
+#include "notice/status_leader.h"
 #include "outbound/admin_client.h"
 #include "outbound/http_client.h"
 #include "state/config.h"
 #include "state/config_load.h"
 #include "state/incident.h"
 #include "state/journal.h"
+#include "state/leader.h"
 #include "state/nylas_secrets.h"
 #include "state/reseal.h"
 #include "state/rotation.h"
@@ -73,10 +69,13 @@
 #define DRAIN_MAX_MS 10000
 #define DRAIN_POLL_MS 50
 
+#define LEADER_HELP "1 on the replica that runs the engines (the leader), 0 on the others."
+
 struct daemon {
 	struct runtime rt;
 	struct http_client *http;
-	struct expiry_poll *expiry_poll;
+	struct engines engines;		/* run while this process leads */
+	struct leader *leader;
 	struct event *sig_hup, *sig_term, *sig_int, *drain_ev;
 	int64_t drain_deadline_us;
 	int quiet_polls;
@@ -140,16 +139,6 @@ apply_log_level(const struct config *cfg)
 	log_set_level(level < 0 ? LOG_LEVEL_INFO : (enum log_level)level);
 }
 
-/* The Graph worker hands lifecycle events to whichever subscription manager runs now. */
-static void
-lifecycle_cb(const char *app, const char *subscription_id, const char *event, void *arg)
-{
-	struct runtime *rt = arg;
-
-	if (rt->subscriptions != NULL)
-		subscriptions_lifecycle(rt->subscriptions, app, subscription_id, event);
-}
-
 static void
 reload(struct daemon *d)
 {
@@ -187,22 +176,7 @@ reload(struct daemon *d)
 	store_set_password(cfg->store_password);
 	journal_set_retention(d->rt.journal, cfg->event_retention);
 	http_client_configure(d->http, cfg->ca_file, cfg->timeout_ms);
-	/* The old expiry poll's and rotator's clients point into the old config: start afresh. */
-	expiry_poll_free(d->expiry_poll);
-	rotator_free(d->rt.rotator);
-	d->rt.rotator = rotator_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.journal);
-	d->expiry_poll = expiry_poll_new(d->rt.base, d->http, cfg, d->rt.store, d->rt.rotator);
-	subscriptions_free(d->rt.subscriptions);
-	d->rt.subscriptions = subscriptions_new(d->rt.base, d->http, cfg, d->rt.store);
-	graph_worker_free(d->rt.graph_worker);
-	d->rt.graph_worker = graph_worker_new(&d->rt, d->http, lifecycle_cb, &d->rt);
-	correlator_free(d->rt.correlator);
-	d->rt.correlator = correlator_new(&d->rt, d->http);
-	alerts_free(d->rt.alerts);
-	d->rt.alerts = alerts_new(&d->rt, d->http, d->rt.notifier);
-	/* Its operations look their app up in the config: they are cut short and said so. */
-	webhook_manager_free(d->rt.webhooks);
-	d->rt.webhooks = webhook_manager_new(&d->rt, d->http);
+	engines_reload(&d->engines);
 	log_info("reload: config and certificate reloaded from %s (%zu apps)", cfg->path,
 	    cfg->n_apps);
 }
@@ -222,54 +196,6 @@ static const struct listener_route routes[] = {
 	{ "/api/v1/", 0, "admin", admin_handle, 1 },
 	{ "/status", 0, "status_page", status_page_handle, 0 },
 };
-
-/*
- * The engines' wake-ups (state/wake.h), subscribed once: each finds its
- * engine through rt when signalled, so reload and stop may replace or clear
- * it (a cleared engine hears nothing).
- */
-static void
-wake_correlator_cb(void *arg)
-{
-	correlator_wake(((struct runtime *)arg)->correlator);
-}
-
-static void
-wake_graph_worker_cb(void *arg)
-{
-	struct runtime *rt = arg;
-
-	if (rt->graph_worker != NULL)
-		graph_worker_wake(rt->graph_worker);
-}
-
-static void
-wake_rotator_cb(void *arg)
-{
-	rotator_wake(((struct runtime *)arg)->rotator);
-}
-
-static void
-wake_alerts_cb(void *arg)
-{
-	alerts_wake(((struct runtime *)arg)->alerts);
-}
-
-static void
-wake_notifier_cb(void *arg)
-{
-	notifier_kick(((struct runtime *)arg)->notifier);
-}
-
-static void
-subscribe_engines(struct runtime *rt)
-{
-	wake_subscribe(WAKE_NYLAS_EVENTS, wake_correlator_cb, rt);
-	wake_subscribe(WAKE_GRAPH_NOTIFICATIONS, wake_graph_worker_cb, rt);
-	wake_subscribe(WAKE_ROTATIONS, wake_rotator_cb, rt);
-	wake_subscribe(WAKE_INCIDENTS, wake_alerts_cb, rt);
-	wake_subscribe(WAKE_NOTICES, wake_notifier_cb, rt);
-}
 
 /* Every intake loop has stopped: so does the main loop. */
 static void
@@ -318,30 +244,27 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("stop: signal %d: no longer accepting; finishing in-flight requests", (int)sig);
 	d->rt.draining = 1;
 	loops_stop_accepting(d->rt.loops);
-	/* Outbound work is abandoned: the expiry poll only reads, and runs again at the next start. */
-	expiry_poll_free(d->expiry_poll);
-	d->expiry_poll = NULL;
-	/* A subscription call cut short is redone from the store and Graph's list at the next start. */
-	subscriptions_free(d->rt.subscriptions);
-	d->rt.subscriptions = NULL;
-	/* Rotations keep their stored intent: the next start resumes them where they stopped. */
-	rotator_free(d->rt.rotator);
-	d->rt.rotator = NULL;
-	/* Events it had not finished stay unprocessed in the store for the next start. */
-	graph_worker_free(d->rt.graph_worker);
-	d->rt.graph_worker = NULL;
-	correlator_free(d->rt.correlator);
-	d->rt.correlator = NULL;
-	/* Notices are derived again from the store at the next start; messages in flight finish. */
-	alerts_free(d->rt.alerts);
-	d->rt.alerts = NULL;
-	/* A rotate-secret call cut short is recorded "unknown" and its window closed. */
-	webhook_manager_free(d->rt.webhooks);
-	d->rt.webhooks = NULL;
-	notifier_stop(d->rt.notifier);
+	/* Another replica takes the lead at once, not after this one's drain. */
+	leader_free(d->leader);
+	d->leader = d->rt.leader = NULL;
+	metrics_gauge_set("rekey_leader", LEADER_HELP, "", 0);
+	engines_drain(&d->engines);
 	d->drain_deadline_us = util_mono_us() + (int64_t)DRAIN_MAX_MS * 1000;
 	d->drain_ev = event_new(d->rt.base, -1, EV_PERSIST, drain_cb, d);
 	event_add(d->drain_ev, &tv);
+}
+
+/* From the election (state/leader.h), on the loop: a loss stops the engines before anything else runs. */
+static void
+leadership_cb(int is_leader, int64_t epoch, void *arg)
+{
+	struct daemon *d = arg;
+
+	metrics_gauge_set("rekey_leader", LEADER_HELP, "", is_leader);
+	if (is_leader)
+		engines_start(&d->engines, epoch);
+	else
+		engines_stop(&d->engines);
 }
 
 static struct event *
@@ -395,35 +318,24 @@ serve(const char *path)
 	if (d.rt.loops == NULL)
 		fatal("%s", err);
 	d.http = http_client_new(d.rt.base, d.rt.cfg->ca_file, d.rt.cfg->timeout_ms);
-	/* The rotator first: the expiry poll hands it what each expiry poll reads. */
-	d.rt.rotator = rotator_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.journal);
-	d.expiry_poll = expiry_poll_new(d.rt.base, d.http, d.rt.cfg, d.rt.store, d.rt.rotator);
-	d.rt.subscriptions = subscriptions_new(d.rt.base, d.http, d.rt.cfg, d.rt.store);
-	d.rt.graph_worker = graph_worker_new(&d.rt, d.http, lifecycle_cb, &d.rt);
-	d.rt.correlator = correlator_new(&d.rt, d.http);
-	d.rt.notifier = notifier_new(&d.rt, d.http);
-	d.rt.alerts = alerts_new(&d.rt, d.http, d.rt.notifier);
-	d.rt.webhooks = webhook_manager_new(&d.rt, d.http);
-	d.rt.webhook_register = webhook_manager_register;
-	d.rt.webhook_rotate = webhook_manager_rotate;
-	subscribe_engines(&d.rt);
-	webhook_manager_start(d.rt.webhooks);
+	/* Right before every outbound attempt: only the leader, with a fresh lease, calls out. */
+	http_client_set_gate(d.http, leader_gate, NULL);
+	engines_init(&d.engines, &d.rt, d.http);
+	metrics_gauge_set("rekey_leader", LEADER_HELP, "", 0);
+	d.leader = leader_new(d.rt.base, d.rt.cfg->store_url, NULL, d.rt.cfg->node_name,
+	    leadership_cb, &d);
+	d.rt.leader = d.leader;
 	d.sig_hup = add_signal(&d, SIGHUP);
 	d.sig_term = add_signal(&d, SIGTERM);
 	d.sig_int = add_signal(&d, SIGINT);
 	store_shown = util_url_shown(d.rt.cfg->store_url, 0);
-	log_info("rekey serving %zu apps; store %s", d.rt.cfg->n_apps, store_shown);
+	log_info("rekey serving %zu apps; store %s; node %s", d.rt.cfg->n_apps, store_shown,
+	    d.rt.cfg->node_name);
 	free(store_shown);
 	event_base_dispatch(d.rt.base);
 
-	expiry_poll_free(d.expiry_poll);
-	subscriptions_free(d.rt.subscriptions);
-	rotator_free(d.rt.rotator);
-	graph_worker_free(d.rt.graph_worker);
-	correlator_free(d.rt.correlator);
-	alerts_free(d.rt.alerts);
-	webhook_manager_free(d.rt.webhooks);
-	notifier_free(d.rt.notifier);
+	leader_free(d.leader);
+	engines_free(&d.engines);
 	http_client_free(d.http);
 	/* The loops' journal handles go before the writer's own. */
 	loops_free(d.rt.loops);
@@ -571,6 +483,22 @@ close_state(struct config *cfg, struct store *st)
 	config_free(cfg);
 }
 
+/* Replicas on PostgreSQL: who leads, from the leadership row (a SQLite store has one process). */
+static void
+add_leader(cJSON *doc, const struct config *cfg)
+{
+	struct leader_info info;
+	char *err = NULL;
+	int rc = leader_read(cfg->store_url, NULL, &info, &err);
+
+	if (rc == -1) {
+		fprintf(stderr, "%s: cannot read who leads: %s\n", cfg->path, err);
+		free(err);
+	}
+	if (rc != 0)
+		status_leader_add(doc, &info, NULL);
+}
+
 static int
 status(const char *path, int json)
 {
@@ -591,6 +519,7 @@ status(const char *path, int json)
 		close_state(cfg, st);
 		return 2;
 	}
+	add_leader(doc, cfg);
 	text = json ? cJSON_Print(doc) : status_text(doc);
 	if (text == NULL)
 		fatal("out of memory");

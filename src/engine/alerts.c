@@ -770,6 +770,13 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			free(err);
 			return;
 		}
+		/* The leader's epoch: once another replica leads, the store refuses these writes. */
+		if (store_set_epoch(al->st, al->rt->epoch) == -1) {
+			log_warn("alerts: the store did not take the leader's epoch; retrying");
+			store_close(al->st);
+			al->st = NULL;
+			return;
+		}
 		store_lock_wait(al->st, ALERTS_LOCK_WAIT_MS);
 		/* Everything it writes can be derived again (see engine/notifier.c): no fsync on the loop. */
 		store_relax_durability(al->st);

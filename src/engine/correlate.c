@@ -576,6 +576,9 @@ correlator_new(struct runtime *rt, struct http_client *hc)
 	c->store = store_open(rt->cfg->store_url, &err);
 	if (c->store == NULL)
 		fatal("correlator: %s", err);
+	/* The leader's epoch: once another replica leads, the store refuses these writes. */
+	if (store_set_epoch(c->store, rt->epoch) == -1)
+		fatal("correlator: the store did not take the leader's epoch");
 	store_relax_durability(c->store);
 	/*
 	 * Its transactions run on the event loop: wait for the journal's writer

@@ -672,6 +672,9 @@ graph_worker_new(struct runtime *rt, struct http_client *hc, graph_lifecycle_cb 
 	w->store = store_open(rt->cfg->store_url, &err);
 	if (w->store == NULL)
 		fatal("graph worker: %s", err);
+	/* It only reads; the epoch fences a write that might ever be added here all the same. */
+	if (store_set_epoch(w->store, rt->epoch) == -1)
+		fatal("graph worker: the store did not take the leader's epoch");
 	w->timer = evtimer_new(rt->base, timer_cb, w);
 	if (w->timer == NULL)
 		fatal("out of memory");

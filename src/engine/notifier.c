@@ -20,6 +20,7 @@
 #include "outbound/mailer.h"
 #include "proto/jwt.h"
 #include "state/config.h"
+#include "state/leader.h"
 #include "state/runtime.h"
 #include "state/store.h"
 
@@ -500,6 +501,9 @@ start(struct notifier *n, struct store_outbox *row)
 		fail_unsendable(n, row, "the channel is no longer configured");
 		return;
 	}
+	/* A replica that lost the lead sends nothing (its client's gate refuses it too). */
+	if (!leader_active())
+		return;
 	if (strcmp(row->state, "sending") == 0)
 		log_ctx(LOG_LEVEL_WARN, NULL, row->app, "notify: message %lld (%s to %s) was being "
 		    "sent when rekey stopped; sending it again (it may arrive twice, same id %s)",
@@ -576,7 +580,8 @@ follow_ca_file(struct notifier *n)
 	mailer_free(n->mailer);
 	free(n->mailer_ca);
 	n->mailer_ca = n->rt->cfg->ca_file != NULL ? xstrdup(n->rt->cfg->ca_file) : NULL;
-	n->mailer = mailer_new(n->rt->base, n->mailer_ca, NOTIFY_TIMEOUT_MS);
+	n->mailer = mailer_new(n->rt->base, n->mailer_ca, NOTIFY_TIMEOUT_MS, leader_gate,
+	    NULL);
 }
 
 static int
@@ -590,6 +595,13 @@ open_store(struct notifier *n)
 	if (n->st == NULL) {
 		log_warn("notify: cannot open the store: %s; retrying", err);
 		free(err);
+		return -1;
+	}
+	/* The leader's epoch: once another replica leads, the store refuses these writes. */
+	if (store_set_epoch(n->st, n->rt->epoch) == -1) {
+		log_warn("notify: the store did not take the leader's epoch; retrying");
+		store_close(n->st);
+		n->st = NULL;
 		return -1;
 	}
 	store_lock_wait(n->st, NOTIFY_LOCK_WAIT_MS);
@@ -653,7 +665,7 @@ notifier_new(struct runtime *rt, struct http_client *hc)
 	n->rt = rt;
 	n->hc = hc;
 	n->mailer_ca = rt->cfg->ca_file != NULL ? xstrdup(rt->cfg->ca_file) : NULL;
-	n->mailer = mailer_new(rt->base, n->mailer_ca, NOTIFY_TIMEOUT_MS);
+	n->mailer = mailer_new(rt->base, n->mailer_ca, NOTIFY_TIMEOUT_MS, leader_gate, NULL);
 	n->timer = evtimer_new(rt->base, round_cb, n);
 	if (n->timer == NULL)
 		fatal("notify: cannot create a timer");

@@ -5,8 +5,10 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "notice/status.h"
+#include "notice/status_leader.h"
 #include "state/config.h"
 #include "state/incident.h"
+#include "state/leader.h"
 #include "state/rotation.h"
 #include "state/runtime.h"
 #include "state/store.h"
@@ -194,10 +196,16 @@ static void
 handle_status(struct http_req *hr)
 {
 	cJSON *doc = status_build(hr->rt->store, hr->rt->cfg);
+	struct leader_info info;
 
 	if (doc == NULL) {
 		reply_error(hr, 503, "cannot read the store");
 		return;
+	}
+	/* Replicas: who leads, as this one's election thread last read it, and who answers. */
+	if (hr->rt->leader != NULL && leader_replicated(hr->rt->leader)) {
+		leader_snapshot(hr->rt->leader, &info);
+		status_leader_add(doc, &info, hr->rt->cfg->node_name);
 	}
 	reply_json(hr, 200, doc);
 }
@@ -431,7 +439,8 @@ handle_webhook(struct http_req *hr, const struct config_app *app, int rotate)
 		return;
 	}
 	if (hr->rt->webhooks == NULL) {
-		reply_error(hr, 503, "rekey is stopping");
+		reply_error(hr, 503, hr->rt->draining ? "rekey is stopping" :
+		    "this replica is not the leader: ask the leader (rekey status names it)");
 		return;
 	}
 	log_ctx(LOG_LEVEL_INFO, hr->id, app->name, "admin API: webhook %s%s from %s",

@@ -4,6 +4,7 @@
 #include "lib/util.h"
 #include "lib/wbuf.h"
 #include "notice/status_policy.h"
+#include "notice/status_leader.h"
 #include "notice/status_sp.h"
 #include "notice/status_timeline.h"
 #include "state/condition.h"
@@ -873,6 +874,7 @@ status_text(const cJSON *status)
 		text_notify(&b, app);
 		add_fmt(&b, "\n");
 	}
+	status_leader_text(&b, status);
 	add_fmt(&b, "health: %s\n", json_str_or(status, "health", "?"));
 	if (events != NULL)
 		add_fmt(&b, "events journaled: nylas %.0f, graph %.0f\n", num(events, "nylas", 0),

@@ -322,6 +322,12 @@ http_attempt_start(struct hreq *hr)
 	int64_t timeout_ms = hr->timeout_ms < left ? hr->timeout_ms : left;
 	CURL *e;
 
+	/* Right before every attempt, retries included: a replica that lost the lead sends nothing. */
+	if (hr->hc->gate != NULL && !hr->hc->gate(hr->hc->gate_arg)) {
+		hreq_set_error(hr, xstrdup("refused before sending: this replica is not the "
+		    "leader (or its lease lapsed)"));
+		return -1;
+	}
 	if (timeout_ms < 1)
 		timeout_ms = 1;
 	hreq_headers_clear(hr);

@@ -563,6 +563,13 @@ http_client_configure(struct http_client *hc, const char *ca_file, int64_t defau
 	hc->store = st;
 }
 
+void
+http_client_set_gate(struct http_client *hc, int (*gate)(void *arg), void *arg)
+{
+	hc->gate = gate;
+	hc->gate_arg = arg;
+}
+
 /* Starts hr's first attempt and tracks it: 0, or -1 (logged, hr freed). */
 int
 hreq_launch(struct hreq *hr)

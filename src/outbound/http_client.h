@@ -139,6 +139,14 @@ void http_client_free(struct http_client *hc);
 /* Replaces the CA file and default timeout for requests started from now on (SIGHUP). */
 void http_client_configure(struct http_client *hc, const char *ca_file, int64_t default_timeout_ms);
 
+/*
+ * gate (NULL: none) is asked right before every attempt of every request,
+ * retries included; when it returns 0 the attempt is not made and the
+ * request fails (PERMANENT).  The daemon's gate is leader_active(): a
+ * replica that is not the leader, or whose lease lapsed, sends nothing.
+ */
+void http_client_set_gate(struct http_client *hc, int (*gate)(void *arg), void *arg);
+
 /* Copies everything in req.  0, or -1 when req is malformed or too many are in flight (logged). */
 int http_client_send(struct http_client *hc, const struct http_request *req,
     http_done_cb cb, void *arg);

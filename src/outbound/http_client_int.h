@@ -105,6 +105,8 @@ struct http_client {
 	int depth;			/* our event callbacks on the stack */
 	int freeing;			/* http_client_free has started */
 	int doomed;			/* free once depth drops to 0 */
+	int (*gate)(void *arg);		/* NULL, or 0 when nothing may be sent now */
+	void *gate_arg;
 };
 
 /* What one attempt's end means. */

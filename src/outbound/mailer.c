@@ -237,7 +237,8 @@ make_pipe(int fds[2])
 }
 
 struct mailer *
-mailer_new(struct event_base *base, const char *ca_file, int64_t timeout_ms)
+mailer_new(struct event_base *base, const char *ca_file, int64_t timeout_ms,
+    int (*gate)(void *arg), void *gate_arg)
 {
 	struct mailer *ml = xcalloc(1, sizeof(*ml));
 
@@ -250,6 +251,9 @@ mailer_new(struct event_base *base, const char *ca_file, int64_t timeout_ms)
 	if (ml->done_ev == NULL || ml->base == NULL || event_add(ml->done_ev, NULL) == -1)
 		fatal("mailer: cannot create its events");
 	ml->hc = http_client_new(ml->base, ca_file, timeout_ms);
+	/* Set before the thread starts, which alone uses the client from then on. */
+	if (gate != NULL)
+		http_client_set_gate(ml->hc, gate, gate_arg);
 	ml->jobs_ev = event_new(ml->base, ml->to_thread[0], EV_READ | EV_PERSIST, jobs_cb, ml);
 	if (ml->jobs_ev == NULL || event_add(ml->jobs_ev, NULL) == -1)
 		fatal("mailer: cannot create its events");

@@ -18,8 +18,13 @@
 struct event_base;
 struct mailer;
 
-/* base: the loop the callbacks run on.  ca_file may be NULL. */
-struct mailer *mailer_new(struct event_base *base, const char *ca_file, int64_t timeout_ms);
+/*
+ * base: the loop the callbacks run on.  ca_file may be NULL.  gate (NULL:
+ * none) is asked on the mail thread before every attempt, as
+ * http_client_set_gate's: it must be safe to call from any thread.
+ */
+struct mailer *mailer_new(struct event_base *base, const char *ca_file, int64_t timeout_ms,
+    int (*gate)(void *arg), void *gate_arg);
 /*
  * Stops the thread (a mail in flight is cut short) and runs the callbacks of
  * every mail not finished with HTTP_OUTCOME_CANCELLED before it returns.

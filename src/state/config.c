@@ -70,6 +70,8 @@ const struct config_key config_keys[] = {
 	{ SEC_SERVER, "intake_loops", KT_INT, "0", S(intake_loops), .min = 0, .max = 64 },
 	{ SEC_SERVER, "request_timeout", KT_DURATION, "30s", S(request_timeout), .min = 1, .max = HOUR },
 	{ SEC_SERVER, "log_level", KT_WORD, "info", S(log_level), .words = log_levels },
+	/* Unset: the host name (config_load).  Names this replica in the leadership row and logs. */
+	{ SEC_SERVER, "node_name", KT_STRING, NULL, S(node_name), .max = 100 },
 
 	{ SEC_STORE, "url", KT_URL, "sqlite:var/rekey.db", S(store_url), .words = store_schemes,
 	  .flags = KEY_SENSITIVE },

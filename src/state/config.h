@@ -104,6 +104,7 @@ struct config {
 	int64_t request_timeout;	/* seconds a connection may take to send a request */
 	int64_t intake_loops;		/* event loops taking requests; 0: one per CPU */
 	char *log_level;
+	char *node_name;		/* this replica's name (leadership); the host name by default */
 
 	/* [store] */
 	char *store_url;

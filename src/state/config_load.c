@@ -65,6 +65,20 @@ keep_all_origins(struct parser *p)
 		    p->apps[a]->line);
 }
 
+/* node_name defaults to the host name, so that replicas tell themselves apart unconfigured. */
+static void
+default_node_name(struct config *cfg)
+{
+	char host[101];
+
+	if (cfg->node_name != NULL)
+		return;
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		util_strlcpy(host, "rekey", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	cfg->node_name = xstrdup(host);
+}
+
 struct config *
 config_parse(const char *path, const char *text, size_t len, char *const *envp,
     char **errors)
@@ -89,6 +103,7 @@ config_parse(const char *path, const char *text, size_t len, char *const *envp,
 		config_check_cross(&p);
 		config_check_files(&p);
 		keep_all_origins(&p);
+		default_node_name(cfg);
 	}
 	if (p.n_errs > 0 || p.too_many) {
 		if (errors != NULL)

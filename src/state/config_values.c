@@ -395,6 +395,9 @@ set_string(const struct config_key *k, char **field, const char *v)
 		free(schemes);
 		return msg;
 	}
+	if (k->type == KT_STRING && k->max > 0 && strlen(v) > (size_t)k->max)
+		return xasprintf("%s: at most %lld characters%s", k->name, (long long)k->max,
+		    got(k, v, g, sizeof(g)));
 	*field = xstrdup(v);
 	return NULL;
 }

@@ -131,6 +131,8 @@ struct journal_core {
 	int64_t swept_us;		/* checkpointer only: the last retention sweep; 0: none yet */
 	int quit;			/* under mu */
 	int relaxed;			/* writer only: its connection skips the fsync */
+	int64_t epoch;			/* under mu: journal_set_epoch's; -1: none yet */
+	int64_t epoch_set;		/* writer only: the epoch its connection carries; -1: none */
 	size_t handles;			/* under mu: attached handles, the root's included */
 	atomic_size_t pending;		/* submitted through any handle, not yet answered */
 };
@@ -299,7 +301,27 @@ write_entries(struct store *st, struct batch *b)
 	return 0;
 }
 
-/* Runs in the writer thread: one transaction for the whole batch. */
+/*
+ * In the writer, before a transaction: its connection carries the epoch
+ * journal_set_epoch asked for.  0, or -1 when it could not be set: the batch
+ * then fails rather than write a new leader's ops without its epoch.
+ */
+static int
+apply_epoch(struct journal_core *c)
+{
+	int64_t want;
+
+	pthread_mutex_lock(&c->mu);
+	want = c->epoch;
+	pthread_mutex_unlock(&c->mu);
+	if (want == c->epoch_set)
+		return 0;
+	if (store_set_epoch(c->store, want) == -1)
+		return -1;
+	c->epoch_set = want;
+	return 0;
+}
+
 /* Runs in the writer thread: one transaction for the whole batch. */
 static void
 write_batch(struct journal_core *c, struct batch *b)
@@ -307,7 +329,7 @@ write_batch(struct journal_core *c, struct batch *b)
 	struct store *st = c->store;
 	int64_t start = util_mono_us();
 	size_t events = b->events, left_out;
-	int ok;
+	int ok, fenced_ok = apply_epoch(c) == 0;
 
 	/*
 	 * Derived state alone needs no fsync of its own (see journal_submit_op).
@@ -319,7 +341,7 @@ write_batch(struct journal_core *c, struct batch *b)
 	else if (events > 0 && c->relaxed && store_set_durability(st, 1) == 0)
 		c->relaxed = 0;
 	store_lock_wait(st, lock_wait_left(b, start));
-	ok = !(events > 0 && c->relaxed) && store_begin(st) == 0;
+	ok = fenced_ok && !(events > 0 && c->relaxed) && store_begin(st) == 0;
 	/*
 	 * A failed op is left out and the batch written again, so that a webhook
 	 * is not answered 503 because an incident's or a rotation's row could not
@@ -597,6 +619,7 @@ journal_new(struct event_base *base, const char *store_url, char **err)
 	pthread_cond_init(&c->cond, NULL);
 	c->open = batch_new();
 	c->handles = 1;
+	c->epoch = c->epoch_set = -1;
 	atomic_init(&c->pending, 0);
 	if (pthread_create(&c->thread, NULL, writer_main, c) != 0 ||
 	    pthread_create(&c->ckpt_thread, NULL, checkpoint_main, c) != 0)
@@ -632,6 +655,14 @@ core_free(struct journal_core *c)
 	store_close(c->store);
 	store_close(c->ckpt_store);
 	free(c);
+}
+
+void
+journal_set_epoch(struct journal *j, int64_t epoch)
+{
+	pthread_mutex_lock(&j->core->mu);
+	j->core->epoch = epoch;
+	pthread_mutex_unlock(&j->core->mu);
 }
 
 void

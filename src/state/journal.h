@@ -47,6 +47,16 @@ void journal_free(struct journal *j);
  */
 void journal_set_retention(struct journal *j, int64_t keep_s);
 
+/*
+ * The leader's epoch (state/leader.h), which the writer sets on its
+ * connection (store_set_epoch) before its next transaction: from then on the
+ * ops of this process's engines are refused by the store once another
+ * replica has taken over.  Events are never fenced.  A batch whose epoch
+ * cannot be set fails whole (its submitters hear STORE_ERROR).  epoch >= 0;
+ * an epoch once set is kept until another is set.
+ */
+void journal_set_epoch(struct journal *j, int64_t epoch);
+
 /* The event's strings need only live until this call returns. */
 void journal_submit(struct journal *j, const struct store_event *ev,
     journal_done_cb cb, void *arg);

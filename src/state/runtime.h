@@ -25,6 +25,7 @@ struct notifier;
 struct alerts;
 struct nylas_secrets;
 struct webhook_manager;
+struct leader;
 
 /*
  * The main loop has one; each intake loop has its own copy (its base, its
@@ -52,6 +53,8 @@ struct runtime {
 	webhook_register_fn webhook_register;
 	webhook_rotate_fn webhook_rotate;
 	int draining;		/* SIGTERM received: finish in-flight work and exit */
+	struct leader *leader;	/* who leads (state/leader.h); NULL once stopping */
+	int64_t epoch;		/* the epoch this leader's engines write with; -1: a follower */
 };
 
 #endif

@@ -31,7 +31,7 @@ try:
         conf = f.read()
     for k, v in {"LISTEN": "127.0.0.1:%d" % port, "CERT": os.path.join(d.certs, "server.crt"),
                  "KEY": os.path.join(d.certs, "server.key"),
-                 "UPSTREAM": "127.0.0.1:%d" % d.port, "PIDFILE": os.path.join(prefix, "nginx.pid"),
+                 "UPSTREAM_SERVERS": "server 127.0.0.1:%d;" % d.port, "PIDFILE": os.path.join(prefix, "nginx.pid"),
                  "TMPDIR": os.path.join(prefix, "tmp"),
                  "ERROR_LOG": os.path.join(prefix, "error.log"),
                  "ACCESS_LOG": os.path.join(prefix, "access.log")}.items():
