@@ -92,7 +92,7 @@ struct config_origin {
  * The rows of config_keys[]: a constant because the loader's slot arrays
  * are sized by it.  config.c fails to compile when it is not their number.
  */
-#define N_KEYS 78
+#define N_KEYS 79
 
 /* Every key the file may set, one row each. */
 extern const struct config_key config_keys[];
