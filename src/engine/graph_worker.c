@@ -610,6 +610,18 @@ start_job(struct graph_worker *w, struct store_pending *ev)
 
 /* ---- The driver ---- */
 
+/* 1 when the event with row id is being processed by a job already. */
+static int
+in_flight(const struct graph_worker *w, int64_t id)
+{
+	const struct job *j;
+
+	for (j = w->jobs; j != NULL; j = j->next)
+		if (j->ev.id == id)
+			return 1;
+	return 0;
+}
+
 /* Starts jobs for the events after the cursor while there is room. */
 static void
 run(struct graph_worker *w)
@@ -636,9 +648,19 @@ run(struct graph_worker *w)
 	}
 	for (i = 0; i < n; i++) {
 		w->cursor = queue[i].id;
-		start_job(w, &queue[i]);
+		if (!in_flight(w, queue[i].id))
+			start_job(w, &queue[i]);
 	}
 	store_pending_free(queue, n);
+	/*
+	 * The queue's end is reached: the next pass reads it from the start.
+	 * Replicas on one PostgreSQL store commit their events out of id order
+	 * (a lower id may commit after a higher one was read), so a cursor kept
+	 * past the end would skip such an event for good; the jobs in flight
+	 * are read again then, and passed over.
+	 */
+	if (n < room)
+		w->cursor = 0;
 	if (n == room && w->n_jobs < JOBS_MAX)
 		schedule(w, 0);		/* more may wait: the next pass */
 	else if (n == 0 && w->n_jobs == 0)

@@ -169,6 +169,23 @@ try:
 
     _, res = deliver("erin")
     t.eq((res, user_events(users["erin"]["id"])), ("no_change", []), "erin unchanged: no evidence")
+
+    # An event committed late with a lower id than one already read (replicas on one PostgreSQL
+    # store commit out of id order) is processed all the same: rows written here directly, as
+    # such a replica would have, one above every id the worker has read, then one below it.
+    def late_copy(row_id, event_id):
+        row = dict(events("event_id = ?", (eid_erin,))[0])
+        row.update(id=row_id, event_id=event_id, processed_at=None, result=None)
+        with d.db() as c:
+            c.execute("INSERT INTO events (%s) VALUES (%s)" % (", ".join(row), ", ".join("?" * len(row))),
+                      list(row.values()))
+        return wait_for(lambda: result_of(event_id), 20)
+
+    eid_erin = events("1=1 ORDER BY id DESC LIMIT 1")[0]["event_id"]
+    top = events("1=1 ORDER BY id DESC LIMIT 1")[0]["id"]
+    t.eq(late_copy(top + 1000, "late-high"), "no_change", "an event far above the others is processed")
+    t.eq(late_copy(top + 500, "late-low"), "no_change",
+         "an event committed later with a lower id than one already read is processed too")
     # A second look at bob with nothing new: the stored baseline says it is old news.
     _, res = deliver("bob")
     t.eq((res, len(user_events(users["bob"]["id"]))), ("no_change", 1), "bob again, nothing new: no second event")
