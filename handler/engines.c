@@ -11,6 +11,7 @@
 #include "engine/subscriptions.h"
 #include "engine/webhook_manager.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "state/config.h"
 #include "state/journal.h"
 #include "state/runtime.h"
@@ -208,6 +209,34 @@ reopen_store(struct runtime *rt)
 	rt->store = st;
 }
 
+/*
+ * The gauges the engines keep up to date.  A replica that no longer leads
+ * drops them: kept, they would go on saying what it last saw (an expiry poll
+ * that ages, conditions that no longer change) beside the new leader's, and
+ * fire alerts for a replica that watches nothing.
+ */
+static const char *const engine_gauges[] = {
+	"rekey_app_condition",
+	"rekey_app_health",
+	"rekey_secret_expiry_timestamp_seconds",
+	"rekey_expiry_poll_last_success_timestamp_seconds",
+	"rekey_graph_subscription_expiry_timestamp_seconds",
+	"rekey_incident_affected_grants",
+	"rekey_incident_recovered_grants",
+	"rekey_incidents_open",
+	"rekey_outbox_messages",
+	"rekey_rotation_step_duration_seconds",
+};
+
+static void
+drop_engine_gauges(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(engine_gauges) / sizeof(engine_gauges[0]); i++)
+		metrics_gauge_remove_all(engine_gauges[i]);
+}
+
 void
 engines_stop(struct engines *e)
 {
@@ -224,6 +253,7 @@ engines_stop(struct engines *e)
 	e->rt->notifier = NULL;
 	e->rt->epoch = -1;
 	reopen_store(e->rt);
+	drop_engine_gauges();
 	log_warn("leader: engines stopped");
 }
 

@@ -201,6 +201,24 @@ metrics_gauge_remove(const char *name, const char *labels)
 	pthread_mutex_unlock(&lock);
 }
 
+void
+metrics_gauge_remove_all(const char *name)
+{
+	struct series *s, *next;
+
+	pthread_mutex_lock(&lock);
+	for (s = head; s != NULL; s = next) {
+		next = s->next;
+		if (s->kind != KIND_GAUGE || strcmp(s->name, name) != 0)
+			continue;
+		unlink_series(s, hash(s->name, s->labels));
+		free(s->name);
+		free(s->labels);
+		free(s);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 static int
 memo_hit(const struct memo *m, const char *a, const char *b, const char *c, int n)
 {

@@ -17,6 +17,8 @@ void metrics_counter_set(const char *name, const char *help, const char *labels,
 void metrics_gauge_set(const char *name, const char *help, const char *labels, double v);
 /* Drops a gauge series (what it measured is gone); unknown series are a no-op. */
 void metrics_gauge_remove(const char *name, const char *labels);
+/* Removes every series of the gauge name, whatever its labels. */
+void metrics_gauge_remove_all(const char *name);
 
 void metrics_inc_request(const char *route, int status);
 void metrics_inc_webhook(const char *source, const char *type, const char *result);

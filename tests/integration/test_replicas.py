@@ -307,6 +307,13 @@ def stale_case():
         t.ok(refused, "stale: its late write (or call) is refused, and the log says so",
              text[-2500:])
         t.eq(log.metric("rekey_leader"), 0, "stale: it exports rekey_leader 0")
+        # What it last saw as leader is dropped, not exported beside the new leader's (an aging
+        # expiry poll would fire RekeyExpiryPollStale for a replica that watches nothing).
+        gone = {g: log.metric(g) for g in ("rekey_app_condition", "rekey_app_health",
+                                           "rekey_expiry_poll_last_success_timestamp_seconds")}
+        t.eq(gone, {g: None for g in gone}, "stale: the engines' gauges are gone from its /metrics")
+        t.ok(p.nodes[other].metric("rekey_app_condition") is not None,
+             "stale: the new leader exports the conditions")
         # The fence itself, as the old leader's connections meet it: a write with its epoch.
         epoch = int(rig.d.db().execute("SELECT epoch FROM leadership").fetchone()["epoch"])
         try:
