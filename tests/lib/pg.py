@@ -218,10 +218,32 @@ class Cluster:
                     "host all all 127.0.0.1/32 scram-sha-256\n")
 
     def start(self):
-        """Starts (or starts again) the server; waits until it takes connections."""
-        self._run([pg_bin("pg_ctl"), "start", "-w", "-t", "30", "-D", self.data,
-                   "-l", self.log_path, "-o", "-k %s" % self.dir])
-        self.running = True
+        """Starts (or starts again) the server; waits until it takes connections.
+
+        The port was free when chosen, but tests run side by side: another may
+        have bound it since.  Then the server is started again on another port
+        (a later "port =" line in postgresql.conf wins); any other failure is
+        raised with the server's own log."""
+        for attempt in range(5):
+            try:
+                self._run([pg_bin("pg_ctl"), "start", "-w", "-t", "30", "-D", self.data,
+                           "-l", self.log_path, "-o", "-k %s" % self.dir])
+                self.running = True
+                return
+            except RuntimeError as e:
+                log = self.server_log()[-3000:]
+                if "Address already in use" not in log or attempt == 4:
+                    raise RuntimeError("%s\nserver log:\n%s" % (e, log)) from None
+                self.port = free_port()
+                with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                    f.write("port = %d\n" % self.port)
+
+    def server_log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def stop(self, mode="fast"):
         """Stops the server (mode: smart, fast, immediate); its data stays."""
