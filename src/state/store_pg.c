@@ -722,7 +722,7 @@ pg_lock_wait(void *db, int ms)
 	struct pg_db *s = db;
 	int was = s->lock_timeout_ms, want = ms > 0 ? ms : 1;
 
-	if (was <= want && was > want - LOCK_WAIT_SLACK_MS && s->lock_timeout_set == was)
+	if (was <= want && was >= want - LOCK_WAIT_SLACK_MS && s->lock_timeout_set == was)
 		return;
 	s->lock_timeout_ms = want > LOCK_WAIT_SLACK_MS ? want - want % LOCK_WAIT_SLACK_MS : want;
 	if (!s->pipelining && settings_apply(s) == -1)
