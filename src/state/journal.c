@@ -289,7 +289,8 @@ write_entries(struct store *st, struct batch *b)
 			i = (size_t)next - 1;
 		} else if (e->left_out) {
 			e->result = STORE_ERROR;
-		} else if (e->op(st, e->arg) == 0) {
+		} else if (e->op(st, e->arg) == 0 && store_settle(st) == 0) {
+			/* Settled: a write it sent ahead that failed fails this op, not a later one. */
 			e->result = STORE_STORED;
 		} else {
 			e->result = STORE_ERROR;
@@ -609,6 +610,8 @@ journal_new(struct event_base *base, const char *store_url, char **err)
 		free(c);
 		return NULL;
 	}
+	/* A batch's writes, sent ahead without waiting, share the round trips to a server. */
+	store_defer_writes(c->store);
 	c->ckpt_store = store_open(store_url, err);
 	if (c->ckpt_store == NULL) {
 		store_close(c->store);

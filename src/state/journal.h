@@ -74,6 +74,9 @@ void journal_submit(struct journal *j, const struct store_event *ev,
  * arg afresh on each run (never adds to it).  It returns -1 at its first
  * failed store call and runs nothing after it: a store that has lost the
  * transaction (a full disk) would commit any further statement on its own.
+ * The writer's writes may be sent ahead (store_defer_writes): one that
+ * fails on the server after the call said 0 fails the op all the same, as
+ * the writer settles them (store_settle) before the next entry.
  * Ops write derived state only (what their submitter works out again from
  * the events when it is lost): a batch of ops alone is committed without an
  * fsync, which the next batch of events then covers.

@@ -122,6 +122,19 @@ store_set_epoch(struct store *st, int64_t epoch)
 }
 
 void
+store_defer_writes(struct store *st)
+{
+	if (st->be->defer_writes != NULL)
+		st->be->defer_writes(st->db);
+}
+
+int
+store_settle(struct store *st)
+{
+	return st->be->settle == NULL ? 0 : st->be->settle(st->db);
+}
+
+void
 store_close(struct store *st)
 {
 	if (st == NULL)

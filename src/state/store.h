@@ -227,6 +227,9 @@ struct store_backend {
 	void (*lock_wait)(void *db, int ms);
 	/* NULL when the backend has no leadership (SQLite: one process, always the leader). */
 	int (*set_epoch)(void *db, int64_t epoch);
+	/* NULL when the backend waits for every statement anyway (SQLite: no round trips). */
+	void (*defer_writes)(void *db);
+	int (*settle)(void *db);
 	int (*put_rotation)(void *db, const struct store_rotation *r);
 	int (*get_rotation)(void *db, const char *id, struct store_rotation *out);
 	int (*list_rotations)(void *db, const char *app, int unfinished, size_t max,
@@ -304,6 +307,25 @@ struct secret *store_password_dup(void);
  */
 int store_set_epoch(struct store *st, int64_t epoch);
 
+/*
+ * For the journal's writer, whose transactions are many writes whose
+ * answers it does not need one by one: from now on, inside a transaction
+ * begun with store_begin, a write that answers only 0 or -1 may be sent
+ * without waiting for that answer (PostgreSQL: a pipeline, so that the
+ * writes of a batch cost one round trip to the server, not one each).  0
+ * then means sent; a failure shows at the next call that reads, at
+ * store_settle, or at store_commit, which then fails.  store_lock_wait and
+ * store_set_durability apply with the next transaction.  The same calls
+ * otherwise; a no-op for SQLite.
+ */
+void store_defer_writes(struct store *st);
+/*
+ * Inside a transaction: waits for the answers to the writes sent so far.
+ * 0 when each succeeded, -1 when one failed (logged): the transaction must
+ * then be rolled back.  0 at once where nothing was deferred.
+ */
+int store_settle(struct store *st);
+
 int store_begin(struct store *st);
 /*
  * A read-only transaction: the reads until store_commit see one snapshot and
@@ -335,7 +357,8 @@ int store_set_durability(struct store *st, int full);
 int store_durable(const struct store *st);
 /*
  * How long this connection waits for another's write lock before a call
- * fails (default 5 s).  A connection used from the event loop sets it short:
+ * fails (default 5 s; PostgreSQL may keep one up to 100 ms shorter, rather
+ * than set it again for every few ms).  A connection used from the event loop sets it short:
  * a failed write is retried later, a blocked loop answers nobody.
  */
 void store_lock_wait(struct store *st, int ms);

@@ -13,6 +13,14 @@
  * with a 503), the statement cache, transactions; and the backend's table
  * of calls.  The schema is store_pg_schema.c's, the statements of the
  * tables store_pg_<table>.c's, and what they share store_pg_int.h's.
+ *
+ * The journal's writer pipelines its transactions (store_defer_writes):
+ * every round trip to the server is a few hundred microseconds of the
+ * batch's commit, in which the webhooks of the batch wait.  A write whose
+ * answer nobody needs then goes without waiting for it; the BEGIN, the
+ * session's settings, the batch's NOTIFY and the correlator's row writes
+ * share the round trip of the next statement that waits (a read, or a
+ * write whose count is needed), and the last ones the COMMIT's.
  */
 #include "lib/log.h"
 #include "lib/secret.h"
@@ -39,107 +47,14 @@
 #define RECONNECT_PAUSE_US 1000000
 /* How long a writer waits for another's row lock by default (as SQLite's busy timeout). */
 #define LOCK_TIMEOUT_MS 5000
+/* How much less than asked a lock wait may be (pg_lock_wait), in ms. */
+#define LOCK_WAIT_SLACK_MS 100
 
 static const char pg_scheme[] = "postgresql://";
 
-/* ---- Parameters and results ---- */
-
-static void
-param(struct pg_params *p, const char *v, int len, int format)
-{
-	if (p->n >= PG_PARAMS_MAX)
-		fatal("store: more than %d parameters in a statement", PG_PARAMS_MAX);
-	p->values[p->n] = v;
-	p->lengths[p->n] = len;
-	p->formats[p->n] = format;
-	p->n++;
-}
-
-void
-pg_text(struct pg_params *p, const char *v)
-{
-	param(p, v, 0, 0);
-}
-
-void
-pg_int(struct pg_params *p, int64_t v)
-{
-	char *buf = p->numbers[p->n < PG_PARAMS_MAX ? p->n : 0];
-
-	snprintf(buf, sizeof(p->numbers[0]), "%lld", (long long)v);
-	param(p, buf, 0, 0);
-}
-
-void
-pg_opt_int(struct pg_params *p, int64_t v)
-{
-	if (v < 0)
-		param(p, NULL, 0, 0);
-	else
-		pg_int(p, v);
-}
-
-void
-pg_bytea(struct pg_params *p, const void *data, size_t len)
-{
-	if (len > INT32_MAX)
-		fatal("store: a value of %zu bytes", len);
-	param(p, data != NULL ? data : "", (int)len, 1);
-}
-
-char *
-pg_get_dup(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
-}
-
-int64_t
-pg_get_int(const PGresult *r, int row, int col)
-{
-	const char *v;
-	char *end;
-	long long n;
-
-	if (PQntuples(r) <= row || PQgetisnull(r, row, col))
-		return 0;
-	v = PQgetvalue(r, row, col);
-	n = strtoll(v, &end, 10);
-	/* Booleans come as t and f. */
-	if (end == v)
-		return *v == 't';
-	return n;
-}
-
-int64_t
-pg_get_opt_int(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? -1 : pg_get_int(r, row, col);
-}
-
-char *
-pg_get_bytea(const PGresult *r, int row, int col, size_t *len)
-{
-	unsigned char *raw;
-	char *out;
-	size_t n = 0;
-
-	*len = 0;
-	if (PQgetisnull(r, row, col))
-		return NULL;
-	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
-	if (raw == NULL)
-		fatal("out of memory");
-	out = xmalloc(n + 1);
-	memcpy(out, raw, n);
-	out[n] = '\0';
-	*len = n;
-	PQfreemem(raw);
-	return out;
-}
-
 /* msg on one line, blanks folded (libpq's end in a newline and may span several), in buf. */
-static const char *
-trim_into(char *buf, size_t size, const char *msg)
+const char *
+pg_trim(char *buf, size_t size, const char *msg)
 {
 	size_t i, n = 0;
 
@@ -158,15 +73,15 @@ trim_into(char *buf, size_t size, const char *msg)
 const char *
 pg_error(struct pg_db *s)
 {
-	return trim_into(s->errbuf, sizeof(s->errbuf), s->conn != NULL ?
+	return pg_trim(s->errbuf, sizeof(s->errbuf), s->conn != NULL ?
 	    PQerrorMessage(s->conn) : "no connection");
 }
 
 /* ---- The connection ---- */
 
 /* Forgets the connection and what was prepared on it; the next call connects again. */
-static void
-conn_lost(struct pg_db *s)
+void
+pg_conn_lost(struct pg_db *s)
 {
 	size_t i;
 
@@ -181,6 +96,8 @@ conn_lost(struct pg_db *s)
 	for (i = 0; i < s->nstmts; i++)
 		free(s->stmts[i].sql);
 	s->nstmts = 0;
+	s->in_pipe = 0;
+	s->nsent = 0;
 	/* A transaction in progress died with the connection: it must be rolled back, not committed. */
 	if (s->in_tx)
 		s->tx_lost = 1;
@@ -204,7 +121,11 @@ apply_session(struct pg_db *s)
 	r = PQexec(s->conn, sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
-	return ok ? 0 : -1;
+	if (!ok)
+		return -1;
+	s->lock_timeout_set = s->lock_timeout_ms;
+	s->sync_set = s->sync_full;
+	return 0;
 }
 
 /* The server's notices (a table that exists already, ...) go to the debug log, not to stderr. */
@@ -214,7 +135,7 @@ notice_cb(void *arg, const char *msg)
 	char buf[512];
 
 	(void)arg;
-	log_debug("store: postgresql: %s", trim_into(buf, sizeof(buf), msg));
+	log_debug("store: postgresql: %s", pg_trim(buf, sizeof(buf), msg));
 }
 
 /* Connects with the URL and the configured password.  0, or -1 and *err. */
@@ -271,7 +192,7 @@ pg_usable(struct pg_db *s)
 	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
 	if (s->conn != NULL)
-		conn_lost(s);
+		pg_conn_lost(s);
 	if (s->tx_lost)
 		return -1;
 	now = util_mono_us();
@@ -292,12 +213,14 @@ pg_usable(struct pg_db *s)
 }
 
 /* After a failed statement: was it the connection? */
-static void
-check_conn(struct pg_db *s)
+void
+pg_check_conn(struct pg_db *s)
 {
 	if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK)
-		conn_lost(s);
+		pg_conn_lost(s);
 }
+
+/* ---- Pipelines ---- */
 
 /* The name of sql's prepared statement on this connection, preparing it; NULL: unnamed. */
 static const char *
@@ -315,29 +238,79 @@ stmt_name(struct pg_db *s, const char *what, const char *sql, int nparams, int *
 		return NULL;
 	c = &s->stmts[s->nstmts];
 	snprintf(c->name, sizeof(c->name), "r%u", s->next_stmt++);
-	r = PQprepare(s->conn, c->name, sql, nparams, NULL);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		log_error("store: %s: preparing: %s", what, pg_error(s));
+	if (s->in_pipe) {
+		/* Its answer comes with the others'; a failure forgets it (sent_failed). */
+		if (PQsendPrepare(s->conn, c->name, sql, nparams, NULL) != 1)
+			goto fail;
+		pg_pipe_sent(s, what, c->name);
+	} else {
+		r = PQprepare(s->conn, c->name, sql, nparams, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			PQclear(r);
+			goto fail;
+		}
 		PQclear(r);
-		check_conn(s);
-		*failed = 1;
-		return NULL;
 	}
-	PQclear(r);
 	c->sql = xstrdup(sql);
 	s->nstmts++;
 	return c->name;
+fail:
+	log_error("store: %s: preparing: %s", what, pg_error(s));
+	pg_check_conn(s);
+	*failed = 1;
+	return NULL;
 }
+
+/* Sends one statement into the pipeline, its answer read later: 0 or -1. */
+static int
+pipe_send(struct pg_db *s, const char *what, const char *sql, int n,
+    const char *const *values, const int *lengths, const int *formats)
+{
+	const char *name;
+	int failed, ok;
+
+	/* Room for a Parse and the statement. */
+	if (s->nsent + 2 > PG_PIPE_MAX && pg_pipe_wait(s, NULL) == -1)
+		return -1;
+	name = stmt_name(s, what, sql, n, &failed);
+	if (failed) {
+		s->pipe_failed = 1;
+		return -1;
+	}
+	if (name != NULL)
+		ok = PQsendQueryPrepared(s->conn, name, n, values, lengths, formats, 0);
+	else
+		ok = PQsendQueryParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
+	if (ok != 1) {
+		log_error("store: %s: %s", what, pg_error(s));
+		pg_check_conn(s);
+		s->pipe_failed = 1;
+		return -1;
+	}
+	pg_pipe_sent(s, what, NULL);
+	return 0;
+}
+
+/* ---- Running statements ---- */
+
+static int settings_apply(struct pg_db *s);
 
 PGresult *
 pg_run_array(struct pg_db *s, const char *what, const char *sql, int n,
     const char *const *values, const int *lengths, const int *formats)
 {
 	const char *name;
-	PGresult *r;
+	PGresult *r = NULL;
 	int failed;
 
-	if (pg_usable(s) == -1)
+	if (s->in_pipe) {
+		/* After a failure the server runs nothing more of the transaction. */
+		if (s->pipe_failed || pipe_send(s, what, sql, n, values, lengths, formats) == -1 ||
+		    pg_pipe_wait(s, &r) == -1)
+			return NULL;
+		return r;
+	}
+	if (pg_usable(s) == -1 || (!s->in_tx && settings_apply(s) == -1))
 		return NULL;
 	name = stmt_name(s, what, sql, n, &failed);
 	if (failed)
@@ -350,7 +323,7 @@ pg_run_array(struct pg_db *s, const char *what, const char *sql, int n,
 		return r;
 	log_error("store: %s: %s", what, pg_error(s));
 	PQclear(r);
-	check_conn(s);
+	pg_check_conn(s);
 	return NULL;
 }
 
@@ -368,9 +341,17 @@ int
 pg_run_done(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p,
     int64_t *changed)
 {
-	PGresult *r = pg_run(s, what, sql, p);
+	static const struct pg_params none;
+	PGresult *r;
 	const char *tuples;
 
+	if (p == NULL)
+		p = &none;
+	/* Nothing to wait for: its answer is read with the next statement's. */
+	if (s->in_pipe && changed == NULL)
+		return s->pipe_failed ? -1 : pipe_send(s, what, sql, p->n, p->values, p->lengths,
+		    p->formats);
+	r = pg_run(s, what, sql, p);
 	if (r == NULL)
 		return -1;
 	if (changed != NULL) {
@@ -400,6 +381,11 @@ pg_exec(struct pg_db *s, const char *what, const char *sql)
 	PGresult *r;
 	int ok;
 
+	if (s->in_pipe) {
+		r = pg_run_array(s, what, sql, 0, NULL, NULL, NULL);
+		PQclear(r);
+		return r != NULL ? 0 : -1;
+	}
 	if (pg_usable(s) == -1)
 		return -1;
 	r = PQexec(s->conn, sql);
@@ -408,7 +394,7 @@ pg_exec(struct pg_db *s, const char *what, const char *sql)
 		log_error("store: %s: %s", what, pg_error(s));
 	PQclear(r);
 	if (!ok)
-		check_conn(s);
+		pg_check_conn(s);
 	return ok ? 0 : -1;
 }
 
@@ -432,6 +418,7 @@ pg_open(const char *rest, char **err)
 	s->shown = util_url_shown(s->url, 0);
 	s->sync_full = 1;
 	s->lock_timeout_ms = LOCK_TIMEOUT_MS;
+	s->lock_timeout_set = s->sync_set = -1;
 	s->epoch = -1;
 	if (connect_now(s, err) == -1 || pg_migrate(s, err) == -1)
 		goto fail;
@@ -470,7 +457,7 @@ pg_check(const char *rest, char **err)
 	if (opts == NULL) {
 		shown = util_url_shown(url, 0);
 		*err = xasprintf("store url %s is not a PostgreSQL URL libpq accepts: %s", shown,
-		    perr != NULL ? trim_into(buf, sizeof(buf), perr) : "out of memory");
+		    perr != NULL ? pg_trim(buf, sizeof(buf), perr) : "out of memory");
 		free(shown);
 		rc = -1;
 	}
@@ -483,13 +470,108 @@ pg_check(const char *rest, char **err)
 
 /* ---- Transactions and the session ---- */
 
-/* A new transaction: whatever a lost one held is given up (its caller moved on). */
-static void
-tx_reset(struct pg_db *s)
+/*
+ * Gives the session the lock_timeout and synchronous_commit asked for when
+ * it has others (or may have: after a rollback).  Inside a transaction a
+ * rollback undoes them (tx_end then forgets them); inside a pipeline they
+ * are only sent, in the same round trip as the transaction's first
+ * statement that waits.  0 or -1.
+ */
+static int
+settings_apply(struct pg_db *s)
 {
+	struct pg_params p;
+
+	if (s->lock_timeout_set == s->lock_timeout_ms && s->sync_set == s->sync_full)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	pg_int(&p, s->lock_timeout_ms);
+	pg_text(&p, s->sync_full ? "on" : "off");
+	/* Noted first: running a statement outside a transaction calls this again. */
+	s->lock_timeout_set = s->lock_timeout_ms;
+	s->sync_set = s->sync_full;
+	s->tx_settings |= s->in_tx;
+	if (pg_run_done(s, "session settings", "SELECT set_config('lock_timeout', $1::text,"
+	    " false), set_config('synchronous_commit', $2::text, false)", &p, NULL) == 0)
+		return 0;
+	s->lock_timeout_set = s->sync_set = -1;
+	return -1;
+}
+
+/*
+ * A transaction is over (committed or not), or a new one begins: whatever a
+ * lost one held is given up (its caller moved on).  The settings an
+ * uncommitted transaction changed were undone with it.
+ */
+static void
+tx_end(struct pg_db *s, int committed)
+{
+	if (s->tx_settings && !committed)
+		s->lock_timeout_set = s->sync_set = -1;
+	s->tx_settings = 0;
 	s->tx_lost = 0;
 	s->in_tx = 0;
 	s->notified = 0;
+}
+
+/* The COMMIT's answer r: 0 when it committed, else -1 (logged). */
+static int
+committed(const PGresult *r)
+{
+	/* A COMMIT of a transaction that failed part-way answers ROLLBACK, with no error. */
+	if (strcmp(PQcmdStatus((PGresult *)r), "COMMIT") == 0)
+		return 0;
+	log_error("store: commit: the transaction had failed and was rolled back");
+	return -1;
+}
+
+/*
+ * Ends a pipelined transaction in one round trip: its COMMIT (commit) or
+ * ROLLBACK, a sync point, every answer read, out of pipeline mode.  A
+ * transaction still open after that (a statement failed, so the server
+ * skipped the rest) is rolled back.  0 when it was committed (commit) or
+ * rolled back, else -1.
+ */
+static int
+pipe_end(struct pg_db *s, int commit)
+{
+	PGresult *r = NULL;
+	int rc = -1, sent;
+
+	sent = !s->pipe_failed && pipe_send(s, commit ? "commit" : "rollback",
+	    commit ? "COMMIT" : "ROLLBACK", 0, NULL, NULL, NULL) == 0;
+	if (pg_pipe_sync(s, sent ? &r : NULL) == 0 && commit)
+		rc = committed(r);
+	PQclear(r);
+	if (s->conn == NULL)
+		return -1;
+	if (!commit)
+		rc = 0;
+	if (PQtransactionStatus(s->conn) != PQTRANS_IDLE && pg_exec(s, "rollback", "ROLLBACK") == -1)
+		rc = -1;
+	return rc;
+}
+
+/* A pipelined write transaction: its BEGIN and the settings are only sent.  0 or -1. */
+static int
+pipe_begin(struct pg_db *s)
+{
+	if (pg_usable(s) == -1)
+		return -1;
+	if (PQenterPipelineMode(s->conn) != 1) {
+		log_error("store: begin: %s", pg_error(s));
+		return -1;
+	}
+	s->in_pipe = 1;
+	s->pipe_failed = 0;
+	s->nsent = 0;
+	s->in_tx = 1;
+	if (pipe_send(s, "begin", "BEGIN", 0, NULL, NULL, NULL) == 0 && settings_apply(s) == 0)
+		return 0;
+	if (s->in_pipe)
+		pipe_end(s, 0);
+	tx_end(s, 0);
+	return -1;
 }
 
 static int
@@ -497,8 +579,13 @@ pg_begin(void *db)
 {
 	struct pg_db *s = db;
 
-	tx_reset(s);
-	if (pg_exec(s, "begin", "BEGIN") == -1)
+	/* A pipeline its caller never ended is rolled back first. */
+	if (s->in_pipe)
+		pipe_end(s, 0);
+	tx_end(s, 0);
+	if (s->pipelining)
+		return pipe_begin(s);
+	if (settings_apply(s) == -1 || pg_exec(s, "begin", "BEGIN") == -1)
 		return -1;
 	s->in_tx = 1;
 	return 0;
@@ -509,17 +596,16 @@ pg_begin_read(void *db)
 {
 	struct pg_db *s = db;
 
-	tx_reset(s);
-	if (pg_exec(s, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == -1)
+	if (s->in_pipe)
+		pipe_end(s, 0);
+	tx_end(s, 0);
+	if (settings_apply(s) == -1 ||
+	    pg_exec(s, "begin read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == -1)
 		return -1;
 	s->in_tx = 1;
 	return 0;
 }
 
-/*
- * A COMMIT of a transaction that failed part-way answers ROLLBACK, with no
- * error: only the command tag tells that nothing was committed.
- */
 static int
 pg_commit(void *db)
 {
@@ -527,23 +613,29 @@ pg_commit(void *db)
 	PGresult *r;
 	int ok;
 
+	if (s->in_pipe) {
+		ok = pipe_end(s, 1) == 0;
+		if (!ok && s->tx_lost)
+			log_error("store: commit: the connection was lost during the transaction;"
+			    " nothing of it was committed");
+		tx_end(s, ok);
+		return ok ? 0 : -1;
+	}
 	/* Either way the transaction is over: a failed COMMIT leaves none open. */
 	if (!s->in_tx || pg_usable(s) == -1) {
 		if (s->tx_lost)
 			log_error("store: commit: the connection was lost during the transaction;"
 			    " nothing of it was committed");
-		tx_reset(s);
+		tx_end(s, 0);
 		return -1;
 	}
 	r = PQexec(s->conn, "COMMIT");
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
-	if (!ok)
-		log_error("store: commit: %s", PQresultStatus(r) == PGRES_COMMAND_OK ?
-		    "the transaction had failed and was rolled back" :
-		    pg_error(s));
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK && committed(r) == 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		log_error("store: commit: %s", pg_error(s));
 	PQclear(r);
-	check_conn(s);
-	tx_reset(s);
+	pg_check_conn(s);
+	tx_end(s, ok);
 	return ok ? 0 : -1;
 }
 
@@ -553,10 +645,31 @@ pg_rollback(void *db)
 	struct pg_db *s = db;
 	int rc = 0;
 
-	if (s->in_tx && !s->tx_lost && s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+	if (s->in_pipe)
+		rc = pipe_end(s, 0);
+	else if (s->in_tx && !s->tx_lost && s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
 		rc = pg_exec(s, "rollback", "ROLLBACK");
-	tx_reset(s);
+	tx_end(s, 0);
 	return rc;
+}
+
+/* store_settle: the answers to what the pipeline sent so far.  0 or -1. */
+static int
+pg_settle(void *db)
+{
+	struct pg_db *s = db;
+
+	if (!s->in_pipe)
+		return s->tx_lost ? -1 : 0;
+	return pg_pipe_wait(s, NULL);
+}
+
+static void
+pg_defer_writes(void *db)
+{
+	struct pg_db *s = db;
+
+	s->pipelining = 1;
 }
 
 /* readyz: the server answers and takes writes (not a standby, not read-only). */
@@ -578,27 +691,42 @@ pg_ping(void *db)
 	return ok ? 0 : -1;
 }
 
+/*
+ * A pipelining connection sets it with its next transaction, in the same
+ * round trip as the BEGIN; another at once (as before its next statement,
+ * after a failure).  What was asked holds only once it is set: a failure
+ * keeps the former value.
+ */
 static int
 pg_set_durability(void *db, int full)
 {
 	struct pg_db *s = db;
+	int was = s->sync_full;
 
-	if (pg_exec(s, "set durability", full ? "SET synchronous_commit TO on" :
-	    "SET synchronous_commit TO off") == -1)
-		return -1;
 	s->sync_full = full != 0;
-	return 0;
+	if (s->pipelining || settings_apply(s) == 0)
+		return 0;
+	s->sync_full = was;
+	return -1;
 }
 
+/*
+ * As pg_set_durability.  A lock_timeout already set is kept when it is at
+ * most ms and at most LOCK_WAIT_SLACK_MS under it, so that the journal's
+ * waits, a few ms shorter at each batch, change it once in a while, not at
+ * every transaction; a new one is rounded down to the slack.
+ */
 static void
 pg_lock_wait(void *db, int ms)
 {
 	struct pg_db *s = db;
-	char sql[64];
+	int was = s->lock_timeout_ms, want = ms > 0 ? ms : 1;
 
-	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", ms > 0 ? ms : 1);
-	if (pg_exec(s, "lock wait", sql) == 0)
-		s->lock_timeout_ms = ms > 0 ? ms : 1;
+	if (was <= want && was >= want - LOCK_WAIT_SLACK_MS && s->lock_timeout_set == was)
+		return;
+	s->lock_timeout_ms = want > LOCK_WAIT_SLACK_MS ? want - want % LOCK_WAIT_SLACK_MS : want;
+	if (!s->pipelining && settings_apply(s) == -1)
+		s->lock_timeout_ms = was;
 }
 
 static int
@@ -647,6 +775,8 @@ const struct store_backend name = { \
 	.begin_read = pg_begin_read, \
 	.lock_wait = pg_lock_wait, \
 	.set_epoch = pg_set_epoch, \
+	.defer_writes = pg_defer_writes, \
+	.settle = pg_settle, \
 	.put_rotation = pg_put_rotation, \
 	.get_rotation = pg_get_rotation, \
 	.list_rotations = pg_list_rotations, \

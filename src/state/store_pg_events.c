@@ -23,7 +23,10 @@
  * replica stored the event, that events of source came: inside the
  * transaction, so it is delivered at commit and never for a batch rolled
  * back.  Once per source and transaction: PostgreSQL would fold the
- * repeats, but each would still cost a round trip.
+ * repeats.  Sent ahead of the INSERT, so that in the journal's pipeline it
+ * costs no round trip of its own and a failure of it fails the events'
+ * call, not the op after them (a batch of duplicates only wakes the leader
+ * for nothing).
  */
 static int
 notify_source(struct pg_db *s, const char *source)
@@ -159,15 +162,16 @@ pg_add_events(void *db, const struct store_event *const *evs, size_t n,
 		}
 	}
 	sql = insert_sql(n);
-	r = pg_run_array(s, "insert events", sql, (int)m, values, lengths, formats);
+	for (i = 0; i < n && rc == 0; i++)
+		if (notify_source(s, evs[i]->source) == -1)
+			rc = -1;
+	r = rc == 0 ? pg_run_array(s, "insert events", sql, (int)m, values, lengths, formats) :
+	    NULL;
 	if (r == NULL) {
 		rc = -1;
 	} else {
 		match_results(r, evs, n, results);
 		PQclear(r);
-		for (i = 0; i < n && rc == 0; i++)
-			if (results[i] == STORE_STORED && notify_source(s, evs[i]->source) == -1)
-				rc = -1;
 	}
 	free(sql);
 	free(formats);

@@ -3,7 +3,9 @@
  * the backend: only src/state/store_pg*.c include it; everyone else goes
  * through store.h.  store_pg.c holds the connection (connecting and
  * reconnecting, the session's settings, transactions, the statement
- * cache) and the backend's table of calls; store_pg_schema.c the schema
+ * cache, sending statements) and the backend's table of calls;
+ * store_pg_pipe.c the answers of pipelined statements; store_pg_params.c
+ * parameters and results; store_pg_schema.c the schema
  * and its migrations; each store_pg_<table>.c the statements of its
  * tables, whose contracts are store.h's, with the same meaning as the
  * SQLite backend's.
@@ -37,6 +39,19 @@ struct pg_stmt {
 	char name[16];
 };
 
+/*
+ * The most statements a pipelined transaction sends ahead of their answers
+ * (a Parse counts as one): then it waits for them, so that what the server
+ * has to say about them stays within the sockets' buffers.
+ */
+#define PG_PIPE_MAX 64
+
+/* A statement sent in a pipeline whose answer is not read yet. */
+struct pg_sent {
+	const char *what;		/* its name in messages (a string literal) */
+	char prepared[16];		/* a Parse: the cached statement it makes, forgotten if it fails */
+};
+
 struct pg_db {
 	PGconn *conn;
 	char *url;			/* as configured: may hold secrets, never logged */
@@ -45,8 +60,26 @@ struct pg_db {
 	size_t nstmts;
 	unsigned next_stmt;		/* for statement names, unique per connection */
 	int in_tx;			/* between begin and commit/rollback */
+	/*
+	 * The session's settings: what was asked (store_set_durability,
+	 * store_lock_wait) and what the session has (-1: not known, after a
+	 * transaction that set them was rolled back, which undid them).
+	 */
 	int sync_full;			/* synchronous_commit wanted: 1 on, 0 off */
 	int lock_timeout_ms;
+	int sync_set, lock_timeout_set;
+	int tx_settings;		/* this transaction set them: a rollback undoes that */
+	/*
+	 * Pipelining (store_defer_writes): a write transaction is sent as a
+	 * pipeline, each write without waiting for its answer; the answers are
+	 * read at the next statement that needs its own, at store_settle and at
+	 * the COMMIT, which is then one round trip for all of them.
+	 */
+	int pipelining;			/* this connection pipelines its write transactions */
+	int in_pipe;			/* in pipeline mode now */
+	int pipe_failed;		/* a statement of the pipeline failed: the transaction is lost */
+	struct pg_sent sent[PG_PIPE_MAX];	/* sent, not yet answered, oldest first */
+	size_t nsent;
 	int64_t epoch;			/* rekey.epoch for this connection's writes; -1: none */
 	int64_t retry_after_us;		/* monotonic: no reconnect before then */
 	int down_logged;		/* the connection's loss was logged; quiet until it is back */
@@ -80,7 +113,12 @@ PGresult *pg_run(struct pg_db *s, const char *what, const char *sql, const struc
 /* pg_run with n parameters given as arrays (libpq's), for statements built at run time. */
 PGresult *pg_run_array(struct pg_db *s, const char *what, const char *sql, int n,
     const char *const *values, const int *lengths, const int *formats);
-/* pg_run for statements without rows: 0 or -1; *changed (may be NULL): rows affected. */
+/*
+ * pg_run for statements without rows: 0 or -1; *changed (may be NULL): rows
+ * affected.  Without changed, inside a pipelined transaction, the statement
+ * is only sent: 0 then means sent, and a failure shows at the next statement
+ * that waits for its answer, at store_settle or at the COMMIT.
+ */
 int pg_run_done(struct pg_db *s, const char *what, const char *sql, const struct pg_params *p,
     int64_t *changed);
 /* The single integer the query returns (0 when NULL), or -1. */
@@ -88,7 +126,29 @@ int64_t pg_run_count(struct pg_db *s, const char *what, const char *sql,
     const struct pg_params *p);
 /* The connection's last error on one line (valid until the next call). */
 const char *pg_error(struct pg_db *s);
-/* Runs sql (no parameters, any number of statements) as is: 0 or -1, logged. */
+/* msg on one line, blanks folded (libpq's end in a newline and may span several), in buf. */
+const char *pg_trim(char *buf, size_t size, const char *msg);
+/* Forgets the connection and what was prepared on it; the next call connects again. */
+void pg_conn_lost(struct pg_db *s);
+/* After a failed call: pg_conn_lost when it was the connection. */
+void pg_check_conn(struct pg_db *s);
+
+/*
+ * store_pg_pipe.c: the answers of a pipeline.  pg_pipe_sent notes a
+ * statement sent (prepared: the name of the cached statement a Parse makes,
+ * else NULL); there is room for it (PG_PIPE_MAX).  pg_pipe_wait reads the
+ * answers of all those sent and hands the last one's result to *last
+ * (caller PQclear()s) when it succeeded and last is not NULL; pg_pipe_sync
+ * does the same after a sync point, and leaves pipeline mode.  0, or -1
+ * when a statement failed (logged once) or the connection was lost.
+ */
+void pg_pipe_sent(struct pg_db *s, const char *what, const char *prepared);
+int pg_pipe_wait(struct pg_db *s, PGresult **last);
+int pg_pipe_sync(struct pg_db *s, PGresult **last);
+/*
+ * Runs sql (no parameters, any number of statements; one only inside a
+ * pipelined transaction) as is: 0 or -1, logged.
+ */
 int pg_exec(struct pg_db *s, const char *what, const char *sql);
 
 /* Reading results: copies are the caller's to free; NULL fields read as NULL or -1. */

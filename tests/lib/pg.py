@@ -211,6 +211,10 @@ class Cluster:
             "logging_collector = off",
             "log_min_messages = warning",
         ]
+        # Measuring (tests/bench): more server settings, one per line, e.g.
+        # "log_min_duration_statement = 0" or "shared_preload_libraries = 'pg_stat_statements'".
+        conf += [line for line in os.environ.get("REKEY_TEST_PG_CONF", "").splitlines()
+                 if line.strip()]
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
             f.write("\n".join(conf) + "\n")
         with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:

@@ -6,7 +6,8 @@
  * items submitted under journal_hold share one commit; ops alone wait for
  * company (OPS_DELAY_MS) before they are committed, without an fsync, and
  * durable ops get one; an op that fails is left out and its batch written
- * again without it, so that its events and other ops are committed.  A
+ * again without it, so that its events and other ops are committed, also
+ * when its write failed only after the call (a pipelined write).  A
  * handle attached on another loop (an intake loop's thread) is answered on
  * that thread, while the first handle's submitters hear on theirs, and its
  * events share the writer's commits.
@@ -318,6 +319,75 @@ test_failing_op(struct answers *a, struct store *check)
 	TAP_OK(store_count_events(check, "nylas") == before + 4, "and both its events are stored");
 }
 
+/*
+ * An op whose write fails on the server (a NOT NULL constraint) where the
+ * writer pipelines (PostgreSQL): the call only sent it and said 0, and the
+ * failure shows when the journal settles the op.  runs counts the calls
+ * that said 0 (with SQLite the call itself fails).
+ */
+static int
+deferred_failing_op(struct store *st, void *arg)
+{
+	struct answer_of *o = arg;
+
+	if (store_put_value(st, NULL, "written-by-a-deferred-failure", "1") == -1)
+		return -1;
+	o->runs++;
+	return 0;
+}
+
+/* The same, then a read in the same op: the read fails for it. */
+static int
+deferred_then_read_op(struct store *st, void *arg)
+{
+	char *v = NULL;
+	int rc;
+
+	(void)arg;
+	if (store_put_value(st, NULL, "written-before-a-read", "1") == -1 ||
+	    store_put_value(st, "prod", "written-after-a-deferred-failure", "1") == -1)
+		return -1;
+	rc = store_get_value(st, "prod", "written-before-a-failed-op", &v);
+	free(v);
+	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * Ops whose writes fail only where the writer waits for them (the
+ * pipeline's sync point after each op, or a read): each is left out alone,
+ * and its batch's events and other ops are committed.
+ */
+static void
+test_deferred_failure(struct answers *a, struct store *check, int pg)
+{
+	struct answer_of ans[6] = { FRESH(a), FRESH(a), FRESH(a), FRESH(a), FRESH(a), FRESH(a) };
+	int64_t before = store_count_events(check, "nylas");
+	long undone = undone_total();
+
+	new_round(a, 6);
+	journal_hold(a->j);
+	submit_to(a, "before-a-deferred-failure", answer_of_cb, &ans[0]);
+	journal_submit_op(a->j, deferred_failing_op, answer_of_cb, &ans[1]);
+	journal_submit_op(a->j, writing_op, answer_of_cb, &ans[2]);
+	journal_submit_op(a->j, deferred_then_read_op, answer_of_cb, &ans[3]);
+	submit_to(a, "after-a-deferred-failure", answer_of_cb, &ans[4]);
+	journal_submit_op(a->j, counted_op, answer_of_cb, &ans[5]);
+	journal_release(a->j);
+	event_base_dispatch(a->base);
+	TAP_OK(a->calls == 6 && ans[1].r == STORE_ERROR && ans[3].r == STORE_ERROR,
+	    "ops whose sent writes fail hear an error (%d %d)", ans[1].r, ans[3].r);
+	TAP_OK(!pg || ans[1].runs > 0, "pg: the failing write was only sent: the op said 0 (%d runs)",
+	    ans[1].runs);
+	TAP_OK(ans[0].r == STORE_STORED && ans[2].r == STORE_STORED && ans[4].r == STORE_STORED &&
+	    ans[5].r == STORE_STORED, "the events and other ops of their batch are stored"
+	    " (%d %d %d %d)", ans[0].r, ans[2].r, ans[4].r, ans[5].r);
+	TAP_OK(store_count_events(check, "nylas") == before + 2,
+	    "both events of their batch are in the store");
+	TAP_OK(!has_value(check, "written-after-a-deferred-failure"),
+	    "what a failed op wrote beside the failure is not");
+	TAP_OK(undone_total() == undone + 2, "rekey_store_writes_undone_total counts both");
+}
+
 #define ATTACHED_EVENTS 200
 
 /* Another loop, on its own thread, with its own handle. */
@@ -441,6 +511,7 @@ main(void)
 	TAP_OK(check != NULL && store_count_events(check, "nylas") == N_EVENTS + 22,
 	    "another connection sees every committed event");
 	test_failing_op(&a, check);
+	test_deferred_failure(&a, check, strncmp(url, "postgres", 8) == 0);
 	test_attached(&a, check);
 
 	/* journal_free answers what is still pending, after committing it. */
@@ -450,7 +521,7 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 28 + ATTACHED_EVENTS + 50,
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 30 + ATTACHED_EVENTS + 50,
 	    "and they are in the store");
 
 	a.j = journal_new(base, "sqlite:", &err);

@@ -6,6 +6,7 @@
  * REKEY_TEST_STORE_URL (tests/run.sh runs it under tests/lib/pg.py run).
  */
 #include "lib/secret.h"
+#include "lib/util.h"
 #include "state/store.h"
 #include "tap.h"
 
@@ -496,6 +497,57 @@ test_pg_session(struct store *st)
 	store_close(again);
 }
 
+/* Milliseconds a pipelined write to the row held by holder takes to fail on st. */
+static int64_t
+blocked_write_ms(struct store *st, int *committed)
+{
+	int64_t start = util_mono_us();
+
+	*committed = store_begin(st) == 0 && store_put_value(st, "prod", "held", "b") == 0 &&
+	    store_commit(st) == 0;
+	if (!*committed)
+		store_rollback(st);
+	return (util_mono_us() - start) / 1000;
+}
+
+/*
+ * PostgreSQL, a pipelining connection (the journal's writer): the lock wait
+ * asked for holds with the next transaction, and again after a transaction
+ * that set it was rolled back (which undid it on the server).
+ */
+static void
+test_pg_pipelined_settings(void)
+{
+	char *err = NULL;
+	struct store *st = store_open(url, &err), *holder = store_open(url, &err);
+	int committed = 0;
+	int64_t ms;
+
+	TAP_OK(st != NULL && holder != NULL, "pg: two more connections (%s)", err ? err : "ok");
+	free(err);
+	if (st == NULL || holder == NULL)
+		goto out;
+	store_defer_writes(st);
+	store_put_value(holder, "prod", "held", "a");
+	store_begin(holder);
+	store_put_value(holder, "prod", "held", "h");
+	store_lock_wait(st, 300);
+	ms = blocked_write_ms(st, &committed);
+	TAP_OK(!committed && ms >= 250 && ms < 2000,
+	    "pg: pipelined: a write behind a row lock fails after the wait asked for (%lld ms)",
+	    (long long)ms);
+	/* That transaction, which set the wait, was rolled back: it must be set again. */
+	ms = blocked_write_ms(st, &committed);
+	TAP_OK(!committed && ms >= 250 && ms < 2000,
+	    "pg: pipelined: and again after the rollback undid it (%lld ms)", (long long)ms);
+	store_rollback(holder);
+	ms = blocked_write_ms(st, &committed);
+	TAP_OK(committed && ms < 2000, "pg: pipelined: the row let go, the write commits");
+out:
+	store_close(holder);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -530,8 +582,10 @@ main(void)
 	test_read_snapshot(st);
 	test_graph_tokens(st);
 	TAP_OK(store_relax_durability(st) == 0, "relaxed durability can be asked for");
-	if (pg)
+	if (pg) {
 		test_pg_session(st);
+		test_pg_pipelined_settings();
+	}
 	store_close(st);
 	/* Taking a store back to schema 4 is SQLite's history; PostgreSQL starts at its version 1. */
 	if (!pg)
