@@ -494,6 +494,10 @@ test_pg_session(struct store *st)
 	TAP_OK(store_set_epoch(st, 7) == 0 && store_put_value(st, "prod", "fenced", "z") == 0,
 	    "pg: fence: the current epoch writes");
 	pg_sql("UPDATE leadership SET epoch = 0 WHERE id = 1");
+	/* Migration 2: events vacuumed after a few thousand changes (the queue's scans stay fast). */
+	TAP_OK(pg_sql("DO \\$\\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relname = 'events'"
+	    " AND 'autovacuum_vacuum_threshold=2000' = ANY (reloptions)) THEN RAISE 'not set';"
+	    " END IF; END \\$\\$") == 0, "pg: events are vacuumed after a few thousand changes");
 	store_close(again);
 }
 
