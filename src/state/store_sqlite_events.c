@@ -58,9 +58,16 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
     struct store_pending **out, size_t *n)
 {
 	struct sqlite_db *s = db;
-	sqlite3_stmt *st = sqlite_prepare(s, "SELECT id, source, app, event_id, type, received_ms,"
-	    " CASE WHEN ?4 THEN body END, grant_id, email, provider, code, reauth_flag,"
-	    " event_time FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
+	/*
+	 * Without the body, every column read is in the index events_pending
+	 * (the NULL stands for the body): the rows themselves are not read.
+	 */
+	sqlite3_stmt *st = sqlite_prepare(s, with_body ? "SELECT id, source, app, event_id, type,"
+	    " received_ms, body, grant_id, email, provider, code, reauth_flag, event_time"
+	    " FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
+	    " ORDER BY id LIMIT ?3" : "SELECT id, source, app, event_id, type, received_ms, NULL,"
+	    " grant_id, email, provider, code, reauth_flag, event_time FROM events INDEXED BY"
+	    " events_pending WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
 	    " ORDER BY id LIMIT ?3");
 	struct store_pending *p;
 	int rc;
@@ -70,7 +77,6 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
 	sqlite3_bind_int64(st, 1, after);
 	bind_text(st, 2, source);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	sqlite3_bind_int(st, 4, with_body != 0);
 	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
 	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		p = &(*out)[(*n)++];
@@ -105,6 +111,36 @@ sqlite_mark_processed(void *db, int64_t id, const char *result)
 	bind_text(st, 2, result);
 	sqlite3_bind_int64(st, 3, id);
 	return sqlite_run_done(s, st, "mark processed");
+}
+
+/*
+ * One statement taken from the cache for the whole batch and stepped for
+ * each event, and one time for all: the cache is searched by the SQL's text.
+ */
+int
+sqlite_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "UPDATE events SET processed_at = ?1, result = ?2 WHERE id = ?3");
+	int64_t now = util_now_ms();
+	int rc = SQLITE_DONE;
+	size_t i;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+		bind_text(st, 2, results[i]);
+		sqlite3_bind_int64(st, 3, ids[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite_finish(s, st);
+	if (rc != SQLITE_DONE) {
+		log_error("store: mark processed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
 }
 
 int64_t
