@@ -142,21 +142,6 @@ static const char *const migrations[] = {
 	"CREATE TABLE graph_tokens ("
 	" digest TEXT PRIMARY KEY, tokens BLOB NOT NULL, created_ms INTEGER NOT NULL);"
 	"CREATE INDEX graph_tokens_age ON graph_tokens (created_ms);",
-	/*
-	 * 8: the queue of events not yet processed holds what the correlator
-	 * reads of them (the fields parsed at intake), so that its batch is
-	 * read from this index alone.  Reading each event's row instead cost a
-	 * pread of a page per two or three events (the rows hold the ~1 KB
-	 * body, and every commit of the writer empties a reader's page cache):
-	 * 5 us of CPU per webhook in a storm.  An entry lives only while its
-	 * event waits, so the index stays a few pages.  processed_at (always
-	 * NULL here) is in it because SQLite 3.40 counts an index as covering
-	 * only when it holds the columns of the WHERE too.
-	 */
-	"CREATE INDEX events_pending ON events (id, source, app, event_id, type, received_ms,"
-	" grant_id, email, provider, code, reauth_flag, event_time, processed_at)"
-	" WHERE processed_at IS NULL;"
-	"DROP INDEX events_unprocessed;",
 };
 
 static sqlite3_stmt *

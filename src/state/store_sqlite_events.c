@@ -58,16 +58,9 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
     struct store_pending **out, size_t *n)
 {
 	struct sqlite_db *s = db;
-	/*
-	 * Without the body, every column read is in the index events_pending
-	 * (the NULL stands for the body): the rows themselves are not read.
-	 */
-	sqlite3_stmt *st = sqlite_prepare(s, with_body ? "SELECT id, source, app, event_id, type,"
-	    " received_ms, body, grant_id, email, provider, code, reauth_flag, event_time"
-	    " FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
-	    " ORDER BY id LIMIT ?3" : "SELECT id, source, app, event_id, type, received_ms, NULL,"
-	    " grant_id, email, provider, code, reauth_flag, event_time FROM events INDEXED BY"
-	    " events_pending WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
+	sqlite3_stmt *st = sqlite_prepare(s, "SELECT id, source, app, event_id, type, received_ms,"
+	    " CASE WHEN ?4 THEN body END, grant_id, email, provider, code, reauth_flag,"
+	    " event_time FROM events WHERE processed_at IS NULL AND id > ?1 AND (?2 IS NULL OR source = ?2)"
 	    " ORDER BY id LIMIT ?3");
 	struct store_pending *p;
 	int rc;
@@ -77,6 +70,7 @@ sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
 	sqlite3_bind_int64(st, 1, after);
 	bind_text(st, 2, source);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	sqlite3_bind_int(st, 4, with_body != 0);
 	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
 	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		p = &(*out)[(*n)++];

@@ -95,8 +95,6 @@ test_counts_migrated(void)
 	    " ALTER TABLE incidents DROP COLUMN affected_grants;"
 	    " ALTER TABLE incidents DROP COLUMN recovered_grants; DROP TABLE graph_tokens;"
 	    " ALTER TABLE rotations DROP COLUMN test_ok; ALTER TABLE rotations DROP COLUMN test_since;"
-	    " DROP INDEX events_pending;"
-	    " CREATE INDEX events_unprocessed ON events (id) WHERE processed_at IS NULL;"
 	    " PRAGMA user_version = 4;";
 	struct store_incident got;
 	struct store *st;
