@@ -158,7 +158,8 @@ write_events(struct store *st, struct write_op *op)
 			if (n > 0 && (rc = list_grants(st, op->ev, at, n)) == -1)
 				break;
 			n = 0;
-			e->recovered = store_recover_grants(st, e->app, e->grant_id, e->email, e->at_ms);
+			e->recovered = store_recover_grants(st, e->app, e->grant_id, e->email,
+			    e->at_ms);
 			if (e->recovered == -1)
 				rc = -1;
 			else

@@ -115,7 +115,8 @@ int
 sqlite_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n)
 {
 	struct sqlite_db *s = db;
-	sqlite3_stmt *st = sqlite_prepare(s, "UPDATE events SET processed_at = ?1, result = ?2 WHERE id = ?3");
+	sqlite3_stmt *st = sqlite_prepare(s, "UPDATE events SET processed_at = ?1, result = ?2"
+	    " WHERE id = ?3");
 	int64_t now = util_now_ms();
 	int rc = SQLITE_DONE;
 	size_t i;

@@ -343,8 +343,9 @@ test_batched_grants(struct store *st)
 		if (store_add_incident_grant(st, "b1", odd[i], NULL, 30) != STORE_DUPLICATE)
 			break;
 	TAP_OK(i == 6, "batched grants: odd ids stored as they are (each one a duplicate now)");
-	TAP_OK(unmailed(st, "b1", "odd@example.com") == 1 && unmailed(st, "b2", "y@example.com") == 1 &&
-	    unmailed(st, "b1", "x@example.com") == 0, "batched grants: each with its own address");
+	TAP_OK(unmailed(st, "b1", "odd@example.com") == 1 &&
+	    unmailed(st, "b2", "y@example.com") == 1 && unmailed(st, "b1", "x@example.com") == 0,
+	    "batched grants: each with its own address");
 	TAP_OK(store_add_incident_grants(st, g, 0, r) == 0, "batched grants: none is a no-op");
 }
 
@@ -383,7 +384,8 @@ test_batched_marks(struct store *st)
 	TAP_OK(k == 1 && n > 0 && strcmp(p[n - 1].event_id, "m4") == 0,
 	    "batched marks: only the one left out is still queued");
 	store_pending_free(p, n);
-	TAP_OK(store_mark_processed_many(st, ids, results, 0) == 0, "batched marks: none is a no-op");
+	TAP_OK(store_mark_processed_many(st, ids, results, 0) == 0,
+	    "batched marks: none is a no-op");
 }
 
 static void
