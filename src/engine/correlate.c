@@ -358,9 +358,12 @@ event_from_row(const struct store_pending *p, struct nylas_event *ev)
 	ev->time = p->event_time;
 }
 
-/* Reads the next batch and starts the probes it calls for; 0 or -1. */
+/*
+ * The batch's reads: its events, then for each app with a grant.expired
+ * among them the stored credentials and the rotation being watched; 0 or -1.
+ */
 static int
-load_batch(struct correlator *c)
+read_batch(struct correlator *c)
 {
 	struct app_corr *a;
 	size_t i;
@@ -380,10 +383,34 @@ load_batch(struct correlator *c)
 	for (i = 0; i < c->n_apps; i++) {
 		if (!c->apps[i]->expired_in_batch)
 			continue;
-		correlate_maybe_probe(c->apps[i]);
 		check_credential(c->apps[i]);
 		correlate_watch_check(c->apps[i]);
 	}
+	return 0;
+}
+
+/* Reads the next batch and starts the probes it calls for; 0 or -1. */
+static int
+load_batch(struct correlator *c)
+{
+	size_t i;
+	int rc;
+
+	/*
+	 * One snapshot for the batch's reads, as for its classification: each
+	 * statement on its own would take and drop the read lock and, after
+	 * every commit of the writer, read its pages again.  The probes start
+	 * after it, since one that cannot be sent records why (a write).
+	 */
+	if (store_begin_read(c->store) == -1)
+		return -1;
+	rc = read_batch(c);
+	store_commit(c->store);
+	if (rc == -1)
+		return -1;
+	for (i = 0; i < c->n_apps; i++)
+		if (c->apps[i]->expired_in_batch)
+			correlate_maybe_probe(c->apps[i]);
 	c->wait_until_us = util_mono_us() + (int64_t)PROBE_WAIT_MS * 1000;
 	return 0;
 }

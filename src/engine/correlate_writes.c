@@ -90,24 +90,86 @@ snapshot_dirty(struct correlator *c, struct write_op *op)
 	}
 }
 
+/* Lists the grants of the events at ev[at[0..n)] in one call, and settles their results. */
 static int
-write_event(struct store *st, struct event_write *e)
+list_grants(struct store *st, struct event_write *ev, const size_t *at, size_t n)
 {
-	enum store_result r;
+	struct store_incident_grant *g = xcalloc(n + 1, sizeof(*g));
+	enum store_result *r = xcalloc(n + 1, sizeof(*r));
+	struct event_write *e;
+	size_t i;
+	int rc;
 
-	if (e->kind == WRITE_LIST) {
-		r = store_add_incident_grant(st, e->incident_id, e->grant_id, e->email, e->at_ms);
-		if (r == STORE_ERROR)
-			return -1;
-		e->listed = r != STORE_DUPLICATE;
-		e->result = e->listed ? "incident" : "already_listed";
-	} else if (e->kind == WRITE_RECOVER) {
-		e->recovered = store_recover_grants(st, e->app, e->grant_id, e->email, e->at_ms);
-		if (e->recovered == -1)
-			return -1;
-		e->result = e->recovered > 0 ? "recovered" : "no_incident";
+	for (i = 0; i < n; i++) {
+		e = &ev[at[i]];
+		g[i].incident_id = e->incident_id;
+		g[i].grant_id = e->grant_id;
+		g[i].email = e->email;
+		g[i].seen_ms = e->at_ms;
 	}
-	return store_mark_processed(st, e->id, e->result);
+	rc = store_add_incident_grants(st, g, n, r);
+	for (i = 0; rc == 0 && i < n; i++) {
+		e = &ev[at[i]];
+		e->listed = r[i] != STORE_DUPLICATE;
+		e->result = e->listed ? "incident" : "already_listed";
+	}
+	free(r);
+	free(g);
+	return rc;
+}
+
+/* Marks every event of op processed with its result, in one call. */
+static int
+mark_events(struct store *st, const struct write_op *op)
+{
+	int64_t *ids = xcalloc(op->n_ev + 1, sizeof(*ids));
+	const char **results = xcalloc(op->n_ev + 1, sizeof(*results));
+	size_t i;
+	int rc;
+
+	for (i = 0; i < op->n_ev; i++) {
+		ids[i] = op->ev[i].id;
+		results[i] = op->ev[i].result;
+	}
+	rc = store_mark_processed_many(st, ids, results, op->n_ev);
+	free(results);
+	free(ids);
+	return rc;
+}
+
+/*
+ * The batch's events as a few statements instead of two per event: the
+ * listings between two recoveries as one call (a recovery must see the
+ * listings before it and none after it, as one by one), then every event
+ * marked in one call.
+ */
+static int
+write_events(struct store *st, struct write_op *op)
+{
+	size_t *at = xcalloc(op->n_ev + 1, sizeof(*at)), n = 0, i;
+	struct event_write *e;
+	int rc = 0;
+
+	for (i = 0; i < op->n_ev && rc == 0; i++) {
+		e = &op->ev[i];
+		if (e->kind == WRITE_LIST) {
+			at[n++] = i;
+		} else if (e->kind == WRITE_RECOVER) {
+			if (n > 0 && (rc = list_grants(st, op->ev, at, n)) == -1)
+				break;
+			n = 0;
+			e->recovered = store_recover_grants(st, e->app, e->grant_id, e->email,
+			    e->at_ms);
+			if (e->recovered == -1)
+				rc = -1;
+			else
+				e->result = e->recovered > 0 ? "recovered" : "no_incident";
+		}
+	}
+	if (rc == 0 && n > 0)
+		rc = list_grants(st, op->ev, at, n);
+	free(at);
+	return rc == 0 ? mark_events(st, op) : -1;
 }
 
 /* Whether a recovery of the batch touched app app_i's grants. */
@@ -158,9 +220,8 @@ write_op_run(struct store *st, void *arg)
 	for (i = 0; i < op->n_rows; i++)
 		if (store_put_incident(st, &op->rows[i]) == -1)
 			return -1;
-	for (i = 0; i < op->n_ev; i++)
-		if (write_event(st, &op->ev[i]) == -1)
-			return -1;
+	if (write_events(st, op) == -1)
+		return -1;
 	for (i = 0; i < op->n_recount; i++)
 		if (app_recovered(op, op->recount[i].app_i) &&
 		    recount(st, &op->recount[i], op->now_ms) == -1)

@@ -251,6 +251,22 @@ store_mark_processed(struct store *st, int64_t id, const char *result)
 	return st->be->mark_processed(st->db, id, result);
 }
 
+int
+store_mark_processed_many(struct store *st, const int64_t *ids, const char *const *results,
+    size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	if (st->be->mark_processed_many != NULL)
+		return st->be->mark_processed_many(st->db, ids, results, n);
+	for (i = 0; i < n; i++)
+		if (st->be->mark_processed(st->db, ids[i], results[i]) == -1)
+			return -1;
+	return 0;
+}
+
 int64_t
 store_count_results(struct store *st, const char *source, const char *result)
 {
@@ -475,6 +491,25 @@ store_add_incident_grant(struct store *st, const char *incident_id, const char *
     const char *email, int64_t seen_ms)
 {
 	return st->be->add_incident_grant(st->db, incident_id, grant_id, email, seen_ms);
+}
+
+int
+store_add_incident_grants(struct store *st, const struct store_incident_grant *g, size_t n,
+    enum store_result *results)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	if (st->be->add_incident_grants != NULL)
+		return st->be->add_incident_grants(st->db, g, n, results);
+	for (i = 0; i < n; i++) {
+		results[i] = st->be->add_incident_grant(st->db, g[i].incident_id, g[i].grant_id,
+		    g[i].email, g[i].seen_ms);
+		if (results[i] == STORE_ERROR)
+			return -1;
+	}
+	return 0;
 }
 
 int64_t

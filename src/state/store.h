@@ -120,6 +120,14 @@ struct store_rotation {
 	int64_t test_since;		/* testing: Unix ms it began (the propagation deadline's start) */
 };
 
+/* One grant to list in an incident (store_add_incident_grants); strings borrowed. */
+struct store_incident_grant {
+	const char *incident_id;
+	const char *grant_id;
+	const char *email;
+	int64_t seen_ms;
+};
+
 /* One incident: why a set of grants expired; strings owned (store_incident_clear). */
 struct store_incident {
 	char *id;
@@ -211,6 +219,9 @@ struct store_backend {
 	int (*unprocessed)(void *db, const char *source, int64_t after, size_t max, int with_body,
 	    struct store_pending **out, size_t *n);
 	int (*mark_processed)(void *db, int64_t id, const char *result);
+	/* Several at once (PostgreSQL: one statement); NULL: mark_processed for each. */
+	int (*mark_processed_many)(void *db, const int64_t *ids, const char *const *results,
+	    size_t n);
 	int (*get_subscription)(void *db, const char *app, struct store_subscription *out);
 	int (*put_subscription)(void *db, const struct store_subscription *sub);
 	int (*delete_subscription)(void *db, const char *app);
@@ -240,6 +251,9 @@ struct store_backend {
 	    struct store_incident **out, size_t *n);
 	enum store_result (*add_incident_grant)(void *db, const char *incident_id,
 	    const char *grant_id, const char *email, int64_t seen_ms);
+	/* Several at once (PostgreSQL: one statement); NULL: add_incident_grant for each. */
+	int (*add_incident_grants)(void *db, const struct store_incident_grant *g, size_t n,
+	    enum store_result *results);
 	int64_t (*recover_grants)(void *db, const char *app, const char *grant_id,
 	    const char *email, int64_t at_ms);
 	int (*get_value)(void *db, const char *app, const char *key, char **out);
@@ -378,6 +392,13 @@ void store_pending_free(struct store_pending *p, size_t n);
 void store_pending_clear(struct store_pending *p);
 /* Records that the worker is done with the event: result is a short word ("user_state", "suspect", ...). */
 int store_mark_processed(struct store *st, int64_t id, const char *result);
+/*
+ * store_mark_processed for each of ids[0..n) with results[i], all at the
+ * same time; one statement for PostgreSQL, not n (a batch of the
+ * correlator).  0 or -1.
+ */
+int store_mark_processed_many(struct store *st, const int64_t *ids, const char *const *results,
+    size_t n);
 /* Events of source (NULL: any) processed with that result (NULL: any); -1 on error. */
 int64_t store_count_results(struct store *st, const char *source, const char *result);
 
@@ -448,6 +469,14 @@ void store_incidents_free(struct store_incident *inc, size_t n);
 /* Adds a grant to an incident: STORE_STORED, STORE_DUPLICATE (already listed) or STORE_ERROR. */
 enum store_result store_add_incident_grant(struct store *st, const char *incident_id,
     const char *grant_id, const char *email, int64_t seen_ms);
+/*
+ * Inside a transaction: store_add_incident_grant for each of g[0..n), in
+ * order (a repeat within them is a duplicate of the first), results[i] for
+ * each; one statement for PostgreSQL, not n.  0, or -1 when the transaction
+ * must be rolled back (results then mean nothing).
+ */
+int store_add_incident_grants(struct store *st, const struct store_incident_grant *g, size_t n,
+    enum store_result *results);
 /*
  * Marks the not yet recovered grants of app's open incidents that match
  * grant_id or email (either may be NULL; email case-insensitively) as

@@ -260,6 +260,79 @@ pg_mark_processed(void *db, int64_t id, const char *result)
 	    " result = $2::text WHERE id = $3::bigint", &p, NULL);
 }
 
+/* ---- Array parameters: a batch's rows as one statement's few parameters ---- */
+
+char *
+pg_text_array(const char *const *v, size_t n)
+{
+	size_t size = 3, off = 0, i;
+	const char *c;
+	char *out;
+
+	for (i = 0; i < n; i++)
+		size += v[i] == NULL ? 5 : 2 * strlen(v[i]) + 3;
+	out = xmalloc(size);
+	out[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			out[off++] = ',';
+		if (v[i] == NULL) {
+			memcpy(out + off, "NULL", 4);
+			off += 4;
+			continue;
+		}
+		/* Quoted, so that commas, braces, spaces and the word NULL stay text. */
+		out[off++] = '"';
+		for (c = v[i]; *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				out[off++] = '\\';
+			out[off++] = *c;
+		}
+		out[off++] = '"';
+	}
+	out[off++] = '}';
+	out[off] = '\0';
+	return out;
+}
+
+char *
+pg_int_array(const int64_t *v, size_t n)
+{
+	size_t size = 3 + n * 21, off = 1, i;
+	char *out = xmalloc(size);
+
+	out[0] = '{';
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(out + off, size - off, "%s%lld", i > 0 ? "," : "",
+		    (long long)v[i]);
+	snprintf(out + off, size - off, "}");
+	return out;
+}
+
+/*
+ * One UPDATE for the whole batch: the ids and results as two arrays
+ * (unnest), so the statement is the same whatever the batch's size and
+ * costs one round trip, not one per event.
+ */
+int
+pg_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n)
+{
+	struct pg_params p;
+	char *id_list = pg_int_array(ids, n), *result_list = pg_text_array(results, n);
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	pg_int(&p, util_now_ms());
+	pg_text(&p, id_list);
+	pg_text(&p, result_list);
+	rc = pg_run_done(db, "mark processed", "UPDATE events e SET processed_at = $1::bigint,"
+	    " result = v.result FROM unnest($2::bigint[], $3::text[]) AS v(id, result)"
+	    " WHERE e.id = v.id", &p, NULL);
+	free(result_list);
+	free(id_list);
+	return rc;
+}
+
 int64_t
 pg_count_results(void *db, const char *source, const char *result)
 {

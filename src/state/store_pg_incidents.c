@@ -7,6 +7,7 @@
 #include "lib/log.h"
 #include "state/store_pg_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int
@@ -119,6 +120,83 @@ pg_add_incident_grant(void *db, const char *incident_id, const char *grant_id,
 	    " ON CONFLICT (incident_id, grant_id) DO NOTHING", &p, &changed) == -1)
 		return STORE_ERROR;
 	return changed > 0 ? STORE_STORED : STORE_DUPLICATE;
+}
+
+/*
+ * Each grant is stored when a returned row has its key that no earlier
+ * grant of the call claimed: of repeats within the call, the first was
+ * stored and the others are duplicates, as one by one.
+ */
+static void
+match_grants(const PGresult *r, const struct store_incident_grant *g, size_t n,
+    enum store_result *results)
+{
+	int rows = PQntuples(r), j;
+	char *claimed = xcalloc(rows > 0 ? (size_t)rows : 1, 1);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		results[i] = STORE_DUPLICATE;
+		for (j = 0; j < rows; j++) {
+			if (!claimed[j] && strcmp(PQgetvalue(r, j, 0), g[i].incident_id) == 0 &&
+			    strcmp(PQgetvalue(r, j, 1), g[i].grant_id) == 0) {
+				claimed[j] = 1;
+				results[i] = STORE_STORED;
+				break;
+			}
+		}
+	}
+	free(claimed);
+}
+
+/*
+ * One INSERT for the whole batch, its rows as four arrays (unnest keeps
+ * their order, and a row that meets one stored before it in the same
+ * statement does nothing), returning the keys it stored.
+ */
+int
+pg_add_incident_grants(void *db, const struct store_incident_grant *g, size_t n,
+    enum store_result *results)
+{
+	const char **incidents = xcalloc(n + 1, sizeof(*incidents));
+	const char **grants = xcalloc(n + 1, sizeof(*grants));
+	const char **emails = xcalloc(n + 1, sizeof(*emails));
+	int64_t *seen = xcalloc(n + 1, sizeof(*seen));
+	char *lists[4];
+	struct pg_params p;
+	PGresult *r;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < n; i++) {
+		incidents[i] = g[i].incident_id;
+		grants[i] = g[i].grant_id;
+		emails[i] = g[i].email;
+		seen[i] = g[i].seen_ms;
+	}
+	lists[0] = pg_text_array(incidents, n);
+	lists[1] = pg_text_array(grants, n);
+	lists[2] = pg_text_array(emails, n);
+	lists[3] = pg_int_array(seen, n);
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < 4; i++)
+		pg_text(&p, lists[i]);
+	r = pg_run(db, "add incident grants", "INSERT INTO incident_grants (incident_id, grant_id,"
+	    " email, seen_ms) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+	    " $4::bigint[]) ON CONFLICT (incident_id, grant_id) DO NOTHING"
+	    " RETURNING incident_id, grant_id", &p);
+	if (r != NULL) {
+		match_grants(r, g, n, results);
+		PQclear(r);
+		rc = 0;
+	}
+	for (i = 0; i < 4; i++)
+		free(lists[i]);
+	free(seen);
+	free(emails);
+	free(grants);
+	free(incidents);
+	return rc;
 }
 
 int64_t

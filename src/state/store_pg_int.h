@@ -174,8 +174,17 @@ int64_t pg_count_events(void *db, const char *source);
 int pg_unprocessed(void *db, const char *source, int64_t after, size_t max, int with_body,
     struct store_pending **out, size_t *n);
 int pg_mark_processed(void *db, int64_t id, const char *result);
+int pg_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n);
 int64_t pg_count_results(void *db, const char *source, const char *result);
 int64_t pg_expire_events(void *db, int64_t before_ms, size_t max, int64_t *cursor, int *more);
+
+/*
+ * store_pg_events.c also: array literals for a $n::text[] or $n::bigint[]
+ * parameter (a batch's rows in one statement, with unnest); NULL elements
+ * stay NULL, text is quoted and escaped.  Caller frees.
+ */
+char *pg_text_array(const char *const *v, size_t n);
+char *pg_int_array(const int64_t *v, size_t n);
 
 /* store_pg_graph.c: subscriptions, graph_users, graph_tokens, user_events */
 int pg_get_subscription(void *db, const char *app, struct store_subscription *out);
@@ -198,6 +207,8 @@ int pg_list_incidents(void *db, const char *app, int open_only, size_t max,
     struct store_incident **out, size_t *n);
 enum store_result pg_add_incident_grant(void *db, const char *incident_id,
     const char *grant_id, const char *email, int64_t seen_ms);
+int pg_add_incident_grants(void *db, const struct store_incident_grant *g, size_t n,
+    enum store_result *results);
 int64_t pg_recover_grants(void *db, const char *app, const char *grant_id, const char *email,
     int64_t at_ms);
 int pg_resolve_incident(void *db, const char *id, const char *by, int64_t at_ms);

@@ -107,6 +107,37 @@ sqlite_mark_processed(void *db, int64_t id, const char *result)
 	return sqlite_run_done(s, st, "mark processed");
 }
 
+/*
+ * One statement taken from the cache for the whole batch and stepped for
+ * each event, and one time for all: the cache is searched by the SQL's text.
+ */
+int
+sqlite_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "UPDATE events SET processed_at = ?1, result = ?2"
+	    " WHERE id = ?3");
+	int64_t now = util_now_ms();
+	int rc = SQLITE_DONE;
+	size_t i;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+		bind_text(st, 2, results[i]);
+		sqlite3_bind_int64(st, 3, ids[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite_finish(s, st);
+	if (rc != SQLITE_DONE) {
+		log_error("store: mark processed: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
 int64_t
 sqlite_count_results(void *db, const char *source, const char *result)
 {

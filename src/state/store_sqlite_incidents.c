@@ -119,6 +119,37 @@ sqlite_add_incident_grant(void *db, const char *incident_id, const char *grant_i
 	return sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;
 }
 
+/* As sqlite_add_incident_grant, with one statement from the cache for all of g. */
+int
+sqlite_add_incident_grants(void *db, const struct store_incident_grant *g, size_t n,
+    enum store_result *results)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "INSERT INTO incident_grants (incident_id, grant_id, email,"
+	    " seen_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (incident_id, grant_id) DO NOTHING");
+	int rc = SQLITE_DONE;
+	size_t i;
+
+	if (st == NULL)
+		return -1;
+	for (i = 0; i < n && rc == SQLITE_DONE; i++) {
+		bind_text(st, 1, g[i].incident_id);
+		bind_text(st, 2, g[i].grant_id);
+		bind_text(st, 3, g[i].email);
+		sqlite3_bind_int64(st, 4, g[i].seen_ms);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			results[i] = sqlite3_changes(s->db) > 0 ? STORE_STORED : STORE_DUPLICATE;
+	}
+	sqlite_finish(s, st);
+	if (rc != SQLITE_DONE) {
+		log_error("store: add incident grant: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
 int64_t
 sqlite_recover_grants(void *db, const char *app, const char *grant_id, const char *email,
     int64_t at_ms)

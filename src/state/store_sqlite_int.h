@@ -120,6 +120,7 @@ int64_t sqlite_count_events(void *db, const char *source);
 int sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, int with_body,
     struct store_pending **out, size_t *n);
 int sqlite_mark_processed(void *db, int64_t id, const char *result);
+int sqlite_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n);
 int64_t sqlite_count_results(void *db, const char *source, const char *result);
 
 /* store_sqlite_graph.c: the Graph side's state (subscriptions, graph_users, graph_tokens,
@@ -144,6 +145,8 @@ int sqlite_list_incidents(void *db, const char *app, int open_only, size_t max,
     struct store_incident **out, size_t *n);
 enum store_result sqlite_add_incident_grant(void *db, const char *incident_id,
     const char *grant_id, const char *email, int64_t seen_ms);
+int sqlite_add_incident_grants(void *db, const struct store_incident_grant *g, size_t n,
+    enum store_result *results);
 int64_t sqlite_recover_grants(void *db, const char *app, const char *grant_id, const char *email,
     int64_t at_ms);
 int sqlite_resolve_incident(void *db, const char *id, const char *by, int64_t at_ms);

@@ -275,6 +275,120 @@ test_incidents(struct store *st)
 	    "incident: a resolved incident's grants are left alone");
 }
 
+/* The number of i's grants not recovered whose address is email (lower case). */
+static size_t
+unmailed(struct store *st, const char *incident, const char *email)
+{
+	char **emails = NULL;
+	size_t n = 0, i, found = 0;
+
+	if (store_unmailed_grants(st, incident, "reauth", 50, &emails, &n) == -1)
+		return 999;
+	for (i = 0; i < n; i++) {
+		found += strcmp(emails[i], email) == 0;
+		free(emails[i]);
+	}
+	free(emails);
+	return found;
+}
+
+/*
+ * A batch's listings in one call: results in order, a repeat within the
+ * call and a grant listed before it are duplicates, two incidents at once,
+ * and grant ids that an array literal would misread (comma, quote,
+ * backslash, braces, the word NULL) kept as they are.
+ */
+static void
+test_batched_grants(struct store *st)
+{
+	static const char *const odd[] = { "g,1", "g\"2", "g\\3", "{g4}", "NULL", " g 6 " };
+	struct store_incident inc = { .id = W("b1"), .app = W("batch"), .cause = W("unknown"),
+	    .state = W("open"), .evidence = W("[]"), .opened_at = 100, .updated_at = 100 }, got;
+	struct store_incident_grant g[10];
+	enum store_result r[10];
+	size_t i;
+	int ok;
+
+	store_put_incident(st, &inc);
+	inc.id = W("b2");
+	store_put_incident(st, &inc);
+	store_add_incident_grant(st, "b1", "before", NULL, 1);
+	memset(g, 0, sizeof(g));
+	for (i = 0; i < 6; i++) {
+		g[i].incident_id = "b1";
+		g[i].grant_id = odd[i];
+		g[i].seen_ms = 10 + (int64_t)i;
+	}
+	g[1].email = "Odd@Example.com";
+	g[6] = (struct store_incident_grant){ "b1", "g,1", "x@example.com", 20 };
+	g[7] = (struct store_incident_grant){ "b2", "g,1", "y@example.com", 21 };
+	g[8] = (struct store_incident_grant){ "b1", "before", NULL, 22 };
+	g[9] = (struct store_incident_grant){ "b2", "g,1", NULL, 23 };
+	memset(r, 0xff, sizeof(r));
+	store_begin(st);
+	ok = store_add_incident_grants(st, g, 10, r) == 0;
+	store_commit(st);
+	TAP_OK(ok, "batched grants: ten in one call");
+	for (i = 0; i < 6 && r[i] == STORE_STORED; i++)
+		;
+	TAP_OK(i == 6 && r[7] == STORE_STORED, "batched grants: the new ones stored, in order");
+	TAP_OK(r[6] == STORE_DUPLICATE && r[8] == STORE_DUPLICATE && r[9] == STORE_DUPLICATE,
+	    "batched grants: a repeat in the call and one listed before are duplicates");
+	TAP_OK(store_get_incident(st, "b1", &got) == 1 && got.affected == 7,
+	    "batched grants: counted in their incident (7 in b1)");
+	store_incident_clear(&got);
+	TAP_OK(store_get_incident(st, "b2", &got) == 1 && got.affected == 1,
+	    "batched grants: and in the other (1 in b2)");
+	store_incident_clear(&got);
+	for (i = 0; i < 6; i++)
+		if (store_add_incident_grant(st, "b1", odd[i], NULL, 30) != STORE_DUPLICATE)
+			break;
+	TAP_OK(i == 6, "batched grants: odd ids stored as they are (each one a duplicate now)");
+	TAP_OK(unmailed(st, "b1", "odd@example.com") == 1 &&
+	    unmailed(st, "b2", "y@example.com") == 1 && unmailed(st, "b1", "x@example.com") == 0,
+	    "batched grants: each with its own address");
+	TAP_OK(store_add_incident_grants(st, g, 0, r) == 0, "batched grants: none is a no-op");
+}
+
+/* A batch's events marked processed in one call, each with its own result. */
+static void
+test_batched_marks(struct store *st)
+{
+	static const char *const results[] = { "incident", "already_listed", "we\"ird,{}" };
+	struct store_pending *p = NULL;
+	int64_t ids[3];
+	size_t n = 0, i, k = 0;
+	int ok;
+
+	add_event(st, "nylas", "m1", "grant.expired");
+	add_event(st, "nylas", "m2", "grant.expired");
+	add_event(st, "nylas", "m3", "grant.expired");
+	add_event(st, "nylas", "m4", "grant.expired");
+	store_unprocessed(st, "nylas", 0, 50, 0, &p, &n);
+	for (i = 0; i < n && k < 3; i++)
+		if (strncmp(p[i].event_id, "m", 1) == 0)
+			ids[k++] = p[i].id;
+	store_pending_free(p, n);
+	store_begin(st);
+	ok = k == 3 && store_mark_processed_many(st, ids, results, 3) == 0;
+	store_commit(st);
+	TAP_OK(ok, "batched marks: three in one call");
+	TAP_OK(store_count_results(st, "nylas", "incident") == 1 &&
+	    store_count_results(st, "nylas", "already_listed") == 1 &&
+	    store_count_results(st, "nylas", "we\"ird,{}") == 1,
+	    "batched marks: each event with its own result");
+	p = NULL;
+	n = k = 0;
+	store_unprocessed(st, "nylas", 0, 50, 0, &p, &n);
+	for (i = 0; i < n; i++)
+		k += strncmp(p[i].event_id, "m", 1) == 0;
+	TAP_OK(k == 1 && n > 0 && strcmp(p[n - 1].event_id, "m4") == 0,
+	    "batched marks: only the one left out is still queued");
+	store_pending_free(p, n);
+	TAP_OK(store_mark_processed_many(st, ids, results, 0) == 0,
+	    "batched marks: none is a no-op");
+}
+
 static void
 test_values(struct store *st)
 {
@@ -580,6 +694,8 @@ main(void)
 	test_users(st);
 	test_rotations(st);
 	test_incidents(st);
+	test_batched_grants(st);
+	test_batched_marks(st);
 	test_values(st);
 	test_list_values(st);
 	test_outbox(st);
