@@ -657,9 +657,10 @@ run(struct graph_worker *w)
 	 * Replicas on one PostgreSQL store commit their events out of id order
 	 * (a lower id may commit after a higher one was read), so a cursor kept
 	 * past the end would skip such an event for good; the jobs in flight
-	 * are read again then, and passed over.
+	 * are read again then, and passed over.  Not while a failed commit's
+	 * backoff runs: its event, after the cursor, waits for the rescan.
 	 */
-	if (n < room)
+	if (n < room && !w->rescan)
 		w->cursor = 0;
 	if (n == room && w->n_jobs < JOBS_MAX)
 		schedule(w, 0);		/* more may wait: the next pass */
