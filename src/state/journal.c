@@ -315,9 +315,7 @@ apply_epoch(struct journal_core *c)
 	pthread_mutex_lock(&c->mu);
 	want = c->epoch;
 	pthread_mutex_unlock(&c->mu);
-	if (want == c->epoch_set)
-		return 0;
-	if (store_set_epoch(c->store, want) == -1)
+	if (want != c->epoch_set && store_set_epoch(c->store, want) == -1)
 		return -1;
 	c->epoch_set = want;
 	return 0;
