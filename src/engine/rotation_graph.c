@@ -530,67 +530,16 @@ removed_old_cb(const struct graph_result *res, void *arg)
 	    NULL, -1);
 }
 
-/*
- * A credential of this rotation other than the one it published: an
- * addPassword cut short (a reload, a lost lead) whose request still reached
- * Graph, after creating had looked for orphans.  Its key id, or NULL.
- */
-static const char *
-late_orphan(const struct app_rot *a, const struct graph_application *app)
-{
-	char *name = display_name(a);
-	const char *key = NULL;
-	size_t i;
-
-	for (i = 0; i < app->n_passwords && key == NULL && a->row.new_key_id != NULL; i++) {
-		const struct graph_password *pw = &app->passwords[i];
-
-		if (pw->display_name != NULL && strcmp(pw->display_name, name) == 0 &&
-		    pw->key_id != NULL && strcmp(pw->key_id, a->row.new_key_id) != 0)
-			key = pw->key_id;
-	}
-	free(name);
-	return key;
-}
-
-static void
-removed_late_orphan_cb(const struct graph_result *res, void *arg)
-{
-	struct app_rot *a = arg;
-
-	if (res->outcome == GRAPH_CANCELLED)
-		return;
-	rotator_call_done(a);
-	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
-		graph_failed(a, "removePassword (orphan)", res);
-		return;
-	}
-	rotator_read_app(a, rotator_retiring_read_cb, "retiring");
-}
-
 void
 rotator_retiring_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 	const struct graph_password *old;
-	const char *orphan;
 	char *note;
 	int go_on;
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
-	/* Before the old secret goes, a second credential of this rotation's does. */
-	if ((orphan = late_orphan(a, res->application)) != NULL) {
-		log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
-		    "rotation %s: removing orphan credential %s (an addPassword cut short that "
-		    "reached Graph after the rotation had looked)", a->row.id, orphan);
-		rotator_call_started(a, "retiring");
-		if (graph_remove_password(a->gc, a->object_id, orphan, removed_late_orphan_cb,
-		    a) == -1)
-			rotator_decide(a, ROTATION_OUTCOME_RETRYABLE,
-			    "cannot send removePassword for an orphan", -1);
-		return;
-	}
 	old = rotator_find_key(res->application, a->row.old_key_id);
 	if (old == NULL) {
 		log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
