@@ -14,6 +14,7 @@
 #include "lib/util.h"
 #include "outbound/graph.h"
 #include "outbound/graph_policy.h"
+#include "outbound/http_client.h"
 #include "state/condition.h"
 #include "state/config.h"
 #include "state/rotation.h"
@@ -228,18 +229,25 @@ no_room_message(struct app_rot *a, const struct graph_application *app, const ch
 	    "secrets) or set retire_foreign_secrets = yes");
 }
 
+/* A removePassword answered: 1 when the secret went (or was gone); else the step is retried or failed. */
+static int
+removed_ok(struct app_rot *a, const struct graph_result *res, const char *call)
+{
+	rotator_call_done(a);
+	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
+		graph_failed(a, call, res);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 room_made_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 
-	if (res->outcome == GRAPH_CANCELLED)
+	if (res->outcome == GRAPH_CANCELLED || !removed_ok(a, res, "removePassword (to make room)"))
 		return;
-	rotator_call_done(a);
-	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
-		graph_failed(a, "removePassword (to make room)", res);
-		return;
-	}
 	log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
 	    "rotation %s: removed %s to stay within the "
 	    "two-secret limit", a->row.id, a->room_key);
@@ -276,6 +284,26 @@ make_room(struct app_rot *a, const struct graph_application *app)
 		rotator_decide(a, ROTATION_OUTCOME_RETRYABLE, "cannot send removePassword to make room", -1);
 }
 
+/* The key id of a credential with this rotation's displayName other than except (NULL: any), or NULL. */
+static const char *
+rotation_credential(const struct app_rot *a, const struct graph_application *app,
+    const char *except)
+{
+	char *name = display_name(a);
+	const char *key = NULL;
+	size_t i;
+
+	for (i = 0; i < app->n_passwords && key == NULL; i++) {
+		const struct graph_password *pw = &app->passwords[i];
+
+		if (pw->display_name != NULL && strcmp(pw->display_name, name) == 0 &&
+		    pw->key_id != NULL && (except == NULL || strcmp(pw->key_id, except) != 0))
+			key = pw->key_id;
+	}
+	free(name);
+	return key;
+}
+
 /*
  * Keeps, for creating, this rotation's credential in the application just
  * read: our displayName but no stored text, an addPassword whose answer was
@@ -284,18 +312,7 @@ make_room(struct app_rot *a, const struct graph_application *app)
 static void
 note_orphan(struct app_rot *a, const struct graph_application *app)
 {
-	char *name = display_name(a);
-	size_t i;
-
-	rotator_set_text(&a->orphan_key, NULL);
-	for (i = 0; i < app->n_passwords && a->orphan_key == NULL; i++) {
-		const struct graph_password *pw = &app->passwords[i];
-
-		if (pw->display_name != NULL && strcmp(pw->display_name, name) == 0 &&
-		    pw->key_id != NULL)
-			rotator_set_text(&a->orphan_key, pw->key_id);
-	}
-	free(name);
+	rotator_set_text(&a->orphan_key, rotation_credential(a, app, NULL));
 }
 
 /* creating: removes the orphan noted (note_orphan), if any, else adds the new secret. */
@@ -333,13 +350,8 @@ remove_orphan_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 
-	if (res->outcome == GRAPH_CANCELLED)
+	if (res->outcome == GRAPH_CANCELLED || !removed_ok(a, res, "removePassword (orphan)"))
 		return;
-	rotator_call_done(a);
-	if (res->outcome != GRAPH_OK && res->outcome != GRAPH_NOT_FOUND) {
-		graph_failed(a, "removePassword (orphan)", res);
-		return;
-	}
 	/* Still creating: read again, then add. */
 	rotator_decide(a, ROTATION_OUTCOME_ORPHAN_REMOVED, NULL, -1);
 }
@@ -374,12 +386,42 @@ rotator_planned_read_cb(const struct graph_result *res, void *arg)
 	rotator_enter(a, &st, NULL, creating_stored);
 }
 
+/* How often creating looks again while an addPassword sent before a reload is on its way. */
+#define ON_ITS_WAY_MS 250
+
+/*
+ * Whether an addPassword to this app sent by a rotator freed since (a
+ * reload; the HTTP request outlives its caller) is still on its way, so that
+ * the orphan check cannot see its credential yet: creating looks again
+ * shortly, no try counted.  Another replica's late one is swept at retiring.
+ */
+static int
+add_still_on_its_way(struct app_rot *a)
+{
+	char *part;
+	size_t n;
+
+	if (a->object_id == NULL)
+		return 0;
+	part = xasprintf("/applications/%s/addPassword", a->object_id);
+	n = http_client_in_flight_to(a->r->hc, "POST", part);
+	free(part);
+	if (n == 0)
+		return 0;
+	log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,
+	    "rotation %s: creating waits for an addPassword sent before a reload", a->row.id);
+	rotator_look_again_in(a, ON_ITS_WAY_MS);
+	return 1;
+}
+
 void
 rotator_creating_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
+		return;
+	if (add_still_on_its_way(a))
 		return;
 	note_orphan(a, res->application);
 	/* A policy that forbids secrets stops the rotation before room is made for one. */
@@ -530,16 +572,50 @@ removed_old_cb(const struct graph_result *res, void *arg)
 	    NULL, -1);
 }
 
+/*
+ * A credential of this rotation other than the one it published: an
+ * addPassword cut short (a reload, a lost lead) whose request still reached
+ * Graph, after creating had looked for orphans.  Its key id, or NULL.
+ */
+static const char *
+late_orphan(const struct app_rot *a, const struct graph_application *app)
+{
+	return a->row.new_key_id != NULL ? rotation_credential(a, app, a->row.new_key_id) : NULL;
+}
+
+static void
+removed_late_orphan_cb(const struct graph_result *res, void *arg)
+{
+	struct app_rot *a = arg;
+
+	if (res->outcome == GRAPH_CANCELLED || !removed_ok(a, res, "removePassword (orphan)"))
+		return;
+	rotator_read_app(a, rotator_retiring_read_cb, "retiring");
+}
+
 void
 rotator_retiring_read_cb(const struct graph_result *res, void *arg)
 {
 	struct app_rot *a = arg;
 	const struct graph_password *old;
+	const char *orphan;
 	char *note;
 	int go_on;
 
 	if (res->outcome == GRAPH_CANCELLED || !app_read_ok(a, res))
 		return;
+	/* Before the old secret goes, a second credential of this rotation's does. */
+	if ((orphan = late_orphan(a, res->application)) != NULL) {
+		log_rotation(LOG_LEVEL_WARN, a->app->name, a->row.id,
+		    "rotation %s: removing orphan credential %s (an addPassword cut short that "
+		    "reached Graph after the rotation had looked)", a->row.id, orphan);
+		rotator_call_started(a, "retiring");
+		if (graph_remove_password(a->gc, a->object_id, orphan, removed_late_orphan_cb,
+		    a) == -1)
+			rotator_decide(a, ROTATION_OUTCOME_RETRYABLE,
+			    "cannot send removePassword for an orphan", -1);
+		return;
+	}
 	old = rotator_find_key(res->application, a->row.old_key_id);
 	if (old == NULL) {
 		log_rotation(LOG_LEVEL_INFO, a->app->name, a->row.id,

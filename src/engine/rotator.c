@@ -306,6 +306,13 @@ arm(struct app_rot *a, int64_t at_ms)
 	evtimer_add(a->timer, &tv);
 }
 
+void
+rotator_look_again_in(struct app_rot *a, int64_t ms)
+{
+	rotator_idle(a);
+	arm(a, util_now_ms() + ms);
+}
+
 /* Backoff of the attempt-th retry: RETRY_FIRST_MS doubling up to RETRY_CAP_MS. */
 static int64_t
 backoff_ms(int attempt)

@@ -99,6 +99,8 @@ void rotator_call_started(struct app_rot *a, const char *step);
 void rotator_call_done(struct app_rot *a);
 /* The rotation is no longer driven until the next scan. */
 void rotator_idle(struct app_rot *a);
+/* The rotation is idle for ms, then the scan drives its step again (no try counted). */
+void rotator_look_again_in(struct app_rot *a, int64_t ms);
 /* Replaces *field (freed) with a copy of text cut at NOTE_MAX bytes, or NULL. */
 void rotator_set_text(char **field, const char *text);
 /*

@@ -603,3 +603,14 @@ http_client_in_flight(const struct http_client *hc)
 {
 	return hc != NULL ? hc->n_reqs : 0;
 }
+
+size_t
+http_client_in_flight_to(const struct http_client *hc, const char *method, const char *url_part)
+{
+	const struct hreq *hr;
+	size_t n = 0;
+
+	for (hr = hc != NULL ? hc->reqs : NULL; hr != NULL; hr = hr->next)
+		n += strcmp(hr->method, method) == 0 && strstr(hr->url, url_part) != NULL;
+	return n;
+}

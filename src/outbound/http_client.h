@@ -163,5 +163,12 @@ int http_client_send_mail(struct http_client *hc, const struct http_mail *m,
 const char *http_response_header(const struct http_response *resp, const char *name);
 
 size_t http_client_in_flight(const struct http_client *hc);
+/*
+ * Requests in flight (retry waits included) with this method whose URL
+ * contains url_part: a caller that was freed with a change still on its way
+ * (a reload) lets its successor wait for the change to land.
+ */
+size_t http_client_in_flight_to(const struct http_client *hc, const char *method,
+    const char *url_part);
 
 #endif

@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rekeytest import Tap  # noqa: E402
@@ -211,8 +212,11 @@ def reload_while_storing(rig):
     rig.fakes.seed({"credential_change_ms": 1500, "propagation_ms": 0})
     rig.d.start()
     rid = rig.plan()
-    t.ok(wait_for(lambda: "rotation %s: creating" % rid in rig.d.log_text(), 20, 0.01),
-         "reload while storing: the rotation is creating")
+    # The lock is taken once addPassword has reached the fake, not at "creating":
+    # creating's policy reads still record conditions, and a store locked that
+    # early blocks the daemon's loop (the SQLite busy wait) before it adds.
+    t.ok(wait_for(lambda: rig.fakes.requests("graph", "addPassword"), 20, 0.01),
+         "reload while storing: the rotation is creating (addPassword sent)")
     lock = sqlite3.connect(rig.d.db_path, timeout=10, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     try:
@@ -235,6 +239,57 @@ def reload_while_storing(rig):
          "reload while storing: the connector holds it")
 
 
+def reload_add_on_its_way(rig):
+    # The first addPassword takes 2 s before the fake acts on it; a reload comes
+    # meanwhile.  The freed rotator's request still lands.  The next rotator
+    # must wait for it before its orphan check (else it adds a second
+    # credential and the late one lands beside it), then remove it and add.
+    rig.fakes.script("graph", [{"method": "POST", "path": "addPassword", "times": 1,
+                                "action": {"delay_ms": 2000}}])
+    rig.d.start()
+    rid = rig.plan()
+    t.ok(wait_for(lambda: rig.fakes.requests("graph", "addPassword"), 20, 0.01),
+         "add on its way: addPassword sent")
+    rig.d.signal(signal.SIGHUP)
+    r = rig.wait_state(rid)
+    log = rig.d.log_text()
+    t.eq(r and r["state"], "done", "add on its way: the rotation reaches done", log[-3000:])
+    t.ok("creating waits for an addPassword sent before a reload" in log,
+         "add on its way: the next rotator waited for the request still on its way")
+    adds = rig.fakes.requests("graph", "addPassword")
+    t.ok(len(adds) >= 2 and adds[1]["time_ms"] - adds[0]["time_ms"] >= 1900,
+         "add on its way: no second addPassword while the first was on its way")
+    made = rig.made_by(rid)
+    t.eq(len(made), 1, "add on its way: one credential named rekey-<id>")
+    t.eq(rig.connector_secret(), made[0]["secretText"] if made else None,
+         "add on its way: the connector holds it")
+
+
+def late_credential(rig):
+    # Another replica's addPassword cut short by a lost lead can land after this
+    # rotation's creating looked: a second rekey-<id> credential, put in the
+    # fake here once the rotation has published.  Retiring removes it first.
+    rig.d.start()
+    rid = rig.plan()
+    t.ok(wait_for(lambda: state_of(rig, rid) in ("published", "watching", "retiring"), 30,
+                  0.02), "late credential: the rotation has published")
+    late = {"keyId": str(uuid.uuid4()), "displayName": "rekey-" + rid,
+            "secretText": "lat8Q~" + "l" * 34, "startDateTime": "2026-01-01T00:00:00Z",
+            "endDateTime": "2027-06-01T00:00:00Z"}
+    rig.fakes.seed({"tenants": {TENANT: {"apps": {TARGET: {
+        "passwords": rig.app()["passwords"] + [late]}}}}})
+    r = rig.wait_state(rid)
+    log = rig.d.log_text()
+    t.eq(r and r["state"], "done", "late credential: the rotation reaches done", log[-3000:])
+    made = rig.made_by(rid)
+    t.eq([p["keyId"] for p in made], [r and r["new_key_id"]],
+         "late credential: only the published credential of the rotation is left")
+    t.ok("removing orphan credential %s" % late["keyId"] in log,
+         "late credential: the removal is logged")
+    t.eq(rig.connector_secret(), made[0]["secretText"] if made else None,
+         "late credential: the connector holds the published one")
+
+
 def soon(days):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + days * DAY))
 
@@ -247,6 +302,8 @@ run("lifetime", lifetime, seed=state(extra={"max_lifetime_days": 60}))
 run("429", throttled)
 run("reloads", reloads)
 run("reload while storing", reload_while_storing)
+run("reload with an addPassword on its way", reload_add_on_its_way)
+run("late credential", late_credential)
 run("proactive", proactive, seed=state(passwords(current_end=soon(10))),
     app_lines=["nylas_connector_credential_id = cred-1", "nylas_tenant = %s" % TENANT])
 t.done()
