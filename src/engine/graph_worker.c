@@ -16,15 +16,20 @@
 
 #include <event2/event.h>
 
-/* Events in flight at once (reading users from Graph, or waiting for their commit). */
-#define JOBS_MAX 64
 /*
- * Events started in one pass of the loop.  A pass blocks the loop (reading
- * the events with their bodies and parsing them: about 35 us an event), so
- * the rest is started in the next pass, after the webhooks that arrived
- * meanwhile: 64 in one pass held a Graph batch's read for over 2 ms.
+ * Events in flight at once (reading users from Graph, or waiting for their
+ * commit).  A commit takes a few ms (its fsync) and a job waits for one: 64
+ * held the worker to about 14,000 events a second behind a paced 20,000
+ * (tests/bench/intake.sh's Graph phase), a backlog that only grew.
  */
-#define RUN_SLICE 16
+#define JOBS_MAX 1024
+/*
+ * Events started in one pass of the main loop.  A pass blocks it (reading
+ * the events with their bodies and parsing them), so the rest is started in
+ * the next pass, after the engines' timers and the admin routes that came
+ * meanwhile; the webhooks have their own loops (intake/loops.c).
+ */
+#define RUN_SLICE 128
 /* A look at the store now and then, in case a wake-up was missed (another replica, a restart). */
 #define POLL_S 5
 /* Waits after a failure that may pass (Graph throttling, Graph unreachable). */
@@ -76,6 +81,10 @@ struct graph_worker {
 	int rescan_s;			/* the wait before that, doubling; 0 after a good commit */
 	int64_t rescan_after_us;	/* monotonic: not before */
 	int closing;
+	/* Jobs done whose results wait for the one op of this pass (flush_cb). */
+	struct job **marks;
+	size_t n_marks, cap_marks;
+	struct event *flush;
 	graph_lifecycle_cb lifecycle_cb;
 	void *lifecycle_arg;
 };
@@ -279,22 +288,86 @@ committed_cb(enum store_result result, void *arg)
 	schedule(w, 0);
 }
 
-/* The op of an event with no user state to record. */
-static int
-mark_op(struct store *st, void *arg)
-{
-	struct job *j = arg;
+/* The results of the jobs done in one pass of the loop: one op, one statement. */
+struct mark_batch {
+	struct job **jobs;
+	int64_t *ids;
+	const char **results;
+	size_t n;
+};
 
-	return store_mark_processed(st, j->ev.id, j->result);
+static int
+marks_op(struct store *st, void *arg)
+{
+	struct mark_batch *b = arg;
+
+	return store_mark_processed_many(st, b->ids, b->results, b->n);
 }
 
-/* Records the event's result in the writer's next commit. */
+static void
+marks_committed_cb(enum store_result result, void *arg)
+{
+	struct mark_batch *b = arg;
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		committed_cb(result, b->jobs[i]);
+	free(b->jobs);
+	free(b->ids);
+	free(b->results);
+	free(b);
+}
+
+/* Hands the results waiting (job_done) to the writer's next commit as one op. */
+static void
+flush_marks(struct graph_worker *w)
+{
+	struct mark_batch *b;
+	size_t i;
+
+	if (w->n_marks == 0)
+		return;
+	b = xcalloc(1, sizeof(*b));
+	b->jobs = w->marks;
+	b->n = w->n_marks;
+	b->ids = xcalloc(b->n, sizeof(*b->ids));
+	b->results = xcalloc(b->n, sizeof(*b->results));
+	for (i = 0; i < b->n; i++) {
+		b->ids[i] = b->jobs[i]->ev.id;
+		b->results[i] = b->jobs[i]->result;
+	}
+	w->marks = NULL;
+	w->n_marks = w->cap_marks = 0;
+	journal_submit_op(w->rt->journal, marks_op, marks_committed_cb, b);
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_marks(arg);
+}
+
+/*
+ * Records the event's result in the writer's next commit, with those of
+ * every job done in this pass of the loop: a statement per pass, not per
+ * event (a Graph storm's events mostly end here at once).
+ */
 static void
 job_done(struct job *j, const char *result)
 {
+	struct graph_worker *w = j->w;
+
 	j->result = result;
 	j->committing = 1;
-	journal_submit_op(j->w->rt->journal, mark_op, committed_cb, j);
+	if (w->n_marks == w->cap_marks) {
+		w->cap_marks = w->cap_marks ? 2 * w->cap_marks : 64;
+		w->marks = xrealloc(w->marks, w->cap_marks * sizeof(*w->marks));
+	}
+	w->marks[w->n_marks++] = j;
+	if (w->n_marks == 1)
+		event_active(w->flush, EV_TIMEOUT, 0);
 }
 
 static void
@@ -699,7 +772,8 @@ graph_worker_new(struct runtime *rt, struct http_client *hc, graph_lifecycle_cb 
 	if (store_set_epoch(w->store, rt->epoch) == -1)
 		fatal("graph worker: the store did not take the leader's epoch");
 	w->timer = evtimer_new(rt->base, timer_cb, w);
-	if (w->timer == NULL)
+	w->flush = evtimer_new(rt->base, flush_cb, w);
+	if (w->timer == NULL || w->flush == NULL)
 		fatal("out of memory");
 	w->apps = xcalloc(rt->cfg->n_apps + 1, sizeof(*w->apps));
 	for (i = 0; i < rt->cfg->n_apps; i++)
@@ -717,6 +791,8 @@ graph_worker_free(struct graph_worker *w)
 	if (w == NULL)
 		return;
 	w->closing = 1;
+	/* Results already had go to the writer, as they would have at the end of this pass. */
+	flush_marks(w);
 	/* Clients first: their callbacks hear CANCELLED and leave the jobs alone. */
 	for (i = 0; i < w->n_apps; i++)
 		app_free(w->apps[i]);
@@ -729,6 +805,7 @@ graph_worker_free(struct graph_worker *w)
 			job_free(j);
 	}
 	event_free(w->timer);
+	event_free(w->flush);
 	store_close(w->store);
 	free(w);
 }

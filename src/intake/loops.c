@@ -107,6 +107,7 @@ loop_main(void *arg)
 {
 	struct loop *lp = arg;
 
+	util_name_thread("rk-intake");
 	event_base_dispatch(lp->rt.base);
 	return NULL;
 }

@@ -188,6 +188,12 @@ util_harden_process(int allow_core)
 	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ? -1 : 0;
 }
 
+void
+util_name_thread(const char *name)
+{
+	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's algorithm). */
 static int64_t
 days_from_civil(int64_t y, int64_t m, int64_t d)

@@ -48,6 +48,12 @@ char *util_url_shown(const char *url, int host_only);
  * also closes /proc/PID/mem to other processes of the same user).  0 or -1.
  */
 int util_harden_process(int allow_core);
+/*
+ * Names the calling thread (at most 15 bytes: "rk-journal"), as top -H, ps -L
+ * and /proc/PID/task/TID/comm show it: the intake benchmark splits rekey's
+ * CPU by thread with it.
+ */
+void util_name_thread(const char *name);
 
 /* Formats a Unix time as RFC 3339 UTC ("2026-01-01T00:00:00Z") into buf (>= 21 bytes). */
 void util_format_time(int64_t unix_secs, char *buf, size_t size);

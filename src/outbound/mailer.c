@@ -183,6 +183,7 @@ mail_main(void *arg)
 {
 	struct mailer *ml = arg;
 
+	util_name_thread("rk-mailer");
 	event_base_dispatch(ml->base);
 	return NULL;
 }

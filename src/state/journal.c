@@ -439,6 +439,7 @@ writer_main(void *arg)
 	struct journal_core *c = arg;
 	struct batch *b, *spare = batch_new();
 
+	util_name_thread("rk-journal");
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		while (!c->quit && (!c->go || c->open->n == 0))
@@ -550,6 +551,7 @@ checkpoint_main(void *arg)
 	int64_t keep_s;
 	int due;
 
+	util_name_thread("rk-checkpoint");
 	pthread_mutex_lock(&c->mu);
 	while (!c->quit) {
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -474,6 +474,7 @@ election_main(void *arg)
 	struct leader *l = arg;
 	int64_t start;
 
+	util_name_thread("rk-leader");
 	while (!quitting(l)) {
 		start = util_mono_us();
 		if (l->conn == NULL && open_session(l) == -1) {

@@ -60,6 +60,8 @@ IDLE_WAIT=300
 GRAPH_DRAIN_WAIT=120
 # The targets of the issue.
 TARGET_RATIO=0.5
+# rekey's CPU per durable webhook against nginx's per request.
+TARGET_CPU_FACTOR=3
 TARGET_P99_MS=5
 TARGET_RSS_MIB=30
 TARGET_IDLE_RATIO=1.5
@@ -79,6 +81,8 @@ nginx_pid=""
 idle_pid=""
 pg_pid=""
 pgrekey_pid=""
+cores_pid=""
+cores_nginx_pid=""
 failed=1
 
 say() { printf '%s\n' "$*"; }
@@ -125,6 +129,8 @@ cleanup() {
 	stop "$pgrekey_pid"
 	stop "$pg_pid"
 	stop "$nginx_pid"
+	stop "$cores_pid"
+	stop "$cores_nginx_pid"
 	[ -n "$work" ] && [ -d "$work" ] || return 0
 	if [ "${BENCH_KEEP:-}" = 1 ]; then
 		say "work directory kept: $work"
@@ -225,27 +231,42 @@ rekey_pid=$!
 wait_https "$rekey_port" "$rekey_pid" rekey "$work/rekey.log"
 
 # --- nginx: the same certificate, a fixed 200
-nginx_port=$(free_port)
 user_line=""
 [ "$(id -u)" -eq 0 ] && user_line="user root;"
 # nginx closes idle connections once fewer than 1/16 of worker_connections are
 # free, so leave it more than that to spare.
 worker_connections=$((IDLE + IDLE / 8 + 256))
 [ "$worker_connections" -gt "$nofile" ] && worker_connections=$nofile
-sed -e "s|@PORT@|$nginx_port|g" -e "s|@CERT@|$work/certs/server.crt|g" \
-	-e "s|@KEY@|$work/certs/server.key|g" -e "s|@PREFIX@|$work/nginx|g" \
-	-e "s|@USER_LINE@|$user_line|g" -e "s|@NOFILE@|$nofile|g" \
-	-e "s|@WORKER_CONNECTIONS@|$worker_connections|g" \
-	-e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" -e "s|@WORKERS@|1|g" \
-	"$ROOT/tests/bench/nginx.conf.in" >"$work/nginx/nginx.conf"
-grep -v '^[[:space:]]*#' "$work/nginx/nginx.conf" | grep -q '@[A-Z_]*@' &&
-	die "nginx.conf.in has a placeholder intake.sh does not fill"
-"$NGINX_BIN" -c "$work/nginx/nginx.conf" -p "$work/nginx/" -e "$work/nginx/error.log" \
-	>"$work/nginx/stderr.log" 2>&1 &
-nginx_pid=$!
-wait_https "$nginx_port" "$nginx_pid" nginx "$work/nginx/error.log"
-nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
-[ -n "$nginx_worker" ] || die "nginx has no worker process"
+
+# start_nginx WORKERS PORT PREFIX: nginx with WORKERS worker processes on PORT,
+# its files under PREFIX; sets started_pid (the master) and started_workers.
+start_nginx() {
+	local workers=$1 port=$2 prefix=$3
+	mkdir -p "$prefix"
+	sed -e "s|@PORT@|$port|g" -e "s|@CERT@|$work/certs/server.crt|g" \
+		-e "s|@KEY@|$work/certs/server.key|g" -e "s|@PREFIX@|$prefix|g" \
+		-e "s|@USER_LINE@|$user_line|g" -e "s|@NOFILE@|$nofile|g" \
+		-e "s|@WORKER_CONNECTIONS@|$worker_connections|g" \
+		-e "s|@IDLE_TIMEOUT@|$IDLE_TIMEOUT|g" -e "s|@WORKERS@|$workers|g" \
+		"$ROOT/tests/bench/nginx.conf.in" >"$prefix/nginx.conf"
+	grep -v '^[[:space:]]*#' "$prefix/nginx.conf" | grep -q '@[A-Z_]*@' &&
+		die "nginx.conf.in has a placeholder intake.sh does not fill"
+	"$NGINX_BIN" -c "$prefix/nginx.conf" -p "$prefix/" -e "$prefix/error.log" \
+		>"$prefix/stderr.log" 2>&1 &
+	started_pid=$!
+	wait_https "$port" "$started_pid" nginx "$prefix/error.log"
+	for _ in $(seq 1 50); do
+		started_workers=$(pgrep -P "$started_pid" | tr '\n' ' ')
+		[ "$(wc -w <<<"$started_workers")" -ge "$workers" ] && break
+		sleep 0.1
+	done
+	[ -n "$started_workers" ] || die "nginx has no worker process"
+}
+
+nginx_port=$(free_port)
+start_nginx 1 "$nginx_port" "$work/nginx"
+nginx_pid=$started_pid
+nginx_worker=${started_workers%% *}
 
 # --- helpers for figures
 
@@ -263,9 +284,47 @@ field() {
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-# cpu_ticks PID: user + system clock ticks the process has used.
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# cpu_ticks PID...: user + system clock ticks the processes have used, summed.
+cpu_ticks() {
+	local p
+	for p in "$@"; do cat "/proc/$p/stat"; done |
+		awk '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
 clk_tck=$(getconf CLK_TCK)
+
+# thread_stats PID: one line per thread name of a process, "name ticks syscalls":
+# user + system clock ticks and read- and write-type system calls (syscr + syscw
+# of /proc/PID/task/TID/io; 0 where that file is not readable), threads of one
+# name summed.  rekey names its threads (rk-intake, rk-journal, rk-checkpoint;
+# the main loop is "rekey").
+thread_stats() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		printf '%s %s %s\n' "$(cat "$t/comm" 2>/dev/null || echo gone)" \
+			"$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)" \
+			"$(awk '/^sysc[rw]:/ { n += $2 } END { print n + 0 }' "$t/io" 2>/dev/null || echo 0)"
+	done | awk '{ t[$1] += $2; s[$1] += $3 } END { for (n in t) print n, t[n], s[n] }' | sort
+}
+
+# thread_split S0 S1 N: each thread's CPU us and system calls per request between two
+# thread_stats of N requests, with what each thread does.
+thread_split() {
+	awk -v n="$3" -v hz="$clk_tck" '
+		BEGIN {
+			role["rk-intake"] = "intake loops: TLS, HTTP, verify, parse, hand off"
+			role["rk-journal"] = "journal writer: the store commits"
+			role["rk-checkpoint"] = "checkpointer: WAL into the database"
+			role["rekey"] = "main loop: correlator, Graph worker, engines"
+		}
+		FNR == NR { t0[$1] = $2; s0[$1] = $3; next }
+		{
+			us = 1e6 * ($2 - t0[$1]) / hz / n
+			if (us < 0.5 && $3 == s0[$1])
+				next
+			printf "    %-14s %6.0f us %6.1f syscalls   (%s)\n", $1, us, ($3 - s0[$1]) / n,
+				($1 in role) ? role[$1] : "other"
+		}' <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
 
 # calc EXPR: floating-point arithmetic through awk.
 calc() { awk "BEGIN { print ($*) }"; }
@@ -289,7 +348,7 @@ commit_stats() {
 			END { print c + 0, e + 0, s + 0 }'
 }
 
-# load NAME PORT PID REQUESTS [graph [RATE]]: one loadgen run of signed Nylas
+# load NAME PORT PID REQUESTS [graph [RATE]] (PID: one, or several space-separated): one loadgen run of signed Nylas
 # events (or of Graph batches), a closed loop on every connection or, with RATE,
 # paced at RATE requests a second; sets run_line, run_cpu (the server's CPU seconds during
 # the run) and run_lg_cpu and, for rekey, counts what was sent and answered.
@@ -304,13 +363,13 @@ load() {
 		want_status=202
 		err=$work/loadgen-$name-graph.err
 	fi
-	t0=$(cpu_ticks "$pid")
+	t0=$(cpu_ticks $pid)
 	run_line=$("$LOADGEN" --host 127.0.0.1 --port "$port" --ca "$work/certs/ca.crt" \
 		"${body_args[@]}" --connections "$CONNECTIONS" --requests "$n" 2>"$err") || {
 		cat "$err" >&2
 		die "loadgen against $name failed: ${run_line:-no result}"
 	}
-	t1=$(cpu_ticks "$pid")
+	t1=$(cpu_ticks $pid)
 	run_cpu=$(calc "($t1 - $t0) / $clk_tck")
 	run_lg_cpu=$(awk '/cpu user/ { print $4 + $7 }' "$err")
 	if [ "$name" = rekey ] && [ "$kind" = graph ]; then
@@ -401,15 +460,23 @@ ratio_limits() {
 	printf '  %-26s %12.0f %12.0f\n' "server CPU us per request" "$r_us" "$n_us"
 	printf '  %-26s %12.0f   (%s CPUs less the load generator'"'"'s %.0f us a request)\n' \
 		"CPU budget us per request" "$budget_us" "$(nproc)" "$lg_us"
+	printf '  %-26s %12.2f   target <= %s   %s\n' "CPU per request rekey/nginx" \
+		"$(calc "$r_us / $n_us")" "$TARGET_CPU_FACTOR" \
+		"$(verdict "$(calc "$r_us <= $TARGET_CPU_FACTOR * $n_us")")"
+	say "  rekey's CPU and read/write system calls per request, by thread:"
+	thread_split "$ts0" "$ts1" "$(field "$r_line" ok)"
 	h0=$(cpu_ticks "$rekey_pid")
+	hs0=$(thread_stats "$rekey_pid")
 	h_line=$("$LOADGEN" --host 127.0.0.1 --port "$rekey_port" --ca "$work/certs/ca.crt" \
 		--path /healthz --secret-file "$work/webhook_secret" --connections "$CONNECTIONS" \
 		--requests "$REQUESTS" 2>/dev/null) || h_line=""
 	h1=$(cpu_ticks "$rekey_pid")
+	hs1=$(thread_stats "$rekey_pid")
 	if [ "$(field "$h_line" ok)" = "$REQUESTS" ]; then
 		printf '  %-26s %12.0f   (the same POSTs to /healthz: %s req/s, nothing stored)\n' \
 			"  of which TLS + HTTP" "$(calc "1e6 * ($h1 - $h0) / $clk_tck / $REQUESTS")" \
 			"$(field "$h_line" rps)"
+		thread_split "$hs0" "$hs1" "$REQUESTS" | sed 's/^/  /'
 	fi
 	read -r c0 e0 _ <<<"$1"
 	read -r c1 e1 _ <<<"$2"
@@ -498,6 +565,55 @@ pg_phase() {
 	pg_pid=""
 }
 
+# cores_phase: the throughput run again on every core: a rekey with intake_loops =
+# nproc (its own fresh store) against an nginx with as many workers; the run above
+# is N = 1.  Both answer the same load from the same load generator.
+cores_phase() {
+	local n dir=$work/cores port nport c_line k_line c_cpu k_cpu c_ok warm_ok stored
+	n=$(nproc)
+	mkdir -p "$dir/var"
+	port=$(free_port)
+	sed -e "s|^listen = .*|listen = 127.0.0.1:$port|" -e "s|^intake_loops = .*|intake_loops = $n|" \
+		-e "s|^url = sqlite:.*|url = sqlite:$dir/var/rekey.db|" "$work/rekey.conf" >"$dir/rekey.conf"
+	(cd "$work" && exec "$REKEY_BIN" serve -c "$dir/rekey.conf") >"$dir/rekey.log" 2>&1 &
+	cores_pid=$!
+	wait_https "$port" "$cores_pid" "rekey ($n loops)" "$dir/rekey.log"
+	nport=$(free_port)
+	start_nginx "$n" "$nport" "$dir/nginx"
+	cores_nginx_pid=$started_pid
+	load rekey-cores "$port" "$cores_pid" "$WARMUP"
+	warm_ok=$(field "$run_line" ok)
+	load nginx-cores "$nport" "$started_workers" "$WARMUP"
+	load nginx-cores "$nport" "$started_workers" "$REQUESTS"
+	k_line=$run_line k_cpu=$run_cpu
+	load rekey-cores "$port" "$cores_pid" "$REQUESTS"
+	c_line=$run_line c_cpu=$run_cpu c_ok=$(field "$run_line" ok)
+	say ""
+	say "throughput on every core: rekey with intake_loops = $n, nginx with $n workers, the"
+	say "  same $REQUESTS requests (N = 1 is the run above)"
+	printf '  %-26s %12s %12s\n' "" rekey nginx
+	printf '  %-26s %12s %12s\n' "requests/s (200s only)" "$(field "$c_line" rps)" \
+		"$(field "$k_line" rps)"
+	printf '  %-26s %12s %12s\n' "p99 ms" "$(field "$c_line" p99_ms)" "$(field "$k_line" p99_ms)"
+	printf '  %-26s %12.0f %12.0f\n' "server CPU us per request" \
+		"$(calc "1e6 * $c_cpu / $c_ok")" "$(calc "1e6 * $k_cpu / $(field "$k_line" ok)")"
+	printf '  %-26s %12.2f   target >= %s   %s\n' "ratio rekey/nginx req/s" \
+		"$(calc "$(field "$k_line" rps) > 0 ? $(field "$c_line" rps) / $(field "$k_line" rps) : 0")" \
+		"$TARGET_RATIO" "$(verdict "$(calc "$(field "$c_line" rps) >= $TARGET_RATIO * $(field "$k_line" rps)")")"
+	stop "$cores_pid"
+	cores_pid=""
+	stop "$cores_nginx_pid"
+	cores_nginx_pid=""
+	stored=$(sqlite3 "$dir/var/rekey.db" "SELECT count(*) FROM events WHERE type = 'grant.expired'")
+	if [ "$stored" = $((warm_ok + c_ok)) ]; then
+		say "  store: $stored grant.expired events, one per 200: OK"
+	else
+		say "  store: $stored grant.expired events, but $((warm_ok + c_ok)) answered 200: FAIL"
+		exit 1
+	fi
+	rm -rf "$dir/var"
+}
+
 # nylas_phases: throughput and latency, RSS after EVENTS events, idle connections.
 nylas_phases() {
 	say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies, 1 request"
@@ -511,7 +627,9 @@ nylas_phases() {
 	load nginx "$nginx_port" "$nginx_worker" "$REQUESTS"
 	n_line=$run_line n_cpu=$run_cpu n_lg=$run_lg_cpu
 	m0=$(commit_stats)
+	ts0=$(thread_stats "$rekey_pid")
 	load rekey "$rekey_port" "$rekey_pid" "$REQUESTS"
+	ts1=$(thread_stats "$rekey_pid")
 	r_line=$run_line r_cpu=$run_cpu r_lg=$run_lg_cpu
 	m1=$(commit_stats)
 	[ "$(field "$r_line" ok)" -gt 0 ] || die "rekey answered no request with 200: $r_line"
@@ -541,6 +659,9 @@ nylas_phases() {
 	ratio_limits "$m0" "$m1"
 	if [ "$PG" != 0 ]; then
 		pg_phase
+	fi
+	if [ "$(nproc)" -gt 1 ]; then
+		cores_phase
 	fi
 
 	# --- memory after EVENTS events
