@@ -134,7 +134,7 @@ cli_store_reseal(const char *path, const char *new_key_file)
 	}
 	if (daemon_runs(cfg, path))
 		goto out;
-	if (reseal_store(st, cfg, cfg->master_key, key, &t, &err) == -1) {
+	if (reseal_store(st, cfg->master_key, key, &t, &err) == -1) {
 		fprintf(stderr, "rekey reseal: %s; nothing changed.  The old key is master_key_file "
 		    "(%s), the new one --new-key-file (%s)\n", err, cfg->master_key_file,
 		    new_key_file);

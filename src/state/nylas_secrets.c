@@ -14,6 +14,8 @@
 #include <openssl/crypto.h>
 
 /* The store keys this module owns (app values). */
+/* Every key below starts so. */
+#define KEY_PREFIX "nylas_webhook."
 #define KEY_ID "nylas_webhook.id"
 #define KEY_URL "nylas_webhook.url"
 #define KEY_TRIGGERS "nylas_webhook.triggers"
@@ -499,6 +501,36 @@ static const char *
 sealed_key(enum nylas_secrets_which which)
 {
 	return which == NYLAS_SECRETS_CURRENT ? KEY_SECRET : KEY_PREVIOUS;
+}
+
+/* Stored values read to find the apps with a managed secret: a few per app. */
+#define SEALED_VALUES_MAX 100000
+
+int
+nylas_secrets_sealed_apps(struct store *st, char ***apps, size_t *n)
+{
+	struct store_value *v = NULL;
+	size_t i, j, nv = 0;
+	int seen;
+
+	*apps = NULL;
+	*n = 0;
+	if (store_list_values(st, NULL, KEY_PREFIX, SEALED_VALUES_MAX, &v, &nv) == -1 ||
+	    nv == SEALED_VALUES_MAX) {
+		store_values_free(v, nv);
+		return -1;
+	}
+	*apps = xcalloc(nv + 1, sizeof(**apps));
+	for (i = 0; i < nv; i++) {
+		if (strcmp(v[i].key, KEY_SECRET) != 0 && strcmp(v[i].key, KEY_PREVIOUS) != 0)
+			continue;
+		for (j = 0, seen = 0; j < *n && !seen; j++)
+			seen = strcmp((*apps)[j], v[i].app) == 0;
+		if (!seen)
+			(*apps)[(*n)++] = xstrdup(v[i].app);
+	}
+	store_values_free(v, nv);
+	return 0;
 }
 
 int

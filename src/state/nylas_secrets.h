@@ -115,6 +115,12 @@ enum nylas_secrets_which {
  */
 int nylas_secrets_get_sealed(struct store *st, const char *app, enum nylas_secrets_which which,
     char **hex);
+/*
+ * Every app with a managed secret stored (current or previous), whether
+ * the config still names it or not: *apps (each and the array: caller
+ * frees), *n.  0 or -1.
+ */
+int nylas_secrets_sealed_apps(struct store *st, char ***apps, size_t *n);
 /* Replaces the sealed text of app's stored secret, keeping the rest of its record.  0 or -1. */
 int nylas_secrets_put_sealed(struct store *st, const char *app, enum nylas_secrets_which which,
     const char *hex);

@@ -125,43 +125,12 @@ walk_webhook_secret(struct walk *w, const char *app, enum nylas_secrets_which wh
 	return rc;
 }
 
-static int
-has_name(const char **names, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * The apps whose values may hold managed secrets: cfg's, and those of the
- * rotations (an app taken out of the config keeps its rows).  Borrowed.
- */
-static const char **
-apps_of(const struct config *cfg, const struct store_rotation *rows, size_t n_rows, size_t *n)
-{
-	const char **names = xcalloc(cfg->n_apps + n_rows + 1, sizeof(*names));
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < cfg->n_apps; i++)
-		if (!has_name(names, *n, cfg->apps[i]->name))
-			names[(*n)++] = cfg->apps[i]->name;
-	for (i = 0; i < n_rows; i++)
-		if (rows[i].app != NULL && !has_name(names, *n, rows[i].app))
-			names[(*n)++] = rows[i].app;
-	return names;
-}
-
 /* Every sealed row, inside the caller's transaction.  0, or -1 and *err. */
 static int
-walk_all(struct walk *w, const struct config *cfg, char **err)
+walk_all(struct walk *w, char **err)
 {
 	struct store_rotation *rows = NULL;
-	const char **apps = NULL;
+	char **apps = NULL;
 	size_t i, n = 0, n_apps = 0;
 	int rc = -1;
 
@@ -179,7 +148,11 @@ walk_all(struct walk *w, const struct config *cfg, char **err)
 			*err = xasprintf("cannot write rotation %s", rows[i].id);
 			goto out;
 		}
-	apps = apps_of(cfg, rows, n, &n_apps);
+	/* Every app's, also of an app the config no longer names: it may come back. */
+	if (nylas_secrets_sealed_apps(w->st, &apps, &n_apps) == -1) {
+		*err = xstrdup("cannot list the managed webhook secrets");
+		goto out;
+	}
 	for (i = 0; i < n_apps; i++)
 		if (walk_webhook_secret(w, apps[i], NYLAS_SECRETS_CURRENT) == -1 ||
 		    walk_webhook_secret(w, apps[i], NYLAS_SECRETS_PREVIOUS) == -1) {
@@ -189,13 +162,15 @@ walk_all(struct walk *w, const struct config *cfg, char **err)
 		}
 	rc = 0;
 out:
+	for (i = 0; i < n_apps; i++)
+		free(apps[i]);
 	free(apps);
 	store_rotations_free(rows, n);
 	return rc;
 }
 
 int
-reseal_store(struct store *st, const struct config *cfg, const struct secret *from,
+reseal_store(struct store *st, const struct secret *from,
     const struct secret *to, struct reseal_tally *t, char **err)
 {
 	struct walk w = { st, from, to, 1, t };
@@ -206,7 +181,7 @@ reseal_store(struct store *st, const struct config *cfg, const struct secret *fr
 		*err = xstrdup("cannot begin a transaction in the store");
 		return -1;
 	}
-	rc = walk_all(&w, cfg, err);
+	rc = walk_all(&w, err);
 	if (rc == 0 && t->unreadable > 0) {
 		*err = xasprintf("%d sealed secret%s open%s under neither the old nor the new key: "
 		    "%s%s", t->unreadable, t->unreadable == 1 ? "" : "s",
@@ -236,7 +211,7 @@ reseal_check_key(struct store *st, const struct config *cfg, const struct secret
 		*err = xstrdup("cannot read the store");
 		return -1;
 	}
-	rc = walk_all(&w, cfg, err);
+	rc = walk_all(&w, err);
 	store_commit(st);
 	if (rc == 0 && t.unreadable > 0 && t.already == 0) {
 		*err = xasprintf("master_key_file %s opens none of the %d sealed secrets in the "

@@ -31,12 +31,12 @@ struct reseal_tally {
 void reseal_tally_clear(struct reseal_tally *t);
 
 /*
- * Seals every row of st under from again under to (cfg names the apps; the
- * rotations' own apps are walked too), committed in one transaction.  0 and
+ * Seals every row of st under from again under to (every app's, named by the
+ * config or not any more), committed in one transaction.  0 and
  * *t; -1 and *err (caller frees) when nothing was changed: some row opens
  * under neither key (*t names it), or the store failed.
  */
-int reseal_store(struct store *st, const struct config *cfg, const struct secret *from,
+int reseal_store(struct store *st, const struct secret *from,
     const struct secret *to, struct reseal_tally *t, char **err);
 
 /*

@@ -556,6 +556,7 @@ store_values_free(struct store_value *v, size_t n)
 	size_t i;
 
 	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i].app);
 		free(v[i].key);
 		free(v[i].value);
 	}

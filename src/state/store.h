@@ -180,6 +180,7 @@ struct store_outbox_stats {
 
 /* One small per-app fact as listed by store_list_values; strings owned. */
 struct store_value {
+	char *app;
 	char *key;
 	char *value;
 };
@@ -497,7 +498,10 @@ int store_put_value(struct store *st, const char *app, const char *key, const ch
 int64_t store_recent_user_event(struct store *st, const char *app, const char *email,
     int64_t since_ms, char **kind, char **evidence);
 
-/* Values of app whose key starts with prefix, oldest first, at most max: *out (store_values_free), *n.  0 or -1. */
+/*
+ * Values of app (NULL: of every app) whose key starts with prefix, newest
+ * first, at most max: *out (store_values_free), *n.  0 or -1.
+ */
 int store_list_values(struct store *st, const char *app, const char *prefix, size_t max,
     struct store_value **out, size_t *n);
 void store_values_free(struct store_value *v, size_t n);

@@ -57,15 +57,16 @@ pg_list_values(void *db, const char *app, const char *prefix, size_t max,
 	pg_text(&p, prefix);
 	pg_int(&p, (int64_t)max);
 	/* A prefix compared as such, not a LIKE pattern (it may hold % and _). */
-	r = pg_run(db, "list values", "SELECT key, value FROM app_values WHERE app = $1::text"
-	    " AND left(key, length($2::text)) = $2::text ORDER BY updated_ms DESC, key"
-	    " LIMIT $3::bigint", &p);
+	r = pg_run(db, "list values", "SELECT key, value, app FROM app_values"
+	    " WHERE ($1::text IS NULL OR app = $1::text) AND left(key, length($2::text)) = $2::text"
+	    " ORDER BY updated_ms DESC, key, app LIMIT $3::bigint", &p);
 	if (r == NULL)
 		return -1;
 	rows = PQntuples(r);
 	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
 	for (i = 0; i < rows && *n < max; i++) {
 		(*out)[*n].key = pg_get_dup(r, i, 0);
+		(*out)[*n].app = pg_get_dup(r, i, 2);
 		(*out)[(*n)++].value = pg_get_dup(r, i, 1);
 	}
 	PQclear(r);

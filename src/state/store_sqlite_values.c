@@ -47,8 +47,9 @@ sqlite_list_values(void *db, const char *app, const char *prefix, size_t max,
     struct store_value **out, size_t *n)
 {
 	struct sqlite_db *s = db;
-	sqlite3_stmt *st = sqlite_prepare(s, "SELECT key, value FROM app_values WHERE app = ?1"
-	    " AND substr(key, 1, length(?2)) = ?2 ORDER BY updated_ms DESC, key LIMIT ?3");
+	sqlite3_stmt *st = sqlite_prepare(s, "SELECT key, value, app FROM app_values"
+	    " WHERE (?1 IS NULL OR app = ?1) AND substr(key, 1, length(?2)) = ?2"
+	    " ORDER BY updated_ms DESC, key, app LIMIT ?3");
 	int rc = SQLITE_DONE;
 
 	if (st == NULL)
@@ -59,6 +60,7 @@ sqlite_list_values(void *db, const char *app, const char *prefix, size_t max,
 	*out = xcalloc(max > 0 ? max : 1, sizeof(**out));
 	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		(*out)[*n].key = column_dup(st, 0);
+		(*out)[*n].app = column_dup(st, 2);
 		(*out)[(*n)++].value = column_dup(st, 1);
 	}
 	sqlite_finish(s, st);

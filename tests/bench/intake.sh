@@ -450,7 +450,7 @@ idle() {
 # the disk's fdatasync, which every 200 waits for.
 ratio_limits() {
 	local want_rps lg_us budget_us r_us n_us h_line h0 h1 batch f_line sync_line sync_ms bound
-	local c0 e0 c1 e1 _
+	local c0 e0 c1 e1 http_us=0 _
 	want_rps=$(calc "$TARGET_RATIO * $n_rps")
 	r_us=$(calc "1e6 * $r_cpu / $(field "$r_line" ok)")
 	n_us=$(calc "1e6 * $n_cpu / $(field "$n_line" ok)")
@@ -473,9 +473,9 @@ ratio_limits() {
 	h1=$(cpu_ticks "$rekey_pid")
 	hs1=$(thread_stats "$rekey_pid")
 	if [ "$(field "$h_line" ok)" = "$REQUESTS" ]; then
+		http_us=$(calc "1e6 * ($h1 - $h0) / $clk_tck / $REQUESTS")
 		printf '  %-26s %12.0f   (the same POSTs to /healthz: %s req/s, nothing stored)\n' \
-			"  of which TLS + HTTP" "$(calc "1e6 * ($h1 - $h0) / $clk_tck / $REQUESTS")" \
-			"$(field "$h_line" rps)"
+			"  of which TLS + HTTP" "$http_us" "$(field "$h_line" rps)"
 		thread_split "$hs0" "$hs1" "$REQUESTS" | sed 's/^/  /'
 	fi
 	read -r c0 e0 _ <<<"$1"
@@ -485,6 +485,14 @@ ratio_limits() {
 	if [ -n "$f_line" ]; then
 		printf '  %-26s %12.0f   (store_floor: 1 KB events in batches of %s, fsync, checkpoints)\n' \
 			"  of which the store" "$(field "$f_line" cpu_us)" "$batch"
+		# What bounds the CPU target: these two alone, before any of rekey's own work.
+		printf '  %-26s %12.0f   (%.1fx nginx before any signature, parse, hand-off or correlation;\n' \
+			"floor: TLS + HTTP + store" "$(calc "$http_us + $(field "$f_line" cpu_us)")" \
+			"$(calc "($http_us + $(field "$f_line" cpu_us)) / $n_us")"
+		printf '  %-26s %12s    the %sx target leaves %.0f us for them, rekey spends %.0f)\n' "" "" \
+			"$TARGET_CPU_FACTOR" \
+			"$(calc "$TARGET_CPU_FACTOR * $n_us - $http_us - $(field "$f_line" cpu_us)")" \
+			"$(calc "$r_us - $http_us - $(field "$f_line" cpu_us)")"
 	fi
 	sync_line=$(python3 "$ROOT/tests/bench/fsync.py" "$work/var") || return 0
 	sync_ms=$(field "$sync_line" p50_ms)

@@ -210,7 +210,7 @@ test_reseal(const struct config *cfg, const struct secret *a, const struct secre
 	char *err = NULL;
 
 	fill(st, cfg, a);
-	TAP_OK(reseal_store(st, cfg, a, b, &t, &err) == 0, "reseal A to B: done (%s)",
+	TAP_OK(reseal_store(st, a, b, &t, &err) == 0, "reseal A to B: done (%s)",
 	    err ? err : "");
 	TAP_OK(t.rotations == 3 && t.webhook_secrets == 2 && t.already == 0 && t.unreadable == 0,
 	    "three rotations (one of an app no longer configured) and two webhook secrets "
@@ -234,7 +234,7 @@ test_reseal(const struct config *cfg, const struct secret *a, const struct secre
 	    rec.rotated_ms == 2000, "the rest of their record is kept");
 	nylas_secrets_record_clear(&rec);
 
-	TAP_OK(reseal_store(st, cfg, a, b, &t, &err) == 0 && t.rotations == 0 &&
+	TAP_OK(reseal_store(st, a, b, &t, &err) == 0 && t.rotations == 0 &&
 	    t.webhook_secrets == 0 && t.already == 5, "a second run: everything under B "
 	    "already, nothing to do (%d)", t.already);
 	reseal_tally_clear(&t);
@@ -243,6 +243,34 @@ test_reseal(const struct config *cfg, const struct secret *a, const struct secre
 	    strstr(err, "master_key_file") != NULL && strstr(err, "r-prod") != NULL,
 	    "check: A opens none of them, refused naming them");
 	printf("# %s\n", err ? err : "");
+	free(err);
+	store_close(st);
+}
+
+/*
+ * An app taken out of the config with a managed webhook secret stored and no
+ * rotation: its secret is resealed too (it was left under the old key, lost
+ * for good once that key was gone, when the app came back).
+ */
+static void
+test_app_gone(const struct config *cfg, const struct secret *a, const struct secret *b)
+{
+	struct store *st = fresh_store();
+	struct secret *w = secret_new("webhook-gone", 12);
+	struct reseal_tally t;
+	char *err = NULL;
+
+	fill(st, cfg, a);
+	nylas_secrets_store(st, cfg, "unlisted", w, 3000, 0, 0, NULL);
+	secret_free(w);
+	TAP_OK(reseal_store(st, a, b, &t, &err) == 0 && t.webhook_secrets == 3,
+	    "app gone: its managed webhook secret is resealed too (%d of 3) %s",
+	    t.webhook_secrets, err ? err : "");
+	reseal_tally_clear(&t);
+	TAP_OK(webhook_opens(st, "unlisted", NYLAS_SECRETS_CURRENT, b, "webhook-gone") &&
+	    !webhook_opens(st, "unlisted", NYLAS_SECRETS_CURRENT, a, "webhook-gone"),
+	    "app gone: it opens under B, not under A");
+	TAP_OK(reseal_check_key(st, cfg, b, &err) == 0, "app gone: check: B fits the store");
 	free(err);
 	store_close(st);
 }
@@ -259,7 +287,7 @@ test_wrong_key(const struct config *cfg, const struct secret *a, const struct se
 	c->data[0] ^= 1;
 	d->data[0] ^= 1;
 	before = snapshot(st);
-	TAP_OK(reseal_store(st, cfg, c, d, &t, &err) == -1 && t.unreadable == 5,
+	TAP_OK(reseal_store(st, c, d, &t, &err) == -1 && t.unreadable == 5,
 	    "a wrong old key: refused, five rows under neither key");
 	TAP_OK(err != NULL && strstr(err, "rotation r-prod (app prod)") != NULL &&
 	    strstr(err, "previous managed Nylas webhook secret (app prod)") != NULL,
@@ -293,7 +321,7 @@ test_one_corrupt_row(const struct config *cfg, const struct secret *a, const str
 		store_rotation_clear(&r);
 	}
 	before = snapshot(st);
-	TAP_OK(reseal_store(st, cfg, a, b, &t, &err) == -1 && t.unreadable == 1,
+	TAP_OK(reseal_store(st, a, b, &t, &err) == -1 && t.unreadable == 1,
 	    "one corrupt row among good ones: refused");
 	TAP_OK(err != NULL && strstr(err, "rotation r-bad (app prod)") != NULL &&
 	    strstr(err, "r-prod") == NULL, "only that row is named: %s", err ? err : "");
@@ -321,7 +349,7 @@ test_mixed(const struct config *cfg, const struct secret *a, const struct secret
 	TAP_OK(reseal_check_key(st, cfg, a, &err) == 0, "check: an empty store fits any key");
 	put_rotation(st, "r-prod", "prod", a, "secret-prod", 0);
 	put_rotation(st, "r-gone", "retired-app", b, "secret-gone", 0);
-	TAP_OK(reseal_store(st, cfg, a, b, &t, &err) == 0 && t.rotations == 1 && t.already == 1,
+	TAP_OK(reseal_store(st, a, b, &t, &err) == 0 && t.rotations == 1 && t.already == 1,
 	    "rows under A beside rows under B: those under A are finished");
 	TAP_OK(rotation_opens(st, "r-prod", b, "secret-prod") &&
 	    rotation_opens(st, "r-gone", b, "secret-gone"), "all open under B");
@@ -367,6 +395,7 @@ main(void)
 	a = key_of(KEY_A);
 	b = key_of(KEY_B);
 	test_reseal(cfg, a, b);
+	test_app_gone(cfg, a, b);
 	test_wrong_key(cfg, a, b);
 	test_one_corrupt_row(cfg, a, b);
 	test_mixed(cfg, a, b);

@@ -404,7 +404,7 @@ static void
 test_list_values(struct store *st)
 {
 	struct store_value *v = NULL;
-	size_t n = 0;
+	size_t n = 0, i, found;
 
 	store_put_value(st, "prod", "warned:k1:86400", "a");
 	store_put_value(st, "prod", "warned:k1:604800", "b");
@@ -418,6 +418,12 @@ test_list_values(struct store *st)
 	store_values_free(v, n);
 	TAP_OK(store_list_values(st, "prod", "%", 10, &v, &n) == 0 && n == 0,
 	    "values: the prefix is not a LIKE pattern");
+	store_values_free(v, n);
+	TAP_OK(store_list_values(st, NULL, "warned:", 10, &v, &n) == 0 && n == 3,
+	    "values: of every app (%zu)", n);
+	for (i = 0, found = 0; i < n; i++)
+		found += strcmp(v[i].app, strcmp(v[i].key, "warned:k2:1") == 0 ? "other" : "prod") == 0;
+	TAP_OK(found == 3, "values: each with its app (%zu of 3)", found);
 	store_values_free(v, n);
 }
 
