@@ -446,6 +446,39 @@ pg_close(void *db)
 	free(s);
 }
 
+/*
+ * For the commands that only read (rekey status): 1 and *err when the
+ * database is reachable but holds no rekey store (no events table on the
+ * search path), so that they say so rather than have pg_open create the
+ * schema in whatever database the URL names.  0 when it holds one, or
+ * when it cannot be reached (pg_open then says why).
+ */
+static int
+pg_missing(const char *rest, char **err)
+{
+	struct pg_db *s = xcalloc(1, sizeof(*s));
+	char *ignored = NULL;
+	PGresult *r;
+	int missing = 0;
+
+	s->url = full_url(rest);
+	s->shown = util_url_shown(s->url, 0);
+	s->lock_timeout_ms = LOCK_TIMEOUT_MS;
+	s->lock_timeout_set = s->sync_set = -1;
+	s->epoch = -1;
+	if (connect_now(s, &ignored) == 0 &&
+	    (r = pg_run(s, "look for the store", "SELECT to_regclass('events') IS NULL", NULL)) != NULL) {
+		missing = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		PQclear(r);
+	}
+	if (missing)
+		*err = xasprintf("no rekey store in %s (it has no events table): has the daemon "
+		    "ever run with this config?", s->shown);
+	free(ignored);
+	pg_close(s);
+	return missing;
+}
+
 /* rekey check: the URL parses (libpq's own parser), nothing is connected to. */
 static int
 pg_check(const char *rest, char **err)
@@ -749,7 +782,7 @@ const struct store_backend name = { \
 	.scheme = prefix, \
 	.open = pg_open, \
 	.check = pg_check, \
-	.missing = NULL, \
+	.missing = pg_missing, \
 	.close = pg_close, \
 	.begin = pg_begin, \
 	.commit = pg_commit, \
