@@ -50,11 +50,14 @@ cli_store_backup(const char *path, const char *dest, int force)
 /*
  * The running daemon holds the old key and would seal what it makes next
  * (a rotation's secret, a webhook secret) with it, after the reseal: so the
- * reseal is done with the daemon stopped.  1 (said why) when it answers.
+ * reseal is done with the daemon stopped, here and on every other host
+ * sharing the store.  1 (said why) when one runs or that cannot be told.
  */
 static int
-daemon_runs(const struct config *cfg, const char *path)
+daemon_runs(const struct config *cfg, const char *path, struct store *st)
 {
+	int64_t others;
+
 	const char *port = strrchr(cfg->listen, ':');
 	char *where = NULL;
 	int runs;
@@ -71,7 +74,22 @@ daemon_runs(const struct config *cfg, const char *path)
 		    "first (systemctl stop rekey).  A running daemon holds the old master key and "
 		    "would seal the next secrets it makes with it; nothing changed\n", where, path);
 	free(where);
-	return runs;
+	if (runs)
+		return 1;
+	others = store_other_sessions(st);
+	if (others != 0) {
+		if (others < 0)
+			fprintf(stderr, "rekey reseal: cannot tell whether other replicas use the "
+			    "store (see the log); nothing changed\n");
+		else
+			fprintf(stderr, "rekey reseal: %lld other rekey session%s connected to the "
+			    "store (replicas on other hosts, or commands; PostgreSQL's "
+			    "pg_stat_activity, application_name rekey): stop every replica first.  "
+			    "A running replica holds the old master key; nothing changed\n",
+			    (long long)others, others == 1 ? " is" : "s are");
+		return 1;
+	}
+	return 0;
 }
 
 /* The new key is the one master_key_file holds: done already, or the wrong file. */
@@ -132,7 +150,7 @@ cli_store_reseal(const char *path, const char *new_key_file)
 		rc = same_key(st, cfg, new_key_file);
 		goto out;
 	}
-	if (daemon_runs(cfg, path))
+	if (daemon_runs(cfg, path, st))
 		goto out;
 	if (reseal_store(st, cfg->master_key, key, &t, &err) == -1) {
 		fprintf(stderr, "rekey reseal: %s; nothing changed.  The old key is master_key_file "

@@ -194,6 +194,12 @@ store_ping(struct store *st)
 }
 
 int64_t
+store_other_sessions(struct store *st)
+{
+	return st->be->other_sessions != NULL ? st->be->other_sessions(st->db) : 0;
+}
+
+int64_t
 store_count_events(struct store *st, const char *source)
 {
 	return st->be->count_events(st->db, source);

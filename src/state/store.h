@@ -214,6 +214,8 @@ struct store_backend {
 	int (*add_events)(void *db, const struct store_event *const *evs, size_t n,
 	    enum store_result *results);
 	int (*ping)(void *db);
+	/* Other rekey sessions connected to the store; NULL when none can be seen (SQLite). */
+	int64_t (*other_sessions)(void *db);
 	/* NULL when the backend needs none. */
 	int (*checkpoint)(void *db, int may_block, int64_t *log, int64_t *left);
 	int64_t (*count_events)(void *db, const char *source);
@@ -379,6 +381,13 @@ int store_durable(const struct store *st);
 void store_lock_wait(struct store *st, int ms);
 /* 0 when the store accepts a write now. */
 int store_ping(struct store *st);
+/*
+ * The sessions of other rekey processes connected to the store: replicas
+ * (each holds several) and commands.  PostgreSQL sees them in
+ * pg_stat_activity (application_name rekey); SQLite has none to see: 0.  -1
+ * on error.  For rekey reseal, which must run with every replica stopped.
+ */
+int64_t store_other_sessions(struct store *st);
 int64_t store_count_events(struct store *st, const char *source);
 /*
  * The worker's queue: up to max events of source (NULL: any) not yet

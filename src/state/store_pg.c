@@ -409,6 +409,27 @@ full_url(const char *rest)
 	return xasprintf("%s%s", pg_scheme, rest);
 }
 
+/*
+ * Every connection of rekey names itself "rekey" (fallback_application_name;
+ * a URL's own application_name would hide it).  Sessions of another role
+ * show no application_name to a role without pg_read_all_stats.
+ */
+static int64_t
+pg_other_sessions(void *db)
+{
+	struct pg_db *s = db;
+	PGresult *r = pg_run(s, "count rekey's other sessions", "SELECT count(*) FROM"
+	    " pg_stat_activity WHERE datname = current_database() AND application_name = 'rekey'"
+	    " AND pid <> pg_backend_pid()", NULL);
+	int64_t n;
+
+	if (r == NULL)
+		return -1;
+	n = PQntuples(r) == 1 ? pg_get_int(r, 0, 0) : -1;
+	PQclear(r);
+	return n;
+}
+
 static void *
 pg_open(const char *rest, char **err)
 {
@@ -790,6 +811,7 @@ const struct store_backend name = { \
 	.add_event = pg_add_event, \
 	.add_events = pg_add_events, \
 	.ping = pg_ping, \
+	.other_sessions = pg_other_sessions, \
 	.checkpoint = NULL, \
 	.count_events = pg_count_events, \
 	.unprocessed = pg_unprocessed, \

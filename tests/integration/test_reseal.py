@@ -11,6 +11,7 @@ running; a reseal with the key already in place says there is nothing to
 do."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,21 @@ try:
     t.ok(p.returncode == 1 and "stop rekey first" in p.stderr,
          "refused while the daemon runs", p.stderr + p.stdout)
     t.eq(sealed(rig, rid), before, "and the row is as it was")
+    if d.pg is not None:
+        # As from another host: nothing listens at this config's port, but the
+        # running daemon is connected to the shared store.
+        with open(d.conf_path) as f:
+            conf = f.read()
+        other = os.path.join(d.dir, "other-host.conf")
+        with open(other, "w") as f:
+            f.write(re.sub(r"(?m)^listen = 127\.0\.0\.1:\d+$",
+                           "listen = 127.0.0.1:%d" % free_port(), conf, count=1))
+        os.chmod(other, 0o600)
+        p = rekey("reseal", "-c", other, "--new-key-file", new_key)
+        t.ok(p.returncode == 1 and "other rekey session" in p.stderr and
+             "stop every replica" in p.stderr,
+             "pg: refused while a replica elsewhere is connected to the store", p.stderr)
+        t.eq(sealed(rig, rid), before, "pg: and the row is as it was")
     t.eq(d.stop(), 0, "the daemon stops cleanly")
 
     os.chmod(new_key, 0o644)
