@@ -24,6 +24,12 @@
  */
 #define JOBS_MAX 1024
 /*
+ * Jobs not yet waiting for their commit (reading a user from Graph, or
+ * waiting to try again) at most: Graph's concurrency, as before jobs waiting
+ * for a commit were let run by the thousand.
+ */
+#define ACTIVE_MAX 64
+/*
  * Events started in one pass of the main loop.  A pass blocks it (reading
  * the events with their bodies and parsing them), so the rest is started in
  * the next pass, after the engines' timers and the admin routes that came
@@ -76,6 +82,7 @@ struct graph_worker {
 	struct event *timer;
 	struct job *jobs;		/* in flight */
 	size_t n_jobs;
+	size_t n_committing;		/* of them, those whose op is with the journal */
 	int64_t cursor;			/* highest event id taken */
 	int rescan;			/* a commit failed: read the queue from the start again */
 	int rescan_s;			/* the wait before that, doubling; 0 after a good commit */
@@ -266,6 +273,7 @@ committed_cb(enum store_result result, void *arg)
 		return;
 	}
 	job_unlink(j);
+	w->n_committing--;
 	if (result == STORE_ERROR) {
 		/*
 		 * Backed off: a result the store refuses every time must not turn
@@ -361,6 +369,7 @@ job_done(struct job *j, const char *result)
 
 	j->result = result;
 	j->committing = 1;
+	w->n_committing++;
 	if (w->n_marks == w->cap_marks) {
 		w->cap_marks = w->cap_marks ? 2 * w->cap_marks : 64;
 		w->marks = xrealloc(w->marks, w->cap_marks * sizeof(*w->marks));
@@ -497,6 +506,7 @@ record_user(struct job *j, const char *user_id, const struct graph_user *u, cons
 	j->user_id = u != NULL && user_id == u->id ? j->user.id : user_id;
 	j->how = how;
 	j->committing = 1;
+	j->w->n_committing++;
 	journal_submit_op(j->w->rt->journal, user_op, committed_cb, j);
 }
 
@@ -700,9 +710,9 @@ static void
 run(struct graph_worker *w)
 {
 	struct store_pending *queue = NULL;
-	size_t n = 0, i, room;
+	size_t n = 0, i, room, active = w->n_jobs - w->n_committing;
 
-	if (w->closing || w->n_jobs >= JOBS_MAX)
+	if (w->closing || w->n_jobs >= JOBS_MAX || active >= ACTIVE_MAX)
 		return;
 	/*
 	 * After a failed commit, go back to the start once nothing is in flight
@@ -714,6 +724,8 @@ run(struct graph_worker *w)
 		w->cursor = 0;
 	}
 	room = JOBS_MAX - w->n_jobs < RUN_SLICE ? JOBS_MAX - w->n_jobs : RUN_SLICE;
+	if (room > ACTIVE_MAX - active)
+		room = ACTIVE_MAX - active;
 	if (store_unprocessed(w->store, "graph", w->cursor, room, 1, &queue, &n) == -1) {
 		log_error("graph worker: cannot read the journal; again in %d s", RETRY_FIRST_S);
 		schedule(w, RETRY_FIRST_S);

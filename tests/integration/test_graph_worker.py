@@ -251,6 +251,20 @@ try:
     gets = [r["path"] for r in fakes.requests("graph") if r.get("method") == "GET"]
     t.eq(gets, [], "no Graph call was made for them (no GET /v1.0/ nor /v1.0/users/)")
 
+    # A burst of user notifications reads at most ACTIVE_MAX (64) users from Graph at
+    # once, however many events wait (the worker holds up to 1,024 waiting for commits).
+    fakes.script("graph", [{"method": "GET", "path": "users/", "times": 0, "action": {"hang": True}}])
+    burst = [{"user_id": str(uuid.uuid4()), "id": str(uuid.uuid4())} for _ in range(150)]
+    for half in (burst[:75], burst[75:]):
+        t.eq(fakes.notify_graph(sid, half).get("status"), 202, "a burst of 75 notifications acked")
+    wait_for(lambda: fakes.hung("graph") >= 64, 20)
+    time.sleep(1)
+    t.eq(fakes.hung("graph"), 64, "the burst: 64 user reads at Graph at once, the rest wait")
+    fakes.clear_script("graph")
+    fakes.release("graph")
+    t.ok(wait_for(lambda: all(result_of(i["id"]) is not None for i in burst), 60),
+         "the burst: every notification processed once Graph answers")
+
     # A journaled notification survives kill -9 before the worker got to it.
     fakes.script("graph", [{"method": "GET", "path": "users/", "times": 0, "action": {"hang": True}}])
     patch_user("erin", accountEnabled=False)
