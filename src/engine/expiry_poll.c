@@ -177,37 +177,6 @@ graph_problem(const struct graph_result *res, const char *app_id, char *reason, 
 	    res->outcome == GRAPH_RETRYABLE ? "; rekey tries again" : "");
 }
 
-/*
- * RotatorReady and SecretsRead change together, in one transaction: a
- * reader (rekey status, the alerts) never sees one changed and the other
- * not yet.  1 when the transaction began; else each is written alone.
- */
-static int
-conditions_begin(struct store *st)
-{
-	return store_begin(st) == 0;
-}
-
-static void
-conditions_end(struct store *st, int began, const char *app)
-{
-	if (began && store_commit(st) == -1) {
-		store_rollback(st);
-		log_ctx(LOG_LEVEL_WARN, NULL, app, "cannot record conditions in the store");
-	}
-}
-
-static void record_poll_conditions(struct app_poll *p, const struct graph_result *res);
-
-static void
-record_poll(struct app_poll *p, const struct graph_result *res)
-{
-	int began = conditions_begin(p->s->st);
-
-	record_poll_conditions(p, res);
-	conditions_end(p->s->st, began, p->app->name);
-}
-
 static void
 record_poll_conditions(struct app_poll *p, const struct graph_result *res)
 {
@@ -227,6 +196,29 @@ record_poll_conditions(struct app_poll *p, const struct graph_result *res)
 	    &permanent);
 	record(p, CONDITION_ROTATOR_READY, CONDITION_FALSE, permanent, reason, msg);
 	record(p, CONDITION_SECRETS_READ, CONDITION_FALSE, permanent, reason, msg);
+}
+
+/*
+ * RotatorReady and SecretsRead change together, in one transaction: a
+ * reader (rekey status, the alerts) never sees one changed and the other
+ * not yet.  began: store_begin succeeded; else each was written alone.
+ */
+static void
+conditions_end(struct store *st, int began, const char *app)
+{
+	if (began && store_commit(st) == -1) {
+		store_rollback(st);
+		log_ctx(LOG_LEVEL_WARN, NULL, app, "cannot record conditions in the store");
+	}
+}
+
+static void
+record_poll(struct app_poll *p, const struct graph_result *res)
+{
+	int began = store_begin(p->s->st) == 0;
+
+	record_poll_conditions(p, res);
+	conditions_end(p->s->st, began, p->app->name);
 }
 
 /* The next round: sooner after a failure. */
@@ -571,7 +563,7 @@ record_unusable(struct expiry_poll *s, const struct config_app *app, const char 
 {
 	char msg[CONDITION_MESSAGE_MAX];
 	int64_t now = util_now_ms() / 1000;
-	int began = conditions_begin(s->st);
+	int began = store_begin(s->st) == 0;
 
 	snprintf(msg, sizeof(msg), "the rotator identity cannot be used: %s; rekey can neither read "
 	    "nor rotate this app's secrets until it is fixed (rekey check -c FILE)", err);

@@ -13,8 +13,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
-/* The store keys this module owns (app values). */
-/* Every key below starts so. */
+/* The store keys this module owns (app values), each starting with KEY_PREFIX. */
 #define KEY_PREFIX "nylas_webhook."
 #define KEY_ID "nylas_webhook.id"
 #define KEY_URL "nylas_webhook.url"

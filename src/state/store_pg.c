@@ -410,17 +410,18 @@ full_url(const char *rest)
 }
 
 /*
- * Every connection of rekey names itself "rekey" (fallback_application_name;
- * a URL's own application_name would hide it).  Sessions of another role
- * show no application_name to a role without pg_read_all_stats.
+ * Sessions named as this one is: every connection of rekey names itself
+ * "rekey" (fallback_application_name) unless the URL, which the replicas
+ * share, names it otherwise.  Sessions of another role show no
+ * application_name to a role without pg_read_all_stats.
  */
 static int64_t
 pg_other_sessions(void *db)
 {
 	struct pg_db *s = db;
 	PGresult *r = pg_run(s, "count rekey's other sessions", "SELECT count(*) FROM"
-	    " pg_stat_activity WHERE datname = current_database() AND application_name = 'rekey'"
-	    " AND pid <> pg_backend_pid()", NULL);
+	    " pg_stat_activity WHERE datname = current_database() AND application_name ="
+	    " current_setting('application_name') AND pid <> pg_backend_pid()", NULL);
 	int64_t n;
 
 	if (r == NULL)
@@ -430,8 +431,9 @@ pg_other_sessions(void *db)
 	return n;
 }
 
-static void *
-pg_open(const char *rest, char **err)
+/* A store of url rest, not connected yet. */
+static struct pg_db *
+pg_db_new(const char *rest)
 {
 	struct pg_db *s = xcalloc(1, sizeof(*s));
 
@@ -441,6 +443,14 @@ pg_open(const char *rest, char **err)
 	s->lock_timeout_ms = LOCK_TIMEOUT_MS;
 	s->lock_timeout_set = s->sync_set = -1;
 	s->epoch = -1;
+	return s;
+}
+
+static void *
+pg_open(const char *rest, char **err)
+{
+	struct pg_db *s = pg_db_new(rest);
+
 	if (connect_now(s, err) == -1 || pg_migrate(s, err) == -1)
 		goto fail;
 	return s;
@@ -477,16 +487,11 @@ pg_close(void *db)
 static int
 pg_missing(const char *rest, char **err)
 {
-	struct pg_db *s = xcalloc(1, sizeof(*s));
+	struct pg_db *s = pg_db_new(rest);
 	char *ignored = NULL;
 	PGresult *r;
 	int missing = 0;
 
-	s->url = full_url(rest);
-	s->shown = util_url_shown(s->url, 0);
-	s->lock_timeout_ms = LOCK_TIMEOUT_MS;
-	s->lock_timeout_set = s->sync_set = -1;
-	s->epoch = -1;
 	if (connect_now(s, &ignored) == 0 &&
 	    (r = pg_run(s, "look for the store", "SELECT to_regclass('events') IS NULL", NULL)) != NULL) {
 		missing = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
