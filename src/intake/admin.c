@@ -19,8 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
 
 /* A rotate request's body is at most {"dry_run":true} with some room. */
 #define ADMIN_MAX_BODY 4096
@@ -56,7 +54,7 @@ reply_json(struct http_req *hr, int status, cJSON *doc)
 	if (text == NULL)
 		fatal("out of memory rendering JSON");
 	cJSON_Delete(doc);
-	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Cache-Control", "no-store");
+	http_add_header(hr, "Cache-Control", "no-store");
 	http_reply(hr, status, "application/json", text, strlen(text));
 	free(text);
 }
@@ -73,7 +71,7 @@ reply_error(struct http_req *hr, int status, const char *msg)
 static void
 reply_method(struct http_req *hr, const char *allow)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Allow", allow);
+	http_add_header(hr, "Allow", allow);
 	reply_error(hr, 405, "method not allowed");
 }
 
@@ -178,13 +176,13 @@ admit(struct http_req *hr, const struct secret *want)
 	}
 	if (wait > 0) {
 		snprintf(secs, sizeof(secs), "%lld", (long long)(wait + 999) / 1000);
-		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", secs);
+		http_add_header(hr, "Retry-After", secs);
 		reply_error(hr, 429, "too many failed attempts");
 		return -1;
 	}
 	if (!authorized(hr, want)) {
 		failure_record(hr, now);
-		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "WWW-Authenticate",
+		http_add_header(hr, "WWW-Authenticate",
 		    "Bearer realm=\"rekey\"");
 		reply_error(hr, 401, "unauthorized");
 		return -1;
@@ -214,16 +212,14 @@ handle_status(struct http_req *hr)
 static int
 parse_rotate_body(struct http_req *hr, int *dry_run, char **err)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-	size_t len = evbuffer_get_length(in);
-	const char *raw;
+	size_t len;
+	const char *raw = http_body(hr, &len);
 	const cJSON *v;
 	cJSON *root;
 
 	*dry_run = 0;
 	if (len == 0)
 		return 0;
-	raw = (const char *)evbuffer_pullup(in, -1);
 	root = json_parse_object(raw, len, ADMIN_MAX_BODY, ADMIN_JSON_DEPTH_MAX, err);
 	if (root == NULL)
 		return -1;
@@ -396,15 +392,15 @@ webhook_answer_cb(const struct webhook_outcome *o, void *arg)
 static int
 parse_fix_body(struct http_req *hr, int *fix, char **err)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-	size_t len = evbuffer_get_length(in);
+	size_t len;
+	const char *raw = http_body(hr, &len);
 	const cJSON *v;
 	cJSON *root;
 
 	*fix = 0;
 	if (len == 0)
 		return 0;
-	root = json_parse_object((const char *)evbuffer_pullup(in, -1), len, ADMIN_MAX_BODY,
+	root = json_parse_object(raw, len, ADMIN_MAX_BODY,
 	    ADMIN_JSON_DEPTH_MAX, err);
 	if (root == NULL)
 		return -1;
@@ -429,7 +425,7 @@ handle_webhook(struct http_req *hr, const struct config_app *app, int rotate)
 	char *err = NULL;
 	int fix = 0;
 
-	if (hr->method != EVHTTP_REQ_POST) {
+	if (hr->method != HTTP_POST) {
 		reply_method(hr, "POST");
 		return;
 	}
@@ -478,7 +474,7 @@ route_webhook(struct http_req *hr, const char *rest)
 void
 admin_handle(struct http_req *hr, const char *rest)
 {
-	enum evhttp_cmd_type cmd = (enum evhttp_cmd_type)hr->method;
+	enum http_method cmd = hr->method;
 	const struct config *cfg = hr->rt->cfg;
 	const struct config_app *app;
 	char name[sizeof(hr->app)], id[ROTATION_ID_SIZE];
@@ -489,7 +485,7 @@ admin_handle(struct http_req *hr, const char *rest)
 	    cfg->admin_token) == -1)
 		return;
 	if (strcmp(rest, "status") == 0) {
-		if (cmd == EVHTTP_REQ_GET)
+		if (cmd == HTTP_GET)
 			handle_status(hr);
 		else
 			reply_method(hr, "GET");
@@ -502,17 +498,17 @@ admin_handle(struct http_req *hr, const char *rest)
 			return;
 		}
 		util_strlcpy(hr->app, app->name, sizeof(hr->app));
-		if (cmd == EVHTTP_REQ_POST)
+		if (cmd == HTTP_POST)
 			handle_rotate(hr, app);
 		else
 			reply_method(hr, "POST");
 	} else if (approving) {
-		if (cmd == EVHTTP_REQ_POST)
+		if (cmd == HTTP_POST)
 			handle_approve(hr, id);
 		else
 			reply_method(hr, "POST");
 	} else if (segment(rest, "incidents/", "/resolve", id, sizeof(id)) == 0) {
-		if (cmd == EVHTTP_REQ_POST)
+		if (cmd == HTTP_POST)
 			handle_resolve(hr, id);
 		else
 			reply_method(hr, "POST");

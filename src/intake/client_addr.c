@@ -18,8 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 /* Parses one X-Forwarded-For entry (trimmed, maybe [v6]) into a sockaddr. */
 static int
@@ -88,9 +86,9 @@ client_addr_request_id_ok(const char *s)
  * log line never carries what a client made up beyond that charset.
  */
 static void
-take_request_id(struct http_req *hr, const struct evkeyvalq *headers)
+take_request_id(struct http_req *hr)
 {
-	const char *rid = evhttp_find_header(headers, "X-Request-ID");
+	const char *rid = http_header(hr, "X-Request-ID");
 
 	if (rid != NULL && client_addr_request_id_ok(rid))
 		util_strlcpy(hr->id, rid, sizeof(hr->id));
@@ -104,7 +102,6 @@ void
 client_addr_find(struct http_req *hr, const struct sockaddr *peer)
 {
 	const struct config *cfg = hr->rt->cfg;
-	const struct evkeyvalq *headers = evhttp_request_get_input_headers(hr->req);
 	const char *xff, *proto, *end;
 	struct sockaddr_storage ss;
 	char addr[64];
@@ -118,11 +115,11 @@ client_addr_find(struct http_req *hr, const struct sockaddr *peer)
 	hr->peer_loopback = is_loopback(peer);
 	if (!config_addr_trusted(cfg, peer))
 		return;
-	take_request_id(hr, headers);
-	proto = evhttp_find_header(headers, "X-Forwarded-Proto");
+	take_request_id(hr);
+	proto = http_header(hr, "X-Forwarded-Proto");
 	hr->forwarded_https = proto != NULL && strcasecmp(proto, "https") == 0;
 	hr->forwarded_plain = proto != NULL && !hr->forwarded_https;
-	xff = evhttp_find_header(headers, "X-Forwarded-For");
+	xff = http_header(hr, "X-Forwarded-For");
 	if (xff == NULL)
 		return;
 	end = xff + strlen(xff);

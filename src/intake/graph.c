@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 /* ---- The endpoint ---- */
 
@@ -43,7 +40,7 @@ answer(struct delivery *d)
 
 	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
 	if (d->failed) {
-		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+		http_add_header(hr, "Retry-After", "5");
 		http_reply_text(hr, 503, "could not store the notifications; retry later");
 	} else {
 		/* hr is gone once answered. */
@@ -266,9 +263,8 @@ keep_item(const struct config_app *app, const struct graph_item *item, int lifec
 static void
 handle_notifications(struct http_req *hr, const struct config_app *app, int lifecycle)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-	size_t len = evbuffer_get_length(in), i;
-	const char *raw = (const char *)evbuffer_pullup(in, -1);
+	size_t len, i;
+	const char *raw = http_body(hr, &len);
 	const char *kind = kind_label(lifecycle);
 	struct delivery *d;
 	struct graph_batch b;
@@ -337,7 +333,7 @@ find_token(const char *query, size_t *len)
 static int
 handle_validation(struct http_req *hr, const char *kind)
 {
-	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(hr->req));
+	const char *query = hr->query;
 	const char *raw;
 	char out[GRAPH_VALIDATION_TOKEN_MAX];
 	size_t len = 0;
@@ -345,7 +341,7 @@ handle_validation(struct http_req *hr, const char *kind)
 
 	if (query == NULL || (raw = find_token(query, &len)) == NULL)
 		return 0;
-	n = graph_query_decode(raw, len, out, sizeof(out));
+	n = util_form_decode(raw, len, out, sizeof(out));
 	if (n < 0) {
 		metrics_inc_webhook("graph", "validation", "too_large");
 		http_reply_text(hr, 414, "validationToken too long");
@@ -384,7 +380,7 @@ graph_webhook_handle(struct http_req *hr, const char *rest)
 {
 	int lifecycle;
 	const struct config_app *app = find_app(hr, rest, &lifecycle);
-	enum evhttp_cmd_type cmd = (enum evhttp_cmd_type)hr->method;
+	enum http_method cmd = hr->method;
 
 	if (app == NULL) {
 		metrics_inc_webhook("graph", "unknown", "unknown_app");
@@ -392,13 +388,13 @@ graph_webhook_handle(struct http_req *hr, const char *rest)
 		return;
 	}
 	util_strlcpy(hr->app, app->name, sizeof(hr->app));
-	if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_GET) {
+	if (cmd != HTTP_POST && cmd != HTTP_GET) {
 		http_reply_text(hr, 405, "method not allowed");
 		return;
 	}
 	if (handle_validation(hr, kind_label(lifecycle)))
 		return;
-	if (cmd != EVHTTP_REQ_POST) {
+	if (cmd != HTTP_POST) {
 		http_reply_text(hr, 400, "expected ?validationToken= or a POSTed batch");
 		return;
 	}

@@ -11,11 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
-
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 /*
  * One request on its way.  Owned by the intake loop until posted, then by
@@ -25,27 +20,16 @@
 struct handoff {
 	struct http_req *orig;		/* the intake loop's; answered there */
 	struct http_req *copy;		/* the main loop's */
-	struct evhttp_request *shadow;	/* headers and bodies, on no connection */
 	handoff_handle_fn handle;
 	handoff_reply_fn reply;
 	char *rest;
 	int status;
 	char *content_type;
+	char *body;			/* the answer's */
+	size_t body_len;
+	char *out_fields;		/* headers the handler added */
+	size_t out_len;
 };
-
-/*
- * Copies every header evhttp accepts again.  The ones it read were checked
- * on the way in (http_head), so a refusal here drops a header rather than
- * the request: nothing a client sends may stop the daemon.
- */
-static void
-copy_headers(struct evkeyvalq *to, const struct evkeyvalq *from)
-{
-	const struct evkeyval *h;
-
-	TAILQ_FOREACH(h, from, next)
-		(void)evhttp_add_header(to, h->key, h->value);
-}
 
 /* On the main loop. */
 static void
@@ -66,17 +50,7 @@ handoff_to_main(struct http_req *hr, handoff_handle_fn handle, const char *rest,
 	h->handle = handle;
 	h->reply = reply;
 	h->rest = xstrdup(rest);
-	h->shadow = evhttp_request_new(NULL, NULL);
-	if (h->shadow == NULL)
-		fatal("out of memory handing a request to the main loop");
-	copy_headers(evhttp_request_get_input_headers(h->shadow),
-	    evhttp_request_get_input_headers(hr->req));
-	if (evbuffer_add_buffer(evhttp_request_get_input_buffer(h->shadow),
-	    evhttp_request_get_input_buffer(hr->req)) == -1)
-		fatal("out of memory handing a request to the main loop");
-	h->copy = xmalloc(sizeof(*h->copy));
-	*h->copy = *hr;
-	h->copy->req = h->shadow;
+	h->copy = http_req_copy(hr);
 	h->copy->rt = hr->rt->main;
 	h->copy->relay = h;
 	mailbox_post(hr->rt->main->inbox, run_cb, h);
@@ -89,13 +63,11 @@ answer_cb(void *arg)
 	struct handoff *h = arg;
 	struct http_req *hr = h->orig;
 
-	copy_headers(evhttp_request_get_output_headers(hr->req),
-	    evhttp_request_get_output_headers(h->shadow));
-	if (evbuffer_add_buffer(evhttp_request_get_output_buffer(hr->req),
-	    evhttp_request_get_output_buffer(h->shadow)) == -1)
-		fatal("out of memory answering a request");
-	h->reply(hr, h->status, h->content_type, NULL, 0);
-	evhttp_request_free(h->shadow);
+	free(hr->out_fields);
+	hr->out_fields = h->out_fields;
+	hr->out_len = h->out_len;
+	h->reply(hr, h->status, h->content_type, h->body, h->body_len);
+	free(h->body);
 	free(h->content_type);
 	free(h->rest);
 	free(h);
@@ -106,16 +78,21 @@ handoff_reply(struct http_req *copy, int status, const char *content_type,
     const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct handoff *h = copy->relay;
-	struct evbuffer *out = evhttp_request_get_output_buffer(h->shadow);
 
-	if ((alen > 0 && evbuffer_add(out, a, alen) == -1) ||
-	    (blen > 0 && evbuffer_add(out, b, blen) == -1))
-		fatal("out of memory answering a request");
+	h->body = xmalloc(alen + blen + 1);
+	if (alen > 0)
+		memcpy(h->body, a, alen);
+	if (blen > 0)
+		memcpy(h->body + alen, b, blen);
+	h->body_len = alen + blen;
 	h->status = status;
 	h->content_type = content_type != NULL ? xstrdup(content_type) : NULL;
+	h->out_fields = copy->out_fields;
+	h->out_len = copy->out_len;
+	copy->out_fields = NULL;
 	/* What the handler learnt of the request (its app) goes into the access line. */
 	memcpy(h->orig->app, copy->app, sizeof(h->orig->app));
-	free(copy);
+	http_req_free(copy);
 	h->copy = NULL;
 	mailbox_post(h->orig->rt->inbox, answer_cb, h);
 }

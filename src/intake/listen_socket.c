@@ -101,9 +101,10 @@ listen_socket_open(struct event_base *base, const char *listen_addr, int port, i
 		return NULL;
 	}
 	/*
-	 * A response leaves as two TLS records; with Nagle on, the second waits
-	 * for the client's delayed ACK (40 ms). Linux copies TCP_NODELAY from the
-	 * listening socket to every accepted one, and evhttp accepts for us.
+	 * An answer leaves in one write, but a TLS handshake's flights and an
+	 * answer held back by a full socket buffer go in parts; with Nagle on, a
+	 * later part waits for the client's delayed ACK (40 ms).  Linux copies
+	 * TCP_NODELAY from the listening socket to every accepted one.
 	 */
 	if (setsockopt(evconnlistener_get_fd(lev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
 		log_warn("TCP_NODELAY on the listening socket: %s", strerror(errno));

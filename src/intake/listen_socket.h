@@ -13,7 +13,7 @@ struct evconnlistener;
  * Binds listen_addr ("host:port", host maybe [v6]) on base.  port < 0: the
  * configured port, refused when another socket holds it; else that port
  * (the first loop's, which port 0 made up).  The listener, without a
- * callback yet (evhttp_bind_listener gives it one), and *bound, the port;
+ * callback yet (the listener gives it one), and *bound, the port;
  * or NULL and *err (caller frees).
  */
 struct evconnlistener *listen_socket_open(struct event_base *base, const char *listen_addr,

@@ -1,6 +1,7 @@
 /*
- * listener: an intake loop's HTTP(S) listener.  libevent evhttp over OpenSSL
- * bufferevents (TLS 1.2 and 1.3 only), or plain HTTP behind a proxy; limits
+ * listener: an intake loop's HTTP(S) listener.  Accepts connections
+ * (intake/conn: HTTP/1.1 over TLS 1.2 and 1.3, or plain HTTP behind a
+ * proxy) and answers their requests; limits
  * on body, header size, time and connections; X-Forwarded-For believed only
  * from trusted proxies; a request id per request; an access line and metrics
  * for every answer.  Routing is by path prefix to the modules' handlers.
@@ -84,7 +85,5 @@ void http_reply_page(struct http_req *hr, int status, const char *content_type,
     const void *body, size_t len);
 /* Answers with a short text/plain message followed by a newline. */
 void http_reply_text(struct http_req *hr, int status, const char *msg);
-/* The request header's value (case-insensitive name), or NULL. */
-const char *http_header(const struct http_req *hr, const char *name);
 
 #endif

@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 /* What a journal callback needs once the batch has committed. */
 struct pending_ack {
@@ -35,7 +32,7 @@ ack_cb(enum store_result result, void *arg)
 	metrics_observe_ack((double)(util_mono_us() - hr->start_us) / 1e6);
 	if (result == STORE_ERROR) {
 		metrics_inc_webhook("nylas", p->type_label, "store_error");
-		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+		http_add_header(hr, "Retry-After", "5");
 		http_reply_text(hr, 503, "could not store the event; retry later");
 	} else {
 		metrics_inc_webhook("nylas", p->type_label,
@@ -57,20 +54,15 @@ reject(struct http_req *hr, int status, const char *result, const char *msg)
 static void
 handle_challenge(struct http_req *hr)
 {
-	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(hr->req));
-	struct evkeyvalq params;
-	const char *challenge;
+	char *challenge = http_query_param(hr, "challenge");
 
-	TAILQ_INIT(&params);
-	if (query == NULL || evhttp_parse_query_str(query, &params) == -1 ||
-	    (challenge = evhttp_find_header(&params, "challenge")) == NULL) {
-		evhttp_clear_headers(&params);
+	if (challenge == NULL) {
 		http_reply_text(hr, 400, "expected ?challenge=");
 		return;
 	}
 	metrics_inc_webhook("nylas", "challenge", "answered");
 	http_reply(hr, 200, "text/plain", challenge, strlen(challenge));
-	evhttp_clear_headers(&params);
+	free(challenge);
 }
 
 static void
@@ -138,16 +130,15 @@ bad_signature(struct http_req *hr)
 	metrics_counter_add("rekey_nylas_webhook_window_503_total", "Deliveries with a signature "
 	    "rekey did not know answered 503 during a webhook secret rotation window.", labels, 1);
 	metrics_inc_webhook("nylas", "unknown", "rotation_window");
-	evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", "5");
+	http_add_header(hr, "Retry-After", "5");
 	http_reply_text(hr, 503, "webhook secret rotation in progress; retry later");
 }
 
 static void
 handle_delivery(struct http_req *hr, const struct config_app *app)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-	size_t len = evbuffer_get_length(in);
-	const char *raw = (const char *)evbuffer_pullup(in, -1);
+	size_t len;
+	const char *raw = http_body(hr, &len);
 	const char *encoding = http_header(hr, "Content-Encoding");
 	unsigned char *inflated = NULL;
 	struct nylas_event ev;
@@ -198,10 +189,10 @@ nylas_webhook_handle(struct http_req *hr, const char *rest)
 	}
 	util_strlcpy(hr->app, app->name, sizeof(hr->app));
 	switch (hr->method) {
-	case EVHTTP_REQ_GET:
+	case HTTP_GET:
 		handle_challenge(hr);
 		break;
-	case EVHTTP_REQ_POST:
+	case HTTP_POST:
 		handle_delivery(hr, app);
 		break;
 	default:

@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#include <event2/http.h>
 
 /* The page's files by what follows "/status" in the path. */
 struct asset {
@@ -28,7 +27,7 @@ static const struct asset assets[] = {
 void
 status_page_handle(struct http_req *hr, const char *rest)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(hr->req);
+	enum http_method cmd = hr->method;
 	static const char refused[] = "method not allowed: GET or HEAD\n";
 	static const char missing[] = "not found\n";
 	const struct asset *a = NULL;
@@ -42,8 +41,8 @@ status_page_handle(struct http_req *hr, const char *rest)
 		return;
 	}
 	/* The page's files change nothing: GET and HEAD only, refused with the page's headers too. */
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Allow", "GET, HEAD");
+	if (cmd != HTTP_GET && cmd != HTTP_HEAD) {
+		http_add_header(hr, "Allow", "GET, HEAD");
 		http_reply_page(hr, 405, "text/plain; charset=utf-8", refused, sizeof(refused) - 1);
 		return;
 	}

@@ -78,8 +78,10 @@ content_length_byte(struct http_head *h, unsigned char c)
 	}
 	if (c < '0' || c > '9' || h->after_digits)
 		return fail(h, "Content-Length is not a number");
-	if (h->digits == CONTENT_LENGTH_DIGITS_MAX)
+	if (h->digits == CONTENT_LENGTH_DIGITS_MAX) {
+		h->too_large = 1;
 		return fail(h, "Content-Length is too large");
+	}
 	h->digits++;
 	h->content_length = h->content_length * 10 + (c - '0');
 	return HTTP_HEAD_MORE;
@@ -105,7 +107,7 @@ value_end(struct http_head *h)
 		while (h->te_len > 0 && h->te_len <= sizeof(h->te) &&
 		    (h->te[h->te_len - 1] == ' ' || h->te[h->te_len - 1] == '\t'))
 			h->te_len--;
-		/* evhttp knows chunked alone; anything else would be read as no body. */
+		/* rekey decodes chunked alone (http_chunked); anything else would be misread. */
 		if (h->te_len != 7 || memcmp(h->te, "chunked", 7) != 0)
 			return fail(h, "Transfer-Encoding other than chunked");
 	}

@@ -1,10 +1,12 @@
 /*
  * http_head: a strict check of an HTTP/1.1 request head, fed as its bytes
- * arrive and before evhttp parses them.  evhttp is lenient where a proxy in
- * front may not be (bare LF line ends, folded lines, a duplicate or signed
+ * arrive (intake/conn), before the head is split into a request
+ * (intake/http_req).  A proxy in front may read leniently what rekey must
+ * not (bare LF line ends, folded lines, a duplicate or signed
  * Content-Length, Transfer-Encoding beside Content-Length), and two parsers
- * that disagree on where a request ends let one request hide inside another.
- * This module knows nothing of sockets or evhttp: it sees bytes only.
+ * that disagree on where a request ends let one request hide inside another:
+ * so such a head is refused.  This module knows nothing of sockets: it sees
+ * bytes only.
  */
 #ifndef REKEY_LIB_HTTP_HEAD_H
 #define REKEY_LIB_HTTP_HEAD_H
@@ -24,6 +26,7 @@ struct http_head {
 	int field;		/* the field whose value is being read */
 	enum http_head_result result;
 	const char *bad;	/* why, when result is HTTP_HEAD_BAD (a static string) */
+	int too_large;		/* BAD because Content-Length is over 18 digits: a 413 */
 	char name[20];		/* the field name so far, lower case, truncated */
 	size_t name_len;
 	char te[12];		/* the Transfer-Encoding value so far, lower case */

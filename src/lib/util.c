@@ -1,4 +1,5 @@
 #include "lib/util.h"
+#include "lib/crypto.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -292,4 +293,27 @@ util_parse_time(const char *s, int64_t *out)
 		return -1;
 	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
 	return 0;
+}
+
+long
+util_form_decode(const char *in, size_t len, char *out, size_t outsize)
+{
+	size_t i = 0, o = 0;
+	int hi, lo;
+
+	while (i < len) {
+		if (o >= outsize)
+			return -1;
+		if (in[i] == '+') {
+			out[o++] = ' ';
+			i++;
+		} else if (in[i] == '%' && i + 2 < len &&
+		    (hi = crypto_hex_value(in[i + 1])) >= 0 && (lo = crypto_hex_value(in[i + 2])) >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 3;
+		} else {
+			out[o++] = in[i++];
+		}
+	}
+	return (long)o;
 }

@@ -20,6 +20,12 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
+/*
+ * Decodes a query-string value the way form encoding does (%XX and '+' as
+ * a space; a '%' without two hex digits is kept as it is) into out, which
+ * holds outsize bytes.  The length, or -1 when it does not fit.
+ */
+long util_form_decode(const char *in, size_t len, char *out, size_t outsize);
 /* strlcpy semantics: always terminates, returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 

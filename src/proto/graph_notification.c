@@ -270,26 +270,3 @@ graph_client_state_matches(const struct secret *want, const char *got)
 		return 0;
 	return crypto_memeq(a, b, sizeof(a));
 }
-
-long
-graph_query_decode(const char *in, size_t len, char *out, size_t outsize)
-{
-	size_t i = 0, o = 0;
-	int hi, lo;
-
-	while (i < len) {
-		if (o >= outsize)
-			return -1;
-		if (in[i] == '+') {
-			out[o++] = ' ';
-			i++;
-		} else if (in[i] == '%' && i + 2 < len &&
-		    (hi = crypto_hex_value(in[i + 1])) >= 0 && (lo = crypto_hex_value(in[i + 2])) >= 0) {
-			out[o++] = (char)(hi << 4 | lo);
-			i += 3;
-		} else {
-			out[o++] = in[i++];
-		}
-	}
-	return (long)o;
-}

@@ -93,11 +93,4 @@ char *graph_item_key(const struct graph_item *item, const char *record, int64_t 
 /* 1 when got equals the app's clientState; the time taken says nothing about either. */
 int graph_client_state_matches(const struct secret *want, const char *got);
 
-/*
- * Decodes a query-string value the way form encoding does (%XX and '+' as
- * a space; a '%' without two hex digits is kept as it is) into out, which
- * holds outsize bytes.  The length, or -1 when it does not fit.
- */
-long graph_query_decode(const char *in, size_t len, char *out, size_t outsize);
-
 #endif

@@ -1,37 +1,27 @@
 /*
  * libFuzzer target: a request head as rekey's handlers receive it.  The
  * bytes go through http_head's check whole and split where the first byte
- * says (both must agree); a head it accepts goes through libevent's own
- * parser, which must then see the same body length (the two disagreeing is
- * how one request hides inside another); then what the handlers read of it:
- * the path, the query with ?challenge=, and the client address found from
- * X-Forwarded-For behind a trusted proxy and without one.
+ * says (both must agree); a head it accepts is split into a request
+ * (http_req_take_head), which must then see the body length http_head saw
+ * (the two disagreeing is how one request hides inside another); then what
+ * the handlers read of it: the path, the query with ?challenge=, and the
+ * client address found from X-Forwarded-For behind a trusted proxy and
+ * without one.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/http_struct.h>
-#include <event2/keyvalq_struct.h>
-
 #include "intake/client_addr.h"
-#include "intake/listener.h"
+#include "intake/http_req.h"
 #include "lib/http_head.h"
 #include "state/config.h"
 #include "state/runtime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* libevent exports its parsers for its own regression tests (http-internal.h). */
-int evhttp_parse_firstline_(struct evhttp_request *req, struct evbuffer *buf);
-int evhttp_parse_headers_(struct evhttp_request *req, struct evbuffer *buf);
-#define PARSE_ALL_DATA_READ 1
 
 static struct config cfg;
 static struct runtime rt;
@@ -71,28 +61,19 @@ check_split(const char *p, size_t size, size_t split, const struct http_head *wh
 
 /* What the handlers read: the client address, behind a trusted proxy and not. */
 static void
-check_handlers_view(struct evhttp_request *req)
+check_handlers_view(const struct http_req *req)
 {
 	static const char *const peers[] = { "127.0.0.1", "192.0.2.1" };
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 	struct sockaddr_in sin;
 	struct http_req hr;
-	struct evkeyvalq params;
 	unsigned char addr[16];
 	size_t i;
 
-	if (uri != NULL)
-		(void)evhttp_uri_get_path(uri);
-	TAILQ_INIT(&params);
-	if (query != NULL && evhttp_parse_query_str(query, &params) == 0)
-		(void)evhttp_find_header(&params, "challenge");
-	evhttp_clear_headers(&params);
+	free(http_query_param(req, "challenge"));
 	for (i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
-		memset(&hr, 0, sizeof(hr));
-		memset(&sin, 0, sizeof(sin));
-		hr.req = req;
+		hr = *req;
 		hr.rt = &rt;
+		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
 		inet_pton(AF_INET, peers[i], &sin.sin_addr);
 		client_addr_find(&hr, (struct sockaddr *)&sin);
@@ -105,23 +86,22 @@ check_handlers_view(struct evhttp_request *req)
 	}
 }
 
-/* libevent must find the body length http_head found. */
+/* The request split from the head must find the body length http_head found. */
 static void
-check_libevent(const char *p, size_t used, const struct http_head *h)
+check_request(const char *p, size_t used, const struct http_head *h)
 {
-	struct evhttp_request *req = evhttp_request_new(NULL, NULL);
-	struct evbuffer *buf = evbuffer_new();
-	const char *cl;
-	char *end;
+	struct http_req req;
+	char *text = malloc(used + 1), *end;
+	const char *cl, *why = NULL;
 	long long n;
 
-	if (req == NULL || buf == NULL)
+	if (text == NULL)
 		abort();
-	req->kind = EVHTTP_REQUEST;
-	evbuffer_add(buf, p, used);
-	if (evhttp_parse_firstline_(req, buf) == PARSE_ALL_DATA_READ &&
-	    evhttp_parse_headers_(req, buf) == PARSE_ALL_DATA_READ) {
-		cl = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Length");
+	memcpy(text, p, used);
+	text[used] = '\0';
+	memset(&req, 0, sizeof(req));
+	if (http_req_take_head(&req, text, used, &why) == 0) {
+		cl = http_header(&req, "Content-Length");
 		if ((cl == NULL) != (h->content_length == -1))
 			__builtin_trap();
 		if (cl != NULL) {
@@ -129,10 +109,14 @@ check_libevent(const char *p, size_t used, const struct http_head *h)
 			if (*end != '\0' || n != h->content_length)
 				__builtin_trap();
 		}
-		check_handlers_view(req);
+		if (req.path == NULL || req.path[0] != '/')
+			__builtin_trap();
+		check_handlers_view(&req);
+	} else if (why == NULL) {
+		__builtin_trap();
 	}
-	evbuffer_free(buf);
-	evhttp_request_free(req);
+	free(req.head);
+	free(req.fields);
 }
 
 int
@@ -150,6 +134,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = http_head_feed(&h, p + 1, size - 1, &used);
 	check_split(p + 1, size - 1, data[0] % size, &h, r, used);
 	if (r == HTTP_HEAD_DONE)
-		check_libevent(p + 1, used, &h);
+		check_request(p + 1, used, &h);
 	return 0;
 }

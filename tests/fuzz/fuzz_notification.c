@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/secret.h"
+#include "lib/util.h"
 #include "proto/graph_notification.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *err = NULL, *rec, *key;
 	size_t i;
 
-	graph_query_decode((const char *)data, size, out, sizeof(out));
+	util_form_decode((const char *)data, size, out, sizeof(out));
 	if (graph_parse_batch((const char *)data, size, 1 << 20, &b, &err) == -1) {
 		free(err);
 		return 0;

@@ -1,7 +1,10 @@
 """Strict request heads against the real daemon (plain HTTP, as behind a
 proxy): a duplicate or signed Content-Length, bare LF line ends, folded
 header lines and Transfer-Encoding beside Content-Length are answered 400
-and the connection is closed, even with a valid signature; nothing is stored."""
+and the connection is closed, even with a valid signature; nothing is stored.
+Then the rest of HTTP/1.1 that rekey's own connection code (intake/conn.c)
+must get right: chunked bodies, Expect: 100-continue, HTTP/1.0 keep-alive,
+pipelining, a half-closed client, absolute-form targets, 431 and 501."""
 
 import json
 import os
@@ -94,6 +97,86 @@ try:
     answer = raw(d, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
                     b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     t.eq(answer.count(b"HTTP/1.1 200"), 2, "two good pipelined requests are both answered")
+
+    # --- rekey's own HTTP/1.1 (intake/conn.c) ---
+    def delivery_head(body, sig, extra=b""):
+        return (b"POST /webhooks/nylas/prod HTTP/1.1\r\nHost: x\r\nX-Nylas-Signature: " + sig +
+                b"\r\n" + extra)
+
+    before = len(d.events())
+    body, sig = delivery()
+    chunks = b"%x\r\n" % 10 + body[:10] + b"\r\n" + b"%x;ext=1\r\n" % (len(body) - 10) + \
+        body[10:] + b"\r\n0\r\nX-Trailer: t\r\n\r\n"
+    answer = raw(d, delivery_head(body, sig, b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+                 + chunks)
+    t.eq(status(answer), 200, "a chunked delivery (extension, trailer) is 200", answer[:200])
+    t.eq(len(d.events()), before + 1, "and stored")
+
+    body, sig = delivery()
+    answer = raw(d, delivery_head(body, sig, b"Transfer-Encoding: chunked\r\n\r\n") +
+                 b"zz\r\n" + body + b"\r\n0\r\n\r\n")
+    t.eq(status(answer), 400, "a chunk size that is not hex is 400", answer[:200])
+    t.ok(b"\r\nconnection: close\r\n" in answer.lower(), "and the connection closes")
+
+    # Expect: 100-continue: the interim answer comes before the body is sent.
+    body, sig = delivery()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s.sendall(delivery_head(body, sig, b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+                            % len(body)))
+    interim = s.recv(4096)
+    t.ok(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), "Expect: 100-continue gets 100 first",
+         interim[:80])
+    s.sendall(body)
+    final = s.recv(4096)
+    t.eq(status(final), 200, "then the delivery's 200", final[:120])
+    s.close()
+
+    # HTTP/1.0: closed after the answer unless it asks for keep-alive.
+    answer = raw(d, b"GET /healthz HTTP/1.0\r\n\r\n")
+    t.ok(answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower(),
+         "HTTP/1.0: answered, Connection: close, and closed", answer[:200])
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    first = s.recv(4096)
+    s.sendall(b"GET /readyz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    second = s.recv(4096)
+    t.ok(b"connection: keep-alive" in first.lower() and status(second) == 200,
+         "HTTP/1.0 keep-alive: two requests on one connection", (first[:120], second[:60]))
+    s.close()
+
+    # A hundred pipelined requests in one segment: a hundred answers, in order.
+    answer = raw(d, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 99 +
+                 b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    t.eq(answer.count(b"HTTP/1.1 200"), 100, "100 pipelined requests, 100 answers")
+
+    # A client that shuts its sending side after the request still gets the answer.
+    body, sig = delivery()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s.sendall(delivery_head(body, sig, b"Content-Length: %d\r\n\r\n" % len(body)) + body)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        part = s.recv(4096)
+        if not part:
+            break
+        got += part
+    s.close()
+    t.eq(status(got), 200, "a half-closed client gets its answer", got[:120])
+
+    answer = raw(d, b"GET http://rekey.example/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    t.eq(status(answer), 200, "an absolute-form target is routed by its path", answer[:120])
+    answer = raw(d, b"PUT /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    t.ok(status(answer) == 501 and b"connection: close" in answer.lower(),
+         "PUT: 501 and the connection closes", answer[:200])
+    answer = raw(d, b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+    t.eq(status(answer), 400, "HTTP/2.0 in a request line: 400", answer[:120])
+    answer = raw(d, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 20000 + b"\r\n\r\n")
+    t.ok(status(answer) == 431 and b"connection: close" in answer.lower(),
+         "a head over max_header_size: 431 and the connection closes", answer[:200])
+    answer = raw(d, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    t.ok(b"\r\ndate: " in answer.lower() and b"\r\ncontent-length: 3\r\n" in answer.lower(),
+         "answers carry Date and Content-Length", answer[:300])
+    t.eq(len(d.events()), before + 3, "the chunked, 100-continue and half-closed deliveries stored")
     t.eq(d.stop(), 0, "SIGTERM exits 0")
 finally:
     d.cleanup()

@@ -20,6 +20,21 @@ def tls_socket(d, timeout=15):
     return d.ssl_context().wrap_socket(s, server_hostname="localhost")
 
 
+def read_all(s):
+    """Everything the daemon sends until it closes (an error ends it too)."""
+    parts = []
+    try:
+        while True:
+            part = s.recv(1 << 20)
+            if not part:
+                break
+            parts.append(part)
+    except OSError as e:
+        parts.append(repr(e).encode())
+    s.close()
+    return b"".join(parts)
+
+
 def slow_sender(d, stop, results, i):
     """Sends a request head one byte a second; records when the daemon ends it."""
     start = time.time()
@@ -103,6 +118,59 @@ try:
          got["sent"])
     s.close()
     t.eq(d.request("GET", "/healthz")[0], 200, "the daemon still answers")
+
+    # TLS edges of rekey's own connection code (intake/conn.c).
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        got = s.recv(4096)
+    except OSError:
+        got = b""
+    s.close()
+    t.ok(not got.startswith(b"HTTP/"), "plain HTTP on the TLS port is not answered as HTTP", got[:60])
+    s = tls_socket(d)
+    s.sendall(b"POST /webhooks/nylas/prod HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+    s.close()
+    s = tls_socket(d)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 49 +
+              b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    t.eq(read_all(s).count(b"HTTP/1.1 200"), 50, "50 requests pipelined over TLS: 50 answers")
+
+    # A client that pipelines and does not read: rekey holds one answer back at a
+    # time rather than all of them (2,000 x 23 KB would be 46 MB).
+    def rss_kib():
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+    rss_before = rss_kib()
+    s = tls_socket(d, timeout=30)
+    n_pipelined = 2000
+    sender_done = threading.Event()
+
+    def send_all():
+        try:
+            s.sendall(b"GET /status.js HTTP/1.1\r\nHost: x\r\n\r\n" * (n_pipelined - 1) +
+                      b"GET /status.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+        sender_done.set()
+
+    sender = threading.Thread(target=send_all)
+    sender.start()
+    time.sleep(2)
+    rss_held = rss_kib()
+    got = read_all(s).count(b"HTTP/1.1 200")
+    sender.join(30)
+    t.ok(rss_held - rss_before < 16 * 1024,
+         "a client that does not read: rekey's memory grows by %d KiB, not by its answers"
+         % (rss_held - rss_before))
+    t.eq(got, n_pipelined, "and once it reads, every answer comes")
+
+    js = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "intake",
+                           "status_page.js"), "rb").read()
+    st, h, got = d.request("GET", "/status.js")
+    t.ok(st == 200 and got == js and int(h.get("content-length", -1)) == len(js),
+         "an answer over one TLS record (/status.js, %d bytes) arrives whole" % len(js))
     d.stop()
 
     # Connections per client address: the third from 127.0.0.1 is closed at once.

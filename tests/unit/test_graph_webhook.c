@@ -4,6 +4,7 @@
 
 #include "engine/graph_worker.h"
 #include "lib/secret.h"
+#include "lib/util.h"
 #include "outbound/graph.h"
 #include "proto/graph_notification.h"
 #include "tap.h"
@@ -239,13 +240,13 @@ test_query_decode(void)
 	long n;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		n = graph_query_decode(cases[i].in, strlen(cases[i].in), out, sizeof(out));
+		n = util_form_decode(cases[i].in, strlen(cases[i].in), out, sizeof(out));
 		TAP_OK(n == (long)cases[i].want_len && memcmp(out, cases[i].want, (size_t)n) == 0,
 		    "query decode: \"%s\"", cases[i].in);
 	}
-	TAP_OK(graph_query_decode("0123456789abcdefg", 17, out, sizeof(out)) == -1,
+	TAP_OK(util_form_decode("0123456789abcdefg", 17, out, sizeof(out)) == -1,
 	    "query decode: too long for the buffer");
-	TAP_OK(graph_query_decode("0123456789abcdef", 16, out, sizeof(out)) == 16,
+	TAP_OK(util_form_decode("0123456789abcdef", 16, out, sizeof(out)) == 16,
 	    "query decode: exactly the buffer");
 }
 
