@@ -118,13 +118,7 @@ crypto_hex_encode(const unsigned char *in, size_t len, char *out)
 int
 crypto_hex_value(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return util_hex_value(c);
 }
 
 ssize_t

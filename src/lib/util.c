@@ -1,5 +1,4 @@
 #include "lib/util.h"
-#include "lib/crypto.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -295,6 +294,18 @@ util_parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
+int
+util_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 long
 util_form_decode(const char *in, size_t len, char *out, size_t outsize)
 {
@@ -308,7 +319,7 @@ util_form_decode(const char *in, size_t len, char *out, size_t outsize)
 			out[o++] = ' ';
 			i++;
 		} else if (in[i] == '%' && i + 2 < len &&
-		    (hi = crypto_hex_value(in[i + 1])) >= 0 && (lo = crypto_hex_value(in[i + 2])) >= 0) {
+		    (hi = util_hex_value(in[i + 1])) >= 0 && (lo = util_hex_value(in[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 3;
 		} else {

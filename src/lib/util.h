@@ -20,6 +20,8 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
+/* A hex digit's value (either case), or -1. */
+int util_hex_value(char c);
 /*
  * Decodes a query-string value the way form encoding does (%XX and '+' as
  * a space; a '%' without two hex digits is kept as it is) into out, which
