@@ -16,6 +16,7 @@
 #include "state/config.h"
 #include "state/credentials.h"
 #include "state/journal.h"
+#include "state/storm.h"
 #include "state/runtime.h"
 #include "state/store.h"
 
@@ -138,9 +139,8 @@ check_replaced(struct app_corr *a)
 	store_rotations_free(list, n);
 }
 
-/* Whether the in-use passwordCredentials entry (as the expiry poll stored it) has ended. */
-static void
-check_credential(struct app_corr *a)
+void
+correlate_check_credential(struct app_corr *a)
 {
 	struct store *st = a->c->store;
 	struct credentials creds;
@@ -370,6 +370,9 @@ read_batch(struct correlator *c)
 
 	if (store_unprocessed(c->store, "nylas", 0, BATCH_MAX, 0, &c->queue, &c->queue_n) == -1)
 		return -1;
+	/* What the journal's writer settled under a permit came before these events. */
+	for (i = 0; i < c->n_apps; i++)
+		correlate_storm_take(c->apps[i]);
 	c->parsed = xcalloc(c->queue_n + 1, sizeof(*c->parsed));
 	for (i = 0; i < c->queue_n; i++) {
 		event_from_row(&c->queue[i], &c->parsed[i]);
@@ -383,7 +386,7 @@ read_batch(struct correlator *c)
 	for (i = 0; i < c->n_apps; i++) {
 		if (!c->apps[i]->expired_in_batch)
 			continue;
-		check_credential(c->apps[i]);
+		correlate_check_credential(c->apps[i]);
 		correlate_watch_check(c->apps[i]);
 	}
 	return 0;
@@ -585,6 +588,14 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	run(arg);
 }
 
+static void
+storm_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	correlate_storm_tick(arg);
+}
+
 struct correlator *
 correlator_new(struct runtime *rt, struct http_client *hc)
 {
@@ -614,7 +625,9 @@ correlator_new(struct runtime *rt, struct http_client *hc)
 	 */
 	store_lock_wait(c->store, CORRELATE_LOCK_WAIT_MS);
 	c->timer = evtimer_new(rt->base, timer_cb, c);
-	if (c->timer == NULL)
+	c->storm_timer = event_new(rt->base, -1, EV_PERSIST, storm_timer_cb, c);
+	if (c->timer == NULL || c->storm_timer == NULL ||
+	    event_add(c->storm_timer, &(struct timeval){ 1, 0 }) == -1)
 		fatal("out of memory");
 	c->apps = xcalloc(rt->cfg->n_apps + 1, sizeof(*c->apps));
 	for (i = 0; i < rt->cfg->n_apps; i++) {
@@ -648,10 +661,13 @@ correlator_free(struct correlator *c)
 		journal_flush(c->rt->journal);
 	}
 	drop_batch(c);
+	/* The next correlator (a reload) grants its own. */
+	storm_revoke(journal_storm(c->rt->journal), NULL);
 	for (i = 0; i < c->n_apps; i++)
 		correlate_app_free(c->apps[i]);
 	free(c->apps);
 	event_free(c->timer);
+	event_free(c->storm_timer);
 	store_close(c->store);
 	free(c);
 }

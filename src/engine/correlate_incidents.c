@@ -79,6 +79,7 @@ correlate_app_forget(struct app_corr *a)
 		a->slot[i] = NULL;
 	}
 	a->loaded = 0;
+	correlate_storm_update(a);
 }
 
 static struct incident *
@@ -335,6 +336,7 @@ correlate_app_after_commit(struct app_corr *a)
 		}
 	}
 	app_gauges(a);
+	correlate_storm_update(a);
 }
 
 /* ---- Evidence for a grant.expired, and a probe's answer ---- */

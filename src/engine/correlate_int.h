@@ -79,6 +79,8 @@ struct app_corr {
 	int64_t watch_since_ms;		/* its published_at */
 	struct incident_burst watch_burst;
 	int watch_recorded;		/* the burst of watch_id is recorded (or planned into a write) */
+	/* A storm permit is granted (correlate_storm.c). */
+	int permitted;
 	/* Per batch. */
 	int expired_in_batch;
 	int recovered_in_batch;
@@ -91,6 +93,7 @@ struct correlator {
 	struct app_corr **apps;
 	size_t n_apps;
 	struct event *timer;
+	struct event *storm_timer;	/* correlate_storm_tick, every second */
 	struct store_pending *queue;
 	struct nylas_event *parsed;	/* parallel to queue */
 	size_t queue_n;
@@ -159,6 +162,8 @@ struct write_op {
 
 /* ---- correlate.c ---- */
 
+/* Whether the in-use passwordCredentials entry (as the expiry poll stored it) has ended. */
+void correlate_check_credential(struct app_corr *a);
 /* Runs the driver ms from now (0: at the loop's next turn); not once the correlator is closing. */
 void correlate_schedule(struct correlator *c, int64_t ms);
 /* The journal's writer finished op (its callback): the batch's results are applied; frees op. */
@@ -193,6 +198,15 @@ struct incident *correlate_incident_for(struct app_corr *a, enum incident_cause 
 int correlate_drop_resolved_elsewhere(struct app_corr *a);
 /* A probe answered: a stronger cause upgrades the app-side incident in place. */
 void correlate_upgrade_app_incident(struct app_corr *a);
+
+/* ---- correlate_storm.c ---- */
+
+/* Grants or revokes the app's storm permit, as its state now calls for. */
+void correlate_storm_update(struct app_corr *a);
+/* Before classifying: the grants the writer settled for the app join its burst. */
+void correlate_storm_take(struct app_corr *a);
+/* Every second: apps with a permit are counted again, logged and checked as a batch would. */
+void correlate_storm_tick(struct correlator *c);
 
 /* ---- correlate_probe.c ---- */
 

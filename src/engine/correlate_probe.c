@@ -104,6 +104,7 @@ probe_cb(const struct identity_result *res, void *arg)
 	text = probe_text(a, res, &p);
 	probe_set(a, p, text);
 	correlate_upgrade_app_incident(a);
+	correlate_storm_update(a);
 	correlate_schedule(a->c, 0);
 }
 

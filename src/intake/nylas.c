@@ -9,7 +9,6 @@
 #include "state/journal.h"
 #include "state/nylas_secrets.h"
 #include "state/runtime.h"
-#include "state/wake.h"
 
 #include <sys/queue.h>
 #include <stdio.h>
@@ -37,9 +36,8 @@ ack_cb(enum store_result result, void *arg)
 	} else {
 		metrics_inc_webhook("nylas", p->type_label,
 		    result == STORE_STORED ? "stored" : "duplicate");
+		/* The journal's writer wakes the correlator when one is left for it (journal.c). */
 		http_reply_text(hr, 200, result == STORE_STORED ? "stored" : "duplicate");
-		if (result == STORE_STORED)
-			wake_signal(WAKE_NYLAS_EVENTS);
 	}
 	free(p);
 }

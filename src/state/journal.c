@@ -3,6 +3,8 @@
 #include "lib/mailbox.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
+#include "state/storm.h"
+#include "state/wake.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -92,6 +94,7 @@ struct entry {
 	journal_done_cb cb;
 	void *arg;
 	enum store_result result;	/* set by the writer */
+	struct storm_mark storm;	/* set by the writer: settled under a storm permit */
 };
 
 struct batch {
@@ -118,6 +121,7 @@ struct batch {
  */
 struct journal_core {
 	struct store *store;
+	struct storm *storm;		/* the correlator's permits (state/storm.h) */
 	struct store *ckpt_store;	/* the checkpointer's own connection */
 	pthread_t ckpt_thread;
 	size_t since_checkpoint;	/* events committed since the last checkpoint (under mu) */
@@ -251,32 +255,39 @@ lock_wait_left(const struct batch *b, int64_t now_us)
 /*
  * The events of b from entry i on, up to the next op (at most
  * ADD_EVENTS_MAX), in one store call: for PostgreSQL one statement instead of
- * a round trip each.  The index after them, or -1 when they failed.
+ * a round trip each.  Those a storm permit covers are stored processed and
+ * their grants listed (state/storm.h).  The index after them, or -1 when
+ * they failed.
  */
 static ssize_t
-write_events(struct store *st, struct batch *b, size_t i)
+write_events(struct journal_core *c, struct batch *b, size_t i)
 {
-	const struct store_event *evs[ADD_EVENTS_MAX] = { NULL };
+	struct store_event *evs[ADD_EVENTS_MAX] = { NULL };
+	struct storm_mark marks[ADD_EVENTS_MAX];
 	enum store_result results[ADD_EVENTS_MAX];
 	size_t n = 0, k;
+	int rc;
 
 	while (i + n < b->n && b->entries[i + n].op == NULL && n < ADD_EVENTS_MAX) {
 		evs[n] = &b->entries[i + n].ev;
 		n++;
 	}
-	if (store_add_events(st, evs, n, results) == -1) {
-		for (k = 0; k < n; k++)
-			b->entries[i + k].result = STORE_ERROR;
-		return -1;
+	rc = storm_plan(c->storm, c->store, evs, n, marks);
+	if (rc == 0)
+		rc = store_add_events(c->store, (const struct store_event *const *)evs, n, results);
+	if (rc == 0)
+		rc = storm_list(c->store, evs, n, results, marks);
+	for (k = 0; k < n; k++) {
+		b->entries[i + k].result = rc == 0 ? results[k] : STORE_ERROR;
+		b->entries[i + k].storm = marks[k];
 	}
-	for (k = 0; k < n; k++)
-		b->entries[i + k].result = results[k];
-	return (ssize_t)(i + n);
+	return rc == 0 ? (ssize_t)(i + n) : -1;
 }
 
 static int
-write_entries(struct store *st, struct batch *b)
+write_entries(struct journal_core *c, struct batch *b)
 {
+	struct store *st = c->store;
 	ssize_t next;
 	size_t i;
 
@@ -284,7 +295,7 @@ write_entries(struct store *st, struct batch *b)
 		struct entry *e = &b->entries[i];
 
 		if (e->op == NULL) {
-			if ((next = write_events(st, b, i)) == -1)
+			if ((next = write_events(c, b, i)) == -1)
 				return -1;
 			i = (size_t)next - 1;
 		} else if (e->left_out) {
@@ -348,7 +359,7 @@ write_batch(struct journal_core *c, struct batch *b)
 	 * (a savepoint per op cost 5-10% of the intake's rate).  Each pass leaves
 	 * out one more op or ends.
 	 */
-	for (left_out = 0; ok && write_entries(st, b) == -1; left_out = b->left_out) {
+	for (left_out = 0; ok && write_entries(c, b) == -1; left_out = b->left_out) {
 		store_rollback(st);
 		/* The lock is let go meanwhile: the wait for it again counts against LOCK_WAIT_MS too. */
 		store_lock_wait(st, lock_wait_left(b, util_mono_us()));
@@ -403,10 +414,25 @@ post_done(struct journal_core *c, const struct batch *b)
 	pthread_cond_broadcast(&c->cond);
 }
 
-/* In the writer, without mu: what a written batch tells the log and the metrics. */
+/* In the writer, without mu: what a written batch tells the log, the metrics and the permits. */
 static void
-report_batch(const struct batch *b)
+report_batch(struct journal_core *c, const struct batch *b)
 {
+	size_t i;
+	int for_correlator = 0;
+
+	for (i = 0; b->ok && i < b->n; i++) {
+		const struct entry *e = &b->entries[i];
+
+		if (e->op != NULL)
+			continue;
+		storm_settled(c->storm, &e->ev, &e->storm);
+		for_correlator |= e->result == STORE_STORED && e->storm.incident[0] == '\0' &&
+		    strcmp(e->ev.source, "nylas") == 0;
+	}
+	/* A Nylas event stored unprocessed: the correlator has work (one settled has none). */
+	if (for_correlator)
+		wake_signal(WAKE_NYLAS_EVENTS);
 	if (!b->ok)
 		log_error("journal: a batch of %zu events and %zu other writes was not committed;"
 		    " answering 503", b->n - ops_in(b), ops_in(b));
@@ -452,7 +478,7 @@ writer_main(void *arg)
 		write_batch(c, b);
 		spare = batch_new();
 		/* Counted before anyone hears: an answer's reader finds its commit in the metrics. */
-		report_batch(b);
+		report_batch(c, b);
 		pthread_mutex_lock(&c->mu);
 		post_done(c, b);
 		/*
@@ -620,6 +646,7 @@ journal_new(struct event_base *base, const char *store_url, char **err)
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	c->storm = storm_new();
 	c->open = batch_new();
 	c->handles = 1;
 	c->epoch = c->epoch_set = -1;
@@ -657,7 +684,14 @@ core_free(struct journal_core *c)
 	batch_free(c->open);
 	store_close(c->store);
 	store_close(c->ckpt_store);
+	storm_free(c->storm);
 	free(c);
+}
+
+struct storm *
+journal_storm(const struct journal *j)
+{
+	return j->core->storm;
 }
 
 void

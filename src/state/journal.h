@@ -18,6 +18,7 @@
 
 struct event_base;
 struct journal;
+struct storm;
 
 /* Called once per submitted event after its batch committed (or failed: STORE_ERROR). */
 typedef void (*journal_done_cb)(enum store_result result, void *arg);
@@ -56,6 +57,8 @@ void journal_set_retention(struct journal *j, int64_t keep_s);
  * an epoch once set is kept until another is set.
  */
 void journal_set_epoch(struct journal *j, int64_t epoch);
+/* The permits for a storm's grant.expired (state/storm.h), shared by every handle. */
+struct storm *journal_storm(const struct journal *j);
 
 /* The event's strings need only live until this call returns. */
 void journal_submit(struct journal *j, const struct store_event *ev,

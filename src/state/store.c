@@ -258,6 +258,19 @@ store_mark_processed(struct store *st, int64_t id, const char *result)
 }
 
 int
+store_set_event_result(struct store *st, const char *source, const char *app,
+    const char *event_id, const char *result)
+{
+	return st->be->set_event_result(st->db, source, app, event_id, result);
+}
+
+int
+store_storm_ready(struct store *st, const char *app, const char *incident_id)
+{
+	return st->be->storm_ready(st->db, app, incident_id);
+}
+
+int
 store_mark_processed_many(struct store *st, const int64_t *ids, const char *const *results,
     size_t n)
 {

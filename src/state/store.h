@@ -32,6 +32,13 @@ struct store_event {
 	int64_t grant_updated_at;
 	const char *body;		/* the raw (inflated) JSON */
 	size_t body_len;
+	/*
+	 * Non-NULL: stored as processed already, with this result, at
+	 * processed_ms (a storm's grant.expired settled by the journal's writer
+	 * under the correlator's permit: state/storm.h).
+	 */
+	const char *result;
+	int64_t processed_ms;
 };
 
 /* A journaled event not yet processed by the worker (store_pending_free frees). */
@@ -225,6 +232,9 @@ struct store_backend {
 	/* Several at once (PostgreSQL: one statement); NULL: mark_processed for each. */
 	int (*mark_processed_many)(void *db, const int64_t *ids, const char *const *results,
 	    size_t n);
+	int (*set_event_result)(void *db, const char *source, const char *app,
+	    const char *event_id, const char *result);
+	int (*storm_ready)(void *db, const char *app, const char *incident_id);
 	int (*get_subscription)(void *db, const char *app, struct store_subscription *out);
 	int (*put_subscription)(void *db, const struct store_subscription *sub);
 	int (*delete_subscription)(void *db, const char *app);
@@ -409,6 +419,17 @@ int store_mark_processed(struct store *st, int64_t id, const char *result);
  */
 int store_mark_processed_many(struct store *st, const int64_t *ids, const char *const *results,
     size_t n);
+/* Changes the result of a processed event, found by its key; 0 or -1. */
+int store_set_event_result(struct store *st, const char *source, const char *app,
+    const char *event_id, const char *result);
+/*
+ * Whether app's grant.expired may be settled under a storm permit for
+ * incident_id (state/storm.h): the incident is open, no Nylas event of the
+ * app waits for the correlator (which must see events in order), and the
+ * app's latest rotation is not watching its new secret (the correlator counts
+ * expiries then).  1, 0, or -1 on error.
+ */
+int store_storm_ready(struct store *st, const char *app, const char *incident_id);
 /* Events of source (NULL: any) processed with that result (NULL: any); -1 on error. */
 int64_t store_count_results(struct store *st, const char *source, const char *result);
 

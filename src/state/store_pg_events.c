@@ -47,12 +47,13 @@ notify_source(struct pg_db *s, const char *source)
 }
 
 #define EVENT_COLUMNS "source, app, event_id, type, received_ms, remote_addr, grant_id," \
-	" email, provider, integration_id, code, reauth_flag, event_time, grant_updated_at, body"
-#define EVENT_PARAMS 15
+	" email, provider, integration_id, code, reauth_flag, event_time, grant_updated_at, body," \
+	" processed_at, result"
+#define EVENT_PARAMS 17
 /* The types of the parameters of one row, in EVENT_COLUMNS' order. */
 static const char *const event_types[EVENT_PARAMS] = {
 	"text", "text", "text", "text", "bigint", "text", "text", "text", "text", "text",
-	"bigint", "bigint", "bigint", "bigint", "bytea",
+	"bigint", "bigint", "bigint", "bigint", "bytea", "bigint", "text",
 };
 
 /* The parameters of one event, in EVENT_COLUMNS' order, into p. */
@@ -75,6 +76,8 @@ event_params(struct pg_params *p, const struct store_event *ev)
 	pg_opt_int(p, ev->event_time);
 	pg_opt_int(p, ev->grant_updated_at);
 	pg_bytea(p, ev->body, ev->body_len);
+	pg_opt_int(p, ev->result != NULL ? ev->processed_ms : -1);
+	pg_text(p, ev->result);
 }
 
 /*
@@ -307,6 +310,45 @@ pg_int_array(const int64_t *v, size_t n)
 		    (long long)v[i]);
 	snprintf(out + off, size - off, "}");
 	return out;
+}
+
+int
+pg_set_event_result(void *db, const char *source, const char *app, const char *event_id,
+    const char *result)
+{
+	struct pg_params p;
+
+	memset(&p, 0, sizeof(p));
+	pg_text(&p, source);
+	pg_text(&p, app);
+	pg_text(&p, event_id);
+	pg_text(&p, result);
+	return pg_run_done(db, "set event result", "UPDATE events SET result = $4::text"
+	    " WHERE source = $1::text AND app = $2::text AND event_id = $3::text", &p, NULL);
+}
+
+/*
+ * As sqlite_storm_ready: the partial index events_unprocessed holds only the
+ * unprocessed.  source and app are compared as expressions so that the
+ * planner cannot walk the unique index on (source, app, event_id) instead,
+ * through every event of the app.
+ */
+int
+pg_storm_ready(void *db, const char *app, const char *incident_id)
+{
+	struct pg_params p;
+
+	memset(&p, 0, sizeof(p));
+	pg_text(&p, app);
+	pg_text(&p, incident_id);
+	return (int)pg_run_count(db, "storm permit check", "SELECT CASE WHEN"
+	    " EXISTS (SELECT 1 FROM incidents WHERE id = $2::text AND state = 'open')"
+	    " AND NOT EXISTS (SELECT 1 FROM events WHERE processed_at IS NULL"
+	    "  AND source || '' = 'nylas' AND app || '' = $1::text)"
+	    " AND NOT EXISTS (SELECT 1 FROM (SELECT state, dry_run, published_at FROM rotations"
+	    "  WHERE app = $1::text ORDER BY created_at DESC LIMIT 1) r"
+	    "  WHERE state = 'watching' AND dry_run = 0 AND published_at > 0)"
+	    " THEN 1 ELSE 0 END", &p);
 }
 
 /*

@@ -175,6 +175,9 @@ int pg_unprocessed(void *db, const char *source, int64_t after, size_t max, int 
     struct store_pending **out, size_t *n);
 int pg_mark_processed(void *db, int64_t id, const char *result);
 int pg_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n);
+int pg_set_event_result(void *db, const char *source, const char *app, const char *event_id,
+    const char *result);
+int pg_storm_ready(void *db, const char *app, const char *incident_id);
 int64_t pg_count_results(void *db, const char *source, const char *result);
 int64_t pg_expire_events(void *db, int64_t before_ms, size_t max, int64_t *cursor, int *more);
 

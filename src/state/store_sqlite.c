@@ -354,7 +354,8 @@ prepare_all(struct sqlite_db *s)
 	static const char insert_sql[] =
 	    "INSERT INTO events (source, app, event_id, type, received_ms, remote_addr,"
 	    " grant_id, email, provider, integration_id, code, reauth_flag, event_time,"
-	    " grant_updated_at, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	    " grant_updated_at, body, processed_at, result)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 	    " ON CONFLICT (source, app, event_id) DO NOTHING";
 
 	if (sqlite3_prepare_v3(s->db, insert_sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -623,6 +624,8 @@ const struct store_backend store_sqlite_backend = {
 	.unprocessed = sqlite_unprocessed,
 	.mark_processed = sqlite_mark_processed,
 	.mark_processed_many = sqlite_mark_processed_many,
+	.set_event_result = sqlite_set_event_result,
+	.storm_ready = sqlite_storm_ready,
 	.count_results = sqlite_count_results,
 	.get_subscription = sqlite_get_subscription,
 	.put_subscription = sqlite_put_subscription,

@@ -30,6 +30,8 @@ sqlite_add_event(void *db, const struct store_event *ev)
 	bind_opt_int(st, 13, ev->event_time);
 	bind_opt_int(st, 14, ev->grant_updated_at);
 	sqlite3_bind_blob(st, 15, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	bind_opt_int(st, 16, ev->result != NULL ? ev->processed_ms : -1);
+	bind_text(st, 17, ev->result);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -111,6 +113,56 @@ sqlite_mark_processed(void *db, int64_t id, const char *result)
  * One statement taken from the cache for the whole batch and stepped for
  * each event, and one time for all: the cache is searched by the SQL's text.
  */
+int
+sqlite_set_event_result(void *db, const char *source, const char *app, const char *event_id,
+    const char *result)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "UPDATE events SET result = ?4"
+	    " WHERE source = ?1 AND app = ?2 AND event_id = ?3");
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, source);
+	bind_text(st, 2, app);
+	bind_text(st, 3, event_id);
+	bind_text(st, 4, result);
+	return sqlite_run_done(s, st, "set event result");
+}
+
+/*
+ * The unprocessed events are few (the partial index holds only them), so
+ * looking for one of the app's among them is a short scan.  INDEXED BY: the
+ * unique index on (source, app, event_id) also fits the query, and scanning
+ * every event of the app in it costs a storm's writer milliseconds a run.
+ */
+int
+sqlite_storm_ready(void *db, const char *app, const char *incident_id)
+{
+	struct sqlite_db *s = db;
+	sqlite3_stmt *st = sqlite_prepare(s, "SELECT"
+	    " EXISTS (SELECT 1 FROM incidents WHERE id = ?2 AND state = 'open')"
+	    " AND NOT EXISTS (SELECT 1 FROM events INDEXED BY events_unprocessed"
+	    "  WHERE processed_at IS NULL"
+	    "  AND source = 'nylas' AND app = ?1)"
+	    " AND NOT EXISTS (SELECT 1 FROM (SELECT state, dry_run, published_at FROM rotations"
+	    "  WHERE app = ?1 ORDER BY created_at DESC LIMIT 1)"
+	    "  WHERE state = 'watching' AND dry_run = 0 AND published_at > 0)");
+	int rc, ready = -1;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, app);
+	bind_text(st, 2, incident_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ready = sqlite3_column_int(st, 0) != 0;
+	else
+		log_error("store: storm permit check: %s", sqlite3_errmsg(s->db));
+	sqlite_finish(s, st);
+	return ready;
+}
+
 int
 sqlite_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n)
 {

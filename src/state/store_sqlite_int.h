@@ -121,6 +121,9 @@ int sqlite_unprocessed(void *db, const char *source, int64_t after, size_t max, 
     struct store_pending **out, size_t *n);
 int sqlite_mark_processed(void *db, int64_t id, const char *result);
 int sqlite_mark_processed_many(void *db, const int64_t *ids, const char *const *results, size_t n);
+int sqlite_set_event_result(void *db, const char *source, const char *app, const char *event_id,
+    const char *result);
+int sqlite_storm_ready(void *db, const char *app, const char *incident_id);
 int64_t sqlite_count_results(void *db, const char *source, const char *result);
 
 /* store_sqlite_graph.c: the Graph side's state (subscriptions, graph_users, graph_tokens,

@@ -1,8 +1,9 @@
 /*
  * wake: the one hub through which producers announce that durable state
  * changed and the engines that care are woken (tmux's notify.c).  The
- * intake, having committed a Nylas event, signals WAKE_NYLAS_EVENTS; it
- * does not know the correlator.  main subscribes each engine's wake-up.
+ * journal's writer, having committed a Nylas event the correlator has to
+ * read, signals WAKE_NYLAS_EVENTS; it does not know the correlator.  main
+ * subscribes each engine's wake-up.
  *
  * Subscribing is the main loop's alone.  A signal on the main loop's
  * thread (or before wake_attach) runs the subscribers at once, in the order

@@ -83,6 +83,7 @@ pg_pid=""
 pgrekey_pid=""
 cores_pid=""
 cores_nginx_pid=""
+fake_pid=""
 failed=1
 
 say() { printf '%s\n' "$*"; }
@@ -131,6 +132,7 @@ cleanup() {
 	stop "$nginx_pid"
 	stop "$cores_pid"
 	stop "$cores_nginx_pid"
+	stop "$fake_pid"
 	[ -n "$work" ] && [ -d "$work" ] || return 0
 	if [ "${BENCH_KEEP:-}" = 1 ]; then
 		say "work directory kept: $work"
@@ -146,7 +148,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-for tool in cc pkg-config curl sqlite3 python3 openssl; do
+for tool in cc pkg-config curl sqlite3 python3 openssl node; do
 	command -v "$tool" >/dev/null || die "$tool not found (make deps installs it)"
 done
 [ -x "$NGINX_BIN" ] || die "$NGINX_BIN not found (make deps installs nginx)"
@@ -193,14 +195,48 @@ wait_https() {
 	die "$name did not answer on port $port within $START_WAIT s"
 }
 
+# --- the Microsoft identity platform (tests/fakes/fake.js): the app's in-use
+# secret has ended, so the probe rekey makes of it answers AADSTS7000222 and
+# every grant.expired of the run belongs to one secret_expired incident: the
+# storm issue 22 is about, whose events the journal's writer settles under the
+# correlator's permit (state/storm.h).  rotation_mode = approve: the rotation
+# the incident plans waits (no rotator identity here).
+tenant=72f988bf-86f1-41af-91ab-2d7cd011db47
+client=11111111-2222-3333-4444-555555555555
+secret="cur8Q~$(openssl rand -hex 17)"
+cat >"$work/fake-state.json" <<FAKE
+{"tenants": {"$tenant": {"apps": {"$client": {"display_name": "Nylas connector",
+  "passwords": [{"keyId": "6f1c6c1e-1111-2222-3333-444444444444",
+                 "displayName": "in use", "secretText": "$secret",
+                 "startDateTime": "2024-01-01T00:00:00Z",
+                 "endDateTime": "2025-01-01T00:00:00Z"}]}}}}}
+FAKE
+node "$ROOT/tests/fakes/fake.js" --certs "$work/certs" --state "$work/fake-state.json" \
+	>"$work/fake.ports" 2>"$work/fake.log" </dev/null &
+fake_pid=$!
+for _ in $(seq 1 100); do
+	grep -q identity "$work/fake.ports" 2>/dev/null && break
+	kill -0 "$fake_pid" 2>/dev/null || { cat "$work/fake.log" >&2; die "the fakes exited"; }
+	sleep 0.1
+done
+fake_port() {
+	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+		"$work/fake.ports" "$1" || die "the fakes did not start: $(cat "$work/fake.log")"
+}
+identity_port=$(fake_port identity)
+# The probe asks for a token for this Graph (the fake answers AADSTS500011 for another).
+graph_port=$(fake_port graph)
+
 # --- rekey: secrets, config, start
 (
 	umask 077
+	printf '%s\n' "$secret" >"$work/current_secret"
 	openssl rand -hex 32 >"$work/master_key"
 	echo "bench-$(openssl rand -hex 16)" >"$work/webhook_secret"
 	echo "bench$(openssl rand -hex 16)" >"$work/graph_client_state"
 )
-chmod 600 "$work/master_key" "$work/webhook_secret" "$work/graph_client_state"
+chmod 600 "$work/master_key" "$work/webhook_secret" "$work/graph_client_state" \
+	"$work/current_secret"
 rekey_port=$(free_port)
 cat >"$work/rekey.conf" <<EOF
 [server]
@@ -225,6 +261,15 @@ nylas_webhook_secret_file = $work/webhook_secret
 # No rotator identity: the Graph worker marks each event "no_graph_client"
 # without calling out, which is background work beside the intake.
 graph_client_state_file = $work/graph_client_state
+azure_tenant_id = $tenant
+azure_client_id = $client
+azure_login_base = https://127.0.0.1:$identity_port
+graph_base = https://127.0.0.1:$graph_port/v1.0
+current_secret_file = $work/current_secret
+rotation_mode = approve
+
+[outbound]
+ca_file = $work/certs/ca.crt
 EOF
 (cd "$work" && exec "$REKEY_BIN" serve -c "$work/rekey.conf") >"$work/rekey.log" 2>&1 &
 rekey_pid=$!

@@ -133,8 +133,14 @@ def expired_secret_storm(t):
              "storm: the last probe is recorded for status", last)
         t.eq(d.metric("rekey_incidents_open", {"app": "prod", "cause": "secret_expired"}), 1.0,
              "storm: metric of open incidents by cause")
+        # Grants the journal's writer settled under a storm permit are counted by the
+        # correlator's tick (every second), not one batch at a time.
+        wait_for(lambda: d.metric("rekey_incident_affected_grants", {"app": "prod"}) == STORM, 5)
         t.eq(d.metric("rekey_incident_affected_grants", {"app": "prod"}), float(STORM),
-             "storm: metric of affected grants")
+             "storm: metric of affected grants (within a second)")
+        settled = d.metric("rekey_nylas_events_settled_at_intake_total") or 0
+        t.ok(settled > STORM / 2, "storm: most of its grant.expired were settled by the "
+             "journal's writer under the permit (%d of %d)" % (settled, STORM))
         t.ok((d.metric("rekey_secret_probes_total", {"app": "prod", "result": "secret_expired"})
               or 0) >= 1, "storm: metric of probes by result")
         # More of the same storm later: joins the incident, nothing new is planned.
