@@ -418,7 +418,7 @@ post_done(struct journal_core *c, const struct batch *b)
 static void
 report_batch(struct journal_core *c, const struct batch *b)
 {
-	size_t i;
+	size_t i, listed = 0, already = 0;
 	int for_correlator = 0;
 
 	for (i = 0; b->ok && i < b->n; i++) {
@@ -427,9 +427,12 @@ report_batch(struct journal_core *c, const struct batch *b)
 		if (e->op != NULL)
 			continue;
 		storm_settled(c->storm, &e->ev, &e->storm);
+		listed += e->storm.incident[0] != '\0' && e->storm.listed;
+		already += e->storm.incident[0] != '\0' && !e->storm.listed;
 		for_correlator |= e->result == STORE_STORED && e->storm.incident[0] == '\0' &&
 		    strcmp(e->ev.source, "nylas") == 0;
 	}
+	storm_count(listed, already);
 	/* A Nylas event stored unprocessed: the correlator has work (one settled has none). */
 	if (for_correlator)
 		wake_signal(WAKE_NYLAS_EVENTS);

@@ -8,7 +8,6 @@
 #include "state/incident.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -241,19 +240,30 @@ storm_list(struct store *st, struct store_event *const *evs, size_t n,
 }
 
 void
+storm_count(size_t listed, size_t already)
+{
+	if (listed > 0)
+		metrics_counter_add("rekey_nylas_events_processed_total",
+		    "Nylas events the correlator has finished, by result.", "result=\"incident\"",
+		    (double)listed);
+	if (already > 0)
+		metrics_counter_add("rekey_nylas_events_processed_total",
+		    "Nylas events the correlator has finished, by result.",
+		    "result=\"already_listed\"", (double)already);
+	if (listed + already > 0)
+		metrics_counter_add("rekey_nylas_events_settled_at_intake_total", "grant.expired "
+		    "of an app whose secret has expired, settled by the journal's writer under the "
+		    "correlator's permit (state/storm.h) rather than read back by the correlator.", "",
+		    (double)(listed + already));
+}
+
+void
 storm_settled(struct storm *s, const struct store_event *ev, const struct storm_mark *m)
 {
 	struct permit *p;
-	char labels[64];
 
 	if (m->incident[0] == '\0')
 		return;
-	snprintf(labels, sizeof(labels), "result=\"%s\"", m->listed ? "incident" : "already_listed");
-	metrics_counter_add("rekey_nylas_events_processed_total",
-	    "Nylas events the correlator has finished, by result.", labels, 1);
-	metrics_counter_add("rekey_nylas_events_settled_at_intake_total", "grant.expired of an "
-	    "app whose secret has expired, settled by the journal's writer under the correlator's "
-	    "permit (state/storm.h) rather than read back by the correlator.", "", 1);
 	pthread_mutex_lock(&s->mu);
 	p = find(s, ev->app, 1);
 	incident_burst_add(&p->settled, ev->grant_id, ev->received_ms);

@@ -68,7 +68,9 @@ int storm_plan(struct storm *s, struct store *st, struct store_event *const *evs
  */
 int storm_list(struct store *st, struct store_event *const *evs, size_t n,
     const enum store_result *results, struct storm_mark *marks);
-/* The writer, once the transaction committed: a settled event, for metrics and storm_take. */
+/* The writer, once the transaction committed: a settled event, for storm_take. */
 void storm_settled(struct storm *s, const struct store_event *ev, const struct storm_mark *m);
+/* The writer, once per commit: the events it settled, listed or listed before, in the metrics. */
+void storm_count(size_t listed, size_t already);
 
 #endif
