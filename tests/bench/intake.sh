@@ -445,15 +445,22 @@ graph_drain() {
 	say "  note: the Graph worker still had $(graph_backlog) events to process"
 }
 
-# commit_line M0 M1: the store commits between two commit_stats.
+# commit_line M0 M1 [SECONDS NGINX_RPS]: the store commits between two
+# commit_stats; with the run's length and nginx's rate, what they allow: the
+# journal's writer commits one batch at a time, so events a commit over the
+# time a commit takes bounds the rate, however little CPU the rest uses.
 commit_line() {
-	local c0 e0 s0 c1 e1 s1
+	local c0 e0 s0 c1 e1 s1 most
 	read -r c0 e0 s0 <<<"$1"
 	read -r c1 e1 s1 <<<"$2"
 	[ "$c1" -gt "$c0" ] || return 0
 	printf '  %-26s %12s   (%.1f events each, %.2f ms each on average)\n' "rekey commits" \
 		"$((c1 - c0))" "$(calc "($e1 - $e0) / ($c1 - $c0)")" \
 		"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")"
+	[ -n "${3:-}" ] && [ "$(calc "$s1 > $s0")" = 1 ] || return 0
+	most=$(calc "($e1 - $e0) / ($s1 - $s0)")
+	printf '  %-26s %11.0f%%   (committing; at that size and time a commit: at most %.0f req/s, ratio %.2f)\n' \
+		"journal writer busy" "$(calc "100 * ($s1 - $s0) / $3")" "$most" "$(calc "$most / $4")"
 }
 
 say "rekey intake benchmark: $(nproc) CPUs, $(uname -r)"
@@ -704,7 +711,7 @@ nylas_phases() {
 		"$(calc "100 * $r_cpu / $r_secs")" "$(calc "100 * $n_cpu / $n_secs")"
 	printf '  %-26s %11.0f%% %11.0f%%\n' "loadgen CPU (of one core)" \
 		"$(calc "100 * $r_lg / $r_secs")" "$(calc "100 * $n_lg / $n_secs")"
-	commit_line "$m0" "$m1"
+	commit_line "$m0" "$m1" "$r_secs" "$n_rps"
 	printf '  %-26s %12.2f   target >= %s   %s\n' "ratio rekey/nginx req/s" "$ratio" "$TARGET_RATIO" \
 		"$(verdict "$(calc "$ratio >= $TARGET_RATIO")")"
 	printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
