@@ -374,6 +374,12 @@ fill(struct conn *c)
 	char *dst;
 
 	if (c->ssl != NULL) {
+		/* What OpenSSL took goes: a record cut by the read stays, the buffer does not grow. */
+		if (c->raw_off > 0) {
+			memmove(c->raw, c->raw + c->raw_off, c->raw_len - c->raw_off);
+			c->raw_len -= c->raw_off;
+			c->raw_off = 0;
+		}
 		c->raw = xrealloc(c->raw, c->raw_len + READ_CHUNK);
 		dst = c->raw + c->raw_len;
 	} else {

@@ -166,6 +166,11 @@ try:
          % (rss_held - rss_before))
     t.eq(got, n_pipelined, "and once it reads, every answer comes")
 
+    # A body of 900 KB (under max_body) over TLS arrives whole, records cut by reads included.
+    big = b'{"pad": "' + b"x" * (900 * 1024) + b'"}'
+    st, _, body = d.request("POST", "/webhooks/nylas/prod", big,
+                            {"Content-Type": "application/json", "X-Nylas-Signature": "0" * 64})
+    t.eq(st, 401, "a 900 KB body over TLS is read whole and answered (a bad signature: 401)", body[:80])
     js = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "intake",
                            "status_page.js"), "rb").read()
     st, h, got = d.request("GET", "/status.js")
