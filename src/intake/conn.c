@@ -614,16 +614,26 @@ linger_read(struct conn *c)
 		return;
 	if (n > 0)
 		c->lingered += (size_t)n;
-	if (n <= 0 || c->lingered > LINGER_MAX_BYTES ||
-	    util_now_ms() - c->linger_start_ms > LINGER_MS)
+	if (n <= 0 || util_now_ms() - c->linger_start_ms > LINGER_MS) {
 		destroy(c);
+	} else if (c->lingered > LINGER_MAX_BYTES && c->reading) {
+		/*
+		 * Enough discarded: stop reading, and close at the deadline.  Closing
+		 * now, with the client's bytes unread, would send a reset that can
+		 * destroy the answer in the client's buffer before it reads it;
+		 * unread, its bytes just fill the window and its sending blocks.
+		 */
+		event_del(&c->rev);
+		c->reading = 0;
+	}
 }
 
 /*
  * Closing with unread bytes would reset the connection and could destroy
  * the answer before the client reads it.  So, as nginx does, the write
  * side is shut once the answer is out, and the client's bytes are read and
- * discarded until it closes, up to LINGER_MAX_BYTES and LINGER_MS.
+ * discarded until it closes, up to LINGER_MAX_BYTES (then no more are read)
+ * and LINGER_MS (then the connection closes).
  */
 static void
 start_linger(struct conn *c)
