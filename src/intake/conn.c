@@ -11,6 +11,7 @@
 #include "lib/http_chunked.h"
 #include "lib/http_head.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -351,6 +352,11 @@ tls_in(struct conn *c)
 			break;
 		}
 		(void)flush(c);	/* the alert that says why, if the socket takes it */
+		/* A broken certificate chain shows only as clients going away: count it. */
+		if (!SSL_is_init_finished(c->ssl))
+			metrics_counter_add("rekey_tls_handshake_failures_total", "TLS handshakes "
+			    "that failed (a client that does not trust the certificate, plain HTTP on "
+			    "the TLS port, no common protocol or cipher).", "", 1);
 		return -1;	/* a failed handshake, a bad record */
 	}
 	if (c->in_len == 0) {
