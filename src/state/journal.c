@@ -74,6 +74,7 @@ struct batch {
 	size_t events;			/* entries committed with an fsync: events, durable ops */
 	size_t left_out;		/* set by the writer: ops that failed and were left out */
 	int ok;				/* set by the writer: committed */
+	int64_t start_us;		/* set by the writer: when it took the batch */
 	int64_t commit_us;		/* set by the writer */
 };
 
@@ -83,6 +84,8 @@ struct done_item {
 	journal_done_cb cb;
 	void *arg;
 	enum store_result result;
+	int event;			/* an event's answer, not an op's */
+	int64_t committed_us;		/* monotonic: when the writer handed it back */
 };
 
 /*
@@ -274,7 +277,7 @@ static void
 write_batch(struct journal_core *c, struct batch *b)
 {
 	struct store *st = c->store;
-	int64_t start = util_mono_us();
+	int64_t start = b->start_us = util_mono_us();
 	size_t events = b->events, left_out;
 	int ok, fenced_ok = apply_epoch(c) == 0;
 
@@ -324,7 +327,7 @@ ops_in(const struct batch *b)
 
 /* Under mu: one answer for the loop of the handle an entry came through. */
 static void
-hand_back(struct journal *h, const struct entry *e, int ok)
+hand_back(struct journal *h, const struct entry *e, int ok, int64_t now_us)
 {
 	if (h->n_done == h->cap_done) {
 		h->cap_done = h->cap_done ? 2 * h->cap_done : 64;
@@ -332,6 +335,8 @@ hand_back(struct journal *h, const struct entry *e, int ok)
 	}
 	h->done[h->n_done].cb = e->cb;
 	h->done[h->n_done].arg = e->arg;
+	h->done[h->n_done].event = e->op == NULL;
+	h->done[h->n_done].committed_us = now_us;
 	h->done[h->n_done++].result = ok ? e->result : STORE_ERROR;
 	if (!h->signalled) {
 		h->signalled = 1;
@@ -343,10 +348,11 @@ hand_back(struct journal *h, const struct entry *e, int ok)
 static void
 post_done(struct journal_core *c, const struct batch *b)
 {
+	int64_t now = util_mono_us();
 	size_t i;
 
 	for (i = 0; i < b->n; i++)
-		hand_back(b->entries[i].owner, &b->entries[i], b->ok);
+		hand_back(b->entries[i].owner, &b->entries[i], b->ok, now);
 	c->since_checkpoint += b->n;
 	pthread_cond_broadcast(&c->cond);
 }
@@ -357,7 +363,14 @@ report_batch(struct journal_core *c, const struct batch *b)
 {
 	size_t i, listed = 0, already = 0;
 	int for_correlator = 0;
+	int64_t queued_us = 0;
 
+	for (i = 0; i < b->n; i++)
+		if (b->entries[i].op == NULL)
+			queued_us += b->start_us - b->entries[i].submitted_us;
+	metrics_counter_add("rekey_journal_queue_seconds_total", "Time events waited for the"
+	    " journal's writer to take their batch (it commits one at a time), summed.", "",
+	    (double)queued_us / 1e6);
 	for (i = 0; b->ok && i < b->n; i++) {
 		const struct entry *e = &b->entries[i];
 
@@ -726,10 +739,18 @@ take_done(struct journal *j, int wait, struct done_item **items, int *ops_waitin
 static void
 answer(struct journal *j, struct done_item *items, size_t n)
 {
+	int64_t now = util_mono_us(), waited_us = 0;
 	size_t i;
 
 	j->pending -= n;
 	atomic_fetch_sub_explicit(&j->core->pending, n, memory_order_relaxed);
+	for (i = 0; i < n; i++)
+		if (items[i].event)
+			waited_us += now - items[i].committed_us;
+	if (waited_us > 0)
+		metrics_counter_add("rekey_journal_answer_seconds_total", "Time from an event's"
+		    " commit to its loop taking the answer (waking, finishing what it was doing),"
+		    " summed.", "", (double)waited_us / 1e6);
 	for (i = 0; i < n; i++)
 		items[i].cb(items[i].result, items[i].arg);
 	free(items);

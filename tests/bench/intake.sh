@@ -380,8 +380,10 @@ rekey_sent=0
 rekey_ok=0
 graph_ok=0
 
-# commit_stats [PORT]: "commits events commit_seconds" so far, from rekey's /metrics
-# ("0 0 0" when it cannot be read: the figure is informative only).
+# commit_stats [PORT]: "commits events commit_seconds acks ack_seconds
+# queue_seconds answer_seconds" so far,
+# from rekey's /metrics ("0 0 0 0 0" when it cannot be read: the figure is
+# informative only).
 commit_stats() {
 	local port=${1:-$rekey_port}
 	{ curl -sf --max-time 5 --cacert "$work/certs/ca.crt" \
@@ -390,7 +392,11 @@ commit_stats() {
 		awk '/^rekey_store_commit_seconds_count/ { c = $2 }
 			/^rekey_store_commit_seconds_sum/ { s = $2 }
 			/^rekey_store_commit_batch_size_sum/ { e = $2 }
-			END { print c + 0, e + 0, s + 0 }'
+			/^rekey_webhook_ack_seconds_count/ { ac = $2 }
+			/^rekey_webhook_ack_seconds_sum/ { as = $2 }
+			/^rekey_journal_queue_seconds_total/ { q = $2 }
+			/^rekey_journal_answer_seconds_total/ { aw = $2 }
+			END { print c + 0, e + 0, s + 0, ac + 0, as + 0, q + 0, aw + 0 }'
 }
 
 # load NAME PORT PID REQUESTS [graph [RATE]] (PID: one, or several space-separated): one loadgen run of signed Nylas
@@ -450,13 +456,26 @@ graph_drain() {
 # journal's writer commits one batch at a time, so events a commit over the
 # time a commit takes bounds the rate, however little CPU the rest uses.
 commit_line() {
-	local c0 e0 s0 c1 e1 s1 most
-	read -r c0 e0 s0 <<<"$1"
-	read -r c1 e1 s1 <<<"$2"
+	local c0 e0 s0 c1 e1 s1 a0 as0 a1 as1 q0 q1 w0 w1 most
+	read -r c0 e0 s0 a0 as0 q0 w0 <<<"$1"
+	read -r c1 e1 s1 a1 as1 q1 w1 <<<"$2"
 	[ "$c1" -gt "$c0" ] || return 0
 	printf '  %-26s %12s   (%.1f events each, %.2f ms each on average)\n' "rekey commits" \
 		"$((c1 - c0))" "$(calc "($e1 - $e0) / ($c1 - $c0)")" \
 		"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")"
+	# From the request head read to its answer queued, and where that time
+	# went: waiting for the writer to finish the commit before (it commits one
+	# batch at a time), its own commit, the answer waiting for the loop.  The
+	# rest of the client's latency is TLS, the loop's turns and the load
+	# generator.
+	if [ "${a1:-0}" -gt "${a0:-0}" ]; then
+		printf '  %-26s %12.3f   (rekey_webhook_ack_seconds: request head read to answer queued)\n' \
+			"rekey ack mean ms" "$(calc "1000 * ($as1 - $as0) / ($a1 - $a0)")"
+		printf '  %-26s %12s   (waiting for the writer %.3f, a commit %.3f, the answer waiting for the loop %.3f)\n' \
+			"  of which, ms" "" "$(calc "1000 * ($q1 - $q0) / ($a1 - $a0)")" \
+			"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")" \
+			"$(calc "1000 * ($w1 - $w0) / ($a1 - $a0)")"
+	fi
 	[ -n "${3:-}" ] && [ "$(calc "$s1 > $s0")" = 1 ] || return 0
 	most=$(calc "($e1 - $e0) / ($s1 - $s0)")
 	printf '  %-26s %11.0f%%   (committing; at that size and time a commit: at most %.0f req/s, ratio %.2f)\n' \

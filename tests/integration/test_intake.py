@@ -153,6 +153,14 @@ try:
     t.eq(d.metric("rekey_webhooks_total", {"type": "other", "result": "stored"}), 1.0, "metrics count other types")
     t.ok((d.metric("rekey_webhook_ack_seconds_count") or 0) >= 10, "ack latency histogram fed")
     t.ok((d.metric("rekey_store_commit_batch_size_count") or 0) >= 1, "commit batch histogram fed")
+    # Where an ack's time goes: parts of it, so together no more than all of it.
+    ack_sum = d.metric("rekey_webhook_ack_seconds_sum") or 0
+    queued = d.metric("rekey_journal_queue_seconds_total")
+    answered = d.metric("rekey_journal_answer_seconds_total")
+    t.ok(queued is not None and answered is not None and answered > 0,
+         "the journal's queue and answer waits are counted (%s, %s)" % (queued, answered))
+    t.ok(0 < ack_sum and (queued or 0) + (answered or 0) <= ack_sum,
+         "they are parts of the ack time (%s + %s <= %s)" % (queued, answered, ack_sum))
     t.ok((d.metric("rekey_http_requests_total", {"route": "nylas", "status": "200"}) or 0) >= 10,
          "requests counted by route and status")
 
