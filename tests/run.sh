@@ -84,7 +84,7 @@ tally_started() {
 
 # What runs a second time against PostgreSQL (labelled pg:).
 PG_UNIT="test_store test_store_retention test_journal test_storm"
-PG_INTEGRATION="test_intake test_crash test_rotation_crash test_storm test_notify test_cli_no_store test_reseal"
+PG_INTEGRATION="test_intake test_crash test_rotation_crash test_storm test_diagnosis test_notify test_cli_no_store test_reseal"
 
 # One build's tests, REKEY_TEST_JOBS (2) at a time: most of an integration
 # test's time is spent waiting (for the daemon, the fakes, a deadline).

@@ -425,9 +425,13 @@ int store_set_event_result(struct store *st, const char *source, const char *app
 /*
  * Whether app's grant.expired may be settled under a storm permit for
  * incident_id (state/storm.h): the incident is open, no Nylas event of the
- * app waits for the correlator (which must see events in order), and the
- * app's latest rotation is not watching its new secret (the correlator counts
- * expiries then).  1, 0, or -1 on error.
+ * app other than a grant.expired waits for the correlator, and the app's
+ * latest rotation is not watching its new secret (the correlator counts
+ * expiries then).  The correlator must see a grant's other events (a
+ * re-authentication) in order with its expiries; grant.expired it has yet
+ * to read it classifies as the permit does (the same incident; a grant
+ * listed already is already_listed), so a backlog of them does not hold
+ * the permit back.  1, 0, or -1 on error.
  */
 int store_storm_ready(struct store *st, const char *app, const char *incident_id);
 /* Events of source (NULL: any) processed with that result (NULL: any); -1 on error. */

@@ -328,10 +328,8 @@ pg_set_event_result(void *db, const char *source, const char *app, const char *e
 }
 
 /*
- * As sqlite_storm_ready: the partial index events_unprocessed holds only the
- * unprocessed.  source and app are compared as expressions so that the
- * planner cannot walk the unique index on (source, app, event_id) instead,
- * through every event of the app.
+ * As sqlite_storm_ready.  The events that hold the permit back are looked up
+ * in their own partial index, events_unprocessed_other (schema 3 says why).
  */
 int
 pg_storm_ready(void *db, const char *app, const char *incident_id)
@@ -344,7 +342,7 @@ pg_storm_ready(void *db, const char *app, const char *incident_id)
 	return (int)pg_run_count(db, "storm permit check", "SELECT CASE WHEN"
 	    " EXISTS (SELECT 1 FROM incidents WHERE id = $2::text AND state = 'open')"
 	    " AND NOT EXISTS (SELECT 1 FROM events WHERE processed_at IS NULL"
-	    "  AND source || '' = 'nylas' AND app || '' = $1::text)"
+	    "  AND source = 'nylas' AND type <> 'grant.expired' AND app = $1::text)"
 	    " AND NOT EXISTS (SELECT 1 FROM (SELECT state, dry_run, published_at FROM rotations"
 	    "  WHERE app = $1::text ORDER BY created_at DESC LIMIT 1) r"
 	    "  WHERE state = 'watching' AND dry_run = 0 AND published_at > 0)"

@@ -142,6 +142,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE graph_tokens ("
 	" digest TEXT PRIMARY KEY, tokens BLOB NOT NULL, created_ms INTEGER NOT NULL);"
 	"CREATE INDEX graph_tokens_age ON graph_tokens (created_ms);",
+	/*
+	 * 8: the Nylas events other than grant.expired that wait for the
+	 * correlator, by app, for the writer's storm check at every commit
+	 * (sqlite_storm_ready): a backlog of grant.expired the correlator has
+	 * yet to read no longer holds the permit back, and may be thousands long.
+	 */
+	"CREATE INDEX events_unprocessed_other ON events (app)"
+	" WHERE processed_at IS NULL AND source = 'nylas' AND type <> 'grant.expired';",
 };
 
 static sqlite3_stmt *

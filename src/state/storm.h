@@ -11,10 +11,10 @@
  * journals it: one row and a link, no read-back, no second write.
  *
  * The writer takes the permit only when the store agrees (store_storm_ready:
- * the incident is open, no event of the app waits for the correlator, no
- * rotation of the app watches its new secret), and an app's run of events
- * stops at its first event the permit does not cover, so the correlator
- * still sees every other event in order.  What the correlator keeps in
+ * the incident is open, no event of the app but grant.expired waits for the
+ * correlator, no rotation of the app watches its new secret), and an app's
+ * run of events stops at its first event the permit does not cover, so the
+ * correlator still sees every other event in order.  What the correlator keeps in
  * memory of the settled events (the last grants to expire, for its burst
  * rule) it takes back with storm_take.
  *

@@ -96,7 +96,7 @@ test_counts_migrated(void)
 	    " ALTER TABLE incidents DROP COLUMN affected_grants;"
 	    " ALTER TABLE incidents DROP COLUMN recovered_grants; DROP TABLE graph_tokens;"
 	    " ALTER TABLE rotations DROP COLUMN test_ok; ALTER TABLE rotations DROP COLUMN test_since;"
-	    " PRAGMA user_version = 4;";
+	    " DROP INDEX events_unprocessed_other; PRAGMA user_version = 4;";
 	struct store_incident got;
 	struct store *st;
 	char path[128], *err = NULL;
@@ -348,6 +348,19 @@ test_batched_grants(struct store *st)
 	    unmailed(st, "b2", "y@example.com") == 1 && unmailed(st, "b1", "x@example.com") == 0,
 	    "batched grants: each with its own address");
 	TAP_OK(store_add_incident_grants(st, g, 0, r) == 0, "batched grants: none is a no-op");
+	/* One UPDATE recovering a grant in both incidents: each counts its own. */
+	TAP_OK(store_recover_grants(st, "batch", "g,1", NULL, 40) == 2,
+	    "batched grants: one grant recovered in two incidents at once");
+	TAP_OK(store_get_incident(st, "b1", &got) == 1 && got.affected == 7 && got.recovered == 1,
+	    "batched grants: b1 counts 1 of 7 recovered");
+	store_incident_clear(&got);
+	TAP_OK(store_get_incident(st, "b2", &got) == 1 && got.affected == 1 && got.recovered == 1,
+	    "batched grants: b2 counts 1 of 1 recovered");
+	store_incident_clear(&got);
+	TAP_OK(store_recover_grants(st, "batch", "g,1", NULL, 50) == 0 &&
+	    store_get_incident(st, "b1", &got) == 1 && got.recovered == 1,
+	    "batched grants: recovered again, counted once");
+	store_incident_clear(&got);
 }
 
 /* A batch's events marked processed in one call, each with its own result. */
