@@ -463,18 +463,19 @@ commit_line() {
 	printf '  %-26s %12s   (%.1f events each, %.2f ms each on average)\n' "rekey commits" \
 		"$((c1 - c0))" "$(calc "($e1 - $e0) / ($c1 - $c0)")" \
 		"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")"
-	# From the request head read to its answer queued, and where that time
-	# went: waiting for the writer to finish the commit before (it commits one
-	# batch at a time), its own commit, the answer waiting for the loop.  The
+	# From the request head read to its answer queued, and where an event's
+	# time went (means per event: a Graph batch's 100 wait together): waiting
+	# for the writer to finish the commit before (it commits one batch at a
+	# time), its own commit, the answer waiting for the loop.  The
 	# rest of the client's latency is TLS, the loop's turns and the load
 	# generator.
 	if [ "${a1:-0}" -gt "${a0:-0}" ]; then
 		printf '  %-26s %12.3f   (rekey_webhook_ack_seconds: request head read to answer queued)\n' \
 			"rekey ack mean ms" "$(calc "1000 * ($as1 - $as0) / ($a1 - $a0)")"
 		printf '  %-26s %12s   (waiting for the writer %.3f, a commit %.3f, the answer waiting for the loop %.3f)\n' \
-			"  of which, ms" "" "$(calc "1000 * ($q1 - $q0) / ($a1 - $a0)")" \
+			"  of which, ms" "" "$(calc "1000 * ($q1 - $q0) / ($e1 - $e0)")" \
 			"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")" \
-			"$(calc "1000 * ($w1 - $w0) / ($a1 - $a0)")"
+			"$(calc "1000 * ($w1 - $w0) / ($e1 - $e0)")"
 	fi
 	[ -n "${3:-}" ] && [ "$(calc "$s1 > $s0")" = 1 ] || return 0
 	most=$(calc "($e1 - $e0) / ($s1 - $s0)")
