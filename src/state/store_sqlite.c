@@ -443,7 +443,7 @@ sqlite_open(const char *path, char **err)
 	if (make_parent_dir(path, err) == -1)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_NOMUTEX, sqlite_vfs_name()) != SQLITE_OK) {
 		*err = xasprintf("cannot open store %s: %s", path,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;

@@ -43,6 +43,13 @@ struct sqlite_db {
 };
 
 /*
+ * The VFS to open connections through (store_sqlite_vfs.c: the platform's,
+ * each log frame in one write), or NULL for the default when it could not be
+ * made (logged).
+ */
+const char *sqlite_vfs_name(void);
+
+/*
  * Returns a statement for sql, from the connection's cache when it is there
  * and free; logs and returns NULL on failure.  Every statement returned goes
  * back through sqlite_finish().
