@@ -84,7 +84,9 @@ expire_events(struct journal_core *c, int64_t keep_s)
 			break;
 		}
 		total += n;
-		nanosleep(&pause, NULL);
+		/* The writer may be waiting for the lock: a window that deleted nothing took none. */
+		if (n > 0)
+			nanosleep(&pause, NULL);
 		pthread_mutex_lock(&c->mu);
 		quit = c->quit;
 		pthread_mutex_unlock(&c->mu);

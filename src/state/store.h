@@ -592,9 +592,9 @@ void store_backup_info_clear(struct store_backup_info *info);
  * One batch of the retention sweep, in its own transaction: of the next max
  * events after row id *cursor (0 to start), deletes those processed and
  * received before before_ms, and moves *cursor past them.  Unprocessed
- * events are never deleted.  *more is 0 once a batch holds only events
- * received since before_ms (they arrive in id order), or at the end.  The
- * number deleted, or -1.
+ * events are never deleted.  *more is 0 at the end only: a batch of recent
+ * events is passed over (0 deleted), since a restored or seeded store may
+ * hold old events after recent ones.  The number deleted, or -1.
  */
 int64_t store_expire_events(struct store *st, int64_t before_ms, size_t max, int64_t *cursor,
     int *more);

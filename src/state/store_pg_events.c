@@ -407,16 +407,18 @@ pg_expire_events(void *db, int64_t before_ms, size_t max, int64_t *cursor, int *
 	pg_int(&p, *cursor);
 	pg_int(&p, hi);
 	pg_int(&p, before_ms);
-	/* A window of recent events only is the last (events arrive in id order). */
+	/* A window of recent events only is passed over (see sqlite_expire_events). */
 	old = pg_run_count(s, "expire events", "SELECT count(*) FROM events WHERE id > $1::bigint"
 	    " AND id <= $2::bigint AND received_ms < $3::bigint", &p);
-	if (old <= 0)
-		return old;
+	if (old < 0)
+		return -1;
+	*cursor = hi;
+	*more = 1;
+	if (old == 0)
+		return 0;
 	if (pg_run_done(s, "expire events", "DELETE FROM events WHERE id > $1::bigint"
 	    " AND id <= $2::bigint AND processed_at IS NOT NULL AND received_ms < $3::bigint", &p,
 	    &deleted) == -1)
 		return -1;
-	*cursor = hi;
-	*more = 1;
 	return deleted;
 }
