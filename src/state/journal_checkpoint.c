@@ -67,8 +67,8 @@ checkpoint_passes(struct journal_core *c)
 
 /*
  * Without mu: deletes the processed events older than keep_s in batches, each
- * its own short transaction, until the batches reach recent events or the
- * daemon stops.  The number deleted, also when a batch failed.
+ * its own short transaction, to the last event (store_expire_events) or until
+ * the daemon stops.  The number deleted, also when a batch failed.
  */
 static int64_t
 expire_events(struct journal_core *c, int64_t keep_s)

@@ -253,19 +253,23 @@ vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int 
 /* Everything but xOpen is the platform's own. */
 static sqlite3_vfs vfs;
 
+/* Once per process: the warning too, not at every connection. */
 static void
 register_vfs(void)
 {
 	platform = sqlite3_vfs_find(NULL);
+	if (platform != NULL) {
+		vfs = *platform;
+		vfs.zName = VFS_NAME;
+		vfs.szOsFile = (int)sizeof(struct vfs_file) + platform->szOsFile;
+		vfs.xOpen = vfs_open;
+		vfs.pNext = NULL;
+		if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK)
+			platform = NULL;
+	}
 	if (platform == NULL)
-		return;
-	vfs = *platform;
-	vfs.zName = VFS_NAME;
-	vfs.szOsFile = (int)sizeof(struct vfs_file) + platform->szOsFile;
-	vfs.xOpen = vfs_open;
-	vfs.pNext = NULL;
-	if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK)
-		platform = NULL;
+		log_warn("store: SQLite's default VFS could not be wrapped: its log writes each"
+		    " frame in two writes (slower commits)");
 }
 
 const char *
@@ -274,10 +278,5 @@ sqlite_vfs_name(void)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, register_vfs);
-	if (platform == NULL) {
-		log_warn("store: SQLite's default VFS could not be wrapped: its log writes each"
-		    " frame in two writes (slower commits)");
-		return NULL;
-	}
-	return VFS_NAME;
+	return platform != NULL ? VFS_NAME : NULL;
 }
