@@ -3,6 +3,7 @@
  *
  *   loadgen --host ADDR --port P --ca CAFILE --path PATH --secret-file F
  *           [--connections C] (--requests N | --duration S) [--body-size B]
+ *           [--ids scrambled|sequential]
  *   loadgen --host ADDR --port P --ca CAFILE --path PATH --graph-batch K
  *           --client-state-file F [--connections C] (--requests N | --duration S)
  *   loadgen --host ADDR --port P --ca CAFILE --idle N [--hold S]
@@ -10,10 +11,19 @@
  * Load mode opens C TLS keep-alive connections (the server certificate is
  * verified against CAFILE for the name "localhost", which is also sent as SNI)
  * and on each sends POST requests one at a time, without pipelining.  Every body
- * is a Nylas grant.expired envelope of about B bytes (default 1024) with an id
- * and a grant id that are unique across runs (a random run prefix plus a
- * sequence number), signed with X-Nylas-Signature = lowercase hex
- * HMAC-SHA256(secret, body), the secret being the first line of F.
+ * is a Nylas grant.expired envelope of about B bytes (default 1024) with an id,
+ * a grant id and an email that are unique across runs, signed with
+ * X-Nylas-Signature = lowercase hex HMAC-SHA256(secret, body), the secret being
+ * the first line of F.
+ *
+ * The ids are shaped as the providers' are: Nylas grant ids and Graph user ids
+ * are GUIDs, in no order (developer.nylas.com's grant examples; Graph's user
+ * resource), so each is a GUID scrambled from the request's sequence number
+ * and the run's random id (scrambled_id).  Consecutive requests' ids then land
+ * far apart in any index keyed by them, as a real storm's do.  With
+ * --ids sequential they are the run prefix plus the sequence number instead
+ * (the benchmark's shape before 2026-12-06), which a B-tree appends to: cheaper,
+ * and a flattering picture.
  *
  * With --graph-batch K, every body is instead a Microsoft Graph change
  * notification batch {"value":[...]} of K user "updated" items, unsigned, each
@@ -142,6 +152,7 @@ struct options {
 	uint64_t idle;		/* 0 unless idle mode */
 	uint64_t hold_s;	/* 0 = until a signal */
 	uint64_t rate;		/* requests per second of a paced load; 0 = closed loop */
+	int sequential_ids;	/* --ids sequential */
 };
 
 struct loadgen {
@@ -152,6 +163,7 @@ struct loadgen {
 	socklen_t addr_len;
 	EVP_MAC_CTX *mac;	/* keyed once; re-initialised per body */
 	char run_id[17];
+	uint64_t run_seed;	/* run_id as a number, mixed into every scrambled id */
 	char client_state[CLIENT_STATE_MAX + 1];	/* Graph mode */
 	int ok_status;		/* the answer that counts as ok: 200, or 202 in Graph mode */
 	char host_header[300];
@@ -268,6 +280,7 @@ usage(void)
 {
 	fputs("usage: loadgen --host ADDR --port P --ca CAFILE --path PATH --secret-file F\n"
 	    "               [--connections C] (--requests N | --duration S) [--body-size B]\n"
+	    "       (either load form also takes --ids scrambled|sequential; default scrambled)\n"
 	    "       loadgen --host ADDR --port P --ca CAFILE --path PATH --graph-batch K\n"
 	    "               --client-state-file F [--connections C] (--requests N | --duration S)\n"
 	    "       (either load form also takes --rate R: R requests a second, paced)\n"
@@ -293,6 +306,7 @@ parse_options(struct options *o, int argc, char **argv)
 		{ "idle", required_argument, NULL, 'i' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "ids", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -320,6 +334,11 @@ parse_options(struct options *o, int argc, char **argv)
 		case 'i': o->idle = parse_u64(optarg, 1, 1000000, "--idle"); break;
 		case 'h': o->hold_s = parse_u64(optarg, 1, 86400 * 365, "--hold"); break;
 		case 'r': o->rate = parse_u64(optarg, 1, 1000000, "--rate"); break;
+		case 'I':
+			if (strcmp(optarg, "sequential") != 0 && strcmp(optarg, "scrambled") != 0)
+				usage();
+			o->sequential_ids = strcmp(optarg, "sequential") == 0;
+			break;
 		default: usage();
 		}
 	}
@@ -462,8 +481,44 @@ make_run_id(struct loadgen *lg)
 	for (i = 0; i < sizeof(r); i++) {
 		lg->run_id[2 * i] = hex[r[i] >> 4];
 		lg->run_id[2 * i + 1] = hex[r[i] & 15];
+		lg->run_seed = lg->run_seed << 8 | r[i];
 	}
 	lg->run_id[16] = '\0';
+}
+
+/* SplitMix64's finalizer: a bijection on 64 bits that scatters neighbours. */
+static uint64_t
+mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+/*
+ * Writes the GUID of item n of kind (a small constant per kind of id) into
+ * out: its first half is mix64 of n and kind, distinct for every n of a kind
+ * and in no order; its second half is the run's, so that runs do not collide.
+ */
+static void
+scrambled_id(const struct loadgen *lg, unsigned kind, uint64_t n, char out[37])
+{
+	uint64_t hi = mix64(n ^ (uint64_t)kind << 56), lo = mix64(lg->run_seed + kind);
+
+	snprintf(out, 37, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
+	    hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & UINT64_C(0xffffffffffff));
+}
+
+enum { ID_EVENT = 1, ID_GRANT, ID_GRAPH_ITEM, ID_GRAPH_USER };
+
+/* Writes request seq's id of kind into out: scrambled, or run prefix and number. */
+static void
+make_id(const struct loadgen *lg, unsigned kind, uint64_t n, char out[40])
+{
+	if (lg->opt.sequential_ids)
+		snprintf(out, 40, "%s-%" PRIu64, lg->run_id, n);
+	else
+		scrambled_id(lg, kind, n, out);
 }
 
 /* Writes body number seq into lg->body (exactly opt.body_size bytes); returns its length. */
@@ -472,16 +527,19 @@ make_body(struct loadgen *lg, uint64_t seq)
 {
 	static const char tail[] = "\"}}}";
 	size_t size = lg->opt.body_size, tail_len = sizeof(tail) - 1;
+	char event_id[40], grant_id[40];
 	int n;
 
+	make_id(lg, ID_EVENT, seq, event_id);
+	make_id(lg, ID_GRANT, seq, grant_id);
 	n = snprintf(lg->body, size + 1,
 	    "{\"specversion\":\"1.0\",\"type\":\"grant.expired\",\"source\":\"/nylas/system\","
-	    "\"id\":\"bench-%s-%" PRIu64 "\",\"time\":%lld,\"webhook_delivery_attempt\":1,"
+	    "\"id\":\"%s\",\"time\":%lld,\"webhook_delivery_attempt\":1,"
 	    "\"data\":{\"application_id\":\"bench-app\",\"object\":{\"code\":25009,"
-	    "\"grant_id\":\"grant-%s-%" PRIu64 "\",\"integration_id\":\"int-1\","
-	    "\"provider\":\"microsoft\",\"email\":\"user%" PRIu64 "@example.com\","
+	    "\"grant_id\":\"%s\",\"integration_id\":\"int-1\","
+	    "\"provider\":\"microsoft\",\"email\":\"user-%.13s@example.com\","
 	    "\"grant_updated_at\":1734200000,\"pad\":\"",
-	    lg->run_id, seq, (long long)time(NULL), lg->run_id, seq, seq);
+	    event_id, (long long)time(NULL), grant_id, grant_id);
 	if (n < 0 || (size_t)n + tail_len > size)
 		die("--body-size %zu is too small for the envelope", size);
 	memset(lg->body + n, 'x', size - tail_len - (size_t)n);
@@ -511,22 +569,26 @@ sign_body(struct loadgen *lg, const char *body, size_t len, char hex[65])
 static size_t
 make_graph_item(struct loadgen *lg, char *out, size_t cap, uint64_t n)
 {
-	char uuid[37];
+	char uuid[37], item_id[40];
 	int len;
 
-	/* A distinct user per item: the run prefix, then the item number. */
-	snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%04" PRIx64 "-%012" PRIx64,
-	    lg->run_id, lg->run_id + 8, lg->run_id + 12, (n >> 48) & 0xffff,
-	    n & UINT64_C(0xffffffffffff));
+	/* A distinct user per item. */
+	if (lg->opt.sequential_ids)
+		snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%04" PRIx64 "-%012" PRIx64,
+		    lg->run_id, lg->run_id + 8, lg->run_id + 12, (n >> 48) & 0xffff,
+		    n & UINT64_C(0xffffffffffff));
+	else
+		scrambled_id(lg, ID_GRAPH_USER, n, uuid);
+	make_id(lg, ID_GRAPH_ITEM, n, item_id);
 	len = snprintf(out, cap,
-	    "{\"id\":\"bench-%s-%" PRIu64 "\","
+	    "{\"id\":\"%s\","
 	    "\"subscriptionId\":\"7f105c7d-2dc5-4530-97cd-4e7ae6534c07\","
 	    "\"subscriptionExpirationDateTime\":\"2026-12-20T00:00:00Z\","
 	    "\"clientState\":\"%s\",\"changeType\":\"updated\",\"resource\":\"Users/%s\","
 	    "\"tenantId\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\","
 	    "\"resourceData\":{\"@odata.type\":\"#Microsoft.Graph.User\","
 	    "\"@odata.id\":\"Users/%s\",\"id\":\"%s\"}}",
-	    lg->run_id, n, lg->client_state, uuid, uuid, uuid);
+	    item_id, lg->client_state, uuid, uuid, uuid);
 	if (len < 0 || (size_t)len >= cap)
 		die("a Graph item does not fit");
 	return (size_t)len;
