@@ -44,10 +44,13 @@ struct sqlite_db {
 
 /*
  * The VFS to open connections through (store_sqlite_vfs.c: the platform's,
- * each log frame in one write), or NULL for the default when it could not be
+ * a transaction's log frames in one write, a database's writeback started as
+ * a checkpoint copies into it), or NULL for the default when it could not be
  * made (logged).
  */
 const char *sqlite_vfs_name(void);
+/* How many times that VFS has started a database file's writeback (for the tests). */
+long sqlite_vfs_writebacks(void);
 
 /*
  * Returns a statement for sql, from the connection's cache when it is there

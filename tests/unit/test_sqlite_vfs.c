@@ -10,6 +10,7 @@
  */
 #include "lib/util.h"
 #include "state/store.h"
+#include "state/store_sqlite_int.h"
 #include "tap.h"
 
 #include <fcntl.h>
@@ -234,8 +235,15 @@ main(void)
 
 	/* The same connection reads back what it wrote, through a checkpoint too. */
 #define ALL (EVENTS + BIG_EVENTS + 1 + 5)
-	TAP_OK(store_checkpoint(st, 1, NULL, NULL) == 0 &&
-	    add_events(st, EVENTS + BIG_EVENTS + 1, 5) == 0 &&
+	{
+		long before = sqlite_vfs_writebacks();
+
+		TAP_OK(store_checkpoint(st, 1, NULL, NULL) == 0, "a checkpoint");
+		TAP_OK(sqlite_vfs_writebacks() > before,
+		    "it started the database's writeback while copying (%ld times)",
+		    sqlite_vfs_writebacks() - before);
+	}
+	TAP_OK(add_events(st, EVENTS + BIG_EVENTS + 1, 5) == 0 &&
 	    store_count_events(st, "nylas") == ALL,
 	    "after a checkpoint, more commits, all counted by the writing connection");
 	store_close(st);
