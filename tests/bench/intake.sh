@@ -26,6 +26,11 @@
 #   BENCH_GRAPH_BATCHES  Graph batches of 100 of each closed-loop run (3000), after
 #                      BENCH_WARMUP / 10 warm-up batches each
 #   BENCH_ONLY         graph: only the Graph phase; nylas: everything but it
+#   BENCH_IDS          scrambled (default): the event, grant and user ids are
+#                      GUIDs in no order, as the providers' are; sequential:
+#                      a run prefix and a counter, which every index appends to
+#                      (the shape of the figures before 2026-12-06).  The
+#                      throughput phase also runs rekey once with the other shape.
 #   BENCH_PG           0: skip the PostgreSQL run (default 1: after the SQLite
 #                      throughput run, the same load against rekey on a
 #                      throwaway PostgreSQL cluster, tests/lib/pg.py, fsync on)
@@ -49,6 +54,9 @@ GRAPH_BATCHES=${BENCH_GRAPH_BATCHES:-3000}
 GRAPH_RATE=${BENCH_GRAPH_RATE:-200}
 GRAPH_PACED=${BENCH_GRAPH_PACED:-2000}
 ONLY=${BENCH_ONLY:-}
+IDS=${BENCH_IDS:-scrambled}
+case $IDS in scrambled) OTHER_IDS=sequential ;; sequential) OTHER_IDS=scrambled ;;
+	*) echo "intake.sh: BENCH_IDS is scrambled or sequential" >&2; exit 2 ;; esac
 # Both servers keep a silent connection this long (rekey request_timeout,
 # nginx client_header_timeout), far longer than the idle measurement takes.
 IDLE_TIMEOUT=300
@@ -337,22 +345,25 @@ cpu_ticks() {
 }
 clk_tck=$(getconf CLK_TCK)
 
-# thread_stats PID: one line per thread name of a process, "name ticks syscalls":
-# user + system clock ticks and read- and write-type system calls (syscr + syscw
-# of /proc/PID/task/TID/io; 0 where that file is not readable), threads of one
-# name summed.  rekey names its threads (rk-intake, rk-journal, rk-checkpoint;
+# thread_stats PID: one line per thread name of a process, "name ticks syscalls
+# written": user + system clock ticks, read- and write-type system calls (syscr +
+# syscw of /proc/PID/task/TID/io) and bytes written (wchar; 0 where that file is
+# not readable), threads of one name summed.  rekey names its threads (rk-intake, rk-journal, rk-checkpoint;
 # the main loop is "rekey").
 thread_stats() {
 	local t
 	for t in /proc/"$1"/task/*; do
 		printf '%s %s %s\n' "$(cat "$t/comm" 2>/dev/null || echo gone)" \
 			"$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$t/stat" 2>/dev/null || echo 0)" \
-			"$(awk '/^sysc[rw]:/ { n += $2 } END { print n + 0 }' "$t/io" 2>/dev/null || echo 0)"
-	done | awk '{ t[$1] += $2; s[$1] += $3 } END { for (n in t) print n, t[n], s[n] }' | sort
+			"$(awk '/^sysc[rw]:/ { n += $2 } /^wchar:/ { w = $2 }
+				END { print n + 0, w + 0 }' "$t/io" 2>/dev/null || echo 0 0)"
+	done | awk '{ t[$1] += $2; s[$1] += $3; w[$1] += $4 }
+		END { for (n in t) print n, t[n], s[n], w[n] }' | sort
 }
 
-# thread_split S0 S1 N: each thread's CPU us and system calls per request between two
-# thread_stats of N requests, with what each thread does.
+# thread_split S0 S1 N: each thread's CPU us, system calls and KiB written (to files
+# and sockets) per request between two thread_stats of N requests, with what each
+# thread does.
 thread_split() {
 	awk -v n="$3" -v hz="$clk_tck" '
 		BEGIN {
@@ -361,12 +372,13 @@ thread_split() {
 			role["rk-checkpoint"] = "checkpointer: WAL into the database"
 			role["rekey"] = "main loop: correlator, Graph worker, engines"
 		}
-		FNR == NR { t0[$1] = $2; s0[$1] = $3; next }
+		FNR == NR { t0[$1] = $2; s0[$1] = $3; w0[$1] = $4; next }
 		{
 			us = 1e6 * ($2 - t0[$1]) / hz / n
 			if (us < 0.5 && $3 == s0[$1])
 				next
-			printf "    %-14s %6.0f us %6.1f syscalls   (%s)\n", $1, us, ($3 - s0[$1]) / n,
+			printf "    %-14s %6.0f us %6.1f syscalls %6.1f KiB   (%s)\n", $1, us,
+				($3 - s0[$1]) / n, ($4 - w0[$1]) / n / 1024,
 				($1 in role) ? role[$1] : "other"
 		}' <(printf '%s\n' "$1") <(printf '%s\n' "$2")
 }
@@ -406,11 +418,12 @@ commit_stats() {
 load() {
 	local name=$1 port=$2 pid=$3 n=$4 kind=${5:-nylas} rate=${6:-} t0 t1 want_status=200 err
 	local -a body_args=(--path "$WEBHOOK_PATH" --secret-file "$work/webhook_secret"
-		${rate:+--rate "$rate"})
+		--ids "${LOAD_IDS:-$IDS}" ${rate:+--rate "$rate"})
 	err=$work/loadgen-$name.err
 	if [ "$kind" = graph ]; then
 		body_args=(--path "$GRAPH_PATH" --graph-batch "$GRAPH_BATCH"
-			--client-state-file "$work/graph_client_state" ${rate:+--rate "$rate"})
+			--client-state-file "$work/graph_client_state" --ids "${LOAD_IDS:-$IDS}"
+			${rate:+--rate "$rate"})
 		want_status=202
 		err=$work/loadgen-$name-graph.err
 	fi
@@ -535,7 +548,7 @@ ratio_limits() {
 	printf '  %-26s %12.2f   target <= %s   %s\n' "CPU per request rekey/nginx" \
 		"$(calc "$r_us / $n_us")" "$TARGET_CPU_FACTOR" \
 		"$(verdict "$(calc "$r_us <= $TARGET_CPU_FACTOR * $n_us")")"
-	say "  rekey's CPU and read/write system calls per request, by thread:"
+	say "  rekey's CPU, read/write system calls and KiB written per request, by thread:"
 	thread_split "$ts0" "$ts1" "$(field "$r_line" ok)"
 	h0=$(cpu_ticks "$rekey_pid")
 	hs0=$(thread_stats "$rekey_pid")
@@ -555,7 +568,7 @@ ratio_limits() {
 	batch=$(calc "$c1 > $c0 ? int(($e1 - $e0) / ($c1 - $c0) + 0.5) : 1")
 	f_line=$("$STORE_FLOOR" "$work/var/floor.db" 20000 "$batch" 2>/dev/null) || f_line=""
 	if [ -n "$f_line" ]; then
-		printf '  %-26s %12.0f   (store_floor: 1 KB events in batches of %s, fsync, checkpoints)\n' \
+		printf '  %-26s %12.0f   (store_floor: a storm'"'"'s 1 KB event and its grant listed, in batches of %s, fsync, checkpoints)\n' \
 			"  of which the store" "$(field "$f_line" cpu_us)" "$batch"
 		# What bounds the CPU target: these two alone, before any of rekey's own work.
 		printf '  %-26s %12.0f   (%.1fx nginx before any signature, parse, hand-off or correlation;\n' \
@@ -566,6 +579,7 @@ ratio_limits() {
 			"$(calc "$TARGET_CPU_FACTOR * $n_us - $http_us - $(field "$f_line" cpu_us)")" \
 			"$(calc "$r_us - $http_us - $(field "$f_line" cpu_us)")"
 	fi
+	disk_bound "$1" "$2"
 	sync_line=$(python3 "$ROOT/tests/bench/fsync.py" "$work/var") || return 0
 	sync_ms=$(field "$sync_line" p50_ms)
 	# Each request waits at least one whole fdatasync begun after it arrived,
@@ -574,6 +588,29 @@ ratio_limits() {
 	printf '  %-26s %12s   (p99 %s ms; %s connections each waiting one: at most %.0f req/s, ratio %.2f)\n' \
 		"fdatasync p50 ms" "$sync_ms" "$(field "$sync_line" p99_ms)" "$CONNECTIONS" \
 		"$bound" "$(calc "$bound / $n_rps")"
+}
+
+# disk_bound M0 M1: what the disk allows the journal's writer.  Each commit
+# appends its pages to the log and waits for fdatasync; how long that takes for
+# a commit's bytes (from the writer's wchar over the run, ts0 and ts1) is
+# measured alone on the same disk (fsync.py --kib), and with the events of a
+# commit it bounds the rate: the writer commits one batch at a time.  With ids
+# in no order each event dirties a leaf of three indexes, several KiB a
+# commit's log carries for it.
+disk_bound() {
+	local c0 e0 c1 e1 w0 w1 kib line ms _
+	read -r c0 e0 _ <<<"$1"
+	read -r c1 e1 _ <<<"$2"
+	w0=$(awk '$1 == "rk-journal" { print $4 }' <<<"$ts0")
+	w1=$(awk '$1 == "rk-journal" { print $4 }' <<<"$ts1")
+	[ "$c1" -gt "$c0" ] && [ -n "$w0" ] && [ -n "$w1" ] || return 0
+	kib=$(calc "int(($w1 - $w0) / ($c1 - $c0) / 1024 + 0.5)")
+	[ "$kib" -ge 1 ] || kib=1
+	line=$(python3 "$ROOT/tests/bench/fsync.py" "$work/var" --kib "$kib" --syncs 300) || return 0
+	ms=$(field "$line" p50_ms)
+	printf '  %-26s %12s   (a commit'"'"'s log, %s KiB for %.1f events, alone on this disk: at most %.0f req/s)\n' \
+		"log fdatasync p50 ms" "$ms" "$kib" "$(calc "($e1 - $e0) / ($c1 - $c0)")" \
+		"$(calc "($e1 - $e0) / ($c1 - $c0) / $ms * 1000")"
 }
 
 # pg_phase: the throughput run again, against a second rekey whose store is a
@@ -694,9 +731,26 @@ cores_phase() {
 	rm -rf "$dir/var"
 }
 
+# other_ids_run: rekey's throughput run again with the other shape of ids, for
+# comparison with the figures measured before the default changed.
+other_ids_run() {
+	local o_line o_cpu ts_a ts_b
+	ts_a=$(thread_stats "$rekey_pid")
+	LOAD_IDS=$OTHER_IDS load rekey "$rekey_port" "$rekey_pid" "$REQUESTS"
+	ts_b=$(thread_stats "$rekey_pid")
+	o_line=$run_line o_cpu=$run_cpu
+	say ""
+	say "the same run with ids $OTHER_IDS (BENCH_IDS; this run's are $IDS):"
+	printf '  %-26s %12s   (p99 %s ms, %.0f us of CPU a request; ratio to nginx above %.2f)\n' \
+		"rekey requests/s" "$(field "$o_line" rps)" "$(field "$o_line" p99_ms)" \
+		"$(calc "1e6 * $o_cpu / $(field "$o_line" ok)")" \
+		"$(calc "$(field "$o_line" rps) / $n_rps")"
+	thread_split "$ts_a" "$ts_b" "$(field "$o_line" ok)"
+}
+
 # nylas_phases: throughput and latency, RSS after EVENTS events, idle connections.
 nylas_phases() {
-	say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies, 1 request"
+	say "  $CONNECTIONS TLS keep-alive connections, ~1 KB signed grant.expired bodies (ids $IDS), 1 request"
 	say "  in flight per connection; rekey commits each event (SQLite WAL) before its 200."
 
 	# --- warm-up
@@ -737,6 +791,7 @@ nylas_phases() {
 	printf '  %-26s %12s   target <= %s ms  %s\n' "rekey p99 ms" "$r_p99" "$TARGET_P99_MS" \
 		"$(verdict "$(calc "$r_p99 <= $TARGET_P99_MS")")"
 	ratio_limits "$m0" "$m1"
+	other_ids_run
 	if [ "$PG" != 0 ]; then
 		pg_phase
 	fi

@@ -1,10 +1,13 @@
 /*
- * store_floor: what rekey's own store costs per webhook, alone: no TLS, no
- * HTTP, no signature, no JSON parse, no correlation.  One thread inserts
- * signed-webhook-sized grant.expired events (distinct ids and grants, the
- * ~1 KB body) with store_add_event, BATCH to a transaction committed with
- * the store's full durability (fsync), and a second connection checkpoints
- * every CHECKPOINT_EVENTS events as the journal's checkpointer does.
+ * store_floor: what rekey's own store costs per webhook of a storm, alone: no
+ * TLS, no HTTP, no signature, no JSON parse, no correlation.  One thread
+ * writes what the journal's writer writes for a storm's grant.expired
+ * (state/storm.h): the event (distinct ids, grants and emails in no order, as
+ * real ones are; the ~1 KB body), stored settled, with store_add_event, and
+ * its grant listed in the open incident with store_add_incident_grants; BATCH
+ * events to a transaction committed with the store's full durability
+ * (fsync).  A second connection checkpoints every CHECKPOINT_EVENTS events as
+ * the journal's checkpointer does.
  *
  *   build/bench/store_floor PATH EVENTS BATCH [keep]
  *
@@ -58,19 +61,27 @@ remove_store(const char *path)
 	}
 }
 
+#define INCIDENT "floor-incident"
+
 /* Event number seq, its strings in the caller's buffers. */
 static void
-make_event(struct store_event *ev, uint64_t seq, char *id, char *grant, char *body)
+make_event(struct store_event *ev, uint64_t seq, char *id, char *grant, char *email, char *body)
 {
+	/* In no order, as the load generator's (SplitMix64's finalizer of seq: distinct). */
+	uint64_t x = seq + 1;
 	int n;
 
-	snprintf(id, 64, "floor-%016llx-%08x", (unsigned long long)seq, (unsigned)rand());
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	snprintf(id, 64, "floor-%016llx", (unsigned long long)(x ^ (x >> 31)));
 	snprintf(grant, 64, "grant-%08x-%08x", (unsigned)rand(), (unsigned)rand());
+	snprintf(email, 64, "user-%.14s@example.com", grant + 6);
 	n = snprintf(body, BODY_SIZE + 1,
 	    "{\"specversion\":\"1.0\",\"type\":\"grant.expired\",\"source\":\"/nylas/system\","
 	    "\"id\":\"%s\",\"time\":1795964516,\"data\":{\"application_id\":\"app\","
-	    "\"object\":{\"grant_id\":\"%s\",\"email\":\"user@example.com\",\"provider\":"
-	    "\"microsoft\",\"code\":25009,\"reauthentication_flag\":true,\"pad\":\"", id, grant);
+	    "\"object\":{\"grant_id\":\"%s\",\"email\":\"%s\",\"provider\":"
+	    "\"microsoft\",\"code\":25009,\"reauthentication_flag\":true,\"pad\":\"", id, grant,
+	    email);
 	memset(body + n, 'x', BODY_SIZE - 4 - (size_t)n);
 	memcpy(body + BODY_SIZE - 4, "\"}}}", 5);
 	memset(ev, 0, sizeof(*ev));
@@ -81,7 +92,7 @@ make_event(struct store_event *ev, uint64_t seq, char *id, char *grant, char *bo
 	ev->received_ms = util_now_ms();
 	ev->remote_addr = "127.0.0.1";
 	ev->grant_id = grant;
-	ev->email = "user@example.com";
+	ev->email = email;
 	ev->provider = "microsoft";
 	ev->integration_id = "integration";
 	ev->code = 25009;
@@ -90,6 +101,29 @@ make_event(struct store_event *ev, uint64_t seq, char *id, char *grant, char *bo
 	ev->grant_updated_at = 1795964516;
 	ev->body = body;
 	ev->body_len = BODY_SIZE;
+	/* Settled at intake, as the writer stores a storm's events. */
+	ev->result = "incident";
+	ev->processed_ms = ev->received_ms;
+}
+
+/* The open incident the events' grants are listed in. */
+static void
+open_incident(struct store *st)
+{
+	char id[] = INCIDENT, app[] = "prod", cause[] = "secret_expired", state[] = "open";
+	char evidence[] = "[]";
+	struct store_incident inc;
+	int64_t now = util_now_ms();
+
+	memset(&inc, 0, sizeof(inc));
+	inc.id = id;
+	inc.app = app;
+	inc.cause = cause;
+	inc.state = state;
+	inc.evidence = evidence;
+	inc.opened_at = inc.updated_at = now;
+	if (store_put_incident(st, &inc) == -1)
+		die("cannot open the incident", NULL);
 }
 
 /* A count of at least 1, or -1. */
@@ -107,12 +141,16 @@ parse_count(const char *s)
 int
 main(int argc, char **argv)
 {
-	char url[4200], id[64], grant[64], body[BODY_SIZE + 1], *err = NULL;
+	char url[4200], *err = NULL;
 	struct store *st, *ckpt;
-	struct store_event ev;
 	long events, batch, done = 0, since_checkpoint = 0, i;
 	int64_t start_us;
 	double cpu0;
+	char body[BODY_SIZE + 1];
+	struct store_event ev;
+	struct ids { char id[64], grant[64], email[64]; } *ids;
+	struct store_incident_grant *g;
+	enum store_result *r;
 
 	if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "keep") != 0) ||
 	    (events = parse_count(argv[2])) < 1 || (batch = parse_count(argv[3])) < 1)
@@ -121,6 +159,10 @@ main(int argc, char **argv)
 	snprintf(url, sizeof(url), "sqlite:%s", argv[1]);
 	if ((st = store_open(url, &err)) == NULL || (ckpt = store_open(url, &err)) == NULL)
 		die("cannot open the store", err);
+	open_incident(st);
+	ids = xcalloc((size_t)batch, sizeof(*ids));
+	g = xcalloc((size_t)batch, sizeof(*g));
+	r = xcalloc((size_t)batch, sizeof(*r));
 	srand(1);
 	cpu0 = cpu_seconds();
 	start_us = util_mono_us();
@@ -128,10 +170,16 @@ main(int argc, char **argv)
 		if (store_begin(st) == -1)
 			die("begin failed", NULL);
 		for (i = 0; i < batch && done < events; i++, done++) {
-			make_event(&ev, (uint64_t)done, id, grant, body);
+			make_event(&ev, (uint64_t)done, ids[i].id, ids[i].grant, ids[i].email, body);
 			if (store_add_event(st, &ev) != STORE_STORED)
 				die("an event was not stored", NULL);
+			g[i].incident_id = INCIDENT;
+			g[i].grant_id = ids[i].grant;
+			g[i].email = ids[i].email;
+			g[i].seen_ms = ev.received_ms;
 		}
+		if (store_add_incident_grants(st, g, (size_t)i, r) == -1)
+			die("the grants were not listed", NULL);
 		if (store_commit(st) == -1)
 			die("commit failed", NULL);
 		since_checkpoint += i;
@@ -145,6 +193,9 @@ main(int argc, char **argv)
 	    (double)(util_mono_us() - start_us) / (double)events);
 	store_close(ckpt);
 	store_close(st);
+	free(ids);
+	free(g);
+	free(r);
 	if (argc == 4)
 		remove_store(argv[1]);
 	return 0;

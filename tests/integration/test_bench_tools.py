@@ -46,6 +46,15 @@ with tempfile.TemporaryDirectory(prefix="rekey-bench-tools.") as d:
         got = c.execute("SELECT count(*), count(DISTINCT event_id), min(length(body)),"
                         " max(length(body)) FROM events WHERE type = 'grant.expired'").fetchone()
     t.eq(got, (300, 300, 1024, 1024), "the store holds its 300 distinct 1 KB events")
+    with sqlite3.connect(db) as c:
+        listed = c.execute("SELECT count(*), count(DISTINCT grant_id), count(DISTINCT email)"
+                           " FROM incident_grants").fetchone()
+        counted = c.execute("SELECT affected_grants FROM incidents").fetchall()
+        settled = c.execute("SELECT count(*) FROM events WHERE result = 'incident'"
+                            " AND processed_at IS NOT NULL").fetchone()[0]
+    t.eq(listed, (300, 300, 300), "and each event's grant listed once in the incident, as a storm's")
+    t.eq(counted, [(300,)], "the incident counts its 300 grants")
+    t.eq(settled, 300, "and the events are stored settled, as the writer stores a storm's")
     for name in os.listdir(d):
         os.unlink(os.path.join(d, name))
 
