@@ -27,7 +27,7 @@
 #include <sys/resource.h>
 
 /* As journal.c's checkpointer: a pass after this many committed events. */
-#define CHECKPOINT_EVENTS 100
+#define CHECKPOINT_EVENTS 2000
 /* The body the load generator sends is about this long. */
 #define BODY_SIZE 1024
 
