@@ -244,8 +244,11 @@ sqlite_exec_sql(struct sqlite_db *s, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		/* The statement's start: "database is locked" alone does not say what waited. */
-		log_error("store: %s (%.40s)", msg ? msg : sqlite3_errmsg(s->db), sql);
+		char thread[16] = "?";
+
+		/* The statement's start and the thread: "database is locked" alone says not who waited. */
+		pthread_getname_np(pthread_self(), thread, sizeof(thread));
+		log_error("store: %s (%.40s, thread %s)", msg ? msg : sqlite3_errmsg(s->db), sql, thread);
 		sqlite3_free(msg);
 		return -1;
 	}
