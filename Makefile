@@ -81,7 +81,7 @@ $(BUILD)/obj/handler/%.o: handler/%.c $(HDRS) $(wildcard handler/*.h) | $(BUILD)
 $(BUILD)/rekey: $(OBJS) $(HANDLER_OBJS) $(BUILD)/obj/main.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(OBJS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OBJS) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(OBJS) $(LDLIBS)
 
 # The benchmarks' measure of the store alone (tests/bench/store_floor.c).

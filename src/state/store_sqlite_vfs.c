@@ -75,21 +75,30 @@ struct vfs_file {
 static sqlite3_vfs *platform;
 static atomic_long writebacks;	/* started, for the tests */
 
+/* Writes n bytes at off in pieces the platform takes.  SQLITE_OK or the first error. */
+static int
+write_pieces(struct vfs_file *f, const unsigned char *buf, size_t n, sqlite3_int64 off)
+{
+	size_t done, piece;
+	int rc = SQLITE_OK;
+
+	for (done = 0; done < n && rc == SQLITE_OK; done += piece) {
+		piece = n - done < WRITE_MAX ? n - done : WRITE_MAX;
+		rc = f->real->pMethods->xWrite(f->real, buf + done, (int)piece,
+		    off + (sqlite3_int64)done);
+	}
+	return rc;
+}
+
 /* Writes the run, if any.  SQLITE_OK or the first write's error. */
 static int
 release(struct vfs_file *f)
 {
-	size_t n = f->run_len, done, piece;
-	int rc = SQLITE_OK;
+	size_t n = f->run_len;
 
 	f->run_len = 0;
 	f->commit_frame = 0;
-	for (done = 0; done < n && rc == SQLITE_OK; done += piece) {
-		piece = n - done < WRITE_MAX ? n - done : WRITE_MAX;
-		rc = f->real->pMethods->xWrite(f->real, f->run + done, (int)piece,
-		    f->run_at + (sqlite3_int64)done);
-	}
-	return rc;
+	return write_pieces(f, f->run, n, f->run_at);
 }
 
 /* Whether a frame header says its frame commits: bytes 4-7, the database's size after it. */
@@ -168,8 +177,9 @@ vfs_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int64 off)
 	if (f->run_len > 0 && (off != f->run_at + (sqlite3_int64)f->run_len ||
 	    f->run_len + (size_t)amt > RUN_MAX) && (rc = release(f)) != SQLITE_OK)
 		return rc;
-	if ((size_t)amt > WRITE_MAX)
-		return f->real->pMethods->xWrite(f->real, buf, amt, off);
+	/* Never from SQLite (a frame is at most 64 KiB and a header); the run is empty here. */
+	if ((size_t)amt > RUN_MAX)
+		return write_pieces(f, buf, (size_t)amt, off);
 	gather(f, buf, (size_t)amt, off);
 	f->commit_frame = amt == FRAME_HEADER && commits(buf);
 	return page_of_commit ? release(f) : SQLITE_OK;

@@ -12,6 +12,7 @@
 #include "state/store.h"
 #include "state/store_sqlite_int.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -252,16 +253,6 @@ main(void)
 	    "and by a new connection after it closed");
 	store_close(st);
 	free(err);
-	{
-		static const char *const files[] = { "rekey.db", "rekey.db-wal", "rekey.db-shm",
-		    "copy.db", "copy.db-wal", "copy.db-shm" };
-		size_t i;
-
-		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-			snprintf(to, sizeof(to), "%s/%s", dir, files[i]);
-			unlink(to);
-		}
-		rmdir(dir);
-	}
+	tmpdir_remove(dir);
 	return tap_done();
 }

@@ -8,6 +8,7 @@
 #include "lib/util.h"
 #include "state/store.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -124,15 +125,6 @@ main(void)
 	store_close(waiter);
 	store_close(h.st);
 	free(err);
-	{
-		static const char *const files[] = { "rekey.db", "rekey.db-wal", "rekey.db-shm" };
-		size_t k;
-
-		for (k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
-			snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
-			unlink(path);
-		}
-		rmdir(dir);
-	}
+	tmpdir_remove(dir);
 	return tap_done();
 }
