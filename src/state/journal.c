@@ -57,15 +57,14 @@
  * they change), and in a transaction of their own once no batch has come
  * for GRANTS_IDLE_MS.  So a reader on another connection sees an incident's
  * grants at most that late.  The bigger a listing the fewer pages each grant
- * costs, but the longer the write lock is held: ~2.5 us a grant, 10-35 ms for
- * the store's 4,096 (store_sqlite_later.c lists a backlog in slices that fit
- * in ~10 ms, one a commit).  1,024 and 80 ms was worse in
- * all (quick benchmark: p99 23-30 ms, 14 KiB an event against 10).  16,384
- * and a second took its p99 from 14-27 to 7-8 ms (fewer batches wait, each
- * longer), but over 10^6 events the main loop's writes, which wait 250 ms
- * for the lock, met "database is locked" 4 times a run.
+ * costs, but the longer the batch it sits in waits: ~2.5 us a grant, 10-35 ms
+ * for 4,096.  Against 4,096 and 250 ms, in the quick benchmark (2 rounds,
+ * ids in no order), at most 16,384 or a second took p99 from 14-27 to 7-8 ms
+ * (fewer batches wait, each longer: max 49 to 108-129 ms, far below the
+ * providers' 10 s) and the writer from 9.9 to 8.8 KiB an event; 1,024 and
+ * 80 ms was worse in all (p99 23-30 ms, 14 KiB).
  */
-#define GRANTS_WAIT_MS 250
+#define GRANTS_WAIT_MS 1000
 #define GRANTS_IDLE_MS 10
 /* After a listing failed (logged by the store), the next is not tried sooner: one line a second. */
 #define GRANTS_RETRY_MS 1000

@@ -528,10 +528,8 @@ int store_add_incident_grants(struct store *st, const struct store_incident_gran
 int store_add_incident_grants_later(struct store *st, const struct store_incident_grant *g,
     size_t n, enum store_result *results);
 /*
- * Inside a transaction: lists the waiting grants.  With older_than_ms 0, all
- * of them.  Otherwise only if the oldest has waited that long or as many
- * wait as the store lists at once, and then the oldest of them, as many as
- * the store lists in a few milliseconds (a backlog goes at the next calls).
+ * Inside a transaction: lists the waiting grants, if the oldest has waited
+ * older_than_ms or more (0: any) or as many wait as the store lists at once.
  * How many were listed; -1 when that failed and changed nothing (the
  * transaction goes on), -2 when the failure ended the transaction (rolled
  * back: the caller's writes in it are gone too).

@@ -509,7 +509,7 @@ sqlite_close(void *db)
 	sqlite3_finalize(s->insert_event);
 	sqlite3_finalize(s->count_events);
 	finalize_cache(s);
-	keyset_clear(&s->later_keys);
+	strset_clear(&s->later_keys);
 	sqlite3_close(s->db);
 	free(s);
 }

@@ -9,7 +9,7 @@
 #ifndef REKEY_STATE_STORE_SQLITE_INT_H
 #define REKEY_STATE_STORE_SQLITE_INT_H
 
-#include "lib/keyset.h"
+#include "lib/strset.h"
 #include "lib/util.h"
 #include "state/store.h"
 
@@ -43,10 +43,9 @@ struct sqlite_db {
 	int64_t busy_since_us;	/* when the current wait for a lock began */
 	/* store_sqlite_later.c: the grants waiting to be listed, known since a start or rollback. */
 	int later_loaded;
-	struct keyset later_keys;	/* digests of their incident and grant (keyset_digest2) */
+	struct strset later_keys;	/* their incident, NUL, grant */
 	int64_t later_n;
 	int64_t later_since_us;	/* monotonic: when the oldest began to wait */
-	int64_t later_slice;	/* how many a flush for age lists (next_slice) */
 };
 
 /*
