@@ -66,8 +66,6 @@
  */
 #define GRANTS_WAIT_MS 1000
 #define GRANTS_IDLE_MS 10
-/* After a listing failed (logged by the store), the next is not tried sooner: one line a second. */
-#define GRANTS_RETRY_MS 1000
 /* Events handed to the store in one call (one statement for PostgreSQL). */
 #define ADD_EVENTS_MAX 32
 
@@ -242,26 +240,6 @@ write_events(struct journal_core *c, struct batch *b, size_t i)
 	return rc == 0 ? (ssize_t)(i + n) : -1;
 }
 
-/*
- * In the writer, inside a transaction: lists the grants waiting older_than_ms
- * (store_flush_incident_grants), unless one failed less than GRANTS_RETRY_MS
- * ago.  Before an op (0: all of them) a failure leaves the op to run on what
- * is listed: a listing that keeps failing must not stop every op with it.
- */
-static int
-list_grants(struct journal_core *c, int64_t older_than_ms)
-{
-	int64_t now = util_mono_us();
-	int rc;
-
-	if (now < c->grants_retry_us)
-		return 0;
-	rc = store_flush_incident_grants(c->store, older_than_ms);
-	if (rc < 0)
-		c->grants_retry_us = now + GRANTS_RETRY_MS * 1000;
-	return rc;
-}
-
 static int
 write_entries(struct journal_core *c, struct batch *b)
 {
@@ -278,9 +256,8 @@ write_entries(struct journal_core *c, struct batch *b)
 			i = (size_t)next - 1;
 		} else if (e->left_out) {
 			e->result = STORE_ERROR;
-		} else if (list_grants(c, 0) == -2) {
-			return -1;	/* the transaction is gone: the batch fails */
-		} else if (e->op(st, e->arg) == 0 && store_settle(st) == 0) {
+		} else if (store_flush_incident_grants(st, 0) != -1 && e->op(st, e->arg) == 0 &&
+		    store_settle(st) == 0) {
 			/* Settled: a write it sent ahead that failed fails this op, not a later one. */
 			e->result = STORE_STORED;
 		} else {
@@ -345,9 +322,9 @@ write_batch(struct journal_core *c, struct batch *b)
 		store_lock_wait(st, lock_wait_left(b, util_mono_us()));
 		ok = b->left_out > left_out && store_begin(st) == 0;
 	}
-	/* A failure is logged; the grants wait for the next try (-2: the commit fails). */
+	/* A failure is logged and changes nothing: the grants wait for the next try. */
 	if (ok)
-		(void)list_grants(c, GRANTS_WAIT_MS);
+		(void)store_flush_incident_grants(st, GRANTS_WAIT_MS);
 	if (ok && store_commit(st) == 0) {
 		b->ok = 1;
 	} else {
@@ -469,35 +446,30 @@ flush_grants(struct journal_core *c)
 	if (!c->relaxed && store_set_durability(st, 0) == 0)
 		c->relaxed = 1;
 	store_lock_wait(st, LOCK_WAIT_MS);
-	if (apply_epoch(c) == -1 || store_begin(st) == -1 || list_grants(c, 0) < 0 ||
-	    store_commit(st) == -1) {
-		store_rollback(st);
-		c->grants_retry_us = util_mono_us() + GRANTS_RETRY_MS * 1000;
+	if (apply_epoch(c) == 0 && store_begin(st) == 0) {
+		if (store_flush_incident_grants(st, 0) == -1 || store_commit(st) == -1)
+			store_rollback(st);
 	}
 	c->grants_waiting = store_grants_waiting(st) > 0;
 }
 
 /*
  * Under mu, in the writer: waits for work; with grants waiting, lists them
- * once GRANTS_IDLE_MS pass without any (or GRANTS_RETRY_MS after a failure).
+ * once GRANTS_IDLE_MS pass without any.
  */
 static void
 wait_for_work(struct journal_core *c)
 {
 	struct timespec until;
-	int64_t wait_ms;
 
 	while (!c->quit && (!c->go || c->open->n == 0)) {
 		if (!c->grants_waiting) {
 			pthread_cond_wait(&c->cond, &c->mu);
 			continue;
 		}
-		wait_ms = (c->grants_retry_us - util_mono_us()) / 1000;
-		if (wait_ms < GRANTS_IDLE_MS)
-			wait_ms = GRANTS_IDLE_MS;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += wait_ms / 1000;
-		until.tv_nsec += wait_ms % 1000 * 1000000L;
+		until.tv_sec += GRANTS_IDLE_MS / 1000;
+		until.tv_nsec += GRANTS_IDLE_MS % 1000 * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;

@@ -46,7 +46,6 @@ struct journal_core {
 	int quit;			/* under mu */
 	int relaxed;			/* writer only: its connection skips the fsync */
 	int grants_waiting;		/* writer only: its store keeps grants to list (GRANTS_IDLE_MS) */
-	int64_t grants_retry_us;	/* writer only, monotonic: no listing tried before, after a failure */
 	int64_t epoch;			/* under mu: journal_set_epoch's; -1: none yet */
 	int64_t epoch_set;		/* writer only: the epoch its connection carries; -1: none */
 	size_t handles;			/* under mu: attached handles, the root's included */

@@ -529,10 +529,7 @@ int store_add_incident_grants_later(struct store *st, const struct store_inciden
     size_t n, enum store_result *results);
 /*
  * Inside a transaction: lists the waiting grants, if the oldest has waited
- * older_than_ms or more (0: any) or as many wait as the store lists at once.
- * How many were listed; -1 when that failed and changed nothing (the
- * transaction goes on), -2 when the failure ended the transaction (rolled
- * back: the caller's writes in it are gone too).
+ * older_than_ms or more (0: any).  How many were listed, or -1.
  */
 int store_flush_incident_grants(struct store *st, int64_t older_than_ms);
 /* How many grants wait to be listed (0 when the store never keeps any); -1 on error. */

@@ -31,7 +31,7 @@
 
 #include <stdlib.h>
 
-/* Waiting grants that a flush lists whatever their age. */
+/* Waiting grants at which the writer lists them at once, inside its transaction. */
 #define LATER_MAX 16384
 
 static void
@@ -161,6 +161,8 @@ sqlite_add_incident_grants_later(void *db, const struct store_incident_grant *g,
 		if (!was && append(s, &g[i]) == -1)
 			return -1;
 	}
+	if (s->later_n >= LATER_MAX && sqlite_flush_incident_grants(s, 0) == -1)
+		return -1;
 	return 0;
 }
 
@@ -173,25 +175,19 @@ sqlite_flush_incident_grants(void *db, int64_t older_than_ms)
 	if (load(s) == -1)
 		return -1;
 	n = s->later_n;
-	if (n == 0 || (n < LATER_MAX && util_mono_us() - s->later_since_us < older_than_ms * 1000))
+	if (n == 0 || util_mono_us() - s->later_since_us < older_than_ms * 1000)
 		return 0;
 	/*
 	 * In key order: each leaf of the primary key is reached once, in turn.
 	 * A grant listed meanwhile by another writer (the incident's Nylas
 	 * listing, on the main loop's connection) is left as it is.
 	 */
-	/* In a savepoint: a failure undoes the listing alone, not the caller's transaction. */
-	if (sqlite_exec_sql(s, "SAVEPOINT list_later;"
-	    "INSERT INTO incident_grants (incident_id, grant_id, email,"
+	if (sqlite_exec_sql(s, "INSERT INTO incident_grants (incident_id, grant_id, email,"
 	    " seen_ms) SELECT incident_id, grant_id, email, seen_ms FROM grants_later"
 	    " WHERE true ORDER BY incident_id, grant_id"
 	    " ON CONFLICT (incident_id, grant_id) DO NOTHING;"
-	    "DELETE FROM grants_later;"
-	    "RELEASE list_later;") == -1) {
+	    "DELETE FROM grants_later;") == -1) {
 		log_error("store: cannot list %lld waiting grants in their incidents", (long long)n);
-		if (sqlite3_get_autocommit(s->db))
-			return -2;	/* SQLite rolled the whole transaction back (I/O, full) */
-		sqlite_exec_sql(s, "ROLLBACK TO list_later; RELEASE list_later;");
 		return -1;
 	}
 	s->later_n = 0;

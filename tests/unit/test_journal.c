@@ -13,9 +13,7 @@
  * events share the writer's commits.  A storm's grants, settled under a
  * permit and left waiting by the store, are listed before an op of the
  * same batch runs, and soon after the writer goes idle; those a crash left
- * waiting are listed by the next journal's writer once it is idle; on SQLite,
- * a listing the store refuses stops neither the events nor the ops, and is
- * tried again until it works.
+ * waiting are listed by the next journal's writer once it is idle.
  * Against SQLite, or the PostgreSQL database named by REKEY_TEST_STORE_URL
  * (tests/run.sh runs it under tests/lib/pg.py run).
  */
@@ -31,8 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -578,49 +574,6 @@ test_storm_grants(struct answers *a, struct store *check)
 	    "storm: the 70 are settled as listed in the incident");
 }
 
-static int
-run_sql(const char *path, const char *sql)
-{
-	sqlite3 *db = NULL;
-	int ok = sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
-
-	sqlite3_close(db);
-	return ok;
-}
-
-/* SQLite: a trigger refuses grant sg-80 while it is there. */
-static void
-test_listing_refused(struct answers *a, struct store *check, const char *path)
-{
-	struct seen seen = { -1, 0 };
-	int64_t before = affected_now(check), start_us, n = -1;
-
-	TAP_OK(run_sql(path, "CREATE TRIGGER poison BEFORE INSERT ON incident_grants"
-	    " WHEN NEW.grant_id = 'sg-80' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"),
-	    "refused: a trigger refuses grant sg-80");
-	memset(&a->stored, 0, sizeof(int) * 4);
-	a->want = 20;
-	journal_hold(a->j);
-	submit_storm(a, 70, 20);
-	journal_submit_op(a->j, affected_op, affected_done_cb, &seen);
-	journal_release(a->j);
-	event_base_dispatch(a->base);
-	while (!seen.answered)
-		event_base_loop(a->base, EVLOOP_ONCE);
-	TAP_OK(a->stored == 20, "refused: the 20 events are stored all the same (%d)", a->stored);
-	TAP_OK(seen.affected == before, "refused: the op after them ran, on what is listed (%lld)",
-	    (long long)seen.affected);
-	usleep(100000);
-	TAP_OK(affected_now(check) == before, "refused: nothing of them is listed meanwhile");
-	TAP_OK(run_sql(path, "DROP TRIGGER poison"), "refused: the trigger dropped");
-	start_us = util_mono_us();
-	while ((n = affected_now(check)) != before + 20 && util_mono_us() - start_us < 5000000)
-		usleep(5000);
-	TAP_OK(n == before + 20, "refused: listed at a later try, %.0f ms after (%lld)",
-	    (double)(util_mono_us() - start_us) / 1000, (long long)n);
-}
-
 /* Grants left waiting as a crash leaves them (committed, never listed); a new journal lists them. */
 static void
 test_left_waiting(struct event_base *base, const char *url, struct store *check)
@@ -701,8 +654,6 @@ main(void)
 	test_deferred_failure(&a, check, strncmp(url, "postgres", 8) == 0);
 	test_attached(&a, check);
 	test_storm_grants(&a, check);
-	if (strncmp(url, "sqlite:", 7) == 0)
-		test_listing_refused(&a, check, url + 7);
 
 	/* journal_free answers what is still pending, after committing it. */
 	memset(&a.stored, 0, sizeof(int) * 4);
@@ -711,8 +662,7 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 30 + ATTACHED_EVENTS + 50 + 70 +
-	    (strncmp(url, "sqlite:", 7) == 0 ? 20 : 0),
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 30 + ATTACHED_EVENTS + 50 + 70,
 	    "and they are in the store");
 
 	test_left_waiting(base, url, check);
