@@ -56,15 +56,9 @@
  * the oldest waiting this long, before any op (an op reads and writes what
  * they change), and in a transaction of their own once no batch has come
  * for GRANTS_IDLE_MS.  So a reader on another connection sees an incident's
- * grants at most that late.  The bigger a listing the fewer pages each grant
- * costs, but the longer the batch it sits in waits: ~2.5 us a grant, 10-35 ms
- * for 4,096.  Against 4,096 and 250 ms, in the quick benchmark (2 rounds,
- * ids in no order), at most 16,384 or a second took p99 from 14-27 to 7-8 ms
- * (fewer batches wait, each longer: max 49 to 108-129 ms, far below the
- * providers' 10 s) and the writer from 9.9 to 8.8 KiB an event; 1,024 and
- * 80 ms was worse in all (p99 23-30 ms, 14 KiB).
+ * grants at most that late: the listing of 4,096 at once is what pays.
  */
-#define GRANTS_WAIT_MS 1000
+#define GRANTS_WAIT_MS 250
 #define GRANTS_IDLE_MS 10
 /* Events handed to the store in one call (one statement for PostgreSQL). */
 #define ADD_EVENTS_MAX 32

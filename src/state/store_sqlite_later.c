@@ -32,7 +32,7 @@
 #include <stdlib.h>
 
 /* Waiting grants at which the writer lists them at once, inside its transaction. */
-#define LATER_MAX 16384
+#define LATER_MAX 4096
 
 static void
 rolled_back(void *arg)

@@ -30,7 +30,7 @@
 /* As journal.c's checkpointer: a pass after this many committed events. */
 #define CHECKPOINT_EVENTS 2000
 /* As journal.c's writer: waiting grants listed before the commit that finds them this old. */
-#define GRANTS_WAIT_MS 1000
+#define GRANTS_WAIT_MS 250
 /* The body the load generator sends is about this long. */
 #define BODY_SIZE 1024
 

@@ -12,8 +12,7 @@
  * that thread, while the first handle's submitters hear on theirs, and its
  * events share the writer's commits.  A storm's grants, settled under a
  * permit and left waiting by the store, are listed before an op of the
- * same batch runs, and soon after the writer goes idle; those a crash left
- * waiting are listed by the next journal's writer once it is idle.
+ * same batch runs, and soon after the writer goes idle.
  * Against SQLite, or the PostgreSQL database named by REKEY_TEST_STORE_URL
  * (tests/run.sh runs it under tests/lib/pg.py run).
  */
@@ -574,35 +573,6 @@ test_storm_grants(struct answers *a, struct store *check)
 	    "storm: the 70 are settled as listed in the incident");
 }
 
-/* Grants left waiting as a crash leaves them (committed, never listed); a new journal lists them. */
-static void
-test_left_waiting(struct event_base *base, const char *url, struct store *check)
-{
-	struct store_incident_grant g[2] = {
-		{ "inc-j", "left-1", "l1@example.com", 1 }, { "inc-j", "left-2", NULL, 2 } };
-	enum store_result r[2];
-	struct store *crashed;
-	struct journal *j;
-	char *err = NULL;
-	int64_t before = affected_now(check), start_us, n = -1;
-
-	crashed = store_open(url, &err);
-	TAP_OK(crashed != NULL && store_begin(crashed) == 0 &&
-	    store_add_incident_grants_later(crashed, g, 2, r) == 0 && store_commit(crashed) == 0,
-	    "two grants committed waiting, and the connection gone without listing them");
-	store_close(crashed);
-	start_us = util_mono_us();
-	j = journal_new(base, url, &err);
-	while (j != NULL && (n = affected_now(check)) != before + 2 &&
-	    util_mono_us() - start_us < 5000000)
-		usleep(2000);
-	TAP_OK(n == before + 2, "a new journal's writer lists them within %.0f ms (%lld of %lld)",
-	    (double)(util_mono_us() - start_us) / 1000, (long long)n, (long long)before + 2);
-	if (j != NULL)
-		journal_free(j);
-	free(err);
-}
-
 int
 main(void)
 {
@@ -664,8 +634,6 @@ main(void)
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
 	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 30 + ATTACHED_EVENTS + 50 + 70,
 	    "and they are in the store");
-
-	test_left_waiting(base, url, check);
 
 	a.j = journal_new(base, "sqlite:", &err);
 	TAP_OK(a.j == NULL && err != NULL, "a bad store url is an error: %s", err ? err : "");
