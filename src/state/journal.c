@@ -50,16 +50,6 @@
  */
 #define LOCK_WAIT_MS 5000
 #define LOCK_WAIT_MIN_MS 100
-/*
- * A storm's grants wait in the store to be listed in bulk
- * (store_add_incident_grants_later): listed in the batch whose commit finds
- * the oldest waiting this long, before any op (an op reads and writes what
- * they change), and in a transaction of their own once no batch has come
- * for GRANTS_IDLE_MS.  So a reader on another connection sees an incident's
- * grants at most that late: the listing of 4,096 at once is what pays.
- */
-#define GRANTS_WAIT_MS 250
-#define GRANTS_IDLE_MS 10
 /* Events handed to the store in one call (one statement for PostgreSQL). */
 #define ADD_EVENTS_MAX 32
 
@@ -250,8 +240,7 @@ write_entries(struct journal_core *c, struct batch *b)
 			i = (size_t)next - 1;
 		} else if (e->left_out) {
 			e->result = STORE_ERROR;
-		} else if (store_flush_incident_grants(st, 0) != -1 && e->op(st, e->arg) == 0 &&
-		    store_settle(st) == 0) {
+		} else if (e->op(st, e->arg) == 0 && store_settle(st) == 0) {
 			/* Settled: a write it sent ahead that failed fails this op, not a later one. */
 			e->result = STORE_STORED;
 		} else {
@@ -316,9 +305,6 @@ write_batch(struct journal_core *c, struct batch *b)
 		store_lock_wait(st, lock_wait_left(b, util_mono_us()));
 		ok = b->left_out > left_out && store_begin(st) == 0;
 	}
-	/* A failure is logged and changes nothing: the grants wait for the next try. */
-	if (ok)
-		(void)store_flush_incident_grants(st, GRANTS_WAIT_MS);
 	if (ok && store_commit(st) == 0) {
 		b->ok = 1;
 	} else {
@@ -427,56 +413,6 @@ finish_checkpoint(struct journal_core *c)
 	pthread_mutex_lock(&c->mu);
 }
 
-/*
- * In the writer, without mu: lists the grants its store keeps waiting, in a
- * transaction of their own.  Derived from rows committed with their events,
- * so committed without an fsync, like ops alone; on failure they wait on.
- */
-static void
-flush_grants(struct journal_core *c)
-{
-	struct store *st = c->store;
-
-	if (!c->relaxed && store_set_durability(st, 0) == 0)
-		c->relaxed = 1;
-	store_lock_wait(st, LOCK_WAIT_MS);
-	if (apply_epoch(c) == 0 && store_begin(st) == 0) {
-		if (store_flush_incident_grants(st, 0) == -1 || store_commit(st) == -1)
-			store_rollback(st);
-	}
-	c->grants_waiting = store_grants_waiting(st) > 0;
-}
-
-/*
- * Under mu, in the writer: waits for work; with grants waiting, lists them
- * once GRANTS_IDLE_MS pass without any.
- */
-static void
-wait_for_work(struct journal_core *c)
-{
-	struct timespec until;
-
-	while (!c->quit && (!c->go || c->open->n == 0)) {
-		if (!c->grants_waiting) {
-			pthread_cond_wait(&c->cond, &c->mu);
-			continue;
-		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += GRANTS_IDLE_MS / 1000;
-		until.tv_nsec += GRANTS_IDLE_MS % 1000 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (pthread_cond_timedwait(&c->cond, &c->mu, &until) == 0 ||
-		    (c->go && c->open->n > 0) || c->quit)
-			continue;
-		pthread_mutex_unlock(&c->mu);
-		flush_grants(c);
-		pthread_mutex_lock(&c->mu);
-	}
-}
-
 static void *
 writer_main(void *arg)
 {
@@ -484,18 +420,16 @@ writer_main(void *arg)
 	struct batch *b, *spare = batch_new();
 
 	util_name_thread("rk-journal");
-	/* Left waiting by a crash: listed once the writer is idle. */
-	c->grants_waiting = store_grants_waiting(c->store) > 0;
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		wait_for_work(c);
+		while (!c->quit && (!c->go || c->open->n == 0))
+			pthread_cond_wait(&c->cond, &c->mu);
 		if (c->open->n == 0)
 			break;
 		b = c->open;
 		c->open = spare;
 		pthread_mutex_unlock(&c->mu);
 		write_batch(c, b);
-		c->grants_waiting = store_grants_waiting(c->store) > 0;
 		spare = batch_new();
 		/* Counted before anyone hears: an answer's reader finds its commit in the metrics. */
 		report_batch(c, b);
@@ -514,8 +448,6 @@ writer_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (c->grants_waiting)
-		flush_grants(c);
 	batch_free(spare);
 	return NULL;
 }

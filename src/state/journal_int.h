@@ -45,7 +45,6 @@ struct journal_core {
 	int64_t swept_us;		/* checkpointer only: the last retention sweep; 0: none yet */
 	int quit;			/* under mu */
 	int relaxed;			/* writer only: its connection skips the fsync */
-	int grants_waiting;		/* writer only: its store keeps grants to list (GRANTS_IDLE_MS) */
 	int64_t epoch;			/* under mu: journal_set_epoch's; -1: none yet */
 	int64_t epoch_set;		/* writer only: the epoch its connection carries; -1: none */
 	size_t handles;			/* under mu: attached handles, the root's included */

@@ -531,33 +531,6 @@ store_add_incident_grants(struct store *st, const struct store_incident_grant *g
 	return 0;
 }
 
-int
-store_add_incident_grants_later(struct store *st, const struct store_incident_grant *g,
-    size_t n, enum store_result *results)
-{
-	if (n == 0)
-		return 0;
-	if (st->be->add_incident_grants_later != NULL)
-		return st->be->add_incident_grants_later(st->db, g, n, results);
-	return store_add_incident_grants(st, g, n, results);
-}
-
-int
-store_flush_incident_grants(struct store *st, int64_t older_than_ms)
-{
-	if (st->be->flush_incident_grants == NULL)
-		return 0;
-	return st->be->flush_incident_grants(st->db, older_than_ms);
-}
-
-int64_t
-store_grants_waiting(struct store *st)
-{
-	if (st->be->grants_waiting == NULL)
-		return 0;
-	return st->be->grants_waiting(st->db);
-}
-
 int64_t
 store_recover_grants(struct store *st, const char *app, const char *grant_id, const char *email,
     int64_t at_ms)

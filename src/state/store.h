@@ -267,11 +267,6 @@ struct store_backend {
 	/* Several at once (PostgreSQL: one statement); NULL: add_incident_grant for each. */
 	int (*add_incident_grants)(void *db, const struct store_incident_grant *g, size_t n,
 	    enum store_result *results);
-	/* NULL (PostgreSQL): add_incident_grants, nothing waits. */
-	int (*add_incident_grants_later)(void *db, const struct store_incident_grant *g,
-	    size_t n, enum store_result *results);
-	int (*flush_incident_grants)(void *db, int64_t older_than_ms);
-	int64_t (*grants_waiting)(void *db);
 	int64_t (*recover_grants)(void *db, const char *app, const char *grant_id,
 	    const char *email, int64_t at_ms);
 	int (*get_value)(void *db, const char *app, const char *key, char **out);
@@ -517,23 +512,6 @@ enum store_result store_add_incident_grant(struct store *st, const char *inciden
  */
 int store_add_incident_grants(struct store *st, const struct store_incident_grant *g, size_t n,
     enum store_result *results);
-/*
- * As store_add_incident_grants, but the store may keep the grants waiting
- * (durably, in the caller's transaction) and list them in bulk later: at
- * the latest at the next store_flush_incident_grants that covers them.  A
- * waiting grant already counts as listed for the next call's results.  Until
- * then only this connection knows them: the journal's writer, which flushes
- * before any other write of its own (state/journal.c).
- */
-int store_add_incident_grants_later(struct store *st, const struct store_incident_grant *g,
-    size_t n, enum store_result *results);
-/*
- * Inside a transaction: lists the waiting grants, if the oldest has waited
- * older_than_ms or more (0: any).  How many were listed, or -1.
- */
-int store_flush_incident_grants(struct store *st, int64_t older_than_ms);
-/* How many grants wait to be listed (0 when the store never keeps any); -1 on error. */
-int64_t store_grants_waiting(struct store *st);
 /*
  * Marks the not yet recovered grants of app's open incidents that match
  * grant_id or email (either may be NULL; email case-insensitively) as

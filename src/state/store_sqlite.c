@@ -163,14 +163,6 @@ static const char *const migrations[] = {
 	 */
 	"CREATE INDEX events_unprocessed_other ON events (app)"
 	" WHERE processed_at IS NULL AND source = 'nylas' AND type <> 'grant.expired';",
-	/*
-	 * 9: a storm's grants waiting to be listed in their incident, appended
-	 * in the transaction that journals their events and listed in bulk,
-	 * sorted (store_sqlite_later.c).
-	 */
-	"CREATE TABLE grants_later ("
-	" id INTEGER PRIMARY KEY, incident_id TEXT NOT NULL, grant_id TEXT NOT NULL,"
-	" email TEXT, seen_ms INTEGER NOT NULL);",
 };
 
 static sqlite3_stmt *
@@ -476,7 +468,6 @@ sqlite_open(const char *path, char **err)
 		goto fail;
 	}
 	set_busy_timeout(s, BUSY_TIMEOUT_MS);
-	sqlite_later_attach(s);
 	/*
 	 * No automatic checkpoints: one would run inside some commit and stall its
 	 * acks for tens of milliseconds.  The journal's checkpointer thread runs
@@ -509,7 +500,6 @@ sqlite_close(void *db)
 	sqlite3_finalize(s->insert_event);
 	sqlite3_finalize(s->count_events);
 	finalize_cache(s);
-	strset_clear(&s->later_keys);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -721,9 +711,6 @@ const struct store_backend store_sqlite_backend = {
 	.list_incidents = sqlite_list_incidents,
 	.add_incident_grant = sqlite_add_incident_grant,
 	.add_incident_grants = sqlite_add_incident_grants,
-	.add_incident_grants_later = sqlite_add_incident_grants_later,
-	.flush_incident_grants = sqlite_flush_incident_grants,
-	.grants_waiting = sqlite_grants_waiting,
 	.recover_grants = sqlite_recover_grants,
 	.get_value = sqlite_get_value,
 	.put_value = sqlite_put_value,

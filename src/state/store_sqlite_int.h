@@ -9,7 +9,6 @@
 #ifndef REKEY_STATE_STORE_SQLITE_INT_H
 #define REKEY_STATE_STORE_SQLITE_INT_H
 
-#include "lib/strset.h"
 #include "lib/util.h"
 #include "state/store.h"
 
@@ -41,11 +40,6 @@ struct sqlite_db {
 	size_t ncache;
 	int busy_timeout_ms;
 	int64_t busy_since_us;	/* when the current wait for a lock began */
-	/* store_sqlite_later.c: the grants waiting to be listed, known since a start or rollback. */
-	int later_loaded;
-	struct strset later_keys;	/* their incident, NUL, grant */
-	int64_t later_n;
-	int64_t later_since_us;	/* monotonic: when the oldest began to wait */
 };
 
 /*
@@ -164,12 +158,6 @@ int sqlite_list_incidents(void *db, const char *app, int open_only, size_t max,
     struct store_incident **out, size_t *n);
 enum store_result sqlite_add_incident_grant(void *db, const char *incident_id,
     const char *grant_id, const char *email, int64_t seen_ms);
-int sqlite_add_incident_grants_later(void *db, const struct store_incident_grant *g, size_t n,
-    enum store_result *results);
-int sqlite_flush_incident_grants(void *db, int64_t older_than_ms);
-int64_t sqlite_grants_waiting(void *db);
-/* Once per connection, at open: a rollback makes the waiting grants be counted again. */
-void sqlite_later_attach(struct sqlite_db *s);
 int sqlite_add_incident_grants(void *db, const struct store_incident_grant *g, size_t n,
     enum store_result *results);
 int64_t sqlite_recover_grants(void *db, const char *app, const char *grant_id, const char *email,

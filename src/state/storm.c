@@ -226,7 +226,7 @@ storm_list(struct store *st, struct store_event *const *evs, size_t n,
 		at[m++] = i;
 	}
 	if (m > 0)
-		rc = store_add_incident_grants_later(st, g, m, r);
+		rc = store_add_incident_grants(st, g, m, r);
 	for (i = 0; rc == 0 && i < m; i++) {
 		marks[at[i]].listed = r[i] != STORE_DUPLICATE;
 		if (!marks[at[i]].listed)

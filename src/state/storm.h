@@ -64,9 +64,7 @@ int storm_plan(struct storm *s, struct store *st, struct store_event *const *evs
 /*
  * The writer, after storing them (results[i]): lists the grants of the
  * marked events that were stored (a duplicate event is unmarked) and
- * settles each one's result.  Listed with store_add_incident_grants_later:
- * SQLite lists a storm's grants in bulk, sorted, a little later (the
- * journal's writer says when).  0 or -1.
+ * settles each one's result.  0 or -1.
  */
 int storm_list(struct store *st, struct store_event *const *evs, size_t n,
     const enum store_result *results, struct storm_mark *marks);

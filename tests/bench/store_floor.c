@@ -4,10 +4,9 @@
  * writes what the journal's writer writes for a storm's grant.expired
  * (state/storm.h): the event (distinct ids, grants and emails in no order, as
  * real ones are; the ~1 KB body), stored settled, with store_add_event, and
- * its grant listed in the open incident with store_add_incident_grants_later
- * (listed in bulk before a commit once the oldest waited GRANTS_WAIT_MS, and
- * at the end, as the writer does); BATCH events to a transaction committed
- * with the store's full durability (fsync).  A second connection checkpoints every CHECKPOINT_EVENTS events as
+ * its grant listed in the open incident with store_add_incident_grants; BATCH
+ * events to a transaction committed with the store's full durability
+ * (fsync).  A second connection checkpoints every CHECKPOINT_EVENTS events as
  * the journal's checkpointer does.
  *
  *   build/bench/store_floor PATH EVENTS BATCH [keep]
@@ -29,8 +28,6 @@
 
 /* As journal.c's checkpointer: a pass after this many committed events. */
 #define CHECKPOINT_EVENTS 2000
-/* As journal.c's writer: waiting grants listed before the commit that finds them this old. */
-#define GRANTS_WAIT_MS 250
 /* The body the load generator sends is about this long. */
 #define BODY_SIZE 1024
 
@@ -181,8 +178,7 @@ main(int argc, char **argv)
 			g[i].email = ids[i].email;
 			g[i].seen_ms = ev.received_ms;
 		}
-		if (store_add_incident_grants_later(st, g, (size_t)i, r) == -1 ||
-		    store_flush_incident_grants(st, GRANTS_WAIT_MS) == -1)
+		if (store_add_incident_grants(st, g, (size_t)i, r) == -1)
 			die("the grants were not listed", NULL);
 		if (store_commit(st) == -1)
 			die("commit failed", NULL);
@@ -192,9 +188,6 @@ main(int argc, char **argv)
 			store_checkpoint(ckpt, 1, NULL, NULL);
 		}
 	}
-	if (store_begin(st) == -1 || store_flush_incident_grants(st, 0) == -1 ||
-	    store_commit(st) == -1)
-		die("the last grants were not listed", NULL);
 	printf("events=%ld batch=%ld cpu_us=%.1f wall_us=%.1f\n", events, batch,
 	    (cpu_seconds() - cpu0) * 1e6 / (double)events,
 	    (double)(util_mono_us() - start_us) / (double)events);

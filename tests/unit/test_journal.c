@@ -10,15 +10,12 @@
  * when its write failed only after the call (a pipelined write).  A
  * handle attached on another loop (an intake loop's thread) is answered on
  * that thread, while the first handle's submitters hear on theirs, and its
- * events share the writer's commits.  A storm's grants, settled under a
- * permit and left waiting by the store, are listed before an op of the
- * same batch runs, and soon after the writer goes idle.
+ * events share the writer's commits.
  * Against SQLite, or the PostgreSQL database named by REKEY_TEST_STORE_URL
  * (tests/run.sh runs it under tests/lib/pg.py run).
  */
 #include "lib/metrics.h"
 #include "state/journal.h"
-#include "state/storm.h"
 #include "state/store.h"
 #include "tap.h"
 #include "lib/util.h"
@@ -466,113 +463,6 @@ test_attached(struct answers *a, struct store *check)
 	    "all of them committed");
 }
 
-/* What test_storm_grants' op saw (written in the writer, read after its answer). */
-struct seen {
-	int64_t affected;
-	int answered;
-};
-
-/* The op of test_storm_grants: the incident's count as the writer sees it. */
-static int
-affected_op(struct store *st, void *arg)
-{
-	struct store_incident got;
-	struct seen *s = arg;
-
-	if (store_get_incident(st, "inc-j", &got) != 1)
-		return -1;
-	s->affected = got.affected;
-	store_incident_clear(&got);
-	return 0;
-}
-
-static void
-affected_done_cb(enum store_result r, void *arg)
-{
-	struct seen *s = arg;
-
-	(void)r;
-	s->answered = 1;
-}
-
-/* n grant.expired of app storm, Microsoft grants sg-<from>..; answered to a. */
-static void
-submit_storm(struct answers *a, int from, int n)
-{
-	struct store_event ev;
-	char id[32], grant[32], body[64];
-	int i;
-
-	for (i = from; i < from + n; i++) {
-		snprintf(id, sizeof(id), "storm-%d", i);
-		snprintf(grant, sizeof(grant), "sg-%d", i);
-		snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
-		fill_event(&ev, id, body);
-		ev.app = "storm";
-		ev.grant_id = grant;
-		ev.provider = "microsoft";
-		journal_submit(a->j, &ev, done_cb, a);
-	}
-}
-
-static int64_t
-affected_now(struct store *check)
-{
-	struct store_incident got;
-	int64_t n = -1;
-
-	if (store_get_incident(check, "inc-j", &got) == 1) {
-		n = got.affected;
-		store_incident_clear(&got);
-	}
-	return n;
-}
-
-static void
-test_storm_grants(struct answers *a, struct store *check)
-{
-	struct store_incident inc;
-	struct seen seen = { -1, 0 };
-	int64_t start_us, n = -1;
-	char id[] = "inc-j", app[] = "storm", cause[] = "secret_expired", state[] = "open",
-	    evidence[] = "[]";
-
-	memset(&inc, 0, sizeof(inc));
-	inc.id = id;
-	inc.app = app;
-	inc.cause = cause;
-	inc.state = state;
-	inc.evidence = evidence;
-	inc.opened_at = inc.updated_at = 1;
-
-	TAP_OK(store_put_incident(check, &inc) == 0, "storm: an open incident");
-	storm_grant(journal_storm(a->j), "storm", "inc-j", util_now_ms() + 60000);
-	memset(&a->stored, 0, sizeof(int) * 4);
-	journal_hold(a->j);
-	submit_storm(a, 0, 40);
-	journal_submit_op(a->j, affected_op, affected_done_cb, &seen);
-	journal_release(a->j);
-	/* The op's answer is its own (affected_done_cb): wait for the 40 events, then for it. */
-	a->want = 40;
-	event_base_dispatch(a->base);
-	while (!seen.answered)
-		event_base_loop(a->base, EVLOOP_ONCE);
-	TAP_OK(a->stored == 40, "storm: 40 grant.expired stored (%d)", a->stored);
-	TAP_OK(seen.affected == 40, "storm: an op in their batch sees their 40 grants listed "
-	    "(%lld)", (long long)seen.affected);
-	memset(&a->stored, 0, sizeof(int) * 4);
-	a->want = 30;
-	submit_storm(a, 40, 30);
-	event_base_dispatch(a->base);
-	start_us = util_mono_us();
-	while ((n = affected_now(check)) != 70 && util_mono_us() - start_us < 5000000)
-		usleep(2000);
-	TAP_OK(n == 70, "storm: 30 more are listed once the writer is idle, within %.0f ms (%lld)",
-	    (double)(util_mono_us() - start_us) / 1000, (long long)n);
-	TAP_OK(store_count_results(check, "nylas", "incident") >= 70,
-	    "storm: the 70 are settled as listed in the incident");
-}
-
 int
 main(void)
 {
@@ -623,7 +513,6 @@ main(void)
 	test_failing_op(&a, check);
 	test_deferred_failure(&a, check, strncmp(url, "postgres", 8) == 0);
 	test_attached(&a, check);
-	test_storm_grants(&a, check);
 
 	/* journal_free answers what is still pending, after committing it. */
 	memset(&a.stored, 0, sizeof(int) * 4);
@@ -632,7 +521,7 @@ main(void)
 	submit(&a, "at-exit-2");
 	journal_free(a.j);
 	TAP_OK(a.calls == 2 && a.stored == 2, "journal_free commits and answers the pending ones");
-	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 30 + ATTACHED_EVENTS + 50 + 70,
+	TAP_OK(store_count_events(check, "nylas") == N_EVENTS + 30 + ATTACHED_EVENTS + 50,
 	    "and they are in the store");
 
 	a.j = journal_new(base, "sqlite:", &err);
