@@ -10,6 +10,7 @@
  * files share in store_sqlite_int.h.
  */
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "state/store_sqlite_int.h"
 
@@ -244,12 +245,19 @@ sqlite_exec_sql(struct sqlite_db *s, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		char thread[16] = "?";
+		char thread[16] = "?", labels[48];
 
 		/* The statement's start and the thread: "database is locked" alone says not who waited. */
 		pthread_getname_np(pthread_self(), thread, sizeof(thread));
 		log_error("store: %s (%.40s, thread %s)", msg ? msg : sqlite3_errmsg(s->db), sql, thread);
 		sqlite3_free(msg);
+		/* Not only a log line: a write that gave up on the lock is counted, by thread. */
+		if (sqlite3_errcode(s->db) == SQLITE_BUSY) {
+			snprintf(labels, sizeof(labels), "thread=\"%s\"", thread);
+			metrics_counter_add("rekey_store_lock_timeouts_total", "Store statements that "
+			    "gave up waiting for SQLite's write lock (held by another connection "
+			    "longer than the caller waits), by thread.", labels, 1);
+		}
 		return -1;
 	}
 	return 0;

@@ -47,6 +47,8 @@ try:
     t.eq((st, body.strip()), (200, b"stored"), "the retry after the lock is released is stored")
     t.eq(d.request("GET", "/readyz")[0], 200, "readyz is 200 again")
     t.ok(d.metric('rekey_store_commit_seconds_count') >= 2, "commits are counted")
+    t.ok(d.metric("rekey_store_lock_timeouts_total", {"thread": "rk-journal"}) >= 1,
+         "the writer's waits that gave up on the lock are counted, not only logged")
     t.ok("not committed" in d.log_text(), "the failed batch is logged")
     t.eq(d.stop(), 0, "clean stop")
 finally:
