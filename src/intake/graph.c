@@ -131,12 +131,13 @@ journal_tokens(struct delivery *d, const struct graph_batch *b,
 }
 
 static void
-journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const char *tokens_ref)
+journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const char *tokens_ref,
+    const char *batch_ref)
 {
 	struct http_req *hr = d->hr;
 	const struct graph_item *item = &b->items[i];
 	char *record = graph_item_record(b, i, tokens_ref);
-	char *key = graph_item_key(item, record, util_now_ms());
+	char *key = graph_item_key(item, record, batch_ref, util_now_ms());
 	char type[GRAPH_ITEM_FIELD_MAX + 32];
 	struct store_event se = {
 		.source = "graph", .app = hr->app, .event_id = key, .type = type,
@@ -269,7 +270,7 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	struct delivery *d;
 	struct graph_batch b;
 	struct drops dr;
-	char ref[GRAPH_TOKENS_REF_LEN + 1];
+	char ref[GRAPH_TOKENS_REF_LEN + 1], batch_ref[GRAPH_BATCH_REF_LEN + 1];
 	const char *tokens_ref = NULL;
 	unsigned char *keep;
 	size_t n_kept = 0;
@@ -294,12 +295,13 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	keep = xcalloc(b.n_items + 1, 1);
 	for (i = 0; i < b.n_items; i++)
 		n_kept += keep[i] = (unsigned char)keep_item(app, &b.items[i], lifecycle, kind, &dr);
+	graph_batch_ref(&b, keep, batch_ref);
 	journal_hold(hr->rt->journal);
 	if (n_kept > 0 && journal_tokens(d, &b, ref))
 		tokens_ref = ref;
 	for (i = 0; i < b.n_items; i++)
 		if (keep[i])
-			journal_item(d, &b, i, tokens_ref);
+			journal_item(d, &b, i, tokens_ref, batch_ref);
 	journal_release(hr->rt->journal);
 	warn_drops(hr, &dr, b.n_items);
 	free(keep);

@@ -84,11 +84,23 @@ char *graph_item_record(const struct graph_batch *b, size_t i, const char *token
 int graph_batch_set_tokens(struct graph_batch *b, const char *json, size_t len, char **err);
 /* How long two deliveries of the same item without an id count as one. */
 #define GRAPH_DEDUP_WINDOW_MS (10 * 60 * 1000)
+/* Hex digits of a batch's name, graph_batch_ref. */
+#define GRAPH_BATCH_REF_LEN 16
 /*
- * The item's dedup key: its id, else "sha256:", the hex digest of record and
- * the number of the GRAPH_DEDUP_WINDOW_MS window now_ms falls in.  Caller frees.
+ * A name for the ids of the items keep[] marks (those without an id do not
+ * count), the same in any order: a 64-bit digest of the sorted ids, in hex.
  */
-char *graph_item_key(const struct graph_item *item, const char *record, int64_t now_ms);
+void graph_batch_ref(const struct graph_batch *b, const unsigned char *keep,
+    char ref[GRAPH_BATCH_REF_LEN + 1]);
+/*
+ * The item's dedup key.  With an id: batch_ref (graph_batch_ref of the kept
+ * items) ":" the id, so that a batch's keys sit together in the journal's
+ * unique index and a redelivery of the same items is stored once.  Without
+ * one: "sha256:", the hex digest of record and the number of the
+ * GRAPH_DEDUP_WINDOW_MS window now_ms falls in.  Caller frees.
+ */
+char *graph_item_key(const struct graph_item *item, const char *record, const char *batch_ref,
+    int64_t now_ms);
 
 /* 1 when got equals the app's clientState; the time taken says nothing about either. */
 int graph_client_state_matches(const struct secret *want, const char *got);

@@ -99,7 +99,8 @@ try:
         return d.events("source = 'graph' AND " + where, args)
 
     def result_of(event_id):
-        rows = events("event_id = ?", (event_id,))
+        # An item is journaled as "<its batch's name>:<its id>" (graph_item_key).
+        rows = events("(event_id = ? OR event_id LIKE ?)", (event_id, "%:" + event_id))
         return rows[0]["result"] if rows and rows[0]["processed_at"] else None
 
     def user_events(uid):

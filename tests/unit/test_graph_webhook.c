@@ -116,6 +116,48 @@ test_fields_and_bounds(void)
 	free(big);
 }
 
+/* The ref of the batch json with the items keep (a string of 0 and 1) kept. */
+static void
+ref_of(const char *json, const char *keep, char ref[GRAPH_BATCH_REF_LEN + 1])
+{
+	struct graph_batch b;
+	unsigned char k[8];
+	char *err = NULL;
+	size_t i;
+
+	memset(ref, 0, GRAPH_BATCH_REF_LEN + 1);
+	if (graph_parse_batch(json, strlen(json), 65536, &b, &err) == -1) {
+		free(err);
+		return;
+	}
+	for (i = 0; i < sizeof(k); i++)
+		k[i] = (unsigned char)(keep[i] == '1');
+	graph_batch_ref(&b, k, ref);
+	graph_batch_clear(&b);
+}
+
+#define ITEM_ID(id) "{\"id\":\"" id "\",\"subscriptionId\":\"s1\",\"clientState\":\"cs\"," \
+	"\"changeType\":\"updated\",\"resource\":\"Users/u1\"}"
+
+static void
+test_batch_ref(void)
+{
+	char a[GRAPH_BATCH_REF_LEN + 1], b[GRAPH_BATCH_REF_LEN + 1];
+
+	ref_of("{\"value\":[" ITEM_ID("x") "," ITEM_ID("y") "," LIFECYCLE "]}", "111", a);
+	TAP_OK(strlen(a) == GRAPH_BATCH_REF_LEN && strspn(a, "0123456789abcdef") == strlen(a),
+	    "batch ref: hex digits");
+	ref_of("{\"value\":[" LIFECYCLE "," ITEM_ID("y") "," ITEM_ID("x") "]}", "111", b);
+	TAP_STR_EQ(a, b, "batch ref: the same ids in another order and a lifecycle item: the same name");
+	ref_of("{\"value\":[" ITEM_ID("y") "," ITEM_ID("z") "," ITEM_ID("x") "]}", "101", b);
+	TAP_STR_EQ(a, b, "batch ref: only the kept items count");
+	ref_of("{\"value\":[" ITEM_ID("x") "," ITEM_ID("y") "," ITEM_ID("z") "]}", "111", b);
+	TAP_OK(strcmp(a, b) != 0, "batch ref: one more item: another name");
+	ref_of("{\"value\":[" ITEM_ID("x:1") "]}", "1", a);
+	ref_of("{\"value\":[" ITEM_ID("x") "," ITEM_ID("1") "]}", "11", b);
+	TAP_OK(strcmp(a, b) != 0, "batch ref: the ids' boundaries count (\"x:1\" against \"x\", \"1\")");
+}
+
 static void
 test_records(void)
 {
@@ -141,19 +183,20 @@ test_records(void)
 	    strcmp(one.tokens[0], "a.b.c") == 0, "records: and the stored tokens join it");
 	graph_batch_clear(&one);
 	free(tokens);
-	key = graph_item_key(&b.items[0], rec, 1800000000000);
-	TAP_STR_EQ(key, "n1", "records: the key of an item with an id is the id");
+	key = graph_item_key(&b.items[0], rec, "0123456789abcdef", 1800000000000);
+	TAP_STR_EQ(key, "0123456789abcdef:n1",
+	    "records: the key of an item with an id is the batch's name and the id");
 	free(key);
 	free(rec);
 	rec = graph_item_record(&b, 1, NULL);
 	rec2 = graph_item_record(&b, 1, NULL);
-	key = graph_item_key(&b.items[1], rec, 1800000000000);
-	key2 = graph_item_key(&b.items[1], rec2, 1800000000000 + 60000);
+	key = graph_item_key(&b.items[1], rec, "0123456789abcdef", 1800000000000);
+	key2 = graph_item_key(&b.items[1], rec2, "fedcba9876543210", 1800000000000 + 60000);
 	TAP_OK(strncmp(key, "sha256:", 7) == 0 && strlen(key) > 7 + 64 && key[7 + 64] == ':',
 	    "records: an item without id is keyed by its digest and a time window");
 	TAP_STR_EQ(key, key2, "records: the same item a minute later gives the same key");
 	free(key2);
-	key2 = graph_item_key(&b.items[1], rec2, 1800000000000 + GRAPH_DEDUP_WINDOW_MS);
+	key2 = graph_item_key(&b.items[1], rec2, "fedcba9876543210", 1800000000000 + GRAPH_DEDUP_WINDOW_MS);
 	TAP_OK(strcmp(key, key2) != 0, "records: the same item a window later is a new event");
 	free(key);
 	free(key2);
@@ -294,6 +337,7 @@ main(void)
 {
 	test_batches();
 	test_fields_and_bounds();
+	test_batch_ref();
 	test_records();
 	test_token_bounds();
 	test_client_state();
