@@ -130,13 +130,20 @@ journal_tokens(struct delivery *d, const struct graph_batch *b,
 	return 1;
 }
 
+/*
+ * buf (size bytes) holds each item's record in turn: printing each into a
+ * buffer of its own, grown as it went, took half the time of the batch's
+ * items (which the commit waits for).
+ */
 static void
 journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const char *tokens_ref,
-    const char *batch_ref)
+    const char *batch_ref, char *buf, size_t size)
 {
 	struct http_req *hr = d->hr;
 	const struct graph_item *item = &b->items[i];
-	char *record = graph_item_record(b, i, tokens_ref);
+	char *own = graph_item_record_in(b, i, tokens_ref, buf, size) > 0 ? NULL :
+	    graph_item_record(b, i, tokens_ref);
+	const char *record = own != NULL ? own : buf;
 	char *key = graph_item_key(item, record, batch_ref, util_now_ms());
 	char type[GRAPH_ITEM_FIELD_MAX + 32];
 	struct store_event se = {
@@ -153,7 +160,7 @@ journal_item(struct delivery *d, const struct graph_batch *b, size_t i, const ch
 	d->pending++;
 	journal_submit(hr->rt->journal, &se, stored_cb, d);
 	free(key);
-	free(record);
+	free(own);
 }
 
 /*
@@ -273,7 +280,8 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	char ref[GRAPH_TOKENS_REF_LEN + 1], batch_ref[GRAPH_BATCH_REF_LEN + 1];
 	const char *tokens_ref = NULL;
 	unsigned char *keep;
-	size_t n_kept = 0;
+	size_t n_kept = 0, size;
+	char *buf;
 	char *err = NULL;
 
 	if (graph_parse_batch(raw, len, (size_t)hr->rt->cfg->max_body, &b, &err) == -1) {
@@ -296,13 +304,20 @@ handle_notifications(struct http_req *hr, const struct config_app *app, int life
 	for (i = 0; i < b.n_items; i++)
 		n_kept += keep[i] = (unsigned char)keep_item(app, &b.items[i], lifecycle, kind, &dr);
 	graph_batch_ref(&b, keep, batch_ref);
+	/*
+	 * An item's record is about its size in the body; the rare longer one
+	 * (or one of over 64 KiB) is printed apart.
+	 */
+	size = (len < 65536 ? len : 65536) + 256;
+	buf = xmalloc(size);
 	journal_hold(hr->rt->journal);
 	if (n_kept > 0 && journal_tokens(d, &b, ref))
 		tokens_ref = ref;
 	for (i = 0; i < b.n_items; i++)
 		if (keep[i])
-			journal_item(d, &b, i, tokens_ref, batch_ref);
+			journal_item(d, &b, i, tokens_ref, batch_ref, buf, size);
 	journal_release(hr->rt->journal);
+	free(buf);
 	warn_drops(hr, &dr, b.n_items);
 	free(keep);
 	graph_batch_clear(&b);

@@ -12,6 +12,7 @@
 #include "lib/secret.h"
 #include "lib/util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,29 @@ graph_batch_ref(const struct graph_batch *b, const unsigned char *keep,
 	crypto_hex_encode(digest, GRAPH_BATCH_REF_LEN / 2, ref);
 	free(all);
 	free(ids);
+}
+
+size_t
+graph_item_record_in(const struct graph_batch *b, size_t i, const char *tokens_ref,
+    char *buf, size_t size)
+{
+	static const char head[] = "{\"value\":[", ref_head[] = "],\"validationTokensRef\":\"";
+	size_t n = sizeof(head) - 1, tail = tokens_ref != NULL ?
+	    sizeof(ref_head) - 1 + strlen(tokens_ref) + 2 : 2;
+
+	/* head, the item (cJSON wants 5 bytes to spare), the tail and its NUL. */
+	if (size < n + 5 + tail + 1 || size - n - tail - 1 > INT_MAX)
+		return 0;
+	memcpy(buf, head, n);
+	if (!cJSON_PrintPreallocated((cJSON *)b->items[i].json, buf + n, (int)(size - n - tail - 1),
+	    0))
+		return 0;
+	n += strlen(buf + n);
+	if (tokens_ref != NULL)
+		n += (size_t)sprintf(buf + n, "%s%s\"}", ref_head, tokens_ref);
+	else
+		n += (size_t)sprintf(buf + n, "]}");
+	return n;
 }
 
 char *

@@ -78,6 +78,13 @@ char *graph_tokens_record(const struct graph_batch *b, char ref[GRAPH_TOKENS_REF
  */
 char *graph_item_record(const struct graph_batch *b, size_t i, const char *tokens_ref);
 /*
+ * The same bytes in buf (NUL-terminated), for a batch's items one after the
+ * other without an allocation each; their length, or 0 when they do not fit
+ * in size bytes (then take graph_item_record).
+ */
+size_t graph_item_record_in(const struct graph_batch *b, size_t i, const char *tokens_ref,
+    char *buf, size_t size);
+/*
  * Gives b (a record with tokens_ref) the tokens stored apart, as
  * graph_tokens_record made them.  0, or -1 and *err (caller frees).
  */

@@ -174,6 +174,23 @@ test_records(void)
 	TAP_STR_EQ(tokens, "[\"a.b.c\"]", "records: the batch's tokens are one array, stored once");
 	TAP_OK(strlen(ref) == GRAPH_TOKENS_REF_LEN, "records: named by their digest");
 	rec = graph_item_record(&b, 0, ref);
+	{
+		char buf[1024];
+		size_t n = graph_item_record_in(&b, 0, ref, buf, sizeof(buf));
+
+		TAP_OK(n == strlen(rec) && strcmp(buf, rec) == 0,
+		    "records: written into a buffer, the same bytes (with tokens)");
+		n = graph_item_record_in(&b, 1, NULL, buf, sizeof(buf));
+		rec2 = graph_item_record(&b, 1, NULL);
+		TAP_OK(n == strlen(rec2) && strcmp(buf, rec2) == 0,
+		    "records: the same bytes (without tokens)");
+		TAP_OK(graph_item_record_in(&b, 0, ref, buf, strlen(rec)) == 0 &&
+		    graph_item_record_in(&b, 0, ref, buf, 8) == 0,
+		    "records: a buffer too small takes nothing");
+		TAP_OK(graph_item_record_in(&b, 1, NULL, buf, strlen(rec2) + 6) == strlen(rec2),
+		    "records: one just big enough (cJSON's 5 bytes to spare and the NUL) takes it");
+		free(rec2);
+	}
 	TAP_OK(strstr(rec, "a.b.c") == NULL && strstr(rec, ref) != NULL,
 	    "records: an item's record names the tokens, holds no copy");
 	TAP_OK(graph_parse_batch(rec, strlen(rec), 65536, &one, &err) == 0 && one.n_items == 1 &&
