@@ -87,6 +87,7 @@ struct graph_worker {
 	int rescan;			/* a commit failed: read the queue from the start again */
 	int rescan_s;			/* the wait before that, doubling; 0 after a good commit */
 	int64_t rescan_after_us;	/* monotonic: not before */
+	int64_t from_start_us;		/* monotonic: when the cursor last went back to the start */
 	int closing;
 	/* Jobs done whose results wait for the one op of this pass (flush_cb). */
 	struct job **marks;
@@ -738,15 +739,21 @@ run(struct graph_worker *w)
 	}
 	store_pending_free(queue, n);
 	/*
-	 * The queue's end is reached: the next pass reads it from the start.
-	 * Replicas on one PostgreSQL store commit their events out of id order
-	 * (a lower id may commit after a higher one was read), so a cursor kept
-	 * past the end would skip such an event for good; the jobs in flight
-	 * are read again then, and passed over.  Not while a failed commit's
-	 * backoff runs: its event, after the cursor, waits for the rescan.
+	 * The queue's end is reached: once nothing is in flight, or POLL_S
+	 * after the last time, the next pass reads it from the start.  Replicas
+	 * on one PostgreSQL store commit their events out of id order (a lower
+	 * id may commit after a higher one was read), so a cursor kept past the
+	 * end for good would skip such an event.  Not at every end: the jobs in
+	 * flight were then read again, bodies and all, and passed over, pass
+	 * after pass of a storm (Graph phase of tests/bench/intake.sh).  Not
+	 * while a failed commit's backoff runs: its event, after the cursor,
+	 * waits for the rescan.
 	 */
-	if (n < room && !w->rescan)
+	if (n < room && !w->rescan && (w->n_jobs == 0 ||
+	    util_mono_us() - w->from_start_us >= (int64_t)POLL_S * 1000000)) {
 		w->cursor = 0;
+		w->from_start_us = util_mono_us();
+	}
 	if (n == room && w->n_jobs < JOBS_MAX)
 		schedule(w, 0);		/* more may wait: the next pass */
 	else if (n == 0 && w->n_jobs == 0)
