@@ -16,6 +16,8 @@ d = Daemon()
 try:
     d.start()
     t.eq(d.post_nylas(envelope(id_="before-lock"))[0], 200, "stored while the store is free")
+    t.eq([d.metric("rekey_store_lock_timeouts_total", {"thread": n}) for n in ("rekey", "rk-journal")],
+         [0.0, 0.0], "the lock timeouts are exported at 0 before the first (an alert reads them)")
     locker = sqlite3.connect(d.db_path, isolation_level=None, timeout=1)
     locker.execute("BEGIN IMMEDIATE")
     start = time.time()
