@@ -121,7 +121,7 @@ static void
 ref_of(const char *json, const char *keep, char ref[GRAPH_BATCH_REF_LEN + 1])
 {
 	struct graph_batch b;
-	unsigned char k[8];
+	unsigned char k[8] = { 0 };
 	char *err = NULL;
 	size_t i;
 
@@ -130,9 +130,12 @@ ref_of(const char *json, const char *keep, char ref[GRAPH_BATCH_REF_LEN + 1])
 		free(err);
 		return;
 	}
-	for (i = 0; i < sizeof(k); i++)
-		k[i] = (unsigned char)(keep[i] == '1');
-	graph_batch_ref(&b, k, ref);
+	/* A keep string of the wrong length leaves ref empty, which the checks see. */
+	if (b.n_items == strlen(keep) && b.n_items <= sizeof(k)) {
+		for (i = 0; i < b.n_items; i++)
+			k[i] = (unsigned char)(keep[i] == '1');
+		graph_batch_ref(&b, k, ref);
+	}
 	graph_batch_clear(&b);
 }
 
