@@ -16,8 +16,10 @@ check what a person sees there, by the elements' text:
 - the open incident's cause, evidence and re-authentication progress, which
   moves on the next refresh after more users come back, and its history;
 - the rotation waiting for approval and its steps; the Approve button asks
-  for a confirmation, then the rotation runs and the page shows its steps
-  done; the Resolve button resolves the incident through the API;
+  for a confirmation; with approve_token_file the admin token is refused and
+  the page asks for the approval token (a dismissed prompt approves nothing
+  and says so; the token typed is not kept), then the rotation runs and the
+  page shows its steps done; the Resolve button resolves the incident;
 - the outbox's counts;
 - a wrong token shows an error and no app data;
 - every request the page made went to 127.0.0.1 (Chrome's performance log),
@@ -39,7 +41,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rekeytest import ROOT, Tap, envelope, wait_for  # noqa: E402
+from rekeytest import ROOT, Tap, envelope, wait_for, write_secret  # noqa: E402
 from rotationlib import Rig, passwords, state  # noqa: E402
 from stormlib import PAST_END, Storm  # noqa: E402
 
@@ -59,6 +61,7 @@ t = Tap()
 AFFECTED = 30
 BACK_FIRST = 10
 BACK_LATER = 5
+APPROVE_TOKEN = "approval-token-of-the-second-person"
 OUT = os.path.join(ROOT, os.environ.get("REKEY_BUILD", "build"), "test-output", "status_page")
 
 
@@ -188,6 +191,14 @@ def setup():
     # sections, with nothing but its webhook secret and client id.
     rig.d.tls = False
     rig.configure()
+    # Approving takes its own token: the page's admin token is refused for it.
+    write_secret(os.path.join(rig.d.dir, "secrets", "approve_token"), APPROVE_TOKEN + "\n")
+    with open(rig.d.conf_path) as f:
+        conf = f.read()
+    assert "[server]\n" in conf
+    with open(rig.d.conf_path, "w") as f:
+        f.write(conf.replace("[server]\n", "[server]\napprove_token_file = %s/secrets/approve_token\n"
+                             % rig.d.dir, 1))
     with open(rig.d.conf_path, "a") as f:
         f.write("\n[app staging]\nnylas_webhook_secret_file = %s/secrets/webhook\n"
                 "azure_client_id = 22222222-3333-4444-5555-666666666666\n" % rig.d.dir)
@@ -368,8 +379,30 @@ def check_rotation_and_approve(drv, rig, token):
     time.sleep(1.0)
     r = next(x for x in app_of(api_status(rig, token), "prod")["rotations"] if x["id"] == rot["id"])
     t.ok(not r.get("approved"), "dismissed: nothing approved", r)
+    # Confirmed, the admin token is refused (approve_token_file): the page asks
+    # for the approval token.  Dismissed: nothing approved, and it says so.
     click(drv, app_css("prod", ".rotation button.approve"))
     drv.switch_to.alert.accept()
+    prompt = wait_for(lambda: open_alert(drv), 10, 0.2)
+    t.ok(prompt is not None and "approve_token_file" in prompt.text,
+         "with approve_token_file the page asks for the approval token",
+         prompt.text if prompt else None)
+    if prompt is None:
+        return
+    prompt.dismiss()
+    err = wait_for(lambda: texts(drv, "#error")[0], 10, 0.2)
+    t.ok(err.startswith("Not approved") and "401" in err, "a dismissed prompt: not approved, said so",
+         err)
+    r = next(x for x in app_of(api_status(rig, token), "prod")["rotations"] if x["id"] == rot["id"])
+    t.ok(not r.get("approved"), "and nothing approved", r)
+    click(drv, app_css("prod", ".rotation button.approve"))
+    drv.switch_to.alert.accept()
+    prompt = wait_for(lambda: open_alert(drv), 10, 0.2)
+    t.ok(prompt is not None, "asked again on the next approval")
+    if prompt is None:
+        return
+    prompt.send_keys(APPROVE_TOKEN)
+    prompt.accept()
     done = rig.wait_state(rot["id"], timeout=40)
     t.eq(done and done["state"], "done", "confirmed: the API approved it and it ran to done",
          rig.d.log_text()[-2000:])
@@ -380,6 +413,21 @@ def check_rotation_and_approve(drv, rig, token):
     t.ok(shown and steps and all(e["cls"] == "done" for e in steps),
          "prod: the page shows the rotation DONE, every step passed", rotation_text(drv))
     t.ok("Published" in rotation_text(drv), "prod: with the time it published")
+    kept = drv.execute_script("var o = []; for (var i = 0; i < sessionStorage.length; i++)"
+                              " o.push(sessionStorage.getItem(sessionStorage.key(i)));"
+                              " return o.join(' ');")
+    t.ok(APPROVE_TOKEN not in kept and token in kept,
+         "the approval token is not kept (the admin token is, in sessionStorage)")
+
+
+def open_alert(drv):
+    """The open alert, confirm or prompt, or None."""
+    try:
+        a = drv.switch_to.alert
+        a.text
+        return a
+    except Exception:
+        return None
 
 
 def check_resolve(drv, rig, token):
@@ -451,7 +499,11 @@ def main():
         t.ok({"/status", "/status.css", "/status.js", "/status.svg", "/api/v1/status"} <= paths,
              "the performance log holds the page's requests (%d)" % len(mine), sorted(paths))
         t.eq(off_host(urls), [], "no request left 127.0.0.1 (%d requests in all)" % len(urls))
-        t.eq(severe(drv), [], "no error in the browser's console")
+        errs = severe(drv)
+        t.ok(all(e.get("source") == "network" and "401" in e.get("message", "") and
+                 "/approve" in e.get("message", "") for e in errs),
+             "no error in the browser's console but the approvals the admin token could not make",
+             errs)
         check_wrong_token(drv)
         errs = severe(drv)
         t.ok(all(e.get("source") == "network" and "401" in e.get("message", "") for e in errs),
