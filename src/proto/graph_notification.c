@@ -287,10 +287,11 @@ graph_item_record_in(const struct graph_batch *b, size_t i, const char *tokens_r
 	    0))
 		return 0;
 	n += strlen(buf + n);
+	/* The room for the tail and its NUL was kept back above. */
 	if (tokens_ref != NULL)
-		n += (size_t)sprintf(buf + n, "%s%s\"}", ref_head, tokens_ref);
+		n += (size_t)snprintf(buf + n, size - n, "%s%s\"}", ref_head, tokens_ref);
 	else
-		n += (size_t)sprintf(buf + n, "]}");
+		n += (size_t)snprintf(buf + n, size - n, "]}");
 	return n;
 }
 

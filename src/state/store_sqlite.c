@@ -242,6 +242,15 @@ finalize_cache(struct sqlite_db *s)
 #define LOCK_TIMEOUTS_HELP "Store statements that gave up waiting for SQLite's write lock " \
 	"(held by another connection longer than the caller waits), by thread."
 
+static void
+count_lock_timeouts(const char *thread, double v)
+{
+	char labels[48];
+
+	snprintf(labels, sizeof(labels), "thread=\"%s\"", thread);
+	metrics_counter_add("rekey_store_lock_timeouts_total", LOCK_TIMEOUTS_HELP, labels, v);
+}
+
 /*
  * The threads that write, at 0 from the start (journal.c and
  * journal_checkpoint.c name theirs; the main loop's is the process's): an
@@ -251,13 +260,10 @@ static void
 lock_timeouts_register(void)
 {
 	static const char *const threads[] = { "rekey", "rk-journal", "rk-checkpoint" };
-	char labels[48];
 	size_t i;
 
-	for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
-		snprintf(labels, sizeof(labels), "thread=\"%s\"", threads[i]);
-		metrics_counter_add("rekey_store_lock_timeouts_total", LOCK_TIMEOUTS_HELP, labels, 0);
-	}
+	for (i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
+		count_lock_timeouts(threads[i], 0);
 }
 
 int
@@ -266,18 +272,15 @@ sqlite_exec_sql(struct sqlite_db *s, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		char thread[16] = "?", labels[48];
+		char thread[16] = "?";
 
 		/* The statement's start and the thread: "database is locked" alone says not who waited. */
 		pthread_getname_np(pthread_self(), thread, sizeof(thread));
 		log_error("store: %s (%.40s, thread %s)", msg ? msg : sqlite3_errmsg(s->db), sql, thread);
 		sqlite3_free(msg);
 		/* Not only a log line: a write that gave up on the lock is counted, by thread. */
-		if (sqlite3_errcode(s->db) == SQLITE_BUSY) {
-			snprintf(labels, sizeof(labels), "thread=\"%s\"", thread);
-			metrics_counter_add("rekey_store_lock_timeouts_total", LOCK_TIMEOUTS_HELP,
-			    labels, 1);
-		}
+		if (sqlite3_errcode(s->db) == SQLITE_BUSY)
+			count_lock_timeouts(thread, 1);
 		return -1;
 	}
 	return 0;
