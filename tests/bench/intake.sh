@@ -393,8 +393,9 @@ rekey_ok=0
 graph_ok=0
 
 # commit_stats [PORT]: "commits events commit_seconds acks ack_seconds
-# queue_seconds answer_seconds" so far,
-# from rekey's /metrics ("0 0 0 0 0" when it cannot be read: the figure is
+# queue_seconds answer_seconds acks_within_5ms commits_within_2.5ms
+# commits_within_5ms" so far (the last three from the histograms' buckets),
+# from rekey's /metrics (zeros when it cannot be read: the figure is
 # informative only).
 commit_stats() {
 	local port=${1:-$rekey_port}
@@ -408,7 +409,11 @@ commit_stats() {
 			/^rekey_webhook_ack_seconds_sum/ { as = $2 }
 			/^rekey_journal_queue_seconds_total/ { q = $2 }
 			/^rekey_journal_answer_seconds_total/ { aw = $2 }
-			END { print c + 0, e + 0, s + 0, ac + 0, as + 0, q + 0, aw + 0 }'
+			/^rekey_webhook_ack_seconds_bucket\{le="0.005"\}/ { a5 = $2 }
+			/^rekey_store_commit_seconds_bucket\{le="0.0025"\}/ { c25 = $2 }
+			/^rekey_store_commit_seconds_bucket\{le="0.005"\}/ { c5 = $2 }
+			END { print c + 0, e + 0, s + 0, ac + 0, as + 0, q + 0, aw + 0,
+				a5 + 0, c25 + 0, c5 + 0 }'
 }
 
 # load NAME PORT PID REQUESTS [graph [RATE]] (PID: one, or several space-separated): one loadgen run of signed Nylas
@@ -470,8 +475,9 @@ graph_drain() {
 # time a commit takes bounds the rate, however little CPU the rest uses.
 commit_line() {
 	local c0 e0 s0 c1 e1 s1 a0 as0 a1 as1 q0 q1 w0 w1 most
-	read -r c0 e0 s0 a0 as0 q0 w0 <<<"$1"
-	read -r c1 e1 s1 a1 as1 q1 w1 <<<"$2"
+	local f0 f1 k0 k1 l0 l1
+	read -r c0 e0 s0 a0 as0 q0 w0 f0 k0 l0 <<<"$1"
+	read -r c1 e1 s1 a1 as1 q1 w1 f1 k1 l1 <<<"$2"
 	[ "$c1" -gt "$c0" ] || return 0
 	printf '  %-26s %12s   (%.1f events each, %.2f ms each on average)\n' "rekey commits" \
 		"$((c1 - c0))" "$(calc "($e1 - $e0) / ($c1 - $c0)")" \
@@ -489,6 +495,14 @@ commit_line() {
 			"  of which, ms" "" "$(calc "1000 * ($q1 - $q0) / ($e1 - $e0)")" \
 			"$(calc "1000 * ($s1 - $s0) / ($c1 - $c0)")" \
 			"$(calc "1000 * ($w1 - $w0) / ($e1 - $e0)")"
+		# What bounds the p99: the writer commits one batch at a time, so
+		# a commit that is slow holds every answer waiting behind it.  The
+		# p99 target needs 99% within 5 ms at the client, TLS and the
+		# loop's turns included: rekey's own clock is the least it can be.
+		printf '  %-26s %11.2f%%   (by rekey'"'"'s own clock; commits over 2.5 ms %s and over 5 ms %s of %s:\n' \
+			"acks over 5 ms" "$(calc "100 * (($a1 - $a0) - ($f1 - $f0)) / ($a1 - $a0)")" \
+			"$(((c1 - c0) - (k1 - k0)))" "$(((c1 - c0) - (l1 - l0)))" "$((c1 - c0))"
+		printf '  %-26s %12s    each holds every answer waiting behind it)\n' "" ""
 	fi
 	[ -n "${3:-}" ] && [ "$(calc "$s1 > $s0")" = 1 ] || return 0
 	most=$(calc "($e1 - $e0) / ($s1 - $s0)")
