@@ -5,11 +5,11 @@
  * answer handed to the caller.  Reading the answers is graph_parse.c's job.
  */
 #include "outbound/graph.h"
-#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
+#include "outbound/api_call.h"
 #include "outbound/identity.h"
 #include "proto/jwt.h"
 #include "state/config.h"
@@ -49,14 +49,10 @@ struct graph_call {
 	TAILQ_ENTRY(graph_call) entry;
 	struct graph_client *gc;
 	enum graph_op op;
-	const char *method;
-	char *url;
-	struct secret *body;		/* JSON; NULL when there is none */
-	int max_attempts;		/* 0 = http_client's default */
+	/* Its req_id is also the client-request-id Graph logs (header). */
+	struct api_call call;
 	int auth_retried;
 	uint64_t token_gen;
-	char guid[CRYPTO_GUID_LEN + 1];	/* client-request-id and our req_id */
-	char *guid_header;
 	graph_cb cb;
 	void *arg;
 	struct graph_owner *owners;	/* accumulated over pages */
@@ -239,13 +235,10 @@ graph_client_new(struct http_client *hc, const char *graph_base, struct identity
     const char *app)
 {
 	struct graph_client *gc = xcalloc(1, sizeof(*gc));
-	size_t n = strlen(graph_base);
 
-	while (n > 0 && graph_base[n - 1] == '/')
-		n--;
 	gc->hc = hc;
 	gc->id = id;
-	gc->base = xstrndup(graph_base, n);
+	gc->base = api_base_url(graph_base);
 	gc->app = app != NULL ? xstrdup(app) : NULL;
 	TAILQ_INIT(&gc->calls);
 	return gc;
@@ -269,9 +262,7 @@ graph_client_from_app(struct http_client *hc, const struct config_app *app, char
 static void
 call_free(struct graph_call *c)
 {
-	free(c->url);
-	secret_free(c->body);
-	free(c->guid_header);
+	api_call_clear(&c->call);
 	graph_owners_free(c->owners, c->n_owners);
 	graph_subscriptions_free(c->subs, c->n_subs);
 	free(c);
@@ -283,7 +274,7 @@ cancelled_result(struct graph_result *res, const struct graph_call *c)
 	memset(res, 0, sizeof(*res));
 	res->outcome = GRAPH_CANCELLED;
 	res->detail = "graph client freed";
-	res->client_request_id = c->guid;
+	res->client_request_id = c->call.req_id;
 	res->retry_after_ms = -1;
 }
 
@@ -331,7 +322,7 @@ call_fail(struct graph_call *c, enum graph_outcome outcome, const char *detail,
 	memset(&res, 0, sizeof(res));
 	res.outcome = outcome;
 	res.detail = detail;
-	res.client_request_id = c->guid;
+	res.client_request_id = c->call.req_id;
 	res.retry_after_ms = -1;
 	res.token = token;
 	if (token != NULL)
@@ -347,21 +338,8 @@ call_send(struct graph_call *c, const struct secret *bearer)
 {
 	struct http_request req;
 
-	memset(&req, 0, sizeof(req));
-	req.method = c->method;
-	req.url = c->url;
-	if (c->body != NULL) {
-		req.content_type = "application/json";
-		req.body = c->body->data;
-		req.body_len = c->body->len;
-	}
+	api_call_request(&c->call, &req, "graph", c->gc->app, GRAPH_MAX_RESPONSE);
 	req.bearer = bearer;
-	req.headers[0] = c->guid_header;
-	req.service = "graph";
-	req.req_id = c->guid;
-	req.app = c->gc->app;
-	req.max_response = GRAPH_MAX_RESPONSE;
-	req.max_attempts = c->max_attempts;
 	req.classify = graph_classify;
 	return http_client_send(c->gc->hc, &req, answer_cb, c);
 }
@@ -496,7 +474,7 @@ finish_answer(struct graph_call *c, const struct http_response *resp)
 	memset(&e, 0, sizeof(e));
 	res.status = resp->status;
 	res.detail = resp->error;
-	res.client_request_id = c->guid;
+	res.client_request_id = c->call.req_id;
 	res.request_id = resp->service_request_id;
 	ra = http_response_header(resp, "Retry-After");
 	res.retry_after_ms = ra != NULL ? http_parse_retry_after(ra, time(NULL)) : -1;
@@ -535,8 +513,8 @@ next_page(struct graph_call *c, char *next, char **err)
 		free(next);
 		return -1;
 	}
-	free(c->url);
-	c->url = next;
+	free(c->call.url);
+	c->call.url = next;
 	c->auth_retried = 0;
 	if (call_start(c) == -1) {
 		*err = xstrdup("next page not requested");
@@ -600,7 +578,7 @@ finish_pages(struct graph_call *c, const struct http_response *resp)
 	memset(&res, 0, sizeof(res));
 	res.outcome = GRAPH_OK;
 	res.status = resp->status;
-	res.client_request_id = c->guid;
+	res.client_request_id = c->call.req_id;
 	res.request_id = resp->service_request_id;
 	res.retry_after_ms = -1;
 	res.owners = c->owners;
@@ -641,14 +619,10 @@ call_new(enum graph_op op, const char *method, char *url, struct secret *body, g
 	struct graph_call *c = xcalloc(1, sizeof(*c));
 
 	c->op = op;
-	c->method = method;
-	c->url = url;
-	c->body = body;
+	api_call_init(&c->call, method, url, body);
+	c->call.header = xasprintf("client-request-id: %s", c->call.req_id);
 	c->cb = cb;
 	c->arg = arg;
-	if (crypto_guid(c->guid) == -1)
-		util_strlcpy(c->guid, "00000000-0000-4000-8000-000000000000", sizeof(c->guid));
-	c->guid_header = xasprintf("client-request-id: %s", c->guid);
 	return c;
 }
 
@@ -660,7 +634,7 @@ call_submit(struct graph_client *gc, struct graph_call *c)
 	if (call_start(c) == 0)
 		return 0;
 	TAILQ_REMOVE(&gc->calls, c, entry);
-	log_ctx(LOG_LEVEL_ERROR, c->guid, gc->app, "graph %s %s: not sent", c->method, c->url);
+	api_call_not_sent(&c->call, "graph", gc->app);
 	call_free(c);
 	return -1;
 }
@@ -708,7 +682,7 @@ graph_add_password(struct graph_client *gc, const char *object_id, const char *d
 	c = call_new(OP_ADD_PASSWORD, "POST",
 	    path_url(gc->base, "applications", object_id, "addPassword"),
 	    graph_add_password_body(display_name, end), cb, arg);
-	c->max_attempts = 1;
+	c->call.max_attempts = 1;
 	return call_submit(gc, c);
 }
 

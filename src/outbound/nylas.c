@@ -5,11 +5,11 @@
  * nylas_parse.c's job.
  */
 #include "outbound/nylas.h"
-#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/secret.h"
 #include "lib/util.h"
 #include "lib/wbuf.h"
+#include "outbound/api_call.h"
 #include "proto/jwt.h"
 #include "state/config.h"
 
@@ -52,12 +52,7 @@ struct nylas_call {
 	TAILQ_ENTRY(nylas_call) entry;
 	struct nylas_client *nc;
 	enum nylas_op op;
-	const char *method;
-	char *url;
-	struct secret *body;		/* JSON, may hold a secret; NULL when none */
-	char *extra_header;		/* "Idempotency-Key: ..." or NULL */
-	int max_attempts;
-	char req_id[CRYPTO_GUID_LEN + 1];
+	struct api_call call;		/* its header: "Idempotency-Key: ..." or none */
 	struct grants_walk walk;
 	nylas_cb cb;
 	void *arg;
@@ -237,12 +232,9 @@ nylas_client_new(struct http_client *hc, const char *api_base, const struct secr
     const char *app)
 {
 	struct nylas_client *nc = xcalloc(1, sizeof(*nc));
-	size_t n = strlen(api_base);
 
-	while (n > 0 && api_base[n - 1] == '/')
-		n--;
 	nc->hc = hc;
-	nc->base = xstrndup(api_base, n);
+	nc->base = api_base_url(api_base);
 	nc->api_key = secret_new(api_key->data, api_key->len);
 	nc->app = app != NULL ? xstrdup(app) : NULL;
 	TAILQ_INIT(&nc->calls);
@@ -264,9 +256,7 @@ nylas_client_from_app(struct http_client *hc, const struct config_app *app, char
 static void
 call_free(struct nylas_call *c)
 {
-	free(c->url);
-	secret_free(c->body);
-	free(c->extra_header);
+	api_call_clear(&c->call);
 	free(c->walk.provider);
 	free(c->walk.grant_status);
 	nylas_grants_free(c->walk.grants, c->walk.n);
@@ -314,21 +304,8 @@ call_send(struct nylas_call *c)
 {
 	struct http_request req;
 
-	memset(&req, 0, sizeof(req));
-	req.method = c->method;
-	req.url = c->url;
-	if (c->body != NULL) {
-		req.content_type = "application/json";
-		req.body = c->body->data;
-		req.body_len = c->body->len;
-	}
+	api_call_request(&c->call, &req, "nylas", c->nc->app, NYLAS_API_MAX_RESPONSE);
 	req.bearer = c->nc->api_key;
-	req.headers[0] = c->extra_header;
-	req.service = "nylas";
-	req.req_id = c->req_id;
-	req.app = c->nc->app;
-	req.max_response = NYLAS_API_MAX_RESPONSE;
-	req.max_attempts = c->max_attempts;
 	return http_client_send(c->nc->hc, &req, answer_cb, c);
 }
 
@@ -490,8 +467,8 @@ grants_page(struct nylas_call *c, const struct http_response *resp, char **err)
 	nylas_grants_page_clear(&page);
 	if (next == NULL)
 		return 0;
-	free(c->url);
-	c->url = next;
+	free(c->call.url);
+	c->call.url = next;
 	if (call_send(c) == -1) {
 		*err = xstrdup("next page not requested");
 		return -1;
@@ -543,13 +520,9 @@ call_new(enum nylas_op op, const char *method, char *url, struct secret *body, n
 	struct nylas_call *c = xcalloc(1, sizeof(*c));
 
 	c->op = op;
-	c->method = method;
-	c->url = url;
-	c->body = body;
+	api_call_init(&c->call, method, url, body);
 	c->cb = cb;
 	c->arg = arg;
-	if (crypto_guid(c->req_id) == -1)
-		util_strlcpy(c->req_id, "00000000-0000-4000-8000-000000000000", sizeof(c->req_id));
 	return c;
 }
 
@@ -561,7 +534,7 @@ call_submit(struct nylas_client *nc, struct nylas_call *c)
 	if (call_send(c) == 0)
 		return 0;
 	TAILQ_REMOVE(&nc->calls, c, entry);
-	log_ctx(LOG_LEVEL_ERROR, c->req_id, nc->app, "nylas %s %s: not sent", c->method, c->url);
+	api_call_not_sent(&c->call, "nylas", nc->app);
 	call_free(c);
 	return -1;
 }
@@ -679,7 +652,7 @@ nylas_create_webhook(struct nylas_client *nc, const struct nylas_webhook_spec *s
 		return bad_arg(nc, "a webhook needs a URL and trigger types");
 	c = call_new(OP_CREATE_WEBHOOK, "POST", api_url(nc, "/v3/webhooks", NULL, NULL),
 	    nylas_webhook_body(spec), cb, arg);
-	c->max_attempts = 1;
+	c->call.max_attempts = 1;
 	return call_submit(nc, c);
 }
 
@@ -763,7 +736,7 @@ nylas_send_message(struct nylas_client *nc, const char *grant_id,
 	c = call_new(OP_SEND_MESSAGE, "POST",
 	    api_url(nc, "/v3/grants/", grant_id, "/messages/send"), nylas_message_body(msg), cb,
 	    arg);
-	c->extra_header = xasprintf("Idempotency-Key: %s", idempotency_key);
+	c->call.header = xasprintf("Idempotency-Key: %s", idempotency_key);
 	return call_submit(nc, c);
 }
 
