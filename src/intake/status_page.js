@@ -57,6 +57,18 @@
     e.hidden = !text;
   }
 
+  /*
+   * The error line says either that the status could not be read (a
+   * refresh that works clears it) or how an action ended (it stays until
+   * the next action, sign-in or sign-out): a refresh every 5 s must not wipe
+   * "Not approved" or "Refused" before anyone has read it.
+   */
+  var readFailed = false;
+  function showError(text, fromRead) {
+    show("error", text);
+    readFailed = !!text && !!fromRead;
+  }
+
   /* "2026-12-05 23:10 UTC (5 min ago)" from the API's ISO time, or "never". */
   function when(iso, none) {
     if (!iso) return none || "never";
@@ -163,7 +175,7 @@
     $("signout").hidden = true;
     $("refresh").hidden = true;
     $("login").hidden = false;
-    show("error", message);
+    showError(message, false);
     show("notice", "");
     $("token").value = "";
     $("token").focus();
@@ -186,7 +198,7 @@
         return;
       }
       lastRead = new Date();
-      show("error", "");
+      if (readFailed) showError("", false);
       render(res.doc);
       timer = setTimeout(load, REFRESH_MS);
     }, function (err) {
@@ -197,8 +209,8 @@
 
   /* Keeps what was last read, said to be old, and tries again. */
   function stale(why) {
-    show("error", why + (lastRead ? "; what is shown was read at " + lastRead.toLocaleTimeString() +
-      " and may be out of date." : "."));
+    showError(why + (lastRead ? "; what is shown was read at " + lastRead.toLocaleTimeString() +
+      " and may be out of date." : "."), true);
     timer = setTimeout(load, REFRESH_MS);
   }
 
@@ -210,22 +222,22 @@
       if (res.status === 401 && /\/approve$/.test(path)) {
         /* With approve_token_file, approving takes that token, asked for once and not kept. */
         var other = window.prompt("Approving takes the approval token (approve_token_file):");
-        if (!other) { show("error", "Not approved: " + failure(res) + "."); return; }
+        if (!other) { showError("Not approved: " + failure(res) + ".", false); return; }
         api(method, path, other, body).then(function (r2) { finish(r2, done); });
         return;
       }
       finish(res, done);
     }, function (err) {
-      show("error", "The request did not reach rekey (" + err.message + ").");
+      showError("The request did not reach rekey (" + err.message + ").", false);
     });
   }
 
   function finish(res, done) {
     if (res.status >= 200 && res.status < 300) {
-      show("error", "");
+      showError("", false);
       show("notice", done(res.doc || {}));
     } else {
-      show("error", "Refused: " + failure(res) + ".");
+      showError("Refused: " + failure(res) + ".", false);
     }
     load();
   }
@@ -523,7 +535,7 @@
       if (!tok) return;
       sessionStorage.setItem(TOKEN_KEY, tok);
       $("token").value = "";
-      show("error", "");
+      showError("", false);
       load();
     });
     $("signout").addEventListener("click", function () { signOut(""); });

@@ -393,6 +393,13 @@ def check_rotation_and_approve(drv, rig, token):
     err = wait_for(lambda: texts(drv, "#error")[0], 10, 0.2)
     t.ok(err.startswith("Not approved") and "401" in err, "a dismissed prompt: not approved, said so",
          err)
+    # The page reads the status again every 5 s; that read must not wipe how the
+    # action ended before anyone has read it (a refresh once did, at once).
+    read_at = texts(drv, "#read-at")
+    moved = wait_for(lambda: texts(drv, "#read-at") != read_at, 15, 0.2)
+    still = texts(drv, "#error")
+    t.ok(moved and still and still[0] == err, "and it still says so after the next refresh",
+         (moved, still))
     r = next(x for x in app_of(api_status(rig, token), "prod")["rotations"] if x["id"] == rot["id"])
     t.ok(not r.get("approved"), "and nothing approved", r)
     click(drv, app_css("prod", ".rotation button.approve"))
