@@ -41,6 +41,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -256,6 +257,34 @@ def wait_url(url, ctx, timeout=20):
     return False
 
 
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def daemon_story(tmp, fakes):
+    """What a failed doctor or status needs beside its output: the daemon's log
+    lines of warn and above, and Graph's validation handshakes."""
+    out = "\n--- rekey.log, warn and above:\n"
+    try:
+        with open(os.path.join(tmp, "rekey.log")) as f:
+            out += "".join(l for l in f if '"level":"info"' not in l and '"level":"debug"' not in l)[-4000:]
+    except OSError as e:
+        out += str(e)
+    if fakes is not None:
+        try:
+            out += "\n--- Graph's validation handshakes: %r" % fakes.validations()
+        except Exception as e:  # the story must not hide the failure it tells
+            out += "\n--- Graph's validation handshakes: %s" % e
+    return out
+
+
 def expected_lines(text_block, rewrite):
     return [rewrite(l) for l in text_block.strip().splitlines() if l.strip()]
 
@@ -311,9 +340,11 @@ def main():
                 shutil.copy(os.path.join(certs, "server.key"), os.path.join(live, "privkey.pem"))
             if name in ("doctor", "status"):
                 # Both say what the running daemon has done: its first expiry poll, the
-                # Graph subscription, the webhook; give it the seconds that takes.
+                # Graph subscription, the webhook; give it the seconds that takes.  A
+                # subscription Graph could not validate is tried again 30 s later
+                # (SUB_RETRY_FIRST_S), and the sanitizer build is slow: 75 s.
                 p = None
-                deadline = time.time() + 40
+                deadline = time.time() + 75
                 while time.time() < deadline:
                     p = g.run(run_body, env)
                     if p.returncode == 0:
@@ -322,7 +353,8 @@ def main():
             else:
                 p = g.run(run_body, env)
             outputs[name] = p
-            t.eq(p.returncode, 0, "%s (line %d): exits 0" % (name, line), p.stdout + p.stderr)
+            t.eq(p.returncode, 0, "%s (line %d): exits 0" % (name, line),
+                 p.stdout + p.stderr + (daemon_story(tmp, fakes) if p.returncode else ""))
             if p.returncode != 0:
                 break
             if name == "config":
@@ -348,6 +380,10 @@ def main():
                                           os.path.join(tmp, "nginx", "log", "error.log"),
                                           "-g", "daemon off;"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                # The daemon's first Graph subscription is validated through nginx: it
+                # listens first, as on a host where it already runs.  (Else the first
+                # try fails and the next is 30 s later.)
+                t.ok(wait_port(nginx_port), "nginx listens on %d" % nginx_port)
                 daemon = start_daemon(t, g, env, tmp)
                 ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
                 t.ok(wait_url("https://%s/healthz" % host, ctx),
