@@ -13,6 +13,7 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "outbound/graph.h"
+#include "outbound/graph_parse.h"
 #include "state/condition.h"
 #include "state/store.h"
 
@@ -359,6 +360,14 @@ record_outcome(struct app_sub *a, enum sub_op op, const struct graph_result *res
 	}
 	if (settled)
 		return;		/* refused for its expiry: asked again at once, shorter */
+	if (graph_error_is_validation(res->status, res->error)) {
+		snprintf(msg, sizeof(msg), "Graph could not validate %s (HTTP %ld %s: %s): it must "
+		    "reach rekey's /webhooks/graph/%s through the proxy and get the token back "
+		    "within 10 s; rekey tries again", a->notification_url, res->status,
+		    code ? code : "no code", res->error->message, a->name);
+		ready(a->m, a->name, CONDITION_FALSE, 0, "NotValidated", msg);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "Graph answered %s%ld%s%s to the /users subscription's %s: "
 	    "rekey gets no user notifications and cannot tell a user-side cause from the secret%s",
 	    res->status ? "" : "no answer, ", res->status, code ? " " : "", code ? code : "",

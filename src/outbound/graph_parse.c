@@ -23,6 +23,15 @@
 #define CONCURRENCY_CODE "Directory_ConcurrencyViolation"
 #define CONCURRENCY_TEXT "Error due to concurrent requests being made to the tenant"
 #define LIFETIME_CODE "CredentialInvalidLifetimeAsPerAppPolicy"
+/*
+ * How Graph's refusals of a subscription whose notification URL failed its
+ * validation handshake begin, quoted from real answers: "Subscription
+ * validation request failed. Notification endpoint must respond with 200 OK
+ * to validation request." (microsoftgraph/nodejs-webhooks-sample#158) and
+ * {"code":"InvalidRequest","message":"Subscription validation request timed
+ * out."} (#350).
+ */
+#define VALIDATION_TEXT "Subscription validation request "
 
 /* --- JSON helpers ------------------------------------------------------- */
 
@@ -149,6 +158,18 @@ graph_error_is_concurrency(long status, const struct graph_error *e)
 	/* The code has varied (400, 409, 503 answers); the sentence has not. */
 	return (status == 400 || status == 409) && e->message != NULL &&
 	    strncmp(e->message, CONCURRENCY_TEXT, strlen(CONCURRENCY_TEXT)) == 0;
+}
+
+/*
+ * Our endpoint did not answer Graph's handshake in time, or not as asked.
+ * Usually for a moment (the proxy in front, or rekey itself, still starting;
+ * a network blip), so worth trying again soon rather than after the cap.
+ */
+int
+graph_error_is_validation(long status, const struct graph_error *e)
+{
+	return status == 400 && e != NULL && e->message != NULL &&
+	    strncmp(e->message, VALIDATION_TEXT, strlen(VALIDATION_TEXT)) == 0;
 }
 
 static int
@@ -281,7 +302,8 @@ graph_outcome_of(enum http_outcome outcome, long status, const struct graph_erro
 		return GRAPH_CANCELLED;
 	if (is_lifetime_policy(e))
 		return GRAPH_LIFETIME_POLICY;
-	if (outcome == HTTP_OUTCOME_RETRYABLE || graph_error_is_concurrency(status, e))
+	if (outcome == HTTP_OUTCOME_RETRYABLE || graph_error_is_concurrency(status, e) ||
+	    graph_error_is_validation(status, e))
 		return GRAPH_RETRYABLE;
 	if (status == 404)
 		return GRAPH_NOT_FOUND;

@@ -97,6 +97,11 @@ int graph_parse_error(const char *body, size_t len, struct graph_error *out);
 void graph_error_clear(struct graph_error *e);
 /* 1 when e is the concurrent-update error ("Directory_ConcurrencyViolation"). */
 int graph_error_is_concurrency(long status, const struct graph_error *e);
+/*
+ * 1 when e says our notification URL failed Graph's validation handshake (no
+ * 200 with the token in time): retryable, as it is often for a moment.
+ */
+int graph_error_is_validation(long status, const struct graph_error *e);
 /* http_client classify callback: the concurrent-update error is retried. */
 enum http_verdict graph_classify(long status, const char *body, size_t len);
 /*

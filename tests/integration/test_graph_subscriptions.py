@@ -101,11 +101,32 @@ try:
         t.eq(d.stop(), 0, "SIGTERM stops cleanly")
         d.start()
 
-    # --- created at start, after a retryable failure of the list ---------------------
+    # --- created at start, after a retryable failure of the list, and two failed ---
+    # --- validations of our URL (the proxy in front still starting, say) -------------
     fakes.script("graph", [{"method": "GET", "path": r"/v1\.0/subscriptions$", "times": 5,
-                            "action": {"graph_error": "ServiceUnavailable"}}])
+                            "action": {"graph_error": "ServiceUnavailable"}},
+                           {"method": "POST", "path": r"/v1\.0/subscriptions$", "times": 2,
+                            "action": {"graph_error": "ValidationError"}}])
     d.start()
-    subs = wait_for(live_subs, 40)
+
+    def subscription_ready():
+        st = json.loads(subprocess.run([os.environ.get("REKEY_BIN", "build/rekey"), "status", "-c",
+                                        d.conf_path, "--json"], capture_output=True,
+                                       text=True).stdout or "{}")
+        for a in st.get("apps", []):
+            for c in a.get("conditions", []) if a.get("name") == "prod" else []:
+                if c.get("type") == "SubscriptionReady":
+                    return c
+        return {}
+
+    nv = wait_for(lambda: subscription_ready().get("reason") == "NotValidated" and
+                  subscription_ready(), 30, 0.3)
+    t.ok(nv and nv.get("status") == "false" and URL in nv.get("message", "") and
+         "Subscription validation request failed" in nv.get("message", "") and
+         "through the proxy" in nv.get("message", ""),
+         "a failed validation: SubscriptionReady false, NotValidated, naming the URL and Graph's "
+         "words", nv)
+    subs = wait_for(live_subs, 60)
     t.eq(len(subs), 1, "a subscription is created at start")
     sub = subs[0] if subs else {}
     sid = sub.get("id")
@@ -148,6 +169,12 @@ try:
          "the expiry gauge")
     t.eq(d.metric("rekey_graph_subscription_operations_total", {"op": "create", "result": "ok"}),
          1.0, "one create counted")
+    t.eq(d.metric("rekey_graph_subscription_operations_total",
+                  {"op": "create", "result": "retryable"}), 2.0,
+         "the failed validations counted as retryable: tried again with backoff, not after the cap")
+    t.ok(d.log_text().count("graph subscription create failed: retryable (HTTP 400, "
+                            "ValidationError") == 2,
+         "each failed validation is a warning that says it will be retried", d.log_text()[-3000:])
     st = json.loads(subprocess.run([os.environ.get("REKEY_BIN", "build/rekey"), "status", "-c",
                                     d.conf_path, "--json"], capture_output=True,
                                    text=True).stdout or "{}")
@@ -175,7 +202,8 @@ try:
          "the store has the renewal", row)
     t.ok(re.search(r'"graph subscription %s renewed until 20' % sid, d.log_text()),
          "the renewal is logged")
-    t.eq(len(sub_calls("POST")), 1, "still a single POST /subscriptions")
+    # Three: the two whose validation failed, and the one that created it.
+    t.eq(len(sub_calls("POST")), 3, "still no other POST /subscriptions")
 
     # --- restart: the stored one is kept, and renewals go on --------------------------------
     fakes.clear_requests("graph")

@@ -150,6 +150,22 @@ static const struct error_case error_cases[] = {
 	  NULL, HTTP_VERDICT_DEFAULT, HTTP_OUTCOME_PERMANENT, GRAPH_PERMANENT },
 	{ "cancelled", 0, "", 0, NULL, NULL, NULL, HTTP_VERDICT_DEFAULT, HTTP_OUTCOME_CANCELLED,
 	  GRAPH_CANCELLED },
+	/* Our endpoint failed Graph's validation handshake: tried again with backoff, not at once. */
+	{ "validation failed", 400, "{\"error\":{\"code\":\"ValidationError\",\"message\":"
+	  "\"Subscription validation request failed. Notification endpoint must respond with 200 OK "
+	  "to validation request.\"}}", 1, "ValidationError", NULL, NULL, HTTP_VERDICT_DEFAULT,
+	  HTTP_OUTCOME_PERMANENT, GRAPH_RETRYABLE },
+	{ "validation timed out", 400, "{\"error\":{\"code\":\"InvalidRequest\",\"message\":"
+	  "\"Subscription validation request timed out.\",\"innerError\":{\"date\":"
+	  "\"2021-12-15T01:31:15\",\"request-id\":\"b2e40ef6-765e-4b84-a147-f9ebc0683d30\"}}}", 1,
+	  "InvalidRequest", "b2e40ef6-765e-4b84-a147-f9ebc0683d30", NULL, HTTP_VERDICT_DEFAULT,
+	  HTTP_OUTCOME_PERMANENT, GRAPH_RETRYABLE },
+	{ "the same words in another status", 403, "{\"error\":{\"code\":\"x\",\"message\":"
+	  "\"Subscription validation request failed.\"}}", 1, "x", NULL, NULL, HTTP_VERDICT_DEFAULT,
+	  HTTP_OUTCOME_PERMANENT, GRAPH_PERMANENT },
+	{ "another 400 InvalidRequest", 400, "{\"error\":{\"code\":\"InvalidRequest\",\"message\":"
+	  "\"Invalid notification url.\"}}", 1, "InvalidRequest", NULL, NULL, HTTP_VERDICT_DEFAULT,
+	  HTTP_OUTCOME_PERMANENT, GRAPH_PERMANENT },
 };
 
 static void
